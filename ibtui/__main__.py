@@ -1,0 +1,7 @@
+"""``python -m ibtui``."""
+
+import sys
+
+from ibtui.cli import main
+
+sys.exit(main())

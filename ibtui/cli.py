@@ -1,0 +1,56 @@
+"""The ``ibtui`` command line: one entry point, one module per sub-command.
+
+Each sub-command lives in its own module with a ``main(argv: list[str]) -> int``; this file only
+dispatches, so ``ibtui --help`` stays fast (nothing heavy is imported until a command runs).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from ibtui import __version__
+
+
+class Command(NamedTuple):
+    module: str
+    summary: str
+
+
+COMMANDS: dict[str, Command] = {
+    "sim": Command("ibtui.sim.serve", "run the simulated IBKR server on a loopback socket"),
+}
+
+
+def usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = [
+        "usage: ibtui [--version] [--help] <command> [options]",
+        "",
+        "ibtui: a keyboard-driven terminal trading console for the Interactive Brokers Web API.",
+        "",
+        "commands:",
+        *(f"  {name:<{width}}  {cmd.summary}" for name, cmd in COMMANDS.items()),
+        "",
+        "Run 'ibtui <command> --help' for a command's options.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if args[0] == "--version":
+        print(f"ibtui {__version__}")
+        return 0
+    name, rest = args[0], args[1:]
+    command = COMMANDS.get(name)
+    if command is None:
+        print(f"ibtui: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    entry: Callable[[list[str]], int] = importlib.import_module(command.module).main
+    return entry(rest)
