@@ -1,0 +1,174 @@
+"""What the simulated IBKR OAuth server remembers: consumers, tokens, live session tokens, nonces.
+
+Plain state with no HTTP and no clock of its own: every method that depends on time takes ``now``
+(epoch seconds). Secrets (access token secrets, LSTs, verifiers, the demo password) never appear in
+a ``repr``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from Crypto.PublicKey.RSA import RsaKey
+
+from ibtui.ibkr.oauth import DHParams, load_rsa_key, parse_dh_params, realm_for
+
+__all__ = [
+    "AccessToken",
+    "Consumer",
+    "DemoUser",
+    "LiveSession",
+    "NonceCache",
+    "RequestToken",
+    "TokenStore",
+]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A registered consumer: what IBKR knows after the consumer uploaded its public material."""
+
+    key: str
+    realm: str
+    signature_key: RsaKey = field(repr=False)  # public half: verifies RSA-SHA256 requests
+    encryption_key: RsaKey = field(repr=False)  # public half: encrypts access token secrets
+    dh: DHParams
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        # Keep only the public halves, whatever the caller handed in.
+        object.__setattr__(self, "signature_key", self.signature_key.public_key())
+        object.__setattr__(self, "encryption_key", self.encryption_key.public_key())
+
+    @classmethod
+    def from_pems(
+        cls,
+        key: str,
+        signature_pem: bytes | str,
+        encryption_pem: bytes | str,
+        dh_pem: bytes | str,
+        *,
+        realm: str | None = None,
+        enabled: bool = True,
+    ) -> Consumer:
+        """A consumer from PEM text (public or private keys; only the public halves are kept)."""
+        return cls(
+            key=key,
+            realm=realm if realm is not None else realm_for(key),
+            signature_key=load_rsa_key(signature_pem),
+            encryption_key=load_rsa_key(encryption_pem),
+            dh=parse_dh_params(dh_pem),
+            enabled=enabled,
+        )
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    """The one IBKR login the authorize page accepts."""
+
+    username: str = "demo"
+    password: str = field(default="demo", repr=False)
+    is_paper: bool = True
+
+
+@dataclass
+class RequestToken:
+    token: str
+    consumer_key: str
+    issued_at: float
+    verifier: str | None = field(default=None, repr=False)  # set once the user approved
+    used: bool = False
+
+    @property
+    def authorized(self) -> bool:
+        return self.verifier is not None
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    consumer_key: str
+    secret: bytes = field(repr=False)  # plaintext of the access token secret
+    is_paper: bool = True
+
+
+@dataclass
+class LiveSession:
+    lst: str = field(repr=False)  # base64 of the 20-byte LST
+    expires_at: float  # epoch seconds
+
+    def expired(self, now: float) -> bool:
+        return now >= self.expires_at
+
+
+class NonceCache:
+    """``(consumer, token, nonce)`` triples seen recently.
+
+    A triple is remembered for twice the timestamp window: a replay can only verify while its
+    (unchanged, signed) timestamp is within the window of the server clock, and a timestamp may
+    be up to one window ahead of the clock when first seen.
+    """
+
+    def __init__(self, window: float) -> None:
+        self._window = window
+        self._seen: dict[tuple[str, str, str], float] = {}
+
+    def seen(self, key: tuple[str, str, str], now: float) -> bool:
+        self._prune(now)
+        return key in self._seen
+
+    def add(self, key: tuple[str, str, str], now: float) -> None:
+        self._seen[key] = now
+
+    def clear(self) -> None:
+        self._seen.clear()
+
+    def _prune(self, now: float) -> None:
+        horizon = now - 2 * self._window
+        if self._seen and min(self._seen.values()) < horizon:
+            self._seen = {k: t for k, t in self._seen.items() if t >= horizon}
+
+
+class TokenStore:
+    """Request tokens, access tokens and the newest LST of each access token."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self.request_tokens: dict[str, RequestToken] = {}
+        self.access_tokens: dict[str, AccessToken] = {}
+        self.sessions: dict[str, LiveSession] = {}
+
+    def new_token(self) -> str:
+        """20 lower-case hex characters, unique among the tokens issued so far."""
+        while True:
+            token = format(self._rng.getrandbits(80), "020x")
+            if token not in self.request_tokens and token not in self.access_tokens:
+                return token
+
+    def new_secret(self, size: int = 32) -> bytes:
+        return bytes(self._rng.getrandbits(8) for _ in range(size))
+
+    def issue_request_token(self, consumer_key: str, now: float) -> RequestToken:
+        record = RequestToken(self.new_token(), consumer_key, issued_at=now)
+        self.request_tokens[record.token] = record
+        return record
+
+    def issue_access_token(self, consumer_key: str, *, is_paper: bool = True) -> AccessToken:
+        record = AccessToken(self.new_token(), consumer_key, self.new_secret(), is_paper)
+        self.access_tokens[record.token] = record
+        return record
+
+    def add_access_token(self, record: AccessToken) -> None:
+        self.access_tokens[record.token] = record
+
+    def set_session(self, access_token: str, session: LiveSession) -> None:
+        """Make ``session`` the only LST of ``access_token``; the previous one stops working."""
+        self.sessions[access_token] = session
+
+    def drop_session(self, access_token: str) -> None:
+        self.sessions.pop(access_token, None)
+
+    def expire_sessions(self, now: float) -> None:
+        for session in self.sessions.values():
+            session.expires_at = min(session.expires_at, now)
