@@ -14,7 +14,7 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -117,15 +117,7 @@ class OAuthServer:
         self._consumers[consumer.key] = consumer
 
     def set_consumer_enabled(self, consumer_key: str, enabled: bool) -> None:
-        consumer = self._consumers[consumer_key]
-        self._consumers[consumer_key] = Consumer(
-            consumer.key,
-            consumer.realm,
-            consumer.signature_key,
-            consumer.encryption_key,
-            consumer.dh,
-            enabled,
-        )
+        self._consumers[consumer_key] = replace(self._consumers[consumer_key], enabled=enabled)
 
     def add_listen_origin(self, origin: str) -> None:
         """Also accept signatures over ``origin`` (e.g. ``http://127.0.0.1:8123``)."""
@@ -270,7 +262,10 @@ class OAuthServer:
             raise OAuthRejection("malformed Authorization header") from exc
 
     def _check_timestamp(self, value: str, now: float) -> None:
-        if not value.isdigit() or abs(int(value) - now) > self.timestamp_window:
+        if (
+            not (value.isascii() and value.isdigit())
+            or abs(int(value) - now) > self.timestamp_window
+        ):
             raise OAuthRejection("timestamp out of range")
 
     def _check_tokens(

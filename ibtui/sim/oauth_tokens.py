@@ -125,9 +125,13 @@ class NonceCache:
         self._seen.clear()
 
     def _prune(self, now: float) -> None:
+        # Insertion order is time order (the clock does not go back), so the oldest come first.
         horizon = now - 2 * self._window
-        if self._seen and min(self._seen.values()) < horizon:
-            self._seen = {k: t for k, t in self._seen.items() if t >= horizon}
+        while self._seen:
+            key, seen_at = next(iter(self._seen.items()))
+            if seen_at >= horizon:
+                break
+            del self._seen[key]
 
 
 class TokenStore:

@@ -10,6 +10,7 @@ import pytest
 
 from ibtui.ibkr import oauth
 from ibtui.sim.oauth_server import OAuthServer
+from ibtui.sim.oauth_tokens import NonceCache
 
 from .oauth_support import (
     DH,
@@ -458,3 +459,27 @@ async def test_missing_parameter(
     header = oauth.sign_hmac_request("GET", ACCOUNTS, "limited_poa", params, signer.lst).header
     response = await client.get(ACCOUNTS, headers={"Authorization": header})
     assert reason(response) == "missing parameter oauth_token"
+
+
+@pytest.mark.parametrize("stamp", ["1735732800²", "١٧٣٥٧٣٢٨٠٠", "1735732800.0", "-1", ""])
+async def test_timestamp_must_be_ascii_decimal_seconds(
+    server: OAuthServer, client: httpx.AsyncClient, clock: FakeClock, stamp: str
+) -> None:
+    signer = await first_party(server, client, clock)
+    params = signer.params(oauth_signature_method="HMAC-SHA256", oauth_token=signer.access_token)
+    params["oauth_timestamp"] = stamp
+    header = oauth.sign_hmac_request("GET", ACCOUNTS, "limited_poa", params, signer.lst).header
+    response = await client.get(ACCOUNTS, headers={"Authorization": header})
+    expected = "missing parameter oauth_timestamp" if not stamp else "timestamp out of range"
+    assert response.status_code == 401 and reason(response) == expected
+
+
+def test_nonce_cache_forgets_after_twice_the_window() -> None:
+    cache = NonceCache(window=300)
+    cache.add(("K", "T", "n1"), 1000.0)
+    cache.add(("K", "T", "n2"), 1100.0)
+    assert cache.seen(("K", "T", "n1"), 1600.0)
+    assert not cache.seen(("K", "T", "n1"), 1601.0)  # pruned
+    assert cache.seen(("K", "T", "n2"), 1601.0)
+    assert not cache.seen(("K", "T", "n2"), 1701.0)
+    assert not cache.seen(("K", "OTHER", "n2"), 1000.0)
