@@ -1,0 +1,223 @@
+"""The moving market: a deterministic price path per instrument, quotes and day statistics.
+
+Prices follow a geometric Brownian motion in *trading time* (see :mod:`ibtui.sim.hours`): one step
+per trading second, flat outside regular hours, with an overnight jump at each open. The path passes
+through the instrument's reference price at ``ANCHOR``. Same seed + same clock readings ⇒ the same
+quotes, whatever was asked before.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from ibtui.sim.hours import GAP, VENUES, Session, Venue
+from ibtui.sim.universe import Instrument, Universe
+from ibtui.sim.walk import Walk, mix64, unit
+
+__all__ = ["ANCHOR", "DayStats", "Market", "Quote", "Tick"]
+
+ANCHOR = datetime(2024, 11, 4, 20, 0, tzinfo=UTC).timestamp()  # reference prices hold here
+_DAY_STRIDE = 16  # trading seconds between samples for day high/low
+_CACHE = 4096
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Top of book at one trading-time step."""
+
+    step: int
+    last: Decimal
+    bid: Decimal
+    ask: Decimal
+    bid_size: int  # shares
+    ask_size: int
+    last_size: int
+
+
+@dataclass(frozen=True)
+class DayStats:
+    session: Session
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    prior_close: Decimal
+    volume: int  # shares so far in the session
+
+
+@dataclass(frozen=True)
+class Quote:
+    conid: int
+    time: float  # clock time the quote describes
+    tick: Tick
+    day: DayStats
+    in_rth: bool
+    traded_today: bool  # a trade happened in the current local day's session
+    halted: bool
+
+    @property
+    def last(self) -> Decimal:
+        return self.tick.last
+
+    @property
+    def change(self) -> Decimal:
+        return self.tick.last - self.day.prior_close
+
+
+def to_tick(price: float, tick: Decimal) -> Decimal:
+    return (Decimal(repr(price)) / tick).quantize(Decimal(1), rounding=ROUND_HALF_UP) * tick
+
+
+class Market:
+    def __init__(self, universe: Universe, seed: int) -> None:
+        self.universe = universe
+        self.seed = seed
+        self.halted: set[int] = set()
+        self._walks: dict[int, tuple[Walk, float, float]] = {}
+        self._days: OrderedDict[tuple[int, int], tuple[list[float], list[float]]] = OrderedDict()
+        self._prices: dict[tuple[int, int], float] = {}
+
+    # -- the path ---------------------------------------------------------------------------
+    def venue(self, inst: Instrument) -> Venue:
+        return VENUES[inst.venue]
+
+    def _walk(self, inst: Instrument) -> tuple[Walk, float, float]:
+        """(walk, sigma per trading second, walk value at the anchor)."""
+        got = self._walks.get(inst.conid)
+        if got is None:
+            walk = Walk(mix64(self.seed * 1_000_003 + inst.conid))
+            venue = self.venue(inst)
+            sigma = inst.daily_vol / math.sqrt(venue.day_span)
+            got = (walk, sigma, walk.at(int(venue.trading_time(ANCHOR))))
+            self._walks[inst.conid] = got
+        return got
+
+    def price_at_step(self, inst: Instrument, step: int) -> float:
+        key = (inst.conid, step)
+        price = self._prices.get(key)
+        if price is None:
+            walk, sigma, b0 = self._walk(inst)
+            price = float(inst.price) * math.exp(sigma * (walk.at(step) - b0))
+            if len(self._prices) > 200_000:
+                self._prices.clear()
+            self._prices[key] = price
+        return price
+
+    def path(self, inst: Instrument, a: int, b: int, stride: int) -> list[tuple[int, float]]:
+        """``(step, price)`` at the multiples of ``stride`` in trading-time steps ``[a, b]``."""
+        walk, sigma, b0 = self._walk(inst)
+        p0 = float(inst.price)
+        return [(k, p0 * math.exp(sigma * (v - b0))) for k, v in walk.grid(a, b, stride)]
+
+    def step_at(self, inst: Instrument, t: float) -> int:
+        return int(self.venue(inst).trading_time(t))
+
+    # -- quotes -----------------------------------------------------------------------------
+    def tick_at_step(self, inst: Instrument, step: int, price: float | None = None) -> Tick:
+        last = to_tick(self.price_at_step(inst, step) if price is None else price, inst.tick)
+        h = mix64((self.seed << 40) ^ (inst.conid << 8) ^ step)
+        spread = 1 + (h % (2 if last < 100 else 4))
+        below = (h >> 8) % (spread + 1)
+        bid = max(inst.tick, last - below * inst.tick)
+        ask = bid + spread * inst.tick
+        return Tick(
+            step=step,
+            last=last,
+            bid=bid,
+            ask=ask,
+            bid_size=100 * (1 + (h >> 16) % 30),
+            ask_size=100 * (1 + (h >> 24) % 30),
+            last_size=100 * (1 + (h >> 32) % 5),
+        )
+
+    def tick(self, conid: int, t: float) -> Tick:
+        inst = self._inst(conid)
+        return self.tick_at_step(inst, self.step_at(inst, t))
+
+    def last(self, conid: int, t: float) -> Decimal:
+        inst = self._inst(conid)
+        return to_tick(self.price_at_step(inst, self.step_at(inst, t)), inst.tick)
+
+    def quote(self, conid: int, t: float) -> Quote:
+        inst = self._inst(conid)
+        venue = self.venue(inst)
+        tick = self.tick_at_step(inst, self.step_at(inst, t))
+        day = self.day_stats(inst, t, tick.last)
+        today = venue.local_date(t)
+        return Quote(
+            conid=conid,
+            time=t,
+            tick=tick,
+            day=day,
+            in_rth=venue.in_rth(t),
+            traded_today=day.session.day == today,
+            halted=conid in self.halted,
+        )
+
+    def prior_close(self, inst: Instrument, t: float) -> Decimal:
+        """Close of the session before the latest one that has opened at ``t``."""
+        venue = self.venue(inst)
+        start = venue.last_opened(t).index * venue.day_span
+        return to_tick(self.price_at_step(inst, start), inst.tick)
+
+    def day_stats(self, inst: Instrument, t: float, last: Decimal) -> DayStats:
+        venue = self.venue(inst)
+        session = venue.last_opened(t)
+        span = venue.day_span
+        start = session.index * span
+        prior_close = to_tick(self.price_at_step(inst, start), inst.tick)
+        open_ = to_tick(self.price_at_step(inst, start + GAP), inst.tick)
+        highs, lows = self._day_extremes(inst, session.index)
+        now_step = min(int(venue.trading_time(t)), start + span)
+        i = max(0, (now_step - start - GAP) // _DAY_STRIDE)
+        i = min(i, len(highs) - 1)
+        high = max(to_tick(highs[i], inst.tick), open_, last)
+        low = min(to_tick(lows[i], inst.tick), open_, last)
+        elapsed = min(max(t - session.open, 0.0), session.length) / session.length
+        return DayStats(session, open_, high, low, prior_close, self.volume(inst, session, elapsed))
+
+    def _day_extremes(self, inst: Instrument, index: int) -> tuple[list[float], list[float]]:
+        """Running max/min of the session's path, sampled every ``_DAY_STRIDE`` steps."""
+        key = (inst.conid, index)
+        got = self._days.get(key)
+        if got is not None:
+            self._days.move_to_end(key)
+            return got
+        span = self.venue(inst).day_span
+        start = index * span + GAP
+        samples = self.path(inst, start, (index + 1) * span, _DAY_STRIDE)
+        highs: list[float] = []
+        lows: list[float] = []
+        hi, lo = -math.inf, math.inf
+        for _, p in samples:
+            hi, lo = max(hi, p), min(lo, p)
+            highs.append(hi)
+            lows.append(lo)
+        got = (highs, lows)
+        self._days[key] = got
+        if len(self._days) > _CACHE:
+            self._days.popitem(last=False)
+        return got
+
+    def volume(self, inst: Instrument, session: Session, fraction: float) -> int:
+        """Shares traded in ``session`` once ``fraction`` of it has elapsed (U-shaped intraday)."""
+        return int(self.day_volume(inst, session.day) * _intraday(fraction))
+
+    def day_volume(self, inst: Instrument, day: date) -> float:
+        u = unit(mix64(self.seed * 7919 + inst.conid), day.toordinal())
+        return inst.adv * math.exp(0.3 * (2 * u - 1) * math.sqrt(3))
+
+    def _inst(self, conid: int) -> Instrument:
+        inst = self.universe.get(conid)
+        if inst is None:
+            raise KeyError(conid)
+        return inst
+
+
+def _intraday(x: float) -> float:
+    """Cumulative share of the day's volume after fraction ``x`` (more at the open and close)."""
+    x = min(max(x, 0.0), 1.0)
+    return x + 0.6 / (2 * math.pi) * math.sin(2 * math.pi * x)
