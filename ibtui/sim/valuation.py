@@ -1,0 +1,163 @@
+"""One valuation of an account at one instant: the single source for positions, ledger, summary
+and P&L, so that every endpoint reports the same numbers to the cent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ibtui.sim.market import Market
+from ibtui.sim.portfolio import ZERO, Account, Position, cents
+from ibtui.sim.universe import Instrument
+
+__all__ = ["AccountValue", "CurrencyValue", "Fill", "PositionValue", "value_account"]
+
+INIT_LONG, INIT_SHORT = Decimal("0.25"), Decimal("0.30")
+MAINT_FACTOR = Decimal("0.9")
+
+
+@dataclass(frozen=True)
+class Fill:
+    """What valuation needs to know about one execution."""
+
+    account_id: str
+    conid: int
+    signed_qty: Decimal
+    price: Decimal
+    commission: Decimal
+    time: float
+
+
+@dataclass(frozen=True)
+class PositionValue:
+    position: Position
+    instrument: Instrument
+    mark: Decimal
+    market_value: Decimal  # cents, instrument currency
+    unrealized: Decimal  # cents
+    rate: Decimal  # instrument currency → base
+
+
+@dataclass(frozen=True)
+class CurrencyValue:
+    currency: str  # or "BASE"
+    cash: Decimal
+    stock_value: Decimal
+    unrealized: Decimal
+    realized: Decimal
+    rate: Decimal
+
+    @property
+    def net_liquidation(self) -> Decimal:
+        return self.cash + self.stock_value
+
+
+@dataclass(frozen=True)
+class AccountValue:
+    account: Account
+    time: float
+    positions: list[PositionValue]
+    currencies: dict[str, CurrencyValue]
+    base: CurrencyValue
+    daily_pnl: Decimal
+    long_value: Decimal  # base
+    short_value: Decimal  # base, positive number
+
+    @property
+    def net_liquidation(self) -> Decimal:
+        return self.base.net_liquidation
+
+    @property
+    def gross_position_value(self) -> Decimal:
+        return self.long_value + self.short_value
+
+    @property
+    def init_margin(self) -> Decimal:
+        return cents(self.long_value * INIT_LONG + self.short_value * INIT_SHORT)
+
+    @property
+    def maint_margin(self) -> Decimal:
+        return cents(self.init_margin * MAINT_FACTOR)
+
+    @property
+    def available_funds(self) -> Decimal:
+        return self.net_liquidation - self.init_margin
+
+    @property
+    def excess_liquidity(self) -> Decimal:
+        return self.net_liquidation - self.maint_margin
+
+    @property
+    def buying_power(self) -> Decimal:
+        return max(ZERO, self.available_funds * 4)
+
+
+def value_account(
+    account: Account,
+    market: Market,
+    t: float,
+    fx_usd_per_unit: dict[str, Decimal],
+    fills: Iterable[Fill] = (),
+) -> AccountValue:
+    def rate(ccy: str) -> Decimal:
+        return fx_usd_per_unit[ccy] / fx_usd_per_unit[account.base_currency]
+
+    positions: list[PositionValue] = []
+    stock: dict[str, Decimal] = {}
+    unreal: dict[str, Decimal] = {}
+    daily = ZERO
+    long_v = short_v = ZERO
+    for pos in account.open_positions():
+        inst = market.universe.get(pos.conid)
+        if inst is None:
+            continue
+        mark = market.last(pos.conid, t)
+        exact = pos.quantity * mark
+        mv = cents(exact)
+        upl = cents(exact - pos.quantity * pos.avg_cost)
+        r = rate(pos.currency)
+        positions.append(PositionValue(pos, inst, mark, mv, upl, r))
+        stock[pos.currency] = stock.get(pos.currency, ZERO) + mv
+        unreal[pos.currency] = unreal.get(pos.currency, ZERO) + upl
+        daily += pos.quantity * (mark - market.prior_close(inst, t)) * r
+        if mv >= 0:
+            long_v += mv * r
+        else:
+            short_v -= mv * r
+    for f in fills:
+        inst = market.universe.get(f.conid)
+        if inst is None or f.account_id != account.account_id:
+            continue
+        if f.time >= market.venue(inst).last_opened(t).open:
+            pc = market.prior_close(inst, t)
+            daily += (f.signed_qty * (pc - f.price) - f.commission) * rate(inst.currency)
+
+    currencies: dict[str, CurrencyValue] = {}
+    for ccy in account.currencies():
+        currencies[ccy] = CurrencyValue(
+            currency=ccy,
+            cash=cents(account.cash.get(ccy, ZERO)),
+            stock_value=stock.get(ccy, ZERO),
+            unrealized=unreal.get(ccy, ZERO),
+            realized=cents(account.realized.get(ccy, ZERO)),
+            rate=rate(ccy),
+        )
+    base = CurrencyValue(
+        currency="BASE",
+        cash=sum((cents(c.cash * c.rate) for c in currencies.values()), ZERO),
+        stock_value=sum((cents(c.stock_value * c.rate) for c in currencies.values()), ZERO),
+        unrealized=sum((cents(c.unrealized * c.rate) for c in currencies.values()), ZERO),
+        realized=sum((cents(c.realized * c.rate) for c in currencies.values()), ZERO),
+        rate=Decimal(1),
+    )
+    return AccountValue(
+        account=account,
+        time=t,
+        positions=positions,
+        currencies=currencies,
+        base=base,
+        daily_pnl=cents(daily),
+        long_value=cents(long_v),
+        short_value=cents(short_v),
+    )
