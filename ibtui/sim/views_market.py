@@ -1,0 +1,166 @@
+"""Market-data formatting: snapshot field values (all strings), contract descriptions."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ibtui.sim.market import Quote
+from ibtui.sim.orders import fmt_qty
+from ibtui.sim.universe import Instrument
+from ibtui.sim.valuation import PositionValue
+
+__all__ = ["contract_info", "fmt_volume", "search_result", "snapshot_values"]
+
+
+def fmt_volume(v: float) -> str:
+    """``850``, ``12.5K``, ``850K``, ``41.8M``, ``1.25B``."""
+    if v < 1_000:
+        return str(int(v))
+    if v < 1_000_000:
+        k = v / 1_000
+        return f"{k:.0f}K" if k >= 100 else f"{k:.1f}K"
+    if v < 1_000_000_000:
+        return f"{v / 1_000_000:.1f}M"
+    return f"{v / 1_000_000_000:.2f}B"
+
+
+def _size(shares: int) -> str:
+    return f"{shares // 100:,}"
+
+
+def _signed(x: Decimal) -> str:
+    return f"{x:.2f}"
+
+
+def snapshot_values(
+    inst: Instrument,
+    q: Quote,
+    availability: str,
+    server_id: str,
+    position: PositionValue | None,
+) -> dict[str, str]:
+    """Every field the simulator can fill for this quote, keyed by field id."""
+    prefix = "H" if q.halted else ("" if q.in_rth else "C")
+    t, d = q.tick, q.day
+    change = t.last - d.prior_close
+    pct = change / d.prior_close * 100 if d.prior_close else Decimal(0)
+    values = {
+        "31": f"{prefix}{t.last:.2f}",
+        "55": inst.symbol,
+        "70": f"{d.high:.2f}",
+        "71": f"{d.low:.2f}",
+        "82": _signed(change),
+        "83": _signed(pct),
+        "84": f"{t.bid:.2f}",
+        "85": _size(t.ask_size),
+        "86": f"{t.ask:.2f}",
+        "88": _size(t.bid_size),
+        "87": fmt_volume(d.volume),
+        "7762": str(d.volume),
+        "7059": str(t.last_size),
+        "7295": f"{d.open:.2f}",
+        "7296": f"{t.last:.2f}",
+        "7741": f"{d.prior_close:.2f}",
+        "7635": f"{t.last:.2f}",
+        "6509": availability,
+        "6119": server_id,
+        "6008": str(inst.conid),
+        "6070": inst.asset_class,
+        "6004": inst.exchange,
+        "7221": inst.listing_exchange,
+        "7051": inst.name,
+        "7184": "0" if q.halted else "1",
+        "7768": "1",
+        "7282": fmt_volume(inst.adv),
+    }
+    if position is not None:
+        pos = position.position
+        cost = pos.quantity * pos.avg_cost
+        values.update(
+            {
+                "73": f"{position.market_value:.2f}",
+                "74": f"{pos.avg_cost:.2f}",
+                "75": f"{position.unrealized:.2f}",
+                "76": fmt_qty(pos.quantity),
+                "77": f"{position.unrealized:,.2f}",
+                "78": f"{pos.quantity * change:.2f}",
+                "79": f"{pos.realized:.2f}",
+                "80": f"{position.unrealized / abs(cost) * 100:.2f}" if cost else "0.00",
+                "7920": f"{pos.quantity * change:.2f}",
+                "7921": f"{abs(cost):.2f}",
+                "7292": f"{abs(cost):.2f}",
+            }
+        )
+    return values
+
+
+def _expiries(today: date, n: int = 6) -> list[date]:
+    """Third Fridays of the next ``n`` months."""
+    out: list[date] = []
+    y, m = today.year, today.month
+    while len(out) < n:
+        first = date(y, m, 1)
+        friday = first + timedelta(days=(4 - first.weekday()) % 7 + 14)
+        if friday >= today:
+            out.append(friday)
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def search_result(inst: Instrument, today: date) -> dict[str, Any]:
+    sections: list[dict[str, Any]] = [{"secType": "STK"}]
+    opt = None
+    if inst.is_us:
+        exp = _expiries(today)
+        opt = ";".join(d.strftime("%Y%m%d") for d in exp)
+        months = ";".join(d.strftime("%b%y").upper() for d in exp)
+        sections.append({"secType": "OPT", "months": months, "exchange": "SMART;AMEX;CBOE;ISE"})
+        sections.append({"secType": "BAG"})
+    return {
+        "conid": str(inst.conid),
+        "companyHeader": f"{inst.name} - {inst.exchange}",
+        "companyName": inst.name,
+        "symbol": inst.symbol,
+        "description": inst.exchange,
+        "restricted": None,
+        "fop": None,
+        "opt": opt,
+        "war": None,
+        "sections": sections,
+    }
+
+
+def contract_info(inst: Instrument) -> dict[str, Any]:
+    us = "SMART,AMEX,NYSE,CBOE,PHLX,ISE,CHX,ARCA,NASDAQ,DRCTEDGE,BEX,BATS,EDGEA,IEX,EDGX,MEMX"
+    return {
+        "cfi_code": "",
+        "symbol": inst.symbol,
+        "cusip": None,
+        "expiry_full": None,
+        "con_id": inst.conid,
+        "maturity_date": None,
+        "industry": inst.group or "",
+        "instrument_type": inst.asset_class,
+        "trading_class": ("NMS" if inst.exchange == "NASDAQ" else inst.symbol)
+        if inst.is_us
+        else "XETRA",
+        "valid_exchanges": us if inst.is_us else f"SMART,{inst.exchange}",
+        "allow_sell_long": False,
+        "is_zero_commission_security": False,
+        "local_symbol": inst.symbol,
+        "contract_clarification_type": None,
+        "classifier": None,
+        "currency": inst.currency,
+        "text": None,
+        "underlying_con_id": 0,
+        "r_t_h": True,
+        "multiplier": None,
+        "underlying_issuer": None,
+        "contract_month": None,
+        "company_name": inst.name,
+        "smart_available": True,
+        "exchange": "SMART",
+        "category": inst.group or "",
+    }
