@@ -12,12 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 from ibtui.sim.config import SimConfig
-from ibtui.sim.market import Market, Tick
+from ibtui.sim.market import Market
 from ibtui.sim.matching import MarketEvent, PathCache, fill_price, scan, triggered
 from ibtui.sim.orders import Execution, Order, Ticket, TicketError
 from ibtui.sim.portfolio import Account, apply_fill, commission
 from ibtui.sim.starting import starting_accounts
-from ibtui.sim.valuation import AccountValue, Fill, value_account
+from ibtui.sim.valuation import AccountValue, Fill, PositionValue, value_account, value_position
 
 __all__ = ["Broker"]
 
@@ -41,7 +41,8 @@ class Broker:
         return self.accounts.get(account_id)
 
     def valuation(self, account_id: str, now: float) -> AccountValue:
-        key = (now, self.version)
+        """The account valued at ``now`` (prices move once per second: cached per second)."""
+        key = (float(int(now)), self.version)
         got = self._values.get(account_id)
         if got is not None and got[0] == key:
             return got[1]
@@ -55,6 +56,17 @@ class Broker:
         )
         self._values[account_id] = (key, value)
         return value
+
+    def position_value(self, account_id: str, conid: int, now: float) -> PositionValue | None:
+        """One position valued at ``now`` (cheap, unlike a whole-account valuation)."""
+        account = self.accounts[account_id]
+        pos = account.positions.get(conid)
+        inst = self.market.universe.get(conid)
+        if pos is None or pos.quantity == 0 or inst is None:
+            return None
+        fx = self.config.fx_usd_per_unit
+        rate = fx[pos.currency] / fx[account.base_currency]
+        return value_position(pos, inst, self.market, now, rate)
 
     def order_by_coid(self, account_id: str, coid: str) -> Order | None:
         oid = self._coids.get((account_id, coid))
@@ -300,6 +312,3 @@ class Broker:
                 child = self.orders[child_id]
                 if child.working and not child.active:
                     self._finish(child, "Cancelled", when)
-
-    def tick_for(self, conid: int, now: float) -> Tick:
-        return self.market.tick(conid, now)

@@ -3,7 +3,8 @@
 Intraday bars are aligned on each session's open and cover regular hours only; a period in
 ``min``/``h`` counts regular-hours time backwards from the end, one in ``d``/``w``/``m``/``y``
 counts sessions (1 / 5 / 21 / 252 per unit). With ``startTime`` the period extends forward from
-it (never past now). At most 1,000 bars: the latest ones are kept.
+it (never past now). At most 1,000 bars: the latest ones are kept. The market does not move outside
+regular hours, so ``outsideRth=true`` is echoed but gives the same (regular-hours) bars.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ibtui.sim.hours import GAP, Session, Venue
-from ibtui.sim.market import Market, _intraday
+from ibtui.sim.market import Market, intraday_share
 from ibtui.sim.universe import Instrument
 from ibtui.sim.walk import mix64, unit
 
@@ -183,7 +184,7 @@ def _intraday_bars(
             t0, t1 = idx * span + GAP + off, idx * span + GAP + int(end)
             o, c = market.price_at_step(inst, t0), market.price_at_step(inst, t1)
             h, lo = extremes(t0, t1, o, c)
-            share = _intraday(end / length) - _intraday(off / length)
+            share = intraday_share(end / length) - intraday_share(off / length)
             v = day_v * share * math.exp(0.25 * (2 * unit(noise_key, t0) - 1) * math.sqrt(3))
             out.append(_mk(session.open + off, o, h, lo, c, v))
     return out

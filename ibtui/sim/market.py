@@ -204,7 +204,7 @@ class Market:
 
     def volume(self, inst: Instrument, session: Session, fraction: float) -> int:
         """Shares traded in ``session`` once ``fraction`` of it has elapsed (U-shaped intraday)."""
-        return int(self.day_volume(inst, session.day) * _intraday(fraction))
+        return int(self.day_volume(inst, session.day) * intraday_share(fraction))
 
     def day_volume(self, inst: Instrument, day: date) -> float:
         u = unit(mix64(self.seed * 7919 + inst.conid), day.toordinal())
@@ -217,7 +217,7 @@ class Market:
         return inst
 
 
-def _intraday(x: float) -> float:
+def intraday_share(x: float) -> float:
     """Cumulative share of the day's volume after fraction ``x`` (more at the open and close)."""
     x = min(max(x, 0.0), 1.0)
     return x + 0.6 / (2 * math.pi) * math.sin(2 * math.pi * x)

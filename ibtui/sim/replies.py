@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -98,7 +98,6 @@ class PendingReply:
     questions: list[Question]  # still to be asked after the current one
     expires_at: float
     order_id: int | None = None  # modify
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ReplyBook:

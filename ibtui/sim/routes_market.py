@@ -11,7 +11,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from ibtui.sim.history import BARS, HistoryError, bars, fmt_time, parse_spec
-from ibtui.sim.valuation import PositionValue
 from ibtui.sim.views_market import contract_info, search_result, snapshot_values
 from ibtui.sim.web import error, flag, ok, params, state
 
@@ -99,8 +98,6 @@ async def snapshot(request: Request) -> Response:
     sim = st.sim
     delayed = sim.config.delayed_market_data
     when = st.now - DELAY if delayed else st.now
-    value = sim.broker.valuation(st.session.selected_account, st.now)
-    held: dict[int, PositionValue] = {pv.instrument.conid: pv for pv in value.positions}
     rows: list[dict[str, Any]] = []
     for conid in conids:
         row: dict[str, Any] = {"conid": conid, "conidEx": str(conid)}
@@ -120,7 +117,8 @@ async def snapshot(request: Request) -> Response:
         live = sim.market.venue(inst).in_rth(st.now)
         availability = ("D" if live else "Y") if delayed else ("R" if live else "Z")
         server_id = b.server_ids[conid]
-        values = snapshot_values(inst, q, availability + "pB", server_id, held.get(conid))
+        held = sim.broker.position_value(st.session.selected_account, conid, st.now)
+        values = snapshot_values(inst, q, availability + "pB", server_id, held)
         row.update({"_updated": int(st.now * 1000), "server_id": server_id})
         for f in sorted(wanted | {"6509", "6119"}, key=lambda x: (len(x), x)):
             if f in values:

@@ -11,7 +11,14 @@ from ibtui.sim.market import Market
 from ibtui.sim.portfolio import ZERO, Account, Position, cents
 from ibtui.sim.universe import Instrument
 
-__all__ = ["AccountValue", "CurrencyValue", "Fill", "PositionValue", "value_account"]
+__all__ = [
+    "AccountValue",
+    "CurrencyValue",
+    "Fill",
+    "PositionValue",
+    "value_account",
+    "value_position",
+]
 
 INIT_LONG, INIT_SHORT = Decimal("0.25"), Decimal("0.30")
 MAINT_FACTOR = Decimal("0.9")
@@ -93,6 +100,16 @@ class AccountValue:
         return max(ZERO, self.available_funds * 4)
 
 
+def value_position(
+    pos: Position, inst: Instrument, market: Market, t: float, rate: Decimal
+) -> PositionValue:
+    mark = market.last(pos.conid, t)
+    exact = pos.quantity * mark
+    return PositionValue(
+        pos, inst, mark, cents(exact), cents(exact - pos.quantity * pos.avg_cost), rate
+    )
+
+
 def value_account(
     account: Account,
     market: Market,
@@ -112,12 +129,10 @@ def value_account(
         inst = market.universe.get(pos.conid)
         if inst is None:
             continue
-        mark = market.last(pos.conid, t)
-        exact = pos.quantity * mark
-        mv = cents(exact)
-        upl = cents(exact - pos.quantity * pos.avg_cost)
         r = rate(pos.currency)
-        positions.append(PositionValue(pos, inst, mark, mv, upl, r))
+        pv = value_position(pos, inst, market, t, r)
+        mark, mv, upl = pv.mark, pv.market_value, pv.unrealized
+        positions.append(pv)
         stock[pos.currency] = stock.get(pos.currency, ZERO) + mv
         unreal[pos.currency] = unreal.get(pos.currency, ZERO) + upl
         daily += pos.quantity * (mark - market.prior_close(inst, t)) * r
