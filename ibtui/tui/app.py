@@ -1,0 +1,220 @@
+"""``IbtuiApp``: wiring only — screens, global keys, the command palette, the poller's worker.
+
+The flow: login (skipped without a :class:`~ibtui.tui.protocols.LoginFlow`) → accounts (skipped when
+the remembered account or the only account is available) → positions, with the poller running in
+an exclusive worker that posts to the positions screen. ``a`` goes back to the account picker at
+any time, ``?`` lists the keys, ``ctrl+p`` offers every action by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Static
+
+from ibtui.tui import keymap as ids
+from ibtui.tui.commands import ActionsProvider
+from ibtui.tui.keymap import KeymapProblem, apply_keymap, binding_ids, describe_active_bindings
+from ibtui.tui.poller import Poller, PollSettings
+from ibtui.tui.protocols import Broker, LoginFlow
+from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
+from ibtui.tui.screens.help import HelpScreen
+from ibtui.tui.screens.login import LoginScreen
+from ibtui.tui.screens.positions import PositionsScreen
+from ibtui.tui.viewmodels import AccountView
+from ibtui.tui.widgets.positions_grid import PositionsGrid
+from ibtui.tui.widgets.positions_table import PositionsTable
+
+__all__ = ["IbtuiApp", "run_app"]
+
+ACCOUNTS_RETRY_SECONDS = 5.0
+
+
+class IbtuiApp(App[None], inherit_bindings=False):
+    TITLE = "ibtui"
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", id=ids.APP_QUIT, priority=True),
+        Binding("ctrl+c", "help_quit", show=False, system=True, id=ids.APP_HELP_QUIT),
+        Binding(
+            "ctrl+p", "command_palette", "Commands", show=False, id=ids.APP_PALETTE, priority=True
+        ),
+        Binding("question_mark", "help", "Help", id=ids.APP_HELP),
+        Binding("a", "accounts", "Accounts", id=ids.APP_ACCOUNTS),
+    ]
+    # Every class whose bindings the keymap may remap.
+    BINDING_CLASSES: ClassVar[tuple[type, ...]] = (
+        LoginScreen,
+        AccountsScreen,
+        AccountTable,
+        PositionsTable,
+        PositionsGrid,
+        HelpScreen,
+    )
+
+    def __init__(
+        self,
+        broker: Broker,
+        *,
+        login: LoginFlow | None = None,
+        keymap: Mapping[str, str] | None = None,
+        poll: PollSettings | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        last_account: str | None = None,
+        remember_account: Callable[[str], None] | None = None,
+        theme: str | None = None,
+        cursor_blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.broker = broker
+        self.cursor_blink = cursor_blink
+        self.login_flow = login
+        self.poll_settings = poll or PollSettings()
+        self.clock = clock
+        self.sleep = sleep
+        self.last_account = last_account
+        self.remember_account = remember_account
+        self.accounts: list[AccountView] = []
+        self.account: AccountView | None = None
+        self.keymap_problems: list[KeymapProblem] = apply_keymap(
+            self, keymap or {}, binding_ids((type(self), *self.BINDING_CLASSES))
+        )
+        if theme and theme in self.available_themes:
+            self.theme = theme
+        elif theme:
+            self.keymap_problems.append(KeymapProblem("theme", f"unknown theme {theme!r}"))
+
+    def compose(self) -> ComposeResult:
+        yield Static("Connecting to IBKR…", id="connecting")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for problem in self.keymap_problems:
+            self.notify(str(problem), severity="warning", timeout=10)
+        if self.login_flow is not None:
+            login = LoginScreen(self.login_flow, cursor_blink=self.cursor_blink)
+            self.push_screen(login, self._logged_in)
+        else:
+            self.load_accounts()
+
+    def _logged_in(self, ok: bool | None) -> None:
+        if ok:
+            self.load_accounts()
+
+    # --- accounts -----------------------------------------------------------------------------
+    @work(exclusive=True, group="accounts")
+    async def load_accounts(self) -> None:
+        status = self.query_one("#connecting", Static)
+        while True:
+            try:
+                self.accounts = list(await self.broker.accounts())
+                break
+            except Exception as exc:  # shown; retried until it works or the user quits
+                status.update(f"Could not load the accounts: {exc}\nRetrying…")
+                await asyncio.sleep(ACCOUNTS_RETRY_SECONDS)
+        status.update("Connected.")
+        remembered = [a for a in self.accounts if a.account_id == self.last_account]
+        if remembered:
+            self.open_account(remembered[0])
+        elif len(self.accounts) == 1:
+            self.open_account(self.accounts[0])
+        else:
+            self.action_accounts()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "accounts":
+            return self._can_pick_account()
+        return True
+
+    def _can_pick_account(self) -> bool:
+        return bool(self.accounts) and not isinstance(
+            self.screen, AccountsScreen | LoginScreen | HelpScreen
+        )
+
+    def action_accounts(self) -> None:
+        if not self._can_pick_account():
+            return
+        current = self.account.account_id if self.account else self.last_account
+        self.push_screen(
+            AccountsScreen(
+                self.accounts,
+                current=current,
+                on_choose=self._remember,
+                can_go_back=self.account is not None,
+            ),
+            self._account_chosen,
+        )
+
+    def _remember(self, account_id: str) -> None:
+        self.last_account = account_id
+        if self.remember_account is not None:
+            self.remember_account(account_id)
+
+    def _account_chosen(self, account_id: str | None) -> None:
+        chosen = [a for a in self.accounts if a.account_id == account_id]
+        if chosen and (self.account is None or chosen[0] != self.account):
+            self.open_account(chosen[0])
+
+    def open_account(self, account: AccountView) -> None:
+        """Show ``account``'s positions and poll for it (replacing any previous account)."""
+        screen = PositionsScreen(
+            account,
+            clock=self.clock,
+            poll_interval=self.poll_settings.interval,
+            cursor_blink=self.cursor_blink,
+        )
+        if isinstance(self.screen, PositionsScreen):
+            self.switch_screen(screen)
+        else:
+            self.push_screen(screen)
+        self.account = account
+        self.poll(account, screen)
+
+    @work(exclusive=True, group="poller")
+    async def poll(self, account: AccountView, screen: PositionsScreen) -> None:
+        poller = Poller(
+            self.broker,
+            account.account_id,
+            screen.post_message,
+            settings=self.poll_settings,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+        await poller.run()
+
+    # --- help ---------------------------------------------------------------------------------
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(describe_active_bindings(self.screen)))
+
+
+def run_app(
+    broker: Broker,
+    *,
+    login: LoginFlow | None = None,
+    keymap: Mapping[str, str] | None = None,
+    poll_interval: float = 2.0,
+    last_account: str | None = None,
+    remember_account: Callable[[str], None] | None = None,
+    theme: str | None = None,
+) -> int:
+    """Run the console until the user quits; the exit code for the command line."""
+    app = IbtuiApp(
+        broker,
+        login=login,
+        keymap=keymap,
+        poll=PollSettings(interval=poll_interval),
+        last_account=last_account,
+        remember_account=remember_account,
+        theme=theme,
+    )
+    app.run()
+    return app.return_code or 0

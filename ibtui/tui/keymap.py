@@ -1,0 +1,148 @@
+"""Binding ids and the ``[keymap]`` section of the config.
+
+Every ``Binding`` in ibtui has an id from this module. The config maps ids to keys
+(``"positions.filter" = "f,slash"``); :func:`apply_keymap` checks the ids and hands the rest to
+Textual's ``App.set_keymap``, which rebinds them wherever they are declared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
+from textual.screen import Screen
+
+__all__ = [
+    "BindingInfo",
+    "KeymapProblem",
+    "apply_keymap",
+    "binding_ids",
+    "bindings_of",
+    "describe_active_bindings",
+]
+
+# --- ids --------------------------------------------------------------------------------------
+APP_QUIT = "app.quit"
+APP_HELP = "app.help"
+APP_HELP_QUIT = "app.help_quit"
+APP_ACCOUNTS = "app.accounts"
+APP_PALETTE = "app.command_palette"
+HELP_CLOSE = "help.close"
+HELP_DOWN = "help.cursor_down"
+HELP_UP = "help.cursor_up"
+LOGIN_SUBMIT = "login.submit"
+LOGIN_NEW_LINK = "login.new_link"
+LOGIN_COPY_URL = "login.copy_url"
+LOGIN_TOGGLE_QR = "login.toggle_qr"
+ACCOUNTS_CHOOSE = "accounts.choose"
+ACCOUNTS_BACK = "accounts.back"
+ACCOUNTS_DOWN = "accounts.cursor_down"
+ACCOUNTS_UP = "accounts.cursor_up"
+POSITIONS_DOWN = "positions.cursor_down"
+POSITIONS_UP = "positions.cursor_up"
+POSITIONS_TOP = "positions.top"
+POSITIONS_BOTTOM = "positions.bottom"
+POSITIONS_PAGE_DOWN = "positions.page_down"
+POSITIONS_PAGE_UP = "positions.page_up"
+POSITIONS_FILTER = "positions.filter"
+POSITIONS_CLEAR_FILTER = "positions.clear_filter"
+POSITIONS_SORT_NEXT = "positions.sort_next"
+POSITIONS_SORT_PREVIOUS = "positions.sort_previous"
+POSITIONS_SORT_REVERSE = "positions.sort_reverse"
+
+
+@dataclass(frozen=True, slots=True)
+class KeymapProblem:
+    """A ``[keymap]`` entry that was not applied, and why."""
+
+    binding_id: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"[keymap] {self.binding_id}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class BindingInfo:
+    """One binding as the help screen and the command palette show it."""
+
+    keys: str  # as displayed, e.g. "j"
+    description: str
+    binding_id: str | None
+    action: str
+    namespace: DOMNode | None = None
+
+
+def bindings_of(classes: Iterable[type[DOMNode]]) -> list[Binding]:
+    """The ``Binding`` objects declared by these classes (and their bases)."""
+    found: list[Binding] = []
+    for cls in classes:
+        for klass in cls.__mro__:
+            declared: list[BindingType] = list(getattr(klass, "BINDINGS", []) or [])
+            found.extend(item for item in declared if isinstance(item, Binding))
+    return found
+
+
+def binding_ids(classes: Iterable[type[DOMNode]]) -> set[str]:
+    """Every binding id the given classes declare."""
+    return {b.id for b in bindings_of(classes) if b.id}
+
+
+def _valid_keys(keys: str) -> bool:
+    parts = [part.strip() for part in keys.split(",")]
+    return bool(parts) and all(parts) and not any(" " in part for part in parts)
+
+
+def apply_keymap(
+    app: App[Any], keymap: Mapping[str, str], known_ids: set[str]
+) -> list[KeymapProblem]:
+    """Apply ``{binding_id: "key1,key2"}`` to ``app``; unknown ids and empty keys are reported.
+
+    The valid entries replace any earlier keymap; the defaults of unmapped bindings stay.
+    """
+    problems: list[KeymapProblem] = []
+    accepted: dict[str, str] = {}
+    for binding_id, keys in keymap.items():
+        if binding_id not in known_ids:
+            problems.append(KeymapProblem(binding_id, "no binding has this id"))
+        elif not isinstance(keys, str) or not _valid_keys(keys):
+            problems.append(KeymapProblem(binding_id, f"not a key list: {keys!r}"))
+        else:
+            accepted[binding_id] = ",".join(part.strip() for part in keys.split(","))
+    app.set_keymap(accepted)
+    return problems
+
+
+def describe_active_bindings(screen: Screen[Any]) -> list[BindingInfo]:
+    """The bindings in force on ``screen`` (keymap applied), one entry per action.
+
+    Keys bound to the same binding id are shown together (``j, down``).
+    """
+    app = screen.app
+    entries: dict[tuple[str, str], BindingInfo] = {}
+    for key, active in screen.active_bindings.items():
+        binding = active.binding
+        if not binding.description:
+            continue
+        display = app.get_key_display(binding.with_key(key))
+        group = (binding.id or binding.action, binding.description)
+        if group in entries:
+            previous = entries[group]
+            if display not in previous.keys.split(", "):
+                entries[group] = BindingInfo(
+                    f"{previous.keys}, {display}",
+                    previous.description,
+                    previous.binding_id,
+                    previous.action,
+                    previous.namespace,
+                )
+        else:
+            entries[group] = BindingInfo(
+                display, binding.description, binding.id, binding.action, active.node
+            )
+    # ibtui's own (remappable) bindings first, then the ones Textual's widgets bring
+    return sorted(entries.values(), key=lambda info: info.binding_id is None)

@@ -1,0 +1,149 @@
+"""The background loop that keeps the positions screen fed; it runs in a Textual worker.
+
+First it selects the account (``/iserver/account``). Then each round: the positions (every
+``positions_every`` seconds), snapshots of every held conid in batches of at most 100, and — every
+``keep_alive_every`` seconds — a tickle that reports the session state and the token's life. A
+conid answered only by IBKR's warm-up (no values yet) is asked again after ``warmup_retry`` seconds
+instead of a whole interval. Failures are posted as :class:`~ibtui.tui.messages.ErrorRaised` and
+retried with exponential back-off (honouring a ``retry_after`` the error carries, as a 429 does).
+All waiting goes through the injected ``sleep``, all time through ``clock``, so tests drive it
+without real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
+
+from textual.message import Message
+
+from ibtui.tui.messages import (
+    ErrorRaised,
+    PositionsUpdated,
+    QuotesUpdated,
+    SessionStateChanged,
+    TokenLifetime,
+)
+from ibtui.tui.protocols import Broker
+from ibtui.tui.viewmodels import QuoteView, SessionState
+
+__all__ = ["MAX_CONIDS", "PollSettings", "Poller", "batches"]
+
+MAX_CONIDS = 100  # IBKR's limit per snapshot request
+
+
+def batches(conids: Sequence[int], size: int = MAX_CONIDS) -> list[list[int]]:
+    """``conids`` in order, de-duplicated, cut into lists of at most ``size``."""
+    unique = list(dict.fromkeys(conids))
+    return [unique[i : i + size] for i in range(0, len(unique), size)]
+
+
+@dataclass(frozen=True, slots=True)
+class PollSettings:
+    interval: float = 2.0
+    positions_every: float = 10.0
+    keep_alive_every: float = 60.0
+    warmup_retry: float = 0.5
+    first_backoff: float = 1.0
+    max_backoff: float = 60.0
+
+
+class Poller:
+    """Polls one account through a :class:`~ibtui.tui.protocols.Broker`; posts messages."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        account_id: str,
+        post: Callable[[Message], object],
+        *,
+        settings: PollSettings | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.broker = broker
+        self.account_id = account_id
+        self.post = post
+        self.settings = settings or PollSettings()
+        self.clock = clock
+        self.sleep = sleep
+        self.conids: list[int] = []
+        self.rounds = 0
+        self._positions_due = 0.0
+        self._keep_alive_due = 0.0
+        self._backoff = 0.0
+        self._session: SessionState | None = None
+        self._selected = False
+        self._warm: set[int] = set()  # conids that have answered with values at least once
+
+    async def run(self) -> None:
+        """Poll until cancelled (the worker is cancelled when the screen or account changes)."""
+        while True:
+            try:
+                await self.poll_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # any failure: show it, back off, go on
+                await self.sleep(self._fail(exc))
+                continue
+            self._backoff = 0.0
+            await self.sleep(self.settings.interval)
+
+    async def poll_once(self) -> None:
+        """One round: positions if due, every quote, keep-alive if due."""
+        if not self._selected:
+            await self.broker.select_account(self.account_id)
+            self._selected = True
+        now = self.clock()
+        if now >= self._positions_due or not self.conids:
+            positions = await self.broker.positions(self.account_id)
+            self.conids = [view.conid for view in positions]
+            self.post(PositionsUpdated(self.account_id, list(positions)))
+            self._positions_due = now + self.settings.positions_every
+        await self._poll_quotes()
+        if self.clock() >= self._keep_alive_due:
+            state = await self.broker.keep_alive()
+            if state != self._session:
+                self._session = state
+                self.post(SessionStateChanged(state))
+            self.post(TokenLifetime(self.broker.lst_expires_at()))
+            self._keep_alive_due = self.clock() + self.settings.keep_alive_every
+        self.rounds += 1
+
+    async def _poll_quotes(self) -> None:
+        cold: list[int] = []
+        for batch in batches(self.conids):
+            got = await self._fetch(batch)
+            cold.extend(conid for conid in batch if conid not in got and conid not in self._warm)
+        if cold:  # IBKR's first snapshot of a conid only opens the stream: ask again soon
+            await self.sleep(self.settings.warmup_retry)
+            for batch in batches(cold):
+                await self._fetch(batch)
+
+    async def _fetch(self, batch: list[int]) -> dict[int, QuoteView]:
+        quotes = await self.broker.quotes(batch)
+        received = self.clock()
+        got = {
+            quote.conid: replace(quote, updated_at=received)
+            for quote in quotes
+            if quote.last is not None
+        }
+        if got:
+            self._warm.update(got)
+            self.post(QuotesUpdated(got, received_at=received))
+        return got
+
+    def _fail(self, exc: Exception) -> float:
+        """Post the error; the delay before the next attempt."""
+        settings = self.settings
+        self._backoff = min(
+            settings.max_backoff, self._backoff * 2 if self._backoff else settings.first_backoff
+        )
+        delay = self._backoff
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, int | float) and retry_after > delay:
+            delay = float(retry_after)
+        self.post(ErrorRaised(str(exc) or type(exc).__name__, retry_in=delay))
+        return delay

@@ -1,0 +1,72 @@
+"""What the console needs from the outside world, as small protocols the lead's wiring adapts to.
+
+The screens never import the IBKR client: a :class:`LoginFlow` runs the third-party OAuth login,
+and the poller talks to a :class:`Broker`. Both are implemented over ``ibtui.ibkr`` by adapters;
+tests may implement them with view-models they build themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
+
+__all__ = ["Broker", "LoginFlow", "LoginPrompt", "LoginStep", "Progress"]
+
+
+class LoginStep(StrEnum):
+    """The visible steps after the verifier is entered, in order."""
+
+    ACCESS_TOKEN = "access token"  # noqa: S105 (a step name)
+    LIVE_SESSION_TOKEN = "live session token"  # noqa: S105 (a step name)
+    BROKERAGE_SESSION = "brokerage session"
+
+
+Progress = Callable[[LoginStep], None]
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPrompt:
+    """Where the user authorizes ibtui, and an optional hint (the simulator's verifier)."""
+
+    authorize_url: str
+    hint: str | None = None
+
+
+class LoginFlow(Protocol):
+    """The out-of-band (``oauth_callback=oob``) third-party login.
+
+    ``start`` gets a request token and returns its authorize URL; it may be called again for a
+    fresh link. ``complete`` exchanges the verifier for an access token, then acquires the live
+    session token and opens the brokerage session, calling ``progress(step)`` as each step
+    *starts*. Failures raise an exception whose ``str()`` is shown to the user as is (so it must
+    be readable and free of secrets); the screen stays usable and the user may retry.
+    """
+
+    async def start(self) -> LoginPrompt: ...
+
+    async def complete(self, verifier: str, progress: Progress) -> None: ...
+
+
+class Broker(Protocol):
+    """The data the console polls, already converted to view-models.
+
+    ``quotes`` takes at most 100 conids; a conid seen for the first time may be missing from the
+    answer (IBKR's warm-up snapshot), which is not an error. ``keep_alive`` tickles the session and
+    reports its state. ``lst_expires_at`` is epoch seconds (None before the first token).
+    """
+
+    async def accounts(self) -> Sequence[AccountView]: ...
+
+    async def select_account(self, account_id: str) -> None: ...
+
+    async def positions(self, account_id: str) -> Sequence[PositionView]: ...
+
+    async def quotes(self, conids: Sequence[int]) -> Sequence[QuoteView]: ...
+
+    async def keep_alive(self) -> SessionState: ...
+
+    def lst_expires_at(self) -> float | None: ...

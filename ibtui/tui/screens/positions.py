@@ -1,0 +1,123 @@
+"""One account's positions under a status bar; the screen the poller's messages land on.
+
+Only this screen changes its widgets: quotes and positions go to the table, session state, token
+life and errors to the status bar (errors also pop up as a notification).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from ibtui.tui.commands import Command
+from ibtui.tui.format import fmt_duration
+from ibtui.tui.messages import (
+    ErrorRaised,
+    PositionsUpdated,
+    QuotesUpdated,
+    SessionStateChanged,
+    TokenLifetime,
+)
+from ibtui.tui.viewmodels import AccountView, StatusView
+from ibtui.tui.widgets.columns import COLUMNS
+from ibtui.tui.widgets.positions_table import PositionsTable
+from ibtui.tui.widgets.status_bar import StatusBar
+
+__all__ = ["PositionsScreen"]
+
+
+class PositionsScreen(Screen[None]):
+    CSS_PATH = "positions.tcss"
+    AUTO_FOCUS = "PositionsGrid"
+
+    def __init__(
+        self,
+        account: AccountView,
+        *,
+        clock: Callable[[], float] = time.time,
+        poll_interval: float = 2.0,
+        flash_seconds: float = 1.0,
+        status: StatusView | None = None,
+        cursor_blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.cursor_blink = cursor_blink
+        self.account = account
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.flash_seconds = flash_seconds
+        base = status or StatusView()
+        self._initial_status = replace(base, account=account, poll_interval=poll_interval)
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(self._initial_status, clock=self.clock, id="status")
+        yield PositionsTable(
+            base_currency=self.account.base_currency or "USD",
+            clock=self.clock,
+            stale_after=3 * self.poll_interval,
+            flash_seconds=self.flash_seconds,
+            cursor_blink=self.cursor_blink,
+            id="positions",
+        )
+        yield Footer()
+
+    @property
+    def table(self) -> PositionsTable:
+        return self.query_one(PositionsTable)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    def _set_status(self, **changes: object) -> None:
+        bar = self.status_bar
+        bar.status = replace(bar.status, **changes)  # type: ignore[arg-type]
+
+    # --- messages from the poller -------------------------------------------------------------
+    def on_quotes_updated(self, message: QuotesUpdated) -> None:
+        self.table.apply_quotes(message.quotes)
+        stamps = [q.updated_at for q in message.quotes.values() if q.updated_at is not None]
+        newest = max(stamps, default=message.received_at)
+        current = self.status_bar.status.newest_quote_at
+        if newest is not None and (current is None or newest > current):
+            self._set_status(newest_quote_at=newest, error=None)
+
+    def on_positions_updated(self, message: PositionsUpdated) -> None:
+        if message.account_id == self.account.account_id:
+            self.table.set_positions(message.positions)
+
+    def on_session_state_changed(self, message: SessionStateChanged) -> None:
+        self._set_status(session=message.state)
+        if message.state.healthy:
+            self._set_status(error=None)
+        elif message.detail:
+            self._set_status(error=message.detail)
+
+    def on_token_lifetime(self, message: TokenLifetime) -> None:
+        self._set_status(lst_expires_at=message.expires_at)
+
+    def on_error_raised(self, message: ErrorRaised) -> None:
+        text = message.message
+        if message.retry_in is not None:
+            text = f"{text} (retrying in {fmt_duration(message.retry_in)})"
+        self._set_status(error=text)
+        self.notify(text, title="IBKR", severity="error", timeout=8)
+
+    # --- command palette ----------------------------------------------------------------------
+    def palette_commands(self) -> list[Command]:
+        table = self.table
+        commands: list[Command] = []
+        for column in COLUMNS:
+            for reverse, word in ((False, "ascending"), (True, "descending")):
+                name = f"Sort positions by {column.label} ({word})"
+
+                def sort(key: str = column.key, rev: bool = reverse) -> None:
+                    table.sort_by(key, rev)
+
+                commands.append((name, sort, "sort the positions grid"))
+        return commands

@@ -1,0 +1,234 @@
+"""What the screens show, as small frozen dataclasses: the only data types widgets accept.
+
+The poller (or any adapter) turns the client's models into these; widgets never see JSON or the
+client's own classes. Money is ``Decimal``; times are epoch seconds (``float``) read from the
+app's injectable clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import StrEnum
+
+__all__ = [
+    "AccountView",
+    "PositionView",
+    "QuoteView",
+    "SessionState",
+    "StatusView",
+    "Totals",
+    "compute_totals",
+    "merge_position",
+]
+
+_ONE = Decimal(1)
+_HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """One account as the picker and the status bar show it."""
+
+    account_id: str
+    alias: str | None = None
+    account_type: str | None = None  # IBKR's type, e.g. "DEMO", "INDIVIDUAL"
+    base_currency: str | None = None
+    paper: bool = True
+    title: str | None = None  # the holder's name
+
+    @property
+    def mode(self) -> str:
+        """``PAPER`` or ``LIVE``."""
+        return "PAPER" if self.paper else "LIVE"
+
+    @property
+    def label(self) -> str:
+        """``alias (id)`` or the id."""
+        return f"{self.alias} ({self.account_id})" if self.alias else self.account_id
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteView:
+    """A market-data snapshot for one conid; ``updated_at`` is when ibtui received it."""
+
+    conid: int
+    last: Decimal | None
+    change: Decimal | None = None  # vs prior close, per unit
+    change_pct: Decimal | None = None
+    updated_at: float | None = None
+    is_close: bool = False  # ``last`` is the prior close (market closed / no trade today)
+    halted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    """One position row. ``avg_cost`` is per unit *price* (IBKR's ``avgPrice``).
+
+    ``fx_rate`` converts the position's currency into the account's base currency (None when
+    unknown: such rows are left out of the totals, which then say so). ``price_at`` is when
+    ``last`` came from a live quote; None means the price is the positions endpoint's (cached).
+    """
+
+    account_id: str
+    conid: int
+    symbol: str
+    quantity: Decimal
+    currency: str
+    description: str = ""
+    asset_class: str = ""
+    last: Decimal | None = None
+    change: Decimal | None = None
+    change_pct: Decimal | None = None
+    market_value: Decimal | None = None
+    avg_cost: Decimal | None = None
+    unrealized_pnl: Decimal | None = None
+    daily_pnl: Decimal | None = None
+    realized_pnl: Decimal | None = None
+    multiplier: Decimal = _ONE
+    fx_rate: Decimal | None = _ONE
+    price_at: float | None = None
+    price_decimals: int | None = None
+    is_close: bool = False  # ``last`` is the prior close
+    halted: bool = False
+
+    @property
+    def key(self) -> str:
+        """The row key: ``account:conid``."""
+        return f"{self.account_id}:{self.conid}"
+
+    @property
+    def cost_basis(self) -> Decimal | None:
+        if self.avg_cost is None:
+            return None
+        return self.quantity * self.avg_cost * self.multiplier
+
+    @property
+    def unrealized_pct(self) -> Decimal | None:
+        """Unrealized P&L in percent of the cost basis (positive when winning, long or short)."""
+        basis = self.cost_basis
+        if self.unrealized_pnl is None or basis is None or basis.is_zero():
+            return None
+        return self.unrealized_pnl / abs(basis) * _HUNDRED
+
+    def with_quote(self, quote: QuoteView) -> PositionView:
+        """This position repriced by a quote; values the quote does not carry are kept."""
+        if quote.last is None:
+            return self
+        change = quote.change if quote.change is not None else self.change
+        return _repriced(
+            self,
+            last=quote.last,
+            change=change,
+            change_pct=quote.change_pct if quote.change_pct is not None else self.change_pct,
+            price_at=quote.updated_at,
+            is_close=quote.is_close,
+            halted=quote.halted,
+        )
+
+
+def _repriced(
+    view: PositionView,
+    *,
+    last: Decimal,
+    change: Decimal | None,
+    change_pct: Decimal | None,
+    price_at: float | None,
+    is_close: bool,
+    halted: bool,
+) -> PositionView:
+    market_value = view.quantity * last * view.multiplier
+    basis = view.cost_basis
+    return replace(
+        view,
+        last=last,
+        change=change,
+        change_pct=change_pct,
+        price_at=price_at,
+        is_close=is_close,
+        halted=halted,
+        market_value=market_value,
+        unrealized_pnl=market_value - basis if basis is not None else view.unrealized_pnl,
+        daily_pnl=view.quantity * change * view.multiplier
+        if change is not None
+        else view.daily_pnl,
+    )
+
+
+def merge_position(old: PositionView | None, new: PositionView) -> PositionView:
+    """A fresh row from the positions endpoint, keeping a newer live price the row already had."""
+    if old is None or old.price_at is None or old.last is None or new.price_at is not None:
+        return new
+    return _repriced(
+        new,
+        last=old.last,
+        change=old.change,
+        change_pct=old.change_pct,
+        price_at=old.price_at,
+        is_close=old.is_close,
+        halted=old.halted,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Sums in the account's base currency over the rows shown."""
+
+    currency: str
+    count: int
+    market_value: Decimal
+    unrealized_pnl: Decimal
+    daily_pnl: Decimal
+    realized_pnl: Decimal
+    unconverted: int = 0  # rows left out because their exchange rate is unknown
+
+
+def compute_totals(views: Iterable[PositionView], currency: str) -> Totals:
+    """Totals of market value and P&L, each row converted with its ``fx_rate``."""
+    count = unconverted = 0
+    mv = upl = dpl = rpl = Decimal(0)
+    for view in views:
+        count += 1
+        rate = view.fx_rate
+        if rate is None:
+            unconverted += 1
+            continue
+        mv += (view.market_value or 0) * rate
+        upl += (view.unrealized_pnl or 0) * rate
+        dpl += (view.daily_pnl or 0) * rate
+        rpl += (view.realized_pnl or 0) * rate
+    return Totals(currency, count, mv, upl, dpl, rpl, unconverted)
+
+
+class SessionState(StrEnum):
+    """The brokerage session as the status bar names it."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    NO_BRIDGE = "no bridge"
+    COMPETING = "competing"
+    RECONNECTING = "reconnecting"
+    EXPIRED = "expired"
+    DISCONNECTED = "disconnected"
+
+    @property
+    def healthy(self) -> bool:
+        return self is SessionState.CONNECTED
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    """Everything the status bar shows; ages are computed from the clock when drawn."""
+
+    account: AccountView | None = None
+    session: SessionState = SessionState.CONNECTING
+    lst_expires_at: float | None = None
+    newest_quote_at: float | None = None
+    poll_interval: float = 2.0
+    error: str | None = None
+
+    @property
+    def stale_after(self) -> float:
+        """Quotes older than three poll intervals are stale."""
+        return 3 * self.poll_interval

@@ -1,0 +1,433 @@
+"""One account's positions: the grid, a filter box (``/``) and a totals line.
+
+A tick (:meth:`PositionsTable.apply_quotes`) reprices the rows it names and writes only the cells
+whose text or colour changed, in one batch; rows are never cleared or rebuilt on a tick, and the
+rows are re-sorted only when a tick changed the sort column. A changed number flashes green or red
+for ``flash_seconds``; prices older than ``stale_after`` (or not from a live quote) are greyed.
+A new filter or a new account refills the grid: the first rows at once, the rest in a worker,
+chunk by chunk, so thousands of positions never freeze the screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static
+
+from ibtui.tui import keymap as ids
+from ibtui.tui.format import fmt_money
+from ibtui.tui.viewmodels import PositionView, QuoteView, compute_totals, merge_position
+from ibtui.tui.widgets.columns import (
+    COLUMN_KEYS,
+    COLUMNS,
+    PRICE_COLUMNS,
+    Cell,
+    CellStyles,
+    Column,
+    render_row,
+)
+from ibtui.tui.widgets.positions_grid import PositionsGrid, SortKey
+
+__all__ = ["PositionsTable"]
+
+Clock = Callable[[], float]
+_BY_KEY = {column.key: column for column in COLUMNS}
+CHUNK = 250  # rows added per step when filling the grid
+_REBUILD_THRESHOLD = 50  # more removals than this: refill instead of removing row by row
+Update = tuple[str, str, Cell]
+_WIDE = 110  # narrower: a compact totals line
+
+
+def _matches(view: PositionView, words: Sequence[str]) -> bool:
+    haystack = f"{view.symbol} {view.description} {view.asset_class} {view.currency}".casefold()
+    return all(word in haystack for word in words)
+
+
+class PositionsTable(Vertical):
+    """Grid + filter + totals for one account."""
+
+    DEFAULT_CSS = """
+    PositionsTable {
+        height: 1fr;
+        #filter { display: none; height: 3; }
+        #filter.-shown { display: block; }
+        #totals { height: 1; padding: 0 1; background: $boost; }
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", id=ids.POSITIONS_FILTER),
+        Binding(
+            "escape", "clear_filter", "Clear filter", show=False, id=ids.POSITIONS_CLEAR_FILTER
+        ),
+        Binding("s", "sort_next", "Sort", id=ids.POSITIONS_SORT_NEXT),
+        Binding("S", "sort_previous", "Sort back", show=False, id=ids.POSITIONS_SORT_PREVIOUS),
+        Binding("r", "sort_reverse", "Reverse", id=ids.POSITIONS_SORT_REVERSE),
+    ]
+
+    class Loaded(Message):
+        """Every row matching the filter is in the grid."""
+
+    def __init__(
+        self,
+        *,
+        base_currency: str = "USD",
+        clock: Clock = time.time,
+        stale_after: float = 6.0,
+        flash_seconds: float = 1.0,
+        cursor_blink: bool = True,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.cursor_blink = cursor_blink
+        self.base_currency = base_currency
+        self.clock = clock
+        self.stale_after = stale_after
+        self.flash_seconds = flash_seconds
+        self.sort_column = "symbol"
+        self.sort_reverse = False
+        self.filter_text = ""
+        self._views: dict[str, PositionView] = {}
+        self._by_conid: dict[int, list[str]] = {}
+        self._matching: set[str] = set()  # keys passing the filter (in the grid or pending)
+        self._pending: list[str] = []  # matching keys not yet added to the grid
+        self._cells: dict[str, dict[str, Cell]] = {}  # rows in the grid, as drawn (no flash)
+        self._stale: set[str] = set()
+        self._flashes: dict[tuple[str, str], float] = {}
+        self._next_stale_check = math.inf
+        self._resort_after_load = False
+        self._styles: CellStyles | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter: symbol, name, class, currency", id="filter", disabled=True)
+        yield PositionsGrid(id="grid")
+        yield Static(id="totals")
+
+    @property
+    def grid(self) -> PositionsGrid:
+        return self.query_one(PositionsGrid)
+
+    def on_resize(self) -> None:
+        self._update_totals()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).cursor_blink = self.cursor_blink
+        self._styles = self.grid.cell_styles()
+        self.grid.show_sort(self.sort_column, self.sort_reverse)
+        self._update_totals()
+        self.set_interval(0.25, self.refresh_marks)
+
+    # --- read access --------------------------------------------------------------------------
+    @property
+    def views(self) -> Mapping[str, PositionView]:
+        return self._views
+
+    @property
+    def visible_keys(self) -> list[str]:
+        """Row keys in display order."""
+        return [str(row.key.value) for row in self.grid.ordered_rows]
+
+    @property
+    def filling(self) -> bool:
+        """True while rows are still being added to the grid."""
+        return bool(self._pending)
+
+    @property
+    def stale_keys(self) -> frozenset[str]:
+        return frozenset(self._stale)
+
+    @property
+    def flashing(self) -> frozenset[tuple[str, str]]:
+        return frozenset(self._flashes)
+
+    def cell(self, key: str, column: str) -> Cell:
+        return self.grid.get_cell(key, column)
+
+    # --- data in --------------------------------------------------------------------------------
+    def set_positions(self, positions: Iterable[PositionView]) -> None:
+        """The account's complete position list (newer live prices already shown are kept)."""
+        fresh = {view.key: merge_position(self._views.get(view.key), view) for view in positions}
+        gone = [key for key in self._views if key not in fresh]
+        self._views = fresh
+        self._by_conid = {}
+        for key, view in fresh.items():
+            self._by_conid.setdefault(view.conid, []).append(key)
+        shown_gone = [key for key in gone if key in self._cells]
+        if len(shown_gone) > _REBUILD_THRESHOLD or not (self._cells or self._pending):
+            self._rebuild()
+            return
+        grid = self.grid
+        for key in shown_gone:
+            grid.remove_row(key)
+            self._forget(key)
+        self._matching.difference_update(gone)
+        words = self.filter_text.casefold().split()
+        updates: list[Update] = []
+        added = resort = False
+        for key, view in fresh.items():
+            if key in self._cells:
+                resort = self._redraw(key, view, COLUMNS, updates) or resort
+            elif key not in self._matching and _matches(view, words):
+                self._matching.add(key)
+                if self._pending:
+                    self._pending.append(key)
+                else:
+                    self._add_row(key, view)
+                    added = True
+        grid.update_cells(updates)
+        if added or resort:
+            self._sort()
+        self._update_totals()
+
+    def apply_quotes(self, quotes: Mapping[int, QuoteView]) -> None:
+        """Reprice the rows holding these conids; only cells that change are written."""
+        updates: list[Update] = []
+        resort = False
+        for conid, quote in quotes.items():
+            for key in self._by_conid.get(conid, ()):
+                view = self._views[key].with_quote(quote)
+                self._views[key] = view
+                if key in self._cells:
+                    resort = self._redraw(key, view, PRICE_COLUMNS, updates) or resort
+        self.grid.update_cells(updates)
+        if resort:
+            self._sort()
+        self._update_totals()
+
+    def set_filter(self, text: str) -> None:
+        """Show only rows whose symbol, description, class or currency contain every word."""
+        changed = text.split() != self.filter_text.split()
+        self.filter_text = text
+        if changed:
+            self._rebuild()
+
+    def sort_by(self, column: str, reverse: bool | None = None) -> None:
+        if column not in _BY_KEY:
+            raise ValueError(f"no such column: {column}")
+        self.sort_column = column
+        if reverse is not None:
+            self.sort_reverse = reverse
+        self.grid.show_sort(column, self.sort_reverse)
+        self._sort()
+
+    # --- actions --------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.disabled = False
+        box.add_class("-shown")
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        self._hide_filter(box)
+        self.set_filter("")
+
+    def action_sort_next(self) -> None:
+        index = COLUMN_KEYS.index(self.sort_column)
+        self.sort_by(COLUMN_KEYS[(index + 1) % len(COLUMN_KEYS)])
+
+    def action_sort_previous(self) -> None:
+        index = COLUMN_KEYS.index(self.sort_column)
+        self.sort_by(COLUMN_KEYS[(index - 1) % len(COLUMN_KEYS)])
+
+    def action_sort_reverse(self) -> None:
+        self.sort_by(self.sort_column, not self.sort_reverse)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        if not self.filter_text.strip():
+            self._hide_filter(self.query_one("#filter", Input))
+        else:
+            self.grid.focus()
+
+    def _hide_filter(self, box: Input) -> None:
+        self.grid.focus()
+        box.remove_class("-shown")
+        box.disabled = True
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        column = str(event.column_key.value)
+        self.sort_by(column, not self.sort_reverse if column == self.sort_column else False)
+
+    # --- rows -----------------------------------------------------------------------------------
+    def _is_stale(self, view: PositionView, now: float) -> bool:
+        return view.price_at is None or now - view.price_at > self.stale_after
+
+    def _mark_stale(self, key: str, view: PositionView, now: float) -> bool:
+        stale = self._is_stale(view, now)
+        if stale:
+            self._stale.add(key)
+        else:
+            self._stale.discard(key)
+            assert view.price_at is not None
+            self._next_stale_check = min(self._next_stale_check, view.price_at + self.stale_after)
+        return stale
+
+    def _add_row(self, key: str, view: PositionView) -> None:
+        stale = self._mark_stale(key, view, self.clock())
+        cells = render_row(view, stale, self._styles)
+        self._cells[key] = cells
+        self.grid.add_row(*(cells[column] for column in COLUMN_KEYS), key=key)
+
+    def _forget(self, key: str) -> None:
+        self._cells.pop(key, None)
+        self._stale.discard(key)
+        self._matching.discard(key)
+        for column in COLUMN_KEYS:
+            self._flashes.pop((key, column), None)
+
+    def _redraw(
+        self,
+        key: str,
+        view: PositionView,
+        columns: Sequence[Column],
+        out: list[Update],
+        *,
+        flash: bool = True,
+    ) -> bool:
+        """Queue the changed cells of a row in the grid; True if the sort column's value moved."""
+        now = self.clock()
+        stale = self._mark_stale(key, view, now)
+        shown = self._cells[key]
+        styles = self._styles
+        sort_changed = False
+        for column in columns:
+            name = column.key
+            before, after = shown[name], column.cell(view, stale, styles)
+            if before == after:
+                continue
+            shown[name] = after
+            old, new = before.sort_key, after.sort_key
+            if old != new or before.missing != after.missing:
+                sort_changed = sort_changed or name == self.sort_column
+                if flash and styles and after.numeric and not after.missing:
+                    up = before.missing or (
+                        isinstance(old, Decimal) and isinstance(new, Decimal) and new > old
+                    )
+                    after = after.restyled(styles.flash_up if up else styles.flash_down)
+                    self._flashes[(key, name)] = now + self.flash_seconds
+            out.append((key, name, after))
+        return sort_changed
+
+    def _ordered(self, keys: Iterable[str]) -> list[str]:
+        column, reverse = _BY_KEY[self.sort_column], self.sort_reverse
+
+        def order(key: str) -> SortKey:
+            view = self._views[key]
+            raw = column.value(view)
+            value: Decimal | str = (
+                raw.casefold() if isinstance(raw, str) else Decimal(0) if raw is None else raw
+            )
+            return ((raw is None) != reverse, value, view.symbol.casefold())
+
+        return sorted(keys, key=order, reverse=reverse)
+
+    def _rebuild(self) -> None:
+        """Refill the grid (new filter, new account, large removals; never on a tick)."""
+        grid = self.grid
+        keep = grid.cursor_key()
+        grid.clear()
+        self._cells.clear()
+        self._stale.clear()
+        self._flashes.clear()
+        self._next_stale_check = math.inf
+        self._resort_after_load = False
+        words = self.filter_text.casefold().split()
+        self._matching = {key for key, view in self._views.items() if _matches(view, words)}
+        ordered = self._ordered(self._matching)
+        for key in ordered[:CHUNK]:
+            self._add_row(key, self._views[key])
+        self._pending = ordered[CHUNK:]
+        if self._pending:
+            self._fill(keep)
+        else:
+            grid.move_to(keep)
+            self.post_message(self.Loaded())
+        self._update_totals()
+
+    @work(exclusive=True, group="positions-fill")
+    async def _fill(self, keep: str | None) -> None:
+        while self._pending:
+            await asyncio.sleep(0)  # let keys and ticks through between chunks
+            chunk, self._pending = self._pending[:CHUNK], self._pending[CHUNK:]
+            for key in chunk:
+                view = self._views.get(key)
+                if view is not None and key in self._matching and key not in self._cells:
+                    self._add_row(key, view)
+        if self._resort_after_load:
+            self._resort_after_load = False
+            self.grid.sort_rows(self.sort_column, self.sort_reverse)
+        self.grid.move_to(keep)
+        self._update_totals()
+        self.post_message(self.Loaded())
+
+    def _sort(self) -> None:
+        if self._pending:
+            self._resort_after_load = True
+        else:
+            self.grid.sort_rows(self.sort_column, self.sort_reverse)
+
+    def refresh_marks(self) -> None:
+        """End expired flashes and grey prices that went stale (runs on a timer)."""
+        now = self.clock()
+        updates: list[Update] = []
+        for (key, column), until in list(self._flashes.items()):
+            if until <= now:
+                del self._flashes[(key, column)]
+                if key in self._cells:
+                    updates.append((key, column, self._cells[key][column]))
+        if now >= self._next_stale_check:
+            self._next_stale_check = math.inf
+            for key in self._cells:
+                if key in self._stale:
+                    continue
+                view = self._views[key]
+                if self._is_stale(view, now):
+                    self._redraw(key, view, PRICE_COLUMNS, updates, flash=False)
+                elif view.price_at is not None:
+                    due = view.price_at + self.stale_after
+                    self._next_stale_check = min(self._next_stale_check, due)
+        self.grid.update_cells(updates)
+
+    def _update_totals(self) -> None:
+        if not self.is_mounted:
+            return
+        totals = compute_totals((self._views[key] for key in self._matching), self.base_currency)
+        line = Text()
+        scope = "shown" if self.filter_text.strip() else "all"
+        wide = self.size.width >= _WIDE
+        head = f"{totals.count:,} positions ({scope}) in {totals.currency}"
+        line.append(head if wide else f"{totals.count:,} {totals.currency}", style="bold")
+        styles = self._styles
+        parts = (
+            ("Mkt value" if wide else "MV", totals.market_value, False),
+            ("Unrl P&L" if wide else "Unrl", totals.unrealized_pnl, True),
+            ("Daily P&L" if wide else "Day", totals.daily_pnl, True),
+            ("Rlzd P&L" if wide else "Rlzd", totals.realized_pnl, True),
+        )
+        gap = "   " if wide else " "
+        for label, amount, signed in parts:
+            line.append(f"{gap}{label} ")
+            style = None
+            if signed and styles is not None and not amount.is_zero():
+                style = styles.up if amount > 0 else styles.down
+            line.append(fmt_money(amount, signed=signed), style=style or "")
+        if totals.unconverted:
+            line.append(f"{gap}({totals.unconverted} without an exchange rate left out)")
+        self.query_one("#totals", Static).update(line)

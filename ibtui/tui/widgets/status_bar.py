@@ -1,0 +1,131 @@
+"""The status bar: which account (PAPER or LIVE), token life, session, quote age, last error.
+
+It tells the truth from a :class:`~ibtui.tui.viewmodels.StatusView` and the app's clock: ages are
+recomputed every second, quotes older than three poll intervals are marked STALE, and the LIVE
+badge is drawn in the warning colour so it is never mistaken for paper.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from ibtui.tui.format import fmt_age, fmt_duration
+from ibtui.tui.viewmodels import SessionState, StatusView
+
+__all__ = ["StatusBar"]
+
+_LST_WARN_SECONDS = 600.0
+_SEP = " │ "
+_WIDE = 100  # narrower: the account id without alias, no "session" label
+
+
+class StatusBar(Widget):
+    """One line; give it a new ``status`` whenever anything changes."""
+
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1;
+        width: 1fr;
+        background: $panel;
+        color: $foreground;
+        & > .status-bar--paper { background: $primary; color: $text; text-style: bold; }
+        & > .status-bar--live { background: $error; color: $text; text-style: bold; }
+        & > .status-bar--ok { color: $text-success; }
+        & > .status-bar--warn { color: $text-warning; text-style: bold; }
+        & > .status-bar--bad { color: $text-error; text-style: bold; }
+        & > .status-bar--dim { color: $text-muted; }
+    }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "status-bar--paper",
+        "status-bar--live",
+        "status-bar--ok",
+        "status-bar--warn",
+        "status-bar--bad",
+        "status-bar--dim",
+    }
+
+    status: reactive[StatusView] = reactive(StatusView, layout=False)
+
+    def __init__(
+        self,
+        status: StatusView | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.clock = clock
+        if status is not None:
+            self.set_reactive(StatusBar.status, status)
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.refresh)
+
+    @property
+    def quotes_stale(self) -> bool:
+        """True when the newest quote is older than three poll intervals."""
+        status = self.status
+        if status.newest_quote_at is None:
+            return False
+        return self.clock() - status.newest_quote_at > status.stale_after
+
+    def render(self) -> Text:
+        status = self.status
+        now = self.clock()
+        style = self.get_component_rich_style
+        line = Text(no_wrap=True, overflow="ellipsis")
+        wide = self.size.width >= _WIDE
+        account = status.account
+        if account is None:
+            line.append(" no account ", style=style("status-bar--dim"))
+        else:
+            badge = "status-bar--paper" if account.paper else "status-bar--live"
+            line.append(f" {account.mode} ", style=style(badge))
+            line.append(f" {account.label if wide else account.account_id}")
+            if account.base_currency:
+                line.append(f" {account.base_currency}", style=style("status-bar--dim"))
+        line.append(_SEP)
+
+        left = None if status.lst_expires_at is None else status.lst_expires_at - now
+        lst_style = "status-bar--dim"
+        if left is not None:
+            lst_style = (
+                "status-bar--bad"
+                if left <= 0
+                else ("status-bar--warn" if left < _LST_WARN_SECONDS else "status-bar--ok")
+            )
+        line.append("LST ")
+        line.append(fmt_duration(left), style=style(lst_style))
+        line.append(_SEP)
+
+        session = status.session
+        session_style = (
+            "status-bar--ok"
+            if session.healthy
+            else "status-bar--warn"
+            if session in (SessionState.CONNECTING, SessionState.RECONNECTING)
+            else "status-bar--bad"
+        )
+        if wide:
+            line.append("session ")
+        line.append(session.value, style=style(session_style))
+        line.append(_SEP)
+
+        line.append("quotes ")
+        if status.newest_quote_at is None:
+            line.append("none yet", style=style("status-bar--dim"))
+        else:
+            line.append(fmt_age(now - status.newest_quote_at))
+            if self.quotes_stale:
+                line.append(" STALE", style=style("status-bar--warn"))
+        if status.error:
+            line.append(_SEP)
+            line.append(status.error, style=style("status-bar--bad"))
+        return line
