@@ -1,0 +1,239 @@
+"""Shared pieces for the console tests: a settable clock, view-models built here, a host app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.widget import Widget
+
+from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
+
+T0 = 1_700_000_000.0  # fixed "now" of every test
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+PAPER = AccountView(
+    "DU4820311",
+    alias="Swing paper",
+    account_type="DEMO",
+    base_currency="USD",
+    paper=True,
+    title="Jane Q Trader",
+)
+LIVE = AccountView(
+    "U1234567",
+    alias=None,
+    account_type="INDIVIDUAL",
+    base_currency="EUR",
+    paper=False,
+    title="Jane Q Trader",
+)
+
+
+def D(text: str) -> Decimal:
+    return Decimal(text)
+
+
+def position(
+    conid: int,
+    symbol: str,
+    quantity: str,
+    last: str,
+    avg: str,
+    *,
+    description: str = "",
+    asset_class: str = "STK",
+    currency: str = "USD",
+    multiplier: str = "1",
+    fx: str | None = "1",
+    change: str | None = None,
+    change_pct: str | None = None,
+    realized: str = "0",
+    price_at: float | None = T0,
+    account: str = PAPER.account_id,
+) -> PositionView:
+    """A position priced at ``last`` with consistent market value and P&L."""
+    base = PositionView(
+        account_id=account,
+        conid=conid,
+        symbol=symbol,
+        quantity=D(quantity),
+        currency=currency,
+        description=description,
+        asset_class=asset_class,
+        avg_cost=D(avg),
+        realized_pnl=D(realized),
+        multiplier=D(multiplier),
+        fx_rate=D(fx) if fx is not None else None,
+    )
+    quote = QuoteView(
+        conid,
+        D(last),
+        change=D(change) if change is not None else None,
+        change_pct=D(change_pct) if change_pct is not None else None,
+        updated_at=price_at,
+    )
+    return base.with_quote(quote)
+
+
+def sample_positions() -> list[PositionView]:
+    return [
+        position(
+            265598,
+            "AAPL",
+            "100",
+            "222.91",
+            "180.50",
+            description="APPLE INC",
+            change="-0.54",
+            change_pct="-0.24",
+            realized="120.00",
+        ),
+        position(
+            272093,
+            "MSFT",
+            "-20",
+            "415.10",
+            "420.00",
+            description="MICROSOFT CORP",
+            change="2.10",
+            change_pct="0.51",
+        ),
+        position(
+            756733,
+            "SPY",
+            "300",
+            "580.25",
+            "500.00",
+            description="SPDR S&P 500 ETF",
+            change="1.25",
+            change_pct="0.22",
+        ),
+        position(
+            12087792,
+            "EUR.USD",
+            "10000",
+            "1.0834",
+            "1.0712",
+            description="EUR.USD",
+            asset_class="CASH",
+            change="0.0011",
+            change_pct="0.10",
+        ),
+        position(
+            495512552,
+            "SAP",
+            "15",
+            "191.40",
+            "170.00",
+            description="SAP SE",
+            currency="EUR",
+            fx="1.0834",
+            change="-1.10",
+            change_pct="-0.57",
+        ),
+        position(
+            637533450,
+            "SPY C580",
+            "2",
+            "12.40",
+            "9.80",
+            description="SPY Jan17'25 580 Call",
+            asset_class="OPT",
+            multiplier="100",
+            change="0.35",
+            change_pct="2.90",
+        ),
+    ]
+
+
+class Host(App[None]):
+    """Mounts one widget, for widget-level Pilot tests."""
+
+    def __init__(self, factory: Callable[[], Widget]) -> None:
+        super().__init__()
+        self.factory = factory
+
+    def compose(self) -> ComposeResult:
+        yield self.factory()
+
+
+class Rejected(Exception):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ViewBroker:
+    """A Broker over view-models built in the test. The first snapshot of a conid is a warm-up
+    (no values); later ones quote ``100 + conid % 7 + offset``, or the position's own price
+    (and change) when ``echo_prices`` is set."""
+
+    def __init__(
+        self,
+        positions: list[PositionView],
+        clock: Clock,
+        accounts: Sequence[AccountView] = (PAPER,),
+        *,
+        echo_prices: bool = False,
+    ) -> None:
+        self.echo_prices = echo_prices
+        self._positions = positions
+        self._accounts = list(accounts)
+        self.clock = clock
+        self.quote_calls: list[list[int]] = []
+        self.selected: list[str] = []
+        self.seen: set[int] = set()
+        self.failures: list[Exception] = []
+        self.state = SessionState.CONNECTED
+        self.offset = Decimal(0)
+
+    async def accounts(self) -> Sequence[AccountView]:
+        return self._accounts
+
+    async def select_account(self, account_id: str) -> None:
+        self.selected.append(account_id)
+
+    async def positions(self, account_id: str) -> Sequence[PositionView]:
+        if self.failures:
+            raise self.failures.pop(0)
+        return [p for p in self._positions if p.account_id == account_id]
+
+    async def quotes(self, conids: Sequence[int]) -> Sequence[QuoteView]:
+        assert len(conids) <= 100
+        self.quote_calls.append(list(conids))
+        warm = [c for c in conids if c in self.seen]
+        self.seen.update(conids)
+        if self.echo_prices:
+            by_conid = {p.conid: p for p in self._positions}
+            return [
+                QuoteView(c, by_conid[c].last, by_conid[c].change, by_conid[c].change_pct)
+                for c in warm
+            ]
+        return [QuoteView(c, Decimal(100 + c % 7) + self.offset) for c in warm]
+
+    async def keep_alive(self) -> SessionState:
+        return self.state
+
+    def lst_expires_at(self) -> float | None:
+        return T0 + 3600

@@ -1,0 +1,204 @@
+"""The whole console: login → account → positions with live updates; keys, keymap, help, palette."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from ibtui.tui.app import IbtuiApp
+from ibtui.tui.poller import PollSettings
+from ibtui.tui.screens.accounts import AccountsScreen
+from ibtui.tui.screens.help import HelpScreen
+from ibtui.tui.screens.login import LoginScreen
+from ibtui.tui.screens.positions import PositionsScreen
+from ibtui.tui.widgets.status_bar import StatusBar
+from tests.tui.conftest import LIVE, PAPER, Clock, Rejected, ViewBroker, position
+from tests.tui.test_tui_login import Flow
+
+SIZE = (120, 40)
+
+
+class Rounds:
+    """The poller's sleep: time moves on only when the test lets the next wait end."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.permits: asyncio.Queue[None] = asyncio.Queue()
+        self.waiting = 0
+
+    async def sleep(self, seconds: float) -> None:
+        self.waiting += 1
+        await self.permits.get()
+        self.waiting -= 1
+        self.clock.advance(seconds)
+
+    def release(self, count: int = 1) -> None:
+        for _ in range(count):
+            self.permits.put_nowait(None)
+
+
+def holdings() -> list:  # type: ignore[type-arg]
+    return [
+        position(1, "AAA", "10", "50", "40", price_at=None),
+        position(2, "BBB", "5", "80", "90", price_at=None),
+        position(3, "CCC", "1", "10", "10", price_at=None, account=LIVE.account_id),
+    ]
+
+
+def make_app(clock: Clock, rounds: Rounds, broker: ViewBroker, **kwargs: object) -> IbtuiApp:
+    return IbtuiApp(
+        broker,
+        clock=clock,
+        sleep=rounds.sleep,
+        poll=PollSettings(interval=2.0),
+        cursor_blink=False,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def settle(pilot: object, rounds: Rounds) -> None:
+    """Let the app run until the poller waits again."""
+    for _ in range(40):
+        await pilot.pause()  # type: ignore[attr-defined]
+        if rounds.waiting:
+            return
+
+
+async def test_choose_an_account_and_watch_prices_move(clock: Clock) -> None:
+    rounds = Rounds(clock)
+    broker = ViewBroker(holdings(), clock, accounts=[PAPER, LIVE])
+    remembered: list[str] = []
+    app = make_app(clock, rounds, broker, remember_account=remembered.append)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, AccountsScreen)
+        await pilot.press("j", "enter")
+        await settle(pilot, rounds)
+        screen = app.screen
+        assert isinstance(screen, PositionsScreen) and screen.account == LIVE
+        assert remembered == ["U1234567"]
+        assert broker.selected == ["U1234567"]
+        assert screen.table.visible_keys == ["U1234567:3"]
+        assert screen.status_bar.render().plain.startswith(" LIVE ")
+        # first snapshot was a warm-up; the re-ask brings the price
+        rounds.release()
+        await settle(pilot, rounds)
+        assert screen.table.cell("U1234567:3", "last").text == "103.00"
+        assert "quotes 0s" in screen.status_bar.render().plain
+        broker.offset = Decimal("1.5")
+        rounds.release()
+        await settle(pilot, rounds)
+        assert screen.table.cell("U1234567:3", "last").text == "104.50"
+        assert screen.table.cell("U1234567:3", "unrealized_pnl").text == "+94.50"
+
+
+async def test_login_then_the_only_account(clock: Clock) -> None:
+    rounds = Rounds(clock)
+    broker = ViewBroker(holdings(), clock, accounts=[PAPER])
+    app = make_app(clock, rounds, broker, login=Flow())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, LoginScreen)
+        await pilot.press(*"a1b2c3d4", "enter")
+        await settle(pilot, rounds)
+        screen = app.screen
+        assert isinstance(screen, PositionsScreen) and screen.account == PAPER
+        assert sorted(screen.table.visible_keys) == ["DU4820311:1", "DU4820311:2"]
+
+
+async def test_remembered_account_then_switch_with_a(clock: Clock) -> None:
+    rounds = Rounds(clock)
+    broker = ViewBroker(holdings(), clock, accounts=[PAPER, LIVE])
+    app = make_app(clock, rounds, broker, last_account="DU4820311")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, rounds)
+        assert isinstance(app.screen, PositionsScreen) and app.screen.account == PAPER
+        await pilot.press("a")
+        assert isinstance(app.screen, AccountsScreen)
+        await pilot.press("escape")  # back to the same account
+        assert isinstance(app.screen, PositionsScreen) and app.screen.account == PAPER
+        await pilot.press("a", "j", "enter")
+        await settle(pilot, rounds)
+        assert isinstance(app.screen, PositionsScreen) and app.screen.account == LIVE
+        assert broker.selected == ["DU4820311", "U1234567"]
+        assert len(app.screen_stack) == 2  # default screen + positions: nothing piles up
+
+
+async def test_errors_reach_the_status_bar(clock: Clock) -> None:
+    rounds = Rounds(clock)
+    broker = ViewBroker(holdings(), clock, accounts=[PAPER])
+    broker.failures = [Rejected("IBKR answered 503 on /portfolio/DU4820311/positions/0")]
+    app = make_app(clock, rounds, broker)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await settle(pilot, rounds)
+        bar = app.screen.query_one(StatusBar)
+        assert "IBKR answered 503" in bar.render().plain
+        assert "retrying in 1s" in bar.render().plain
+        rounds.release()
+        await settle(pilot, rounds)  # positions load; the warm-up re-ask waits
+        rounds.release()
+        await settle(pilot, rounds)
+        assert "503" not in bar.render().plain
+
+
+async def test_keymap_remaps_keys_and_reports_unknown_ids(clock: Clock) -> None:
+    rounds = Rounds(clock)
+    broker = ViewBroker(holdings(), clock, accounts=[PAPER])
+    keymap = {"positions.cursor_down": "n", "app.help": "f1", "no.such.binding": "x"}
+    app = make_app(clock, rounds, broker, keymap=keymap)
+    assert [p.binding_id for p in app.keymap_problems] == ["no.such.binding"]
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, rounds)
+        grid = app.screen.query_one("PositionsGrid")
+        assert grid.cursor_row == 0  # type: ignore[attr-defined]
+        await pilot.press("j")
+        assert grid.cursor_row == 0  # type: ignore[attr-defined]
+        await pilot.press("n")
+        assert grid.cursor_row == 1  # type: ignore[attr-defined]
+        await pilot.press("question_mark")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        keys = {info.binding_id: info.keys for info in app.screen.entries}
+        assert keys["positions.cursor_down"] == "n"
+        assert keys["app.help"] == "f1"
+
+
+async def test_help_lists_the_bindings_with_their_ids(clock: Clock) -> None:
+    rounds = Rounds(clock)
+    app = make_app(clock, rounds, ViewBroker(holdings(), clock, accounts=[PAPER]))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, rounds)
+        await pilot.press("question_mark")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        entries = {info.binding_id: (info.keys, info.description) for info in help_screen.entries}
+        assert entries["positions.filter"] == ("/", "Filter")
+        assert entries["positions.sort_next"] == ("s", "Sort")
+        assert entries["positions.cursor_down"] == ("j", "Down")
+        assert entries["app.accounts"] == ("a", "Accounts")
+        assert entries["app.quit"] == ("^q", "Quit")
+        table = help_screen.query_one("#help-table")
+        assert table.row_count == len(help_screen.entries)  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        assert isinstance(app.screen, PositionsScreen)
+
+
+async def test_command_palette_runs_actions_by_name(clock: Clock) -> None:
+    rounds = Rounds(clock)
+    app = make_app(clock, rounds, ViewBroker(holdings(), clock, accounts=[PAPER]))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, rounds)
+        screen = app.screen
+        assert isinstance(screen, PositionsScreen)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"unrl p&l (desc")
+        await pilot.pause(0.3)  # the palette searches in a worker with a debounce
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.table.sort_column == "unrealized_pnl" and screen.table.sort_reverse
+        await pilot.press("ctrl+p", *"accounts")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, AccountsScreen)

@@ -1,0 +1,133 @@
+"""Pure pieces of the console: formatting, view-model arithmetic, tick coalescing, the QR code."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import segno
+
+from ibtui.tui.format import fmt_age, fmt_duration, fmt_money, fmt_pct, fmt_price, fmt_quantity
+from ibtui.tui.messages import PositionsUpdated, QuotesUpdated
+from ibtui.tui.viewmodels import QuoteView, compute_totals, merge_position
+from ibtui.tui.widgets.qr import qr_lines, qr_text
+from tests.tui.conftest import T0, position
+
+D = Decimal
+
+
+def test_money_has_separators_and_signs() -> None:
+    assert fmt_money(D("1234567.891")) == "1,234,567.89"
+    assert fmt_money(D("-1234.5"), signed=True) == "-1,234.50"
+    assert fmt_money(D("12.5"), signed=True) == "+12.50"
+    assert fmt_money(D("-0.001"), signed=True) == "0.00"  # never -0.00 or +0.00
+    assert fmt_money(None) == "—"
+
+
+def test_prices_quantities_percentages() -> None:
+    assert fmt_price(D("185.17599485")) == "185.18"
+    assert fmt_price(D("1.08345")) == "1.0834"
+    assert fmt_price(D("0.0123456")) == "0.012346"
+    assert fmt_price(D("12.5")) == "12.50"
+    assert fmt_price(D("64123.5")) == "64,123.50"
+    assert fmt_price(D("1.2"), 5) == "1.20000"
+    assert fmt_quantity(D("-1200")) == "-1,200"
+    assert fmt_quantity(D("0.50")) == "0.5"
+    assert fmt_quantity(D("1234.56789")) == "1,234.5679"
+    assert fmt_pct(D("1.254")) == "+1.25%"
+    assert fmt_pct(D("-0.4")) == "-0.40%"
+
+
+def test_durations_and_ages() -> None:
+    assert fmt_duration(9 * 3600 + 59 * 60 + 59) == "9h 59m"
+    assert fmt_duration(245) == "4m 05s"
+    assert fmt_duration(0) == "expired"
+    assert fmt_age(0.4) == "0s"
+    assert fmt_age(-3) == "0s"
+    assert fmt_age(184) == "3m 04s"
+
+
+def test_quote_reprices_a_position() -> None:
+    spy = position(1, "SPY C580", "2", "12.40", "9.80", asset_class="OPT", multiplier="100")
+    assert spy.market_value == D("2480.00")
+    assert spy.unrealized_pnl == D("520.00")
+    moved = spy.with_quote(QuoteView(1, D("13.00"), D("0.95"), D("7.88"), updated_at=T0 + 2))
+    assert moved.market_value == D("2600.00")
+    assert moved.unrealized_pnl == D("640.00")
+    assert moved.daily_pnl == D("190.00")
+    assert moved.price_at == T0 + 2
+    assert moved.unrealized_pct is not None and round(moved.unrealized_pct, 2) == D("32.65")
+    # a quote without a price changes nothing
+    assert moved.with_quote(QuoteView(1, None, updated_at=T0 + 4)) is moved
+
+
+def test_short_position_gains_when_price_falls() -> None:
+    short = position(2, "MSFT", "-20", "415.10", "420.00")
+    assert short.unrealized_pnl == D("98.00")
+    assert short.unrealized_pct is not None and short.unrealized_pct > 0
+
+
+def test_positions_refresh_keeps_a_newer_live_price() -> None:
+    live = position(1, "AAPL", "100", "230", "180", price_at=T0 + 5)
+    cached = position(1, "AAPL", "110", "222.91", "181", price_at=None, realized="50")
+    merged = merge_position(live, cached)
+    assert merged.quantity == D("110") and merged.realized_pnl == D("50")
+    assert merged.last == D("230") and merged.price_at == T0 + 5
+    assert merged.market_value == D("25300")
+    assert merge_position(None, cached) is cached
+
+
+def test_totals_convert_to_base_currency() -> None:
+    totals = compute_totals(
+        [
+            position(1, "A", "10", "100", "90"),
+            position(2, "B", "5", "20", "25", currency="EUR", fx="1.10"),
+            position(3, "C", "1", "50", "40", currency="JPY", fx=None),
+        ],
+        "USD",
+    )
+    assert (totals.count, totals.unconverted) == (3, 1)
+    assert totals.market_value == D("1110.00")
+    assert totals.unrealized_pnl == D("72.50")
+
+
+def test_queued_quote_batches_merge_newest_wins() -> None:
+    older = QuotesUpdated({1: QuoteView(1, D("10")), 2: QuoteView(2, D("20"))}, received_at=1.0)
+    newer = QuotesUpdated({2: QuoteView(2, D("21")), 3: QuoteView(3, D("30"))}, received_at=2.0)
+    assert older.can_replace(newer)
+    assert {c: q.last for c, q in newer.quotes.items()} == {1: D("10"), 2: D("21"), 3: D("30")}
+    assert newer.received_at == 2.0
+    assert not older.can_replace(PositionsUpdated("DU1", []))
+    assert PositionsUpdated("DU1", []).can_replace(PositionsUpdated("DU1", []))
+    assert not PositionsUpdated("DU1", []).can_replace(PositionsUpdated("DU2", []))
+
+
+def test_qr_half_blocks_encode_the_segno_matrix() -> None:
+    url = "https://www.interactivebrokers.com/authorize?oauth_token=0123456789abcdef0123"
+    expected = [[bool(b) for b in row] for row in segno.make(url, error="l").matrix_iter(border=2)]
+    pairs = qr_lines(url)
+    assert len(pairs) == (len(expected) + 1) // 2
+    rebuilt: list[list[bool]] = []
+    for row in pairs:
+        rebuilt.append([top for top, _ in row])
+        rebuilt.append([bottom for _, bottom in row])
+    assert rebuilt[: len(expected)] == expected
+    # drawn: upper half (foreground) is the upper module, background the lower one
+    text = qr_text(url)
+    first_line = text.plain.split("\n")[0]
+    assert set(first_line) == {"▀"} and len(first_line) == len(expected[0])
+    assert len(expected[0]) <= 41  # fits beside the login form at 80 columns
+
+
+def test_qr_colours_follow_the_modules() -> None:
+    url = "http://127.0.0.1:8765/authorize?oauth_token=abc"
+    pairs = qr_lines(url)
+    text = qr_text(url)
+    width = len(pairs[0]) + 1  # each line plus its newline
+    for span in text.spans:
+        row, column = divmod(span.start, width)
+        top, bottom = pairs[row][column]
+        style = span.style
+        assert not isinstance(style, str)
+        assert style.color is not None and style.bgcolor is not None
+        assert (style.color.triplet.hex == "#000000") is top  # type: ignore[union-attr]
+        assert (style.bgcolor.triplet.hex == "#000000") is bottom  # type: ignore[union-attr]

@@ -1,0 +1,108 @@
+"""The polling loop: batches of at most 100 conids, warm-up re-asks, back-off, keep-alive."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.message import Message
+
+from ibtui.tui.messages import (
+    ErrorRaised,
+    PositionsUpdated,
+    QuotesUpdated,
+    SessionStateChanged,
+    TokenLifetime,
+)
+from ibtui.tui.poller import Poller, PollSettings, batches
+from ibtui.tui.viewmodels import QuoteView, SessionState
+from tests.tui.conftest import PAPER, T0, Clock, Rejected, ViewBroker, position
+
+
+def make(count: int, clock: Clock) -> tuple[ViewBroker, Poller, list[Message], list[float]]:
+    positions = [position(i, f"S{i}", "1", "10", "9") for i in range(1, count + 1)]
+    broker = ViewBroker(positions, clock)
+    posted: list[Message] = []
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds)
+
+    poller = Poller(
+        broker,
+        PAPER.account_id,
+        posted.append,
+        clock=clock,
+        sleep=sleep,
+        settings=PollSettings(interval=2.0, positions_every=10.0),
+    )
+    return broker, poller, posted, slept
+
+
+def test_batches_are_unique_and_at_most_100() -> None:
+    got = batches([*range(250), 5, 7])
+    assert [len(b) for b in got] == [100, 100, 50]
+    assert [c for b in got for c in b] == list(range(250))
+
+
+async def test_first_round_warms_up_then_quotes_every_conid(clock: Clock) -> None:
+    broker, poller, posted, slept = make(230, clock)
+    await poller.poll_once()
+    assert broker.selected == [PAPER.account_id]
+    # three batches, none answered (warm-up), asked again after a short pause, in batches
+    assert [len(c) for c in broker.quote_calls] == [100, 100, 30, 100, 100, 30]
+    assert slept == [0.5]
+    kinds = [type(m) for m in posted]
+    assert kinds[0] is PositionsUpdated and len(posted[0].positions) == 230  # type: ignore[attr-defined]
+    quotes: dict[int, QuoteView] = {}
+    for message in posted:
+        if isinstance(message, QuotesUpdated):
+            quotes.update(message.quotes)
+    assert len(quotes) == 230
+    assert all(q.updated_at == clock() for q in quotes.values())  # stamped on receipt
+    assert SessionStateChanged(SessionState.CONNECTED) in posted
+    assert TokenLifetime(T0 + 3600) in posted
+    # second round: positions not due yet, no warm-up pause, no keep-alive
+    posted.clear()
+    broker.quote_calls.clear()
+    await poller.poll_once()
+    assert [len(c) for c in broker.quote_calls] == [100, 100, 30]
+    assert [type(m) for m in posted] == [QuotesUpdated] * 3
+    assert slept == [0.5]
+
+
+async def test_errors_back_off_exponentially_and_honour_retry_after(clock: Clock) -> None:
+    broker, poller, posted, slept = make(3, clock)
+    broker.failures = [
+        Rejected("IBKR answered 503"),
+        Rejected("IBKR answered 503"),
+        Rejected("rate limit", retry_after=30.0),
+        Rejected("IBKR answered 503"),
+    ]
+    real_sleep = poller.sleep
+
+    async def stop_after_recovery(seconds: float) -> None:
+        await real_sleep(seconds)
+        if seconds == 2.0 and poller.rounds:  # the normal interval after a good round
+            raise asyncio.CancelledError
+
+    poller.sleep = stop_after_recovery
+    with pytest.raises(asyncio.CancelledError):
+        await poller.run()
+    errors = [m for m in posted if isinstance(m, ErrorRaised)]
+    assert [e.retry_in for e in errors] == [1.0, 2.0, 30.0, 8.0]
+    assert errors[0].message == "IBKR answered 503"
+    assert slept[:4] == [1.0, 2.0, 30.0, 8.0]
+    assert poller.rounds == 1  # and then it recovered
+
+
+async def test_session_state_is_posted_only_when_it_changes(clock: Clock) -> None:
+    broker, poller, posted, _ = make(1, clock)
+    poller.settings = PollSettings(keep_alive_every=0.0)
+    await poller.poll_once()
+    await poller.poll_once()
+    broker.state = SessionState.COMPETING
+    await poller.poll_once()
+    states = [m.state for m in posted if isinstance(m, SessionStateChanged)]
+    assert states == [SessionState.CONNECTED, SessionState.COMPETING]

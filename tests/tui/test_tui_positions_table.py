@@ -1,0 +1,283 @@
+"""The positions grid as a trader uses it: keyed rows updated in place, sort, filter, totals."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from textual.widgets.data_table import ColumnKey, RowKey
+
+from ibtui.tui.viewmodels import QuoteView
+from ibtui.tui.widgets.positions_table import CHUNK, PositionsTable
+from tests.tui.conftest import PAPER, T0, Clock, Host, position, sample_positions
+
+SIZE = (120, 40)
+AAPL = f"{PAPER.account_id}:265598"
+MSFT = f"{PAPER.account_id}:272093"
+
+
+def host(clock: Clock, **kwargs: object) -> Host:
+    return Host(lambda: PositionsTable(clock=clock, stale_after=6.0, cursor_blink=False, **kwargs))  # type: ignore[arg-type]
+
+
+async def test_rows_are_keyed_and_formatted(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        await pilot.pause()
+        assert table.grid.row_count == 6
+        assert set(table.visible_keys) == {view.key for view in sample_positions()}
+        assert table.cell(AAPL, "last").text == "222.91"
+        assert table.cell(AAPL, "market_value").text == "22,291.00"
+        assert table.cell(AAPL, "unrealized_pnl").text == "+4,241.00"
+        assert table.cell(AAPL, "daily_pnl").text == "-54.00"
+        assert table.cell(AAPL, "change_pct").text == "-0.24%"
+        assert table.cell(MSFT, "quantity").text == "-20"
+        # short MSFT bought at 420 now 415.10: a gain of 98
+        assert table.cell(MSFT, "unrealized_pnl").text == "+98.00"
+        assert table.cell(MSFT, "unrealized_pct").text == "+1.17%"
+
+
+async def test_tick_updates_only_changed_cells_in_place(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        await pilot.pause()
+        grid = table.grid
+        rows_before = dict(grid.rows)
+        order_before = table.visible_keys
+        msft_before = {c: table.cell(MSFT, c) for c in ("last", "market_value", "symbol")}
+        aapl_symbol = table.cell(AAPL, "symbol")
+
+        clock.advance(2)
+        table.apply_quotes(
+            {
+                265598: QuoteView(
+                    265598, Decimal("223.91"), Decimal("0.46"), Decimal("0.21"), updated_at=clock()
+                )
+            }
+        )
+        await pilot.pause()
+
+        # same Row objects, same order: nothing was rebuilt
+        assert dict(grid.rows) == rows_before
+        assert all(grid.rows[key] is rows_before[key] for key in rows_before)
+        assert table.visible_keys == order_before
+        # the changed cells changed, the others are the very same objects
+        assert table.cell(AAPL, "last").text == "223.91"
+        assert table.cell(AAPL, "market_value").text == "22,391.00"
+        assert table.cell(AAPL, "daily_pnl").text == "+46.00"
+        assert table.cell(AAPL, "symbol") is aapl_symbol
+        for column, cell in msft_before.items():
+            assert table.cell(MSFT, column) is cell
+        # and they flash, green for up, until flash_seconds have passed
+        assert (AAPL, "last") in table.flashing
+        assert (MSFT, "last") not in table.flashing
+        flash = table.cell(AAPL, "last").style
+        assert flash is not None and flash.bgcolor is not None
+        clock.advance(1.5)
+        table.refresh_marks()
+        assert not table.flashing
+        assert table.cell(AAPL, "last").style is None
+
+
+async def test_sort_by_keyboard_and_reverse(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        await pilot.pause()
+        assert [table.views[k].symbol for k in table.visible_keys][:2] == ["AAPL", "EUR.USD"]
+        await pilot.press("s")  # next column: description
+        assert table.sort_column == "description"
+        await pilot.press("s", "s", "s")  # asset class, quantity, last
+        assert table.sort_column == "last"
+        symbols = [table.views[k].symbol for k in table.visible_keys]
+        assert symbols == ["EUR.USD", "SPY C580", "SAP", "AAPL", "MSFT", "SPY"]
+        await pilot.press("r")
+        symbols = [table.views[k].symbol for k in table.visible_keys]
+        assert symbols == ["SPY", "MSFT", "AAPL", "SAP", "SPY C580", "EUR.USD"]
+        assert str(table.grid.columns[ColumnKey("last")].label) == "Last ▼"
+        await pilot.press("S")
+        assert table.sort_column == "quantity"
+
+
+async def test_sort_follows_ticks_and_keeps_cursor_on_position(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        table.sort_by("daily_pnl", reverse=False)
+        await pilot.pause()
+        spy = f"{PAPER.account_id}:756733"
+        table.grid.move_to(spy)
+        assert table.visible_keys[0] == AAPL  # -54.00, the worst daily P&L
+        assert table.visible_keys[-1] == spy  # +375.00, the best
+        # SPY falls: it becomes the worst line and moves to the top, the cursor with it
+        table.apply_quotes(
+            {
+                756733: QuoteView(
+                    756733, Decimal("578"), Decimal("-1.00"), Decimal("-0.17"), updated_at=clock()
+                )
+            }
+        )
+        await pilot.pause()
+        assert table.visible_keys[0] == spy
+        assert table.grid.cursor_key() == spy
+
+
+async def test_ticks_outside_the_sort_column_do_not_resort(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        await pilot.pause()
+        calls: list[str] = []
+        original = table.grid.sort_rows
+
+        def spy(column: str, reverse: bool) -> None:
+            calls.append(column)
+            original(column, reverse)
+
+        table.grid.sort_rows = spy  # type: ignore[method-assign]
+        table.apply_quotes({265598: QuoteView(265598, Decimal("230"), updated_at=clock())})
+        assert calls == []  # sorted by symbol; prices moved
+        table.sort_by("last")
+        calls.clear()
+        table.apply_quotes({265598: QuoteView(265598, Decimal("231"), updated_at=clock())})
+        assert calls == ["last"]
+
+
+async def test_filter_with_slash_and_escape(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        await pilot.pause()
+        await pilot.press("slash")
+        assert app.focused is not None and app.focused.id == "filter"
+        await pilot.press(*"spy")
+        await pilot.pause()
+        assert sorted(table.views[k].symbol for k in table.visible_keys) == ["SPY", "SPY C580"]
+        await pilot.press("enter")
+        assert app.focused is table.grid
+        # ticks still reach hidden rows, which show the new price once the filter is cleared
+        table.apply_quotes({265598: QuoteView(265598, Decimal("250"), updated_at=clock())})
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table.grid.row_count == 6
+        assert table.cell(AAPL, "last").text == "250.00"
+        # several words must all match, in any field
+        table.set_filter("eur cash")
+        assert [table.views[k].symbol for k in table.visible_keys] == ["EUR.USD"]
+
+
+async def test_totals_in_base_currency_and_follow_filter(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        views = [
+            position(1, "AAA", "10", "100", "90", realized="5"),
+            position(2, "BBB", "5", "20", "25", currency="EUR", fx="1.10", change="1"),
+            position(3, "CCC", "1", "50", "50", currency="JPY", fx=None),
+        ]
+        table.set_positions(views)
+        await pilot.pause()
+        totals = str(app.query_one("#totals").render())
+        # AAA 1,000 + BBB 100 EUR * 1.10 = 110; CCC has no rate and is left out (and said so)
+        assert "3 positions (all) in USD" in totals
+        assert "Mkt value 1,110.00" in totals
+        assert "Unrl P&L +72.50" in totals  # +100 - 25 * 1.10
+        assert "Daily P&L +5.50" in totals
+        assert "Rlzd P&L +5.00" in totals
+        assert "1 without an exchange rate left out" in totals
+        table.set_filter("aaa")
+        totals = str(app.query_one("#totals").render())
+        assert "1 positions (shown)" in totals and "Mkt value 1,000.00" in totals
+
+
+async def test_stale_prices_are_greyed_and_recover(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(
+            [
+                position(1, "AAA", "10", "100", "90", price_at=T0),
+                position(2, "BBB", "10", "100", "90", price_at=None),  # positions-endpoint price
+            ]
+        )
+        await pilot.pause()
+        assert table.stale_keys == {f"{PAPER.account_id}:2"}
+        clock.advance(5)
+        table.refresh_marks()
+        assert table.stale_keys == {f"{PAPER.account_id}:2"}
+        clock.advance(2)  # 7 s old > 6 s
+        table.refresh_marks()
+        key = f"{PAPER.account_id}:1"
+        assert table.stale_keys == {key, f"{PAPER.account_id}:2"}
+        grey = table.cell(key, "last").style
+        assert grey is not None and grey.color is not None
+        assert table.cell(key, "symbol").style is None  # only prices grey out
+        table.apply_quotes({1: QuoteView(1, Decimal("100"), updated_at=clock())})
+        assert key not in table.stale_keys
+        assert table.cell(key, "last").style is None  # same price, fresh again, no flash
+
+
+async def test_vim_keys_move_the_cursor(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        await pilot.pause()
+        table.grid.focus()
+        await pilot.press("j", "j")
+        assert table.grid.cursor_row == 2
+        await pilot.press("k")
+        assert table.grid.cursor_row == 1
+        await pilot.press("G")
+        assert table.grid.cursor_row == 5
+        await pilot.press("g")
+        assert table.grid.cursor_row == 0
+
+
+async def test_positions_update_adds_and_removes_rows(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        views = sample_positions()
+        table.set_positions(views)
+        await pilot.pause()
+        aapl_row = table.grid.rows[RowKey(AAPL)]
+        # MSFT closed, a new position opened; AAPL's live price survives the (cached) refresh
+        table.apply_quotes({265598: QuoteView(265598, Decimal("230"), updated_at=clock())})
+        refreshed = [v for v in views if v.symbol != "MSFT"]
+        refreshed.append(position(9, "NVDA", "3", "140", "120", price_at=None))
+        stale_aapl = position(265598, "AAPL", "100", "222.91", "180.50", price_at=None)
+        refreshed = [stale_aapl if v.symbol == "AAPL" else v for v in refreshed]
+        table.set_positions(refreshed)
+        await pilot.pause()
+        assert MSFT not in table.visible_keys
+        assert f"{PAPER.account_id}:9" in table.visible_keys
+        assert table.grid.rows[RowKey(AAPL)] is aapl_row
+        assert table.cell(AAPL, "last").text == "230.00"
+
+
+async def test_large_portfolio_fills_in_chunks_and_stays_usable(clock: Clock) -> None:
+    app = host(clock)
+    count = CHUNK * 3 + 7
+    views = [position(i, f"S{i:05d}", "1", "10", "9") for i in range(count)]
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(views)
+        assert table.grid.row_count == CHUNK  # the first screenful at once
+        assert table.filling
+        for _ in range(50):
+            if not table.filling:
+                break
+            await pilot.pause()
+        assert not table.filling
+        assert table.grid.row_count == count
+        assert table.visible_keys == [v.key for v in views]  # in sort order
+        totals = str(app.query_one("#totals").render())
+        assert f"{count:,} positions" in totals

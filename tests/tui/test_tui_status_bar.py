@@ -1,0 +1,90 @@
+"""The status bar tells the truth: PAPER or LIVE, token life, session, quote age, errors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ibtui.tui.viewmodels import SessionState, StatusView
+from ibtui.tui.widgets.status_bar import StatusBar
+from tests.tui.conftest import LIVE, PAPER, T0, Clock, Host
+
+
+def bar_host(clock: Clock, status: StatusView) -> Host:
+    return Host(lambda: StatusBar(status, clock=clock))
+
+
+async def test_paper_badge_and_healthy_session(clock: Clock) -> None:
+    status = StatusView(
+        account=PAPER,
+        session=SessionState.CONNECTED,
+        lst_expires_at=T0 + 9 * 3600 + 59,
+        newest_quote_at=T0 - 1,
+        poll_interval=2.0,
+    )
+    app = bar_host(clock, status)
+    async with app.run_test(size=(120, 3)):
+        bar = app.query_one(StatusBar)
+        text = bar.render()
+        plain = text.plain
+        assert plain.startswith(" PAPER ")
+        assert "Swing paper (DU4820311)" in plain
+        assert "LST 9h 00m" in plain
+        assert "session connected" in plain
+        assert "quotes 1s" in plain and "STALE" not in plain
+        assert not bar.quotes_stale
+
+
+async def test_live_badge_uses_the_warning_colour(clock: Clock) -> None:
+    app = bar_host(clock, StatusView(account=PAPER))
+    async with app.run_test(size=(120, 3)):
+        bar = app.query_one(StatusBar)
+        paper_style = bar.render().spans[0].style
+        bar.status = StatusView(account=LIVE)
+        text = bar.render()
+        assert text.plain.startswith(" LIVE ")
+        live_style = text.spans[0].style
+        assert live_style != paper_style
+        live_bg = bar.get_component_rich_style("status-bar--live").bgcolor
+        error_colour = app.theme_variables["error"]
+        assert live_bg is not None and live_bg.triplet is not None
+        assert live_bg.triplet.hex.lower() == error_colour.lower()
+
+
+async def test_quotes_go_stale_after_three_intervals(clock: Clock) -> None:
+    app = bar_host(clock, StatusView(account=PAPER, newest_quote_at=T0, poll_interval=2.0))
+    async with app.run_test(size=(120, 3)):
+        bar = app.query_one(StatusBar)
+        clock.advance(6)
+        assert "quotes 6s" in bar.render().plain and not bar.quotes_stale
+        clock.advance(1)
+        assert bar.quotes_stale
+        assert "quotes 7s STALE" in bar.render().plain
+        bar.status = replace(bar.status, newest_quote_at=clock())
+        assert "STALE" not in bar.render().plain
+
+
+async def test_expiring_token_no_quotes_and_error(clock: Clock) -> None:
+    status = StatusView(
+        account=PAPER,
+        session=SessionState.NO_BRIDGE,
+        lst_expires_at=T0 + 125,
+        error="IBKR has no brokerage session (no bridge)",
+    )
+    app = bar_host(clock, status)
+    async with app.run_test(size=(160, 3)):
+        plain = app.query_one(StatusBar).render().plain
+        assert "LST 2m 05s" in plain
+        assert "session no bridge" in plain
+        assert "quotes none yet" in plain
+        assert plain.endswith("IBKR has no brokerage session (no bridge)")
+        clock.advance(200)
+        assert "LST expired" in app.query_one(StatusBar).render().plain
+
+
+async def test_narrow_terminal_keeps_the_essentials(clock: Clock) -> None:
+    status = StatusView(account=LIVE, session=SessionState.CONNECTED, newest_quote_at=T0)
+    app = bar_host(clock, status)
+    async with app.run_test(size=(80, 3)):
+        plain = app.query_one(StatusBar).render().plain
+        assert plain.startswith(" LIVE  U1234567 EUR")
+        assert "connected" in plain and "quotes 0s" in plain
