@@ -202,3 +202,31 @@ async def test_command_palette_runs_actions_by_name(clock: Clock) -> None:
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, AccountsScreen)
+
+
+async def test_keys_work_while_the_broker_hangs(clock: Clock) -> None:
+    rounds = Rounds(clock)
+    broker = ViewBroker(holdings(), clock, accounts=[PAPER])
+    never = asyncio.Event()
+    answered = broker.quotes
+
+    async def hanging_quotes(conids: list[int]) -> object:
+        await never.wait()  # a snapshot request that does not come back
+        return await answered(conids)
+
+    broker.quotes = hanging_quotes  # type: ignore[assignment,method-assign]
+    app = make_app(clock, rounds, broker)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(20):
+            await pilot.pause()
+            if isinstance(app.screen, PositionsScreen) and app.screen.table.grid.row_count:
+                break
+        screen = app.screen
+        assert isinstance(screen, PositionsScreen)
+        assert broker.quote_calls == [] and not rounds.waiting  # the poller is stuck in I/O
+        await pilot.press("j")
+        assert screen.table.grid.cursor_row == 1
+        await pilot.press("slash", "b")
+        assert screen.table.visible_keys == ["DU4820311:2"]
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)

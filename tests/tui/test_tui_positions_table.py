@@ -194,7 +194,7 @@ async def test_totals_in_base_currency_and_follow_filter(clock: Clock) -> None:
         assert "1 without an exchange rate left out" in totals
         table.set_filter("aaa")
         totals = str(app.query_one("#totals").render())
-        assert "1 positions (shown)" in totals and "Mkt value 1,000.00" in totals
+        assert "1 position (shown)" in totals and "Mkt value 1,000.00" in totals
 
 
 async def test_stale_prices_are_greyed_and_recover(clock: Clock) -> None:

@@ -412,7 +412,8 @@ class PositionsTable(Vertical):
         line = Text()
         scope = "shown" if self.filter_text.strip() else "all"
         wide = self.size.width >= _WIDE
-        head = f"{totals.count:,} positions ({scope}) in {totals.currency}"
+        noun = "position" if totals.count == 1 else "positions"
+        head = f"{totals.count:,} {noun} ({scope}) in {totals.currency}"
         line.append(head if wide else f"{totals.count:,} {totals.currency}", style="bold")
         styles = self._styles
         parts = (
