@@ -76,6 +76,7 @@ class Poller:
         self._backoff = 0.0
         self._session: SessionState | None = None
         self._selected = False
+        self._lst_expires: float | None = None
         self._warm: set[int] = set()  # conids that have answered with values at least once
 
     async def run(self) -> None:
@@ -108,8 +109,11 @@ class Poller:
             if state != self._session:
                 self._session = state
                 self.post(SessionStateChanged(state))
-            self.post(TokenLifetime(self.broker.lst_expires_at()))
             self._keep_alive_due = self.clock() + self.settings.keep_alive_every
+        expires = self.broker.lst_expires_at()  # renewed by the client when due: report changes
+        if expires != self._lst_expires or self.rounds == 0:
+            self._lst_expires = expires
+            self.post(TokenLifetime(expires))
         self.rounds += 1
 
     async def _poll_quotes(self) -> None:

@@ -207,6 +207,7 @@ class ViewBroker:
         self.failures: list[Exception] = []
         self.state = SessionState.CONNECTED
         self.offset = Decimal(0)
+        self.lst: float | None = T0 + 3600
 
     async def accounts(self) -> Sequence[AccountView]:
         return self._accounts
@@ -236,4 +237,4 @@ class ViewBroker:
         return self.state
 
     def lst_expires_at(self) -> float | None:
-        return T0 + 3600
+        return self.lst

@@ -106,3 +106,8 @@ async def test_session_state_is_posted_only_when_it_changes(clock: Clock) -> Non
     await poller.poll_once()
     states = [m.state for m in posted if isinstance(m, SessionStateChanged)]
     assert states == [SessionState.CONNECTED, SessionState.COMPETING]
+    # the token's life is reported once, then whenever the client renewed it
+    broker.lst = T0 + 7200
+    await poller.poll_once()
+    lifetimes = [m.expires_at for m in posted if isinstance(m, TokenLifetime)]
+    assert lifetimes == [T0 + 3600, T0 + 7200]
