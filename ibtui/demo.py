@@ -1,0 +1,102 @@
+"""The embedded demo: the simulated IBKR server in-process, and a consumer registered with it.
+
+``ibtui demo`` talks to this exactly as it would talk to IBKR: the same client, the same OAuth
+signatures (verified for real by the simulator), only the transport is in-process
+(``httpx.ASGITransport``). The consumer's keys are made fresh for each run and never leave memory.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
+from Crypto.PublicKey import RSA
+
+from ibtui.ibkr import oauth
+from ibtui.ibkr.session import Consumer
+from ibtui.sim import ShiftedClock, SimConfig, Simulator, SystemClock, create_app
+from ibtui.sim.oauth_server import OAuthServer
+from ibtui.sim.oauth_tokens import Consumer as RegisteredConsumer
+from ibtui.sim.provision import TESTCONS_DH_PRIME
+
+__all__ = ["DEMO_BASE_URL", "DEMO_CONSUMER_KEY", "DemoEnvironment", "build_demo", "trading_offset"]
+
+DEMO_BASE_URL = "https://api.ibkr.com/v1/api/"
+DEMO_CONSUMER_KEY = "IBTUIDEMO"
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def trading_offset(now: float, *, open_minutes: int = 75) -> float:
+    """Seconds to add to ``now`` so that the demo market is open.
+
+    During a weekday's regular hours (09:30-16:00 New York) the offset is 0; otherwise the demo
+    replays the most recent weekday from ``open_minutes`` after the open.
+    """
+    local = datetime.fromtimestamp(now, NEW_YORK)
+    opens = local.replace(hour=9, minute=30, second=0, microsecond=0)
+    closes = local.replace(hour=16, minute=0, second=0, microsecond=0)
+    if local.weekday() < 5 and opens <= local < closes:
+        return 0.0
+    day = local if local >= opens else local - timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    target = day.replace(hour=9, minute=30, second=0, microsecond=0) + timedelta(
+        minutes=open_minutes
+    )
+    return target.timestamp() - now
+
+
+@dataclass(slots=True)
+class DemoEnvironment:
+    """An in-process simulator and a consumer it knows; ``transport`` goes in an AsyncClient."""
+
+    sim: Simulator
+    server: OAuthServer
+    transport: httpx.AsyncBaseTransport
+    consumer: Consumer = field(repr=False)
+    base_url: str = DEMO_BASE_URL
+
+    def demo_verifier(self, request_token: str) -> str:
+        """Approve ``request_token`` as the demo user and return the verifier the page shows."""
+        username, password = self.server.demo_login
+        return self.server.approve(request_token, username, password)
+
+
+def build_demo(
+    *,
+    seed: int = 1,
+    key_bits: int = 2048,
+    config: SimConfig | None = None,
+    oauth_clock: object = None,
+) -> DemoEnvironment:
+    """A simulator replaying an open market, with a freshly keyed consumer registered."""
+    if config is None:
+        offset = trading_offset(time.time())
+        config = SimConfig(seed=seed, clock=ShiftedClock(SystemClock(), offset))
+    sim = Simulator(config)
+    signature_key = RSA.generate(key_bits)
+    encryption_key = RSA.generate(key_bits)
+    dh = oauth.DHParams(prime=TESTCONS_DH_PRIME, generator=2)
+    realm = oauth.realm_for(DEMO_CONSUMER_KEY)
+    registered = RegisteredConsumer(
+        key=DEMO_CONSUMER_KEY,
+        realm=realm,
+        signature_key=signature_key,
+        encryption_key=encryption_key,
+        dh=dh,
+    )
+    # OAuth timestamps are wall-clock time whatever day the market replays.
+    clock = oauth_clock if callable(oauth_clock) else time.time
+    server = OAuthServer(
+        clock=clock,
+        consumers=[registered],
+        lst_lifetime=config.lst_lifetime_seconds,
+        seed=seed,
+    )
+    sim.authenticator = server
+    transport = httpx.ASGITransport(app=create_app(sim))
+    consumer = Consumer(DEMO_CONSUMER_KEY, realm, signature_key, encryption_key, dh)
+    return DemoEnvironment(sim, server, transport, consumer)

@@ -1,0 +1,59 @@
+"""The embedded demo: a newcomer completes the real third-party flow against it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from ibtui.demo import build_demo, trading_offset
+from ibtui.ibkr.auth import LstSigner
+from ibtui.ibkr.errors import VerifierError
+from ibtui.ibkr.login import ThirdPartyLogin
+from ibtui.ibkr.session import LiveSession
+
+NY = ZoneInfo("America/New_York")
+
+
+def ny(*args: int) -> float:
+    return datetime(*args, tzinfo=NY).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (ny(2026, 11, 25, 12, 0), ny(2026, 11, 25, 12, 0)),  # Wednesday, market open: as is
+        (ny(2026, 11, 28, 14, 30), ny(2026, 11, 27, 10, 45)),  # Saturday: Friday's session
+        (ny(2026, 11, 30, 7, 0), ny(2026, 11, 27, 10, 45)),  # Monday before the open
+        (ny(2026, 11, 25, 18, 0), ny(2026, 11, 25, 10, 45)),  # Wednesday evening
+    ],
+)
+def test_the_demo_replays_an_open_market(now: float, expected: float) -> None:
+    assert now + trading_offset(now) == expected
+
+
+async def test_third_party_flow_against_the_embedded_simulator() -> None:
+    demo = build_demo(key_bits=1024)
+    async with httpx.AsyncClient(transport=demo.transport) as http:
+        login = ThirdPartyLogin(http, demo.base_url, demo.consumer)
+        first = await login.request_token()
+        assert first.authorize_url.startswith("https://www.interactivebrokers.com/authorize?")
+        demo.demo_verifier(first.token)
+        with pytest.raises(VerifierError):
+            await login.access_token(first, "0000000000deadbeef00")
+        # the flow starts again with a new link, without restarting anything
+        second = await login.request_token()
+        access = await login.access_token(second, demo.demo_verifier(second.token))
+        session = LiveSession(http, demo.base_url, demo.consumer, access)
+        http.auth = LstSigner(
+            consumer_key=demo.consumer.consumer_key,
+            realm=demo.consumer.realm,
+            access_token=access.access_token,
+            tokens=session,
+        )
+        response = await http.get(demo.base_url + "portfolio/accounts")
+        assert response.status_code == 200
+        assert {a["id"] for a in response.json()} >= {"DU4820311"}
+        assert session.renewals == 1
