@@ -1,0 +1,359 @@
+"""``IbkrClient``: one typed async method per IBKR endpoint ibtui uses.
+
+Every request goes through one core (:meth:`IbkrClient._call`): a pacing slot, the signed send
+(the ``httpx.Auth`` on the injected client signs and renews the LST), IBKR's error envelopes
+mapped to :mod:`ibtui.ibkr.errors`, automatic retries for idempotent requests only, and the
+typed models of :mod:`ibtui.ibkr.models` as results. An order POST is never sent twice: when its
+outcome is unknown (timeout, dropped connection, 5xx) the caller gets
+:class:`~ibtui.ibkr.errors.OrderOutcomeUnknownError` and reconciles by ``cOID``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import httpx
+
+from ibtui.ibkr.errors import (
+    AccountsNotQueriedError,
+    ApiConnectionError,
+    ApiStatusError,
+    ApiTimeoutError,
+    NoBridgeError,
+    OrderOutcomeUnknownError,
+    ProtocolError,
+    RateLimitedError,
+    endpoint_path,
+    error_from_response,
+    is_order_action_path,
+)
+from ibtui.ibkr.models import (
+    POSITIONS_PAGE_SIZE,
+    QUOTE_FIELDS,
+    Account,
+    AccountSummary,
+    AccountSwitch,
+    AuthStatus,
+    History,
+    IserverAccounts,
+    LedgerEntry,
+    LiveOrders,
+    OrderRequest,
+    OrderStatus,
+    PlaceResult,
+    PnlRow,
+    Position,
+    Quote,
+    Tickle,
+    Trade,
+    WhatIf,
+    decode_body,
+    merge_accounts,
+    order_body,
+    parse_cancel_result,
+    parse_contract_search,
+    parse_ledger,
+    parse_place_result,
+    parse_pnl,
+    parse_portfolio_accounts,
+    parse_positions,
+    parse_snapshot,
+    parse_trades,
+)
+from ibtui.ibkr.models.contract import ContractInfo, ContractSearchResult
+from ibtui.ibkr.models.orders import CancelResult, OrderError
+from ibtui.ibkr.pacing import Pacer, RetryPolicy
+
+__all__ = ["MAX_SNAPSHOT_CONIDS", "IbkrClient"]
+
+T = TypeVar("T")
+MAX_SNAPSHOT_CONIDS = 100
+_MAX_429_RETRIES = 5
+
+
+class IbkrClient:
+    """Typed access to the IBKR Web API over an ``httpx.AsyncClient`` that signs requests."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        *,
+        pacer: Pacer | None = None,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/") + "/"
+        self.pacer = pacer or Pacer()
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._accounts_queried = False
+
+    def __repr__(self) -> str:
+        return f"IbkrClient(base_url={self._base!r})"
+
+    # --- the request core ------------------------------------------------------------------
+
+    async def _send(
+        self, method: str, path: str, params: Mapping[str, str] | None, body: object
+    ) -> object:
+        endpoint = endpoint_path(path)
+        order = (
+            method != "GET" and is_order_action_path(endpoint) and not endpoint.endswith("/whatif")
+        )
+        coid = _coid_of(body) if order else None
+        for _ in range(_MAX_429_RETRIES + 1):
+            async with self.pacer.slot(method, endpoint):
+                try:
+                    response = await self._http.request(
+                        method,
+                        self._base + path.lstrip("/"),
+                        params=params,
+                        json=body if body is not None else None,
+                        content=b"" if body is None and method != "GET" else None,
+                    )
+                except httpx.TimeoutException as exc:
+                    if order:
+                        raise OrderOutcomeUnknownError(
+                            coid or "", "no answer in time", endpoint=endpoint
+                        ) from exc
+                    raise ApiTimeoutError(endpoint, "no answer in time") from exc
+                except httpx.TransportError as exc:
+                    if order:
+                        raise OrderOutcomeUnknownError(
+                            coid or "", "the connection dropped", endpoint=endpoint
+                        ) from exc
+                    raise ApiConnectionError(
+                        endpoint, f"cannot reach the server ({type(exc).__name__})"
+                    ) from exc
+            if response.status_code == 429:
+                self.pacer.penalize(endpoint, _retry_after(response), method=method)
+                if order:
+                    raise error_from_response(429, endpoint, response.content, None)
+                continue
+            self.pacer.record_success(endpoint, method=method)
+            if response.status_code >= 500 and order:
+                raise OrderOutcomeUnknownError(
+                    coid or "", f"the server answered {response.status_code}", endpoint=endpoint
+                )
+            if response.status_code >= 400:
+                raise error_from_response(
+                    response.status_code,
+                    endpoint,
+                    response.content,
+                    response.headers.get("content-type"),
+                    retry_after=response.headers.get("retry-after"),
+                )
+            try:
+                return decode_body(response.content, endpoint)
+            except ProtocolError as exc:
+                raise exc.with_endpoint(endpoint) from None
+        raise RateLimitedError(endpoint=endpoint, message=f"{endpoint}: still rate limited")
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        parse: Callable[[object], T],
+        *,
+        params: Mapping[str, str] | None = None,
+        body: object = None,
+    ) -> T:
+        endpoint = endpoint_path(path)
+        attempt = 0
+        recovered = False
+        while True:
+            attempt += 1
+            try:
+                data = await self._send(method, path, params, body)
+                try:
+                    return parse(data)
+                except ProtocolError as exc:
+                    raise exc.with_endpoint(endpoint) from None
+            except NoBridgeError:
+                if recovered or not endpoint.startswith("/iserver/"):
+                    raise
+                recovered = True
+                await self.init_brokerage()
+            except AccountsNotQueriedError:
+                if recovered:
+                    raise
+                recovered = True
+                await self.iserver_accounts()
+            except (ApiTimeoutError, ApiConnectionError, ApiStatusError) as exc:
+                if isinstance(exc, OrderOutcomeUnknownError) or not self.retry.should_retry(
+                    method, endpoint, attempt, exc
+                ):
+                    raise
+                await self._sleep(self.retry.delay(attempt, exc))
+
+    # --- session -----------------------------------------------------------------------------
+
+    async def init_brokerage(self, *, compete: bool = True) -> AuthStatus:
+        status = await self._call(
+            "POST",
+            "iserver/auth/ssodh/init",
+            AuthStatus.from_json,
+            body={"publish": True, "compete": compete},
+        )
+        self._accounts_queried = False
+        return status
+
+    async def auth_status(self) -> AuthStatus:
+        return await self._call("POST", "iserver/auth/status", AuthStatus.from_json, body={})
+
+    async def tickle(self) -> Tickle:
+        return await self._call("POST", "tickle", Tickle.from_json, body={})
+
+    async def logout(self) -> None:
+        await self._call("POST", "logout", lambda data: data, body={})
+
+    # --- accounts ----------------------------------------------------------------------------
+
+    async def portfolio_accounts(self) -> tuple[Account, ...]:
+        return await self._call("GET", "portfolio/accounts", parse_portfolio_accounts)
+
+    async def iserver_accounts(self) -> IserverAccounts:
+        result = await self._call("GET", "iserver/accounts", IserverAccounts.from_json)
+        self._accounts_queried = True
+        return result
+
+    async def accounts(self) -> tuple[Account, ...]:
+        """Every account, with the aliases the brokerage session knows."""
+        portfolio = await self.portfolio_accounts()
+        return merge_accounts(portfolio, await self.iserver_accounts())
+
+    async def switch_account(self, account_id: str) -> AccountSwitch:
+        return await self._call(
+            "POST", "iserver/account", AccountSwitch.from_json, body={"acctId": account_id}
+        )
+
+    async def summary(self, account_id: str) -> AccountSummary:
+        return await self._call("GET", f"portfolio/{account_id}/summary", AccountSummary.from_json)
+
+    async def ledger(self, account_id: str) -> dict[str, LedgerEntry]:
+        return await self._call("GET", f"portfolio/{account_id}/ledger", parse_ledger)
+
+    async def positions(self, account_id: str, *, invalidate: bool = False) -> list[Position]:
+        """Every position of the account, page by page (100 a page)."""
+        if invalidate:
+            await self._call(
+                "POST", f"portfolio/{account_id}/positions/invalidate", lambda d: d, body={}
+            )
+        result: list[Position] = []
+        page = 0
+        while True:
+            rows = await self._call(
+                "GET", f"portfolio/{account_id}/positions/{page}", parse_positions
+            )
+            result.extend(rows)
+            if len(rows) < POSITIONS_PAGE_SIZE:
+                return result
+            page += 1
+
+    async def pnl(self) -> dict[str, PnlRow]:
+        return await self._call("GET", "iserver/account/pnl/partitioned", parse_pnl)
+
+    # --- contracts and market data -------------------------------------------------------
+
+    async def search(self, symbol: str) -> tuple[ContractSearchResult, ...]:
+        return await self._call(
+            "GET", "iserver/secdef/search", parse_contract_search, params={"symbol": symbol}
+        )
+
+    async def contract_info(self, conid: int) -> ContractInfo:
+        return await self._call("GET", f"iserver/contract/{conid}/info", ContractInfo.from_json)
+
+    async def snapshot(
+        self, conids: Sequence[int], fields: Sequence[str] = QUOTE_FIELDS
+    ) -> list[Quote]:
+        """Quotes for ``conids`` in batches of 100; a first request for a conid is a warm-up
+        (its quote has ``is_warmup`` set and no values)."""
+        batches = [
+            conids[i : i + MAX_SNAPSHOT_CONIDS] for i in range(0, len(conids), MAX_SNAPSHOT_CONIDS)
+        ]
+        field_list = ",".join(fields)
+
+        async def one(batch: Sequence[int]) -> tuple[Quote, ...]:
+            params = {"conids": ",".join(str(c) for c in batch), "fields": field_list}
+            return await self._call(
+                "GET", "iserver/marketdata/snapshot", parse_snapshot, params=params
+            )
+
+        results = await asyncio.gather(*(one(b) for b in batches))
+        return [quote for batch in results for quote in batch]
+
+    async def history(
+        self, conid: int, period: str, bar: str, *, outside_rth: bool = False
+    ) -> History:
+        params = {
+            "conid": str(conid),
+            "period": period,
+            "bar": bar,
+            "outsideRth": "true" if outside_rth else "false",
+        }
+        return await self._call(
+            "GET", "iserver/marketdata/history", History.from_json, params=params
+        )
+
+    # --- orders ------------------------------------------------------------------------------
+
+    async def place_order(self, account_id: str, order: OrderRequest) -> PlaceResult:
+        """Submit one order. Never retried: an unknown outcome raises OrderOutcomeUnknownError."""
+        return await self._call(
+            "POST",
+            f"iserver/account/{account_id}/orders",
+            parse_place_result,
+            body=order_body([order]),
+        )
+
+    async def reply(self, reply_id: str, *, confirmed: bool) -> PlaceResult:
+        return await self._call(
+            "POST", f"iserver/reply/{reply_id}", parse_place_result, body={"confirmed": confirmed}
+        )
+
+    async def whatif(self, account_id: str, order: OrderRequest) -> WhatIf:
+        return await self._call(
+            "POST",
+            f"iserver/account/{account_id}/orders/whatif",
+            WhatIf.from_json,
+            body=order_body([order]),
+        )
+
+    async def live_orders(self, *, force: bool = False) -> LiveOrders:
+        params = {"force": "true"} if force else None
+        return await self._call(
+            "GET", "iserver/account/orders", LiveOrders.from_json, params=params
+        )
+
+    async def order_status(self, order_id: int) -> OrderStatus:
+        return await self._call(
+            "GET", f"iserver/account/order/status/{order_id}", OrderStatus.from_json
+        )
+
+    async def cancel_order(self, account_id: str, order_id: int) -> CancelResult | OrderError:
+        return await self._call(
+            "DELETE", f"iserver/account/{account_id}/order/{order_id}", parse_cancel_result
+        )
+
+    async def trades(self) -> tuple[Trade, ...]:
+        return await self._call("GET", "iserver/account/trades", parse_trades)
+
+
+def _coid_of(body: object) -> str | None:
+    orders = body.get("orders") if isinstance(body, dict) else None
+    if isinstance(orders, list) and orders and isinstance(orders[0], dict):
+        coid = orders[0].get("cOID")
+        return coid if isinstance(coid, str) else None
+    return None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,127 @@
+"""IbkrClient against the in-process simulator with real OAuth verification."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+
+from ibtui.demo import DemoEnvironment, build_demo, trading_offset
+from ibtui.ibkr.connect import Connection, connect
+from ibtui.ibkr.errors import OrderOutcomeUnknownError
+from ibtui.ibkr.models import (
+    Accepted,
+    OrderRequest,
+    OrderType,
+    ReplyRequired,
+    Side,
+    make_coid,
+)
+from ibtui.ibkr.pacing import Pacer
+from ibtui.ibkr.session import AccessCredentials
+from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
+
+AAPL = 265598
+
+
+@pytest.fixture
+def demo() -> DemoEnvironment:
+    clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
+    return build_demo(key_bits=1024, config=SimConfig(seed=3, clock=clock, pacing_enabled=False))
+
+
+@pytest.fixture
+async def conn(demo: DemoEnvironment) -> AsyncIterator[Connection]:
+    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
+    access = AccessCredentials(token, secret)
+    # the simulator's pacing is off here, and so is the client's: these tests are about behaviour
+    unpaced = Pacer(global_limit=None, rules=())
+    async with connect(
+        demo.base_url, demo.consumer, access, transport=demo.transport, pacer=unpaced
+    ) as c:
+        yield c
+
+
+async def test_start_up_accounts_positions_and_quotes(conn: Connection) -> None:
+    status, _iserver = await conn.start()
+    assert status.authenticated and status.connected
+    accounts = await conn.client.accounts()
+    paper = next(a for a in accounts if a.id == PAPER_ACCOUNT)
+    assert paper.paper and paper.currency == "USD"
+    assert any(not a.paper for a in accounts)
+    positions = await conn.client.positions(PAPER_ACCOUNT)
+    assert positions and all(p.account == PAPER_ACCOUNT for p in positions)
+    conids = [p.conid for p in positions]
+    warmup = await conn.client.snapshot(conids)
+    assert all(q.is_warmup for q in warmup)
+    quotes = await conn.client.snapshot(conids)
+    assert {q.conid for q in quotes} == set(conids)
+    assert all(q.last is not None and q.last > 0 for q in quotes)
+
+
+async def test_history_and_search(conn: Connection) -> None:
+    await conn.start()
+    history = await conn.client.history(AAPL, "1d", "5min")
+    assert history.bars and all(b.high >= b.low for b in history.bars)
+    results = await conn.client.search("AAPL")
+    assert results[0].conid == AAPL
+
+
+async def test_an_order_through_its_question_to_the_blotter_and_cancel(conn: Connection) -> None:
+    await conn.start()
+    (quote,) = await conn.client.snapshot([AAPL])
+    (quote,) = await conn.client.snapshot([AAPL])
+    assert quote.last is not None
+    far_below = (quote.last * Decimal("0.90")).quantize(Decimal("0.01"))
+    coid = make_coid()
+    order = OrderRequest(AAPL, Side.BUY, Decimal(5), OrderType.LIMIT, coid, price=far_below)
+    result = await conn.client.place_order(PAPER_ACCOUNT, order)
+    for _ in range(5):
+        if not isinstance(result, ReplyRequired):
+            break
+        assert result.messages
+        result = await conn.client.reply(result.reply_id, confirmed=True)
+    assert isinstance(result, Accepted)
+    await conn.client.live_orders()
+    live = await conn.client.live_orders()
+    mine = [o for o in live.orders if o.order_ref == coid]
+    assert len(mine) == 1 and mine[0].order_id == result.order_id
+    cancelled = await conn.client.cancel_order(PAPER_ACCOUNT, result.order_id)
+    assert "submitted" in str(cancelled).lower()
+
+
+async def test_concurrent_requests_after_the_lst_expired_renew_once(
+    demo: DemoEnvironment, conn: Connection
+) -> None:
+    await conn.start()
+    assert conn.session.renewals == 1
+    demo.sim.faults.expire_lsts()
+    results = await asyncio.gather(*(conn.client.portfolio_accounts() for _ in range(20)))
+    assert all(r for r in results)
+    assert conn.session.renewals == 2
+
+
+async def test_get_retries_a_500_but_an_order_post_is_never_resent(
+    demo: DemoEnvironment, conn: Connection
+) -> None:
+    await conn.start()
+    rule = demo.sim.faults.errors(500, path="/v1/api/portfolio/accounts", count=1)
+    assert await conn.client.portfolio_accounts()
+    assert rule.hits == 1
+
+    await conn.client.snapshot([AAPL])
+    (quote,) = await conn.client.snapshot([AAPL])
+    assert quote.last is not None
+    coid = make_coid()
+    price = (quote.last * Decimal("0.99")).quantize(Decimal("0.01"))
+    order = OrderRequest(AAPL, Side.BUY, Decimal(1), OrderType.LIMIT, coid, price=price)
+    demo.sim.faults.drop_responses(count=1)
+    with pytest.raises(OrderOutcomeUnknownError) as caught:
+        await conn.client.place_order(PAPER_ACCOUNT, order)
+    assert caught.value.coid == coid
+    await conn.client.live_orders()
+    live = await conn.client.live_orders()
+    assert len([o for o in live.orders if o.order_ref == coid]) == 1  # placed once, not resent
