@@ -20,6 +20,7 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, Command] = {
+    "demo": Command("ibtui.console", "the console on the embedded simulated IBKR server"),
     "sim": Command("ibtui.sim.serve", "run the simulated IBKR server on a loopback socket"),
 }
 

@@ -1,0 +1,181 @@
+"""Wiring between the IBKR client and the console: the ``Broker`` and ``LoginFlow`` the screens use,
+and the ``ibtui demo`` command (the console on the embedded simulator)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+import httpx
+
+from ibtui.demo import DemoEnvironment, build_demo
+from ibtui.ibkr.connect import Connection, connect
+from ibtui.ibkr.errors import IbkrError
+from ibtui.ibkr.login import RequestToken, ThirdPartyLogin
+from ibtui.ibkr.session import AccessCredentials, Consumer
+from ibtui.tui.convert import account_view, fx_rates, position_view, quote_view
+from ibtui.tui.protocols import LoginPrompt, LoginStep, Progress
+from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
+
+__all__ = ["ClientBackend", "main"]
+
+
+class ClientBackend:
+    """Implements the console's ``Broker`` and ``LoginFlow`` over :class:`IbkrClient`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        consumer: Consumer,
+        *,
+        access: AccessCredentials | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        demo: DemoEnvironment | None = None,
+        save_access: Callable[[AccessCredentials], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._base_url = base_url
+        self._consumer = consumer
+        self._access = access
+        self._transport = transport
+        self._demo = demo
+        self._save_access = save_access
+        self._clock = clock
+        self._conn: Connection | None = None
+        self._started = False
+        self._request: RequestToken | None = None
+        self._accounts: dict[str, AccountView] = {}
+
+    @property
+    def needs_login(self) -> bool:
+        return self._access is None
+
+    # --- LoginFlow -----------------------------------------------------------------------
+
+    async def start(self) -> LoginPrompt:
+        async with httpx.AsyncClient(transport=self._transport) as http:
+            login = ThirdPartyLogin(http, self._base_url, self._consumer, clock=self._clock)
+            self._request = await login.request_token()
+        hint = None
+        if self._demo is not None:
+            verifier = self._demo.demo_verifier(self._request.token)
+            hint = f"Demo: the simulated IBKR page shows the verifier {verifier}"
+        return LoginPrompt(self._request.authorize_url, hint)
+
+    async def complete(self, verifier: str, progress: Progress) -> None:
+        if self._request is None:
+            await self.start()
+        assert self._request is not None
+        progress(LoginStep.ACCESS_TOKEN)
+        async with httpx.AsyncClient(transport=self._transport) as http:
+            login = ThirdPartyLogin(http, self._base_url, self._consumer, clock=self._clock)
+            access = await login.access_token(self._request, verifier)
+        self._access = access
+        if self._save_access is not None:
+            self._save_access(access)
+        progress(LoginStep.LIVE_SESSION_TOKEN)
+        conn = self._connection()
+        await conn.session.current_lst()
+        progress(LoginStep.BROKERAGE_SESSION)
+        await self._ensure_started()
+
+    # --- Broker ----------------------------------------------------------------------------
+
+    def _connection(self) -> Connection:
+        if self._access is None:
+            raise IbkrError("Not logged in: complete the authorization first.")
+        if self._conn is None:
+            self._conn = connect(
+                self._base_url,
+                self._consumer,
+                self._access,
+                transport=self._transport,
+                clock=self._clock,
+            )
+        return self._conn
+
+    async def _ensure_started(self) -> Connection:
+        conn = self._connection()
+        if not self._started:
+            await conn.start()
+            self._started = True
+        return conn
+
+    async def accounts(self) -> Sequence[AccountView]:
+        conn = await self._ensure_started()
+        views = [account_view(a) for a in await conn.client.accounts()]
+        self._accounts = {v.account_id: v for v in views}
+        return views
+
+    async def select_account(self, account_id: str) -> None:
+        conn = await self._ensure_started()
+        if len(self._accounts) > 1:
+            await conn.client.switch_account(account_id)
+
+    async def positions(self, account_id: str) -> Sequence[PositionView]:
+        conn = await self._ensure_started()
+        positions = await conn.client.positions(account_id)
+        base = self._accounts.get(account_id)
+        currency = base.base_currency if base else None
+        rates: dict[str, Decimal] = {}
+        if any(p.currency and p.currency != currency for p in positions):
+            rates = fx_rates(await conn.client.ledger(account_id))
+        return [position_view(p, currency, rates) for p in positions]
+
+    async def quotes(self, conids: Sequence[int]) -> Sequence[QuoteView]:
+        conn = await self._ensure_started()
+        quotes = await conn.client.snapshot(list(conids))
+        return [quote_view(q) for q in quotes if not q.is_warmup]
+
+    async def keep_alive(self) -> SessionState:
+        conn = await self._ensure_started()
+        tickle = await conn.client.tickle()
+        status = tickle.auth_status
+        if status is None or not status.connected:
+            return SessionState.NO_BRIDGE
+        if status.competing:
+            return SessionState.COMPETING
+        if not status.authenticated:
+            return SessionState.DISCONNECTED
+        return SessionState.CONNECTED
+
+    def lst_expires_at(self) -> float | None:
+        if self._conn is None or self._conn.session.lst is None:
+            return None
+        return self._conn.session.lst.expires_at
+
+    async def aclose(self) -> None:
+        if self._conn is not None:
+            await self._conn.aclose()
+
+
+def main(argv: list[str]) -> int:
+    """``ibtui demo``: the console on the embedded simulator, through the real login flow."""
+    parser = argparse.ArgumentParser(
+        prog="ibtui demo", description="Run the console on the embedded simulated IBKR server."
+    )
+    parser.add_argument("--seed", type=int, default=1, help="market seed (default 1)")
+    parser.add_argument(
+        "--skip-login",
+        action="store_true",
+        help="start with a first-party access token instead of the third-party login screen",
+    )
+    parser.add_argument("--poll-interval", type=float, default=2.0, help="seconds between polls")
+    args = parser.parse_args(argv)
+    from ibtui.tui.app import run_app
+
+    demo = build_demo(seed=args.seed)
+    access = None
+    if args.skip_login:
+        token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
+        access = AccessCredentials(token, secret)
+    backend = ClientBackend(
+        demo.base_url, demo.consumer, access=access, transport=demo.transport, demo=demo
+    )
+    return run_app(
+        backend,
+        login=backend if backend.needs_login else None,
+        poll_interval=args.poll_interval,
+    )
