@@ -1,0 +1,65 @@
+"""The console on the real in-process simulator: oob login, account picker, live positions."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from ibtui.console import ClientBackend
+from ibtui.demo import build_demo, trading_offset
+from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
+from ibtui.tui.app import IbtuiApp
+from ibtui.tui.poller import PollSettings
+from ibtui.tui.screens.accounts import AccountsScreen
+from ibtui.tui.screens.login import LoginScreen
+from ibtui.tui.screens.positions import PositionsScreen
+
+
+async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the console did not get there in time"
+        await pilot.pause(0.05)
+
+
+async def test_login_account_and_live_positions_from_the_simulator() -> None:
+    clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
+    demo = build_demo(key_bits=1024, config=SimConfig(seed=5, clock=clock, pacing_enabled=False))
+    backend = ClientBackend(demo.base_url, demo.consumer, transport=demo.transport, demo=demo)
+    app = IbtuiApp(backend, login=backend, poll=PollSettings(interval=0.2), cursor_blink=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LoginScreen))
+        screen = app.screen
+        assert isinstance(screen, LoginScreen)
+        await wait_for(pilot, lambda: "oauth_token=" in str(screen.query_one("#url").render()))
+
+        # a wrong verifier: the error is on the screen and what was typed stays
+        await pilot.press(*"00000000deadbeef0000", "enter")
+        await wait_for(pilot, lambda: bool(screen.error))
+        assert "verifier" in (screen.error or "").lower()
+        assert screen.query_one("#verifier", Input).value == "00000000deadbeef0000"
+        assert isinstance(app.screen, LoginScreen)
+
+        # a new link, and the verifier the simulated IBKR page shows for it
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: "verifier" in str(screen.query_one("#hint").render()))
+        verifier = str(screen.query_one("#hint").render()).split()[-1]
+        screen.query_one("#verifier", Input).value = verifier
+        await pilot.press("enter")
+
+        await wait_for(pilot, lambda: isinstance(app.screen, AccountsScreen))
+        await pilot.press("enter")  # the paper account is first
+        await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        positions = app.screen
+        assert isinstance(positions, PositionsScreen) and positions.account.account_id == (
+            PAPER_ACCOUNT
+        )
+        await wait_for(pilot, lambda: len(positions.table.visible_keys) > 0)
+        key = next(k for k in positions.table.visible_keys if k.endswith(":265598"))
+        await wait_for(pilot, lambda: positions.table.cell(key, "last").text not in ("", "—"))
+        first = positions.table.cell(key, "last").text
+        assert float(first.replace(",", "")) > 0
+    await backend.aclose()
