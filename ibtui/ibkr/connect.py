@@ -20,7 +20,6 @@ __all__ = ["Connection", "connect"]
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=10.0)
 
 
-
 @dataclass(slots=True)
 class Connection:
     """An open connection: the client, its LST session and the underlying HTTP client."""
