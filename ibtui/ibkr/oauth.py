@@ -308,11 +308,15 @@ def k_bytes(k: int) -> bytes:
     return k.to_bytes(k.bit_length() // 8 + 1, "big")
 
 
+_HEX = re.compile(r"[0-9a-fA-F]{1,4096}")
+
+
 def _parse_hex_int(value: str, what: str) -> int:
-    try:
-        return int(value, 16)
-    except (ValueError, TypeError) as exc:
-        raise OAuthFormatError(f"{what} is not a hexadecimal number") from exc
+    """Plain hex digits only: ``int(x, 16)`` alone would also take ``0x``, ``_``, signs and
+    spaces, which no IBKR peer sends."""
+    if not isinstance(value, str) or not _HEX.fullmatch(value):
+        raise OAuthFormatError(f"{what} is not a hexadecimal number")
+    return int(value, 16)
 
 
 def check_dh_public(params: DHParams, value: int) -> None:

@@ -115,8 +115,9 @@ def test_dh_values_outside_the_group_are_rejected() -> None:
     for bad in (0, 1, DH.prime - 1, DH.prime, DH.prime + 5):
         with pytest.raises(oauth.OAuthFormatError, match="outside"):
             oauth.compute_lst(DH, 12345, format(bad, "x"), secret)
-    with pytest.raises(oauth.OAuthFormatError, match="hexadecimal"):
-        oauth.compute_lst(DH, 12345, "not hex", secret)
+    for junk in ("not hex", "0x1f3", "1_f3", "+1f3", " 1f3", "", "１２３"):
+        with pytest.raises(oauth.OAuthFormatError, match="hexadecimal"):
+            oauth.compute_lst(DH, 12345, junk, secret)
 
 
 def test_bad_dh_pem_is_rejected() -> None:
