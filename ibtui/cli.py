@@ -17,11 +17,14 @@ from ibtui import __version__
 class Command(NamedTuple):
     module: str
     summary: str
+    function: str = "main"
 
 
 COMMANDS: dict[str, Command] = {
     "demo": Command("ibtui.console", "the console on the embedded simulated IBKR server"),
     "sim": Command("ibtui.sim.serve", "run the simulated IBKR server on a loopback socket"),
+    "accounts": Command("ibtui.scripting", "print the accounts and exit", "accounts_main"),
+    "positions": Command("ibtui.scripting", "print the positions and exit", "positions_main"),
 }
 
 
@@ -53,5 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         print(f"ibtui: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    entry: Callable[[list[str]], int] = importlib.import_module(command.module).main
+    entry: Callable[[list[str]], int] = getattr(
+        importlib.import_module(command.module), command.function
+    )
     return entry(rest)

@@ -1,0 +1,143 @@
+"""Scriptable commands for cron and pipes: ``ibtui accounts`` and ``ibtui positions``.
+
+They print and exit. On any failure: one line on stderr and a non-zero exit code, no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TextIO
+
+from ibtui.config import ConfigError, load_settings
+from ibtui.credentials import load_credentials
+from ibtui.ibkr.connect import Connection, connect
+from ibtui.ibkr.errors import IbkrError
+from ibtui.ibkr.session import AccessCredentials, Consumer
+
+__all__ = ["accounts_main", "positions_main"]
+
+Row = dict[str, Any]
+
+
+def _open(config: Path | None) -> Connection:
+    settings = load_settings(config, require_credentials=True)
+    creds = load_credentials(settings.ibkr, settings.token_file)
+    if creds.access_token is None or creds.access_token_secret is None:
+        raise ConfigError("no access token yet: run 'ibtui login' first")
+    consumer = Consumer(
+        creds.consumer_key, creds.realm, creds.signature_key, creds.encryption_key, creds.dh
+    )
+    access = AccessCredentials(creds.access_token, creds.access_token_secret)
+    return connect(settings.ibkr.base_url, consumer, access)
+
+
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+async def _accounts(config: Path | None) -> list[Row]:
+    async with _open(config) as conn:
+        await conn.start()
+        return [
+            {"id": a.id, "alias": a.alias, "currency": a.currency, "paper": a.paper}
+            for a in await conn.client.accounts()
+        ]
+
+
+async def _positions(config: Path | None, account: str | None) -> list[Row]:
+    async with _open(config) as conn:
+        await conn.start()
+        accounts = [a.id for a in await conn.client.accounts()]
+        if account is not None and account not in accounts:
+            raise IbkrError(f"unknown account {account!r}; accounts: {', '.join(accounts)}")
+        rows: list[Row] = []
+        for account_id in [account] if account else accounts:
+            for p in await conn.client.positions(account_id):
+                rows.append(
+                    {
+                        "account": p.account,
+                        "conid": p.conid,
+                        "symbol": p.symbol,
+                        "quantity": _number(p.quantity),
+                        "last": _number(p.market_price),
+                        "market_value": _number(p.market_value),
+                        "avg_cost": _number(p.avg_price),
+                        "unrealized_pnl": _number(p.unrealized_pnl),
+                        "realized_pnl": _number(p.realized_pnl),
+                        "currency": p.currency,
+                    }
+                )
+        return rows
+
+
+def _write(rows: Sequence[Row], columns: Sequence[str], fmt: str, out: TextIO) -> None:
+    if fmt == "json":
+        json.dump(list(rows), out, indent=2)
+        out.write("\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        cells = [[("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
+        widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+        for line in [list(columns), *cells]:
+            out.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+            out.write("\n")
+
+
+def _run(name: str, job: Callable[[], Coroutine[Any, Any, list[Row]]]) -> list[Row] | None:
+    try:
+        return asyncio.run(job())
+    except (ConfigError, IbkrError, OSError) as exc:
+        print(f"ibtui {name}: {exc}", file=sys.stderr)
+        return None
+
+
+def _parser(name: str, description: str, formats: Sequence[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"ibtui {name}", description=description)
+    parser.add_argument("--config", type=Path, help="configuration file (TOML)")
+    parser.add_argument("--format", choices=formats, default="table")
+    return parser
+
+
+def accounts_main(argv: list[str]) -> int:
+    parser = _parser("accounts", "Print the accounts and exit.", ("table", "json"))
+    args = parser.parse_args(argv)
+    rows = _run("accounts", lambda: _accounts(args.config))
+    if rows is None:
+        return 1
+    _write(rows, ["id", "alias", "currency", "paper"], args.format, sys.stdout)
+    return 0
+
+
+POSITION_COLUMNS = [
+    "account",
+    "conid",
+    "symbol",
+    "quantity",
+    "last",
+    "market_value",
+    "avg_cost",
+    "unrealized_pnl",
+    "realized_pnl",
+    "currency",
+]
+
+
+def positions_main(argv: list[str]) -> int:
+    parser = _parser("positions", "Print the positions and exit.", ("table", "json", "csv"))
+    parser.add_argument("--account", help="only this account")
+    args = parser.parse_args(argv)
+    rows = _run("positions", lambda: _positions(args.config, args.account))
+    if rows is None:
+        return 1
+    _write(rows, POSITION_COLUMNS, args.format, sys.stdout)
+    return 0
