@@ -151,7 +151,13 @@ class IbkrClient:
                 return decode_body(response.content, endpoint)
             except ProtocolError as exc:
                 raise exc.with_endpoint(endpoint) from None
-        raise RateLimitedError(endpoint=endpoint, message=f"{endpoint}: still rate limited")
+        raise RateLimitedError(
+            endpoint=endpoint,
+            message=(
+                f"IBKR keeps answering 429 (too many requests) for {endpoint}: its penalty box "
+                "can last up to 10 minutes; wait before trying again"
+            ),
+        )
 
     async def _call(
         self,
