@@ -70,6 +70,7 @@ __all__ = ["MAX_SNAPSHOT_CONIDS", "IbkrClient"]
 
 T = TypeVar("T")
 MAX_SNAPSHOT_CONIDS = 100
+MAX_SUPPRESS_IDS = 51  # per /iserver/questions/suppress call
 _MAX_429_RETRIES = 5
 
 
@@ -321,6 +322,32 @@ class IbkrClient:
             "POST", f"iserver/reply/{reply_id}", parse_place_result, body={"confirmed": confirmed}
         )
 
+    async def modify_order(
+        self, account_id: str, order_id: int, order: OrderRequest
+    ) -> PlaceResult:
+        """Modify a working order. ``order`` repeats every field of the original ticket with only
+        the changed values different (IBKR's rule). Never retried, like a placement."""
+        return await self._call(
+            "POST",
+            f"iserver/account/{account_id}/order/{order_id}",
+            parse_place_result,
+            body=order.to_json(),
+        )
+
+    async def suppress_questions(self, message_ids: Sequence[str]) -> None:
+        """Auto-confirm these question categories (``o163``, ...) for the brokerage session."""
+        ids = list(dict.fromkeys(message_ids))
+        for start in range(0, len(ids), MAX_SUPPRESS_IDS):
+            await self._call(
+                "POST",
+                "iserver/questions/suppress",
+                _ignore,
+                body={"messageIds": ids[start : start + MAX_SUPPRESS_IDS]},
+            )
+
+    async def reset_suppressed_questions(self) -> None:
+        await self._call("POST", "iserver/questions/suppress/reset", _ignore, body={})
+
     async def whatif(self, account_id: str, order: OrderRequest) -> WhatIf:
         return await self._call(
             "POST",
@@ -349,12 +376,17 @@ class IbkrClient:
         return await self._call("GET", "iserver/account/trades", parse_trades)
 
 
+def _ignore(payload: object) -> None:
+    """For endpoints whose answer carries nothing beyond success."""
+
+
 def _coid_of(body: object) -> str | None:
-    orders = body.get("orders") if isinstance(body, dict) else None
-    if isinstance(orders, list) and orders and isinstance(orders[0], dict):
-        coid = orders[0].get("cOID")
-        return coid if isinstance(coid, str) else None
-    return None
+    if not isinstance(body, dict):
+        return None
+    orders = body.get("orders")
+    order = orders[0] if isinstance(orders, list) and orders else body  # place | modify
+    coid = order.get("cOID") if isinstance(order, dict) else None
+    return coid if isinstance(coid, str) else None
 
 
 def _retry_after(response: httpx.Response) -> float | None:

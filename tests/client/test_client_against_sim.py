@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 
-from ibtui.demo import DemoEnvironment, build_demo, trading_offset
-from ibtui.ibkr.connect import Connection, connect
+from ibtui.demo import DemoEnvironment
+from ibtui.ibkr.connect import Connection
 from ibtui.ibkr.errors import OrderOutcomeUnknownError
 from ibtui.ibkr.models import (
     Accepted,
@@ -20,29 +18,9 @@ from ibtui.ibkr.models import (
     Side,
     make_coid,
 )
-from ibtui.ibkr.pacing import Pacer
-from ibtui.ibkr.session import AccessCredentials
-from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
+from ibtui.sim import PAPER_ACCOUNT
 
 AAPL = 265598
-
-
-@pytest.fixture
-def demo() -> DemoEnvironment:
-    clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
-    return build_demo(key_bits=1024, config=SimConfig(seed=3, clock=clock, pacing_enabled=False))
-
-
-@pytest.fixture
-async def conn(demo: DemoEnvironment) -> AsyncIterator[Connection]:
-    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
-    access = AccessCredentials(token, secret)
-    # the simulator's pacing is off here, and so is the client's: these tests are about behaviour
-    unpaced = Pacer(global_limit=None, rules=())
-    async with connect(
-        demo.base_url, demo.consumer, access, transport=demo.transport, pacer=unpaced
-    ) as c:
-        yield c
 
 
 async def test_start_up_accounts_positions_and_quotes(conn: Connection) -> None:
