@@ -23,6 +23,7 @@ class Command(NamedTuple):
 COMMANDS: dict[str, Command] = {
     "demo": Command("ibtui.console", "the console on the embedded simulated IBKR server"),
     "sim": Command("ibtui.sim.serve", "run the simulated IBKR server on a loopback socket"),
+    "login": Command("ibtui.login_cli", "authorize with IBKR in a plain terminal; store the token"),
     "accounts": Command("ibtui.scripting", "print the accounts and exit", "accounts_main"),
     "positions": Command("ibtui.scripting", "print the positions and exit", "positions_main"),
 }

@@ -156,15 +156,18 @@ def _load_dh(path: Path) -> DHParams:
     return params
 
 
-def _tokens(ibkr: IbkrSettings, token_file: Path) -> tuple[StoredTokens | None, TokenSource | None]:
+def _tokens(
+    ibkr: IbkrSettings, token_file: Path | None
+) -> tuple[StoredTokens | None, TokenSource | None]:
     if ibkr.access_token is not None and ibkr.access_token_secret is not None:
         return StoredTokens(ibkr.access_token, ibkr.access_token_secret, None), "config"
-    stored = load_tokens(token_file)
+    stored = None if token_file is None else load_tokens(token_file)
     return stored, ("token_file" if stored is not None else None)
 
 
-def load_credentials(ibkr: IbkrSettings, token_file: Path) -> Credentials:
-    """Read and check every file ``ibkr`` names; tokens from the config, else ``token_file``.
+def load_credentials(ibkr: IbkrSettings, token_file: Path | None) -> Credentials:
+    """Read and check every file ``ibkr`` names; tokens from the config, else ``token_file``
+    (None: ignore any stored token, as a new login does).
 
     The access token secret is test-decrypted with the encryption key, so a wrong key or a
     secret damaged when copied is reported here rather than as a 401 later. Raises

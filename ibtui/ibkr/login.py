@@ -115,9 +115,10 @@ class ThirdPartyLogin:
         except InvalidConsumerError:
             raise
         except (AuthError, ApiStatusError) as exc:
+            said = exc.server_text or str(exc)
             raise VerifierError(
                 "IBKR did not accept the verifier (wrong, already used or expired). "
-                f"Start again with a new authorization link. Server said: {exc}"
+                f"Start again with a new authorization link. (IBKR said: {said})"
             ) from exc
         token, secret = body.get("oauth_token"), body.get("oauth_token_secret")
         if not isinstance(token, str) or not isinstance(secret, str):
