@@ -11,7 +11,7 @@ from decimal import Decimal
 import httpx
 
 from ibtui.demo import DemoEnvironment, build_demo
-from ibtui.ibkr.connect import Connection, connect
+from ibtui.ibkr.connect import Connection, Recovery, connect
 from ibtui.ibkr.errors import IbkrError
 from ibtui.ibkr.login import RequestToken, ThirdPartyLogin
 from ibtui.ibkr.session import AccessCredentials, Consumer
@@ -130,16 +130,17 @@ class ClientBackend:
         return [quote_view(q) for q in quotes if not q.is_warmup]
 
     async def keep_alive(self) -> SessionState:
+        """Tickle; a lost or competing brokerage session is reopened by the connection."""
         conn = await self._ensure_started()
-        tickle = await conn.client.tickle()
-        status = tickle.auth_status
+        result = await conn.keep_alive()
+        if result.healthy:
+            return SessionState.CONNECTED
+        status = result.status
+        if result.recovery is Recovery.COMPETING or (status is not None and status.competing):
+            return SessionState.COMPETING
         if status is None or not status.connected:
             return SessionState.NO_BRIDGE
-        if status.competing:
-            return SessionState.COMPETING
-        if not status.authenticated:
-            return SessionState.DISCONNECTED
-        return SessionState.CONNECTED
+        return SessionState.DISCONNECTED
 
     def lst_expires_at(self) -> float | None:
         if self._conn is None or self._conn.session.lst is None:

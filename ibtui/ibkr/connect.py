@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 import httpx
 
@@ -15,9 +16,29 @@ from ibtui.ibkr.models import AuthStatus, IserverAccounts
 from ibtui.ibkr.pacing import Pacer
 from ibtui.ibkr.session import AccessCredentials, Consumer, LiveSession
 
-__all__ = ["Connection", "connect"]
+__all__ = ["Connection", "KeepAlive", "Recovery", "connect"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=10.0)
+RECLAIM_EVERY = 300.0  # take the session back from a competing login at most this often
+
+
+class Recovery(StrEnum):
+    """What :meth:`Connection.keep_alive` had to do to keep the brokerage session open."""
+
+    NONE = "none"
+    REOPENED = "reopened"  # no bridge / not authenticated (nightly reset, dropped session)
+    RECLAIMED = "reclaimed"  # taken back from a competing login
+    COMPETING = "competing"  # another login holds it and was reclaimed too recently to fight
+
+
+@dataclass(frozen=True, slots=True)
+class KeepAlive:
+    status: AuthStatus | None
+    recovery: Recovery
+
+    @property
+    def healthy(self) -> bool:
+        return self.status is not None and self.status.healthy
 
 
 @dataclass(slots=True)
@@ -27,12 +48,35 @@ class Connection:
     http: httpx.AsyncClient
     session: LiveSession
     client: IbkrClient
+    clock: Callable[[], float] = time.monotonic
+    reclaim_every: float = RECLAIM_EVERY
+    _last_reclaim: float | None = field(default=None, repr=False)
 
     async def start(self) -> tuple[AuthStatus, IserverAccounts]:
         """IBKR's start-up order: LST, brokerage session, then ``/iserver/accounts``."""
         await self.session.current_lst()
         status = await self.client.init_brokerage()
         return status, await self.client.iserver_accounts()
+
+    async def keep_alive(self) -> KeepAlive:
+        """Tickle (IBKR wants one a minute), and open the brokerage session again when it is
+        gone: after IBKR's nightly reset or a lost bridge it is re-initialised at once; when a
+        competing login (TWS, the mobile app) took it, it is taken back, but not twice within
+        ``reclaim_every`` seconds, so two platforms never fight over it in a loop."""
+        status = (await self.client.tickle()).auth_status
+        if status is not None and status.healthy:
+            return KeepAlive(status, Recovery.NONE)
+        if status is not None and status.competing:
+            now = self.clock()
+            if self._last_reclaim is not None and now - self._last_reclaim < self.reclaim_every:
+                return KeepAlive(status, Recovery.COMPETING)
+            self._last_reclaim = now
+            recovery = Recovery.RECLAIMED
+        else:
+            recovery = Recovery.REOPENED
+        await self.client.init_brokerage(compete=True)
+        await self.client.iserver_accounts()
+        return KeepAlive(await self.client.auth_status(), recovery)
 
     async def aclose(self) -> None:
         await self.http.aclose()
