@@ -157,3 +157,26 @@ async def test_a_marketable_order_fills_and_shows_in_trades(
     mine = [t for t in trades if t.order_ref == order.coid]
     assert mine and sum(t.quantity for t in mine) == 2
     assert all(t.side is Side.BUY and t.price > 0 for t in mine)
+
+
+async def test_positions_are_read_page_by_page() -> None:
+    import time
+
+    from ibtui.demo import build_demo, trading_offset
+    from ibtui.ibkr.connect import connect
+    from ibtui.ibkr.pacing import Pacer
+    from ibtui.ibkr.session import AccessCredentials
+    from ibtui.sim import ShiftedClock, SimConfig, SystemClock
+
+    clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
+    config = SimConfig(seed=4, clock=clock, pacing_enabled=False, portfolio_size=250)
+    demo = build_demo(key_bits=1024, config=config)
+    access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
+    unpaced = Pacer(global_limit=None, rules=())
+    async with connect(
+        demo.base_url, demo.consumer, access, transport=demo.transport, pacer=unpaced
+    ) as conn:
+        await conn.start()
+        positions = await conn.client.positions(PAPER_ACCOUNT)
+    assert len(positions) == 250  # pages 0, 1 (100 each) and 2 (50)
+    assert len({p.conid for p in positions}) == 250
