@@ -21,6 +21,7 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, Command] = {
+    "run": Command("ibtui.console", "the console (the default command)", "run_main"),
     "demo": Command("ibtui.console", "the console on the embedded simulated IBKR server"),
     "sim": Command("ibtui.sim.serve", "run the simulated IBKR server on a loopback socket"),
     "login": Command("ibtui.login_cli", "authorize with IBKR in a plain terminal; store the token"),
@@ -32,7 +33,7 @@ COMMANDS: dict[str, Command] = {
 def usage() -> str:
     width = max(len(name) for name in COMMANDS)
     lines = [
-        "usage: ibtui [--version] [--help] <command> [options]",
+        "usage: ibtui [--version] [--help] [<command>] [options]   (no command: run)",
         "",
         "ibtui: a keyboard-driven terminal trading console for the Interactive Brokers Web API.",
         "",
@@ -46,7 +47,9 @@ def usage() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help", "help"):
+    if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help", "--version")):
+        args = ["run", *args]  # `ibtui` and `ibtui --config PATH` run the console
+    if args[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
     if args[0] == "--version":

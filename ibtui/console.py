@@ -1,25 +1,31 @@
 """Wiring between the IBKR client and the console: the ``Broker`` and ``LoginFlow`` the screens use,
-and the ``ibtui demo`` command (the console on the embedded simulator)."""
+``ibtui run`` (the console on IBKR, or on ``ibtui sim`` via ``--config``) and ``ibtui demo`` (the
+console on the embedded simulator)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 
+from ibtui.config import ConfigError, Settings, load_settings, save_tokens
+from ibtui.credentials import load_credentials
 from ibtui.demo import DemoEnvironment, build_demo
 from ibtui.ibkr.connect import Connection, Recovery, connect
 from ibtui.ibkr.errors import IbkrError
 from ibtui.ibkr.login import RequestToken, ThirdPartyLogin
 from ibtui.ibkr.session import AccessCredentials, Consumer
+from ibtui.state import StateStore
 from ibtui.tui.convert import account_view, fx_rates, position_view, quote_view
 from ibtui.tui.protocols import LoginPrompt, LoginStep, Progress
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
-__all__ = ["ClientBackend", "main"]
+__all__ = ["ClientBackend", "backend_from_settings", "main", "run_main"]
 
 
 class ClientBackend:
@@ -179,4 +185,55 @@ def main(argv: list[str]) -> int:
         backend,
         login=backend if backend.needs_login else None,
         poll_interval=args.poll_interval,
+    )
+
+
+def backend_from_settings(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> ClientBackend:
+    """The backend for a configured consumer: first-party token from the config, a token stored
+    by an earlier login, or none (the login screen runs and stores the token it gets)."""
+    creds = load_credentials(settings.ibkr, settings.token_file)
+    consumer = Consumer(
+        creds.consumer_key, creds.realm, creds.signature_key, creds.encryption_key, creds.dh
+    )
+    access = None
+    if creds.access_token is not None and creds.access_token_secret is not None:
+        access = AccessCredentials(creds.access_token, creds.access_token_secret, creds.is_paper)
+    token_file = settings.token_file
+
+    def save(new: AccessCredentials) -> None:
+        save_tokens(token_file, new.access_token, new.access_token_secret, new.is_paper)
+
+    return ClientBackend(
+        settings.ibkr.base_url, consumer, access=access, transport=transport, save_access=save
+    )
+
+
+def run_main(argv: list[str]) -> int:
+    """``ibtui [run] [--config PATH]``: the console on IBKR (or whatever ``base_url`` names)."""
+    parser = argparse.ArgumentParser(
+        prog="ibtui run",
+        description="Run the console against IBKR (or a simulator named by the config).",
+    )
+    parser.add_argument("--config", type=Path, help="configuration file (TOML)")
+    parser.add_argument("--poll-interval", type=float, help="seconds between polls")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config, require_credentials=True)
+        backend = backend_from_settings(settings)
+    except (ConfigError, OSError) as exc:
+        print(f"ibtui: {exc}", file=sys.stderr)
+        return 1
+    from ibtui.tui.app import run_app
+
+    state = StateStore(settings.state_dir)
+    return run_app(
+        backend,
+        login=backend if backend.needs_login else None,
+        keymap=settings.keymap,
+        poll_interval=args.poll_interval or settings.ui.poll_interval,
+        last_account=state.last_account,
+        remember_account=state.remember_account,
+        theme=settings.ui.theme,
     )

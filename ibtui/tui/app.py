@@ -154,8 +154,17 @@ class IbtuiApp(App[None], inherit_bindings=False):
 
     def _remember(self, account_id: str) -> None:
         self.last_account = account_id
-        if self.remember_account is not None:
-            self.remember_account(account_id)
+        if self.remember_account is not None:  # a file write: off the event loop
+            self._store_account(self.remember_account, account_id)
+
+    @work(thread=True, exclusive=True, group="remember", exit_on_error=False)
+    def _store_account(self, store: Callable[[str], None], account_id: str) -> None:
+        try:
+            store(account_id)
+        except OSError as exc:
+            self.call_from_thread(
+                self.notify, f"Could not remember the account: {exc}", severity="warning"
+            )
 
     def _account_chosen(self, account_id: str | None) -> None:
         chosen = [a for a in self.accounts if a.account_id == account_id]
