@@ -79,4 +79,7 @@ def quote_view(quote: Quote) -> QuoteView:
         change_pct=quote.change_pct,
         is_close=quote.is_close,
         halted=quote.halted,
+        bid=quote.bid,
+        ask=quote.ask,
+        volume=quote.volume,
     )

@@ -60,6 +60,9 @@ class QuoteView:
     updated_at: float | None = None
     is_close: bool = False  # ``last`` is the prior close (market closed / no trade today)
     halted: bool = False
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    volume: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
