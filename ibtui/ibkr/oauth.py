@@ -230,7 +230,10 @@ def decrypt_access_token_secret(encryption_key: RsaKey, secret_b64: str) -> byte
             "(was it copied completely, and is it the right encryption key?)"
         )
     sentinel = object()
-    plaintext = PKCS1_v1_5_Cipher.new(encryption_key).decrypt(ciphertext, sentinel)
+    try:
+        plaintext = PKCS1_v1_5_Cipher.new(encryption_key).decrypt(ciphertext, sentinel)
+    except ValueError:  # a ciphertext of the right length but not below this key's modulus
+        plaintext = sentinel
     if plaintext is sentinel or not isinstance(plaintext, bytes):
         raise OAuthFormatError(
             "the access token secret cannot be decrypted with this encryption key"

@@ -141,6 +141,15 @@ def test_secret_errors_are_specific() -> None:
         oauth.load_rsa_key("-----BEGIN RSA PRIVATE KEY-----\ngarbage\n")
 
 
+def test_a_secret_for_another_key_of_the_same_size_is_a_format_error() -> None:
+    # A ciphertext as long as the key but not below its modulus (as a secret encrypted for
+    # another key of the same size can be) once escaped as pycryptodome's bare ValueError.
+    key = oauth.load_rsa_key(DATA["keys"]["encryption"]["private_pem_pkcs8"])
+    too_large = base64.b64encode(b"\xff" * key.size_in_bytes()).decode()
+    with pytest.raises(oauth.OAuthFormatError, match="cannot be decrypted with this"):
+        oauth.decrypt_access_token_secret(key, too_large)
+
+
 def test_secret_round_trip_through_the_simulator_side() -> None:
     key = oauth.load_rsa_key(DATA["keys"]["encryption"]["private_pem_pkcs1"])
     secret = bytes(range(32))
