@@ -1,0 +1,289 @@
+"""What the chart, the symbol search and the watchlist need from the outside world.
+
+A :class:`MarketData` answers price history and symbol searches with the view-models below; an
+adapter implements it over the IBKR client (``ibtui.console_market``), tests with data they build.
+Failures raise :class:`MarketDataError` (``str()`` is shown as is) or, for IBKR's 429,
+:class:`RateLimited`, which the chart turns into a countdown and a retry.
+
+The :class:`Watchlist` is the list of instruments the user follows, persisted through a
+:class:`WatchlistStore`; the poller asks it which conids to quote (:meth:`Watchlist.polled`) so
+watched instruments share the positions' batched snapshots. Screens ask for an order ticket by
+posting :class:`TicketRequested`, which bubbles to the app.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Protocol
+
+from textual.message import Message
+
+from ibtui.tui.viewmodels import QuoteView
+
+__all__ = [
+    "DEFAULT_PRESET",
+    "PRESETS",
+    "BarView",
+    "HistoryView",
+    "MarketData",
+    "MarketDataError",
+    "Preset",
+    "RateLimited",
+    "SearchResultView",
+    "TicketRequested",
+    "WatchItem",
+    "Watchlist",
+    "WatchlistStore",
+]
+
+
+# --- view-models ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class BarView:
+    """One price bar; ``time`` is the bar's start in epoch seconds."""
+
+    time: float
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal | None = None
+
+    def with_price(self, price: Decimal) -> BarView:
+        """This bar after a trade at ``price``."""
+        return replace(self, close=price, high=max(self.high, price), low=min(self.low, price))
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryView:
+    """Bars oldest first. ``timezone`` is the exchange's IANA zone (axis labels are local time);
+    ``bar_seconds`` the bar length; ``delay_seconds`` is non-zero for delayed data."""
+
+    conid: int
+    symbol: str
+    bars: tuple[BarView, ...]
+    timezone: str = "UTC"
+    period: str = ""
+    bar: str = ""
+    bar_seconds: int | None = None
+    name: str | None = None
+    delay_seconds: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not self.bars
+
+    def with_price(self, price: Decimal, at: float | None = None) -> HistoryView:
+        """The current (last) bar moved by a live trade at ``price``.
+
+        For intraday bars, a trade at ``at`` after the last bar's end opens a new bar (aligned on
+        the bar length); daily and longer bars only ever update the last one (sessions, weekends
+        and holidays make their next start unknowable here).
+        """
+        if not self.bars:
+            return self
+        last = self.bars[-1]
+        length = self.bar_seconds
+        if at is not None and length and length < 86_400 and at >= last.time + length:
+            start = last.time + ((at - last.time) // length) * length
+            bar = BarView(start, price, price, price, price, Decimal(0))
+            return replace(self, bars=(*self.bars, bar))
+        return replace(self, bars=(*self.bars[:-1], last.with_price(price)))
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResultView:
+    """One listing from a symbol search: ``kinds`` are the contract kinds IBKR offers for it
+    (``STK``, ``OPT``, ``WAR``...), ``exchange`` its primary exchange."""
+
+    conid: int
+    symbol: str
+    description: str = ""
+    kinds: tuple[str, ...] = ()
+    exchange: str | None = None
+
+    @property
+    def kinds_text(self) -> str:
+        return " ".join(self.kinds)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchItem:
+    """One watched instrument, as stored in the state dir (``{"conid": ..., "symbol": ...}``)."""
+
+    conid: int
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """A history request the chart offers: ``period`` and ``bar`` in IBKR's spelling."""
+
+    period: str
+    bar: str
+    label: str
+
+
+# From API.md §6.1's step-size table (each bar is inside its period's allowed range), intraday
+# to multi-year, every one well under IBKR's 1,000 bars per answer.
+PRESETS: tuple[Preset, ...] = (
+    Preset("1h", "1min", "1 hour · 1 min"),
+    Preset("1d", "5min", "1 day · 5 min"),
+    Preset("1w", "30min", "1 week · 30 min"),
+    Preset("1m", "4h", "1 month · 4 hours"),
+    Preset("3m", "1d", "3 months · daily"),
+    Preset("6m", "1d", "6 months · daily"),
+    Preset("1y", "1d", "1 year · daily"),
+    Preset("2y", "1w", "2 years · weekly"),
+    Preset("5y", "1w", "5 years · weekly"),
+    Preset("15y", "1m", "15 years · monthly"),
+)
+DEFAULT_PRESET = 1  # one day of 5-minute bars
+
+
+# --- errors -----------------------------------------------------------------------------------
+class MarketDataError(Exception):
+    """A history or search request failed; ``str()`` is fit to show (no secrets)."""
+
+
+class RateLimited(MarketDataError):
+    """IBKR answered 429; ``retry_after`` is its wait in seconds when it said one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# --- protocols --------------------------------------------------------------------------------
+class MarketData(Protocol):
+    """Price history and symbol search, already converted to view-models.
+
+    ``history`` may return a view with no bars (IBKR has no data for the window); it raises
+    :class:`RateLimited` on a 429 and :class:`MarketDataError` for anything else.
+    """
+
+    async def history(self, conid: int, period: str, bar: str) -> HistoryView: ...
+
+    async def search(self, text: str) -> Sequence[SearchResultView]: ...
+
+
+class WatchlistStore(Protocol):
+    """Where the watchlist is kept between runs. ``load`` never fails (a damaged store is an
+    empty list); ``save`` may raise ``OSError`` and is called off the event loop."""
+
+    def load(self) -> list[WatchItem]: ...
+
+    def save(self, items: Sequence[WatchItem]) -> None: ...
+
+
+# --- the watchlist model ----------------------------------------------------------------------
+class Watchlist:
+    """The watched instruments in the user's order, plus conids an open chart wants quoted.
+
+    Changes are in memory at once; :meth:`save` writes the current list to the store (blocking:
+    run it in a thread worker). Saves are serialised and each writes the newest list, so
+    concurrent saves cannot leave an older list on disk.
+    """
+
+    def __init__(
+        self, items: Iterable[WatchItem] = (), store: WatchlistStore | None = None
+    ) -> None:
+        self.items: list[WatchItem] = []
+        for item in items:
+            if item.conid not in self:
+                self.items.append(item)
+        self.store = store
+        self._held: dict[int, int] = {}  # conid -> how many charts want it quoted
+        self._save_lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+
+    @classmethod
+    def load(cls, store: WatchlistStore) -> Watchlist:
+        return cls(store.load(), store)
+
+    def __contains__(self, conid: object) -> bool:
+        return any(item.conid == conid for item in self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def conids(self) -> list[int]:
+        return [item.conid for item in self.items]
+
+    def polled(self) -> list[int]:
+        """Every conid the poller should quote for the watchlist and open charts."""
+        return list(dict.fromkeys([*self.conids(), *self._held]))
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` after every change; returns the function that unsubscribes it."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def add(self, item: WatchItem) -> bool:
+        """Append ``item``; False when it is already watched."""
+        if item.conid in self:
+            return False
+        self.items.append(item)
+        self._changed()
+        return True
+
+    def remove(self, conid: int) -> WatchItem | None:
+        for index, item in enumerate(self.items):
+            if item.conid == conid:
+                del self.items[index]
+                self._changed()
+                return item
+        return None
+
+    def move(self, conid: int, delta: int) -> int | None:
+        """Move the item ``delta`` places (negative: up), clamped; its new index, or None."""
+        index = next((i for i, item in enumerate(self.items) if item.conid == conid), None)
+        if index is None:
+            return None
+        target = max(0, min(len(self.items) - 1, index + delta))
+        if target != index:
+            self.items.insert(target, self.items.pop(index))
+            self._changed()
+        return target
+
+    def hold(self, conid: int) -> None:
+        """Have the poller quote ``conid`` (an open chart) until :meth:`release`."""
+        self._held[conid] = self._held.get(conid, 0) + 1
+
+    def release(self, conid: int) -> None:
+        count = self._held.get(conid, 0) - 1
+        if count > 0:
+            self._held[conid] = count
+        else:
+            self._held.pop(conid, None)
+
+    def save(self) -> None:
+        """Write the current list to the store (blocking; raises ``OSError``)."""
+        if self.store is None:
+            return
+        with self._save_lock:
+            self.store.save(list(self.items))
+
+
+# --- messages ---------------------------------------------------------------------------------
+@dataclass
+class TicketRequested(Message):
+    """A screen asks the app for an order ticket (``side`` is ``BUY`` or ``SELL``)."""
+
+    conid: int
+    symbol: str
+    description: str = ""
+    side: str = "BUY"
+    quote: QuoteView | None = None
