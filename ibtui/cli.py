@@ -27,6 +27,7 @@ COMMANDS: dict[str, Command] = {
     "login": Command("ibtui.login_cli", "authorize with IBKR in a plain terminal; store the token"),
     "accounts": Command("ibtui.scripting", "print the accounts and exit", "accounts_main"),
     "positions": Command("ibtui.scripting", "print the positions and exit", "positions_main"),
+    "journal": Command("ibtui.trading.journal_cli", "print the audit journal of orders and exit"),
 }
 
 

@@ -1,0 +1,162 @@
+"""The audit journal: JSON lines, mode 0600, no secrets, tolerant reading, ``ibtui journal``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ibtui.ibkr.models import Side
+from ibtui.trading.journal import Journal, journal_path, read_journal
+from ibtui.trading.journal_cli import main, write
+
+REPO = Path(__file__).resolve().parents[2]
+MOMENT = datetime(2024, 11, 4, 15, 0, 1, 234000, tzinfo=UTC)
+
+
+def _journal(tmp_path: Path) -> Journal:
+    return Journal(journal_path(tmp_path / "state"), clock=lambda: MOMENT)
+
+
+def test_records_are_json_lines_with_the_common_fields_and_mode_0600(tmp_path: Path) -> None:
+    journal = _journal(tmp_path)
+    journal.record("intent", account="DU1", coid="c-1", side=Side.BUY, quantity=Decimal("10.5"))
+    journal.record("response", account="DU1", coid="c-1", order_id=7, status="Submitted")
+    lines = journal.path.read_text().splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {
+            "ts": "2024-11-04T15:00:01.234Z",
+            "event": "intent",
+            "account": "DU1",
+            "coid": "c-1",
+            "side": "BUY",
+            "quantity": "10.5",
+        },
+        {
+            "ts": "2024-11-04T15:00:01.234Z",
+            "event": "response",
+            "account": "DU1",
+            "coid": "c-1",
+            "order_id": 7,
+            "status": "Submitted",
+        },
+    ]
+    assert stat.S_IMODE(os.stat(journal.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(journal.path.parent).st_mode) == 0o700
+
+
+def test_credential_named_keys_are_stripped_at_any_depth(tmp_path: Path) -> None:
+    journal = _journal(tmp_path)
+    journal.record(
+        "submit",
+        coid="c-1",
+        order={"conid": 1, "access_token": "CANARY-1", "nested": {"LST": "CANARY-2"}},
+        oauth_signature="CANARY-3",
+        secret="CANARY-4",
+    )
+    text = journal.path.read_text()
+    assert "CANARY" not in text
+    (record,) = read_journal(journal.path)
+    assert record["order"] == {"conid": 1, "nested": {}}
+    assert record["redacted"] == ["LST", "access_token", "oauth_signature", "secret"]
+
+
+def test_unknown_events_and_reserved_fields_are_refused(tmp_path: Path) -> None:
+    journal = _journal(tmp_path)
+    with pytest.raises(ValueError, match="unknown journal event"):
+        journal.record("whatever")
+    with pytest.raises(ValueError, match="reserved"):
+        journal.record("intent", ts="x")
+    assert not journal.path.exists()
+
+
+async def test_arecord_writes_the_same_line(tmp_path: Path) -> None:
+    journal = _journal(tmp_path)
+    written = await journal.arecord("kill_switch", account="DU1", requested=[1, 2])
+    assert read_journal(journal.path) == [written]
+
+
+def test_a_truncated_last_line_is_skipped_and_repaired_before_the_next_write(
+    tmp_path: Path,
+) -> None:
+    journal = _journal(tmp_path)
+    journal.record("intent", coid="a")
+    with journal.path.open("a") as f:
+        f.write('{"ts": "2024-11-04T15:00:02Z", "event": "sub')  # a crash mid-line
+    assert [r["coid"] for r in read_journal(journal.path)] == ["a"]
+
+    _journal(tmp_path).record("intent", coid="b")  # a new process appends
+    records = read_journal(journal.path)
+    assert [r["event"] for r in records] == ["intent", "unreadable", "intent"]
+    assert records[1]["line"] == 2 and records[2]["coid"] == "b"
+
+
+def _sample(tmp_path: Path) -> Path:
+    state = tmp_path / "state"
+    journal = Journal(journal_path(state), clock=lambda: MOMENT)
+    journal.record("intent", account="DU1", coid="c-1", symbol="AAPL", note='say "hi", ok')
+    journal.record("response", account="DU1", coid="c-1", order_id=42, status="Submitted")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[paths]\nstate_dir = "{state}"\n')
+    config.chmod(0o600)
+    return config
+
+
+def test_main_prints_csv_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _sample(tmp_path)
+    assert main(["--config", str(config), "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [r["event"] for r in rows] == ["intent", "response"]
+    assert rows[1]["order_id"] == "42" and rows[0]["coid"] == "c-1"
+    assert json.loads(rows[0]["details"]) == {"symbol": "AAPL", "note": 'say "hi", ok'}
+
+    assert main(["--config", str(config)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["ts", "event", "account", "coid", "order_id", "details"]
+    assert "response" in out[2] and "42" in out[2]
+
+
+def test_write_jsonl_round_trips() -> None:
+    records = [{"ts": "t", "event": "intent", "account": None, "coid": "c", "x": [1, "2"]}]
+    out = io.StringIO()
+    write(records, "jsonl", out)
+    assert [json.loads(line) for line in out.getvalue().splitlines()] == records
+
+
+def ibtui(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ibtui", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_ibtui_journal_command(tmp_path: Path) -> None:
+    config = _sample(tmp_path)
+    done = ibtui("journal", "--config", str(config), "--format", "jsonl")
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["event"] for r in records] == ["intent", "response"]
+
+    done = ibtui("journal", "--config", str(tmp_path / "missing.toml"))
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "missing.toml" in done.stderr
+    assert "Traceback" not in done.stderr
+
+    empty = tmp_path / "empty.toml"
+    empty.write_text(f'[paths]\nstate_dir = "{tmp_path / "nothing"}"\n')
+    done = ibtui("journal", "--config", str(empty), "--format", "csv")
+    assert done.returncode == 0 and done.stdout == "ts,event,account,coid,order_id,details\n"
+    assert "no journal yet" in done.stderr
