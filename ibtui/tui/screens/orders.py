@@ -1,0 +1,1023 @@
+"""The orders screen: working and recent orders, the executions, cancel, modify, the kill switch.
+
+The orders list comes from :meth:`Trader.orders` in a worker, every ``poll_interval`` seconds and
+never faster than IBKR's live-orders pacing (one request per 5 s); a failed poll is shown on the
+error line and retried with a growing delay. Rows are keyed by order id and only changed cells are
+written; working orders come first (newest first), then the finished ones (most recently updated
+first). ``t`` shows the executions (:meth:`Trader.trades`, fetched when shown, at most every 5 s).
+
+Every order action asks first (:class:`~ibtui.tui.screens.question.QuestionScreen`):
+
+* ``c`` cancels the working order under the cursor; the row says the cancel is pending until a poll
+  shows the order finished.
+* ``m`` opens :class:`ModifyScreen` (quantity and price prefilled, checked), then a confirmation,
+  then :meth:`Trader.modify`; IBKR's questions on the way are shown one by one.
+* ``ctrl+k`` then ``K`` within 2 s (the kill switch) asks to cancel every working order on the
+  account, then calls :meth:`Trader.cancel_all`.
+
+When a poll shows an order newly filled, rejected or cancelled (not on the first load), the app
+notifies (``Filled: BUY 10 AAPL @ 215.02``) and rings the terminal bell when ``bell`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import ClassVar, Literal
+
+from rich.style import Style
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, Static
+from textual.widgets.data_table import RowKey
+
+from ibtui.tui import keymap as ids
+from ibtui.tui.format import (
+    MISSING,
+    fmt_duration,
+    fmt_money,
+    fmt_price,
+    fmt_quantity,
+    price_decimals,
+)
+from ibtui.tui.screens.question import QuestionScreen
+from ibtui.tui.trading import (
+    OrderView,
+    QuestionView,
+    SubmitResult,
+    SubmitStatus,
+    Trader,
+    TradeView,
+)
+from ibtui.tui.viewmodels import AccountView
+
+__all__ = [
+    "BlotterTable",
+    "ModifyScreen",
+    "ModifyValues",
+    "OrdersScreen",
+    "describe_order",
+    "kind_code",
+    "order_outcome",
+    "parse_modify",
+]
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+MIN_POLL_INTERVAL = 5.0  # IBKR: /iserver/account/orders, 1 request per 5 s
+TRADES_MIN_INTERVAL = 5.0  # IBKR: /iserver/account/trades, 1 request per 5 s
+MAX_BACKOFF = 60.0
+CHORD_SECONDS = 2.0  # the kill switch's second key must follow the first within this
+
+Outcome = Literal["Filled", "Cancelled", "Rejected"]
+
+# --- order text ---------------------------------------------------------------------------------
+_KIND_CODES = {
+    "LMT": "LMT",
+    "LIMIT": "LMT",
+    "MKT": "MKT",
+    "MARKET": "MKT",
+    "STP": "STP",
+    "STOP": "STP",
+    "STP LMT": "STP LMT",
+    "STOP LMT": "STP LMT",
+    "STOP LIMIT": "STP LMT",
+    "STP LIMIT": "STP LMT",
+}
+
+
+def kind_code(kind: str) -> str:
+    """IBKR's order type in the ticket's words: ``Limit``/``LIMIT`` → ``LMT``, ``Stop Limit`` /
+    ``STOP_LIMIT`` → ``STP LMT``; anything else unchanged."""
+    key = " ".join(kind.replace("_", " ").upper().split())
+    return _KIND_CODES.get(key, kind)
+
+
+def _has_limit(kind: str) -> bool:
+    return kind_code(kind) in ("LMT", "STP LMT")
+
+
+def _has_stop(kind: str) -> bool:
+    return kind_code(kind) in ("STP", "STP LMT")
+
+
+def describe_order(
+    order: OrderView,
+    *,
+    quantity: Decimal | None = None,
+    limit_price: Decimal | None = None,
+    stop_price: Decimal | None = None,
+) -> str:
+    """``BUY 10 AAPL LMT 215.00``, ``SELL 5 AAPL STP 210.00``, ``SELL 5 AAPL STP LMT 210.00
+    209.50`` (stop, then limit); the keyword values replace the order's own."""
+    code = kind_code(order.kind)
+    size = quantity if quantity is not None else order.quantity
+    parts = [order.side.value, fmt_quantity(size), order.symbol, code]
+    stop = stop_price if stop_price is not None else order.stop_price
+    limit = limit_price if limit_price is not None else order.limit_price
+    if _has_stop(order.kind) and stop is not None:
+        parts.append(fmt_price(stop))
+    if _has_limit(order.kind) and limit is not None:
+        parts.append(fmt_price(limit))
+    return " ".join(parts)
+
+
+def order_outcome(status: str) -> Outcome | None:
+    """``Filled``, ``Cancelled`` or ``Rejected`` for IBKR's final statuses, else None."""
+    word = status.replace("_", "").replace(" ", "").casefold()
+    if word == "filled":
+        return "Filled"
+    if word in ("cancelled", "canceled", "apicancelled", "apicanceled"):
+        return "Cancelled"
+    if word in ("rejected", "inactive"):
+        return "Rejected"
+    return None
+
+
+def _notice(order: OrderView, outcome: Outcome) -> str:
+    if outcome == "Filled":
+        size = order.filled if order.filled else order.quantity
+        price = f" @ {fmt_price(order.avg_price)}" if order.avg_price is not None else ""
+        return f"Filled: {order.side.value} {fmt_quantity(size)} {order.symbol}{price}"
+    text = f"{outcome}: {describe_order(order)} (order {order.order_id})"
+    if outcome == "Cancelled" and order.filled:
+        text += f" after {fmt_quantity(order.filled)} filled"
+    return text
+
+
+def _clock_time(stamp: float | None, now: float) -> str:
+    if stamp is None:
+        return MISSING
+    when = time.localtime(stamp)
+    if time.strftime("%Y%m%d", when) == time.strftime("%Y%m%d", time.localtime(now)):
+        return time.strftime("%H:%M:%S", when)
+    return time.strftime("%m-%d %H:%M", when)
+
+
+# --- the tables ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Col:
+    key: str
+    label: str
+    width: int
+    right: bool = False
+
+
+ORDER_COLUMNS = (
+    _Col("symbol", "Symbol", 9),
+    _Col("side", "Side", 4),
+    _Col("type", "Type", 7),
+    _Col("quantity", "Qty", 7, right=True),
+    _Col("status", "Status", 13),
+    _Col("fills", "Fill/Rem", 9, right=True),
+    _Col("limit", "Limit", 9, right=True),
+    _Col("stop", "Stop", 9, right=True),
+    _Col("avg", "Avg", 9, right=True),
+    _Col("time", "Time", 11),
+    _Col("order", "Order", 10, right=True),
+    _Col("coid", "cOID", 22),
+)
+TRADE_COLUMNS = (
+    _Col("time", "Time", 11),
+    _Col("symbol", "Symbol", 9),
+    _Col("side", "Side", 4),
+    _Col("quantity", "Qty", 7, right=True),
+    _Col("price", "Price", 10, right=True),
+    _Col("commission", "Comm.", 8, right=True),
+    _Col("ref", "Order ref", 22),
+    _Col("execution", "Execution", 24),
+)
+
+Signature = tuple[str, str]  # a cell as drawn: text and style
+
+
+@dataclass(frozen=True, slots=True)
+class _Styles:
+    buy: Style
+    sell: Style
+    working: Style
+    done: Style
+    filled: Style
+    rejected: Style
+    pending: Style
+
+
+class BlotterTable(DataTable[Text]):
+    """A row-cursor table with vim keys; rows keyed by order or execution id."""
+
+    DEFAULT_CSS = """
+    BlotterTable {
+        height: 1fr;
+        & > .blotter--buy { color: $text-success; }
+        & > .blotter--sell { color: $text-error; }
+        & > .blotter--working { text-style: bold; }
+        & > .blotter--done { color: $text-muted; }
+        & > .blotter--filled { color: $text-success; }
+        & > .blotter--rejected { color: $text-error; }
+        & > .blotter--pending { color: $text-warning; text-style: bold; }
+    }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
+        "blotter--buy",
+        "blotter--sell",
+        "blotter--working",
+        "blotter--done",
+        "blotter--filled",
+        "blotter--rejected",
+        "blotter--pending",
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False, id=ids.ORDERS_DOWN),
+        Binding("k", "cursor_up", "Up", show=False, id=ids.ORDERS_UP),
+        Binding("g", "scroll_top", "First row", show=False, id=ids.ORDERS_TOP),
+        Binding("G", "scroll_bottom", "Last row", show=False, id=ids.ORDERS_BOTTOM),
+    ]
+
+    def __init__(self, columns: Sequence[_Col], *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.fixed_columns = 1
+        for column in columns:
+            self.add_column(column.label, width=column.width, key=column.key)
+
+    def styles_for_rows(self) -> _Styles:
+        def style(name: str) -> Style:
+            return self.get_component_rich_style(f"blotter--{name}", partial=True)
+
+        return _Styles(
+            buy=style("buy"),
+            sell=style("sell"),
+            working=style("working"),
+            done=style("done"),
+            filled=style("filled"),
+            rejected=style("rejected"),
+            pending=style("pending"),
+        )
+
+    @property
+    def keys(self) -> list[str]:
+        """Row keys in display order."""
+        return [str(row.key.value) for row in self.ordered_rows]
+
+    def cursor_key(self) -> str | None:
+        if not self.row_count or not self.is_valid_row_index(self.cursor_row):
+            return None
+        return str(self.ordered_rows[self.cursor_row].key.value)
+
+    def move_to(self, key: str | None) -> None:
+        if key is not None and RowKey(key) in self.rows:
+            self.move_cursor(row=self.get_row_index(key), animate=False)
+
+    def text(self, key: str, column: str) -> str:
+        return self.get_cell(key, column).plain
+
+
+def _order_cells(
+    order: OrderView, pending_cancel: bool, styles: _Styles | None, now: float
+) -> dict[str, Signature]:
+    def st(name: str) -> str:
+        return str(getattr(styles, name)) if styles is not None else ""
+
+    outcome = order_outcome(order.status)
+    if pending_cancel and order.working:
+        status = (order.status if "cancel" in order.status.casefold() else "Cancel sent", "pending")
+    elif order.working:
+        status = (order.status, "working")
+    elif outcome == "Filled":
+        status = (order.status, "filled")
+    elif outcome == "Rejected":
+        status = (order.status, "rejected")
+    else:
+        status = (order.status, "done")
+    row_style = "" if order.working else st("done")
+    side_style = st("buy") if order.side.value == "BUY" else st("sell")
+    limit = fmt_price(order.limit_price) if order.limit_price is not None else ""
+    stop = fmt_price(order.stop_price) if order.stop_price is not None else ""
+    return {
+        "symbol": (order.symbol, row_style),
+        "side": (order.side.value, side_style),
+        "type": (kind_code(order.kind), row_style),
+        "quantity": (fmt_quantity(order.quantity), row_style),
+        "status": (status[0], st(status[1])),
+        "fills": (f"{fmt_quantity(order.filled)}/{fmt_quantity(order.remaining)}", row_style),
+        "limit": (limit, row_style),
+        "stop": (stop, row_style),
+        "avg": (fmt_price(order.avg_price) if order.avg_price is not None else "", row_style),
+        "time": (_clock_time(order.updated_at, now), row_style),
+        "order": (str(order.order_id), row_style),
+        "coid": (order.coid or "", row_style),
+    }
+
+
+def _trade_cells(trade: TradeView, styles: _Styles | None, now: float) -> dict[str, Signature]:
+    side_style = ""
+    if styles is not None:
+        side_style = str(styles.buy if trade.side.value == "BUY" else styles.sell)
+    commission = fmt_money(trade.commission) if trade.commission is not None else ""
+    return {
+        "time": (_clock_time(trade.time, now), ""),
+        "symbol": (trade.symbol, ""),
+        "side": (trade.side.value, side_style),
+        "quantity": (fmt_quantity(trade.quantity), ""),
+        "price": (fmt_price(trade.price), ""),
+        "commission": (commission, ""),
+        "ref": (trade.order_ref or "", ""),
+        "execution": (trade.execution_id, ""),
+    }
+
+
+def _text(cell: Signature, column: _Col) -> Text:
+    return Text(cell[0], style=cell[1], justify="right" if column.right else "left")
+
+
+# --- modify -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ModifyValues:
+    """What :class:`ModifyScreen` answers: the order's new quantity and prices (a price the
+    order type does not use is None)."""
+
+    quantity: Decimal
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+
+
+def _positive(text: str, problems: dict[str, str], field: str) -> Decimal | None:
+    text = text.strip().replace(",", "")
+    if not text:
+        problems[field] = "required"
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        problems[field] = "numbers only"
+        return None
+    if not value.is_finite():
+        problems[field] = "numbers only"
+        return None
+    if value <= 0:
+        problems[field] = "must be positive"
+        return None
+    return value
+
+
+def parse_modify(
+    order: OrderView, quantity: str, limit: str = "", stop: str = ""
+) -> tuple[ModifyValues | None, dict[str, str]]:
+    """The new values, or the problem of each field (``quantity``, ``limit``, ``stop``, or ``""``
+    when nothing changed)."""
+    problems: dict[str, str] = {}
+    size = _positive(quantity, problems, "quantity")
+    if size is not None and order.filled is not None and size <= order.filled:
+        problems["quantity"] = f"must be more than the {fmt_quantity(order.filled)} filled"
+    limit_price = _positive(limit, problems, "limit") if _has_limit(order.kind) else None
+    stop_price = _positive(stop, problems, "stop") if _has_stop(order.kind) else None
+    if problems or size is None:
+        return None, problems
+    values = ModifyValues(size, limit_price, stop_price)
+    if (
+        size == order.quantity
+        and limit_price == (order.limit_price if _has_limit(order.kind) else None)
+        and stop_price == (order.stop_price if _has_stop(order.kind) else None)
+    ):
+        return None, {"": "nothing changed"}
+    return values, {}
+
+
+def _plain(value: Decimal | None, *, price: bool = False) -> str:
+    """An input's prefill: no thousands separators; prices with their usual decimals."""
+    if value is None:
+        return ""
+    if price:
+        return f"{value:.{price_decimals(value)}f}"
+    if value == value.to_integral_value():
+        return f"{value.quantize(Decimal(1)):f}"
+    return f"{value.normalize():f}"
+
+
+class ModifyScreen(ModalScreen[ModifyValues | None]):
+    """New quantity and price for a working order, prefilled and checked as typed. Dismisses with
+    :class:`ModifyValues` (``enter``/``ctrl+s``, only when every field is valid) or None."""
+
+    CSS_PATH = "orders.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "submit", "Review", id=ids.MODIFY_SUBMIT),
+        Binding("escape", "back", "Back", id=ids.MODIFY_CLOSE),
+    ]
+
+    def __init__(self, order: OrderView, *, cursor_blink: bool = True) -> None:
+        super().__init__()
+        self.order = order
+        self.cursor_blink = cursor_blink
+        self.fields = ["quantity"]
+        if _has_limit(order.kind):
+            self.fields.append("limit")
+        if _has_stop(order.kind):
+            self.fields.append("stop")
+        self.problems: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        order = self.order
+        labels = {"quantity": "Quantity", "limit": "Limit", "stop": "Stop"}
+        values = {
+            "quantity": _plain(order.quantity),
+            "limit": _plain(order.limit_price, price=True),
+            "stop": _plain(order.stop_price, price=True),
+        }
+        with Vertical(id="modify-box") as box:
+            box.border_title = f"Modify order {order.order_id}"
+            filled = f"filled {fmt_quantity(order.filled)}" if order.filled else "nothing filled"
+            yield Static(
+                f"{describe_order(order)}  ·  {order.status}, {filled}",
+                id="modify-order",
+                markup=False,
+            )
+            for name in self.fields:
+                with Horizontal(classes="modify-row"):
+                    yield Static(labels[name], classes="modify-label")
+                    yield Input(values[name], id=f"modify-{name}", compact=True)
+                    yield Static("", id=f"modify-{name}-error", classes="modify-error")
+            yield Static("", id="modify-problem", classes="modify-error")
+            with Horizontal(id="modify-buttons"):
+                yield Button("Review (enter)", id="modify-submit", variant="primary")
+                yield Button("Back (esc)", id="modify-back")
+
+    def on_mount(self) -> None:
+        for box in self.query(Input):
+            box.cursor_blink = self.cursor_blink
+        # the price is what is changed most; the quantity when there is none
+        self.query_one(f"#modify-{self.fields[-1]}", Input).focus()
+
+    def _texts(self) -> dict[str, str]:
+        return {name: self.query_one(f"#modify-{name}", Input).value for name in self.fields}
+
+    def _check(self) -> ModifyValues | None:
+        texts = self._texts()
+        values, self.problems = parse_modify(
+            self.order, texts["quantity"], texts.get("limit", ""), texts.get("stop", "")
+        )
+        for name in self.fields:
+            self.query_one(f"#modify-{name}-error", Static).update(self.problems.get(name, ""))
+        self.query_one("#modify-problem", Static).update(self.problems.get("", ""))
+        return values
+
+    @on(Input.Changed)
+    def _changed(self) -> None:
+        self._check()
+        self.query_one("#modify-problem", Static).update("")  # "nothing changed" only on submit
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#modify-submit")
+    def _submit_pressed(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#modify-back")
+    def _back_pressed(self) -> None:
+        self.action_back()
+
+    def action_submit(self) -> None:
+        values = self._check()
+        if values is not None:
+            self.dismiss(values)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+
+# --- the screen ---------------------------------------------------------------------------------
+class OrdersScreen(Screen[None]):
+    CSS_PATH = "orders.tcss"
+    AUTO_FOCUS = "#orders-table"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("c", "cancel_order", "Cancel order", id=ids.ORDERS_CANCEL),
+        Binding("m", "modify_order", "Modify", id=ids.ORDERS_MODIFY),
+        Binding("t", "toggle_trades", "Trades", id=ids.ORDERS_TRADES),
+        Binding("ctrl+k", "kill_switch", "Kill all", id=ids.ORDERS_KILL),
+        Binding(
+            "K",
+            "kill_switch_confirm",
+            "Kill all (2nd key)",
+            show=False,
+            id=ids.ORDERS_KILL_CONFIRM,
+        ),
+        Binding("escape", "close", "Back", id=ids.ORDERS_CLOSE),
+    ]
+
+    def __init__(
+        self,
+        trader: Trader,
+        account: AccountView,
+        *,
+        clock: Clock = time.time,
+        poll_interval: float = MIN_POLL_INTERVAL,
+        bell: bool = True,
+        cursor_blink: bool = True,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        super().__init__()
+        self.trader = trader
+        self.account = account
+        self.clock = clock
+        self.poll_interval = max(poll_interval, MIN_POLL_INTERVAL)
+        self.ring_bell = bell
+        self.cursor_blink = cursor_blink
+        self.sleep = sleep
+        self.orders: dict[int, OrderView] = {}  # the last poll's, by order id
+        self.trades: dict[str, TradeView] = {}
+        self.showing_trades = False
+        self.loaded = False  # a poll has succeeded
+        self.polls = 0  # polls answered (successfully or not)
+        self.updated_at: float | None = None
+        self.message = ""
+        self.error: str | None = None
+        self.pending_cancel: set[int] = set()
+        self._loaded_at: float | None = None
+        self._cells: dict[str, dict[str, Signature]] = {}
+        self._trade_cells: dict[str, dict[str, Signature]] = {}
+        self._styles: _Styles | None = None
+        self._busy: set[int] = set()
+        self._kill_armed_at: float | None = None
+        self._trades_at: float | None = None
+        self._orders_error: str | None = None
+        self._trades_error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="orders-head")
+        with ContentSwitcher(initial="orders-table", id="orders-switch"):
+            yield BlotterTable(ORDER_COLUMNS, id="orders-table")
+            yield BlotterTable(TRADE_COLUMNS, id="trades-table")
+        yield Static(id="orders-message", markup=False)
+        yield Static(id="orders-error", markup=False)
+        yield Static(id="orders-help", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._styles = self.table.styles_for_rows()
+        self._show_head()
+        self._show_error()
+        self._show_help()
+        self._poll_loop()
+
+    # --- read access ----------------------------------------------------------------------------
+    @property
+    def table(self) -> BlotterTable:
+        return self.query_one("#orders-table", BlotterTable)
+
+    @property
+    def trades_table(self) -> BlotterTable:
+        return self.query_one("#trades-table", BlotterTable)
+
+    def selected_order(self) -> OrderView | None:
+        key = self.table.cursor_key()
+        return None if key is None else self.orders.get(int(key))
+
+    @property
+    def working_orders(self) -> list[OrderView]:
+        return [order for order in self.orders.values() if order.working]
+
+    # --- polling --------------------------------------------------------------------------------
+    @work(exclusive=True, group="orders-poll", exit_on_error=False)
+    async def _poll_loop(self) -> None:
+        failures = 0
+        while True:
+            try:
+                fresh = await self.trader.orders(self.account.account_id)
+            except Exception as exc:  # shown, retried later: never a crash
+                failures += 1
+                delay = min(self.poll_interval * 2**failures, MAX_BACKOFF)
+                self._orders_error = (
+                    f"Could not load the orders: {exc} (retrying in {fmt_duration(delay)})"
+                )
+            else:
+                failures = 0
+                delay = self.poll_interval
+                self._orders_error = None
+                try:
+                    self.apply_orders(fresh)
+                except Exception as exc:  # a bad answer must not stop the polling
+                    self._orders_error = f"Could not show the orders: {exc}"
+            self.polls += 1
+            self._show_error()
+            if self.showing_trades and self._trades_due():
+                await self._fetch_trades()
+            await self.sleep(delay)
+
+    def apply_orders(self, orders: Iterable[OrderView]) -> None:
+        """One poll's answer: rows added, changed cells rewritten, gone rows removed; newly
+        finished orders notified (not on the first load)."""
+        now = self.clock()
+        fresh = {order.order_id: order for order in orders}
+        previous = self.orders
+        first = not self.loaded
+        self.orders = fresh
+        self.loaded = True
+        self.updated_at = now
+        if self._loaded_at is None:
+            self._loaded_at = now
+        for order_id in list(self.pending_cancel):
+            order = fresh.get(order_id)
+            if order is None or not order.working:
+                self.pending_cancel.discard(order_id)
+        table = self.table
+        for key in [key for key in self._cells if int(key) not in fresh]:
+            table.remove_row(key)
+            del self._cells[key]
+        for order in fresh.values():
+            self._draw(order, now)
+        self._sort()
+        self._show_head()
+        if not first:
+            self._notify_outcomes(previous, fresh.values())
+
+    def _draw(self, order: OrderView, now: float | None = None) -> None:
+        key = str(order.order_id)
+        cells = _order_cells(
+            order,
+            order.order_id in self.pending_cancel,
+            self._styles,
+            self.clock() if now is None else now,
+        )
+        table = self.table
+        shown = self._cells.get(key)
+        if shown is None:
+            table.add_row(*(_text(cells[c.key], c) for c in ORDER_COLUMNS), key=key)
+        else:
+            for column in ORDER_COLUMNS:
+                if shown[column.key] != cells[column.key]:
+                    table.update_cell(key, column.key, _text(cells[column.key], column))
+        self._cells[key] = cells
+
+    def _redraw(self, order_id: int) -> None:
+        order = self.orders.get(order_id)
+        if order is not None:
+            self._draw(order)
+
+    def _sort(self) -> None:
+        def rank(order: OrderView) -> tuple[bool, float, int]:
+            if order.working:
+                return (False, -float(order.order_id), 0)
+            return (True, -(order.updated_at or 0.0), -order.order_id)
+
+        wanted = [str(o.order_id) for o in sorted(self.orders.values(), key=rank)]
+        table = self.table
+        if table.keys == wanted:
+            return
+        place = {key: index for index, key in enumerate(wanted)}
+        keep = table.cursor_key()
+        table.sort("order", key=lambda cell: place[cell.plain])
+        table.move_to(keep)
+
+    def _notify_outcomes(self, previous: dict[int, OrderView], fresh: Iterable[OrderView]) -> None:
+        rang = False
+        for order in fresh:
+            outcome = order_outcome(order.status)
+            if outcome is None:
+                continue
+            before = previous.get(order.order_id)
+            if before is not None:
+                if order_outcome(before.status) == outcome:
+                    continue
+            elif not self._recent(order):  # an old order IBKR lists late: no news
+                continue
+            severity: Literal["information", "warning", "error"] = (
+                "information"
+                if outcome == "Filled"
+                else "error"
+                if outcome == "Rejected"
+                else "warning"
+            )
+            self.app.notify(
+                _notice(order, outcome), title="Orders", severity=severity, markup=False
+            )
+            if self.ring_bell and not rang:
+                self.app.bell()
+                rang = True
+
+    def _recent(self, order: OrderView) -> bool:
+        return (
+            order.updated_at is not None
+            and self._loaded_at is not None
+            and order.updated_at >= self._loaded_at - self.poll_interval
+        )
+
+    # --- trades ---------------------------------------------------------------------------------
+    def _trades_due(self) -> bool:
+        return self._trades_at is None or self.clock() - self._trades_at >= TRADES_MIN_INTERVAL
+
+    @work(exclusive=True, group="orders-trades", exit_on_error=False)
+    async def _load_trades(self) -> None:
+        await self._fetch_trades()
+
+    async def _fetch_trades(self) -> None:
+        if not self._trades_due():
+            return
+        self._trades_at = self.clock()  # the pacing counts from the request
+        try:
+            trades = await self.trader.trades(self.account.account_id)
+        except Exception as exc:
+            self._trades_error = f"Could not load the trades: {exc}"
+        else:
+            self._trades_error = None
+            self.apply_trades(trades)
+        self._show_error()
+
+    def apply_trades(self, trades: Iterable[TradeView]) -> None:
+        """The executions, newest first; rows keyed by execution id."""
+        now = self.clock()
+        fresh = {trade.execution_id: trade for trade in trades}
+        self.trades = fresh
+        table = self.trades_table
+        for key in [key for key in self._trade_cells if key not in fresh]:
+            table.remove_row(key)
+            del self._trade_cells[key]
+        for key, trade in fresh.items():
+            cells = _trade_cells(trade, self._styles, now)
+            shown = self._trade_cells.get(key)
+            if shown is None:
+                table.add_row(*(_text(cells[c.key], c) for c in TRADE_COLUMNS), key=key)
+            else:
+                for column in TRADE_COLUMNS:
+                    if shown[column.key] != cells[column.key]:
+                        table.update_cell(key, column.key, _text(cells[column.key], column))
+            self._trade_cells[key] = cells
+        ordered = sorted(fresh.values(), key=lambda t: (-(t.time or 0.0), t.execution_id))
+        wanted = [t.execution_id for t in ordered]
+        if table.keys != wanted:
+            place = {key: index for index, key in enumerate(wanted)}
+            keep = table.cursor_key()
+            table.sort("execution", key=lambda cell: place[cell.plain])
+            table.move_to(keep)
+        self._show_head()
+
+    # --- lines ----------------------------------------------------------------------------------
+    def say(self, text: str, *, level: Literal["info", "warning", "error"] = "info") -> None:
+        """The result line above the help line."""
+        self.message = text
+        line = self.query_one("#orders-message", Static)
+        line.set_class(level == "error", "-error")
+        line.set_class(level == "warning", "-warning")
+        line.update(text)
+
+    def _show_error(self) -> None:
+        errors = [e for e in (self._orders_error, self._trades_error) if e]
+        self.error = " · ".join(errors) or None
+        line = self.query_one("#orders-error", Static)
+        line.update(self.error or "")
+        line.display = self.error is not None
+
+    def _show_head(self) -> None:
+        working = len(self.working_orders)
+        head = Text()
+        tabs = (
+            (f" Orders ({working} working) ", not self.showing_trades),
+            (f" Trades ({len(self.trades)}) ", self.showing_trades),
+        )
+        for label, active in tabs:
+            head.append(label, style="bold reverse" if active else "dim")
+            head.append(" ")
+        head.append(f" {self.account.account_id} ", style="bold")
+        head.append(self.account.mode, style="bold red" if not self.account.paper else "bold")
+        if not self.loaded:
+            head.append("  loading…", style="dim")
+        elif self.updated_at is not None:
+            head.append(f"  as of {_clock_time(self.updated_at, self.clock())}", style="dim")
+        self.query_one("#orders-head", Static).update(head)
+
+    def _key(self, binding_id: str, fallback: str) -> str:
+        for key, active in self.active_bindings.items():
+            if active.binding.id == binding_id:
+                return self.app.get_key_display(active.binding.with_key(key))
+        return fallback
+
+    def _show_help(self) -> None:
+        if self.showing_trades:
+            parts = [f"{self._key(ids.ORDERS_TRADES, 't')} orders"]
+        else:
+            parts = [
+                f"{self._key(ids.ORDERS_CANCEL, 'c')} cancel",
+                f"{self._key(ids.ORDERS_MODIFY, 'm')} modify",
+                f"{self._key(ids.ORDERS_TRADES, 't')} trades",
+            ]
+        parts.append(
+            f"{self._key(ids.ORDERS_KILL, '^k')} {self._kill_key()} kill switch (all orders)"
+        )
+        parts.append("j/k move")
+        self.query_one("#orders-help", Static).update("  ·  ".join(parts))
+
+    def _kill_key(self) -> str:
+        return self._key(ids.ORDERS_KILL_CONFIRM, "K")
+
+    # --- actions --------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("cancel_order", "modify_order") and self.showing_trades:
+            return None  # shown dimmed: the orders tab has them
+        return True
+
+    def action_close(self) -> None:
+        if len(self.app.screen_stack) > 1:
+            self.dismiss(None)
+
+    def action_toggle_trades(self) -> None:
+        self.showing_trades = not self.showing_trades
+        switcher = self.query_one(ContentSwitcher)
+        switcher.current = "trades-table" if self.showing_trades else "orders-table"
+        (self.trades_table if self.showing_trades else self.table).focus()
+        self._show_head()
+        self._show_help()
+        self.refresh_bindings()
+        if self.showing_trades and self._trades_due():
+            self._load_trades()
+
+    def _selected_working(self, verb: str) -> OrderView | None:
+        order = self.selected_order()
+        if order is None:
+            self.say(f"No order to {verb}.", level="warning")
+            return None
+        if not order.working:
+            self.say(
+                f"Order {order.order_id} is {order.status}: nothing to {verb}.", level="warning"
+            )
+            return None
+        if order.order_id in self.pending_cancel:
+            self.say(f"Order {order.order_id} is being cancelled.", level="warning")
+            return None
+        if order.order_id in self._busy:
+            return None
+        return order
+
+    def action_cancel_order(self) -> None:
+        if self.showing_trades:
+            return
+        order = self._selected_working("cancel")
+        if order is not None:
+            self._busy.add(order.order_id)
+            self._cancel_flow(order)
+
+    def action_modify_order(self) -> None:
+        if self.showing_trades:
+            return
+        order = self._selected_working("modify")
+        if order is not None:
+            self._busy.add(order.order_id)
+            self._modify_flow(order)
+
+    def action_kill_switch(self) -> None:
+        self._kill_armed_at = self.clock()
+        armed = self._kill_armed_at
+        self.say(
+            f"Kill switch: press {self._kill_key()} within {CHORD_SECONDS:g} s to cancel every "
+            f"working order on {self.account.account_id}.",
+            level="warning",
+        )
+        self.set_timer(CHORD_SECONDS, lambda: self._disarm(armed))
+
+    def _disarm(self, armed: float) -> None:
+        if self._kill_armed_at == armed:
+            self._kill_armed_at = None
+            self.say("Kill switch disarmed.")
+
+    def action_kill_switch_confirm(self) -> None:
+        armed, self._kill_armed_at = self._kill_armed_at, None
+        if armed is None:
+            return
+        if self.clock() - armed > CHORD_SECONDS:
+            self.say("Kill switch: too slow, disarmed.")
+            return
+        self._kill_flow()
+
+    # --- flows (workers: they wait for modals) ---------------------------------------------------
+    async def _confirm(self, text: str, title: str, confirm: str, *, danger: bool = False) -> bool:
+        screen = QuestionScreen(
+            QuestionView(text),
+            title=title,
+            confirm_label=confirm,
+            reject_label="Keep",
+            danger=danger,
+        )
+        answer: bool = await self.app.push_screen_wait(screen)
+        return answer
+
+    async def ask(self, question: QuestionView) -> bool:
+        """IBKR's question during a modify, verbatim, answered by the trader."""
+        answer: bool = await self.app.push_screen_wait(QuestionScreen(question))
+        return answer
+
+    @work(group="orders-actions", exit_on_error=False)
+    async def _cancel_flow(self, order: OrderView) -> None:
+        order_id = order.order_id
+        try:
+            text = f"Cancel {describe_order(order)} (order {order_id})?"
+            if not await self._confirm(text, "Cancel order", "Cancel order"):
+                self.say(f"Order {order_id} kept.")
+                return
+            self.pending_cancel.add(order_id)
+            self._redraw(order_id)
+            self.say(f"Cancelling order {order_id}…")
+            try:
+                answer = await self.trader.cancel(self.account.account_id, order_id)
+            except Exception as exc:
+                self.pending_cancel.discard(order_id)
+                self._redraw(order_id)
+                self.say(f"Could not cancel order {order_id}: {exc}", level="error")
+                return
+            self.say(f"Cancel order {order_id}: {answer}")
+        finally:
+            self._busy.discard(order_id)
+
+    @work(group="orders-actions", exit_on_error=False)
+    async def _modify_flow(self, order: OrderView) -> None:
+        order_id = order.order_id
+        try:
+            values = await self.app.push_screen_wait(
+                ModifyScreen(order, cursor_blink=self.cursor_blink)
+            )
+            if values is None:
+                self.say(f"Order {order_id} not modified.")
+                return
+            new = describe_order(
+                order,
+                quantity=values.quantity,
+                limit_price=values.limit_price,
+                stop_price=values.stop_price,
+            )
+            text = f"Modify {describe_order(order)} (order {order_id}) to {new}?"
+            if not await self._confirm(text, "Modify order", "Modify"):
+                self.say(f"Order {order_id} not modified.")
+                return
+            self.say(f"Modifying order {order_id}…")
+            try:
+                result = await self.trader.modify(
+                    order,
+                    quantity=values.quantity,
+                    limit_price=values.limit_price,
+                    stop_price=values.stop_price,
+                    ask=self.ask,
+                )
+            except Exception as exc:
+                self.say(
+                    f"Modify of order {order_id} failed: {exc}. Check the order before trying "
+                    "again.",
+                    level="error",
+                )
+                return
+            text, level = _modify_text(order_id, result)
+            self.say(text, level=level)
+        finally:
+            self._busy.discard(order_id)
+
+    @work(exclusive=True, group="orders-kill", exit_on_error=False)
+    async def _kill_flow(self) -> None:
+        account = self.account
+        count = len(self.working_orders)
+        noun = "order" if count == 1 else "orders"
+        text = (
+            f"Cancel {count} working {noun} on {account.mode} account {account.label}?"
+            " Orders placed since the last update are cancelled too."
+        )
+        if not await self._confirm(text, "KILL SWITCH", "Cancel all", danger=True):
+            self.say("Kill switch: nothing cancelled.")
+            return
+        self.say(f"Kill switch: cancelling every working order on {account.account_id}…")
+        try:
+            result = await self.trader.cancel_all(account.account_id)
+        except Exception as exc:
+            self.say(f"Kill switch failed: {exc}. Check the orders!", level="error")
+            self.app.notify(f"Kill switch failed: {exc}", severity="error", markup=False)
+            return
+        self.pending_cancel.update(result.requested)
+        for order_id in result.requested:
+            self._redraw(order_id)
+        done = len(result.requested)
+        text = f"Kill switch: cancel requested for {done} order{'' if done == 1 else 's'}"
+        if result.failed:
+            text += f"; {len(result.failed)} failed: " + "; ".join(result.failed)
+        self.say(text, level="error" if result.failed else "warning")
+        self.app.notify(text, title="Kill switch", severity="warning", markup=False)
+
+
+def _modify_text(
+    order_id: int, result: SubmitResult
+) -> tuple[str, Literal["info", "warning", "error"]]:
+    status = result.status
+    if status is SubmitStatus.ACCEPTED:
+        return f"Order {order_id} modified: {result.message}", "info"
+    if status is SubmitStatus.DECLINED:
+        return f"Modify of order {order_id} declined, nothing sent: {result.message}", "warning"
+    if status is SubmitStatus.REJECTED:
+        return f"IBKR rejected the modify of order {order_id}: {result.message}", "error"
+    if status is SubmitStatus.UNKNOWN:
+        return (
+            f"Modify of order {order_id}: no answer ({result.message}); check the order before "
+            "trying again",
+            "error",
+        )
+    return f"Modify of order {order_id} not sent: {result.message}", "warning"
