@@ -27,6 +27,8 @@ from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
 from ibtui.tui.screens.help import HelpScreen
 from ibtui.tui.screens.login import LoginScreen
 from ibtui.tui.screens.positions import PositionsScreen
+from ibtui.tui.screens.ticket import TicketScreen
+from ibtui.tui.trading import OrderKind, OrderSide, SubmitResult, Trader
 from ibtui.tui.viewmodels import AccountView
 from ibtui.tui.widgets.positions_grid import PositionsGrid
 from ibtui.tui.widgets.positions_table import PositionsTable
@@ -55,6 +57,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
         AccountTable,
         PositionsTable,
         PositionsGrid,
+        PositionsScreen,
+        TicketScreen,
         HelpScreen,
     )
 
@@ -63,6 +67,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         broker: Broker,
         *,
         login: LoginFlow | None = None,
+        trader: Trader | None = None,
         keymap: Mapping[str, str] | None = None,
         poll: PollSettings | None = None,
         clock: Callable[[], float] = time.time,
@@ -76,6 +81,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.broker = broker
         self.cursor_blink = cursor_blink
         self.login_flow = login
+        self.trader = trader
         self.poll_settings = poll or PollSettings()
         self.clock = clock
         self.sleep = sleep
@@ -131,6 +137,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "accounts":
             return self._can_pick_account()
+        if action == "ticket":
+            return self.trader is not None and isinstance(self.screen, PositionsScreen)
         return True
 
     def _can_pick_account(self) -> bool:
@@ -198,6 +206,40 @@ class IbtuiApp(App[None], inherit_bindings=False):
         )
         await poller.run()
 
+    # --- orders -------------------------------------------------------------------------------
+    def action_ticket(self, side: str) -> None:
+        """An order ticket for the position under the cursor: ``BUY``, ``SELL`` or ``CLOSE``
+        (the side and quantity that close the position)."""
+        screen = self.screen
+        if self.trader is None or not isinstance(screen, PositionsScreen):
+            return
+        view = screen.table.selected_view()
+        if view is None:
+            self.notify("No position selected.", severity="warning")
+            return
+        closing = OrderSide.SELL if view.quantity > 0 else OrderSide.BUY
+        chosen = closing if side == "CLOSE" else OrderSide(side)
+        quote = screen.quotes.get(view.conid)
+        ticket = TicketScreen(
+            self.trader,
+            screen.account,
+            conid=view.conid,
+            symbol=view.symbol,
+            description=view.description,
+            side=chosen,
+            quantity=abs(view.quantity) if chosen is closing else None,
+            kind=OrderKind.LIMIT,
+            limit_price=quote.last if quote is not None else view.last,
+            currency=view.currency,
+            quote=quote,
+            cursor_blink=self.cursor_blink,
+        )
+        self.push_screen(ticket, self._ticket_done)
+
+    def _ticket_done(self, result: SubmitResult | None) -> None:
+        if result is not None:
+            self.notify(result.message, title="Order sent", timeout=8)
+
     # --- help ---------------------------------------------------------------------------------
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -209,6 +251,7 @@ def run_app(
     broker: Broker,
     *,
     login: LoginFlow | None = None,
+    trader: Trader | None = None,
     keymap: Mapping[str, str] | None = None,
     poll_interval: float = 2.0,
     last_account: str | None = None,
@@ -219,6 +262,7 @@ def run_app(
     app = IbtuiApp(
         broker,
         login=login,
+        trader=trader,
         keymap=keymap,
         poll=PollSettings(interval=poll_interval),
         last_account=last_account,

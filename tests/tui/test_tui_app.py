@@ -174,7 +174,7 @@ async def test_help_lists_the_bindings_with_their_ids(clock: Clock) -> None:
         assert isinstance(help_screen, HelpScreen)
         entries = {info.binding_id: (info.keys, info.description) for info in help_screen.entries}
         assert entries["positions.filter"] == ("/", "Filter")
-        assert entries["positions.sort_next"] == ("s", "Sort")
+        assert entries["positions.sort_next"] == (">", "Sort")
         assert entries["positions.cursor_down"] == ("j", "Down")
         assert entries["app.accounts"] == ("a", "Accounts")
         assert entries["app.quit"] == ("^q", "Quit")

@@ -89,9 +89,9 @@ async def test_sort_by_keyboard_and_reverse(clock: Clock) -> None:
         table.set_positions(sample_positions())
         await pilot.pause()
         assert [table.views[k].symbol for k in table.visible_keys][:2] == ["AAPL", "EUR.USD"]
-        await pilot.press("s")  # next column: description
+        await pilot.press(">")  # next column: description
         assert table.sort_column == "description"
-        await pilot.press("s", "s", "s")  # asset class, quantity, last
+        await pilot.press(">", ">", ">")  # asset class, quantity, last
         assert table.sort_column == "last"
         symbols = [table.views[k].symbol for k in table.visible_keys]
         assert symbols == ["EUR.USD", "SPY C580", "SAP", "AAPL", "MSFT", "SPY"]
@@ -99,7 +99,7 @@ async def test_sort_by_keyboard_and_reverse(clock: Clock) -> None:
         symbols = [table.views[k].symbol for k in table.visible_keys]
         assert symbols == ["SPY", "MSFT", "AAPL", "SAP", "SPY C580", "EUR.USD"]
         assert str(table.grid.columns[ColumnKey("last")].label) == "Last ▼"
-        await pilot.press("S")
+        await pilot.press("<")
         assert table.sort_column == "quantity"
 
 

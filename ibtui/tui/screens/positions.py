@@ -9,11 +9,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import ClassVar
 
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from ibtui.tui import keymap as ids
 from ibtui.tui.commands import Command
 from ibtui.tui.format import fmt_duration
 from ibtui.tui.messages import (
@@ -23,7 +26,7 @@ from ibtui.tui.messages import (
     SessionStateChanged,
     TokenLifetime,
 )
-from ibtui.tui.viewmodels import AccountView, StatusView
+from ibtui.tui.viewmodels import AccountView, QuoteView, StatusView
 from ibtui.tui.widgets.columns import COLUMNS
 from ibtui.tui.widgets.positions_table import PositionsTable
 from ibtui.tui.widgets.status_bar import StatusBar
@@ -34,6 +37,12 @@ __all__ = ["PositionsScreen"]
 class PositionsScreen(Screen[None]):
     CSS_PATH = "positions.tcss"
     AUTO_FOCUS = "PositionsGrid"
+    # Order tickets are the app's (it holds the trader); these keys open one for the row.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("b", "app.ticket('BUY')", "Buy", id=ids.POSITIONS_BUY),
+        Binding("s", "app.ticket('SELL')", "Sell", id=ids.POSITIONS_SELL),
+        Binding("x", "app.ticket('CLOSE')", "Close pos.", id=ids.POSITIONS_CLOSE),
+    ]
 
     def __init__(
         self,
@@ -53,6 +62,7 @@ class PositionsScreen(Screen[None]):
         self.flash_seconds = flash_seconds
         base = status or StatusView()
         self._initial_status = replace(base, account=account, poll_interval=poll_interval)
+        self.quotes: dict[int, QuoteView] = {}  # the newest snapshot of each conid
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self._initial_status, clock=self.clock, id="status")
@@ -81,6 +91,12 @@ class PositionsScreen(Screen[None]):
     # --- messages from the poller -------------------------------------------------------------
     def on_quotes_updated(self, message: QuotesUpdated) -> None:
         self.table.apply_quotes(message.quotes)
+        self.quotes.update(message.quotes)
+        ticket = self.app.screen
+        set_quote = getattr(ticket, "set_quote", None)  # an open order ticket shows them live
+        if ticket is not self and callable(set_quote):
+            for quote in message.quotes.values():
+                set_quote(quote)
         stamps = [q.updated_at for q in message.quotes.values() if q.updated_at is not None]
         newest = max(stamps, default=message.received_at)
         current = self.status_bar.status.newest_quote_at

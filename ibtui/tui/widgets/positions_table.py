@@ -70,8 +70,14 @@ class PositionsTable(Vertical):
         Binding(
             "escape", "clear_filter", "Clear filter", show=False, id=ids.POSITIONS_CLEAR_FILTER
         ),
-        Binding("s", "sort_next", "Sort", id=ids.POSITIONS_SORT_NEXT),
-        Binding("S", "sort_previous", "Sort back", show=False, id=ids.POSITIONS_SORT_PREVIOUS),
+        Binding("greater_than_sign", "sort_next", "Sort", id=ids.POSITIONS_SORT_NEXT),
+        Binding(
+            "less_than_sign",
+            "sort_previous",
+            "Sort back",
+            show=False,
+            id=ids.POSITIONS_SORT_PREVIOUS,
+        ),
         Binding("r", "sort_reverse", "Reverse", id=ids.POSITIONS_SORT_REVERSE),
     ]
 
@@ -152,6 +158,11 @@ class PositionsTable(Vertical):
 
     def cell(self, key: str, column: str) -> Cell:
         return self.grid.get_cell(key, column)
+
+    def selected_view(self) -> PositionView | None:
+        """The position under the cursor."""
+        key = self.grid.cursor_key()
+        return None if key is None else self._views.get(key)
 
     # --- data in --------------------------------------------------------------------------------
     def set_positions(self, positions: Iterable[PositionView]) -> None:
