@@ -26,7 +26,9 @@ from ibtui.tui.protocols import Broker, LoginFlow
 from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
 from ibtui.tui.screens.help import HelpScreen
 from ibtui.tui.screens.login import LoginScreen
+from ibtui.tui.screens.orders import OrdersScreen
 from ibtui.tui.screens.positions import PositionsScreen
+from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.screens.ticket import TicketScreen
 from ibtui.tui.trading import OrderKind, OrderSide, SubmitResult, Trader
 from ibtui.tui.viewmodels import AccountView
@@ -49,6 +51,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         ),
         Binding("question_mark", "help", "Help", id=ids.APP_HELP),
         Binding("a", "accounts", "Accounts", id=ids.APP_ACCOUNTS),
+        Binding("o", "orders", "Orders", id=ids.APP_ORDERS),
     ]
     # Every class whose bindings the keymap may remap.
     BINDING_CLASSES: ClassVar[tuple[type, ...]] = (
@@ -59,6 +62,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
         PositionsGrid,
         PositionsScreen,
         TicketScreen,
+        OrdersScreen,
+        QuestionScreen,
         HelpScreen,
     )
 
@@ -76,8 +81,10 @@ class IbtuiApp(App[None], inherit_bindings=False):
         remember_account: Callable[[str], None] | None = None,
         theme: str | None = None,
         cursor_blink: bool = True,
+        bell: bool = True,
     ) -> None:
         super().__init__()
+        self.ring_bell = bell
         self.broker = broker
         self.cursor_blink = cursor_blink
         self.login_flow = login
@@ -137,7 +144,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "accounts":
             return self._can_pick_account()
-        if action == "ticket":
+        if action in ("ticket", "orders"):
             return self.trader is not None and isinstance(self.screen, PositionsScreen)
         return True
 
@@ -236,6 +243,22 @@ class IbtuiApp(App[None], inherit_bindings=False):
         )
         self.push_screen(ticket, self._ticket_done)
 
+    def action_orders(self) -> None:
+        """Working and recent orders of the account: cancel, modify, the kill switch, trades."""
+        if self.trader is None or self.account is None:
+            return
+        if not isinstance(self.screen, PositionsScreen):
+            return
+        self.push_screen(
+            OrdersScreen(
+                self.trader,
+                self.account,
+                clock=self.clock,
+                bell=self.ring_bell,
+                cursor_blink=self.cursor_blink,
+            )
+        )
+
     def _ticket_done(self, result: SubmitResult | None) -> None:
         if result is not None:
             self.notify(result.message, title="Order sent", timeout=8)
@@ -257,6 +280,7 @@ def run_app(
     last_account: str | None = None,
     remember_account: Callable[[str], None] | None = None,
     theme: str | None = None,
+    bell: bool = True,
 ) -> int:
     """Run the console until the user quits; the exit code for the command line."""
     app = IbtuiApp(
@@ -268,6 +292,7 @@ def run_app(
         last_account=last_account,
         remember_account=remember_account,
         theme=theme,
+        bell=bell,
     )
     app.run()
     return app.return_code or 0

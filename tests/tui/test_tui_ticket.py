@@ -291,3 +291,45 @@ async def test_keys_on_a_position_open_a_prefilled_ticket() -> None:
         assert isinstance(ticket, TicketScreen)
         assert ticket.query_one("#side", Select).value is OrderSide.SELL
         assert ticket.query_one("#quantity", Input).value == ""
+
+
+async def test_o_opens_the_orders_screen_and_escape_comes_back() -> None:
+    from ibtui.tui.app import IbtuiApp
+    from ibtui.tui.poller import PollSettings
+    from ibtui.tui.screens.orders import OrdersScreen
+    from ibtui.tui.screens.positions import PositionsScreen
+    from tests.tui.conftest import Clock, ViewBroker, position
+
+    clock = Clock()
+    broker = ViewBroker([position(1, "AAA", "10", "50", "40")], clock)
+    app = IbtuiApp(
+        broker,
+        trader=FakeTrader(),
+        clock=clock,
+        poll=PollSettings(interval=60),
+        cursor_blink=False,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        positions = app.screen
+        await pilot.press("o")
+        await settle(pilot, lambda: isinstance(app.screen, OrdersScreen))
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is positions)
+
+
+async def test_without_a_trader_there_is_no_ticket_and_no_orders_screen() -> None:
+    from ibtui.tui.app import IbtuiApp
+    from ibtui.tui.poller import PollSettings
+    from ibtui.tui.screens.positions import PositionsScreen
+    from tests.tui.conftest import Clock, ViewBroker, position
+
+    clock = Clock()
+    broker = ViewBroker([position(1, "AAA", "10", "50", "40")], clock)
+    app = IbtuiApp(broker, clock=clock, poll=PollSettings(interval=60), cursor_blink=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        positions = app.screen
+        await pilot.press("o", "b", "x")
+        await pilot.pause()
+        assert app.screen is positions
