@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit install clean demo
+.PHONY: test lint typecheck unit install clean demo screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,3 +33,7 @@ clean:
 
 demo: $(STAMP)
 	$(BIN)/ibtui demo
+
+# SVGs of every screen on the demo (PNGs too where rsvg-convert or ImageMagick is installed)
+screenshots: $(STAMP)
+	$(BIN)/python screenshots/make_screenshots.py
