@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -13,14 +14,17 @@ from pathlib import Path
 
 import httpx
 
-from ibtui.config import ConfigError, Settings, load_settings, save_tokens
+from ibtui.config import ConfigError, OrderSettings, Settings, load_settings, save_tokens
+from ibtui.console_trading import ClientTrader
 from ibtui.credentials import load_credentials
 from ibtui.demo import DemoEnvironment, build_demo
+from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.connect import Connection, Recovery, connect
 from ibtui.ibkr.errors import IbkrError
 from ibtui.ibkr.login import RequestToken, ThirdPartyLogin
 from ibtui.ibkr.session import AccessCredentials, Consumer
 from ibtui.state import StateStore
+from ibtui.trading.journal import Journal, journal_path
 from ibtui.tui.convert import account_view, fx_rates, position_view, quote_view
 from ibtui.tui.protocols import LoginPrompt, LoginStep, Progress
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
@@ -53,6 +57,7 @@ class ClientBackend:
         self._started = False
         self._request: RequestToken | None = None
         self._accounts: dict[str, AccountView] = {}
+        self._stale_positions: set[str] = set()  # accounts with orders since the last read
 
     @property
     def needs_login(self) -> bool:
@@ -109,6 +114,27 @@ class ClientBackend:
             self._started = True
         return conn
 
+    async def client(self) -> IbkrClient:
+        """The connected client (the order service's way in)."""
+        return (await self._ensure_started()).client
+
+    def is_paper(self, account_id: str) -> bool | None:
+        account = self._accounts.get(account_id)
+        return None if account is None else account.paper
+
+    def trader(self, settings: OrderSettings, state_dir: Path) -> ClientTrader:
+        """Trading for the screens, journaled in ``state_dir``."""
+        return ClientTrader(
+            self.client,
+            Journal(journal_path(state_dir)),
+            settings,
+            is_paper=self.is_paper,
+            on_change=self._positions_changed,
+        )
+
+    def _positions_changed(self, account_id: str) -> None:
+        self._stale_positions.add(account_id)
+
     async def accounts(self) -> Sequence[AccountView]:
         conn = await self._ensure_started()
         views = [account_view(a) for a in await conn.client.accounts()]
@@ -122,7 +148,10 @@ class ClientBackend:
 
     async def positions(self, account_id: str) -> Sequence[PositionView]:
         conn = await self._ensure_started()
-        positions = await conn.client.positions(account_id)
+        # After an order IBKR's cached positions are stale: ask it to rebuild them once.
+        stale = account_id in self._stale_positions
+        self._stale_positions.discard(account_id)
+        positions = await conn.client.positions(account_id, invalidate=stale)
         base = self._accounts.get(account_id)
         currency = base.base_currency if base else None
         rates: dict[str, Decimal] = {}
@@ -170,6 +199,11 @@ def main(argv: list[str]) -> int:
         help="start with a first-party access token instead of the third-party login screen",
     )
     parser.add_argument("--poll-interval", type=float, default=2.0, help="seconds between polls")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where the demo keeps its order journal (default: a new temporary folder)",
+    )
     args = parser.parse_args(argv)
     from ibtui.tui.app import run_app
 
@@ -181,9 +215,11 @@ def main(argv: list[str]) -> int:
     backend = ClientBackend(
         demo.base_url, demo.consumer, access=access, transport=demo.transport, demo=demo
     )
+    state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="ibtui-demo-"))
     return run_app(
         backend,
         login=backend if backend.needs_login else None,
+        trader=backend.trader(OrderSettings(), state_dir),
         poll_interval=args.poll_interval,
     )
 
@@ -233,7 +269,9 @@ def run_main(argv: list[str]) -> int:
         login=backend if backend.needs_login else None,
         keymap=settings.keymap,
         poll_interval=args.poll_interval or settings.ui.poll_interval,
+        trader=backend.trader(settings.orders, settings.state_dir),
         last_account=state.last_account,
         remember_account=state.remember_account,
         theme=settings.ui.theme,
+        bell=settings.ui.bell,
     )

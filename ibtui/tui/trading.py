@@ -152,6 +152,7 @@ class SubmitStatus(StrEnum):
     DECLINED = "declined"  # the trader answered no to a question: nothing was sent
     UNKNOWN = "unknown"  # no answer: check the orders screen before sending again
     BUSY = "busy"  # a submission is already in flight: this one was not sent
+    NOT_SENT = "not sent"  # refused before sending (a check failed, the journal is unwritable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,14 +214,17 @@ class Trader(Protocol):
     ``submit`` asks each of IBKR's questions through ``ask`` (unless the configured policy
     answers it) and never sends the same draft twice: while a submission is in flight, or after
     one ended in an unknown outcome that is not reconciled yet, it answers BUSY/UNKNOWN without
-    sending. Failures raise exceptions whose ``str()`` is fit to show.
+    sending. ``confirmation`` is what the trader typed to confirm a LIVE account's order.
+    Failures raise exceptions whose ``str()`` is fit to show.
     """
 
     def check(self, draft: OrderDraft, quote: QuoteView | None) -> TicketCheck: ...
 
     async def preview(self, draft: OrderDraft) -> PreviewView: ...
 
-    async def submit(self, draft: OrderDraft, ask: Ask) -> SubmitResult: ...
+    async def submit(
+        self, draft: OrderDraft, ask: Ask, *, confirmation: str | None = None
+    ) -> SubmitResult: ...
 
     async def orders(self, account_id: str) -> Sequence[OrderView]: ...
 

@@ -33,6 +33,7 @@ class FakeTrader:
     previews: list[OrderDraft] = field(default_factory=list)
     submitted: list[OrderDraft] = field(default_factory=list)
     answers: list[bool] = field(default_factory=list)
+    confirmations: list[str | None] = field(default_factory=list)
 
     def check(self, draft: OrderDraft, quote: QuoteView | None) -> TicketCheck:
         problems: list[FieldProblem] = []
@@ -52,8 +53,11 @@ class FakeTrader:
             equity_after="132,080.77 USD",
         )
 
-    async def submit(self, draft: OrderDraft, ask: Ask) -> SubmitResult:
+    async def submit(
+        self, draft: OrderDraft, ask: Ask, *, confirmation: str | None = None
+    ) -> SubmitResult:
         self.submitted.append(draft)
+        self.confirmations.append(confirmation)
         if self.gate is not None:
             await self.gate.wait()
         for question in self.questions:

@@ -195,7 +195,7 @@ async def test_a_live_account_needs_its_last_four_characters() -> None:
         await pilot.pause()
         await pilot.press("ctrl+s")
         await settle(pilot, lambda: bool(app.results))
-    assert len(trader.submitted) == 1
+    assert len(trader.submitted) == 1 and trader.confirmations == ["4321"]
 
 
 async def test_an_unknown_outcome_keeps_send_disabled() -> None:

@@ -445,7 +445,8 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
     @work(exclusive=True, group="ticket-send", exit_on_error=False)
     async def _submit(self, draft: OrderDraft) -> None:
         try:
-            result = await self.trader.submit(draft, self._ask)
+            typed = None if self.account.paper else self.query_one("#confirm", Input).value
+            result = await self.trader.submit(draft, self._ask, confirmation=typed)
         except Exception as exc:
             # The trader reports unknown outcomes as results; anything raised here means the
             # order may or may not exist: keep Send disabled and say where to look.
@@ -465,7 +466,7 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
             self.message = f"Outcome unknown: {result.message}"
         elif result.status is SubmitStatus.DECLINED:
             self.message = f"Not sent: {result.message}"
-        elif result.status is SubmitStatus.BUSY:
+        elif result.status in (SubmitStatus.BUSY, SubmitStatus.NOT_SENT):
             self.message = result.message
         else:
             self.message = f"IBKR rejected the order: {result.message}"

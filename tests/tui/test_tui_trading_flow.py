@@ -1,0 +1,133 @@
+"""Trading on the real in-process simulator through the console: the ticket, IBKR's chained
+questions, a fill visible in positions, a declined question, the journal."""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from textual.widgets import Input
+
+from ibtui.config import OrderSettings
+from ibtui.console import ClientBackend
+from ibtui.demo import DemoEnvironment, build_demo, trading_offset
+from ibtui.ibkr.session import AccessCredentials
+from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
+from ibtui.trading.journal import journal_path, read_journal
+from ibtui.tui.app import IbtuiApp
+from ibtui.tui.poller import PollSettings
+from ibtui.tui.screens.positions import PositionsScreen
+from ibtui.tui.screens.question import QuestionScreen
+from ibtui.tui.screens.ticket import TicketScreen
+from tests.tui.test_tui_demo_flow import wait_for
+
+AAPL = 265598
+
+
+def environment(tmp_path: Path) -> tuple[DemoEnvironment, IbtuiApp, ClientBackend, str]:
+    clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
+    demo = build_demo(key_bits=1024, config=SimConfig(seed=7, clock=clock, pacing_enabled=False))
+    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
+    backend = ClientBackend(
+        demo.base_url,
+        demo.consumer,
+        access=AccessCredentials(token, secret),
+        transport=demo.transport,
+    )
+    trader = backend.trader(OrderSettings(max_order_value=1_000_000.0), tmp_path)
+    app = IbtuiApp(
+        backend,
+        trader=trader,
+        last_account=PAPER_ACCOUNT,
+        poll=PollSettings(interval=0.2, positions_every=0.5),
+        cursor_blink=False,
+    )
+    return demo, app, backend, secret
+
+
+async def open_aapl_ticket(app: IbtuiApp, pilot) -> tuple[PositionsScreen, TicketScreen]:  # type: ignore[no-untyped-def]
+    await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen))
+    positions = app.screen
+    assert isinstance(positions, PositionsScreen)
+    key = f"{PAPER_ACCOUNT}:{AAPL}"
+    await wait_for(pilot, lambda: AAPL in positions.quotes)
+    positions.table.grid.move_to(key)
+    await pilot.press("b")
+    await wait_for(pilot, lambda: isinstance(app.screen, TicketScreen))
+    ticket = app.screen
+    assert isinstance(ticket, TicketScreen) and ticket.conid == AAPL
+    return positions, ticket
+
+
+def held(positions: PositionsScreen) -> Decimal:
+    return positions.table.views[f"{PAPER_ACCOUNT}:{AAPL}"].quantity
+
+
+async def test_a_limit_buy_through_two_questions_fills_and_shows_in_positions(
+    tmp_path: Path,
+) -> None:
+    _demo, app, backend, secret = environment(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        positions, ticket = await open_aapl_ticket(app, pilot)
+        before = held(positions)
+        last = positions.quotes[AAPL].last
+        assert last is not None
+        # 5 % above the market (IBKR asks about the price) and over 250,000 USD (it asks again)
+        price = (last * Decimal("1.05")).quantize(Decimal("0.01"))
+        quantity = int(Decimal(260_000) / last) + 1
+        ticket.query_one("#quantity", Input).value = str(quantity)
+        ticket.query_one("#limit", Input).value = str(price)
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: ticket.preview is not None)
+        assert ticket.preview is not None and ticket.preview.commission
+        await pilot.press("ctrl+s")
+
+        asked = []
+        for _ in range(2):
+            await wait_for(pilot, lambda: isinstance(app.screen, QuestionScreen))
+            question = app.screen
+            assert isinstance(question, QuestionScreen)
+            asked.append(question.question.message_id)
+            await pilot.press("y")
+            await wait_for(pilot, lambda q=question: app.screen is not q)  # type: ignore[misc]
+        assert set(asked) == {"o163", "o451"}
+
+        await wait_for(pilot, lambda: app.screen is positions)
+        await wait_for(pilot, lambda: held(positions) == before + quantity, seconds=20)
+
+    await backend.aclose()
+    journal = journal_path(tmp_path)
+    assert stat.S_IMODE(journal.stat().st_mode) == 0o600
+    text = journal.read_text()
+    assert secret not in text
+    events = [e["event"] for e in read_journal(journal)]
+    for step in ("preview", "intent", "question", "answer", "submit", "response"):
+        assert step in events, (step, events)
+    for line in text.splitlines():
+        json.loads(line)
+
+
+async def test_rejecting_a_question_sends_nothing(tmp_path: Path) -> None:
+    demo, app, backend, _ = environment(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        positions, ticket = await open_aapl_ticket(app, pilot)
+        last = positions.quotes[AAPL].last
+        assert last is not None
+        price = (last * Decimal("0.90")).quantize(Decimal("0.01"))  # 10 % below: o163
+        ticket.query_one("#quantity", Input).value = "3"
+        ticket.query_one("#limit", Input).value = str(price)
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: ticket.preview is not None)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuestionScreen))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: "Not sent" in ticket.message)
+        assert app.screen is ticket
+    await backend.aclose()
+    orders = demo.sim.broker.orders
+    assert not [o for o in orders.values() if o.account_id == PAPER_ACCOUNT]
