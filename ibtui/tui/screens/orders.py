@@ -172,12 +172,12 @@ class _Col:
 
 
 ORDER_COLUMNS = (
-    _Col("symbol", "Symbol", 9),
+    _Col("symbol", "Symbol", 8),
     _Col("side", "Side", 4),
     _Col("type", "Type", 7),
-    _Col("quantity", "Qty", 7, right=True),
+    _Col("quantity", "Qty", 6, right=True),
     _Col("status", "Status", 13),
-    _Col("fills", "Fill/Rem", 9, right=True),
+    _Col("fills", "Fill/Rem", 8, right=True),
     _Col("limit", "Limit", 9, right=True),
     _Col("stop", "Stop", 9, right=True),
     _Col("avg", "Avg", 9, right=True),
@@ -219,7 +219,7 @@ class BlotterTable(DataTable[Text]):
         & > .blotter--buy { color: $text-success; }
         & > .blotter--sell { color: $text-error; }
         & > .blotter--working { text-style: bold; }
-        & > .blotter--done { color: $text-muted; }
+        & > .blotter--done { text-style: dim; }
         & > .blotter--filled { color: $text-success; }
         & > .blotter--rejected { color: $text-error; }
         & > .blotter--pending { color: $text-warning; text-style: bold; }
@@ -245,7 +245,8 @@ class BlotterTable(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.fixed_columns = 1
         for column in columns:
-            self.add_column(column.label, width=column.width, key=column.key)
+            label = Text(column.label, justify="right" if column.right else "left")
+            self.add_column(label, width=column.width, key=column.key)
 
     def styles_for_rows(self) -> _Styles:
         def style(name: str) -> Style:
@@ -628,12 +629,13 @@ class OrdersScreen(Screen[None]):
             if order is None or not order.working:
                 self.pending_cancel.discard(order_id)
         table = self.table
+        keep = table.cursor_key() if self._cells else None  # a first list starts at the top
         for key in [key for key in self._cells if int(key) not in fresh]:
             table.remove_row(key)
             del self._cells[key]
         for order in fresh.values():
             self._draw(order, now)
-        self._sort()
+        self._sort(keep)
         self._show_head()
         if not first:
             self._notify_outcomes(previous, fresh.values())
@@ -661,7 +663,10 @@ class OrdersScreen(Screen[None]):
         if order is not None:
             self._draw(order)
 
-    def _sort(self) -> None:
+    def _sort(self, keep: str | None) -> None:
+        """Working orders first, newest first; then the rest, latest update first. The cursor
+        stays on the order ``keep`` (or the top)."""
+
         def rank(order: OrderView) -> tuple[bool, float, int]:
             if order.working:
                 return (False, -float(order.order_id), 0)
@@ -669,12 +674,13 @@ class OrdersScreen(Screen[None]):
 
         wanted = [str(o.order_id) for o in sorted(self.orders.values(), key=rank)]
         table = self.table
-        if table.keys == wanted:
-            return
-        place = {key: index for index, key in enumerate(wanted)}
-        keep = table.cursor_key()
-        table.sort("order", key=lambda cell: place[cell.plain])
-        table.move_to(keep)
+        if table.keys != wanted:
+            place = {key: index for index, key in enumerate(wanted)}
+            table.sort("order", key=lambda cell: place[cell.plain])
+            if keep is not None:
+                table.move_to(keep)  # (a row cursor stays on its index when rows move)
+        if keep is None and table.row_count:
+            table.move_cursor(row=0, animate=False)
 
     def _notify_outcomes(self, previous: dict[int, OrderView], fresh: Iterable[OrderView]) -> None:
         rang = False
@@ -807,9 +813,7 @@ class OrdersScreen(Screen[None]):
                 f"{self._key(ids.ORDERS_MODIFY, 'm')} modify",
                 f"{self._key(ids.ORDERS_TRADES, 't')} trades",
             ]
-        parts.append(
-            f"{self._key(ids.ORDERS_KILL, '^k')} {self._kill_key()} kill switch (all orders)"
-        )
+        parts.append(f"{self._key(ids.ORDERS_KILL, '^k')} {self._kill_key()} kill all")
         parts.append("j/k move")
         self.query_one("#orders-help", Static).update("  ·  ".join(parts))
 
@@ -911,6 +915,17 @@ class OrdersScreen(Screen[None]):
         answer: bool = await self.app.push_screen_wait(QuestionScreen(question))
         return answer
 
+    def _finished(self, order_id: int, verb: str) -> bool:
+        """True (and said) when a poll since the question shows the order no longer working."""
+        current = self.orders.get(order_id)
+        if current is not None and current.working and order_id not in self.pending_cancel:
+            return False
+        status = "gone from the list" if current is None else current.status
+        if order_id in self.pending_cancel:
+            status = "being cancelled"
+        self.say(f"Order {order_id} is {status} now: not {verb}.", level="warning")
+        return True
+
     @work(group="orders-actions", exit_on_error=False)
     async def _cancel_flow(self, order: OrderView) -> None:
         order_id = order.order_id
@@ -918,6 +933,8 @@ class OrdersScreen(Screen[None]):
             text = f"Cancel {describe_order(order)} (order {order_id})?"
             if not await self._confirm(text, "Cancel order", "Cancel order"):
                 self.say(f"Order {order_id} kept.")
+                return
+            if self._finished(order_id, "cancelled"):
                 return
             self.pending_cancel.add(order_id)
             self._redraw(order_id)
@@ -953,10 +970,12 @@ class OrdersScreen(Screen[None]):
             if not await self._confirm(text, "Modify order", "Modify"):
                 self.say(f"Order {order_id} not modified.")
                 return
+            if self._finished(order_id, "modified"):
+                return
             self.say(f"Modifying order {order_id}…")
             try:
                 result = await self.trader.modify(
-                    order,
+                    self.orders.get(order_id, order),  # the newest view of it
                     quantity=values.quantity,
                     limit_price=values.limit_price,
                     stop_price=values.stop_price,

@@ -189,7 +189,11 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
             with Horizontal(classes="row"):
                 yield Static("Type", classes="label")
                 yield Select(
-                    [(k.value, k) for k in OrderKind], value=kind, allow_blank=False, id="kind"
+                    [(k.value, k) for k in OrderKind],
+                    value=kind,
+                    allow_blank=False,
+                    id="kind",
+                    compact=True,
                 )
                 yield Static("", id="kind-error", classes="error")
             with Horizontal(classes="row", id="limit-row"):

@@ -1,0 +1,281 @@
+"""A scripted :class:`~ibtui.tui.trading.Trader` for the orders screen, its sample orders and
+trades, and a host app that pushes :class:`~ibtui.tui.screens.orders.OrdersScreen`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.widgets import Static
+
+from ibtui.tui.screens.orders import OrdersScreen
+from ibtui.tui.trading import (
+    Ask,
+    CancelAllResult,
+    OrderDraft,
+    OrderSide,
+    OrderView,
+    PreviewView,
+    QuestionView,
+    SubmitResult,
+    SubmitStatus,
+    TicketCheck,
+    TradeView,
+)
+from ibtui.tui.viewmodels import AccountView, QuoteView
+from tests.tui.conftest import PAPER, T0, Clock
+
+
+def D(text: str) -> Decimal:
+    return Decimal(text)
+
+
+def order(
+    order_id: int,
+    symbol: str,
+    side: str,
+    kind: str,
+    quantity: str,
+    *,
+    status: str = "Submitted",
+    filled: str = "0",
+    limit: str | None = None,
+    stop: str | None = None,
+    avg: str | None = None,
+    at: float = T0 - 60,
+    coid: str | None = None,
+    account: str = PAPER.account_id,
+) -> OrderView:
+    working = status in ("Submitted", "PreSubmitted", "PendingSubmit", "PendingCancel")
+    return OrderView(
+        order_id=order_id,
+        account_id=account,
+        conid=1000 + order_id % 1000,
+        symbol=symbol,
+        side=OrderSide(side),
+        kind=kind,
+        quantity=D(quantity),
+        filled=D(filled),
+        remaining=D(quantity) - D(filled),
+        status=status,
+        working=working,
+        limit_price=D(limit) if limit is not None else None,
+        stop_price=D(stop) if stop is not None else None,
+        avg_price=D(avg) if avg is not None else None,
+        tif="DAY",
+        updated_at=at,
+        coid=coid if coid is not None else f"ibtui-20231114-{order_id % 10000:04d}",
+    )
+
+
+def sample_orders() -> list[OrderView]:
+    return [
+        order(1487203301, "AAPL", "BUY", "LMT", "10", limit="215.00", at=T0 - 300),
+        order(1487203302, "MSFT", "SELL", "STP", "5", stop="400.00", status="PreSubmitted"),
+        order(1487203303, "SPY", "BUY", "STP LMT", "20", stop="590.00", limit="591.00", at=T0 - 30),
+        order(
+            1487203290,
+            "TSLA",
+            "SELL",
+            "MKT",
+            "3",
+            status="Filled",
+            filled="3",
+            avg="250.12",
+            at=T0 - 900,
+        ),
+        order(
+            1487203280, "NVDA", "BUY", "LMT", "50", limit="120.50", status="Cancelled", at=T0 - 1800
+        ),
+    ]
+
+
+def sample_trades() -> list[TradeView]:
+    return [
+        TradeView(
+            "0000e0d5.672911f4.01.01",
+            "TSLA",
+            OrderSide.SELL,
+            D("3"),
+            D("250.12"),
+            time=T0 - 900,
+            commission=D("1.00"),
+            order_ref="ibtui-20231114-3290",
+            account_id=PAPER.account_id,
+        ),
+        TradeView(
+            "0000e0d5.672911f4.01.02",
+            "AAPL",
+            OrderSide.BUY,
+            D("5"),
+            D("214.98"),
+            time=T0 - 120,
+            commission=D("0.35"),
+            order_ref="ibtui-20231114-3301",
+            account_id=PAPER.account_id,
+        ),
+    ]
+
+
+@dataclass
+class FakeTrader:
+    """Orders and trades set by the test; every call recorded."""
+
+    order_list: list[OrderView] = field(default_factory=sample_orders)
+    trade_list: list[TradeView] = field(default_factory=sample_trades)
+    failures: list[Exception] = field(default_factory=list)  # raised by orders(), in turn
+    trade_failures: list[Exception] = field(default_factory=list)
+    questions: list[QuestionView] = field(default_factory=list)  # asked by modify()
+    cancel_answer: str = "Request was submitted"
+    cancel_error: Exception | None = None
+    order_calls: list[str] = field(default_factory=list)
+    trade_calls: list[str] = field(default_factory=list)
+    cancels: list[tuple[str, int]] = field(default_factory=list)
+    modifies: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[bool] = field(default_factory=list)
+    kills: list[str] = field(default_factory=list)
+
+    # --- the Trader protocol ---------------------------------------------------------------------
+    def check(self, draft: OrderDraft, quote: QuoteView | None) -> TicketCheck:
+        return TicketCheck()
+
+    async def preview(self, draft: OrderDraft) -> PreviewView:
+        return PreviewView()
+
+    async def submit(self, draft: OrderDraft, ask: Ask) -> SubmitResult:
+        raise AssertionError("the orders screen never submits")
+
+    async def orders(self, account_id: str) -> Sequence[OrderView]:
+        self.order_calls.append(account_id)
+        if self.failures:
+            raise self.failures.pop(0)
+        return list(self.order_list)
+
+    async def trades(self, account_id: str) -> Sequence[TradeView]:
+        self.trade_calls.append(account_id)
+        if self.trade_failures:
+            raise self.trade_failures.pop(0)
+        return list(self.trade_list)
+
+    async def cancel(self, account_id: str, order_id: int) -> str:
+        self.cancels.append((account_id, order_id))
+        if self.cancel_error is not None:
+            raise self.cancel_error
+        return self.cancel_answer
+
+    async def modify(
+        self,
+        order: OrderView,
+        *,
+        quantity: Decimal | None,
+        limit_price: Decimal | None,
+        stop_price: Decimal | None,
+        ask: Ask,
+    ) -> SubmitResult:
+        self.modifies.append(
+            {
+                "order_id": order.order_id,
+                "quantity": quantity,
+                "limit_price": limit_price,
+                "stop_price": stop_price,
+            }
+        )
+        for question in self.questions:
+            answer = await ask(question)
+            self.answers.append(answer)
+            if not answer:
+                return SubmitResult(
+                    SubmitStatus.DECLINED, "you declined IBKR's question", order_id=order.order_id
+                )
+        return SubmitResult(
+            SubmitStatus.ACCEPTED, "Order modified", order_id=order.order_id, coid=order.coid
+        )
+
+    async def cancel_all(self, account_id: str) -> CancelAllResult:
+        self.kills.append(account_id)
+        working = tuple(o.order_id for o in self.order_list if o.working)
+        return CancelAllResult(requested=working)
+
+    # --- scripting -------------------------------------------------------------------------------
+    def change(self, order_id: int, **changes: Any) -> None:
+        """The next polls show order ``order_id`` with these fields changed."""
+        self.order_list = [
+            replace(o, **changes) if o.order_id == order_id else o for o in self.order_list
+        ]
+
+
+class Polls:
+    """The screen's sleep: the next poll happens only when the test lets the wait end."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.permits: asyncio.Queue[None] = asyncio.Queue()
+        self.waiting = 0
+        self.delays: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        self.waiting += 1
+        await self.permits.get()
+        self.waiting -= 1
+        self.clock.advance(seconds)
+
+    def release(self) -> None:
+        self.permits.put_nowait(None)
+
+
+class OrdersApp(App[None]):
+    """Pushes an :class:`OrdersScreen` over a stand-in screen; records notifications and bells."""
+
+    def __init__(
+        self,
+        trader: FakeTrader,
+        clock: Clock,
+        polls: Polls,
+        *,
+        account: AccountView = PAPER,
+        bell: bool = True,
+    ) -> None:
+        super().__init__()
+        self.trader = trader
+        self.clock = clock
+        self.polls = polls
+        self.account = account
+        self.use_bell = bell
+        self.notes: list[str] = []
+        self.bells = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static("positions")
+
+    def on_mount(self) -> None:
+        self.push_screen(
+            OrdersScreen(
+                self.trader,
+                self.account,
+                clock=self.clock,
+                bell=self.use_bell,
+                cursor_blink=False,
+                sleep=self.polls.sleep,
+            )
+        )
+
+    def notify(self, message: str, **kwargs: Any) -> None:
+        self.notes.append(message)
+        super().notify(message, **kwargs)
+
+    def bell(self) -> None:
+        self.bells += 1
+
+
+async def until(pilot: Any, condition: Callable[[], bool], rounds: int = 200) -> None:
+    """Let the app run until ``condition`` holds."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await pilot.pause()
+    raise AssertionError("condition not reached")
