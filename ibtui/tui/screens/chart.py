@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import ClassVar, cast
+from typing import Any, ClassVar, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rich.text import Text
 from textual import work
-from textual.app import ComposeResult, RenderResult
+from textual.app import App, ComposeResult, RenderResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
@@ -52,6 +52,8 @@ __all__ = [
     "PricePanel",
     "VolumePanel",
     "axis_labels",
+    "latest_quote",
+    "open_chart",
     "price_ticks",
     "volume_text",
 ]
@@ -72,7 +74,7 @@ class ChartState(StrEnum):
     ERROR = "error"
 
 
-# --- axis helpers (pure) ------------------------------------------------------------------------
+# --- axis helpers (pure) --------------------------------------------------------------------------
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -146,7 +148,7 @@ def _price_label(value: float) -> str:
     return fmt_price(Decimal(repr(value)))
 
 
-# --- the panels ----------------------------------------------------------------------------------
+# --- the panels -----------------------------------------------------------------------------------
 class _Panel(PlotextPlot):
     """A plot drawn from the screen's data when it renders, so a resize redraws to the new size
     (tick counts and all). A render with nothing changed reuses the last drawing."""
@@ -243,7 +245,7 @@ class VolumePanel(_Panel):
         plt.xticks([], [])
 
 
-# --- the screen ----------------------------------------------------------------------------------
+# --- the screen -----------------------------------------------------------------------------------
 class ChartScreen(Screen[None]):
     CSS_PATH = "chart.tcss"
     AUTO_FOCUS = None
@@ -330,7 +332,7 @@ class ChartScreen(Screen[None]):
             self.watchlist.release(self.conid)
             self._holding = False
 
-    # --- loading ---------------------------------------------------------------------------------
+    # --- loading ----------------------------------------------------------------------------------
     @work(exclusive=True, group="chart-history")
     async def load(self) -> None:
         """Fetch the current preset; on a 429 count down and try again, until it works."""
@@ -406,7 +408,7 @@ class ChartScreen(Screen[None]):
         if self.is_mounted:
             self._show()
 
-    # --- drawing ---------------------------------------------------------------------------------
+    # --- drawing ----------------------------------------------------------------------------------
     def _label_width(self, history: HistoryView) -> int:
         bars = history.bars
         if not bars:
@@ -458,7 +460,7 @@ class ChartScreen(Screen[None]):
             text.append(f"  ·  {self.description}", style="dim")
         return text
 
-    # --- live quotes -----------------------------------------------------------------------------
+    # --- live quotes ------------------------------------------------------------------------------
     def apply_quote(self, quote: QuoteView) -> None:
         """A fresh snapshot: the header's last price, and the current bar follows it."""
         if quote.conid != self.conid:
@@ -471,7 +473,7 @@ class ChartScreen(Screen[None]):
 
     set_quote = apply_quote  # the positions screen forwards quotes to the top screen by this name
 
-    # --- actions ---------------------------------------------------------------------------------
+    # --- actions ----------------------------------------------------------------------------------
     def action_close(self) -> None:
         self.dismiss(None)
 
@@ -515,3 +517,38 @@ class ChartScreen(Screen[None]):
         self.post_message(
             TicketRequested(self.conid, self.symbol, self.description, side, self.quote)
         )
+
+
+# --- opening a chart ------------------------------------------------------------------------------
+def latest_quote(app: App[Any], conid: int) -> QuoteView | None:
+    """The newest quote any screen on the stack holds for ``conid`` (the positions screen keeps
+    every snapshot the poller posted in ``quotes``; so do the watchlist and the chart)."""
+    for screen in reversed(app.screen_stack):
+        quotes = getattr(screen, "quotes", None)
+        if isinstance(quotes, Mapping):
+            quote = quotes.get(conid)
+            if isinstance(quote, QuoteView):
+                return quote
+    return None
+
+
+def open_chart(
+    app: App[Any],
+    market: MarketData,
+    conid: int,
+    symbol: str,
+    *,
+    description: str = "",
+    watchlist: Watchlist | None = None,
+) -> ChartScreen:
+    """Push a chart of ``conid`` (seeded with the newest quote on hand) and return it."""
+    screen = ChartScreen(
+        market,
+        conid,
+        symbol,
+        description=description,
+        watchlist=watchlist,
+        quote=latest_quote(app, conid),
+    )
+    app.push_screen(screen)
+    return screen

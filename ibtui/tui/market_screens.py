@@ -1,0 +1,144 @@
+"""The app's side of the chart, the symbol search and the watchlist: opening them, finding the
+instrument a screen has selected, and the command palette's live symbol search.
+
+The app keeps a :class:`~ibtui.tui.market.MarketData` in ``app.market`` and the
+:class:`~ibtui.tui.market.Watchlist` in ``app.watchlist`` (the palette provider reads both from
+there), passes ``watchlist.polled`` to the poller as ``watched``, and handles
+:class:`~ibtui.tui.market.TicketRequested`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import Any
+
+from textual.app import App
+from textual.command import Hit, Hits, Provider
+from textual.screen import Screen
+
+from ibtui.tui.market import MarketData, MarketDataError, SearchResultView, Watchlist
+from ibtui.tui.screens.chart import ChartScreen, latest_quote, open_chart
+from ibtui.tui.screens.search import SearchScreen
+from ibtui.tui.screens.watchlist import WatchlistScreen
+
+__all__ = [
+    "PALETTE_DEBOUNCE_SECONDS",
+    "SymbolSearchProvider",
+    "chart_target",
+    "latest_quote",
+    "open_chart",
+    "open_chart_for",
+    "open_search",
+    "open_watchlist",
+]
+
+PALETTE_DEBOUNCE_SECONDS = 0.3
+PALETTE_MAX_HITS = 8
+
+Target = tuple[int, str, str]  # conid, symbol, description
+
+
+def chart_target(screen: Screen[Any]) -> Target | None:
+    """The instrument ``screen`` has selected: the chart's own, the selected search result or
+    watchlist row, or the position under the cursor (a screen whose ``table`` has
+    ``selected_view()``, like the positions screen)."""
+    if isinstance(screen, ChartScreen):
+        return screen.conid, screen.symbol, screen.description
+    if isinstance(screen, SearchScreen):
+        result = screen.selected()
+        return None if result is None else (result.conid, result.symbol, result.description)
+    if isinstance(screen, WatchlistScreen):
+        item = screen.table.selected_item()
+        return None if item is None else (item.conid, item.symbol, "")
+    table = getattr(screen, "table", None)
+    selected_view = getattr(table, "selected_view", None)
+    if callable(selected_view):
+        view = selected_view()
+        conid = getattr(view, "conid", None)
+        if isinstance(conid, int):
+            return conid, str(getattr(view, "symbol", conid)), str(getattr(view, "description", ""))
+    return None
+
+
+def open_chart_for(
+    app: App[Any], market: MarketData, watchlist: Watchlist | None = None
+) -> ChartScreen | None:
+    """A chart of what the current screen has selected; a notification when nothing is."""
+    target = chart_target(app.screen)
+    if target is None:
+        app.notify("Select an instrument first.", severity="warning", timeout=3)
+        return None
+    conid, symbol, description = target
+    return open_chart(app, market, conid, symbol, description=description, watchlist=watchlist)
+
+
+def open_search(
+    app: App[Any], market: MarketData, watchlist: Watchlist | None = None, text: str = ""
+) -> SearchScreen:
+    screen = SearchScreen(market, watchlist=watchlist, text=text)
+    app.push_screen(screen)
+    return screen
+
+
+def open_watchlist(
+    app: App[Any], watchlist: Watchlist, market: MarketData | None = None
+) -> WatchlistScreen:
+    """The watchlist, starting from the newest quotes on hand (the positions screen's)."""
+    quotes = {}
+    for conid in watchlist.conids():
+        quote = latest_quote(app, conid)
+        if quote is not None:
+            quotes[conid] = quote
+    screen = WatchlistScreen(watchlist, market, quotes=quotes)
+    app.push_screen(screen)
+    return screen
+
+
+class SymbolSearchProvider(Provider):
+    """The command palette's symbol search: after a short pause in typing, IBKR's matches for
+    the text, each offering its chart (and the full search screen for the text)."""
+
+    async def search(self, query: str) -> Hits:
+        market: MarketData | None = getattr(self.app, "market", None)
+        watchlist: Watchlist | None = getattr(self.app, "watchlist", None)
+        text = query.strip()
+        if market is None or not text:
+            return
+        await asyncio.sleep(PALETTE_DEBOUNCE_SECONDS)  # cancelled when the query changes
+        try:
+            results = list(await market.search(text))
+        except MarketDataError:
+            return
+        matcher = self.matcher(query)
+        for result in results[:PALETTE_MAX_HITS]:
+            name = _hit_name(result)
+            yield Hit(
+                max(matcher.match(name), 0.5),
+                matcher.highlight(name),
+                partial(
+                    open_chart,
+                    self.app,
+                    market,
+                    result.conid,
+                    result.symbol,
+                    description=result.description,
+                    watchlist=watchlist,
+                ),
+                text=name,
+                help=f"{result.kinds_text} · conid {result.conid}",
+            )
+        if results:
+            name = f"Search symbols: {text}"
+            yield Hit(
+                0.1,
+                matcher.highlight(name),
+                partial(open_search, self.app, market, watchlist, text),
+                text=name,
+                help="all matches, with watchlist and order keys",
+            )
+
+
+def _hit_name(result: SearchResultView) -> str:
+    where = f" ({result.exchange})" if result.exchange else ""
+    return f"Chart {result.symbol} · {result.description}{where}"
