@@ -131,3 +131,30 @@ async def test_rejecting_a_question_sends_nothing(tmp_path: Path) -> None:
     await backend.aclose()
     orders = demo.sim.broker.orders
     assert not [o for o in orders.values() if o.account_id == PAPER_ACCOUNT]
+
+
+async def test_a_dropped_answer_is_reconciled_by_coid_and_never_resent(tmp_path: Path) -> None:
+    demo, app, backend, _ = environment(tmp_path)
+    results = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        positions, ticket = await open_aapl_ticket(app, pilot)
+        last = positions.quotes[AAPL].last
+        assert last is not None
+        price = (last * Decimal("0.99")).quantize(Decimal("0.01"))  # rests: no question
+        ticket.query_one("#quantity", Input).value = "2"
+        ticket.query_one("#limit", Input).value = str(price)
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: ticket.preview is not None)
+        demo.sim.faults.drop_responses(path="/v1/api/iserver/account/", count=1)
+        ticket.dismiss = results.append  # type: ignore[assignment,method-assign]
+        await pilot.press("ctrl+s", "ctrl+s")
+        await wait_for(pilot, lambda: bool(results), seconds=30)
+    await backend.aclose()
+    result = results[0]
+    assert result is not None and result.order_id is not None
+    assert "found by its cOID" in result.message
+    mine = [o for o in demo.sim.broker.orders.values() if o.account_id == PAPER_ACCOUNT]
+    assert len(mine) == 1 and mine[0].order_id == result.order_id
+    events = [e["event"] for e in read_journal(journal_path(tmp_path))]
+    assert "unknown_outcome" in events and "reconciled" in events
