@@ -1,3 +1,133 @@
 """The non-UI core of trading: order drafts and their safety checks, the order service (preview,
 IBKR's questions, submit without double sends, reconciliation, cancel, modify, kill switch) and
-the audit journal. No Textual here: the ticket and orders screens build on this package."""
+the audit journal. No Textual here: the ticket and orders screens build on this package.
+
+    journal = Journal(journal_path(settings.state_dir))
+    service = OrderService(client, account_id, journal, settings.orders, is_paper=True)
+    service.check(draft, market)                    # as the trader types: errors, precautions
+    await service.preview(draft)                    # IBKR's what-if
+    await service.submit(draft, answer, market=market, confirmation=typed)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ibtui.trading.draft import Amount, MarketQuote, OrderDraft, TicketType, parse_amount
+    from ibtui.trading.journal import EVENTS, Journal, JournalError, journal_path, read_journal
+    from ibtui.trading.safety import (
+        Check,
+        DraftError,
+        FieldError,
+        ParsedDraft,
+        Precaution,
+        PrecautionKind,
+        build_order,
+        check,
+        live_confirmation_ok,
+        parse_draft,
+        precautions,
+        question_policy,
+        validate,
+    )
+    from ibtui.trading.service import (
+        Answer,
+        AnsweredQuestion,
+        CancelOutcome,
+        CancelStatus,
+        KillSwitchResult,
+        OrderService,
+        Preview,
+        Question,
+        SubmitOutcome,
+        SubmitStatus,
+        UnresolvedOrder,
+    )
+
+__all__ = [
+    "EVENTS",
+    "Amount",
+    "Answer",
+    "AnsweredQuestion",
+    "CancelOutcome",
+    "CancelStatus",
+    "Check",
+    "DraftError",
+    "FieldError",
+    "Journal",
+    "JournalError",
+    "KillSwitchResult",
+    "MarketQuote",
+    "OrderDraft",
+    "OrderService",
+    "ParsedDraft",
+    "Precaution",
+    "PrecautionKind",
+    "Preview",
+    "Question",
+    "SubmitOutcome",
+    "SubmitStatus",
+    "TicketType",
+    "UnresolvedOrder",
+    "build_order",
+    "check",
+    "journal_path",
+    "live_confirmation_ok",
+    "parse_amount",
+    "parse_draft",
+    "precautions",
+    "question_policy",
+    "read_journal",
+    "validate",
+]
+
+_HOME = {
+    **dict.fromkeys(("Amount", "MarketQuote", "OrderDraft", "TicketType", "parse_amount"), "draft"),
+    **dict.fromkeys(
+        ("EVENTS", "Journal", "JournalError", "journal_path", "read_journal"), "journal"
+    ),
+    **dict.fromkeys(
+        (
+            "Check",
+            "DraftError",
+            "FieldError",
+            "ParsedDraft",
+            "Precaution",
+            "PrecautionKind",
+            "build_order",
+            "check",
+            "live_confirmation_ok",
+            "parse_draft",
+            "precautions",
+            "question_policy",
+            "validate",
+        ),
+        "safety",
+    ),
+    **dict.fromkeys(
+        (
+            "Answer",
+            "AnsweredQuestion",
+            "CancelOutcome",
+            "CancelStatus",
+            "KillSwitchResult",
+            "OrderService",
+            "Preview",
+            "Question",
+            "SubmitOutcome",
+            "SubmitStatus",
+            "UnresolvedOrder",
+        ),
+        "service",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Names load their module on first use, so ``ibtui journal`` does not import the client."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
