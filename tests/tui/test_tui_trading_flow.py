@@ -158,3 +158,79 @@ async def test_a_dropped_answer_is_reconciled_by_coid_and_never_resent(tmp_path:
     assert len(mine) == 1 and mine[0].order_id == result.order_id
     events = [e["event"] for e in read_journal(journal_path(tmp_path))]
     assert "unknown_outcome" in events and "reconciled" in events
+
+
+async def test_orders_screen_cancel_modify_and_kill_switch_on_the_simulator(
+    tmp_path: Path,
+) -> None:
+    from ibtui.tui.screens.orders import ModifyScreen, OrdersScreen
+    from ibtui.tui.trading import OrderDraft, OrderKind, OrderSide, SubmitStatus
+
+    demo, app, backend, _ = environment(tmp_path)
+    assert app.trader is not None
+    trader = app.trader
+
+    async def never(question: object) -> bool:
+        raise AssertionError(f"unexpected question: {question}")
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        positions = app.screen
+        assert isinstance(positions, PositionsScreen)
+        await wait_for(pilot, lambda: AAPL in positions.quotes)
+        last = positions.quotes[AAPL].last
+        assert last is not None
+        ids = []
+        for pct in ("0.99", "0.985", "0.98"):  # three resting buys, no questions
+            draft = OrderDraft(
+                PAPER_ACCOUNT,
+                AAPL,
+                "AAPL",
+                OrderSide.BUY,
+                Decimal(1),
+                OrderKind.LIMIT,
+                limit_price=(last * Decimal(pct)).quantize(Decimal("0.01")),
+            )
+            result = await trader.submit(draft, never)
+            assert result.status is SubmitStatus.ACCEPTED and result.order_id is not None
+            ids.append(result.order_id)
+
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrdersScreen))
+        orders = app.screen
+        assert isinstance(orders, OrdersScreen)
+        await wait_for(pilot, lambda: set(ids) <= set(orders.orders), seconds=20)
+
+        def working() -> set[int]:
+            return {oid for oid, o in demo.sim.broker.orders.items() if o.working}
+
+        # modify the first: quantity 1 -> 3
+        table = orders.query_one("#orders-table")
+        table.move_cursor(row=table.get_row_index(str(ids[0])))  # type: ignore[attr-defined]
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, ModifyScreen))
+        app.screen.query_one("#modify-quantity", Input).value = "3"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuestionScreen))  # confirm
+        await pilot.press("y")
+        await wait_for(
+            pilot, lambda: demo.sim.broker.orders[ids[0]].ticket.quantity == 3, seconds=20
+        )
+
+        # cancel the second
+        table.move_cursor(row=table.get_row_index(str(ids[1])))  # type: ignore[attr-defined]
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuestionScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: ids[1] not in working(), seconds=20)
+        assert ids[0] in working() and ids[2] in working()
+
+        # the kill switch: ctrl+k, K, then confirm
+        await pilot.press("ctrl+k", "K")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuestionScreen))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not working(), seconds=20)
+    await backend.aclose()
+    events = [e["event"] for e in read_journal(journal_path(tmp_path))]
+    for step in ("modify_request", "modify_response", "cancel_request", "kill_switch"):
+        assert step in events, (step, events)
