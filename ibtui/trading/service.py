@@ -331,6 +331,7 @@ class OrderService:
         self._refs: dict[int, str] = {}  # order id -> cOID, from placements and order lists
         self._seen: dict[int, tuple[OrderState, Decimal | None]] = {}
         self._cancel_requested: set[int] = set()
+        self._posting = False  # an order POST (place, confirming reply) is on the wire
         self.journal_error: OSError | None = None  # the last failed journal write, if any
 
     def __repr__(self) -> str:
@@ -418,6 +419,7 @@ class OrderService:
             )
         finally:
             self._busy = False
+            self._posting = False
 
     async def _submit(
         self,
@@ -479,6 +481,7 @@ class OrderService:
         order = build_order(parsed, coid)
         await self._note("submit", coid, required=True, order=order.to_json())
         try:
+            self._posting = True
             result = await self.client.place_order(self.account_id, order)
         except OrderOutcomeUnknownError as exc:
             return await self._unknown_outcome(parsed, coid, exc.reason, ())
@@ -490,12 +493,16 @@ class OrderService:
         except IbkrError as exc:
             await self._note("response", coid, result="error", text=str(exc))
             return SubmitOutcome(SubmitStatus.REJECTED, _reason(exc), coid=coid)
+        finally:
+            self._posting = False
         try:
             outcome = await self._drive(
                 result, answer, coid=coid, order=draft.describe(), action="place"
             )
         except asyncio.CancelledError:
-            self._abandoned(parsed, coid)
+            if self._posting:  # cancelled while confirming: IBKR may have placed it
+                self._abandoned(parsed, coid)
+            self._posting = False
             raise
         if outcome.status is SubmitStatus.UNKNOWN and outcome.order_id is None:
             return await self._unknown_outcome(parsed, coid, outcome.message, outcome.answers)
@@ -564,14 +571,18 @@ class OrderService:
                     SubmitStatus.CANCELLED, verdict, coid=coid, answers=tuple(answers)
                 )
             try:
+                self._posting = True
                 result = await self.client.reply(result.reply_id, confirmed=True)
+                self._posting = False
             except (OrderOutcomeUnknownError, ProtocolError) as exc:
+                self._posting = False
                 reason = exc.reason if isinstance(exc, OrderOutcomeUnknownError) else str(exc)
                 await self._note(response_event, coid, order_id=order_id, result="unknown")
                 return SubmitOutcome(
                     SubmitStatus.UNKNOWN, reason, coid=coid, answers=tuple(answers)
                 )
             except IbkrError as exc:
+                self._posting = False
                 await self._note(response_event, coid, result="error", text=str(exc))
                 return SubmitOutcome(
                     SubmitStatus.REJECTED, _reason(exc), coid=coid, answers=tuple(answers)
@@ -694,11 +705,11 @@ class OrderService:
         answers: tuple[AnsweredQuestion, ...],
     ) -> SubmitOutcome:
         order = _describe_parsed(parsed)
+        self._unknown[parsed] = UnresolvedOrder(coid, order)  # held until its fate is known
         await self._note("unknown_outcome", coid, reason=reason, order=order)
         found = await self._find(coid)
         if found is not None:
             return await self._found(coid, found, answers, reason)
-        self._unknown[parsed] = UnresolvedOrder(coid, order)
         await self._note("reconciled", coid, found=False, result="still unknown")
         return SubmitOutcome(
             SubmitStatus.UNKNOWN,
@@ -894,6 +905,7 @@ class OrderService:
             )
         finally:
             self._busy = False
+            self._posting = False
 
     async def _modify(
         self,

@@ -178,7 +178,9 @@ async def test_a_lost_answer_to_the_last_question_is_found_by_coid(world: World)
     assert (await _live_refs(world)).count(outcome.coid) == 1 and world.sim_orders == 1
 
 
-async def test_an_abandoned_submission_holds_its_draft(world: World) -> None:
+async def test_a_submission_abandoned_at_a_question_placed_nothing_and_holds_nothing(
+    world: World,
+) -> None:
     service = world.service()
     market = await world.market()
     draft = limit_draft(market, "0.95")
@@ -194,7 +196,32 @@ async def test_an_abandoned_submission_holds_its_draft(world: World) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert not service.in_flight and len(service.unresolved) == 1
+    assert not service.in_flight and service.unresolved == ()
+    assert world.sim_orders == 0
+    again = await service.submit(draft, Answers())
+    assert again.status is SubmitStatus.ACCEPTED and world.sim_orders == 1
+
+
+async def test_a_submission_abandoned_on_the_wire_holds_its_draft(world: World) -> None:
+    service = world.service()
+    market = await world.market()
+    draft = limit_draft(market, "0.99")
+    on_the_wire = asyncio.Event()
+    place = world.conn.client.place_order
+
+    async def slow_place(*args: Any, **kwargs: Any) -> Any:
+        on_the_wire.set()
+        await asyncio.Event().wait()
+        return await place(*args, **kwargs)
+
+    world.conn.client.place_order = slow_place  # type: ignore[method-assign]
+    task = asyncio.create_task(service.submit(draft, Answers()))
+    await on_the_wire.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    world.conn.client.place_order = place  # type: ignore[method-assign]
+    assert [u.order for u in service.unresolved] == [draft.describe()]
     again = await service.submit(draft, Answers())
     assert again.status is SubmitStatus.UNKNOWN and world.sim_orders == 0
 
