@@ -851,7 +851,7 @@ class OrdersScreen(Screen[None]):
                 f"Order {order.order_id} is {order.status}: nothing to {verb}.", level="warning"
             )
             return None
-        if order.order_id in self.pending_cancel:
+        if order.order_id in self.pending_cancel or order.status.casefold() == "pendingcancel":
             self.say(f"Order {order.order_id} is being cancelled.", level="warning")
             return None
         if order.order_id in self._busy:
