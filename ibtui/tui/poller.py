@@ -1,7 +1,8 @@
 """The background loop that keeps the positions screen fed; it runs in a Textual worker.
 
 First it selects the account (``/iserver/account``). Then each round: the positions (every
-``positions_every`` seconds), snapshots of every held conid in batches of at most 100, and — every
+``positions_every`` seconds), snapshots of every held conid and every ``watched()`` one (the
+watchlist, an open chart) together in batches of at most 100, and — every
 ``keep_alive_every`` seconds — a tickle that reports the session state and the token's life. A
 conid answered only by IBKR's warm-up (no values yet) is asked again after ``warmup_retry`` seconds
 instead of a whole interval. Failures are posted as :class:`~ibtui.tui.messages.ErrorRaised` and
@@ -62,8 +63,10 @@ class Poller:
         settings: PollSettings | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        watched: Callable[[], Sequence[int]] | None = None,
     ) -> None:
         self.broker = broker
+        self.watched = watched
         self.account_id = account_id
         self.post = post
         self.settings = settings or PollSettings()
@@ -116,9 +119,14 @@ class Poller:
             self.post(TokenLifetime(expires))
         self.rounds += 1
 
+    def quoted_conids(self) -> list[int]:
+        """The held conids, then the watched ones not held (each once)."""
+        watched = list(self.watched()) if self.watched is not None else []
+        return list(dict.fromkeys([*self.conids, *watched]))
+
     async def _poll_quotes(self) -> None:
         cold: list[int] = []
-        for batch in batches(self.conids):
+        for batch in batches(self.quoted_conids()):
             got = await self._fetch(batch)
             cold.extend(conid for conid in batch if conid not in got and conid not in self._warm)
         if cold:  # IBKR's first snapshot of a conid only opens the stream: ask again soon

@@ -33,7 +33,7 @@ def rows(screen: SearchScreen) -> list[list[str]]:
     return [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
 
-async def test_typing_searches_once_after_a_pause() -> None:
+async def test_typing_searches_after_a_pause_and_enter_at_once() -> None:
     market = FakeMarket()
     screen = SearchScreen(market, debounce=0.15)
     app = ScreenHost(screen)
@@ -50,16 +50,12 @@ async def test_typing_searches_once_after_a_pause() -> None:
         await pilot.press("space")  # "aapl " is what is shown already: no new request
         await settle(pilot)
         assert market.searches == ["aapl"]
-
-
-async def test_enter_searches_at_once_and_moves_to_the_results() -> None:
-    market = FakeMarket()
-    screen = SearchScreen(market, debounce=30.0)
-    app = ScreenHost(screen)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press(*"micro", "enter")
+        # enter searches at once and moves to the results; / goes back, down returns
+        screen.debounce = 30.0
+        screen.input.value = "micro"
+        await pilot.press("enter")
         await settle(pilot)
-        assert market.searches == ["micro"]
+        assert market.searches == ["aapl", "micro"]
         assert app.focused is screen.table
         assert rows(screen)[0][:2] == ["MSFT", "MICROSOFT CORP"]
         await pilot.press("slash")
@@ -69,7 +65,7 @@ async def test_enter_searches_at_once_and_moves_to_the_results() -> None:
 
 
 async def test_a_result_opens_its_chart_joins_the_watchlist_or_asks_for_a_ticket() -> None:
-    market = FakeMarket()
+    market = FakeMarket(count=20)
     store = MemoryStore()
     watchlist = Watchlist(store=store)
     screen = SearchScreen(market, watchlist=watchlist, text="aapl")
@@ -100,11 +96,12 @@ async def test_a_result_opens_its_chart_joins_the_watchlist_or_asks_for_a_ticket
 
 
 async def test_nothing_found_errors_and_rate_limits_are_said() -> None:
-    market = FakeMarket()
+    market = FakeMarket(count=20)
     screen = SearchScreen(market, debounce=0.0)
     app = ScreenHost(screen)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press(*"zzzz", "enter")
+        screen.input.value = "zzzz"
+        await pilot.press("enter")
         await settle(pilot)
         assert status(screen) == "Nothing found for zzzz." and screen.table.row_count == 0
         market.search_failures = [
@@ -127,7 +124,7 @@ async def test_nothing_found_errors_and_rate_limits_are_said() -> None:
 
 
 async def test_chart_of_the_selected_position() -> None:
-    market = FakeMarket()
+    market = FakeMarket(count=20)
     positions = PositionsScreen(PAPER, cursor_blink=False)
     app = ScreenHost(positions)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -152,7 +149,7 @@ class PaletteHost(ScreenHost):
 
 
 async def test_the_command_palette_searches_symbols() -> None:
-    market = FakeMarket()
+    market = FakeMarket(count=20)
     app = PaletteHost(market)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("ctrl+p")

@@ -121,7 +121,7 @@ class WatchlistTable(DataTable[Text]):
             except (CellDoesNotExist, RowDoesNotExist):
                 return False
             if current.plain != cell.plain or current.style != cell.style:
-                self.update_cell(key, column, cell)
+                self.update_cell(key, column, cell, update_width=True)
         return True
 
     def apply_quotes(self, quotes: Mapping[int, QuoteView]) -> None:
