@@ -242,7 +242,12 @@ class ClientTrader:
         return preview_from_service(await service.preview(trading_draft(draft, is_paper=paper)))
 
     async def submit(
-        self, draft: OrderDraft, ask: Ask, *, confirmation: str | None = None
+        self,
+        draft: OrderDraft,
+        ask: Ask,
+        *,
+        confirmation: str | None = None,
+        quote: QuoteView | None = None,
     ) -> SubmitResult:
         service = await self.service(draft.account_id)
 
@@ -252,6 +257,7 @@ class ClientTrader:
         outcome = await service.submit(
             trading_draft(draft, is_paper=self._paper(draft.account_id)),
             answer,
+            market=market_quote(quote),
             confirmation=confirmation,
         )
         self._changed(draft.account_id, outcome)

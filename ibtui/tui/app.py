@@ -16,6 +16,9 @@ from typing import ClassVar
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.command import CommandPalette
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ibtui.tui import keymap as ids
@@ -26,11 +29,17 @@ from ibtui.tui.protocols import Broker, LoginFlow
 from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
 from ibtui.tui.screens.help import HelpScreen
 from ibtui.tui.screens.login import LoginScreen
-from ibtui.tui.screens.orders import OrdersScreen
+from ibtui.tui.screens.orders import (
+    BlotterTable,
+    ModifyScreen,
+    OrdersScreen,
+    order_outcome,
+    outcome_notice,
+)
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.screens.ticket import TicketScreen
-from ibtui.tui.trading import OrderKind, OrderSide, SubmitResult, Trader
+from ibtui.tui.trading import OrderKind, OrderSide, OrderView, SubmitResult, Trader
 from ibtui.tui.viewmodels import AccountView
 from ibtui.tui.widgets.positions_grid import PositionsGrid
 from ibtui.tui.widgets.positions_table import PositionsTable
@@ -38,6 +47,7 @@ from ibtui.tui.widgets.positions_table import PositionsTable
 __all__ = ["IbtuiApp", "run_app"]
 
 ACCOUNTS_RETRY_SECONDS = 5.0
+ORDER_WATCH_SECONDS = 5.0  # IBKR's live-orders pacing: one request every 5 s
 
 
 class IbtuiApp(App[None], inherit_bindings=False):
@@ -63,6 +73,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
         PositionsScreen,
         TicketScreen,
         OrdersScreen,
+        BlotterTable,
+        ModifyScreen,
         QuestionScreen,
         HelpScreen,
     )
@@ -85,6 +97,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
     ) -> None:
         super().__init__()
         self.ring_bell = bell
+        self.order_watch_seconds = ORDER_WATCH_SECONDS
         self.broker = broker
         self.cursor_blink = cursor_blink
         self.login_flow = login
@@ -145,13 +158,23 @@ class IbtuiApp(App[None], inherit_bindings=False):
         if action == "accounts":
             return self._can_pick_account()
         if action in ("ticket", "orders"):
-            return self.trader is not None and isinstance(self.screen, PositionsScreen)
+            return self.trader is not None and isinstance(self._working_screen(), PositionsScreen)
         return True
 
     def _can_pick_account(self) -> bool:
-        return bool(self.accounts) and not isinstance(
-            self.screen, AccountsScreen | LoginScreen | HelpScreen
+        # From the positions (or the start screen) only: from the orders screen or a ticket the
+        # new account's positions would open on top of them.
+        screen = self._working_screen()
+        return bool(self.accounts) and (
+            isinstance(screen, PositionsScreen) or screen is self.screen_stack[0]
         )
+
+    def _working_screen(self) -> Screen[object]:
+        """The screen an action applies to: the one under the command palette when it is open."""
+        stack = self.screen_stack
+        if isinstance(stack[-1], CommandPalette) and len(stack) > 1:
+            return stack[-2]
+        return stack[-1]
 
     def action_accounts(self) -> None:
         if not self._can_pick_account():
@@ -200,6 +223,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
             self.push_screen(screen)
         self.account = account
         self.poll(account, screen)
+        if self.trader is not None:
+            self.watch_orders(account, self.trader)
 
     @work(exclusive=True, group="poller")
     async def poll(self, account: AccountView, screen: PositionsScreen) -> None:
@@ -217,7 +242,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def action_ticket(self, side: str) -> None:
         """An order ticket for the position under the cursor: ``BUY``, ``SELL`` or ``CLOSE``
         (the side and quantity that close the position)."""
-        screen = self.screen
+        screen = self._working_screen()
         if self.trader is None or not isinstance(screen, PositionsScreen):
             return
         view = screen.table.selected_view()
@@ -247,7 +272,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         """Working and recent orders of the account: cancel, modify, the kill switch, trades."""
         if self.trader is None or self.account is None:
             return
-        if not isinstance(self.screen, PositionsScreen):
+        if not isinstance(self._working_screen(), PositionsScreen):
             return
         self.push_screen(
             OrdersScreen(
@@ -262,6 +287,61 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def _ticket_done(self, result: SubmitResult | None) -> None:
         if result is not None:
             self.notify(result.message, title="Order sent", timeout=8)
+
+    @work(exclusive=True, group="order-watch", exit_on_error=False)
+    async def watch_orders(self, account: AccountView, trader: Trader) -> None:
+        """Fills, rejections and cancels notified wherever the trader is in the app.
+
+        While the orders screen is open it polls and notifies itself; this loop pauses and
+        then carries on from that screen's last view, so nothing is told twice or missed.
+        """
+        known: dict[int, OrderView] | None = None
+        started = self.clock()
+        orders_screen: OrdersScreen | None = None
+        while True:
+            shown = next((s for s in self.screen_stack if isinstance(s, OrdersScreen)), None)
+            if shown is not None:
+                orders_screen = shown
+                await asyncio.sleep(self.order_watch_seconds)
+                continue
+            if orders_screen is not None:
+                if orders_screen.loaded:
+                    known = dict(orders_screen.orders)
+                orders_screen = None
+            try:
+                fresh = {o.order_id: o for o in await trader.orders(account.account_id)}
+            except Exception:  # the status bar shows connection trouble; try again later
+                await asyncio.sleep(2 * self.order_watch_seconds)
+                continue
+            if known is not None:
+                self._notify_order_news(known, fresh, started)
+            known = fresh
+            await asyncio.sleep(self.order_watch_seconds)
+
+    def _notify_order_news(
+        self, known: dict[int, OrderView], fresh: dict[int, OrderView], since: float
+    ) -> None:
+        rang = False
+        for order in fresh.values():
+            outcome = order_outcome(order.status)
+            if outcome is None:
+                continue
+            before = known.get(order.order_id)
+            if before is not None and order_outcome(before.status) == outcome:
+                continue
+            if before is None and (order.updated_at is None or order.updated_at < since):
+                continue  # finished before ibtui started watching: not news
+            severity: SeverityLevel = (
+                "information"
+                if outcome == "Filled"
+                else "error"
+                if outcome == "Rejected"
+                else "warning"
+            )
+            self.notify(outcome_notice(order, outcome), title="Orders", severity=severity)
+            if self.ring_bell and not rang:
+                self.bell()
+                rang = True
 
     # --- help ---------------------------------------------------------------------------------
     def action_help(self) -> None:

@@ -214,7 +214,8 @@ class Trader(Protocol):
     ``submit`` asks each of IBKR's questions through ``ask`` (unless the configured policy
     answers it) and never sends the same draft twice: while a submission is in flight, or after
     one ended in an unknown outcome that is not reconciled yet, it answers BUSY/UNKNOWN without
-    sending. ``confirmation`` is what the trader typed to confirm a LIVE account's order.
+    sending. ``confirmation`` is what the trader typed to confirm a LIVE account's order;
+    ``quote`` the market the ticket showed (the checks are repeated against it before sending).
     Failures raise exceptions whose ``str()`` is fit to show.
     """
 
@@ -223,7 +224,12 @@ class Trader(Protocol):
     async def preview(self, draft: OrderDraft) -> PreviewView: ...
 
     async def submit(
-        self, draft: OrderDraft, ask: Ask, *, confirmation: str | None = None
+        self,
+        draft: OrderDraft,
+        ask: Ask,
+        *,
+        confirmation: str | None = None,
+        quote: QuoteView | None = None,
     ) -> SubmitResult: ...
 
     async def orders(self, account_id: str) -> Sequence[OrderView]: ...

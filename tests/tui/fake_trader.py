@@ -34,6 +34,7 @@ class FakeTrader:
     submitted: list[OrderDraft] = field(default_factory=list)
     answers: list[bool] = field(default_factory=list)
     confirmations: list[str | None] = field(default_factory=list)
+    order_lists: list[list[OrderView]] = field(default_factory=list)  # one per orders() call
 
     def check(self, draft: OrderDraft, quote: QuoteView | None) -> TicketCheck:
         problems: list[FieldProblem] = []
@@ -54,7 +55,12 @@ class FakeTrader:
         )
 
     async def submit(
-        self, draft: OrderDraft, ask: Ask, *, confirmation: str | None = None
+        self,
+        draft: OrderDraft,
+        ask: Ask,
+        *,
+        confirmation: str | None = None,
+        quote: QuoteView | None = None,
     ) -> SubmitResult:
         self.submitted.append(draft)
         self.confirmations.append(confirmation)
@@ -70,7 +76,9 @@ class FakeTrader:
         )
 
     async def orders(self, account_id: str) -> Sequence[OrderView]:
-        return []
+        if len(self.order_lists) > 1:
+            return self.order_lists.pop(0)
+        return self.order_lists[0] if self.order_lists else []
 
     async def trades(self, account_id: str) -> Sequence[TradeView]:
         return []

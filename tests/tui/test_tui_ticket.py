@@ -333,3 +333,50 @@ async def test_without_a_trader_there_is_no_ticket_and_no_orders_screen() -> Non
         await pilot.press("o", "b", "x")
         await pilot.pause()
         assert app.screen is positions
+
+
+async def test_fills_are_notified_on_the_positions_screen_too() -> None:
+    from dataclasses import replace
+
+    from ibtui.tui.app import IbtuiApp
+    from ibtui.tui.poller import PollSettings
+    from ibtui.tui.screens.positions import PositionsScreen
+    from ibtui.tui.trading import OrderView
+    from tests.tui.conftest import Clock, ViewBroker, position
+
+    clock = Clock()
+    working = OrderView(
+        order_id=7,
+        account_id=PAPER.account_id,
+        conid=1,
+        symbol="AAA",
+        side=OrderSide.BUY,
+        kind="LMT",
+        quantity=Decimal(10),
+        filled=Decimal(0),
+        remaining=Decimal(10),
+        status="Submitted",
+        working=True,
+        limit_price=Decimal(50),
+    )
+    filled = replace(
+        working,
+        status="Filled",
+        working=False,
+        filled=Decimal(10),
+        remaining=Decimal(0),
+        avg_price=Decimal("49.98"),
+    )
+    trader = FakeTrader(order_lists=[[working], [working], [filled]])
+    broker = ViewBroker([position(1, "AAA", "10", "50", "40")], clock)
+    app = IbtuiApp(
+        broker, trader=trader, clock=clock, poll=PollSettings(interval=60), cursor_blink=False
+    )
+    app.order_watch_seconds = 0.05
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        await settle(pilot, lambda: any("Filled" in n.message for n in app._notifications))
+        texts = [n.message for n in app._notifications if "Filled" in n.message]
+        assert texts == ["Filled: BUY 10 AAA @ 49.98"]
+        await pilot.pause(0.3)
+        assert len([n for n in app._notifications if "Filled" in n.message]) == 1  # once

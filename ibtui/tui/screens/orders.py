@@ -142,7 +142,8 @@ def order_outcome(status: str) -> Outcome | None:
     return None
 
 
-def _notice(order: OrderView, outcome: Outcome) -> str:
+def outcome_notice(order: OrderView, outcome: Outcome) -> str:
+    """The notification text for an order that reached ``outcome``."""
     if outcome == "Filled":
         size = order.filled if order.filled else order.quantity
         price = f" @ {fmt_price(order.avg_price)}" if order.avg_price is not None else ""
@@ -702,7 +703,7 @@ class OrdersScreen(Screen[None]):
                 else "warning"
             )
             self.app.notify(
-                _notice(order, outcome), title="Orders", severity=severity, markup=False
+                outcome_notice(order, outcome), title="Orders", severity=severity, markup=False
             )
             if self.ring_bell and not rang:
                 self.app.bell()

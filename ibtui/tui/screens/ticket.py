@@ -450,7 +450,9 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
     async def _submit(self, draft: OrderDraft) -> None:
         try:
             typed = None if self.account.paper else self.query_one("#confirm", Input).value
-            result = await self.trader.submit(draft, self._ask, confirmation=typed)
+            result = await self.trader.submit(
+                draft, self._ask, confirmation=typed, quote=self.quote
+            )
         except Exception as exc:
             # The trader reports unknown outcomes as results; anything raised here means the
             # order may or may not exist: keep Send disabled and say where to look.
