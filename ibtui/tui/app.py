@@ -33,13 +33,21 @@ from ibtui.tui.screens.orders import (
     BlotterTable,
     ModifyScreen,
     OrdersScreen,
+    describe_order,
     order_outcome,
     outcome_notice,
 )
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.screens.ticket import TicketScreen
-from ibtui.tui.trading import OrderKind, OrderSide, OrderView, SubmitResult, Trader
+from ibtui.tui.trading import (
+    OrderKind,
+    OrderSide,
+    OrderView,
+    QuestionView,
+    SubmitResult,
+    Trader,
+)
 from ibtui.tui.viewmodels import AccountView
 from ibtui.tui.widgets.positions_grid import PositionsGrid
 from ibtui.tui.widgets.positions_table import PositionsTable
@@ -54,7 +62,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
     TITLE = "ibtui"
     COMMANDS = App.COMMANDS | {ActionsProvider}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", id=ids.APP_QUIT, priority=True),
+        Binding("ctrl+q", "leave", "Quit", id=ids.APP_QUIT, priority=True),
         Binding("ctrl+c", "help_quit", show=False, system=True, id=ids.APP_HELP_QUIT),
         Binding(
             "ctrl+p", "command_palette", "Commands", show=False, id=ids.APP_PALETTE, priority=True
@@ -98,6 +106,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
         super().__init__()
         self.ring_bell = bell
         self.order_watch_seconds = ORDER_WATCH_SECONDS
+        self.working_orders: list[OrderView] = []  # as the order watcher last saw them
+        self._quit_question: QuestionScreen | None = None
         self.broker = broker
         self.cursor_blink = cursor_blink
         self.login_flow = login
@@ -307,6 +317,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             if orders_screen is not None:
                 if orders_screen.loaded:
                     known = dict(orders_screen.orders)
+                    self.working_orders = [o for o in known.values() if o.working]
                 orders_screen = None
             try:
                 fresh = {o.order_id: o for o in await trader.orders(account.account_id)}
@@ -316,6 +327,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             if known is not None:
                 self._notify_order_news(known, fresh, started)
             known = fresh
+            self.working_orders = [o for o in fresh.values() if o.working]
             await asyncio.sleep(self.order_watch_seconds)
 
     def _notify_order_news(
@@ -342,6 +354,42 @@ class IbtuiApp(App[None], inherit_bindings=False):
             if self.ring_bell and not rang:
                 self.bell()
                 rang = True
+
+    # --- quitting -----------------------------------------------------------------------------
+    def action_leave(self) -> None:
+        """Quit; with orders still working, say so and ask first (they stay working at IBKR)."""
+        working = self._working_orders_now()
+        if not working or (self._quit_question is not None and self.screen is self._quit_question):
+            self.exit()  # nothing working, or ctrl+q again on the question itself
+            return
+        if self._quit_question is not None and self._quit_question in self.screen_stack:
+            return
+        account = self.account.account_id if self.account else "the account"
+        lines = [f"{len(working)} order(s) are still working on {account}:"]
+        lines += [f"  {describe_order(o)}" for o in working[:8]]
+        if len(working) > 8:
+            lines.append(f"  … and {len(working) - 8} more")
+        lines.append("They stay working at IBKR after ibtui quits. Quit anyway?")
+        question = QuestionScreen(
+            QuestionView("\n".join(lines)),
+            title="Orders are working",
+            confirm_label="Quit",
+            reject_label="Stay",
+        )
+        self._quit_question = question
+
+        def answered(quit_anyway: bool | None) -> None:
+            self._quit_question = None
+            if quit_anyway:
+                self.exit()
+
+        self.push_screen(question, answered)
+
+    def _working_orders_now(self) -> list[OrderView]:
+        shown = next((s for s in self.screen_stack if isinstance(s, OrdersScreen)), None)
+        if shown is not None and shown.loaded:
+            return [o for o in shown.orders.values() if o.working]
+        return self.working_orders
 
     # --- help ---------------------------------------------------------------------------------
     def action_help(self) -> None:

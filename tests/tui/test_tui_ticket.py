@@ -380,3 +380,51 @@ async def test_fills_are_notified_on_the_positions_screen_too() -> None:
         assert texts == ["Filled: BUY 10 AAA @ 49.98"]
         await pilot.pause(0.3)
         assert len([n for n in app._notifications if "Filled" in n.message]) == 1  # once
+
+
+async def test_quitting_with_working_orders_asks_first() -> None:
+    from ibtui.tui.app import IbtuiApp
+    from ibtui.tui.poller import PollSettings
+    from ibtui.tui.screens.positions import PositionsScreen
+    from ibtui.tui.screens.question import QuestionScreen
+    from ibtui.tui.trading import OrderView
+    from tests.tui.conftest import Clock, ViewBroker, position
+
+    clock = Clock()
+    working = OrderView(
+        order_id=7,
+        account_id=PAPER.account_id,
+        conid=1,
+        symbol="AAA",
+        side=OrderSide.BUY,
+        kind="LMT",
+        quantity=Decimal(10),
+        filled=Decimal(0),
+        remaining=Decimal(10),
+        status="Submitted",
+        working=True,
+        limit_price=Decimal(50),
+    )
+    broker = ViewBroker([position(1, "AAA", "10", "50", "40")], clock)
+    app = IbtuiApp(
+        broker,
+        trader=FakeTrader(order_lists=[[working]]),
+        clock=clock,
+        poll=PollSettings(interval=60),
+        cursor_blink=False,
+    )
+    app.order_watch_seconds = 0.05
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        await settle(pilot, lambda: bool(app.working_orders))
+        await pilot.press("ctrl+q")
+        await settle(pilot, lambda: isinstance(app.screen, QuestionScreen))
+        text = str(app.screen.query_one("#question-text").render())
+        assert "1 order(s) are still working" in text and "BUY 10 AAA" in text
+        await pilot.press("n")  # stay
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        assert app.is_running
+        await pilot.press("ctrl+q")
+        await settle(pilot, lambda: isinstance(app.screen, QuestionScreen))
+        await pilot.press("y")
+        await settle(pilot, lambda: not app.is_running)
