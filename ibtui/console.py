@@ -274,4 +274,5 @@ def run_main(argv: list[str]) -> int:
         remember_account=state.remember_account,
         theme=settings.ui.theme,
         bell=settings.ui.bell,
+        idle_lock_minutes=settings.ui.idle_lock_minutes,
     )

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
@@ -28,6 +28,7 @@ from ibtui.tui.poller import Poller, PollSettings
 from ibtui.tui.protocols import Broker, LoginFlow
 from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
 from ibtui.tui.screens.help import HelpScreen
+from ibtui.tui.screens.lock import LockScreen
 from ibtui.tui.screens.login import LoginScreen
 from ibtui.tui.screens.orders import (
     BlotterTable,
@@ -55,6 +56,7 @@ from ibtui.tui.widgets.positions_table import PositionsTable
 __all__ = ["IbtuiApp", "run_app"]
 
 ACCOUNTS_RETRY_SECONDS = 5.0
+_ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 ORDER_WATCH_SECONDS = 5.0  # IBKR's live-orders pacing: one request every 5 s
 
 
@@ -84,6 +86,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         BlotterTable,
         ModifyScreen,
         QuestionScreen,
+        LockScreen,
         HelpScreen,
     )
 
@@ -102,8 +105,11 @@ class IbtuiApp(App[None], inherit_bindings=False):
         theme: str | None = None,
         cursor_blink: bool = True,
         bell: bool = True,
+        idle_lock_minutes: float = 0,
     ) -> None:
         super().__init__()
+        self.idle_lock_minutes = idle_lock_minutes
+        self._last_input = clock()
         self.ring_bell = bell
         self.order_watch_seconds = ORDER_WATCH_SECONDS
         self.working_orders: list[OrderView] = []  # as the order watcher last saw them
@@ -131,7 +137,21 @@ class IbtuiApp(App[None], inherit_bindings=False):
         yield Static("Connecting to IBKR…", id="connecting")
         yield Footer()
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, _ACTIVITY):  # the idle lock's clock restarts on any input
+            self._last_input = self.clock()
+        await super().on_event(event)
+
+    def _check_idle(self) -> None:
+        if self.idle_lock_minutes <= 0 or any(isinstance(s, LockScreen) for s in self.screen_stack):
+            return
+        if self.clock() - self._last_input >= self.idle_lock_minutes * 60:
+            account = self.account.account_id if self.account else None
+            self.push_screen(LockScreen(self.idle_lock_minutes, account))
+
     def on_mount(self) -> None:
+        if self.idle_lock_minutes > 0:
+            self.set_interval(1.0, self._check_idle)
         for problem in self.keymap_problems:
             self.notify(str(problem), severity="warning", timeout=10)
         if self.login_flow is not None:
@@ -409,6 +429,7 @@ def run_app(
     remember_account: Callable[[str], None] | None = None,
     theme: str | None = None,
     bell: bool = True,
+    idle_lock_minutes: float = 0,
 ) -> int:
     """Run the console until the user quits; the exit code for the command line."""
     app = IbtuiApp(
@@ -421,6 +442,7 @@ def run_app(
         remember_account=remember_account,
         theme=theme,
         bell=bell,
+        idle_lock_minutes=idle_lock_minutes,
     )
     app.run()
     return app.return_code or 0

@@ -428,3 +428,36 @@ async def test_quitting_with_working_orders_asks_first() -> None:
         await settle(pilot, lambda: isinstance(app.screen, QuestionScreen))
         await pilot.press("y")
         await settle(pilot, lambda: not app.is_running)
+
+
+async def test_the_idle_lock_hides_everything_until_enter() -> None:
+    from ibtui.tui.app import IbtuiApp
+    from ibtui.tui.poller import PollSettings
+    from ibtui.tui.screens.lock import LockScreen
+    from ibtui.tui.screens.positions import PositionsScreen
+    from tests.tui.conftest import Clock, ViewBroker, position
+
+    clock = Clock()
+    broker = ViewBroker([position(1, "AAA", "10", "50", "40")], clock)
+    app = IbtuiApp(
+        broker, clock=clock, poll=PollSettings(interval=60), cursor_blink=False, idle_lock_minutes=5
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        clock.advance(4 * 60)
+        await pilot.pause(1.2)
+        assert isinstance(app.screen, PositionsScreen)  # not idle long enough
+        await pilot.press("j")  # activity restarts the count
+        clock.advance(4 * 60)
+        await pilot.pause(1.2)
+        assert isinstance(app.screen, PositionsScreen)
+        clock.advance(61)
+        await settle(pilot, lambda: isinstance(app.screen, LockScreen))
+        lock = app.screen
+        await pilot.pause()
+        assert "locked" in str(lock.query_one("#lock-text").render())
+        assert "AAA" not in "".join(str(s.render()) for s in lock.query("Static"))
+        await pilot.press("j")  # any other key does not unlock
+        assert app.screen is lock
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
