@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
+import ipaddress
 import json
 import math
 import os
@@ -42,6 +43,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -217,7 +219,7 @@ class _Spec:
             case "text":
                 return "a non-empty string without spaces"
             case "url":
-                return "an http:// or https:// URL"
+                return "an https:// URL (plain http:// only for a loopback host such as 127.0.0.1)"
             case "path":
                 return "a file path (a string)"
             case "float":
@@ -272,6 +274,16 @@ _ENV_PREFIXES = tuple(f"IBTUI_{section.upper()}_" for section in _SCHEMA)
 _MESSAGE_ID = re.compile(r"[a-z]+[0-9]+")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _Bad(Exception):
@@ -354,6 +366,8 @@ def _coerce(spec: _Spec, value: object, *, from_text: bool, base_dir: Path) -> o
     if kind == "url":
         if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", text, flags=re.IGNORECASE):
             raise _Bad
+        if text.lower().startswith("http://") and not _is_loopback(text):
+            raise _Bad  # credentials and orders never travel unencrypted off this machine
         return text if text.endswith("/") else text + "/"
     if kind == "path":
         return base_dir / _expand(text)

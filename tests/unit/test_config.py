@@ -351,7 +351,18 @@ def test_key_outside_its_section_points_to_the_section(tmp_path: Path) -> None:
         ("[ui]\ntheme = []", "'ui.theme' must be a non-empty string without spaces; got an array"),
         (
             '[ibkr]\nbase_url = "ftp://x/"',
-            "'ibkr.base_url' must be an http:// or https:// URL; got a string 'ftp://x/'",
+            "'ibkr.base_url' must be an https:// URL (plain http:// only for a loopback host "
+            "such as 127.0.0.1); got a string 'ftp://x/'",
+        ),
+        (
+            '[ibkr]\nbase_url = "http://api.ibkr.com/v1/api/"',
+            "'ibkr.base_url' must be an https:// URL (plain http:// only for a loopback host "
+            "such as 127.0.0.1); got a string 'http://api.ibkr.com/v1/api/'",
+        ),
+        (
+            '[ibkr]\nbase_url = "http://10.0.0.7:5000/v1/api/"',
+            "'ibkr.base_url' must be an https:// URL (plain http:// only for a loopback host "
+            "such as 127.0.0.1); got a string 'http://10.0.0.7:5000/v1/api/'",
         ),
         (
             '[ibkr]\nconsumer_key = ""',
@@ -719,3 +730,18 @@ def test_hypothesis_runs_without_touching_the_real_home() -> None:
     # the autouse fixture points platformdirs into tmp_path; guard against a regression
     assert "xdg-config" in str(load_settings(None, env={}).config_path)
     assert os.environ["XDG_STATE_HOME"].endswith("xdg-state")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:5000/v1/api/",
+        "http://127.8.9.1/v1/api/",
+        "http://localhost:5000/v1/api/",
+        "http://[::1]:5000/v1/api/",
+        "https://api.ibkr.com/v1/api/",
+        "https://10.0.0.7:5000/v1/api/",
+    ],
+)
+def test_plain_http_only_to_this_machine(url: str) -> None:
+    assert load_settings(None, env={}, overrides={"ibkr.base_url": url}).ibkr.base_url == url
