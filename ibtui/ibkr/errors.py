@@ -34,6 +34,7 @@ import json
 import math
 import re
 from datetime import UTC, datetime
+from typing import ClassVar
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -129,7 +130,13 @@ def parse_retry_after(value: str | float | None, *, now: datetime | None = None)
 
 
 class IbkrError(Exception):
-    """Base of every ibtui error about IBKR. ``message`` is the text shown to the trader."""
+    """Base of every ibtui error about IBKR. ``message`` is the text shown to the trader.
+
+    ``needs_attention`` marks the errors that trying again cannot cure (wrong keys, an unknown
+    consumer): the console stops retrying and says what to fix.
+    """
+
+    needs_attention: ClassVar[bool] = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -145,6 +152,8 @@ class IbkrError(Exception):
 
 class AuthError(IbkrError):
     """IBKR refused the OAuth handshake or the signed session."""
+
+    needs_attention: ClassVar[bool] = True
 
     default_message = (
         "IBKR refused the login. Check the consumer key, the access token and the key files "
@@ -199,6 +208,8 @@ class VerifierError(AuthError):
 
 class SessionExpiredError(AuthError):
     """A signed request got 401 (or 410 Gone): the live session token or session is gone."""
+
+    needs_attention: ClassVar[bool] = False  # renewed automatically
 
     default_message = (
         "IBKR no longer accepts this session (expired or logged out). ibtui renews it "

@@ -56,6 +56,7 @@ from ibtui.tui.widgets.positions_table import PositionsTable
 __all__ = ["IbtuiApp", "run_app"]
 
 ACCOUNTS_RETRY_SECONDS = 5.0
+ACCOUNTS_RETRY_MAX = 60.0
 _ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 ORDER_WATCH_SECONDS = 5.0  # IBKR's live-orders pacing: one request every 5 s
 
@@ -72,6 +73,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         Binding("question_mark", "help", "Help", id=ids.APP_HELP),
         Binding("a", "accounts", "Accounts", id=ids.APP_ACCOUNTS),
         Binding("o", "orders", "Orders", id=ids.APP_ORDERS),
+        Binding("r", "retry", "Retry now", id=ids.APP_RETRY),
     ]
     # Every class whose bindings the keymap may remap.
     BINDING_CLASSES: ClassVar[tuple[type, ...]] = (
@@ -114,6 +116,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.order_watch_seconds = ORDER_WATCH_SECONDS
         self.working_orders: list[OrderView] = []  # as the order watcher last saw them
         self._quit_question: QuestionScreen | None = None
+        self._retry_now = asyncio.Event()
         self.broker = broker
         self.cursor_blink = cursor_blink
         self.login_flow = login
@@ -168,13 +171,27 @@ class IbtuiApp(App[None], inherit_bindings=False):
     @work(exclusive=True, group="accounts")
     async def load_accounts(self) -> None:
         status = self.query_one("#connecting", Static)
+        delay = ACCOUNTS_RETRY_SECONDS
         while True:
+            self._retry_now.clear()
             try:
                 self.accounts = list(await self.broker.accounts())
                 break
             except Exception as exc:  # shown; retried until it works or the user quits
-                status.update(f"Could not load the accounts: {exc}\nRetrying…")
-                await asyncio.sleep(ACCOUNTS_RETRY_SECONDS)
+                problem = f"Could not connect to IBKR: {exc}"
+                if getattr(exc, "needs_attention", False):  # retrying cannot cure it
+                    status.update(f"{problem}\n\nFix that, then press r to try again.")
+                    await self._retry_now.wait()
+                    continue
+                for left in range(max(1, round(delay)), 0, -1):  # a visible countdown
+                    status.update(f"{problem}\n\nRetrying in {left} s (r: now).")
+                    try:
+                        await asyncio.wait_for(self._retry_now.wait(), 1.0)
+                        break
+                    except TimeoutError:
+                        pass
+                delay = min(delay * 2, ACCOUNTS_RETRY_MAX)
+            status.update("Connecting to IBKR…")
         status.update("Connected.")
         remembered = [a for a in self.accounts if a.account_id == self.last_account]
         if remembered:
@@ -187,6 +204,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "accounts":
             return self._can_pick_account()
+        if action == "retry":
+            return self.account is None and self.screen is self.screen_stack[0]
         if action in ("ticket", "orders"):
             return self.trader is not None and isinstance(self._working_screen(), PositionsScreen)
         return True
@@ -267,6 +286,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
             sleep=self.sleep,
         )
         await poller.run()
+
+    def action_retry(self) -> None:
+        self._retry_now.set()
 
     # --- orders -------------------------------------------------------------------------------
     def action_ticket(self, side: str) -> None:
