@@ -62,10 +62,15 @@ def chart_target(screen: Screen[Any]) -> Target | None:
 
 
 def open_chart_for(
-    app: App[Any], market: MarketData, watchlist: Watchlist | None = None
+    app: App[Any],
+    market: MarketData,
+    watchlist: Watchlist | None = None,
+    *,
+    screen: Screen[Any] | None = None,
 ) -> ChartScreen | None:
-    """A chart of what the current screen has selected; a notification when nothing is."""
-    target = chart_target(app.screen)
+    """A chart of what ``screen`` (default: the current one) has selected; a notification when
+    nothing is."""
+    target = chart_target(screen if screen is not None else app.screen)
     if target is None:
         app.notify("Select an instrument first.", severity="warning", timeout=3)
         return None
