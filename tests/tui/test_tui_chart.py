@@ -141,7 +141,7 @@ async def test_presets_cycle_with_brackets_and_stop_at_the_ends() -> None:
 
 
 async def test_resizing_redraws_to_the_new_size() -> None:
-    screen, app = chart(FakeMarket())
+    screen, app = chart(FakeMarket(count=30))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         wide = screen.price_panel.drawn_size
@@ -158,7 +158,7 @@ async def test_resizing_redraws_to_the_new_size() -> None:
 
 
 async def test_no_data_says_so() -> None:
-    market = FakeMarket()
+    market = FakeMarket(count=30)
     market.empty.add(AAPL)
     screen, app = chart(market)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -170,7 +170,7 @@ async def test_no_data_says_so() -> None:
 
 
 async def test_a_429_counts_down_then_retries() -> None:
-    market = FakeMarket()
+    market = FakeMarket(count=30)
     market.failures = [RateLimited("too many"), RateLimited("too many", retry_after=12.0)]
     gate = asyncio.Event()
     slept: list[float] = []
@@ -195,7 +195,7 @@ async def test_a_429_counts_down_then_retries() -> None:
 
 
 async def test_a_slow_answer_shows_loading_and_how_long_it_has_been() -> None:
-    market = FakeMarket()
+    market = FakeMarket(count=30)
     market.gate = asyncio.Event()
     screen, app = chart(market, slow_after=2)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -214,7 +214,7 @@ async def test_a_slow_answer_shows_loading_and_how_long_it_has_been() -> None:
 
 
 async def test_an_error_is_shown_and_r_retries() -> None:
-    market = FakeMarket()
+    market = FakeMarket(count=30)
     market.failures = [MarketDataError("IBKR answered 503 on /iserver/marketdata/history.")]
     screen, app = chart(market)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -229,7 +229,7 @@ async def test_an_error_is_shown_and_r_retries() -> None:
 
 
 async def test_live_quotes_move_the_current_bar_and_the_header() -> None:
-    screen, app = chart(FakeMarket())
+    screen, app = chart(FakeMarket(count=30))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert screen.history is not None
@@ -253,7 +253,7 @@ async def test_live_quotes_move_the_current_bar_and_the_header() -> None:
 async def test_ticket_and_watch_keys() -> None:
     store = MemoryStore()
     watchlist = Watchlist(store=store)
-    _, app = chart(FakeMarket(), watchlist=watchlist)
+    _, app = chart(FakeMarket(count=30), watchlist=watchlist)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         assert watchlist.polled() == [AAPL]  # quoted while the chart is open
