@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from ibtui.config import ConfigError, OrderSettings, Settings, load_settings, save_tokens
+from ibtui.console_market import ClientMarketData, StateWatchlistStore
 from ibtui.console_trading import ClientTrader
 from ibtui.credentials import load_credentials
 from ibtui.demo import DemoEnvironment, build_demo
@@ -26,6 +27,7 @@ from ibtui.ibkr.session import AccessCredentials, Consumer
 from ibtui.state import StateStore
 from ibtui.trading.journal import Journal, journal_path
 from ibtui.tui.convert import account_view, fx_rates, position_view, quote_view
+from ibtui.tui.market import Watchlist
 from ibtui.tui.protocols import LoginPrompt, LoginStep, Progress
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
@@ -220,6 +222,8 @@ def main(argv: list[str]) -> int:
         backend,
         login=backend if backend.needs_login else None,
         trader=backend.trader(OrderSettings(), state_dir),
+        market=ClientMarketData(backend.client),
+        watchlist=Watchlist.load(StateWatchlistStore(StateStore(state_dir))),
         poll_interval=args.poll_interval,
     )
 
@@ -270,6 +274,8 @@ def run_main(argv: list[str]) -> int:
         keymap=settings.keymap,
         poll_interval=args.poll_interval or settings.ui.poll_interval,
         trader=backend.trader(settings.orders, settings.state_dir),
+        market=ClientMarketData(backend.client),
+        watchlist=Watchlist.load(StateWatchlistStore(state)),
         last_account=state.last_account,
         remember_account=state.remember_account,
         theme=settings.ui.theme,

@@ -24,9 +24,17 @@ from textual.widgets import Footer, Static
 from ibtui.tui import keymap as ids
 from ibtui.tui.commands import ActionsProvider
 from ibtui.tui.keymap import KeymapProblem, apply_keymap, binding_ids, describe_active_bindings
+from ibtui.tui.market import MarketData, TicketRequested, Watchlist
+from ibtui.tui.market_screens import (
+    SymbolSearchProvider,
+    open_chart_for,
+    open_search,
+    open_watchlist,
+)
 from ibtui.tui.poller import Poller, PollSettings
 from ibtui.tui.protocols import Broker, LoginFlow
 from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
+from ibtui.tui.screens.chart import ChartScreen
 from ibtui.tui.screens.help import HelpScreen
 from ibtui.tui.screens.lock import LockScreen
 from ibtui.tui.screens.login import LoginScreen
@@ -40,7 +48,9 @@ from ibtui.tui.screens.orders import (
 )
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.screens.question import QuestionScreen
+from ibtui.tui.screens.search import SearchScreen
 from ibtui.tui.screens.ticket import TicketScreen
+from ibtui.tui.screens.watchlist import WatchlistScreen
 from ibtui.tui.trading import (
     OrderKind,
     OrderSide,
@@ -63,7 +73,7 @@ ORDER_WATCH_SECONDS = 5.0  # IBKR's live-orders pacing: one request every 5 s
 
 class IbtuiApp(App[None], inherit_bindings=False):
     TITLE = "ibtui"
-    COMMANDS = App.COMMANDS | {ActionsProvider}
+    COMMANDS = App.COMMANDS | {ActionsProvider, SymbolSearchProvider}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "leave", "Quit", id=ids.APP_QUIT, priority=True),
         Binding("ctrl+c", "help_quit", show=False, system=True, id=ids.APP_HELP_QUIT),
@@ -73,6 +83,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
         Binding("question_mark", "help", "Help", id=ids.APP_HELP),
         Binding("a", "accounts", "Accounts", id=ids.APP_ACCOUNTS),
         Binding("o", "orders", "Orders", id=ids.APP_ORDERS),
+        Binding("c", "chart", "Chart", id=ids.APP_CHART),
+        Binding("w", "watchlist", "Watchlist", id=ids.APP_WATCHLIST),
+        Binding("f", "search", "Find symbol", id=ids.APP_SEARCH),
         Binding("r", "retry", "Retry now", id=ids.APP_RETRY),
     ]
     # Every class whose bindings the keymap may remap.
@@ -88,6 +101,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
         BlotterTable,
         ModifyScreen,
         QuestionScreen,
+        ChartScreen,
+        SearchScreen,
+        WatchlistScreen,
         LockScreen,
         HelpScreen,
     )
@@ -108,8 +124,12 @@ class IbtuiApp(App[None], inherit_bindings=False):
         cursor_blink: bool = True,
         bell: bool = True,
         idle_lock_minutes: float = 0,
+        market: MarketData | None = None,
+        watchlist: Watchlist | None = None,
     ) -> None:
         super().__init__()
+        self.market = market  # charts and symbol search (the palette's provider reads it too)
+        self.watchlist = watchlist if watchlist is not None else Watchlist()
         self.idle_lock_minutes = idle_lock_minutes
         self._last_input = clock()
         self.ring_bell = bell
@@ -208,6 +228,16 @@ class IbtuiApp(App[None], inherit_bindings=False):
             return self.account is None and self.screen is self.screen_stack[0]
         if action in ("ticket", "orders"):
             return self.trader is not None and isinstance(self._working_screen(), PositionsScreen)
+        if action == "chart":
+            return self.market is not None and isinstance(self._working_screen(), PositionsScreen)
+        if action in ("search", "watchlist"):
+            screen = self._working_screen()
+            return (
+                self.account is not None
+                and (action == "watchlist" or self.market is not None)
+                and not isinstance(screen, AccountsScreen | LoginScreen | HelpScreen)
+                and not isinstance(screen, SearchScreen | WatchlistScreen)
+            )
         return True
 
     def _can_pick_account(self) -> bool:
@@ -284,6 +314,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             settings=self.poll_settings,
             clock=self.clock,
             sleep=self.sleep,
+            watched=self.watchlist.polled,
         )
         await poller.run()
 
@@ -335,6 +366,39 @@ class IbtuiApp(App[None], inherit_bindings=False):
                 cursor_blink=self.cursor_blink,
             )
         )
+
+    def on_ticket_requested(self, message: TicketRequested) -> None:
+        """An order ticket for an instrument on the chart, search or watchlist screen."""
+        if self.trader is None or self.account is None:
+            self.notify("Trading is not available in this session.", severity="warning")
+            return
+        quote = message.quote
+        ticket = TicketScreen(
+            self.trader,
+            self.account,
+            conid=message.conid,
+            symbol=message.symbol,
+            description=message.description,
+            side=OrderSide(message.side),
+            kind=OrderKind.LIMIT,
+            limit_price=quote.last if quote is not None else None,
+            quote=quote,
+            cursor_blink=self.cursor_blink,
+        )
+        self.push_screen(ticket, self._ticket_done)
+
+    # --- charts, symbol search, watchlist -----------------------------------------------------
+    def action_chart(self) -> None:
+        """A chart of the position under the cursor."""
+        if self.market is not None:
+            open_chart_for(self, self.market, self.watchlist, screen=self._working_screen())
+
+    def action_search(self) -> None:
+        if self.market is not None:
+            open_search(self, self.market, self.watchlist)
+
+    def action_watchlist(self) -> None:
+        open_watchlist(self, self.watchlist, self.market)
 
     def _ticket_done(self, result: SubmitResult | None) -> None:
         if result is not None:
@@ -452,6 +516,8 @@ def run_app(
     theme: str | None = None,
     bell: bool = True,
     idle_lock_minutes: float = 0,
+    market: MarketData | None = None,
+    watchlist: Watchlist | None = None,
 ) -> int:
     """Run the console until the user quits; the exit code for the command line."""
     app = IbtuiApp(
@@ -465,6 +531,8 @@ def run_app(
         theme=theme,
         bell=bell,
         idle_lock_minutes=idle_lock_minutes,
+        market=market,
+        watchlist=watchlist,
     )
     app.run()
     return app.return_code or 0
