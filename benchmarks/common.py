@@ -263,15 +263,21 @@ def _pump(stream: Any, sink: queue.Queue[str | None]) -> None:
 
 @contextmanager
 def simulator(
-    state_dir: Path, *, pacing: bool, nodelay: bool = True, timeout: float = 90.0
+    state_dir: Path,
+    *,
+    pacing: bool,
+    nodelay: bool = True,
+    extra: Sequence[str] = (),
+    timeout: float = 90.0,
 ) -> Iterator[Simulator]:
     """``ibtui sim --port 0 --state-dir DIR [--no-pacing]`` on 127.0.0.1; SIGTERM afterwards.
 
     ``nodelay`` starts it through :mod:`benchmarks.sim_nodelay` (TCP_NODELAY on its sockets, so
     loopback answers do not wait 40 ms for a delayed ACK); False runs ``ibtui sim`` as shipped.
+    ``extra`` are more arguments (the wrapper's ``--portfolio-size N``, ``--count-requests``).
     """
     command = ["benchmarks.sim_nodelay"] if nodelay else ["ibtui", "sim"]
-    args = [PYTHON, "-m", *command, "--port", "0", "--state-dir", str(state_dir)]
+    args = [PYTHON, "-m", *command, "--port", "0", "--state-dir", str(state_dir), *extra]
     if not pacing:
         args.append("--no-pacing")
     process = subprocess.Popen(
