@@ -5,7 +5,9 @@ whose text or colour changed, in one batch; rows are never cleared or rebuilt on
 rows are re-sorted only when a tick changed the sort column. A changed number flashes green or red
 for ``flash_seconds``; prices older than ``stale_after`` (or not from a live quote) are greyed.
 A new filter or a new account refills the grid: the first rows at once, the rest in a worker,
-chunk by chunk, so thousands of positions never freeze the screen.
+chunk by chunk, so thousands of positions never freeze the screen. The grid draws one page of
+rows; when they do not all fit, ``rows x–y of N`` above the totals says which page is shown
+(page keys: ``ctrl+d``/``ctrl+u``, ``pgdn``/``pgup``).
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class PositionsTable(Vertical):
         height: 1fr;
         #filter { display: none; height: 3; }
         #filter.-shown { display: block; }
+        #pager { height: 1; padding: 0 1; display: none; text-align: right; color: $text-muted; }
+        #pager.-shown { display: block; }
         #totals { height: 1; padding: 0 1; background: $boost; }
     }
     """
@@ -117,6 +121,7 @@ class PositionsTable(Vertical):
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: symbol, name, class, currency", id="filter", disabled=True)
         yield PositionsGrid(id="grid")
+        yield Static(id="pager")
         yield Static(id="totals")
 
     @property
@@ -131,6 +136,7 @@ class PositionsTable(Vertical):
         self._styles = self.grid.cell_styles()
         self.grid.show_sort(self.sort_column, self.sort_reverse)
         self._update_totals()
+        self.watch(self.grid, "scroll_y", self._update_pager, init=False)
         self.set_interval(0.25, self.refresh_marks)
 
     # --- read access --------------------------------------------------------------------------
@@ -147,6 +153,19 @@ class PositionsTable(Vertical):
     def filling(self) -> bool:
         """True while rows are still being added to the grid."""
         return bool(self._pending)
+
+    @property
+    def shown_rows(self) -> tuple[int, int, int]:
+        """``(first, last, total)``: the rows on screen (1-based, inclusive) and how many rows
+        match the filter (including those still being added)."""
+        grid = self.grid
+        total = len(self._matching)
+        height = grid.scrollable_content_region.height - (
+            grid.header_height if grid.show_header else 0
+        )
+        first = min(int(grid.scroll_y), grid.row_count)
+        last = min(first + max(height, 0), grid.row_count)
+        return (first + 1 if last > first else first, last, total)
 
     @property
     def stale_keys(self) -> frozenset[str]:
@@ -237,6 +256,7 @@ class PositionsTable(Vertical):
         box.disabled = False
         box.add_class("-shown")
         box.focus()
+        self.call_after_refresh(self._update_pager)  # the grid lost three lines
 
     def action_clear_filter(self) -> None:
         box = self.query_one("#filter", Input)
@@ -270,6 +290,7 @@ class PositionsTable(Vertical):
         self.grid.focus()
         box.remove_class("-shown")
         box.disabled = True
+        self.call_after_refresh(self._update_pager)
 
     @on(DataTable.HeaderSelected)
     def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
@@ -381,6 +402,7 @@ class PositionsTable(Vertical):
                 view = self._views.get(key)
                 if view is not None and key in self._matching and key not in self._cells:
                     self._add_row(key, view)
+            self._update_pager()
         if self._resort_after_load:
             self._resort_after_load = False
             self.grid.sort_rows(self.sort_column, self.sort_reverse)
@@ -416,9 +438,23 @@ class PositionsTable(Vertical):
                     self._next_stale_check = min(self._next_stale_check, due)
         self.grid.update_cells(updates)
 
+    def _update_pager(self) -> None:
+        """``rows x–y of N`` above the totals, while not every row fits on the screen."""
+        if not self.is_mounted:
+            return
+        first, last, total = self.shown_rows
+        pager = self.query_one("#pager", Static)
+        paged = total > last - first + 1 if last else False
+        if paged:
+            pager.update(f"rows {first:,}–{last:,} of {total:,}")
+        if paged != pager.has_class("-shown"):
+            pager.set_class(paged, "-shown")
+            self.call_after_refresh(self._update_pager)  # the grid's height changed
+
     def _update_totals(self) -> None:
         if not self.is_mounted:
             return
+        self._update_pager()
         totals = compute_totals((self._views[key] for key in self._matching), self.base_currency)
         line = Text()
         scope = "shown" if self.filter_text.strip() else "all"

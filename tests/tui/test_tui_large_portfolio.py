@@ -1,0 +1,167 @@
+"""5,000 positions: the grid shows a page at a time ("rows x–y of N", page keys), and j/k, the
+filter and sorting are handled while quotes for every position keep arriving."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+from textual import events
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+from textual.widgets.data_table import ColumnKey
+
+from ibtui.tui.app import IbtuiApp
+from ibtui.tui.poller import PollSettings
+from ibtui.tui.screens.positions import PositionsScreen
+from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
+from ibtui.tui.widgets.positions_table import PositionsTable
+from tests.tui.conftest import PAPER, position
+
+COUNT = 5_000
+WAIT = 60.0  # generous: the machine is shared
+
+
+def symbol(i: int) -> str:
+    return f"S{i:04d}"
+
+
+def description(i: int) -> str:
+    """One position in 50 is a "QUARTZ" (the filter's target: no other row has a q)."""
+    return f"QUARTZ TRUST {i:04d}" if i % 50 == 0 else f"HOLDING {i:04d}"
+
+
+class BigBroker:
+    """A Broker over ``count`` positions; each snapshot of a conid quotes it a cent higher than
+    the one before, so a price tells how many times that conid was quoted."""
+
+    def __init__(self, count: int) -> None:
+        self._positions = [
+            position(
+                i + 1,
+                symbol(i),
+                "10",
+                "100",
+                "90",
+                description=description(i),
+                price_at=None,
+            )
+            for i in range(count)
+        ]
+        self.times_quoted: dict[int, int] = {}
+
+    async def accounts(self) -> Sequence[AccountView]:
+        return [PAPER]
+
+    async def select_account(self, account_id: str) -> None:
+        await asyncio.sleep(0)
+
+    async def positions(self, account_id: str) -> Sequence[PositionView]:
+        await asyncio.sleep(0)  # I/O: the loop runs other tasks meanwhile
+        return self._positions
+
+    async def quotes(self, conids: Sequence[int]) -> Sequence[QuoteView]:
+        assert len(conids) <= 100
+        await asyncio.sleep(0)
+        answer = []
+        for conid in conids:
+            n = self.times_quoted.get(conid, 0) + 1
+            self.times_quoted[conid] = n
+            answer.append(QuoteView(conid, Decimal(100) + Decimal(n) / 100))
+        return answer
+
+    async def keep_alive(self) -> SessionState:
+        return SessionState.CONNECTED
+
+    def lst_expires_at(self) -> float | None:
+        return None
+
+
+def times_applied(table: PositionsTable) -> int:
+    """The fewest quotes any position's price reflects (0 until every one has a quote)."""
+    fewest = None
+    for view in table.views.values():
+        if view.price_at is None or view.last is None:
+            return 0
+        n = int((view.last - 100) * 100)
+        fewest = n if fewest is None else min(fewest, n)
+    return fewest or 0
+
+
+async def wait_for(pilot: Pilot[None], what: str, condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} in time"
+        await pilot.pause(0.05)
+
+
+CHARACTERS = {"slash": "/", "greater_than_sign": ">"}
+
+
+async def key(pilot: Pilot[None], name: str, handled: Callable[[], bool]) -> None:
+    """Press a key without waiting for the app to go idle (``pilot.press`` waits for the quote
+    stream to pause), then wait until what it does is done."""
+    character = CHARACTERS.get(name, name if len(name) == 1 else None)
+    pilot.app.post_message(events.Key(name, character))
+    await wait_for(pilot, f"effect of {name!r}", handled)
+
+
+def pager(table: PositionsTable) -> str:
+    box = table.query_one("#pager", Static)
+    return str(box.render()) if box.display else ""
+
+
+async def test_five_thousand_positions_page_and_keys_work_while_quotes_arrive() -> None:
+    broker = BigBroker(COUNT)
+    app = IbtuiApp(
+        broker,
+        poll=PollSettings(interval=2.0, positions_every=3600, keep_alive_every=3600),
+        cursor_blink=False,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, "positions screen", lambda: isinstance(app.screen, PositionsScreen))
+        screen = app.screen
+        assert isinstance(screen, PositionsScreen)
+        table = screen.table
+        grid = table.grid
+        await wait_for(pilot, "all rows", lambda: grid.row_count == COUNT and not table.filling)
+        await wait_for(pilot, "a quote for every position", lambda: times_applied(table) >= 1)
+
+        # one page on the screen, and where it is in the whole
+        first, last, total = table.shown_rows
+        page = last - first + 1
+        assert (first, total) == (1, COUNT) and 10 < page < 40
+        assert pager(table) == f"rows 1–{last} of 5,000"
+        await key(pilot, "ctrl+d", lambda: table.shown_rows[0] > last)
+        assert pager(table).startswith(f"rows {table.shown_rows[0]:,}–")
+        await key(pilot, "pagedown", lambda: table.shown_rows[0] > 2 * page)
+        await key(pilot, "g", lambda: table.shown_rows[:2] == (1, last) and grid.cursor_row == 0)
+
+        # keys while every position keeps being quoted
+        before = times_applied(table)
+        await key(pilot, "j", lambda: grid.cursor_row == 1)
+        await key(pilot, "j", lambda: grid.cursor_row == 2)
+        await key(pilot, "k", lambda: grid.cursor_row == 1)
+
+        box = table.query_one("#filter", Input)
+        await key(pilot, "slash", lambda: box.has_focus)
+        await key(pilot, "q", lambda: box.value == "q")
+        await key(pilot, "u", lambda: box.value == "qu" and not table.filling)
+        assert table.visible_keys == [f"{PAPER.account_id}:{i + 1}" for i in range(0, COUNT, 50)]
+        assert pager(table) == f"rows 1–{last - 3} of 100"  # the filter box takes 3 lines
+        await key(pilot, "enter", lambda: grid.has_focus)
+        await key(pilot, "escape", lambda: grid.row_count == COUNT and not table.filling)
+        assert pager(table) == f"rows 1–{last} of 5,000"
+
+        await key(pilot, "r", lambda: table.sort_reverse and not table.filling)
+        assert table.visible_keys[0] == f"{PAPER.account_id}:{COUNT}"  # the last symbol first
+        await key(pilot, "greater_than_sign", lambda: table.sort_column == "description")
+        assert str(grid.columns[ColumnKey("description")].label) == "Description ▼"
+        await wait_for(pilot, "re-sorted rows", lambda: not table.filling)
+        assert table.visible_keys[0] == f"{PAPER.account_id}:{COUNT - 49}"  # "QUARTZ TRUST 4950"
+
+        # quotes for all 5,000 went on arriving and being drawn meanwhile
+        await wait_for(pilot, "a later round", lambda: times_applied(table) > before)
+        assert min(broker.times_quoted.values()) > before
