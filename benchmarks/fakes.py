@@ -76,6 +76,8 @@ class FakeBroker:
         self.round = 0
         self.quote_calls = 0
         self.cpu = 0.0  # process time spent building answers (the fake's own cost)
+        self.gate = asyncio.Event()  # cleared: answers wait (no quotes reach the screens)
+        self.gate.set()
 
     def add_instruments(self, conids: Sequence[int]) -> None:
         """Quote these too (watchlist rows that are not held)."""
@@ -94,6 +96,7 @@ class FakeBroker:
     async def quotes(self, conids: Sequence[int]) -> Sequence[QuoteView]:
         if self.latency:
             await asyncio.sleep(self.latency)
+        await self.gate.wait()
         cpu = time.process_time()
         self.quote_calls += 1
         if self.moving and self._first in conids:
