@@ -65,6 +65,7 @@ def measure(n: int, round_size: int, min_handshakes: int) -> list[Result]:
 
     samples: dict[str, list[float]] = {"ibtui": [], "ibind": []}
     round_cpu: dict[str, list[float]] = {"ibtui": [], "ibind": []}  # CPU seconds per request
+    server_cpu: list[float] = []  # the simulator's CPU seconds per request, per round
     hs_cpu: dict[str, list[float]] = {"ibtui": [], "ibind": []}
     hs_wall: dict[str, list[float]] = {"ibtui": [], "ibind": []}
     problems: list[str] = []
@@ -146,6 +147,7 @@ def measure(n: int, round_size: int, min_handshakes: int) -> list[Result]:
             hs_wall[who].append(wall)
 
         def requests(who: str, count: int) -> list[float]:
+            server = cpu_seconds(sim.process.pid)
             cpu = time.process_time()
             if who == "ibtui":
                 times = loop.run_until_complete(ibtui_round(count))
@@ -155,6 +157,9 @@ def measure(n: int, round_size: int, min_handshakes: int) -> list[Result]:
             else:
                 times = ibind_round(count)
             round_cpu[who].append((time.process_time() - cpu) / count)
+            after = cpu_seconds(sim.process.pid)
+            if server is not None and after is not None:
+                server_cpu.append((after - server) / count)
             return times
 
         # warm-up: imports, connection set-up, first-call caches (not counted)
@@ -163,6 +168,7 @@ def measure(n: int, round_size: int, min_handshakes: int) -> list[Result]:
             requests(who, 20)
         for values in (*hs_cpu.values(), *hs_wall.values(), *round_cpu.values()):
             values.clear()
+        server_cpu.clear()
 
         rounds = max(1, n // round_size)
         for index in range(max(rounds, min_handshakes)):
@@ -192,13 +198,20 @@ def measure(n: int, round_size: int, min_handshakes: int) -> list[Result]:
             f"request: {ratio:.2f}× (client CPU {fmt(cpu_ibtui.median)} vs "
             f"{fmt(cpu_ibind.median)} ms: {cpu_ibtui.median / cpu_ibind.median:.2f}×)"
         ),
-        stats=[ibtui_req, ibind_req, cpu_ibtui, cpu_ibind],
+        stats=[
+            ibtui_req,
+            ibind_req,
+            cpu_ibtui,
+            cpu_ibind,
+            Stat.of("simulator CPU per request (either client)", "ms", server_cpu, 1e3),
+        ],
         method=(
             f"{n} sequential signed {ENDPOINT} per client against one `ibtui sim --no-pacing` "
             f"child process on 127.0.0.1, in alternating rounds of {round_size} (ibtui first in "
             "even rounds, ibind first in odd ones), each request timed with perf_counter; "
             "client CPU per request = this process's process_time over a round / requests "
-            "(the simulator's CPU is in its own process and excluded)."
+            "(the simulator's CPU is in its own process and excluded; it is read from "
+            "/proc/PID/stat per round, in 10 ms ticks)."
         ),
         notes=problems,
     )

@@ -165,9 +165,16 @@ def _git_commit() -> str:
             text=True,
             check=True,
         ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "ibtui", "pyproject.toml"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return head
+    return f"{head} (with uncommitted changes in ibtui/)" if dirty else head
 
 
 def machine() -> dict[str, str]:
