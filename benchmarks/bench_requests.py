@@ -30,6 +30,7 @@ from benchmarks.common import (
     Result,
     Stat,
     base_parser,
+    cpu_seconds,
     fmt,
     load_env_file,
     simulator,
