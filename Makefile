@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit install clean demo screenshots
+.PHONY: test lint typecheck unit install clean demo screenshots bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,3 +37,8 @@ demo: $(STAMP)
 # SVGs of every screen on the demo (PNGs too where rsvg-convert or ImageMagick is installed)
 screenshots: $(STAMP)
 	$(BIN)/python screenshots/make_screenshots.py
+
+# The benchmark suite (never part of `make test` or CI): about 25 minutes, writes BENCHMARKS.md.
+# BENCH_ARGS=--quick for a short development run (see python -m benchmarks --help).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
