@@ -182,8 +182,8 @@ def bytes_per_tick(tick_seconds: float) -> Result:
         ],
         method=(
             f"{rounds} polling rounds in {at['ticks_end'] - at['ticks_start']:.0f} s at a 1 s "
-            "interval, 100 positions with every price moving each round (the 36 visible rows "
-            "all change). " + (__doc__ or "").split("4. ", 1)[1].split("5. ", 1)[0].strip()
+            "interval, 100 positions with every price moving each round (every visible row "
+            "changes). " + (__doc__ or "").split("4. ", 1)[1].split("5. ", 1)[0].strip()
         ),
     )
 

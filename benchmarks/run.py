@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -152,7 +153,8 @@ WHY = {
         "refresh). The same fixes as for the tick cost apply: refreshing only changed cells lets "
         "Textual send just those spans, and one repaint per tick instead of several. Even then "
         "the six price columns of every visible row change on every tick here, so 20% needs "
-        "cell-level refreshes."
+        "cell-level refreshes. The idle row shows what the screen sends with prices frozen "
+        "(the status bar's clock, and the totals line's layout refresh on every poll)."
     ),
     "5": (
         "Most of it is Python start-up and imports (Textual, the client, the simulator and its "
@@ -164,6 +166,13 @@ WHY = {
     "6": "See the rows: the peak is over the target, or RSS still grows in the run's last half.",
     "7": "See the notes: more snapshot calls than needed, or the simulator answered 429.",
 }
+
+
+def markdown(text: str) -> str:
+    """A docstring's reST-isms as Markdown: one line per paragraph, single backticks."""
+    text = re.sub(r":\w+:`~?", "`", text).replace("``", "`")
+    paragraphs = re.split(r"\n\s*\n", text)
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
 def stat_table(stats: list[Stat]) -> list[str]:
@@ -229,7 +238,7 @@ def render(
         if r.stats:
             lines += [*stat_table(r.stats), ""]
         if r.method:
-            lines += [f"How: {r.method}", ""]
+            lines += [f"How: {markdown(r.method)}", ""]
         for note in r.notes:
             lines += [f"Note: {note}", ""]
         lines.append(f"(took {r.seconds:.0f} s)")
