@@ -675,7 +675,8 @@ def _check_required(path: Path, found: bool, values: Mapping[str, object]) -> No
         raise MissingConfigError(
             path,
             f"{path}: no config file; connecting to IBKR needs your OAuth material.\n"
-            f"Create it (chmod 600) like this, or pass --config PATH:\n\n{CONFIG_EXAMPLE}\n"
+            f"`ibtui init` creates the keys and this file; or write it (chmod 600) like this, "
+            f"or pass --config PATH:\n\n{CONFIG_EXAMPLE}\n"
             "(`ibtui demo` runs on the built-in simulator without any configuration.)",
         )
     raise InvalidConfigError(
