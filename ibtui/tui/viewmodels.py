@@ -230,6 +230,7 @@ class StatusView:
     newest_quote_at: float | None = None
     poll_interval: float = 2.0
     error: str | None = None
+    retry_at: float | None = None  # when the failed work is tried again (a live countdown)
 
     @property
     def stale_after(self) -> float:

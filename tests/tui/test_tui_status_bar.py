@@ -88,3 +88,15 @@ async def test_narrow_terminal_keeps_the_essentials(clock: Clock) -> None:
         plain = app.query_one(StatusBar).render().plain
         assert plain.startswith(" LIVE  U1234567 EUR")
         assert "connected" in plain and "quotes 0s" in plain
+
+
+async def test_a_failure_counts_down_to_the_next_try(clock: Clock) -> None:
+    status = StatusView(account=PAPER, error="cannot reach the server", retry_at=T0 + 8)
+    app = bar_host(clock, status)
+    async with app.run_test(size=(160, 3)):
+        bar = app.query_one(StatusBar)
+        assert bar.render().plain.endswith("cannot reach the server (retrying in 8s)")
+        clock.advance(5)
+        assert bar.render().plain.endswith("(retrying in 3s)")
+        clock.advance(4)
+        assert bar.render().plain.endswith("(retrying…)")

@@ -101,7 +101,7 @@ class PositionsScreen(Screen[None]):
         newest = max(stamps, default=message.received_at)
         current = self.status_bar.status.newest_quote_at
         if newest is not None and (current is None or newest > current):
-            self._set_status(newest_quote_at=newest, error=None)
+            self._set_status(newest_quote_at=newest, error=None, retry_at=None)
 
     def on_positions_updated(self, message: PositionsUpdated) -> None:
         if message.account_id == self.account.account_id:
@@ -110,7 +110,7 @@ class PositionsScreen(Screen[None]):
     def on_session_state_changed(self, message: SessionStateChanged) -> None:
         self._set_status(session=message.state)
         if message.state.healthy:
-            self._set_status(error=None)
+            self._set_status(error=None, retry_at=None)
         elif message.detail:
             self._set_status(error=message.detail)
 
@@ -119,9 +119,10 @@ class PositionsScreen(Screen[None]):
 
     def on_error_raised(self, message: ErrorRaised) -> None:
         text = message.message
+        retry_at = None if message.retry_in is None else self.clock() + message.retry_in
+        self._set_status(error=text, retry_at=retry_at)
         if message.retry_in is not None:
             text = f"{text} (retrying in {fmt_duration(message.retry_in)})"
-        self._set_status(error=text)
         self.notify(text, title="IBKR", severity="error", timeout=8)
 
     # --- command palette ----------------------------------------------------------------------

@@ -128,4 +128,8 @@ class StatusBar(Widget):
         if status.error:
             line.append(_SEP)
             line.append(status.error, style=style("status-bar--bad"))
+            if status.retry_at is not None:
+                left = status.retry_at - now
+                again = f" (retrying in {fmt_duration(left)})" if left > 0 else " (retrying…)"
+                line.append(again, style=style("status-bar--bad"))
         return line
