@@ -60,3 +60,52 @@ async def test_a_problem_retrying_cannot_cure_waits_for_the_trader() -> None:
         await pilot.press("r")
         await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
         assert broker.calls == 2
+
+
+def _real_app(consumer_change: dict[str, object] | None = None):  # type: ignore[no-untyped-def]
+    import dataclasses
+    import time
+
+    from ibtui.console import ClientBackend
+    from ibtui.demo import build_demo, trading_offset
+    from ibtui.ibkr.session import AccessCredentials
+    from ibtui.sim import ShiftedClock, SimConfig, SystemClock
+
+    clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
+    demo = build_demo(key_bits=1024, config=SimConfig(seed=2, clock=clock, pacing_enabled=False))
+    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
+    consumer = dataclasses.replace(demo.consumer, **(consumer_change or {}))
+    backend = ClientBackend(
+        demo.base_url,
+        consumer,
+        access=AccessCredentials(token, secret),
+        transport=demo.transport,
+    )
+    app = IbtuiApp(backend, poll=PollSettings(interval=60), cursor_blink=False)
+    return demo, backend, app
+
+
+async def test_an_unknown_consumer_says_what_to_fix_and_waits() -> None:
+    from ibtui.tui.screens.accounts import AccountsScreen
+
+    demo, backend, app = _real_app()
+    demo.server.set_consumer_enabled(demo.consumer.consumer_key, False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, lambda: "press r to try again" in status(app), rounds=300)
+        assert "does not recognise the consumer key" in status(app)
+        demo.server.set_consumer_enabled(demo.consumer.consumer_key, True)  # it was activated
+        await pilot.press("r")
+        await settle(pilot, lambda: isinstance(app.screen, AccountsScreen), rounds=300)
+    await backend.aclose()
+
+
+async def test_a_live_session_token_that_does_not_validate_says_the_keys_are_wrong() -> None:
+    from ibtui.ibkr.oauth import DHParams
+    from ibtui.init_cli import RFC3526_GROUP14_PRIME
+
+    wrong_dh = DHParams(prime=RFC3526_GROUP14_PRIME, generator=2)  # not the registered prime
+    _demo, backend, app = _real_app({"dh": wrong_dh})
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, lambda: "press r to try again" in status(app), rounds=300)
+        assert "did not validate" in status(app)
+    await backend.aclose()
