@@ -250,6 +250,14 @@ def backend_from_settings(
     )
 
 
+def show_problem(title: str, message: str) -> bool:
+    """The problem on a screen of its own; True when the user asks to try again."""
+    from ibtui.tui.problem import ProblemApp
+
+    app = ProblemApp(title, message + "\n\nFix it, then press r to try again, or q to quit.")
+    return bool(app.run())
+
+
 def run_main(argv: list[str]) -> int:
     """``ibtui [run] [--config PATH]``: the console on IBKR (or whatever ``base_url`` names)."""
     parser = argparse.ArgumentParser(
@@ -259,12 +267,17 @@ def run_main(argv: list[str]) -> int:
     parser.add_argument("--config", type=Path, help="configuration file (TOML)")
     parser.add_argument("--poll-interval", type=float, help="seconds between polls")
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings(args.config, require_credentials=True)
-        backend = backend_from_settings(settings)
-    except (ConfigError, OSError) as exc:
-        print(f"ibtui: {exc}", file=sys.stderr)
-        return 1
+    while True:
+        try:
+            settings = load_settings(args.config, require_credentials=True)
+            backend = backend_from_settings(settings)
+            break
+        except (ConfigError, OSError) as exc:
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                print(f"ibtui: {exc}", file=sys.stderr)
+                return 1
+            if not show_problem("ibtui cannot start", str(exc)):
+                return 1
     from ibtui.tui.app import run_app
 
     state = StateStore(settings.state_dir)
