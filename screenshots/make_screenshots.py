@@ -2,7 +2,8 @@
 
 Drives the real demo (``build_demo`` + ``ClientBackend`` + ``IbtuiApp``) at 120x40 through the
 third-party login with the verifier the simulated IBKR page shows, picks the paper account, waits
-until live quotes are painted and saves each screen: login, accounts, positions, help.
+until live quotes are painted and saves each screen: login, accounts, positions, help, then an
+order ticket with its preview, the orders screen, a chart, a symbol search and the watchlist.
 
     .venv/bin/python screenshots/make_screenshots.py [OUT_DIR]      # or: make screenshots
 
@@ -22,25 +23,45 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from ibtui.config import OrderSettings
 from ibtui.console import ClientBackend
+from ibtui.console_market import ClientMarketData
 from ibtui.demo import DemoEnvironment, build_demo
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT
 from ibtui.tui.app import IbtuiApp
+from ibtui.tui.market import Watchlist
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.accounts import AccountsScreen
+from ibtui.tui.screens.chart import ChartScreen, ChartState
 from ibtui.tui.screens.help import HelpScreen
 from ibtui.tui.screens.login import LoginScreen
+from ibtui.tui.screens.orders import OrdersScreen
 from ibtui.tui.screens.positions import PositionsScreen
+from ibtui.tui.screens.search import SearchScreen
+from ibtui.tui.screens.ticket import TicketScreen
+from ibtui.tui.screens.watchlist import WatchlistScreen
+from ibtui.tui.trading import OrderDraft, OrderKind, OrderSide
 
 HERE = Path(__file__).resolve().parent
 SIZE = (120, 40)
-NAMES = ("login", "accounts", "positions", "help")
+NAMES = (
+    "login",
+    "accounts",
+    "positions",
+    "help",
+    "ticket",
+    "orders",
+    "chart",
+    "search",
+    "watchlist",
+)
 BACKGROUND = "#1e1e1e"  # behind the SVG's rounded window corners
 WAIT_SECONDS = 60.0  # generous: the machine may be slow and shared
 
@@ -80,7 +101,17 @@ async def capture(out_dir: Path, *, seed: int = 1, key_bits: int = 2048) -> Capt
         demo=demo,
         save_access=result.access.append,
     )
-    app = IbtuiApp(backend, login=backend, poll=PollSettings(interval=2.0), cursor_blink=False)
+    journal_dir = Path(tempfile.mkdtemp(prefix="ibtui-shots-"))
+    trader = backend.trader(OrderSettings(), journal_dir)
+    app = IbtuiApp(
+        backend,
+        login=backend,
+        trader=trader,
+        market=ClientMarketData(backend.client),
+        watchlist=Watchlist(),
+        poll=PollSettings(interval=2.0),
+        cursor_blink=False,
+    )
 
     def shoot(name: str) -> None:
         path = out_dir / f"{name}.svg"
@@ -141,6 +172,81 @@ async def capture(out_dir: Path, *, seed: int = 1, key_bits: int = 2048) -> Capt
             await _wait(pilot, "the help", lambda: isinstance(app.screen, HelpScreen))
             await pilot.pause()
             shoot("help")
+            await pilot.press("escape")
+            await _wait(pilot, "the positions", lambda: app.screen is positions)
+
+            # ticket: buy 10 AAPL at the last price, previewed (IBKR's what-if)
+            aapl = f"{PAPER_ACCOUNT}:265598"
+            table.grid.move_to(aapl)
+            await pilot.press("b")
+            await _wait(pilot, "the ticket", lambda: isinstance(app.screen, TicketScreen))
+            ticket = app.screen
+            assert isinstance(ticket, TicketScreen)
+            ticket.query_one("#quantity", Input).value = "10"
+            await pilot.pause()
+            await pilot.press("enter")
+            await _wait(pilot, "the preview", lambda: ticket.preview is not None)
+            await pilot.pause()
+            shoot("ticket")
+            await pilot.press("escape")
+            await _wait(pilot, "the positions", lambda: app.screen is positions)
+
+            # orders: two resting buys below the market
+            last = positions.quotes[265598].last
+            assert last is not None
+
+            async def never(question: object) -> bool:
+                return False
+
+            for pct, qty in (("0.985", 10), ("0.98", 25)):  # within 3 %: no question
+                price = (last * Decimal(pct)).quantize(Decimal("0.01"))
+                draft = OrderDraft(
+                    PAPER_ACCOUNT, 265598, "AAPL", OrderSide.BUY, Decimal(qty),
+                    OrderKind.LIMIT, limit_price=price,
+                )  # fmt: skip
+                await trader.submit(draft, never)
+            await pilot.press("o")
+            await _wait(pilot, "the orders", lambda: isinstance(app.screen, OrdersScreen))
+            orders = app.screen
+            assert isinstance(orders, OrdersScreen)
+            await _wait(pilot, "two orders", lambda: len(orders.orders) >= 2)
+            await pilot.pause()
+            shoot("orders")
+            await pilot.press("escape")
+            await _wait(pilot, "the positions", lambda: app.screen is positions)
+
+            # chart: AAPL's candles
+            table.grid.move_to(aapl)
+            await pilot.press("c")
+            await _wait(pilot, "the chart", lambda: isinstance(app.screen, ChartScreen))
+            chart = app.screen
+            assert isinstance(chart, ChartScreen)
+            await _wait(pilot, "the candles", lambda: chart.state is ChartState.READY)
+            await pilot.pause(0.5)
+            shoot("chart")
+            await pilot.press("escape")
+            await _wait(pilot, "the positions", lambda: app.screen is positions)
+
+            # search: MSFT, added to the watchlist
+            await pilot.press("f")
+            await _wait(pilot, "the search", lambda: isinstance(app.screen, SearchScreen))
+            search = app.screen
+            assert isinstance(search, SearchScreen)
+            await pilot.press(*"MSFT")
+            await _wait(pilot, "the results", lambda: bool(search.results))
+            await pilot.pause(0.3)
+            shoot("search")
+            await pilot.press("down", "plus")
+            await pilot.press("escape")
+            await _wait(pilot, "the positions", lambda: app.screen is positions)
+
+            # watchlist: MSFT with live prices
+            await pilot.press("w")
+            await _wait(pilot, "the watchlist", lambda: isinstance(app.screen, WatchlistScreen))
+            watch = app.screen
+            await _wait(pilot, "a watched price", lambda: bool(getattr(watch, "quotes", {})))
+            await pilot.pause(1.5)
+            shoot("watchlist")
     finally:
         await backend.aclose()
     return result

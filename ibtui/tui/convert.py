@@ -82,4 +82,5 @@ def quote_view(quote: Quote) -> QuoteView:
         bid=quote.bid,
         ask=quote.ask,
         volume=quote.volume,
+        traded_at=quote.updated.timestamp() if quote.updated is not None else None,
     )

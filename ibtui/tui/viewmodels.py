@@ -63,6 +63,7 @@ class QuoteView:
     bid: Decimal | None = None
     ask: Decimal | None = None
     volume: Decimal | None = None
+    traded_at: float | None = None  # IBKR's time of the quote (``_updated``), epoch seconds
 
 
 @dataclass(frozen=True, slots=True)

@@ -250,6 +250,25 @@ async def test_live_quotes_move_the_current_bar_and_the_header() -> None:
         assert header(screen).startswith(f"AAPL  {last.high + 2} +1.25 (+0.57%)")
 
 
+async def test_a_quote_is_placed_by_ibkrs_time_not_by_when_it_arrived() -> None:
+    screen, app = chart(FakeMarket(count=30))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert screen.history is not None
+        bars = len(screen.history.bars)
+        last = screen.history.bars[-1]
+        quote = QuoteView(
+            AAPL,
+            last.high + Decimal("1.00"),
+            traded_at=last.time + 60,  # inside the current bar by IBKR's clock
+            updated_at=last.time + 86_400,  # received a day later by ours (a replayed market)
+        )
+        screen.apply_quote(quote)
+        await pilot.pause()
+        assert len(screen.history.bars) == bars
+        assert screen.history.bars[-1].close == last.high + Decimal("1.00")
+
+
 async def test_ticket_and_watch_keys() -> None:
     store = MemoryStore()
     watchlist = Watchlist(store=store)

@@ -467,7 +467,10 @@ class ChartScreen(Screen[None]):
             return
         self.quote = quote
         if self.history is not None and quote.last is not None and not self.history.empty:
-            self.history = self.history.with_price(quote.last, quote.updated_at)
+            # IBKR's own time of the quote places it in a bar; the time ibtui received it only
+            # when IBKR sent none
+            at = quote.traded_at if quote.traded_at is not None else quote.updated_at
+            self.history = self.history.with_price(quote.last, at)
         if self.is_mounted:
             self._show()
 
