@@ -1,0 +1,176 @@
+"""The console's trading around the ticket: keys that open it from a position, the orders
+screen, fill notifications anywhere, the warning on quit with working orders, the idle lock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from textual.widgets import Input, Select
+
+from ibtui.tui.app import IbtuiApp
+from ibtui.tui.poller import PollSettings
+from ibtui.tui.screens.lock import LockScreen
+from ibtui.tui.screens.orders import OrdersScreen
+from ibtui.tui.screens.positions import PositionsScreen
+from ibtui.tui.screens.question import QuestionScreen
+from ibtui.tui.screens.ticket import TicketScreen
+from ibtui.tui.trading import OrderSide, OrderView
+from ibtui.tui.viewmodels import PositionView
+from tests.tui.conftest import Clock, ViewBroker, position
+from tests.tui.fake_trader import FakeTrader
+from tests.tui.test_tui_ticket import PAPER, settle
+
+WORKING = OrderView(
+    order_id=7,
+    account_id=PAPER.account_id,
+    conid=1,
+    symbol="AAA",
+    side=OrderSide.BUY,
+    kind="LMT",
+    quantity=Decimal(10),
+    filled=Decimal(0),
+    remaining=Decimal(10),
+    status="Submitted",
+    working=True,
+    limit_price=Decimal(50),
+)
+
+
+def console(
+    trader: FakeTrader | None = None,
+    held: list[PositionView] | None = None,
+    **kwargs: object,
+) -> tuple[IbtuiApp, Clock]:
+    clock = Clock()
+    broker = ViewBroker(held or [position(1, "AAA", "10", "50", "40")], clock, echo_prices=True)
+    app = IbtuiApp(
+        broker,
+        trader=trader,
+        clock=clock,
+        poll=PollSettings(interval=60),
+        cursor_blink=False,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    app.order_watch_seconds = 0.05
+    return app, clock
+
+
+async def test_keys_on_a_position_open_a_prefilled_ticket() -> None:
+    held = [position(1, "AAA", "10", "50", "40"), position(2, "BBB", "-5", "80", "90")]
+    app, _ = console(FakeTrader(), held)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        screen = app.screen
+        assert isinstance(screen, PositionsScreen)
+        await settle(pilot, lambda: len(screen.table.visible_keys) == 2)
+
+        async def ticket_for(*keys: str) -> TicketScreen:
+            await pilot.press(*keys)
+            await settle(pilot, lambda: isinstance(app.screen, TicketScreen))
+            ticket = app.screen
+            assert isinstance(ticket, TicketScreen)
+            return ticket
+
+        ticket = await ticket_for("x")  # close the long AAA position: SELL 10
+        assert ticket.symbol == "AAA"
+        assert ticket.query_one("#side", Select).value is OrderSide.SELL
+        assert ticket.query_one("#quantity", Input).value == "10"
+        assert ticket.query_one("#limit", Input).value  # prefilled with the last price
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is screen)
+
+        ticket = await ticket_for("j", "x")  # the short BBB position closes with a BUY of 5
+        assert ticket.symbol == "BBB"
+        assert ticket.query_one("#side", Select).value is OrderSide.BUY
+        assert ticket.query_one("#quantity", Input).value == "5"
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is screen)
+
+        ticket = await ticket_for("s")  # sell more of BBB (a bigger short): quantity left open
+        assert ticket.query_one("#side", Select).value is OrderSide.SELL
+        assert ticket.query_one("#quantity", Input).value == ""
+
+
+async def test_o_opens_the_orders_screen_and_escape_comes_back() -> None:
+    app, _ = console(FakeTrader())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        positions = app.screen
+        await pilot.press("o")
+        await settle(pilot, lambda: isinstance(app.screen, OrdersScreen))
+        await pilot.press("escape")
+        await settle(pilot, lambda: app.screen is positions)
+
+
+async def test_without_a_trader_there_is_no_ticket_and_no_orders_screen() -> None:
+    app, _ = console(None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        positions = app.screen
+        await pilot.press("o", "b", "x")
+        await pilot.pause()
+        assert app.screen is positions
+
+
+async def test_fills_are_notified_on_the_positions_screen_too() -> None:
+    filled = replace(
+        WORKING,
+        status="Filled",
+        working=False,
+        filled=Decimal(10),
+        remaining=Decimal(0),
+        avg_price=Decimal("49.98"),
+    )
+    app, _ = console(FakeTrader(order_lists=[[WORKING], [WORKING], [filled]]))
+
+    def fills() -> list[str]:
+        return [n.message for n in app._notifications if "Filled" in n.message]
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        await settle(pilot, lambda: bool(fills()))
+        assert fills() == ["Filled: BUY 10 AAA @ 49.98"]
+        await pilot.pause(0.3)
+        assert len(fills()) == 1  # once
+
+
+async def test_quitting_with_working_orders_asks_first() -> None:
+    app, _ = console(FakeTrader(order_lists=[[WORKING]]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        await settle(pilot, lambda: bool(app.working_orders))
+        await pilot.press("ctrl+q")
+        await settle(pilot, lambda: isinstance(app.screen, QuestionScreen))
+        text = str(app.screen.query_one("#question-text").render())
+        assert "1 order(s) are still working" in text and "BUY 10 AAA" in text
+        await pilot.press("n")  # stay
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        assert app.is_running
+        await pilot.press("ctrl+q")
+        await settle(pilot, lambda: isinstance(app.screen, QuestionScreen))
+        await pilot.press("y")
+        await settle(pilot, lambda: not app.is_running)
+
+
+async def test_the_idle_lock_hides_everything_until_enter() -> None:
+    app, clock = console(None, idle_lock_minutes=5)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        clock.advance(4 * 60)
+        await pilot.pause(1.2)
+        assert isinstance(app.screen, PositionsScreen)  # not idle long enough
+        await pilot.press("j")  # activity restarts the count
+        clock.advance(4 * 60)
+        await pilot.pause(1.2)
+        assert isinstance(app.screen, PositionsScreen)
+        clock.advance(61)
+        await settle(pilot, lambda: isinstance(app.screen, LockScreen))
+        lock = app.screen
+        await pilot.pause()
+        assert "locked" in str(lock.query_one("#lock-text").render())
+        assert "AAA" not in "".join(str(s.render()) for s in lock.query("Static"))
+        await pilot.press("j")  # any other key does not unlock
+        assert app.screen is lock
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
