@@ -141,6 +141,12 @@ def measure(positions: int, duration: float, every: float) -> list[Result]:
     allowed = max(2.0, 0.02 * final)
     ticks = done["round"] - events["ready"]["round"]
     met = peak <= 150.0 and growth <= allowed
+    notes = []
+    if 0 < growth <= allowed:
+        notes.append(
+            f"RSS still rose {fmt(growth)} MB in the last half, under the {fmt(allowed)} MB "
+            "allowed; a longer --duration would tell a slow leak from settling."
+        )
     rss = [s[1] for s in samples]
     return [
         Result(
@@ -163,6 +169,7 @@ def measure(positions: int, duration: float, every: float) -> list[Result]:
                 Stat.single("spawn → grid full", "s", load_seconds),
                 Stat.single("polling rounds in the run", "rounds", ticks),
             ],
+            notes=notes,
             method=(
                 f"{samples[-1][0]:.0f} s after the grid was full, {len(samples)} samples every "
                 f"{every:.0f} s, {done['rows']:,} rows in the grid, {done['watched_polled']} "

@@ -6,8 +6,9 @@
    ``time.monotonic`` stamps; bytes read from the pty are stamped with the same clock and counted
    per phase. Bytes per tick = all bytes of the ticking phase / polling rounds in it (this includes
    the flash ending a second later and the status bar's clock). A full repaint = the bytes of
-   ``render_update(full=True)`` written by the app (what Textual sends after a resize), counted
-   in the 0.5 s after it, less the idle rate.
+   ``render_update(full=True)`` written by the app (what Textual sends after a resize) with the
+   poller stopped (prices greyed as stale by then), counted in the 0.3 s after it, less the quiet
+   rate (the status bar's clock).
 5. *Cold start*: ``python -m ibtui demo --skip-login`` from the spawn to the first read after
    which the output, stripped of escape sequences, shows ``AAPL`` followed on its row by a
    price (``\\d+\\.\\d\\d``): the first painted positions. The demo has a paper and a live
@@ -155,8 +156,9 @@ def bytes_per_tick(tick_seconds: float) -> Result:
     tick_bytes = count(at["ticks_start"], at["ticks_end"])
     per_tick = tick_bytes / max(1, rounds)
     idle_rate = count(at["idle_start"], at["idle_end"]) / (at["idle_end"] - at["idle_start"])
+    quiet_rate = count(at["quiet_start"], at["quiet_end"]) / (at["quiet_end"] - at["quiet_start"])
     fulls = [t for name, t, _ in marks if name == "full_start"]
-    full_sizes = [max(0.0, count(t, t + 0.5) - idle_rate * 0.5) for t in fulls]
+    full_sizes = [max(0.0, count(t, t + 0.3) - quiet_rate * 0.3) for t in fulls]
     # per 1 s window of the ticking phase, for the spread
     windows = []
     t = at["ticks_start"]
@@ -179,6 +181,7 @@ def bytes_per_tick(tick_seconds: float) -> Result:
             Stat.of("bytes per 1 s window while ticking", "bytes", windows),
             full,
             Stat.single("idle (prices frozen) bytes per second", "bytes/s", idle_rate),
+            Stat.single("quiet (poller stopped) bytes per second", "bytes/s", quiet_rate),
         ],
         method=(
             f"{rounds} polling rounds in {at['ticks_end'] - at['ticks_start']:.0f} s at a 1 s "

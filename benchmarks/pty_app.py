@@ -7,7 +7,9 @@ every row it scripts the run:
 1. ``ticks``: ``BENCH_TICK_SECONDS`` of polling at a 1 s interval with every price moving (all
    visible rows change on every tick); the marker carries the number of polling rounds.
 2. ``idle``: prices frozen (the poller still polls, the status bar still counts quote age).
-3. ``full`` (3 times, 1 s apart): the screen's compositor renders a full update
+3. ``quiet``: the poller stopped, prices already greyed as stale (only the status bar's clock
+   still ticks).
+4. ``full`` (3 times, 1 s apart): the screen's compositor renders a full update
    (``render_update(full=True)``, what Textual sends after a resize) and the app writes it.
 """
 
@@ -60,6 +62,11 @@ class BenchApp(IbtuiApp):
         self.mark("idle_start")
         await asyncio.sleep(5.0)
         self.mark("idle_end")
+        self.workers.cancel_group(self, "poller")  # nothing but the status bar's clock from here
+        await asyncio.sleep(5.0)  # after 3 s the prices turn stale (grey): one more repaint
+        self.mark("quiet_start")
+        await asyncio.sleep(3.0)
+        self.mark("quiet_end")
         for _ in range(3):
             await asyncio.sleep(1.0)
             self.mark("full_start")
