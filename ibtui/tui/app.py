@@ -373,15 +373,26 @@ class IbtuiApp(App[None], inherit_bindings=False):
             self.notify("Trading is not available in this session.", severity="warning")
             return
         quote = message.quote
+        held = [
+            view
+            for screen in self.screen_stack
+            if isinstance(screen, PositionsScreen)
+            for view in screen.table.views.values()
+            if view.conid == message.conid
+        ]
+        side = OrderSide(message.side)
+        closing = bool(held) and (held[0].quantity > 0) == (side is OrderSide.SELL)
         ticket = TicketScreen(
             self.trader,
             self.account,
             conid=message.conid,
             symbol=message.symbol,
             description=message.description,
-            side=OrderSide(message.side),
+            side=side,
+            quantity=abs(held[0].quantity) if closing else None,
             kind=OrderKind.LIMIT,
             limit_price=quote.last if quote is not None else None,
+            currency=held[0].currency if held else "USD",
             quote=quote,
             cursor_blink=self.cursor_blink,
         )

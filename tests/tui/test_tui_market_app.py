@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.market import WatchItem, Watchlist
@@ -19,6 +20,7 @@ from ibtui.tui.screens.chart import ChartScreen
 from ibtui.tui.screens.help import HelpScreen
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.screens.search import SearchScreen
+from ibtui.tui.screens.ticket import TicketScreen
 from ibtui.tui.screens.watchlist import WatchlistScreen
 from tests.tui.conftest import PAPER, Clock, ViewBroker, sample_positions
 from tests.tui.fake_market import FakeMarket, MemoryStore
@@ -79,9 +81,11 @@ async def test_chart_watchlist_and_search_from_the_positions(clock: Clock) -> No
         rounds.release()
         await settle(pilot, rounds)
         assert chart.quote.updated_at != first  # forwarded live by the positions screen
-        await pilot.press("b")
+        await pilot.press("s")  # from the chart of a held position: prefilled to close it
         await pilot.pause()
-        assert type(app.screen).__name__ == "TicketScreen"
+        ticket = app.screen
+        assert isinstance(ticket, TicketScreen) and ticket.currency == "USD"
+        assert ticket.query_one("#quantity", Input).value == "100"
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("escape")
