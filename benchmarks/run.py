@@ -149,8 +149,9 @@ WHY = {
     "4": (
         "Textual repaints whole widget regions: a refreshed DataTable sends every visible line of "
         "the grid again (Textual does not diff cells against the previous frame), and the tick "
-        "repaints it several times (per batch, when the flashes end, on the totals' layout "
-        "refresh). The same fixes as for the tick cost apply: refreshing only changed cells lets "
+        "repaints it several times (the change, the flashes ending a second later, the totals' "
+        "layout refresh on every poll). The same fixes as for the tick cost apply: refreshing "
+        "only changed cells lets "
         "Textual send just those spans, and one repaint per tick instead of several. Even then "
         "the six price columns of every visible row change on every tick here, so 20% needs "
         "cell-level refreshes. The idle row shows what the screen sends with prices frozen "
@@ -158,7 +159,8 @@ WHY = {
     ),
     "5": (
         "Most of it is Python start-up and imports (Textual, the client, the simulator and its "
-        "market: about 1.3 s just to import `ibtui.console` on this machine) and `build_demo()`, "
+        "market: importing `ibtui.console` alone took about 1.3 s on this machine when this was "
+        "written) and `build_demo()`, "
         "which generates two fresh 2048-bit RSA keys for the demo consumer (the row above). "
         "Cheap wins for the demo: generate the keys in a thread while the UI starts (or once per "
         "state folder), and import the simulator lazily after the first frame."
