@@ -38,7 +38,7 @@ demo: $(STAMP)
 screenshots: $(STAMP)
 	$(BIN)/python screenshots/make_screenshots.py
 
-# The benchmark suite (never part of `make test` or CI): about 25 minutes, writes BENCHMARKS.md.
+# The benchmark suite (never part of `make test` or CI): about 15 minutes, writes BENCHMARKS.md.
 # BENCH_ARGS=--quick for a short development run (see python -m benchmarks --help).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
