@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit install clean demo screenshots bench
+.PHONY: test lint typecheck unit install clean demo screenshots bench soak
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,3 +42,9 @@ screenshots: $(STAMP)
 # BENCH_ARGS=--quick for a short development run (see python -m benchmarks --help).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# The soak harness (ibtui/soak.py): the console headless on the simulator under a fault plan for
+# 10 minutes; prints crashes, duplicates, lost orders, 429s in the UI and the recovery time.
+# SOAK_ARGS="--duration 60 --seed 2" for a shorter run; --markdown PATH writes the figures.
+soak: $(STAMP)
+	$(BIN)/python -m ibtui.soak $(SOAK_ARGS)
