@@ -82,6 +82,7 @@ class LiveSession:
         self._lock = asyncio.Lock()
         self._lst: LiveSessionToken | None = None
         self._generation = 0
+        self._lifetime: float | None = None  # how long the current token was issued for
         self._prepend_plain: bytes | None = None
 
     def __repr__(self) -> str:
@@ -102,7 +103,15 @@ class LiveSession:
         return None if self._lst is None else self._lst.remaining(self._clock())
 
     def _fresh(self, token: LiveSessionToken | None) -> bool:
-        return token is not None and token.remaining(self._clock()) > self.renew_margin
+        if token is None:
+            return False
+        # Renew ``renew_margin`` ahead, but never more than half a lifetime ahead: a server that
+        # issues tokens shorter than the margin would otherwise get a DH exchange with every
+        # request, each new token invalidating the one concurrent requests were signed with.
+        margin = self.renew_margin
+        if self._lifetime is not None:
+            margin = min(margin, self._lifetime / 2)
+        return token.remaining(self._clock()) > margin
 
     async def current_lst(self) -> LiveSessionToken:
         token = self._lst
@@ -174,6 +183,7 @@ class LiveSession:
                 "Diffie-Hellman parameters or the consumer key do not match what the server has."
             )
         self._generation += 1
+        self._lifetime = expires_ms / 1000.0 - self._clock()
         return LiveSessionToken(
             value=base64.b64encode(raw).decode("ascii"),
             expires_at=expires_ms / 1000.0,

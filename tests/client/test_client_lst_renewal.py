@@ -77,3 +77,26 @@ async def test_a_forced_expiry_under_load_renews_once_and_retries_each_request_o
         assert 1 <= refused <= 20
         # 20 requests, one retry for each refused one, and the one LST request: nothing more
         assert wire.requests - sent == 20 + refused + 1
+
+
+async def test_tokens_shorter_than_the_renew_margin_are_not_renewed_with_every_request() -> None:
+    # The default margin renews 10 minutes ahead; a server issuing 20 s tokens must not get a DH
+    # exchange (and a token replacing the one concurrent requests were signed with) per request.
+    clock = ManualClock(time.time())  # OAuth timestamps must be near real time
+    config = SimConfig(seed=2, clock=clock, pacing_enabled=False, lst_lifetime_seconds=20)
+    demo = build_demo(key_bits=1024, config=config, oauth_clock=clock.now)  # tokens expire on it
+    wire = CountingTransport(demo.transport)
+    access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
+    unpaced = Pacer(global_limit=None, rules=())
+    async with connect(
+        demo.base_url, demo.consumer, access, transport=wire, clock=clock.now, pacer=unpaced
+    ) as conn:
+        await conn.start()
+        for _ in range(10):
+            await conn.client.snapshot([AAPL])
+        assert conn.session.renewals == 1
+        for _ in range(40):  # 40 s: two token lifetimes, each token renewed ahead of its expiry
+            clock.advance(1)
+            await conn.client.snapshot([AAPL])
+        assert 2 <= conn.session.renewals <= 5
+    assert wire.statuses[401] == 0
