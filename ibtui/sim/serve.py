@@ -146,9 +146,12 @@ def parse_args(argv: Sequence[str]) -> ServeOptions:
 def bind_loopback(host: str, port: int) -> socket.socket:
     """A listening TCP socket for uvicorn; ``port`` 0 picks a free port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP, not 0: asyncio turns TCP_NODELAY on for the accepted connections only
+    # then; without it every answer (headers, then body) waited ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited on Linux
         sock.bind((host, port))
         sock.listen(socket.SOMAXCONN)  # connections queue up until uvicorn accepts them
     except OSError:
