@@ -270,3 +270,14 @@ async def test_search_add_restart_still_there_with_live_prices(tmp_path: Path) -
         assert float(watch.table.cell_text(8314, "last").replace(",", "")) > 0
         assert watch.table.cell_text(8314, "bid") != "—"
     await second.backend.aclose()
+
+
+async def test_a_quote_before_the_screen_is_drawn_is_kept_not_a_crash() -> None:
+    store = MemoryStore([AAPL, MSFT])
+    screen = WatchlistScreen(Watchlist.load(store), None)
+    early = QuoteView(AAPL.conid, Decimal("222.91"))
+    screen.set_quote(early)  # the positions screen forwards as soon as the screen is pushed
+    assert screen.quotes[AAPL.conid] == early
+    async with ScreenHost(screen).run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        assert screen.table.cell_text(AAPL.conid, "last") == "222.91"

@@ -76,6 +76,8 @@ class WatchlistScreen(Screen[None]):
     def quotes(self) -> dict[int, QuoteView]:
         """The newest quote of each watched conid (what a chart or ticket opened here starts
         from)."""
+        if not self.is_mounted:  # not composed yet: what it was opened with, and since
+            return self._initial_quotes
         return self.table.quotes
 
     def on_mount(self) -> None:
@@ -104,11 +106,17 @@ class WatchlistScreen(Screen[None]):
 
     # --- quotes -----------------------------------------------------------------------------------
     def apply_quote(self, quote: QuoteView) -> None:
+        if not self.is_mounted:  # quotes can arrive between push_screen and compose
+            self._initial_quotes[quote.conid] = quote
+            return
         self.table.apply_quote(quote)
 
     set_quote = apply_quote  # the positions screen forwards quotes to the top screen by this name
 
     def on_quotes_updated(self, message: QuotesUpdated) -> None:
+        if not self.is_mounted:
+            self._initial_quotes.update(message.quotes)
+            return
         self.table.apply_quotes(message.quotes)
 
     # --- actions ----------------------------------------------------------------------------------
