@@ -5,7 +5,8 @@ Every request goes through one core (:meth:`IbkrClient._call`): a pacing slot, t
 mapped to :mod:`ibtui.ibkr.errors`, automatic retries for idempotent requests only, and the
 typed models of :mod:`ibtui.ibkr.models` as results. An order POST is never sent twice: when its
 outcome is unknown (timeout, dropped connection, 5xx) the caller gets
-:class:`~ibtui.ibkr.errors.OrderOutcomeUnknownError` and reconciles by ``cOID``.
+:class:`~ibtui.ibkr.errors.OrderOutcomeUnknownError` and reconciles by ``cOID``. A 429 is not
+unknown: IBKR refused the request unhandled, so it is sent again after the pacer's penalty.
 """
 
 from __future__ import annotations
@@ -131,9 +132,9 @@ class IbkrClient:
                         endpoint, f"cannot reach the server ({type(exc).__name__})"
                     ) from exc
             if response.status_code == 429:
+                # Refused before it was handled, so even an order action goes again once the
+                # penalty is over: nothing was placed (and its cOID guards against a second).
                 self.pacer.penalize(endpoint, _retry_after(response), method=method)
-                if order:
-                    raise error_from_response(429, endpoint, response.content, None)
                 continue
             self.pacer.record_success(endpoint, method=method)
             if response.status_code >= 500 and order:

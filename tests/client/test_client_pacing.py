@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from decimal import Decimal
 
+import httpx
 import pytest
 
 from ibtui.demo import DemoEnvironment, build_demo, trading_offset
 from ibtui.ibkr.connect import connect
 from ibtui.ibkr.errors import RateLimitedError
+from ibtui.ibkr.models import (
+    Accepted,
+    OrderRequest,
+    OrderType,
+    ReplyRequired,
+    Side,
+    make_coid,
+)
 from ibtui.ibkr.pacing import Pacer
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
@@ -57,3 +67,46 @@ async def test_without_the_pacer_the_same_burst_is_refused(paced_demo: DemoEnvir
     results = await _burst(paced_demo, unpaced)
     assert paced_demo.sim.pacing.rejected > 0
     assert any(isinstance(r, RateLimitedError) for r in results)
+
+
+class RefuseFirstOrder(httpx.AsyncBaseTransport):
+    """Answers the first order POST 429, as IBKR's rate limiter does, without handling it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.order_posts = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith(f"/{PAPER_ACCOUNT}/orders"):
+            self.order_posts += 1
+            if self.order_posts == 1:
+                return httpx.Response(429, json={"error": "Too many requests"})
+        return await self.inner.handle_async_request(request)
+
+
+async def test_an_order_refused_with_429_is_placed_once_after_the_penalty(
+    paced_demo: DemoEnvironment,
+) -> None:
+    # A 429 means IBKR did not handle the request: the order is sent again once the penalty is
+    # over instead of coming back to the trader as "not placed: rate limit".
+    wire = RefuseFirstOrder(paced_demo.transport)
+    order = OrderRequest(
+        AAPL, Side.BUY, Decimal(1), OrderType.LIMIT, make_coid(), price=Decimal("1.00")
+    )
+    async with connect(
+        paced_demo.base_url,
+        paced_demo.consumer,
+        _access(paced_demo),
+        transport=wire,
+        pacer=Pacer(backoff_base=0.05),
+    ) as conn:
+        await conn.start()
+        result = await conn.client.place_order(PAPER_ACCOUNT, order)
+        for _ in range(5):  # IBKR's questions (far from the market, no market data): yes
+            if not isinstance(result, ReplyRequired):
+                break
+            result = await conn.client.reply(result.reply_id, confirmed=True)
+    assert isinstance(result, Accepted)
+    assert wire.order_posts == 2
+    placed = [o for o in paced_demo.sim.broker.orders.values() if o.ticket.coid == order.coid]
+    assert [o.order_id for o in placed] == [result.orders[0].order_id]
