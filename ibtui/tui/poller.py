@@ -125,14 +125,21 @@ class Poller:
         return list(dict.fromkeys([*self.conids, *watched]))
 
     async def _poll_quotes(self) -> None:
+        """Every batch of the round, then one message: the screen repaints once per round, not
+        once per 100 conids (a repaint redraws every visible cell)."""
         cold: list[int] = []
+        round_quotes: dict[int, QuoteView] = {}
         for batch in batches(self.quoted_conids()):
             got = await self._fetch(batch)
+            round_quotes.update(got)
             cold.extend(conid for conid in batch if conid not in got and conid not in self._warm)
+        self._publish(round_quotes)
         if cold:  # IBKR's first snapshot of a conid only opens the stream: ask again soon
             await self.sleep(self.settings.warmup_retry)
+            again: dict[int, QuoteView] = {}
             for batch in batches(cold):
-                await self._fetch(batch)
+                again.update(await self._fetch(batch))
+            self._publish(again)
 
     async def _fetch(self, batch: list[int]) -> dict[int, QuoteView]:
         quotes = await self.broker.quotes(batch)
@@ -142,10 +149,13 @@ class Poller:
             for quote in quotes
             if quote.last is not None
         }
-        if got:
-            self._warm.update(got)
-            self.post(QuotesUpdated(got, received_at=received))
+        self._warm.update(got)
         return got
+
+    def _publish(self, quotes: dict[int, QuoteView]) -> None:
+        if quotes:
+            stamps = [q.updated_at for q in quotes.values() if q.updated_at is not None]
+            self.post(QuotesUpdated(quotes, received_at=max(stamps, default=self.clock())))
 
     def _fail(self, exc: Exception) -> float:
         """Post the error; the delay before the next attempt."""

@@ -17,6 +17,7 @@ Dismisses with the :class:`~ibtui.tui.trading.SubmitResult` of an accepted order
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal, InvalidOperation
 from typing import ClassVar
 
@@ -24,6 +25,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
@@ -252,7 +254,10 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
         if quote.conid != self.conid:
             return
         self.quote = quote
-        if self.is_mounted:  # before that, on_mount draws it
+        if not self.is_mounted:  # before that, on_mount draws it
+            return
+        # composing, or being dismissed: the next quote (or on_mount) draws it
+        with contextlib.suppress(NoMatches):
             self._refresh(keep_preview=True)
 
     def _fields(self) -> tuple[OrderDraft | None, list[FieldProblem]]:
