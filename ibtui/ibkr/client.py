@@ -172,7 +172,9 @@ class IbkrClient:
     ) -> T:
         endpoint = endpoint_path(path)
         attempt = 0
-        recovered = False
+        # Each recovery at most once per call; a reopened brokerage session wants the account
+        # list again, so one call may need both in turn.
+        reopened = listed = False
         while True:
             attempt += 1
             try:
@@ -182,14 +184,14 @@ class IbkrClient:
                 except ProtocolError as exc:
                     raise exc.with_endpoint(endpoint) from None
             except NoBridgeError:
-                if recovered or not endpoint.startswith("/iserver/"):
+                if reopened or not endpoint.startswith("/iserver/"):
                     raise
-                recovered = True
+                reopened = True
                 await self.init_brokerage()
             except AccountsNotQueriedError:
-                if recovered:
+                if listed:
                     raise
-                recovered = True
+                listed = True
                 await self.iserver_accounts()
             except (ApiTimeoutError, ApiConnectionError, ApiStatusError) as exc:
                 if isinstance(exc, OrderOutcomeUnknownError) or not self.retry.should_retry(

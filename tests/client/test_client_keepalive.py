@@ -66,3 +66,13 @@ async def test_the_console_sees_the_session_come_back(demo: DemoEnvironment) -> 
         assert await backend.keep_alive() is SessionState.COMPETING  # not fought over
     finally:
         await backend.aclose()
+
+
+async def test_a_request_after_a_competing_login_reopens_the_session_and_lists_the_accounts(
+    demo: DemoEnvironment, conn: Connection
+) -> None:
+    # No keep-alive in between: the request itself meets "no bridge", reopens the session, then
+    # meets "query /accounts first" and lists them; the caller sees quotes, not an error.
+    await conn.start()
+    demo.sim.faults.competing_login()
+    assert await conn.client.snapshot([265598])
