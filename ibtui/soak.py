@@ -31,8 +31,9 @@ itself, a worker ending in error), uncaught exceptions (``app._exception``, the 
 exception handler, ERROR log records), duplicated orders (a second order at the simulator for one
 submission), lost orders (an order whose final state is not what the blotter and the journal
 show, or an order the trader was told is not placed that is), 429s that reached the UI (error
-notifications, the poller's errors, order results and trader errors naming a 429 / too many
-requests), and the time to fresh quotes after the faults stop, in seconds and poll intervals.
+notifications, the poller's errors, order results and trader errors naming a 429, too many
+requests or the rate limit), and the time to fresh quotes after the faults stop, in seconds and
+poll intervals.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ from ibtui.tui.trading import (
 __all__ = ["FaultPlan", "SoakReport", "SoakSettings", "SoakTransport", "main", "run_soak"]
 
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "JPM", "SPY")  # held by the paper account: quotes on screen
-RATE_LIMIT_WORDS = ("429", "too many requests")
+RATE_LIMIT_WORDS = ("429", "too many requests", "rate limit")
 MAX_CANCEL_TRIES = 3
 
 
@@ -157,6 +158,7 @@ class SoakReport:
     bursts: int = 0
     submissions: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)  # submit status -> count
+    submit_seconds: list[float] = field(default_factory=list)
     unknown_then_found: int = 0
     unknown_not_placed: int = 0
     cancels: dict[str, int] = field(default_factory=dict)  # requested / failed / gave up
@@ -166,6 +168,7 @@ class SoakReport:
     error_notifications: int = 0
     error_samples: list[str] = field(default_factory=list)
     trader_errors: list[str] = field(default_factory=list)
+    not_accepted: list[str] = field(default_factory=list)  # order results other than accepted
     longest_quote_gap: float = 0.0  # seconds between quote updates while the faults ran
 
     @property
@@ -216,6 +219,7 @@ class SoakReport:
             ("LST exchanges", str(self.lst_exchanges)),
             ("orders submitted", str(self.submissions)),
             ("submit outcomes", _counts(self.outcomes)),
+            ("seconds per submission", _spread(self.submit_seconds)),
             ("unknown outcome, then found by cOID", str(self.unknown_then_found)),
             ("unknown outcome, not placed", str(self.unknown_not_placed)),
             ("cancels", _counts(self.cancels)),
@@ -238,6 +242,8 @@ class SoakReport:
             ("lost orders", self.lost_orders),
             ("429s that reached the UI", self.rate_limits_in_ui),
             ("exceptions from the trader", self.trader_errors),
+            ("orders not accepted", self.not_accepted),
+            ("error notifications (distinct)", self.error_samples),
         ):
             if items:
                 lines.append(f"\n{title}:")
@@ -254,6 +260,14 @@ class SoakReport:
 
 def _counts(counter: dict[Any, int]) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(counter.items(), key=str)) or "none"
+
+
+def _spread(values: Sequence[float]) -> str:
+    if not values:
+        return "none"
+    ordered = sorted(values)
+    median = ordered[len(ordered) // 2]
+    return f"median {median:.1f}, max {ordered[-1]:.1f}"
 
 
 def machine() -> str:
@@ -318,6 +332,7 @@ class _Submission:
     cancel_due: float | None = None
     cancel_tries: int = 0
     cancel_state: str | None = None  # requested / failed / gave up
+    seconds: float = 0.0  # how long the submission took
 
 
 @dataclass
@@ -504,12 +519,15 @@ class _Run:
     async def submit(self, draft: OrderDraft) -> None:
         sub = _Submission(len(self.submissions), draft)
         self.submissions.append(sub)
+        begin = time.monotonic()
         try:
             sub.result = await self.trader.submit(draft, self.confirm)
         except Exception as exc:  # the ticket shows these; the harness counts them
             sub.error = f"submit #{sub.index}: {type(exc).__name__}: {exc}"
             self.trader_errors.append(sub.error)
             return
+        finally:
+            sub.seconds = time.monotonic() - begin
         result = sub.result
         if result.status is SubmitStatus.ACCEPTED and sub.index % 2 == 0:
             sub.cancel_due = time.monotonic() + self.settings.cancel_after
@@ -751,12 +769,18 @@ def _orders(
 ) -> None:
     sim = run.demo.sim
     report.submissions = len(run.submissions)
+    report.submit_seconds = [sub.seconds for sub in run.submissions]
     report.outcomes = dict(
         Counter(
             sub.result.status.value if sub.result is not None else "raised"
             for sub in run.submissions
         )
     )
+    report.not_accepted = [
+        f"#{sub.index} {sub.result.status.value}: {sub.result.message}"
+        for sub in run.submissions
+        if sub.result is not None and sub.result.status is not SubmitStatus.ACCEPTED
+    ]
     report.cancels = dict(Counter(s.cancel_state for s in run.submissions if s.cancel_state))
     try:
         journal = read_journal(journal_path(state_dir))
@@ -786,7 +810,9 @@ def _orders(
     last_status: dict[int, str] = {}
     for entry in journal:
         oid, status = entry.get("order_id"), entry.get("status")
-        if entry.get("event") in ("status", "reconciled") and isinstance(oid, int) and status:
+        if entry.get("event") in ("response", "status", "reconciled") and isinstance(oid, int):
+            if not status:
+                continue
             last_status[oid] = str(status)
     session = next(iter(sim.sessions.all()), None)
     since = (
@@ -813,8 +839,8 @@ def _orders(
         where = f"#{sub.index} order {order.order_id} ({coid}, {final} at IBKR)"
         if told is not SubmitStatus.ACCEPTED and told is not SubmitStatus.UNKNOWN:
             report.lost_orders.append(f"{where}: the trader was told {told} ({result})")
-        if told is SubmitStatus.UNKNOWN:
-            report.unknown_then_found += 1
+        if told is SubmitStatus.UNKNOWN or (result is not None and "found by" in result.message):
+            report.unknown_then_found += 1  # reconciled by its cOID, then or later
         if result is not None and result.order_id not in (None, order.order_id):
             report.lost_orders.append(f"{where}: reported as order {result.order_id}")
         view = listed.get(order.order_id)

@@ -1,0 +1,31 @@
+"""The 60-second soak (issue 8): the whole console, headless, on the simulator with its real pacing,
+20 s live session tokens, 5 % 5xx, 2 % timeouts, dropped connections and lost order answers, 429
+bursts and a competing login, while orders are placed and cancelled through the app's trader.
+
+Part of the default suite; ``-m "not soak"`` leaves it out. Poll interval: the default 2 s.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ibtui.soak import SoakSettings, run_soak
+
+pytestmark = pytest.mark.soak
+
+
+async def test_a_minute_of_faults_crashes_nothing_loses_nothing_and_recovers(
+    tmp_path: Path,
+) -> None:
+    report = await run_soak(SoakSettings(duration=60.0, seed=1, state_dir=tmp_path))
+    summary = report.table()
+    assert report.submissions >= 3, summary  # orders really went through the faults
+    assert sum(report.injected.values()) > 0 and report.bursts >= 1, summary
+    assert report.crashes == [], summary
+    assert report.uncaught_exceptions == [], summary
+    assert report.duplicated_orders == [], summary
+    assert report.lost_orders == [], summary
+    assert report.rate_limits_in_ui == [], summary
+    assert report.recovery_polls is not None and report.recovery_polls <= 2.0, summary
