@@ -43,7 +43,7 @@ from ibtui.ibkr.models import (
     make_coid,
     plain_text,
 )
-from ibtui.ibkr.models.order_views import DisplayAmount, WhatIfChange
+from ibtui.ibkr.models.order_views import DisplayAmount, OrderStatus, WhatIfChange
 from ibtui.trading.draft import MarketQuote, OrderDraft, TicketType
 from ibtui.trading.journal import Journal
 from ibtui.trading.safety import (
@@ -331,6 +331,8 @@ class OrderService:
         self._refs: dict[int, str] = {}  # order id -> cOID, from placements and order lists
         self._seen: dict[int, tuple[OrderState, Decimal | None]] = {}
         self._cancel_requested: set[int] = set()
+        self._off_list: dict[int, LiveOrder] = {}  # seen working, no longer in IBKR's list
+        self._complete_list = True  # the last list was IBKR's real one, not its pre-flight
         self._posting = False  # an order POST (place, confirming reply) is on the wire
         self.journal_error: OSError | None = None  # the last failed journal write, if any
 
@@ -1031,8 +1033,29 @@ class OrderService:
         look are journaled, and an order whose send was unknown is reconciled when it shows up.
         """
         rows = await self._fresh_orders() if refresh else await self._orders_once()
+        rows += await self._dropped_out(rows)
         await self._observe(rows)
         return rows
+
+    async def _dropped_out(self, rows: Sequence[LiveOrder]) -> tuple[LiveOrder, ...]:
+        """Orders last seen working that IBKR's list leaves out, as IBKR's order status has them.
+
+        The list holds only the current brokerage session's finished orders (API.md §8.1): one
+        that filled or was cancelled just before a competing login or the nightly reset drops
+        out unseen. Each is asked for once it is missing, and stays in the answer from then on,
+        so the blotter and the journal end with its final state."""
+        listed = {row.order_id for row in rows}
+        if self._complete_list:
+            for oid, (state, _) in list(self._seen.items()):
+                if oid in listed or not state.is_working:
+                    continue
+                try:
+                    status = await self.client.order_status(oid)
+                except IbkrError:
+                    continue  # asked again at the next look
+                if status.account in (None, self.account_id):
+                    self._off_list[oid] = _row_from_status(status, self._refs.get(oid))
+        return tuple(row for oid, row in self._off_list.items() if oid not in listed)
 
     async def trades(self) -> tuple[Trade, ...]:
         """The account's executions (IBKR: today's; paced at 1 per 5 s)."""
@@ -1042,6 +1065,7 @@ class OrderService:
         live = await self.client.live_orders()
         if live.snapshot is False and not live.orders:  # IBKR's pre-flight answer: ask again
             live = await self.client.live_orders()
+        self._complete_list = not (live.snapshot is False and not live.orders)
         return self._mine(live.orders)
 
     async def _fresh_orders(self) -> tuple[LiveOrder, ...]:
@@ -1073,6 +1097,37 @@ class OrderService:
                     remaining=row.remaining,
                     avg_price=row.avg_price,
                 )
+
+
+def _row_from_status(status: OrderStatus, coid: str | None) -> LiveOrder:
+    """An order-list row built from an order's status (for an order the list no longer has)."""
+    return LiveOrder(
+        order_id=status.order_id,
+        account=status.account,
+        conid=status.conid,
+        symbol=status.symbol,
+        description=status.description,
+        sec_type=None,
+        exchange=status.exchange,
+        currency=status.currency,
+        side=status.side,
+        order_type=status.order_type,
+        order_type_text=status.order_type_text,
+        price=status.limit_price,
+        aux_price=status.stop_price,
+        avg_price=status.avg_price,
+        total_size=status.total_size,
+        filled=status.filled,
+        remaining=status.remaining,
+        status=status.status,
+        status_text=status.status_text,
+        tif=status.tif,
+        outside_rth=status.outside_rth,
+        order_ref=coid,
+        parent_id=None,
+        order_desc=status.description,
+        updated=status.order_time,
+    )
 
 
 def _working(state: OrderState) -> bool:

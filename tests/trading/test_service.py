@@ -273,6 +273,33 @@ async def test_cancel(world: World) -> None:
     assert again.status is CancelStatus.REJECTED and "doesn't exist" in again.message
 
 
+async def test_an_order_cancelled_just_before_a_session_restart_still_ends_cancelled(
+    world: World,
+) -> None:
+    # IBKR lists only the current brokerage session's finished orders: one cancelled just before
+    # a competing login drops out of the list without ever having been seen cancelled there.
+    service = world.service()
+    market = await world.market()
+    placed = await service.submit(limit_draft(market, "0.99"), Answers())
+    assert placed.order_id is not None
+    assert (await service.cancel(placed.order_id)).requested
+    world.clock.advance(2)  # the simulator's cancel lag
+    world.demo.sim.faults.competing_login()
+    world.clock.advance(1)
+    assert (await world.conn.keep_alive()).healthy  # taken back: a new brokerage session
+
+    orders = {o.order_id: o for o in await service.orders(refresh=True)}
+
+    assert orders[placed.order_id].status is OrderState.CANCELLED
+    assert orders[placed.order_id].order_ref == placed.coid
+    statuses = [r for r in read_journal(world.journal.path) if r["event"] == "status"]
+    assert (statuses[-1]["order_id"], statuses[-1]["status"]) == (placed.order_id, "Cancelled")
+    assert statuses[-1]["coid"] == placed.coid
+    # and it stays in the answer (IBKR's list still leaves it out)
+    world.clock.advance(6)
+    assert placed.order_id in {o.order_id for o in await service.orders()}
+
+
 async def test_modify_quantity_and_price_through_a_question(world: World) -> None:
     service = world.service()
     market = await world.market()
