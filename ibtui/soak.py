@@ -163,7 +163,7 @@ class SoakReport:
     unknown_not_placed: int = 0
     cancels: dict[str, int] = field(default_factory=dict)  # requested / failed / gave up
     final_states: dict[str, int] = field(default_factory=dict)  # simulator status -> orders
-    not_listed_any_more: int = 0  # finished before the current brokerage session
+    not_listed_any_more: int = 0  # finished before the current brokerage session began
     questions: int = 0
     error_notifications: int = 0
     error_samples: list[str] = field(default_factory=list)
@@ -845,11 +845,10 @@ def _orders(
             report.lost_orders.append(f"{where}: reported as order {result.order_id}")
         view = listed.get(order.order_id)
         journaled = last_status.get(order.order_id)
+        if not order.working and order.last_change < since:
+            report.not_listed_any_more += 1  # IBKR's own list has it no more
         if view is None:
-            if order.working or order.last_change >= since:
-                report.lost_orders.append(f"{where}: not in the blotter")
-            else:
-                report.not_listed_any_more += 1
+            report.lost_orders.append(f"{where}: not in the blotter")
         elif view.status != final:
             report.lost_orders.append(f"{where}: the blotter shows {view.status}")
         if journaled != final:

@@ -21,8 +21,10 @@ async def test_a_minute_of_faults_crashes_nothing_loses_nothing_and_recovers(
 ) -> None:
     report = await run_soak(SoakSettings(duration=60.0, seed=1, state_dir=tmp_path))
     summary = report.table()
-    assert report.submissions >= 3, summary  # orders really went through the faults
-    assert sum(report.injected.values()) > 0 and report.bursts >= 1, summary
+    # orders went through the faults (one whose answer is lost is reconciled for up to ~45 s:
+    # IBKR paces the orders list at one per 5 s)
+    assert report.submissions >= 1, summary
+    assert report.bursts >= 1 and report.injected["429 by the pacer"] > 0, summary
     assert report.crashes == [], summary
     assert report.uncaught_exceptions == [], summary
     assert report.duplicated_orders == [], summary
