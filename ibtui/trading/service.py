@@ -331,7 +331,8 @@ class OrderService:
         self._refs: dict[int, str] = {}  # order id -> cOID, from placements and order lists
         self._seen: dict[int, tuple[OrderState, Decimal | None]] = {}
         self._cancel_requested: set[int] = set()
-        self._off_list: dict[int, LiveOrder] = {}  # seen working, no longer in IBKR's list
+        self._off_list: dict[int, LiveOrder] = {}  # seen before, no longer in IBKR's list
+        self._last_rows: dict[int, LiveOrder] = {}  # order id -> its row at the last look
         self._complete_list = True  # the last list was IBKR's real one, not its pre-flight
         self._posting = False  # an order POST (place, confirming reply) is on the wire
         self.journal_error: OSError | None = None  # the last failed journal write, if any
@@ -1038,16 +1039,22 @@ class OrderService:
         return rows
 
     async def _dropped_out(self, rows: Sequence[LiveOrder]) -> tuple[LiveOrder, ...]:
-        """Orders last seen working that IBKR's list leaves out, as IBKR's order status has them.
+        """Orders seen before that IBKR's list leaves out.
 
-        The list holds only the current brokerage session's finished orders (API.md §8.1): one
-        that filled or was cancelled just before a competing login or the nightly reset drops
-        out unseen. Each is asked for once it is missing, and stays in the answer from then on,
-        so the blotter and the journal end with its final state."""
+        The list holds only the current brokerage session's finished orders (API.md §8.1): after
+        a competing login or the nightly reset, the orders that finished before it drop out. One
+        last seen finished stays as it was last seen; one last seen working (it filled or was
+        cancelled just before, unseen) is asked for by its status. Either stays in the answer
+        from then on, so the blotter and the journal end with its final state."""
         listed = {row.order_id for row in rows}
         if self._complete_list:
             for oid, (state, _) in list(self._seen.items()):
-                if oid in listed or not state.is_working:
+                if oid in listed:
+                    continue
+                if not state.is_working:
+                    last = self._last_rows.get(oid)
+                    if last is not None:
+                        self._off_list.setdefault(oid, last)
                     continue
                 try:
                     status = await self.client.order_status(oid)
@@ -1078,6 +1085,7 @@ class OrderService:
     async def _observe(self, rows: Sequence[LiveOrder]) -> None:
         waiting = {e.coid for e in self._unknown.values()}
         for row in rows:
+            self._last_rows[row.order_id] = row
             if row.order_ref:
                 self._refs.setdefault(row.order_id, row.order_ref)
             if row.order_ref in waiting:

@@ -300,6 +300,32 @@ async def test_an_order_cancelled_just_before_a_session_restart_still_ends_cance
     assert placed.order_id in {o.order_id for o in await service.orders()}
 
 
+async def test_an_order_seen_cancelled_stays_in_the_list_after_a_session_restart(
+    world: World,
+) -> None:
+    # Seen cancelled in IBKR's list, then a competing login: the new brokerage session's list
+    # leaves it out, and the blotter must not lose it.
+    service = world.service()
+    market = await world.market()
+    placed = await service.submit(limit_draft(market, "0.99"), Answers())
+    assert placed.order_id is not None
+    assert (await service.cancel(placed.order_id)).requested
+    world.clock.advance(2)  # the simulator's cancel lag
+    seen = {o.order_id: o for o in await service.orders(refresh=True)}
+    assert seen[placed.order_id].status is OrderState.CANCELLED
+    world.demo.sim.faults.competing_login()
+    world.clock.advance(1)
+    assert (await world.conn.keep_alive()).healthy  # taken back: a new brokerage session
+    world.clock.advance(6)
+
+    orders = {o.order_id: o for o in await service.orders(refresh=True)}
+
+    assert orders[placed.order_id].status is OrderState.CANCELLED
+    assert orders[placed.order_id].order_ref == placed.coid
+    statuses = [r for r in read_journal(world.journal.path) if r["event"] == "status"]
+    assert [s["status"] for s in statuses if s["order_id"] == placed.order_id][-1] == "Cancelled"
+
+
 async def test_modify_quantity_and_price_through_a_question(world: World) -> None:
     service = world.service()
     market = await world.market()
