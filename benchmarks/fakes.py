@@ -114,7 +114,7 @@ class FakeBroker:
             self.on_response(conids, time.perf_counter())
         return answer
 
-    async def keep_alive(self) -> SessionState:
+    async def keep_alive(self, *, take_back: bool = False) -> SessionState:
         return SessionState.CONNECTED
 
     def lst_expires_at(self) -> float | None:

@@ -22,6 +22,8 @@ from ibtui.ibkr.errors import (
     ApiConnectionError,
     ApiStatusError,
     ApiTimeoutError,
+    CompetingSessionError,
+    IbkrError,
     NoBridgeError,
     OrderOutcomeUnknownError,
     ProtocolError,
@@ -183,10 +185,14 @@ class IbkrClient:
                     return parse(data)
                 except ProtocolError as exc:
                     raise exc.with_endpoint(endpoint) from None
-            except NoBridgeError:
+            except NoBridgeError as exc:
                 if reopened or not endpoint.startswith("/iserver/"):
                     raise
                 reopened = True
+                if await self._held_elsewhere():
+                    # Taken back only by the keep-alive's rule (Connection.keep_alive), never by
+                    # every request: two platforms must not take it from each other in a loop.
+                    raise CompetingSessionError(exc.status, endpoint, exc.server_text) from None
                 await self.init_brokerage()
             except AccountsNotQueriedError:
                 if listed:
@@ -211,6 +217,15 @@ class IbkrClient:
         )
         self._accounts_queried = False
         return status
+
+    async def _held_elsewhere(self) -> bool:
+        """Whether another login (TWS, IBKR Mobile, another ibtui) holds the brokerage session;
+        False when the status cannot be read (a reopen then tells)."""
+        try:
+            data = await self._send("POST", "iserver/auth/status", None, {})
+            return AuthStatus.from_json(data).competing
+        except IbkrError:
+            return False
 
     async def auth_status(self) -> AuthStatus:
         return await self._call("POST", "iserver/auth/status", AuthStatus.from_json, body={})

@@ -58,17 +58,18 @@ class Connection:
         status = await self.client.init_brokerage()
         return status, await self.client.iserver_accounts()
 
-    async def keep_alive(self) -> KeepAlive:
+    async def keep_alive(self, *, take_back: bool = False) -> KeepAlive:
         """Tickle (IBKR wants one a minute), and open the brokerage session again when it is
         gone: after IBKR's nightly reset or a lost bridge it is re-initialised at once; when a
         competing login (TWS, the mobile app) took it, it is taken back, but not twice within
-        ``reclaim_every`` seconds, so two platforms never fight over it in a loop."""
+        ``reclaim_every`` seconds, so two platforms never fight over it in a loop.
+        ``take_back`` (the trader asked for it) takes it back whenever it was last taken."""
         status = (await self.client.tickle()).auth_status
         if status is not None and status.healthy:
             return KeepAlive(status, Recovery.NONE)
         if status is not None and status.competing:
             now = self.clock()
-            if self._last_reclaim is not None and now - self._last_reclaim < self.reclaim_every:
+            if not take_back and (self.reclaim_in() or 0.0) > 0:
                 return KeepAlive(status, Recovery.COMPETING)
             self._last_reclaim = now
             recovery = Recovery.RECLAIMED
@@ -77,6 +78,13 @@ class Connection:
         await self.client.init_brokerage(compete=True)
         await self.client.iserver_accounts()
         return KeepAlive(await self.client.auth_status(), recovery)
+
+    def reclaim_in(self) -> float | None:
+        """Seconds until :meth:`keep_alive` may take a competing login's session back on its
+        own (None: it never had to; 0: it may now)."""
+        if self._last_reclaim is None:
+            return None
+        return max(0.0, self._last_reclaim + self.reclaim_every - self.clock())
 
     async def aclose(self) -> None:
         await self.http.aclose()

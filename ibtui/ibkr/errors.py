@@ -295,8 +295,9 @@ class CompetingSessionError(ApiStatusError):
 
     def _default_message(self) -> str:
         return (
-            "Another IBKR login (TWS, mobile or Client Portal) took over the brokerage session. "
-            "Reconnect in ibtui to take it back; this logs the other platform out."
+            "Another IBKR login (TWS, IBKR Mobile, Client Portal or another ibtui) holds the "
+            "brokerage session. ibtui takes it back at most every 5 minutes, so the two never "
+            "fight over it; log out of the other platform, or take it back now from the console."
         )
 
 

@@ -35,6 +35,7 @@ from ibtui.tui.poller import Poller, PollSettings
 from ibtui.tui.protocols import Broker, LoginFlow
 from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
 from ibtui.tui.screens.chart import ChartScreen
+from ibtui.tui.screens.competing import CompetingSessionScreen
 from ibtui.tui.screens.help import HelpScreen
 from ibtui.tui.screens.lock import LockScreen
 from ibtui.tui.screens.login import LoginScreen
@@ -59,7 +60,7 @@ from ibtui.tui.trading import (
     SubmitResult,
     Trader,
 )
-from ibtui.tui.viewmodels import AccountView
+from ibtui.tui.viewmodels import AccountView, SessionState
 from ibtui.tui.widgets.positions_grid import PositionsGrid
 from ibtui.tui.widgets.positions_table import PositionsTable
 
@@ -105,6 +106,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         SearchScreen,
         WatchlistScreen,
         LockScreen,
+        CompetingSessionScreen,
         HelpScreen,
     )
 
@@ -138,6 +140,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self._quit_question: QuestionScreen | None = None
         self._retry_now = asyncio.Event()
         self.broker = broker
+        self.poller: Poller | None = None  # the current account's
         self.cursor_blink = cursor_blink
         self.login_flow = login
         self.trader = trader
@@ -307,7 +310,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
 
     @work(exclusive=True, group="poller")
     async def poll(self, account: AccountView, screen: PositionsScreen) -> None:
-        poller = Poller(
+        self.poller = poller = Poller(
             self.broker,
             account.account_id,
             screen.post_message,
@@ -320,6 +323,21 @@ class IbtuiApp(App[None], inherit_bindings=False):
 
     def action_retry(self) -> None:
         self._retry_now.set()
+
+    # --- a competing login --------------------------------------------------------------------
+    def session_changed(self, state: SessionState) -> None:
+        """The poller's view of the brokerage session: another login holding it gets a screen
+        that says so and offers to take it back; it closes itself when the session is back."""
+        shown = [s for s in self.screen_stack if isinstance(s, CompetingSessionScreen)]
+        if state is SessionState.COMPETING and not shown:
+            self.push_screen(CompetingSessionScreen(), self._competing_answered)
+        elif state.healthy and shown and self.screen is shown[-1]:
+            shown[-1].dismiss(False)
+
+    def _competing_answered(self, take_back: bool | None) -> None:
+        if take_back and self.poller is not None:
+            self.poller.take_back()
+            self.notify("Taking the brokerage session back…", title="IBKR", timeout=4)
 
     # --- orders -------------------------------------------------------------------------------
     def action_ticket(self, side: str) -> None:

@@ -1,9 +1,10 @@
 """The background loop that keeps the positions screen fed; it runs in a Textual worker.
 
-First it selects the account (``/iserver/account``). Then each round: the positions (every
-``positions_every`` seconds), snapshots of every held conid and every ``watched()`` one (the
-watchlist, an open chart) together in batches of at most 100, and — every
-``keep_alive_every`` seconds — a tickle that reports the session state and the token's life. A
+Each round: a tickle that reports the session state (every ``keep_alive_every`` seconds, and
+first thing after a failure), the account's selection (``/iserver/account``, once), the positions
+(every ``positions_every`` seconds), then snapshots of every held conid and every ``watched()``
+one (the watchlist, an open chart) together in batches of at most 100, and the token's life. While
+another login holds the brokerage session, only the tickle runs. A
 conid answered only by IBKR's warm-up (no values yet) is asked again after ``warmup_retry`` seconds
 instead of a whole interval. Failures are posted as :class:`~ibtui.tui.messages.ErrorRaised` and
 retried with exponential back-off (honouring a ``retry_after`` the error carries, as a 429 does).
@@ -46,6 +47,7 @@ class PollSettings:
     interval: float = 2.0
     positions_every: float = 10.0
     keep_alive_every: float = 60.0
+    competing_check: float = 10.0  # the keep-alive's pace while another login holds the session
     warmup_retry: float = 0.5
     first_backoff: float = 1.0
     max_backoff: float = 60.0
@@ -78,6 +80,7 @@ class Poller:
         self._keep_alive_due = 0.0
         self._backoff = 0.0
         self._session: SessionState | None = None
+        self._take_back = False
         self._selected = False
         self._lst_expires: float | None = None
         self._warm: set[int] = set()  # conids that have answered with values at least once
@@ -95,8 +98,23 @@ class Poller:
             self._backoff = 0.0
             await self.sleep(self.settings.interval)
 
+    def take_back(self) -> None:
+        """The trader wants the brokerage session back from a competing login: the next round
+        starts with a keep-alive that takes it."""
+        self._take_back = True
+        self._keep_alive_due = 0.0
+
     async def poll_once(self) -> None:
-        """One round: positions if due, every quote, keep-alive if due."""
+        """One round: keep-alive if due, positions if due, every quote.
+
+        While another login holds the brokerage session only the keep-alive runs (every
+        ``competing_check`` seconds): quotes would fail, and the keep-alive takes the session
+        back when its rule allows."""
+        if self.clock() >= self._keep_alive_due:
+            await self._keep_alive()
+        if self._session is SessionState.COMPETING:
+            self._report_lifetime()
+            return
         if not self._selected:
             await self.broker.select_account(self.account_id)
             self._selected = True
@@ -107,17 +125,25 @@ class Poller:
             self.post(PositionsUpdated(self.account_id, list(positions)))
             self._positions_due = now + self.settings.positions_every
         await self._poll_quotes()
-        if self.clock() >= self._keep_alive_due:
-            state = await self.broker.keep_alive()
-            if state != self._session:
-                self._session = state
-                self.post(SessionStateChanged(state))
-            self._keep_alive_due = self.clock() + self.settings.keep_alive_every
+        self._report_lifetime()
+        self.rounds += 1
+
+    async def _keep_alive(self) -> None:
+        take_back, self._take_back = self._take_back, False
+        state = await self.broker.keep_alive(take_back=take_back)
+        if state != self._session or take_back:
+            self._session = state
+            self.post(SessionStateChanged(state))
+        every = self.settings.keep_alive_every
+        if state is SessionState.COMPETING:
+            every = min(every, self.settings.competing_check)
+        self._keep_alive_due = self.clock() + every
+
+    def _report_lifetime(self) -> None:
         expires = self.broker.lst_expires_at()  # renewed by the client when due: report changes
         if expires != self._lst_expires or self.rounds == 0:
             self._lst_expires = expires
             self.post(TokenLifetime(expires))
-        self.rounds += 1
 
     def quoted_conids(self) -> list[int]:
         """The held conids, then the watched ones not held (each once)."""
@@ -164,6 +190,7 @@ class Poller:
             settings.max_backoff, self._backoff * 2 if self._backoff else settings.first_backoff
         )
         delay = self._backoff
+        self._keep_alive_due = 0.0  # the next round starts by checking the session
         retry_after = getattr(exc, "retry_after", None)
         if isinstance(retry_after, int | float) and retry_after > delay:
             delay = float(retry_after)

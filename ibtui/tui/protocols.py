@@ -56,7 +56,9 @@ class Broker(Protocol):
 
     ``quotes`` takes at most 100 conids; a conid seen for the first time may be missing from the
     answer (IBKR's warm-up snapshot), which is not an error. ``keep_alive`` tickles the session and
-    reports its state. ``lst_expires_at`` is epoch seconds (None before the first token).
+    reports its state; ``take_back`` (the trader asked) takes the brokerage session back from a
+    competing login even if it was taken back moments ago. ``lst_expires_at`` is epoch seconds
+    (None before the first token).
     """
 
     async def accounts(self) -> Sequence[AccountView]: ...
@@ -67,6 +69,6 @@ class Broker(Protocol):
 
     async def quotes(self, conids: Sequence[int]) -> Sequence[QuoteView]: ...
 
-    async def keep_alive(self) -> SessionState: ...
+    async def keep_alive(self, *, take_back: bool = False) -> SessionState: ...
 
     def lst_expires_at(self) -> float | None: ...

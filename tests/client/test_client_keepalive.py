@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ibtui.demo import DemoEnvironment
 from ibtui.ibkr.connect import Connection, Recovery
+from ibtui.ibkr.errors import CompetingSessionError
 from ibtui.sim import PAPER_ACCOUNT
 
 
@@ -39,9 +42,30 @@ async def test_a_competing_login_is_reclaimed_but_never_fought_in_a_loop(
     result = await conn.keep_alive()
     assert result.recovery is Recovery.COMPETING and not result.healthy
 
+    assert conn.reclaim_in() == conn.reclaim_every - 60
     now[0] += conn.reclaim_every
+    assert conn.reclaim_in() == 0
     result = await conn.keep_alive()
     assert result.recovery is Recovery.RECLAIMED and result.healthy
+
+
+async def test_the_trader_can_take_the_session_back_at_once(
+    demo: DemoEnvironment, conn: Connection
+) -> None:
+    now = [1000.0]
+    conn.clock = lambda: now[0]
+    await conn.start()
+    assert conn.reclaim_in() is None
+    demo.sim.faults.competing_login()
+    assert (await conn.keep_alive()).recovery is Recovery.RECLAIMED
+    demo.sim.faults.competing_login()
+    now[0] += 10
+    assert (await conn.keep_alive()).recovery is Recovery.COMPETING
+
+    result = await conn.keep_alive(take_back=True)
+
+    assert result.recovery is Recovery.RECLAIMED and result.healthy
+    assert await conn.client.positions(PAPER_ACCOUNT)
 
 
 async def test_the_console_sees_the_session_come_back(demo: DemoEnvironment) -> None:
@@ -68,11 +92,26 @@ async def test_the_console_sees_the_session_come_back(demo: DemoEnvironment) -> 
         await backend.aclose()
 
 
-async def test_a_request_after_a_competing_login_reopens_the_session_and_lists_the_accounts(
+async def test_a_request_after_the_nightly_reset_reopens_the_session_and_lists_the_accounts(
     demo: DemoEnvironment, conn: Connection
 ) -> None:
     # No keep-alive in between: the request itself meets "no bridge", reopens the session, then
     # meets "query /accounts first" and lists them; the caller sees quotes, not an error.
     await conn.start()
+    demo.sim.faults.nightly_reset()
+    assert await conn.client.snapshot([265598])
+
+
+async def test_a_request_never_takes_the_session_from_a_competing_login(
+    demo: DemoEnvironment, conn: Connection
+) -> None:
+    # Only the keep-alive takes it back, by its rule; a request that did would take it from TWS
+    # every poll, and TWS would take it straight back.
+    await conn.start()
     demo.sim.faults.competing_login()
+    with pytest.raises(CompetingSessionError, match="log out of the other platform"):
+        await conn.client.snapshot([265598])
+    assert (await conn.client.auth_status()).competing  # still the other platform's
+
+    assert (await conn.keep_alive()).recovery is Recovery.RECLAIMED
     assert await conn.client.snapshot([265598])

@@ -206,6 +206,7 @@ class ViewBroker:
         self.seen: set[int] = set()
         self.failures: list[Exception] = []
         self.state = SessionState.CONNECTED
+        self.take_backs = 0
         self.offset = Decimal(0)
         self.lst: float | None = T0 + 3600
 
@@ -233,7 +234,10 @@ class ViewBroker:
             ]
         return [QuoteView(c, Decimal(100 + c % 7) + self.offset) for c in warm]
 
-    async def keep_alive(self) -> SessionState:
+    async def keep_alive(self, *, take_back: bool = False) -> SessionState:
+        self.take_backs += take_back
+        if take_back and self.state is SessionState.COMPETING:
+            self.state = SessionState.CONNECTED
         return self.state
 
     def lst_expires_at(self) -> float | None:

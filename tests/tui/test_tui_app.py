@@ -230,3 +230,63 @@ async def test_keys_work_while_the_broker_hangs(clock: Clock) -> None:
         assert screen.table.visible_keys == ["DU4820311:2"]
         await pilot.press("escape", "question_mark")
         assert isinstance(app.screen, HelpScreen)
+
+
+async def test_a_competing_login_says_what_happened_and_t_takes_the_session_back(
+    clock: Clock,
+) -> None:
+    from ibtui.tui.screens.competing import CompetingSessionScreen
+    from ibtui.tui.viewmodels import SessionState
+
+    rounds = Rounds(clock)
+    broker = ViewBroker(holdings(), clock, accounts=[PAPER])
+    app = make_app(clock, rounds, broker)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, rounds)
+        positions = app.screen
+        assert isinstance(positions, PositionsScreen)
+        broker.state = SessionState.COMPETING  # TWS logs in with the same user
+        clock.advance(60)  # the minute's keep-alive is due
+        for _ in range(2):  # the first round's warm-up pause, then the next round
+            rounds.release()
+            await settle(pilot, rounds)
+        screen = app.screen
+        assert isinstance(screen, CompetingSessionScreen)
+        text = str(screen.query_one("#competing-text").render())
+        assert "Another login holds the brokerage session" in text
+        assert "t    take it back now" in text and "every 5 minutes" in text
+        assert "session competing" in positions.query_one(StatusBar).render().plain
+
+        await pilot.press("t")
+        assert app.screen is positions
+        rounds.release()
+        await settle(pilot, rounds)
+        assert broker.take_backs == 1
+        assert "session connected" in positions.query_one(StatusBar).render().plain
+
+
+async def test_leaving_the_session_to_the_other_login_shows_the_screen_no_more(
+    clock: Clock,
+) -> None:
+    from ibtui.tui.screens.competing import CompetingSessionScreen
+    from ibtui.tui.viewmodels import SessionState
+
+    rounds = Rounds(clock)
+    broker = ViewBroker(holdings(), clock, accounts=[PAPER])
+    broker.state = SessionState.COMPETING
+    app = make_app(clock, rounds, broker)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, rounds)
+        assert isinstance(app.screen, CompetingSessionScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, PositionsScreen)
+        for _ in range(3):  # the keep-alive goes on, still competing: no new screen
+            clock.advance(10)
+            rounds.release()
+            await settle(pilot, rounds)
+        assert isinstance(app.screen, PositionsScreen) and broker.take_backs == 0
+        broker.state = SessionState.CONNECTED  # the other platform logged out; ibtui took it
+        clock.advance(10)
+        rounds.release()
+        await settle(pilot, rounds)
+        assert "session connected" in app.screen.query_one(StatusBar).render().plain

@@ -72,7 +72,7 @@ class BigBroker:
             answer.append(QuoteView(conid, Decimal(100) + Decimal(n) / 100))
         return answer
 
-    async def keep_alive(self) -> SessionState:
+    async def keep_alive(self, *, take_back: bool = False) -> SessionState:
         return SessionState.CONNECTED
 
     def lst_expires_at(self) -> float | None:

@@ -54,7 +54,8 @@ async def test_first_round_warms_up_then_quotes_every_conid(clock: Clock) -> Non
     assert [len(c) for c in broker.quote_calls] == [100, 100, 30, 100, 100, 30]
     assert slept == [0.5]
     kinds = [type(m) for m in posted]
-    assert kinds[0] is PositionsUpdated and len(posted[0].positions) == 230  # type: ignore[attr-defined]
+    assert kinds[:2] == [SessionStateChanged, PositionsUpdated]  # the session, then the data
+    assert len(posted[1].positions) == 230  # type: ignore[attr-defined]
     quotes: dict[int, QuoteView] = {}
     for message in posted:
         if isinstance(message, QuotesUpdated):
@@ -112,3 +113,51 @@ async def test_session_state_is_posted_only_when_it_changes(clock: Clock) -> Non
     await poller.poll_once()
     lifetimes = [m.expires_at for m in posted if isinstance(m, TokenLifetime)]
     assert lifetimes == [T0 + 3600, T0 + 7200]
+
+
+async def test_while_another_login_holds_the_session_only_the_keep_alive_runs(
+    clock: Clock,
+) -> None:
+    broker, poller, posted, _ = make(3, clock)
+    broker.state = SessionState.COMPETING
+    await poller.poll_once()
+    assert SessionStateChanged(SessionState.COMPETING) in posted
+    assert broker.quote_calls == [] and broker.selected == []  # they would only fail
+    posted.clear()
+    clock.advance(2)
+    await poller.poll_once()  # not due again yet: nothing at all
+    assert broker.quote_calls == [] and broker.take_backs == 0
+    assert not any(isinstance(m, SessionStateChanged) for m in posted)
+
+    poller.take_back()  # the trader pressed t
+    await poller.poll_once()
+
+    assert broker.take_backs == 1
+    assert SessionStateChanged(SessionState.CONNECTED) in posted
+    assert broker.quote_calls  # quotes again in the same round
+
+
+async def test_a_failed_round_checks_the_session_first_next_time(clock: Clock) -> None:
+    broker, poller, posted, _ = make(3, clock)
+    await poller.poll_once()  # the minute's keep-alive is done
+    broker.state = SessionState.COMPETING  # another login takes the session ...
+    clock.advance(10)  # ... and the positions, due again, fail
+    broker.failures = [Rejected("Another IBKR login holds the brokerage session.")]
+    posted.clear()
+    real_sleep = poller.sleep
+    sleeps = 0
+
+    async def two_rounds(seconds: float) -> None:
+        nonlocal sleeps
+        sleeps += 1
+        await real_sleep(seconds)
+        if sleeps == 2:
+            raise asyncio.CancelledError
+
+    poller.sleep = two_rounds
+    with pytest.raises(asyncio.CancelledError):
+        await poller.run()
+
+    # the round after the failure starts with the keep-alive, well before the minute is up
+    assert [type(m) for m in posted][:2] == [ErrorRaised, SessionStateChanged]
+    assert SessionStateChanged(SessionState.COMPETING) in posted

@@ -61,3 +61,19 @@ def test_login_screen(snap_compare: Any, size: tuple[int, int]) -> None:
     # 80×24: as first shown; 120×40: after a wrong verifier (error shown, text kept)
     run_before = wrong_verifier if size == (120, 40) else None
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_competing_session_screen(snap_compare: Any, size: tuple[int, int]) -> None:
+    from ibtui.tui.viewmodels import SessionState
+
+    clock = Clock()
+    rounds = Rounds(clock)
+    broker = ViewBroker(sample_positions(), clock, accounts=[PAPER], echo_prices=True)
+    broker.state = SessionState.COMPETING
+    app = console(broker, clock, rounds)
+
+    async def ready(pilot: Any) -> None:
+        await settle(pilot, rounds)
+
+    assert snap_compare(app, terminal_size=size, run_before=ready)
