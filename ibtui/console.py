@@ -14,7 +14,14 @@ from pathlib import Path
 
 import httpx
 
-from ibtui.config import ConfigError, OrderSettings, Settings, load_settings, save_tokens
+from ibtui.config import (
+    ConfigError,
+    OrderSettings,
+    Settings,
+    default_state_dir,
+    load_settings,
+    save_tokens,
+)
 from ibtui.console_market import ClientMarketData, StateWatchlistStore
 from ibtui.console_trading import ClientTrader
 from ibtui.credentials import load_credentials
@@ -166,10 +173,10 @@ class ClientBackend:
         quotes = await conn.client.snapshot(list(conids))
         return [quote_view(q) for q in quotes if not q.is_warmup]
 
-    async def keep_alive(self) -> SessionState:
+    async def keep_alive(self, *, take_back: bool = False) -> SessionState:
         """Tickle; a lost or competing brokerage session is reopened by the connection."""
         conn = await self._ensure_started()
-        result = await conn.keep_alive()
+        result = await conn.keep_alive(take_back=take_back)
         if result.healthy:
             return SessionState.CONNECTED
         status = result.status
@@ -209,7 +216,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from ibtui.tui.app import run_app
 
-    demo = build_demo(seed=args.seed)
+    demo = build_demo(seed=args.seed, key_dir=_demo_key_dir())
     access = None
     if args.skip_login:
         token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
@@ -226,6 +233,14 @@ def main(argv: list[str]) -> int:
         watchlist=Watchlist.load(StateWatchlistStore(StateStore(state_dir))),
         poll_interval=args.poll_interval,
     )
+
+
+def _demo_key_dir() -> Path | None:
+    """Where ``ibtui demo`` keeps its consumer keys between runs: the state dir's ``demo``."""
+    try:
+        return default_state_dir() / "demo"
+    except (OSError, RuntimeError):  # no home folder to keep them in: fresh keys each run
+        return None
 
 
 def backend_from_settings(

@@ -2,7 +2,8 @@
 
 ``ibtui demo`` talks to this exactly as it would talk to IBKR: the same client, the same OAuth
 signatures (verified for real by the simulator), only the transport is in-process
-(``httpx.ASGITransport``). The consumer's keys are made fresh for each run and never leave memory.
+(``httpx.ASGITransport``). The consumer's keys are made fresh for each run, or kept in a folder
+of the caller's (``ibtui demo`` keeps them in the state dir so that it starts fast).
 """
 
 from __future__ import annotations
@@ -10,12 +11,16 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
 from Crypto.PublicKey import RSA
+from Crypto.PublicKey.RSA import RsaKey
 
+from ibtui.files import ensure_private_dir, write_private
 from ibtui.ibkr import oauth
+from ibtui.ibkr.oauth import OAuthFormatError, load_rsa_key
 from ibtui.ibkr.session import Consumer
 from ibtui.sim import ShiftedClock, SimConfig, Simulator, SystemClock, create_app
 from ibtui.sim.oauth_server import OAuthServer
@@ -71,14 +76,19 @@ def build_demo(
     key_bits: int = 2048,
     config: SimConfig | None = None,
     oauth_clock: object = None,
+    key_dir: Path | None = None,
 ) -> DemoEnvironment:
-    """A simulator replaying an open market, with a freshly keyed consumer registered."""
+    """A simulator replaying an open market, with a consumer registered.
+
+    The consumer's two RSA keys are fresh, or, with ``key_dir``, kept there (0600) and reused:
+    generating them is most of the demo's start-up time. A key file there that cannot be used is
+    replaced by a fresh key: the demo's keys guard nothing but the simulator."""
     if config is None:
         offset = trading_offset(time.time())
         config = SimConfig(seed=seed, clock=ShiftedClock(SystemClock(), offset))
     sim = Simulator(config)
-    signature_key = RSA.generate(key_bits)
-    encryption_key = RSA.generate(key_bits)
+    signature_key = _demo_key(key_dir, "demo-signature.pem", key_bits)
+    encryption_key = _demo_key(key_dir, "demo-encryption.pem", key_bits)
     dh = oauth.DHParams(prime=TESTCONS_DH_PRIME, generator=2)
     realm = oauth.realm_for(DEMO_CONSUMER_KEY)
     registered = RegisteredConsumer(
@@ -100,3 +110,22 @@ def build_demo(
     transport = httpx.ASGITransport(app=create_app(sim))
     consumer = Consumer(DEMO_CONSUMER_KEY, realm, signature_key, encryption_key, dh)
     return DemoEnvironment(sim, server, transport, consumer)
+
+
+def _demo_key(key_dir: Path | None, name: str, bits: int) -> RsaKey:
+    if key_dir is not None:
+        path = key_dir / name
+        try:
+            key = load_rsa_key(path.read_bytes())
+            if key.has_private() and key.size_in_bits() == bits:
+                return key
+        except (OSError, OAuthFormatError):
+            pass  # absent or unusable: a new one
+    key = RSA.generate(bits)
+    if key_dir is not None:
+        try:
+            ensure_private_dir(key_dir)
+            write_private(key_dir / name, key.export_key("PEM", pkcs=8))
+        except OSError:
+            pass  # not kept: the next start generates one again
+    return key

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import stat
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -57,3 +59,27 @@ async def test_third_party_flow_against_the_embedded_simulator() -> None:
         assert response.status_code == 200
         assert {a["id"] for a in response.json()} >= {"DU4820311"}
         assert session.renewals == 1
+
+
+def test_the_demo_keeps_its_keys_private_and_reuses_them(tmp_path: Path) -> None:
+    keys = tmp_path / "state" / "demo"
+    first = build_demo(key_bits=1024, key_dir=keys)
+    files = sorted(p.name for p in keys.iterdir())
+    assert files == ["demo-encryption.pem", "demo-signature.pem"]
+    assert all(stat.S_IMODE((keys / f).stat().st_mode) == 0o600 for f in files)
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o700
+
+    again = build_demo(key_bits=1024, key_dir=keys)
+
+    assert again.consumer.signature_key == first.consumer.signature_key
+    assert again.consumer.encryption_key == first.consumer.encryption_key
+    assert again.consumer.signature_key != again.consumer.encryption_key
+
+
+def test_an_unusable_demo_key_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "demo-signature.pem").write_text("not a key")
+    demo = build_demo(key_bits=1024, key_dir=tmp_path)
+    assert demo.consumer.signature_key.has_private()
+    kept = (tmp_path / "demo-signature.pem").read_text()
+    assert kept.startswith("-----BEGIN PRIVATE KEY-----")
+    assert stat.S_IMODE((tmp_path / "demo-signature.pem").stat().st_mode) == 0o600
