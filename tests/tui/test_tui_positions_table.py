@@ -281,3 +281,87 @@ async def test_large_portfolio_fills_in_chunks_and_stays_usable(clock: Clock) ->
         assert table.visible_keys == [v.key for v in views]  # in sort order
         totals = str(app.query_one("#totals").render())
         assert f"{count:,} positions" in totals
+
+
+def screen_text(table: PositionsTable) -> str:
+    """What the grid puts on the terminal now (through every render cache Textual keeps)."""
+    from textual.geometry import Region
+
+    grid = table.grid
+    lines = grid.render_lines(Region(0, 0, grid.size.width, grid.size.height))
+    return "\n".join(strip.text for strip in lines)
+
+
+def many(count: int) -> list:  # type: ignore[type-arg]
+    return [position(i, f"S{i:03d}", "1", f"{10 + i}.00", "9") for i in range(1, count + 1)]
+
+
+def quote(conid: int, last: str, clock: Clock) -> dict[int, QuoteView]:
+    return {conid: QuoteView(conid, Decimal(last), updated_at=clock())}
+
+
+async def test_a_tick_reaches_the_screen_without_repainting_the_rest(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        await pilot.pause()
+        assert "222.91" in screen_text(table)
+        counter = table.grid._update_count
+
+        clock.advance(2)
+        table.apply_quotes(quote(265598, "223.91", clock))
+        await pilot.pause()
+
+        text = screen_text(table)
+        assert "223.91" in text and "222.91" not in text
+        assert "22,391.00" in text  # the market value followed
+        assert "415.10" in text  # MSFT, untouched, still drawn
+        assert table.grid._update_count == counter  # no whole-table invalidation
+
+
+async def test_a_row_repriced_out_of_view_shows_its_new_price_when_scrolled_to(
+    clock: Clock,
+) -> None:
+    app = host(clock)
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(many(60))
+        await pilot.pause()
+        table.sort_by("symbol", False)
+        await pilot.pause()
+        assert "S060" not in screen_text(table)  # below the fold
+        clock.advance(2)
+        table.apply_quotes({**quote(60, "99.99", clock), **quote(2, "55.55", clock)})
+        await pilot.pause()
+        assert "55.55" in screen_text(table)  # in view: repainted at once
+
+        await pilot.press("G")  # to the last row
+        await pilot.pause()
+
+        text = screen_text(table)
+        assert "S060" in text and "99.99" in text and "70.00" not in text
+
+
+async def test_a_tick_while_scrolled_sideways_lands_in_the_right_place(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        await pilot.pause()
+        grid = table.grid
+        grid.scroll_to(x=30, animate=False)
+        await pilot.pause()
+        before = screen_text(table).splitlines()
+        clock.advance(2)
+        table.apply_quotes(quote(265598, "223.91", clock))
+        await pilot.pause()
+        after = screen_text(table).splitlines()
+
+        grid.scroll_to(x=31, animate=False)  # force every line to be drawn afresh ...
+        await pilot.pause()
+        grid.scroll_to(x=30, animate=False)  # ... and back
+        await pilot.pause()
+        assert screen_text(table).splitlines() == after  # what was refreshed is what is true
+        assert after != before
+        assert after[0] == before[0]  # the header did not move

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
@@ -70,23 +71,77 @@ class PositionsGrid(DataTable[Cell]):
         )
 
     def update_cells(self, updates: Iterable[tuple[str, str, Cell]]) -> int:
-        """Set many cells with one repaint; returns how many were set.
+        """Set many cells and repaint just those on screen; returns how many were set.
 
-        ``update_cell`` repaints on every call, which a tick of thousands of cells cannot afford;
-        this writes the same store (``_data``) and bumps the same cache counter, once.
+        ``update_cell`` bumps the table's update counter, which is part of every render-cache
+        key: each following frame renders every visible cell again and sends every visible line
+        to the terminal. Here only the changed cells' cache entries are dropped and only their
+        regions on screen are refreshed, so a tick costs (and sends) what changed.
         """
         data = self._data
+        changed: dict[RowKey, set[ColumnKey]] = {}
         count = 0
         for row_key, column_key, value in updates:
-            row = data.get(RowKey(row_key))
+            key = RowKey(row_key)
+            row = data.get(key)
             if row is None:
                 raise CellDoesNotExist(f"No row {row_key!r}")
-            row[ColumnKey(column_key)] = value
+            column = ColumnKey(column_key)
+            row[column] = value
+            changed.setdefault(key, set()).add(column)
             count += 1
-        if count:
-            self._update_count += 1
-            self.refresh()
+        if changed:
+            self._forget_rendered(changed)
+            self._refresh_changed(changed)
         return count
+
+    def _forget_rendered(self, changed: dict[RowKey, set[ColumnKey]]) -> None:
+        """Drop the cached renderings of the changed cells, the rows and the lines they are in."""
+        cells = {(row, column) for row, columns in changed.items() for column in columns}
+        cell_cache = self._cell_render_cache
+        for cell_key in [k for k in list(cell_cache.keys()) if (k[0], k[1]) in cells]:
+            cell_cache.discard(cell_key)
+        row_cache = self._row_render_cache
+        for row_key in [k for k in list(row_cache.keys()) if k[0] in changed]:
+            row_cache.discard(row_key)
+        locations = self._row_locations
+        indexes = {locations.get(row) for row in changed}
+        renderables = self._row_renderable_cache
+        for index_key in [k for k in list(renderables.keys()) if k[1] in indexes]:
+            renderables.discard(index_key)
+        lines = self._line_cache
+        for line_key in list(lines.keys()):
+            try:
+                line_row, _ = self._get_offsets(line_key[0])
+            except LookupError:
+                continue
+            if line_row in changed:
+                lines.discard(line_key)
+
+    def _refresh_changed(self, changed: dict[RowKey, set[ColumnKey]]) -> None:
+        """Refresh the screen regions of the changed cells that are in view (rows are one line
+        high; the fixed columns do not scroll sideways)."""
+        scroll_x, scroll_y = self.scroll_offset
+        header = self.header_height if self.show_header else 0
+        top, bottom = scroll_y, scroll_y + max(0, self.size.height - header)
+        lefts: dict[ColumnKey, tuple[int, int, bool]] = {}
+        x = self._row_label_column_width
+        for position, spec in enumerate(self.ordered_columns):
+            width = spec.get_render_width(self)
+            lefts[spec.key] = (x, width, position < self.fixed_columns)
+            x += width
+        locations = self._row_locations
+        regions: list[Region] = []
+        for row_key, columns in changed.items():
+            index = locations.get(row_key)
+            if index is None or not top <= index < bottom:
+                continue
+            y = header + index - scroll_y
+            for column in columns:
+                left, width, fixed = lefts[column]
+                regions.append(Region(left if fixed else left - scroll_x, y, width, 1))
+        if regions:
+            self.refresh(*regions)
 
     def cursor_key(self) -> str | None:
         """The key of the row under the cursor, if any."""

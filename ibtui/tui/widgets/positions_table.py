@@ -454,7 +454,7 @@ class PositionsTable(Vertical):
         pager = self.query_one("#pager", Static)
         paged = total > last - first + 1 if last else False
         if paged:
-            pager.update(f"rows {first:,}–{last:,} of {total:,}")
+            pager.update(f"rows {first:,}–{last:,} of {total:,}", layout=False)  # one line
         if paged != pager.has_class("-shown"):
             pager.set_class(paged, "-shown")
             self.call_after_refresh(self._update_pager)  # the grid's height changed
@@ -486,4 +486,4 @@ class PositionsTable(Vertical):
             line.append(fmt_money(amount, signed=signed), style=style or "")
         if totals.unconverted:
             line.append(f"{gap}({totals.unconverted} without an exchange rate left out)")
-        self.query_one("#totals", Static).update(line)
+        self.query_one("#totals", Static).update(line, layout=False)  # always one line
