@@ -78,3 +78,29 @@ def test_an_exposed_key_file_says_chmod_and_r_reads_the_fixed_setup_again(
     monkeypatch.setattr(tui_app, "run_app", lambda *a, **k: started.append("console") or 0)
     assert console.run_main(["--config", str(paths["config"])]) == 0
     assert "chmod 600" in str(started[0]) and started[1] == "console"
+
+
+def test_a_missing_key_file_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ibtui.init_cli import write_consumer_files
+
+    paths = write_consumer_files(tmp_path, key_bits=1024)
+    Path(paths["encryption"]).unlink()
+    code, shown = run_on_a_terminal(monkeypatch, ["--config", str(paths["config"])], [False])
+    assert code == 1
+    assert str(paths["encryption"]) in shown[0]
+    assert "no such file (ibkr.encryption_key)" in shown[0]
+    assert "decrypts the access token secret" in shown[0]
+
+
+def test_an_unreadable_key_file_says_what_it_should_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ibtui.init_cli import write_consumer_files
+
+    paths = write_consumer_files(tmp_path, key_bits=1024)
+    Path(paths["signature"]).write_text("a key file overwritten by mistake\n")
+    code, shown = run_on_a_terminal(monkeypatch, ["--config", str(paths["config"])], [False])
+    assert code == 1
+    assert str(paths["signature"]) in shown[0]
+    assert "not an RSA key in PEM format (ibkr.signature_key)" in shown[0]
+    assert "(PKCS#1) or" in shown[0] and "(PKCS#8)" in shown[0]
