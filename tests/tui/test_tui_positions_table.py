@@ -365,3 +365,41 @@ async def test_a_tick_while_scrolled_sideways_lands_in_the_right_place(clock: Cl
         assert screen_text(table).splitlines() == after  # what was refreshed is what is true
         assert after != before
         assert after[0] == before[0]  # the header did not move
+
+
+async def test_rows_out_of_view_are_formatted_when_they_come_into_view_and_sort_right(
+    clock: Clock,
+) -> None:
+    app = host(clock)
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(many(60))
+        await pilot.pause()
+        table.sort_by("symbol", False)
+        await pilot.pause()
+        clock.advance(2)
+        table.apply_quotes(quote(60, "999.00", clock))  # S060, far below the fold
+        await pilot.pause()
+        assert table.grid.get_cell(f"{PAPER.account_id}:60", "last").text == "70.00"  # not yet
+
+        table.sort_by("last", True)  # highest first: S060 must lead, at its new price
+        await pilot.pause()
+        assert table.visible_keys[0] == f"{PAPER.account_id}:60"
+        await pilot.press("g")  # the cursor stayed on S001, now last: back to the top
+        await pilot.pause()
+        assert "999.00" in screen_text(table).splitlines()[1]
+        await pilot.press("G")  # and down again: S010 is out of view
+        await pilot.pause()
+
+        clock.advance(2)  # S010 is out of view now; it jumps above S060
+        table.apply_quotes(quote(10, "1500.00", clock))
+        await pilot.pause()
+        assert table.visible_keys[0] == f"{PAPER.account_id}:10"
+        await pilot.press("g")
+        await pilot.pause()
+        first = screen_text(table).splitlines()[1]
+        assert "S010" in first and "1,500.00" in first
+
+        table.sort_by("market_value", True)  # another price column: every row caught up first
+        await pilot.pause()
+        assert table.visible_keys[:2] == [f"{PAPER.account_id}:10", f"{PAPER.account_id}:60"]

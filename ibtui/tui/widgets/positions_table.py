@@ -113,6 +113,9 @@ class PositionsTable(Vertical):
         self._matching: set[str] = set()  # keys passing the filter (in the grid or pending)
         self._pending: list[str] = []  # matching keys not yet added to the grid
         self._cells: dict[str, dict[str, Cell]] = {}  # rows in the grid, as drawn (no flash)
+        # Rows in the grid but out of view whose price cells lag their position: formatted when
+        # they come into view (a tick formats only what the trader can see).
+        self._behind: set[str] = set()
         self._stale: set[str] = set()
         self._flashes: dict[tuple[str, str], float] = {}
         self._next_stale_check = math.inf
@@ -131,6 +134,8 @@ class PositionsTable(Vertical):
 
     def on_resize(self) -> None:
         self._update_totals()
+        self._catch_up_in_view()
+        self.call_after_refresh(self._catch_up_in_view)  # the grid's new height, once laid out
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).cursor_blink = self.cursor_blink
@@ -138,6 +143,7 @@ class PositionsTable(Vertical):
         self.grid.show_sort(self.sort_column, self.sort_reverse)
         self._update_totals()
         self.watch(self.grid, "scroll_y", self._update_pager, init=False)
+        self.watch(self.grid, "scroll_y", self._catch_up_in_view, init=False)
         self.set_interval(0.25, self.refresh_marks)
 
     # --- read access --------------------------------------------------------------------------
@@ -177,6 +183,8 @@ class PositionsTable(Vertical):
         return frozenset(self._flashes)
 
     def cell(self, key: str, column: str) -> Cell:
+        if key in self._behind:
+            self._catch_up([key])
         return self.grid.get_cell(key, column)
 
     def selected_view(self) -> PositionView | None:
@@ -207,6 +215,7 @@ class PositionsTable(Vertical):
         added = resort = False
         for key, view in fresh.items():
             if key in self._cells:
+                self._behind.discard(key)
                 resort = self._redraw(key, view, COLUMNS, updates) or resort
             elif key not in self._matching and _matches(view, words):
                 self._matching.add(key)
@@ -221,15 +230,27 @@ class PositionsTable(Vertical):
         self._update_totals()
 
     def apply_quotes(self, quotes: Mapping[int, QuoteView]) -> None:
-        """Reprice the rows holding these conids; only cells that change are written."""
+        """Reprice the rows holding these conids; only cells that change are written.
+
+        Rows out of view get only their sort column's cell (when it is a price column) and are
+        formatted when they scroll into view."""
         updates: list[Update] = []
         resort = False
+        in_view = self._keys_in_view()
+        sort_only = tuple(c for c in PRICE_COLUMNS if c.key == self.sort_column)
         for conid, quote in quotes.items():
             for key in self._by_conid.get(conid, ()):
                 view = self._views[key].with_quote(quote)
                 self._views[key] = view
-                if key in self._cells:
+                if key not in self._cells:
+                    continue
+                if key in in_view:
+                    self._behind.discard(key)
                     resort = self._redraw(key, view, PRICE_COLUMNS, updates) or resort
+                else:
+                    self._behind.add(key)
+                    if sort_only:
+                        resort = self._redraw(key, view, sort_only, updates, flash=False) or resort
         self.grid.update_cells(updates)
         if resort:
             self._sort()
@@ -252,6 +273,8 @@ class PositionsTable(Vertical):
     def sort_by(self, column: str, reverse: bool | None = None) -> None:
         if column not in _BY_KEY:
             raise ValueError(f"no such column: {column}")
+        if column != self.sort_column:
+            self._catch_up(list(self._behind))  # the new sort column's cells must all be current
         self.sort_column = column
         if reverse is not None:
             self.sort_reverse = reverse
@@ -322,10 +345,12 @@ class PositionsTable(Vertical):
     def _add_row(self, key: str, view: PositionView) -> None:
         stale = self._mark_stale(key, view, self.clock())
         cells = render_row(view, stale, self._styles)
+        self._behind.discard(key)
         self._cells[key] = cells
         self.grid.add_row(*(cells[column] for column in COLUMN_KEYS), key=key)
 
     def _forget(self, key: str) -> None:
+        self._behind.discard(key)
         self._cells.pop(key, None)
         self._stale.discard(key)
         self._matching.discard(key)
@@ -384,6 +409,7 @@ class PositionsTable(Vertical):
         keep = grid.cursor_key()
         grid.clear()
         self._cells.clear()
+        self._behind.clear()
         self._stale.clear()
         self._flashes.clear()
         self._next_stale_check = math.inf
@@ -423,6 +449,29 @@ class PositionsTable(Vertical):
             self._resort_after_load = True
         else:
             self.grid.sort_rows(self.sort_column, self.sort_reverse)
+            self._catch_up_in_view()  # other rows may have moved into view
+
+    def _keys_in_view(self) -> set[str]:
+        """The keys of the rows on screen (rows are one line high)."""
+        grid = self.grid
+        header = grid.header_height if grid.show_header else 0
+        top = int(grid.scroll_y)
+        rows = grid.ordered_rows[top : top + max(0, grid.size.height - header)]
+        return {str(row.key.value) for row in rows}
+
+    def _catch_up_in_view(self) -> None:
+        """Format the rows that came into view since their prices last changed."""
+        if self._behind and self.is_mounted:
+            self._catch_up([key for key in self._keys_in_view() if key in self._behind])
+
+    def _catch_up(self, keys: Iterable[str]) -> None:
+        updates: list[Update] = []
+        for key in keys:
+            self._behind.discard(key)
+            view = self._views.get(key)
+            if view is not None and key in self._cells:
+                self._redraw(key, view, PRICE_COLUMNS, updates, flash=False)
+        self.grid.update_cells(updates)
 
     def refresh_marks(self) -> None:
         """End expired flashes and grey prices that went stale (runs on a timer)."""
@@ -440,6 +489,7 @@ class PositionsTable(Vertical):
                     continue
                 view = self._views[key]
                 if self._is_stale(view, now):
+                    self._behind.discard(key)
                     self._redraw(key, view, PRICE_COLUMNS, updates, flash=False)
                 elif view.price_at is not None:
                     due = view.price_at + self.stale_after
