@@ -44,7 +44,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 # The soak harness (ibtui/soak.py): the console headless on the simulator under a fault plan for
-# 10 minutes; prints crashes, duplicates, lost orders, 429s in the UI and the recovery time.
-# SOAK_ARGS="--duration 60 --seed 2" for a shorter run; --markdown PATH writes the figures.
+# 10 minutes; prints crashes, duplicates, lost orders, 429s in the UI and the recovery time, and
+# writes them to benchmarks/results/soak.md (which the next `make bench` puts in BENCHMARKS.md).
+# SOAK_ARGS="--duration 60 --seed 2" for a shorter run.
 soak: $(STAMP)
-	$(BIN)/python -m ibtui.soak $(SOAK_ARGS)
+	$(BIN)/python -m ibtui.soak --markdown benchmarks/results/soak.md $(SOAK_ARGS)

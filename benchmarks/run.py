@@ -100,25 +100,25 @@ def _result(data: dict[str, Any]) -> Result:
 VERDICT = {True: "**met**", False: "**not met**", None: "not measured"}
 
 FINDINGS = """\
-## Found while building the benchmarks
+## Found while building the benchmarks (each fixed since)
 
-* **The simulator stalls every loopback answer by ~40 ms.** `ibtui.sim.serve.bind_loopback`
-  creates its socket as `socket.socket(family, SOCK_STREAM)` (`proto=0`), so asyncio skips its usual
-  `TCP_NODELAY` on the accepted connections (`asyncio.base_events._set_nodelay` checks
-  `proto == IPPROTO_TCP`). uvicorn writes the headers and the body in two writes; with Nagle's
-  algorithm the body waits for the client's delayed ACK. Every request to `ibtui sim` took ~44 ms
-  for ibtui and ibind alike, ~4 ms with `TCP_NODELAY`. The benchmarks start the simulator through
-  `benchmarks/sim_nodelay.py`, which sets it; the fix in `serve.py` is one line
-  (`sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)` in `bind_loopback`).
-* **httpcore looks for `sniffio` on every request.**
-  `httpcore._synchronization.current_async_library` does `import sniffio` inside the function;
-  sniffio is not installed (anyio 4.16 no longer needs it) and a failed import is not cached, so
-  each request walks `sys.path` twice. Adding `sniffio` to the dependencies removed roughly
-  0.3-0.7 ms of client CPU per request in a side test (noisy on this shared machine).
-* **Opening the watchlist while quotes arrive crashes the app.** `PositionsScreen.on_quotes_updated`
-  forwards quotes to the top screen's `set_quote`; a `WatchlistScreen` pushed but not yet composed
-  raises `NoMatches` for its `WatchlistTable` (`screens/watchlist.py`, `apply_quote` → `table`),
-  which ends the app. The memory benchmark holds quotes back while the screen mounts.
+* **The simulator stalled every loopback answer by ~40 ms.** `ibtui.sim.serve.bind_loopback`
+  created its socket with `proto=0`, so asyncio skipped its usual `TCP_NODELAY` on the accepted
+  connections; uvicorn writes the headers and the body in two writes, and with Nagle's algorithm
+  the body waited for the client's delayed ACK (~44 ms a request for ibtui and ibind alike, ~4 ms
+  with `TCP_NODELAY`, which `bind_loopback` now sets).
+* **httpcore looked for `sniffio` on every request.** It imports it inside a function; it was not
+  installed and a failed import is not cached, so each request walked `sys.path` twice. `sniffio`
+  is a dependency now.
+* **Opening the watchlist while quotes arrived crashed the app** (`NoMatches` for a table not yet
+  composed); a quote that arrives before the table exists is kept.
+* **One quotes message per batch of 100** made a 1,000-position tick repaint ten times; the poller
+  posts one per round.
+* **Every cell update invalidated the whole grid.** `DataTable.update_cell` bumps a counter that is
+  part of every render-cache key, so each frame re-rendered and re-sent every visible cell; the
+  grid now drops only the changed cells' cached renderings and refreshes only their regions.
+* **The demo generated two 2048-bit RSA keys at every start** (about 1.1 s); it keeps them in the
+  state dir (0600).
 """
 
 WHY = {
@@ -128,42 +128,36 @@ WHY = {
         "that cost nothing at all would still not reach 0.5× of ibind's total. The client CPU "
         "rows are the fairer comparison: per request, ibtui's httpx `AsyncClient` (auth flow, "
         "connection pool, anyio streams, typed parsing) against ibind's synchronous "
-        "`requests.Session`. Cheap win: install `sniffio` (see below); beyond that the floor is "
-        "httpx's own per-request cost, which a change of HTTP library would be needed to cut."
+        "`requests.Session`. With `sniffio` installed (see below) the floor is httpx's own "
+        "per-request cost, which only a change of HTTP library would cut."
     ),
     "3": (
-        "Every batch of 100 quotes ends in `PositionsGrid.update_cells`, which bumps the "
-        "DataTable's `_update_count`: that key is part of every cell's render-cache key, so each "
-        "following frame re-renders every visible cell through Rich (the 'CPU per painted "
-        "frame' row), even when the batch's rows are off screen. With 10 batches a tick, plus the "
-        "flash ends (`refresh_marks`) and the totals/pager `Static.update` (which asks for a "
-        "whole-screen layout), a tick costs several full-table renders. Fixes, for the "
-        "positions-grid owner: refresh only the regions of changed visible cells "
-        "(`refresh_cell`/`refresh_row`) and drop only their cache entries instead of bumping "
-        "`_update_count`; skip refreshes for rows "
-        "outside the viewport; apply a tick's batches in one go; `update(..., layout=False)` for "
-        "the one-line totals and pager; the remaining cost is `apply_quotes` recomputing and "
-        "formatting every price cell of every row (Decimal formatting), which could be limited to "
-        "rows in view plus the totals."
+        "The grid re-renders only the cells that changed (the 'CPU per painted frame' row), and "
+        "a round of quotes is one message and one repaint. What is left: applying a round "
+        "recomputes every position (Decimal arithmetic for market value and P&L) and formats the "
+        "six price cells of all 1,000 rows, in view or not (the 'applying quotes' row); painting "
+        "the changed visible cells through Rich, about three frames a tick (the change, the "
+        "flash's end, the status bar's clock); and the latency counts from each batch's answer, "
+        "while the round is applied after its last batch. Next steps: format only the rows in "
+        "view (the others when they scroll into view) and keep the sort keys on the positions "
+        "instead of the cells."
     ),
     "4": (
-        "Textual repaints whole widget regions: a refreshed DataTable sends every visible line of "
-        "the grid again (Textual does not diff cells against the previous frame), and the tick "
-        "repaints it several times (the change, the flashes ending a second later, the totals' "
-        "layout refresh on every poll). The same fixes as for the tick cost apply: refreshing "
-        "only changed cells lets "
-        "Textual send just those spans, and one repaint per tick instead of several. Even then "
-        "the six price columns of every visible row change on every tick here, so 20% needs "
-        "cell-level refreshes. The idle row shows what the screen sends with prices frozen "
-        "(the status bar's clock, and the totals line's layout refresh on every poll)."
+        "Every price of every visible row changes on every tick here, and the grid highlights "
+        "each change for a second, so every changed cell is sent twice (the change and the "
+        "flash's end). Textual sends each refreshed cell as a span of its own, with a cursor move "
+        "and the full colour escape codes (40-60 bytes for about 10 characters of text), where a "
+        "full repaint sends whole lines with neighbouring cells' styles merged. Refreshing only "
+        "changed cells pays off when a few prices move (see the idle row, down from 7,445 "
+        "bytes/s before); with all of them moving, 20% would need a terminal writer that sends "
+        "only the characters that changed."
     ),
     "5": (
-        "Most of it is Python start-up and imports (Textual, the client, the simulator and its "
-        "market: importing `ibtui.console` alone took about 1.3 s on this machine when this was "
-        "written) and `build_demo()`, "
-        "which generates two fresh 2048-bit RSA keys for the demo consumer (the row above). "
-        "Cheap wins for the demo: generate the keys in a thread while the UI starts (or once per "
-        "state folder), and import the simulator lazily after the first frame."
+        "The demo's RSA keys are no longer made at each start (the 'first start only' row is "
+        "what making them costs). What is left is mostly Python start-up and imports (Textual, "
+        "httpx, pycryptodome, the simulator and its market: about 1 s before the first byte), "
+        "then the LST handshake and the first positions and quotes. Next step: import the "
+        "simulator, trading and chart modules after the first frame."
     ),
     "6": "See the rows: the peak is over the target, or RSS still grows in the run's last half.",
     "7": "See the notes: more snapshot calls than needed, or the simulator answered 429.",
@@ -191,6 +185,26 @@ def stat_table(stats: list[Stat]) -> list[str]:
                 f"| {fmt(s.p90)} | {s.n} | {s.unit} |"
             )
     return lines
+
+
+SOAK_RESULTS = Path(__file__).resolve().parent / "results" / "soak.md"
+
+
+def soak_section() -> list[str]:
+    """The last ``make soak`` figures (issue 8's 10-minute run), which ``make bench`` does not
+    run itself (it would add ten minutes): kept in ``benchmarks/results/soak.md``."""
+    if not SOAK_RESULTS.exists():
+        return []
+    body = SOAK_RESULTS.read_text("utf-8").splitlines()
+    title = body[0].lstrip("# ").strip() if body and body[0].startswith("#") else "soak"
+    return [
+        "",
+        f"## Reliability: the fault-injection soak ({title})",
+        "",
+        "Not part of `make bench`: `make soak` runs it (ten minutes) and writes "
+        "`benchmarks/results/soak.md`, copied here by the next `make bench`.",
+        *body[1:],
+    ]
 
 
 def render(
@@ -244,6 +258,7 @@ def render(
         for note in r.notes:
             lines += [f"Note: {note}", ""]
         lines.append(f"(took {r.seconds:.0f} s)")
+    lines += soak_section()
     lines += ["", FINDINGS]
     return "\n".join(lines).rstrip() + "\n"
 

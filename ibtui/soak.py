@@ -45,6 +45,7 @@ import itertools
 import logging
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -856,6 +857,22 @@ def _orders(
 
 
 # --- command line -------------------------------------------------------------------------------
+def _commit() -> str:
+    """`` on commit abc1234`` when run from a git checkout, else nothing."""
+    try:
+        found = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 (git from PATH)
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return f" on commit {found.stdout.strip()}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m ibtui.soak",
@@ -885,7 +902,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(
             f"# Soak: {args.duration:.0f} s, seed {args.seed}\n\n"
-            "`python -m ibtui.soak` (see `ibtui/soak.py` for the fault plan).\n\n"
+            f"`python -m ibtui.soak` (see `ibtui/soak.py` for the fault plan){_commit()}.\n\n"
             f"{report.markdown()}\n"
         )
     return 0 if report.ok else 1
