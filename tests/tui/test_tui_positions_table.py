@@ -296,6 +296,16 @@ def many(count: int) -> list:  # type: ignore[type-arg]
     return [position(i, f"S{i:03d}", "1", f"{10 + i}.00", "9") for i in range(1, count + 1)]
 
 
+async def sixty_by_symbol(app: Host, pilot: object) -> PositionsTable:
+    """60 positions sorted by symbol in a grid about 17 rows high: S018 on are out of view."""
+    table = app.query_one(PositionsTable)
+    table.set_positions(many(60))
+    await pilot.pause()  # type: ignore[attr-defined]
+    table.sort_by("symbol", False)
+    await pilot.pause()  # type: ignore[attr-defined]
+    return table
+
+
 def quote(conid: int, last: str, clock: Clock) -> dict[int, QuoteView]:
     return {conid: QuoteView(conid, Decimal(last), updated_at=clock())}
 
@@ -325,11 +335,7 @@ async def test_a_row_repriced_out_of_view_shows_its_new_price_when_scrolled_to(
 ) -> None:
     app = host(clock)
     async with app.run_test(size=(120, 20)) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(many(60))
-        await pilot.pause()
-        table.sort_by("symbol", False)
-        await pilot.pause()
+        table = await sixty_by_symbol(app, pilot)
         assert "S060" not in screen_text(table)  # below the fold
         clock.advance(2)
         table.apply_quotes({**quote(60, "99.99", clock), **quote(2, "55.55", clock)})
@@ -372,11 +378,7 @@ async def test_rows_out_of_view_are_formatted_when_they_come_into_view_and_sort_
 ) -> None:
     app = host(clock)
     async with app.run_test(size=(120, 20)) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(many(60))
-        await pilot.pause()
-        table.sort_by("symbol", False)
-        await pilot.pause()
+        table = await sixty_by_symbol(app, pilot)
         clock.advance(2)
         table.apply_quotes(quote(60, "999.00", clock))  # S060, far below the fold
         await pilot.pause()
