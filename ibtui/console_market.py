@@ -161,6 +161,7 @@ class ClientMarketData:
         self._history_slots = asyncio.Semaphore(max_concurrent_history)
         self.default_timezone = default_timezone
         self._zones: dict[int, str] = {}
+        self._currencies: dict[int, str | None] = {}
         self._symbols: dict[int, str] = {}
         self.in_flight = 0  # history requests now waiting on IBKR
         self.most_in_flight = 0
@@ -213,6 +214,17 @@ class ClientMarketData:
                 self._zones.setdefault(view.conid, zone)
         return views
 
+    async def currency(self, conid: int) -> str | None:
+        if conid in self._currencies:
+            return self._currencies[conid]
+        client = await self._client()
+        try:
+            info = await client.contract_info(conid)
+        except IbkrError as exc:
+            raise MarketDataError(str(exc)) from None
+        self._currencies[conid] = info.currency
+        return info.currency
+
     async def _timezone(self, client: IbkrClient, conid: int) -> str:
         """The exchange's zone: from a search, else the contract's details (once), else the
         default. A failing details request only costs the right axis labels."""
@@ -225,6 +237,7 @@ class ClientMarketData:
             return self.default_timezone  # not cached: the next chart asks again
         zone = exchange_timezone(info.valid_exchanges, info.currency) or self.default_timezone
         self._zones[conid] = zone
+        self._currencies.setdefault(conid, info.currency)
         self._symbols.setdefault(conid, info.symbol)
         return zone
 

@@ -262,7 +262,8 @@ def precautions(
             out.append(
                 Precaution(
                     "order_value",
-                    f"order value {value:,.2f} {parsed.currency} is above your limit of "
+                    f"order value {f'{value:,.2f} {parsed.currency}'.strip()} is above your "
+                    "limit of "
                     f"{_fmt(max_value)}",
                     blocking,
                 )

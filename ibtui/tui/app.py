@@ -24,7 +24,7 @@ from textual.widgets import Footer, Static
 from ibtui.tui import keymap as ids
 from ibtui.tui.commands import ActionsProvider
 from ibtui.tui.keymap import KeymapProblem, apply_keymap, binding_ids, describe_active_bindings
-from ibtui.tui.market import MarketData, TicketRequested, Watchlist
+from ibtui.tui.market import MarketData, MarketDataError, TicketRequested, Watchlist
 from ibtui.tui.market_screens import (
     SymbolSearchProvider,
     open_chart_for,
@@ -60,7 +60,7 @@ from ibtui.tui.trading import (
     SubmitResult,
     Trader,
 )
-from ibtui.tui.viewmodels import AccountView, SessionState
+from ibtui.tui.viewmodels import AccountView, PositionView, SessionState
 from ibtui.tui.widgets.positions_grid import PositionsGrid
 from ibtui.tui.widgets.positions_table import PositionsTable
 
@@ -386,18 +386,45 @@ class IbtuiApp(App[None], inherit_bindings=False):
         )
 
     def on_ticket_requested(self, message: TicketRequested) -> None:
-        """An order ticket for an instrument on the chart, search or watchlist screen."""
+        """An order ticket for an instrument on the chart, search or watchlist screen, in the
+        instrument's currency: a held position's, else IBKR's contract details'."""
         if self.trader is None or self.account is None:
             self.notify("Trading is not available in this session.", severity="warning")
             return
-        quote = message.quote
-        held = [
+        if self.market is not None and not self._held(message.conid):
+            self._ticket_in_its_currency(message)
+        else:
+            self._open_ticket(message, None)
+
+    def _held(self, conid: int) -> list[PositionView]:
+        return [
             view
             for screen in self.screen_stack
             if isinstance(screen, PositionsScreen)
             for view in screen.table.views.values()
-            if view.conid == message.conid
+            if view.conid == conid
         ]
+
+    @work(exclusive=True, group="ticket-currency", exit_on_error=False)
+    async def _ticket_in_its_currency(self, message: TicketRequested) -> None:
+        assert self.market is not None
+        try:
+            currency = await asyncio.wait_for(self.market.currency(message.conid), 10.0)
+        except (MarketDataError, TimeoutError) as exc:
+            currency = None
+            self.notify(
+                f"The currency of {message.symbol} is not known ({exc or 'no answer'}); the "
+                "ticket shows amounts without it. The preview shows IBKR's.",
+                severity="warning",
+                timeout=6,
+            )
+        self._open_ticket(message, currency or "")
+
+    def _open_ticket(self, message: TicketRequested, currency: str | None) -> None:
+        if self.trader is None or self.account is None:
+            return
+        quote = message.quote
+        held = self._held(message.conid)
         side = OrderSide(message.side)
         closing = bool(held) and (held[0].quantity > 0) == (side is OrderSide.SELL)
         ticket = TicketScreen(
@@ -410,7 +437,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             quantity=abs(held[0].quantity) if closing else None,
             kind=OrderKind.LIMIT,
             limit_price=quote.last if quote is not None else None,
-            currency=held[0].currency if held else "USD",
+            currency=held[0].currency if held else currency if currency is not None else "USD",
             quote=quote,
             cursor_blink=self.cursor_blink,
         )

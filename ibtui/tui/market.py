@@ -169,6 +169,11 @@ class MarketData(Protocol):
 
     async def search(self, text: str) -> Sequence[SearchResultView]: ...
 
+    async def currency(self, conid: int) -> str | None:
+        """The instrument's trading currency (None when IBKR's details do not say); raises
+        :class:`MarketDataError` when they cannot be had."""
+        ...
+
 
 class WatchlistStore(Protocol):
     """Where the watchlist is kept between runs. ``load`` never fails (a damaged store is an

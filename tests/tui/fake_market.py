@@ -92,6 +92,7 @@ class FakeMarket:
         self.search_failures: list[Exception] = []
         self.gate: asyncio.Event | None = None
         self.empty: set[int] = set()
+        self.currency_failures: list[Exception] = []
 
     async def history(self, conid: int, period: str, bar: str) -> HistoryView:
         self.calls.append((conid, period, bar))
@@ -102,6 +103,11 @@ class FakeMarket:
         symbol = next((r.symbol for r in UNIVERSE if r.conid == conid), str(conid))
         count = 0 if conid in self.empty else self.count
         return history(conid, symbol, count=count, period=period, bar=bar)
+
+    async def currency(self, conid: int) -> str | None:
+        if self.currency_failures:
+            raise self.currency_failures.pop(0)
+        return {40565311: "EUR"}.get(conid, "USD")
 
     async def search(self, text: str) -> Sequence[SearchResultView]:
         self.searches.append(text)

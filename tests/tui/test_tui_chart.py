@@ -411,3 +411,13 @@ def test_watchlist_store_in_the_state_file(tmp_path: Path) -> None:
     assert state.last_account == "DU1"  # other state is kept
     state.set("watchlist", [{"conid": "x"}, 5, {"conid": 8314}])  # damaged entries are skipped
     assert store.load() == [WatchItem(8314, "8314")]
+
+
+async def test_client_market_data_knows_an_instruments_currency_once() -> None:
+    stub = StubClient()
+    stub.release.set()
+    market = client_market(stub)
+    await market.history(40565311, "1d", "5min")  # the details, asked once for the time zone
+    assert await market.currency(40565311) == "EUR"
+    assert await market.currency(40565311) == "EUR"
+    assert stub.info_calls == 1

@@ -105,3 +105,36 @@ async def test_chart_watchlist_and_search_from_the_positions(clock: Clock) -> No
         await screen_work_done(pilot)
         assert app.screen is watch and watch.table.symbols == ["IBM", "SPY"]
         assert store.items == [WatchItem(8314, "IBM"), WatchItem(756733, "SPY")]
+
+
+async def test_a_ticket_for_an_instrument_not_held_is_in_its_own_currency(clock: Clock) -> None:
+    from ibtui.tui.market import MarketDataError, TicketRequested
+
+    rounds = Rounds(clock)
+    broker = ViewBroker(sample_positions(), clock, accounts=[PAPER])
+    market = FakeMarket(count=20)
+    app = IbtuiApp(
+        broker,
+        clock=clock,
+        sleep=rounds.sleep,
+        poll=PollSettings(interval=2.0),
+        cursor_blink=False,
+        trader=FakeTrader(),
+        market=market,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, rounds)
+        app.post_message(TicketRequested(40565311, "SAP", "SAP SE", "BUY"))  # from a search
+        await screen_work_done(pilot)
+        ticket = app.screen
+        assert isinstance(ticket, TicketScreen) and ticket.currency == "EUR"
+        await pilot.press("escape")
+        await pilot.pause()
+
+        market.currency_failures = [MarketDataError("IBKR answered 503")]
+        app.post_message(TicketRequested(40565311, "SAP", "SAP SE", "BUY"))
+        await screen_work_done(pilot)
+        ticket = app.screen
+        assert isinstance(ticket, TicketScreen) and ticket.currency == ""  # not a guessed USD
+        warnings = [n.message for n in app._notifications]
+        assert any("currency of SAP is not known (IBKR answered 503)" in m for m in warnings)
