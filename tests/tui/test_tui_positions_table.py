@@ -405,3 +405,21 @@ async def test_rows_out_of_view_are_formatted_when_they_come_into_view_and_sort_
         table.sort_by("market_value", True)  # another price column: every row caught up first
         await pilot.pause()
         assert table.visible_keys[:2] == [f"{PAPER.account_id}:10", f"{PAPER.account_id}:60"]
+
+
+async def test_a_positions_refresh_redraws_only_what_is_in_view(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = await sixty_by_symbol(app, pilot)
+        clock.advance(2)
+        refreshed = many(60)
+        refreshed[59] = position(60, "S060", "7", "70.00", "9")  # a fill far below the fold
+        refreshed[0] = position(1, "S001", "3", "11.00", "9")  # and one in view
+        table.set_positions(refreshed)
+        await pilot.pause()
+        assert "S001                              STK              3" in screen_text(table)
+        assert {key for key, _ in table.flashing} == {f"{PAPER.account_id}:1"}  # only in view
+
+        await pilot.press("G")
+        await pilot.pause()
+        assert "S060                              STK              7" in screen_text(table)

@@ -113,8 +113,8 @@ class PositionsTable(Vertical):
         self._matching: set[str] = set()  # keys passing the filter (in the grid or pending)
         self._pending: list[str] = []  # matching keys not yet added to the grid
         self._cells: dict[str, dict[str, Cell]] = {}  # rows in the grid, as drawn (no flash)
-        # Rows in the grid but out of view whose price cells lag their position: formatted when
-        # they come into view (a tick formats only what the trader can see).
+        # Rows in the grid but out of view whose cells lag their position: formatted when they
+        # come into view (a tick formats only what the trader can see).
         self._behind: set[str] = set()
         self._stale: set[str] = set()
         self._flashes: dict[tuple[str, str], float] = {}
@@ -213,10 +213,15 @@ class PositionsTable(Vertical):
         words = self.filter_text.casefold().split()
         updates: list[Update] = []
         added = resort = False
+        in_view = self._keys_in_view()
+        sort_only = (_BY_KEY[self.sort_column],)
         for key, view in fresh.items():
-            if key in self._cells:
+            if key in in_view:
                 self._behind.discard(key)
                 resort = self._redraw(key, view, COLUMNS, updates) or resort
+            elif key in self._cells:  # drawn when it scrolls into view; sorted now
+                self._behind.add(key)
+                resort = self._redraw(key, view, sort_only, updates, flash=False) or resort
             elif key not in self._matching and _matches(view, words):
                 self._matching.add(key)
                 if self._pending:
@@ -470,7 +475,7 @@ class PositionsTable(Vertical):
             self._behind.discard(key)
             view = self._views.get(key)
             if view is not None and key in self._cells:
-                self._redraw(key, view, PRICE_COLUMNS, updates, flash=False)
+                self._redraw(key, view, COLUMNS, updates, flash=False)
         self.grid.update_cells(updates)
 
     def refresh_marks(self) -> None:
@@ -484,11 +489,15 @@ class PositionsTable(Vertical):
                     updates.append((key, column, self._cells[key][column]))
         if now >= self._next_stale_check:
             self._next_stale_check = math.inf
+            in_view = self._keys_in_view()
             for key in self._cells:
                 if key in self._stale:
                     continue
                 view = self._views[key]
-                if self._is_stale(view, now):
+                if self._is_stale(view, now) and key not in in_view:
+                    self._mark_stale(key, view, now)  # greyed when it scrolls into view
+                    self._behind.add(key)
+                elif self._is_stale(view, now):
                     self._behind.discard(key)
                     self._redraw(key, view, PRICE_COLUMNS, updates, flash=False)
                 elif view.price_at is not None:
