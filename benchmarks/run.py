@@ -132,15 +132,15 @@ WHY = {
         "per-request cost, which only a change of HTTP library would cut."
     ),
     "3": (
-        "The grid re-renders only the cells that changed (the 'CPU per painted frame' row), and "
-        "a round of quotes is one message and one repaint. What is left: applying a round "
-        "recomputes every position (Decimal arithmetic for market value and P&L) and formats the "
-        "six price cells of all 1,000 rows, in view or not (the 'applying quotes' row); painting "
-        "the changed visible cells through Rich, about three frames a tick (the change, the "
-        "flash's end, the status bar's clock); and the latency counts from each batch's answer, "
-        "while the round is applied after its last batch. Next steps: format only the rows in "
-        "view (the others when they scroll into view) and keep the sort keys on the positions "
-        "instead of the cells."
+        "The grid re-renders only the cells that changed, a tick formats only the rows in view, "
+        "and a round of quotes is one message and one repaint. What is left is mostly painting: "
+        "the changed cells in view (here all of them) go through Rich on each of about three "
+        "frames a tick (the change, the flash's end a second later, the status bar's clock; the "
+        "'CPU per painted frame' row), plus recomputing every position for the totals (Decimal "
+        "arithmetic). The latency counts from each batch's answer, while a round is applied after "
+        "its last batch (ten batches of 100). Further cuts need fewer frames (flashes that end "
+        "with the next tick, the clock ticking with the quotes) and cheaper cells (segments "
+        "rendered once instead of Rich `Text`)."
     ),
     "4": (
         "Every price of every visible row changes on every tick here, and the grid highlights "
@@ -159,7 +159,13 @@ WHY = {
         "then the LST handshake and the first positions and quotes. Next step: import the "
         "simulator, trading and chart modules after the first frame."
     ),
-    "6": "See the rows: the peak is over the target, or RSS still grows in the run's last half.",
+    "6": (
+        "The peak is well under the target, but RSS still rose in the run's second half (the "
+        "slope row; under 1 MB a minute). Not traced yet: CPython keeps freed memory in its "
+        "arenas, and every round replaces 5,000 positions and their cells, so a slope this small "
+        "can be fragmentation as well as a leak; a `tracemalloc` comparison over an hour is the "
+        "next step."
+    ),
     "7": "See the notes: more snapshot calls than needed, or the simulator answered 429.",
 }
 
