@@ -141,6 +141,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self._retry_now = asyncio.Event()
         self.broker = broker
         self.poller: Poller | None = None  # the current account's
+        self.session_state = SessionState.CONNECTING  # as the poller last reported it
         self.cursor_blink = cursor_blink
         self.login_flow = login
         self.trader = trader
@@ -173,7 +174,10 @@ class IbtuiApp(App[None], inherit_bindings=False):
             return
         if self.clock() - self._last_input >= self.idle_lock_minutes * 60:
             account = self.account.account_id if self.account else None
-            self.push_screen(LockScreen(self.idle_lock_minutes, account))
+            self.push_screen(LockScreen(self.idle_lock_minutes, account), self._unlocked)
+
+    def _unlocked(self, _: None) -> None:
+        self.session_changed(self.session_state)  # what happened while it was locked
 
     def on_mount(self) -> None:
         if self.idle_lock_minutes > 0:
@@ -328,6 +332,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def session_changed(self, state: SessionState) -> None:
         """The poller's view of the brokerage session: another login holding it gets a screen
         that says so and offers to take it back; it closes itself when the session is back."""
+        self.session_state = state
+        if isinstance(self.screen, LockScreen):
+            return  # shown when unlocked: nothing is offered to whoever passes the terminal
         shown = [s for s in self.screen_stack if isinstance(s, CompetingSessionScreen)]
         if state is SessionState.COMPETING and not shown:
             self.push_screen(CompetingSessionScreen(), self._competing_answered)

@@ -290,3 +290,29 @@ async def test_leaving_the_session_to_the_other_login_shows_the_screen_no_more(
         rounds.release()
         await settle(pilot, rounds)
         assert "session connected" in app.screen.query_one(StatusBar).render().plain
+
+
+async def test_a_competing_login_while_locked_is_shown_once_unlocked(clock: Clock) -> None:
+    from ibtui.tui.screens.competing import CompetingSessionScreen
+    from ibtui.tui.screens.lock import LockScreen
+    from ibtui.tui.viewmodels import SessionState
+
+    rounds = Rounds(clock)
+    broker = ViewBroker(holdings(), clock, accounts=[PAPER])
+    app = make_app(clock, rounds, broker, idle_lock_minutes=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, rounds)
+        clock.advance(61)
+        await pilot.pause(1.2)  # the idle check runs every second
+        assert isinstance(app.screen, LockScreen)
+        broker.state = SessionState.COMPETING
+        for _ in range(2):
+            rounds.release()
+            await settle(pilot, rounds)
+        assert app.session_state is SessionState.COMPETING
+        assert isinstance(app.screen, LockScreen)  # nothing offered over the lock
+
+        await pilot.press("enter")
+        await pilot.pause()
+
+        assert isinstance(app.screen, CompetingSessionScreen)
