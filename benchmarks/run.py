@@ -202,7 +202,8 @@ def soak_section() -> list[str]:
     if not SOAK_RESULTS.exists():
         return []
     body = SOAK_RESULTS.read_text("utf-8").splitlines()
-    title = body[0].lstrip("# ").strip() if body and body[0].startswith("#") else "soak"
+    title = body[0].lstrip("# ").strip() if body and body[0].startswith("#") else ""
+    title = title.removeprefix("Soak:").strip() or "the last run"
     return [
         "",
         f"## Reliability: the fault-injection soak ({title})",
