@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ibtui.tui import keymap as ids
 from ibtui.tui.commands import ActionsProvider
@@ -61,6 +61,7 @@ from ibtui.tui.trading import (
     Trader,
 )
 from ibtui.tui.viewmodels import AccountView, PositionView, SessionState
+from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.positions_grid import PositionsGrid
 from ibtui.tui.widgets.positions_table import PositionsTable
 

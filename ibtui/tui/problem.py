@@ -9,9 +9,10 @@ from typing import ClassVar
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ibtui.tui import keymap as ids
+from ibtui.tui.widgets.footer import Footer
 
 __all__ = ["ProblemApp"]
 

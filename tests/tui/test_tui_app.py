@@ -316,3 +316,33 @@ async def test_a_competing_login_while_locked_is_shown_once_unlocked(clock: Cloc
         await pilot.pause()
 
         assert isinstance(app.screen, CompetingSessionScreen)
+
+
+async def test_screens_coming_and_going_leave_no_footer_keys_behind(clock: Clock) -> None:
+    # Textual's own footer keeps every key it ever composed (Textualize/textual#6666): a console
+    # that runs for days and changes screens all day must not grow with it.
+    import gc
+
+    from textual.widgets._footer import FooterKey
+
+    def live_keys() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, FooterKey))
+
+    rounds = Rounds(clock)
+    broker = ViewBroker(holdings(), clock, accounts=[PAPER])
+    app = make_app(clock, rounds, broker)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, rounds)
+        counts = []
+        for _ in range(6):
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            await pilot.pause()
+            await pilot.pause()
+            counts.append(live_keys())
+        assert counts[-1] == counts[1], counts
+        footer_text = " ".join(str(k.render()) for k in app.screen.query(FooterKey))
+        assert "Help" in footer_text and "Accounts" in footer_text  # the footer still works

@@ -15,10 +15,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from ibtui.tui import keymap as ids
 from ibtui.tui.viewmodels import AccountView
+from ibtui.tui.widgets.footer import Footer
 
 __all__ = ["AccountTable", "AccountsScreen"]
 

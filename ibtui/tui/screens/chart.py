@@ -26,7 +26,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from ibtui.tui import keymap as ids
@@ -44,6 +44,7 @@ from ibtui.tui.market import (
     Watchlist,
 )
 from ibtui.tui.viewmodels import QuoteView
+from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.watchlist import persist_watchlist
 
 __all__ = [

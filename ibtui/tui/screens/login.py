@@ -18,10 +18,11 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.validation import ValidationResult, Validator
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ibtui.tui import keymap as ids
 from ibtui.tui.protocols import LoginFlow, LoginPrompt, LoginStep
+from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.qr import QrCode
 
 __all__ = ["LoginScreen", "VerifierValidator", "clean_verifier"]

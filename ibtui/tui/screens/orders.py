@@ -35,7 +35,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, ContentSwitcher, DataTable, Footer, Input, Static
+from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
 from textual.widgets.data_table import RowKey
 
 from ibtui.tui import keymap as ids
@@ -57,6 +57,7 @@ from ibtui.tui.trading import (
     TradeView,
 )
 from ibtui.tui.viewmodels import AccountView
+from ibtui.tui.widgets.footer import Footer
 
 __all__ = [
     "BlotterTable",

@@ -14,7 +14,6 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from ibtui.tui import keymap as ids
 from ibtui.tui.commands import Command
@@ -28,6 +27,7 @@ from ibtui.tui.messages import (
 )
 from ibtui.tui.viewmodels import AccountView, QuoteView, StatusView
 from ibtui.tui.widgets.columns import COLUMNS
+from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.positions_table import PositionsTable
 from ibtui.tui.widgets.status_bar import StatusBar
 

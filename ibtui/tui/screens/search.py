@@ -18,7 +18,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from ibtui.tui import keymap as ids
@@ -32,6 +32,7 @@ from ibtui.tui.market import (
     Watchlist,
 )
 from ibtui.tui.screens.chart import latest_quote, open_chart
+from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.watchlist import persist_watchlist
 
 __all__ = ["DEBOUNCE_SECONDS", "SearchScreen"]

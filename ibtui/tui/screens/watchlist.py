@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from ibtui.tui import keymap as ids
 from ibtui.tui.market import MarketData, TicketRequested, WatchItem, Watchlist
@@ -24,6 +24,7 @@ from ibtui.tui.messages import QuotesUpdated
 from ibtui.tui.screens.chart import open_chart
 from ibtui.tui.screens.search import SearchScreen
 from ibtui.tui.viewmodels import QuoteView
+from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.watchlist import WatchlistTable, persist_watchlist
 
 __all__ = ["WatchlistScreen"]
