@@ -217,8 +217,8 @@ class ClientMarketData:
     async def currency(self, conid: int) -> str | None:
         if conid in self._currencies:
             return self._currencies[conid]
-        client = await self._client()
         try:
+            client = await self._client()  # may have to connect first
             info = await client.contract_info(conid)
         except IbkrError as exc:
             raise MarketDataError(str(exc)) from None

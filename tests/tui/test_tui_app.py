@@ -346,3 +346,14 @@ async def test_screens_coming_and_going_leave_no_footer_keys_behind(clock: Clock
         assert counts[-1] == counts[1], counts
         footer_text = " ".join(str(k.render()) for k in app.screen.query(FooterKey))
         assert "Help" in footer_text and "Accounts" in footer_text  # the footer still works
+
+
+def test_the_competing_screen_and_error_name_the_connections_own_pace() -> None:
+    # The console may not import the client, so the screen keeps its own copy of the pace.
+    from ibtui.ibkr.connect import RECLAIM_EVERY
+    from ibtui.ibkr.errors import CompetingSessionError
+    from ibtui.tui.screens.competing import RECLAIM_EVERY as SHOWN
+
+    assert SHOWN == RECLAIM_EVERY
+    said = str(CompetingSessionError(400, "/iserver/marketdata/snapshot", "no bridge"))
+    assert f"every {RECLAIM_EVERY / 60:g} minutes" in said

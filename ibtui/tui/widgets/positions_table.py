@@ -494,15 +494,16 @@ class PositionsTable(Vertical):
                 if key in self._stale:
                     continue
                 view = self._views[key]
-                if self._is_stale(view, now) and key not in in_view:
-                    self._mark_stale(key, view, now)  # greyed when it scrolls into view
-                    self._behind.add(key)
-                elif self._is_stale(view, now):
+                if not self._is_stale(view, now):
+                    if view.price_at is not None:
+                        due = view.price_at + self.stale_after
+                        self._next_stale_check = min(self._next_stale_check, due)
+                elif key in in_view:
                     self._behind.discard(key)
                     self._redraw(key, view, PRICE_COLUMNS, updates, flash=False)
-                elif view.price_at is not None:
-                    due = view.price_at + self.stale_after
-                    self._next_stale_check = min(self._next_stale_check, due)
+                else:
+                    self._mark_stale(key, view, now)  # greyed when it scrolls into view
+                    self._behind.add(key)
         self.grid.update_cells(updates)
 
     def _update_pager(self) -> None:
