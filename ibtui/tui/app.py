@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import ClassVar
 
+from rich.console import RenderableType
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -52,6 +53,7 @@ from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.screens.search import SearchScreen
 from ibtui.tui.screens.ticket import TicketScreen
 from ibtui.tui.screens.watchlist import WatchlistScreen
+from ibtui.tui.terminal import TerminalWriter
 from ibtui.tui.trading import (
     OrderKind,
     OrderSide,
@@ -169,6 +171,14 @@ class IbtuiApp(App[None], inherit_bindings=False):
         if isinstance(event, _ACTIVITY):  # the idle lock's clock restarts on any input
             self._last_input = self.clock()
         await super().on_event(event)
+
+    _terminal: TerminalWriter | None = None
+
+    def _display(self, screen: Screen[object], renderable: RenderableType | None) -> None:
+        # Over slow links: only the cells that changed go to the terminal (ibtui/tui/terminal.py)
+        if self._terminal is None:
+            self._terminal = TerminalWriter()
+        super()._display(screen, self._terminal.wrap(self, renderable))
 
     def _check_idle(self) -> None:
         if self.idle_lock_minutes <= 0 or any(isinstance(s, LockScreen) for s in self.screen_stack):
