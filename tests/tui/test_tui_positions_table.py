@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from ibtui.tui.viewmodels import QuoteView
+from ibtui.tui.widgets.columns import Cell
 from ibtui.tui.widgets.positions_table import CHUNK, PositionsTable
 from tests.tui.conftest import PAPER, T0, Clock, Host, position, sample_positions
 
@@ -80,6 +82,45 @@ async def test_tick_updates_only_changed_cells_in_place(clock: Clock) -> None:
         table.refresh_marks()
         assert not table.flashing
         assert table.cell(AAPL, "last").style is None
+
+
+async def test_a_flash_ends_with_the_next_round_of_quotes(clock: Clock) -> None:
+    """A price changing every second is repainted once a second: its flash ends in the same
+    repaint as the next round's prices, not on a frame of its own just before."""
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        await pilot.pause()
+        table.apply_quotes(quote(265598, "223.91", clock))
+        assert (AAPL, "last") in table.flashing
+
+        clock.advance(1.1)  # the flash is over, but a round of quotes is due any moment
+        table.refresh_marks()
+        assert (AAPL, "last") in table.flashing
+        sets: list[list[tuple[str, str]]] = []
+        update_cells = table.grid.update_cells
+
+        def recorded(updates: Iterable[tuple[str, str, Cell]]) -> int:
+            batch = list(updates)
+            sets.append([(key, column) for key, column, _ in batch])
+            return update_cells(batch)
+
+        table.grid.update_cells = recorded  # type: ignore[method-assign]
+        table.apply_quotes(quote(272093, "416.10", clock))  # MSFT moves, AAPL does not
+        assert len(sets) == 1 and (AAPL, "last") in sets[0] and (MSFT, "last") in sets[0]
+        assert (AAPL, "last") not in table.flashing
+        assert table.cell(AAPL, "last").style is None
+        assert (MSFT, "last") in table.flashing
+
+        clock.advance(1.4)  # no round came: the flash ends on its own half a second late
+        table.refresh_marks()
+        assert (MSFT, "last") in table.flashing
+        clock.advance(0.1)
+        table.refresh_marks()
+        assert not table.flashing
+        await pilot.pause()
+        assert "416.10" in screen_text(table)
 
 
 async def test_sort_by_keyboard_and_reverse(clock: Clock) -> None:

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from itertools import chain
 from typing import ClassVar
 
+from rich.cells import cell_len
+from rich.padding import Padding
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual._segment_tools import line_crop
+from textual._types import SegmentLines
 from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.coordinate import Coordinate
 from textual.geometry import Region
+from textual.renderables.styled import Styled
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from ibtui.tui import keymap as ids
 from ibtui.tui.widgets.columns import COLUMNS, Cell, CellStyles
 
-__all__ = ["PositionsGrid", "SortKey", "sort_key"]
+__all__ = ["PositionsGrid", "SortKey", "cell_lines", "sort_key"]
 
 SortKey = tuple[bool, Decimal | str, str]
 
@@ -23,6 +34,35 @@ SortKey = tuple[bool, Decimal | str, str]
 def sort_key(cell: Cell, symbol: str, reverse: bool) -> SortKey:
     """Rows without a value sort last in both directions; ties go by symbol."""
     return (cell.missing != reverse, cell.sort_key, symbol)
+
+
+def cell_lines(
+    cell: Cell, width: int, padding: int, pre: Style, post: Style
+) -> SegmentLines | None:
+    """The one line of segments Rich renders for a grid cell, built directly.
+
+    This is what ``DataTable`` gets from ``Styled(Padding(cell, (0, padding)), pre, post)``
+    (``pre`` and ``post`` applied to every segment, the text justified in the padded width with
+    the cell's own style), at a small fraction of the cost; it is what a tick repaints. None
+    when the text would not fit, is not plain printable text or starts or ends with a space:
+    Rich then renders the cell (ellipsis, wide characters cut at the edge, justified spaces).
+    """
+    inner = width - 2 * padding
+    text = cell.text
+    used = cell_len(text)
+    if inner <= 0 or used > inner or not text.isprintable() or text != text.strip():
+        return None
+    fill = " " * (inner - used)
+    body_style = pre + cell.style if cell.style else pre
+    side_style = pre
+    if post:
+        body_style += post
+        side_style += post
+    body = Segment(fill + text if cell.numeric else text + fill, body_style)
+    if not padding:
+        return [[body]]
+    side = Segment(" " * padding, side_style)
+    return [[side, body, side]]
 
 
 class PositionsGrid(DataTable[Cell]):
@@ -55,7 +95,14 @@ class PositionsGrid(DataTable[Cell]):
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self._row_versions: dict[RowKey, int] = {}
+        self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(1000)
+        self._row_lines: LRUCache[tuple[object, ...], tuple[SegmentLines, SegmentLines]] = LRUCache(
+            1000
+        )
+        self._cell_lines: LRUCache[tuple[object, ...], SegmentLines] = LRUCache(10000)
+        self._frame_styles: dict[str, Style] = {}
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)  # clears the caches above
         self.fixed_columns = 1
         for column in COLUMNS:
             self.add_column(column.label, width=column.width, key=column.key)
@@ -69,6 +116,234 @@ class PositionsGrid(DataTable[Cell]):
             flash_up=style("positions-grid--flash-up", partial=True),
             flash_down=style("positions-grid--flash-down", partial=True),
         )
+
+    # --- drawing -------------------------------------------------------------------------------
+    # DataTable keys every render cache on a table-wide update counter, which ``update_cell``
+    # bumps: after any change, each frame renders every visible cell again. The grid keeps its
+    # own caches for data rows instead, keyed on what a line is drawn from (the row's version,
+    # bumped when one of its cells changes; a cell's own value), and looks the theme's styles up
+    # once a frame rather than once a line (each lookup walks the widget's ancestors). The header
+    # and anything unusual (row labels, a cell cursor, multi-line rows) are left to DataTable.
+    # ``tests/tui/test_positions_grid_cells.py`` holds the result to DataTable's own drawing.
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._clear_own_caches()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._clear_own_caches()
+
+    def _clear_own_caches(self) -> None:
+        self._lines.clear()
+        self._row_lines.clear()
+        self._cell_lines.clear()
+        self._frame_styles.clear()
+
+    def _frame_style(self, name: str) -> Style:
+        """A component's (or, for ``""``, the widget's) style, looked up once a frame."""
+        memo = self._frame_styles
+        style = memo.get(name)
+        if style is None:
+            style = self.rich_style if not name else self.get_component_styles(name).rich_style
+            if name == "datatable--fixed":
+                style += Style.from_meta({"fixed": True})
+            memo[name] = style
+        return style
+
+    def _own_drawing(self) -> bool:
+        return self.cursor_type == "row" and not (
+            self._labelled_row_exists and self.show_row_labels
+        )
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._frame_styles.clear()
+        return super().render_lines(crop)
+
+    def render_line(self, y: int) -> Strip:
+        if self.fixed_rows or not self._own_drawing():
+            return super().render_line(y)
+        scroll_x, scroll_y = self.scroll_offset
+        if not self.show_header or y >= self.header_height:
+            y += scroll_y
+        return self._render_line(y, scroll_x, scroll_x + self.size.width, self._frame_style(""))
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        width = self.size.width
+        try:
+            row_key, line_no = self._get_offsets(y)
+        except LookupError:
+            return Strip.blank(width, base_style)
+        if row_key is self._header_row_key or not self._own_drawing():
+            return super()._render_line(y, x1, x2, base_style)
+        cursor, hover = self.cursor_coordinate, self.hover_coordinate
+        cache_key = (
+            row_key,
+            self._row_versions.get(row_key, 0),
+            y,
+            x1,
+            x2,
+            width,
+            cursor,
+            hover,
+            base_style,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        strip = self._lines.get(cache_key)
+        if strip is None:
+            fixed, scrollable = self._render_line_in_row(
+                row_key, line_no, base_style, cursor, hover
+            )
+            fixed_width = sum(
+                column.get_render_width(self)
+                for column in self.ordered_columns[: self.fixed_columns]
+            )
+            segments = list(chain.from_iterable(fixed)) if fixed else []
+            segments += line_crop(
+                list(chain.from_iterable(scrollable)), x1 + fixed_width, x2, width
+            )
+            strip = Strip(segments).adjust_cell_length(width, base_style).simplify()
+            self._lines[cache_key] = strip
+        return strip
+
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[SegmentLines, SegmentLines]:
+        if row_key is self._header_row_key or not self._own_drawing():
+            return super()._render_line_in_row(
+                row_key, line_no, base_style, cursor_location, hover_location
+            )
+        cache_key = (
+            row_key,
+            self._row_versions.get(row_key, 0),
+            line_no,
+            base_style,
+            cursor_location,
+            hover_location,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        cached = self._row_lines.get(cache_key)
+        if cached is not None:
+            return cached
+        row_index = self._row_locations.get(row_key)
+        if row_index is None:
+            row_index = -1
+        cursor_row, hover_row = cursor_location.row, hover_location.row
+        cursor, hover = cursor_row == row_index, hover_row == row_index
+        render_cell = self._render_cell
+        columns = self.ordered_columns
+        fixed_row: list[list[Segment]] = []
+        if self.fixed_columns:
+            fixed_style = self._frame_style("datatable--fixed")
+            for column_index, column in enumerate(columns[: self.fixed_columns]):
+                width = column.get_render_width(self)
+                lines = render_cell(row_index, column_index, fixed_style, width, cursor, hover)
+                fixed_row.append(lines[line_no])
+        if self.zebra_stripes:
+            row_style = self._frame_style(
+                "datatable--odd-row" if row_index % 2 else "datatable--even-row"
+            )
+        else:
+            row_style = base_style
+        scrollable_row: list[list[Segment]] = []
+        for column_index, column in enumerate(columns):
+            width = column.get_render_width(self)
+            lines = render_cell(row_index, column_index, row_style, width, cursor, hover)
+            scrollable_row.append(lines[line_no])
+        table_width = (
+            sum(column.get_render_width(self) for column in columns[self.fixed_columns :])
+            + self._row_label_column_width
+        )
+        remaining_space = max(0, self.size.width - table_width)
+        extend_style, _ = self._get_styles_to_render_cell(
+            row_index == -1,
+            False,
+            False,
+            hover_row == (row_index or 0),
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            False,
+            False,
+        )
+        extend_style = row_style + extend_style
+        extend_style += Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        scrollable_row.append([Segment(" " * remaining_space, extend_style)])
+        pair = (fixed_row, scrollable_row)
+        self._row_lines[cache_key] = pair
+        return pair
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> SegmentLines:
+        """A data cell, cached on its value; a one-line :class:`Cell` is built directly
+        (:func:`cell_lines`) instead of through Rich's renderers."""
+        if row_index < 0 or column_index < 0 or not self._own_drawing():
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        row = self.rows.get(row_key) if row_key is not None else None
+        cell = None
+        if row_key is not None and column_key is not None and row is not None:
+            cell = self._data[row_key].get(column_key)
+        if row is None or row.height != 1 or not isinstance(cell, Cell):
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
+        cache_key = (
+            row_index,
+            column_index,
+            cell,
+            base_style,
+            width,
+            fixed,
+            cursor,
+            hover,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+            self.cell_padding,
+        )
+        cached = self._cell_lines.get(cache_key)
+        if cached is not None:
+            return cached
+        component_style, post_style = self._get_styles_to_render_cell(
+            False,
+            False,
+            fixed,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        pre = base_style + Style.from_meta({"row": row_index, "column": column_index})
+        pre += component_style
+        lines = cell_lines(cell, width, self.cell_padding, pre, post_style)
+        if lines is None:  # as DataTable renders it
+            options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
+            lines = self.app.console.render_lines(
+                Styled(Padding(cell, (0, self.cell_padding)), pre_style=pre, post_style=post_style),
+                options,
+            )
+        self._cell_lines[cache_key] = lines
+        return lines
 
     def update_cells(self, updates: Iterable[tuple[str, str, Cell]]) -> int:
         """Set many cells and repaint just those on screen; returns how many were set.
@@ -96,7 +371,19 @@ class PositionsGrid(DataTable[Cell]):
         return count
 
     def _forget_rendered(self, changed: dict[RowKey, set[ColumnKey]]) -> None:
-        """Drop the cached renderings of the changed cells, the rows and the lines they are in."""
+        """Drop the cached renderings of the changed cells, the rows and the lines they are in:
+        the grid's own caches by a new version of each changed row (and a cell's by its value);
+        DataTable's, when it draws, entry by entry."""
+        versions = self._row_versions
+        for row in changed:
+            versions[row] = versions.get(row, 0) + 1
+        locations = self._row_locations
+        indexes = {locations.get(row) for row in changed}
+        renderables = self._row_renderable_cache  # what DataTable measures new rows with
+        for index_key in [k for k in list(renderables.keys()) if k[1] in indexes]:
+            renderables.discard(index_key)
+        if self._own_drawing():
+            return
         cells = {(row, column) for row, columns in changed.items() for column in columns}
         cell_cache = self._cell_render_cache
         for cell_key in [k for k in list(cell_cache.keys()) if (k[0], k[1]) in cells]:
@@ -104,11 +391,6 @@ class PositionsGrid(DataTable[Cell]):
         row_cache = self._row_render_cache
         for row_key in [k for k in list(row_cache.keys()) if k[0] in changed]:
             row_cache.discard(row_key)
-        locations = self._row_locations
-        indexes = {locations.get(row) for row in changed}
-        renderables = self._row_renderable_cache
-        for index_key in [k for k in list(renderables.keys()) if k[1] in indexes]:
-            renderables.discard(index_key)
         lines = self._line_cache
         for line_key in list(lines.keys()):
             try:

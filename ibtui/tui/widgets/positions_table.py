@@ -3,7 +3,10 @@
 A tick (:meth:`PositionsTable.apply_quotes`) reprices the rows it names and writes only the cells
 whose text or colour changed, in one batch; rows are never cleared or rebuilt on a tick, and the
 rows are re-sorted only when a tick changed the sort column. A changed number flashes green or red
-for ``flash_seconds``; prices older than ``stale_after`` (or not from a live quote) are greyed.
+for ``flash_seconds``: the flash ends with the first round of quotes after that (in the same repaint
+as the round's new prices, so a cell changing every tick is sent once a tick, not twice), or
+``FLASH_LINGER`` seconds later when no round comes. Prices older than ``stale_after`` (or not from
+a live quote) are greyed.
 A new filter or a new account refills the grid: the first rows at once, the rest in a worker,
 chunk by chunk, so thousands of positions never freeze the screen. The grid draws one page of
 rows; when they do not all fit, ``rows x–y of N`` above the totals says which page is shown
@@ -49,6 +52,7 @@ CHUNK = 250  # rows added per step when filling the grid
 _REBUILD_THRESHOLD = 50  # more removals than this: refill instead of removing row by row
 Update = tuple[str, str, Cell]
 _WIDE = 110  # narrower: a compact totals line
+FLASH_LINGER = 0.5  # how long a finished flash waits for the next round of quotes to end with it
 
 
 def _matches(view: PositionView, words: Sequence[str]) -> bool:
@@ -240,6 +244,7 @@ class PositionsTable(Vertical):
         Rows out of view get only their sort column's cell (when it is a price column) and are
         formatted when they scroll into view."""
         updates: list[Update] = []
+        self._end_flashes(self.clock(), updates)
         resort = False
         in_view = self._keys_in_view()
         sort_only = tuple(c for c in PRICE_COLUMNS if c.key == self.sort_column)
@@ -478,15 +483,23 @@ class PositionsTable(Vertical):
                 self._redraw(key, view, COLUMNS, updates, flash=False)
         self.grid.update_cells(updates)
 
+    def _end_flashes(self, due: float, out: list[Update]) -> None:
+        """Queue the end of every flash that was due to end by ``due``."""
+        if not self._flashes:
+            return
+        cells = self._cells
+        for (key, column), until in list(self._flashes.items()):
+            if until <= due:
+                del self._flashes[(key, column)]
+                if key in cells:
+                    out.append((key, column, cells[key][column]))
+
     def refresh_marks(self) -> None:
-        """End expired flashes and grey prices that went stale (runs on a timer)."""
+        """End flashes that no round of quotes ended and grey prices that went stale (runs on a
+        timer)."""
         now = self.clock()
         updates: list[Update] = []
-        for (key, column), until in list(self._flashes.items()):
-            if until <= now:
-                del self._flashes[(key, column)]
-                if key in self._cells:
-                    updates.append((key, column, self._cells[key][column]))
+        self._end_flashes(now - FLASH_LINGER, updates)
         if now >= self._next_stale_check:
             self._next_stale_check = math.inf
             in_view = self._keys_in_view()
