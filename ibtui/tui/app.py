@@ -4,14 +4,20 @@ The flow: login (skipped without a :class:`~ibtui.tui.protocols.LoginFlow`) → 
 the remembered account or the only account is available) → positions, with the poller running in
 an exclusive worker that posts to the positions screen. ``a`` goes back to the account picker at
 any time, ``?`` lists the keys, ``ctrl+p`` offers every action by name.
+
+Only the screens of that flow are imported at start; the others (orders, ticket, chart, search,
+watchlist, help, lock, ...) when first opened, so that the first positions come sooner. Checks
+whether such a screen is shown skip the import when its module has not been imported yet (no
+screen of it can exist then).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import RenderableType
 from textual import events, work
@@ -35,24 +41,7 @@ from ibtui.tui.market_screens import (
 from ibtui.tui.poller import Poller, PollSettings
 from ibtui.tui.protocols import Broker, LoginFlow
 from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
-from ibtui.tui.screens.chart import ChartScreen
-from ibtui.tui.screens.competing import CompetingSessionScreen
-from ibtui.tui.screens.help import HelpScreen
-from ibtui.tui.screens.lock import LockScreen
-from ibtui.tui.screens.login import LoginScreen
-from ibtui.tui.screens.orders import (
-    BlotterTable,
-    ModifyScreen,
-    OrdersScreen,
-    describe_order,
-    order_outcome,
-    outcome_notice,
-)
 from ibtui.tui.screens.positions import PositionsScreen
-from ibtui.tui.screens.question import QuestionScreen
-from ibtui.tui.screens.search import SearchScreen
-from ibtui.tui.screens.ticket import TicketScreen
-from ibtui.tui.screens.watchlist import WatchlistScreen
 from ibtui.tui.terminal import TerminalWriter
 from ibtui.tui.trading import (
     OrderKind,
@@ -67,12 +56,64 @@ from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.positions_grid import PositionsGrid
 from ibtui.tui.widgets.positions_table import PositionsTable
 
+if TYPE_CHECKING:
+    from ibtui.tui.screens.orders import OrdersScreen
+    from ibtui.tui.screens.question import QuestionScreen
+
 __all__ = ["IbtuiApp", "run_app"]
 
 ACCOUNTS_RETRY_SECONDS = 5.0
 ACCOUNTS_RETRY_MAX = 60.0
 _ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 ORDER_WATCH_SECONDS = 5.0  # IBKR's live-orders pacing: one request every 5 s
+_LOGIN = "ibtui.tui.screens.login"
+_LOCK = "ibtui.tui.screens.lock"
+_HELP = "ibtui.tui.screens.help"
+_ORDERS = "ibtui.tui.screens.orders"
+_COMPETING = "ibtui.tui.screens.competing"
+_SEARCH = "ibtui.tui.screens.search"
+_WATCHLIST = "ibtui.tui.screens.watchlist"
+
+
+def _is_a(obj: object, module: str, name: str) -> bool:
+    """``isinstance(obj, module.name)`` without importing ``module``: nothing is an instance of
+    a class whose module has not been imported."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(obj, getattr(loaded, name))
+
+
+def binding_classes() -> tuple[type, ...]:
+    """Every class whose bindings the keymap may remap (imports every screen)."""
+    from ibtui.tui.screens.chart import ChartScreen
+    from ibtui.tui.screens.competing import CompetingSessionScreen
+    from ibtui.tui.screens.help import HelpScreen
+    from ibtui.tui.screens.lock import LockScreen
+    from ibtui.tui.screens.login import LoginScreen
+    from ibtui.tui.screens.orders import BlotterTable, ModifyScreen, OrdersScreen
+    from ibtui.tui.screens.question import QuestionScreen
+    from ibtui.tui.screens.search import SearchScreen
+    from ibtui.tui.screens.ticket import TicketScreen
+    from ibtui.tui.screens.watchlist import WatchlistScreen
+
+    return (
+        LoginScreen,
+        AccountsScreen,
+        AccountTable,
+        PositionsTable,
+        PositionsGrid,
+        PositionsScreen,
+        TicketScreen,
+        OrdersScreen,
+        BlotterTable,
+        ModifyScreen,
+        QuestionScreen,
+        ChartScreen,
+        SearchScreen,
+        WatchlistScreen,
+        LockScreen,
+        CompetingSessionScreen,
+        HelpScreen,
+    )
 
 
 class IbtuiApp(App[None], inherit_bindings=False):
@@ -92,26 +133,6 @@ class IbtuiApp(App[None], inherit_bindings=False):
         Binding("f", "search", "Find symbol", id=ids.APP_SEARCH),
         Binding("r", "retry", "Retry now", id=ids.APP_RETRY),
     ]
-    # Every class whose bindings the keymap may remap.
-    BINDING_CLASSES: ClassVar[tuple[type, ...]] = (
-        LoginScreen,
-        AccountsScreen,
-        AccountTable,
-        PositionsTable,
-        PositionsGrid,
-        PositionsScreen,
-        TicketScreen,
-        OrdersScreen,
-        BlotterTable,
-        ModifyScreen,
-        QuestionScreen,
-        ChartScreen,
-        SearchScreen,
-        WatchlistScreen,
-        LockScreen,
-        CompetingSessionScreen,
-        HelpScreen,
-    )
 
     def __init__(
         self,
@@ -155,9 +176,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.remember_account = remember_account
         self.accounts: list[AccountView] = []
         self.account: AccountView | None = None
-        self.keymap_problems: list[KeymapProblem] = apply_keymap(
-            self, keymap or {}, binding_ids((type(self), *self.BINDING_CLASSES))
-        )
+        # Checking the keymap's ids needs every screen's bindings: only when there is one.
+        known = binding_ids((type(self), *binding_classes())) if keymap else set()
+        self.keymap_problems: list[KeymapProblem] = apply_keymap(self, keymap or {}, known)
         if theme and theme in self.available_themes:
             self.theme = theme
         elif theme:
@@ -181,9 +202,12 @@ class IbtuiApp(App[None], inherit_bindings=False):
         super()._display(screen, self._terminal.wrap(self, renderable))
 
     def _check_idle(self) -> None:
-        if self.idle_lock_minutes <= 0 or any(isinstance(s, LockScreen) for s in self.screen_stack):
+        locked = any(_is_a(s, _LOCK, "LockScreen") for s in self.screen_stack)
+        if self.idle_lock_minutes <= 0 or locked:
             return
         if self.clock() - self._last_input >= self.idle_lock_minutes * 60:
+            from ibtui.tui.screens.lock import LockScreen
+
             account = self.account.account_id if self.account else None
             self.push_screen(LockScreen(self.idle_lock_minutes, account), self._unlocked)
 
@@ -196,6 +220,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
         for problem in self.keymap_problems:
             self.notify(str(problem), severity="warning", timeout=10)
         if self.login_flow is not None:
+            from ibtui.tui.screens.login import LoginScreen
+
             login = LoginScreen(self.login_flow, cursor_blink=self.cursor_blink)
             self.push_screen(login, self._logged_in)
         else:
@@ -253,8 +279,16 @@ class IbtuiApp(App[None], inherit_bindings=False):
             return (
                 self.account is not None
                 and (action == "watchlist" or self.market is not None)
-                and not isinstance(screen, AccountsScreen | LoginScreen | HelpScreen)
-                and not isinstance(screen, SearchScreen | WatchlistScreen)
+                and not isinstance(screen, AccountsScreen)
+                and not any(
+                    _is_a(screen, module, name)
+                    for module, name in (
+                        (_LOGIN, "LoginScreen"),
+                        (_HELP, "HelpScreen"),
+                        (_SEARCH, "SearchScreen"),
+                        (_WATCHLIST, "WatchlistScreen"),
+                    )
+                )
             )
         return True
 
@@ -344,10 +378,12 @@ class IbtuiApp(App[None], inherit_bindings=False):
         """The poller's view of the brokerage session: another login holding it gets a screen
         that says so and offers to take it back; it closes itself when the session is back."""
         self.session_state = state
-        if isinstance(self.screen, LockScreen):
+        if _is_a(self.screen, _LOCK, "LockScreen"):
             return  # shown when unlocked: nothing is offered to whoever passes the terminal
-        shown = [s for s in self.screen_stack if isinstance(s, CompetingSessionScreen)]
+        shown = [s for s in self.screen_stack if _is_a(s, _COMPETING, "CompetingSessionScreen")]
         if state is SessionState.COMPETING and not shown:
+            from ibtui.tui.screens.competing import CompetingSessionScreen
+
             self.push_screen(CompetingSessionScreen(), self._competing_answered)
         elif state.healthy and shown and self.screen is shown[-1]:
             shown[-1].dismiss(False)
@@ -371,6 +407,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
         closing = OrderSide.SELL if view.quantity > 0 else OrderSide.BUY
         chosen = closing if side == "CLOSE" else OrderSide(side)
         quote = screen.quotes.get(view.conid)
+        from ibtui.tui.screens.ticket import TicketScreen
+
         ticket = TicketScreen(
             self.trader,
             screen.account,
@@ -393,6 +431,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
             return
         if not isinstance(self._working_screen(), PositionsScreen):
             return
+        from ibtui.tui.screens.orders import OrdersScreen
+
         self.push_screen(
             OrdersScreen(
                 self.trader,
@@ -445,6 +485,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
         held = self._held(message.conid)
         side = OrderSide(message.side)
         closing = bool(held) and (held[0].quantity > 0) == (side is OrderSide.SELL)
+        from ibtui.tui.screens.ticket import TicketScreen
+
         ticket = TicketScreen(
             self.trader,
             self.account,
@@ -489,7 +531,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         started = self.clock()
         orders_screen: OrdersScreen | None = None
         while True:
-            shown = next((s for s in self.screen_stack if isinstance(s, OrdersScreen)), None)
+            shown = self._orders_screen()
             if shown is not None:
                 orders_screen = shown
                 await asyncio.sleep(self.order_watch_seconds)
@@ -510,9 +552,19 @@ class IbtuiApp(App[None], inherit_bindings=False):
             self.working_orders = [o for o in fresh.values() if o.working]
             await asyncio.sleep(self.order_watch_seconds)
 
+    def _orders_screen(self) -> OrdersScreen | None:
+        """The orders screen on the stack, if any."""
+        if _ORDERS not in sys.modules:
+            return None  # never opened
+        from ibtui.tui.screens.orders import OrdersScreen
+
+        return next((s for s in self.screen_stack if isinstance(s, OrdersScreen)), None)
+
     def _notify_order_news(
         self, known: dict[int, OrderView], fresh: dict[int, OrderView], since: float
     ) -> None:
+        from ibtui.tui.screens.orders import order_outcome, outcome_notice
+
         rang = False
         for order in fresh.values():
             outcome = order_outcome(order.status)
@@ -544,6 +596,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
             return
         if self._quit_question is not None and self._quit_question in self.screen_stack:
             return
+        from ibtui.tui.screens.orders import describe_order
+        from ibtui.tui.screens.question import QuestionScreen
+
         account = self.account.account_id if self.account else "the account"
         lines = [f"{len(working)} order(s) are still working on {account}:"]
         lines += [f"  {describe_order(o)}" for o in working[:8]]
@@ -566,13 +621,15 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.push_screen(question, answered)
 
     def _working_orders_now(self) -> list[OrderView]:
-        shown = next((s for s in self.screen_stack if isinstance(s, OrdersScreen)), None)
+        shown = self._orders_screen()
         if shown is not None and shown.loaded:
             return [o for o in shown.orders.values() if o.working]
         return self.working_orders
 
     # --- help ---------------------------------------------------------------------------------
     def action_help(self) -> None:
+        from ibtui.tui.screens.help import HelpScreen
+
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(describe_active_bindings(self.screen)))

@@ -5,22 +5,29 @@ The app keeps a :class:`~ibtui.tui.market.MarketData` in ``app.market`` and the
 :class:`~ibtui.tui.market.Watchlist` in ``app.watchlist`` (the palette provider reads both from
 there), passes ``watchlist.polled`` to the poller as ``watched``, and handles
 :class:`~ibtui.tui.market.TicketRequested`.
+
+The screens (and the chart's plotting library) are imported when one is first opened: the app
+imports this module at start, and none of them is on the first screen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.command import Hit, Hits, Provider
 from textual.screen import Screen
 
 from ibtui.tui.market import MarketData, MarketDataError, SearchResultView, Watchlist
-from ibtui.tui.screens.chart import ChartScreen, latest_quote, open_chart
-from ibtui.tui.screens.search import SearchScreen
-from ibtui.tui.screens.watchlist import WatchlistScreen
+from ibtui.tui.viewmodels import QuoteView
+
+if TYPE_CHECKING:
+    from ibtui.tui.screens.chart import ChartScreen
+    from ibtui.tui.screens.search import SearchScreen
+    from ibtui.tui.screens.watchlist import WatchlistScreen
 
 __all__ = [
     "PALETTE_DEBOUNCE_SECONDS",
@@ -39,18 +46,55 @@ PALETTE_MAX_HITS = 8
 Target = tuple[int, str, str]  # conid, symbol, description
 
 
+def imported(module: str) -> bool:
+    """Whether ``module`` has been imported: nothing can be an instance of a class that has not
+    been, so an ``isinstance`` check against one of its classes can skip importing it."""
+    return module in sys.modules
+
+
+def latest_quote(app: App[Any], conid: int) -> QuoteView | None:
+    """The newest quote any screen on the stack holds for ``conid`` (see the chart's)."""
+    from ibtui.tui.screens.chart import latest_quote as latest
+
+    return latest(app, conid)
+
+
+def open_chart(
+    app: App[Any],
+    market: MarketData,
+    conid: int,
+    symbol: str,
+    *,
+    description: str = "",
+    watchlist: Watchlist | None = None,
+) -> ChartScreen:
+    """Push a chart of ``conid`` (seeded with the newest quote on hand) and return it."""
+    from ibtui.tui.screens.chart import open_chart as push_chart
+
+    return push_chart(app, market, conid, symbol, description=description, watchlist=watchlist)
+
+
 def chart_target(screen: Screen[Any]) -> Target | None:
     """The instrument ``screen`` has selected: the chart's own, the selected search result or
     watchlist row, or the position under the cursor (a screen whose ``table`` has
     ``selected_view()``, like the positions screen)."""
-    if isinstance(screen, ChartScreen):
-        return screen.conid, screen.symbol, screen.description
-    if isinstance(screen, SearchScreen):
-        result = screen.selected()
-        return None if result is None else (result.conid, result.symbol, result.description)
-    if isinstance(screen, WatchlistScreen):
-        item = screen.table.selected_item()
-        return None if item is None else (item.conid, item.symbol, "")
+    if imported("ibtui.tui.screens.chart"):
+        from ibtui.tui.screens.chart import ChartScreen
+
+        if isinstance(screen, ChartScreen):
+            return screen.conid, screen.symbol, screen.description
+    if imported("ibtui.tui.screens.search"):
+        from ibtui.tui.screens.search import SearchScreen
+
+        if isinstance(screen, SearchScreen):
+            result = screen.selected()
+            return None if result is None else (result.conid, result.symbol, result.description)
+    if imported("ibtui.tui.screens.watchlist"):
+        from ibtui.tui.screens.watchlist import WatchlistScreen
+
+        if isinstance(screen, WatchlistScreen):
+            item = screen.table.selected_item()
+            return None if item is None else (item.conid, item.symbol, "")
     table = getattr(screen, "table", None)
     selected_view = getattr(table, "selected_view", None)
     if callable(selected_view):
@@ -81,6 +125,8 @@ def open_chart_for(
 def open_search(
     app: App[Any], market: MarketData, watchlist: Watchlist | None = None, text: str = ""
 ) -> SearchScreen:
+    from ibtui.tui.screens.search import SearchScreen
+
     screen = SearchScreen(market, watchlist=watchlist, text=text)
     app.push_screen(screen)
     return screen
@@ -90,6 +136,8 @@ def open_watchlist(
     app: App[Any], watchlist: Watchlist, market: MarketData | None = None
 ) -> WatchlistScreen:
     """The watchlist, starting from the newest quotes on hand (the positions screen's)."""
+    from ibtui.tui.screens.watchlist import WatchlistScreen
+
     quotes = {}
     for conid in watchlist.conids():
         quote = latest_quote(app, conid)
