@@ -118,6 +118,9 @@ def binding_classes() -> tuple[type, ...]:
 
 class IbtuiApp(App[None], inherit_bindings=False):
     TITLE = "ibtui"
+    # The start screens' own files (their CSS_PATH too), read with the app's at start: Textual
+    # re-parses every stylesheet source when a screen brings a file it has not read yet.
+    CSS_PATH = ["screens/accounts.tcss", "screens/positions.tcss"]
     COMMANDS = App.COMMANDS | {ActionsProvider, SymbolSearchProvider}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "leave", "Quit", id=ids.APP_QUIT, priority=True),
