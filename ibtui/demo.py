@@ -8,6 +8,7 @@ of the caller's (``ibtui demo`` keeps them in the state dir so that it starts fa
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,8 +16,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+from Crypto.IO import PEM, PKCS8
 from Crypto.PublicKey import RSA
 from Crypto.PublicKey.RSA import RsaKey
+from Crypto.Util.asn1 import DerSequence
 
 from ibtui.files import ensure_private_dir, write_private
 from ibtui.ibkr import oauth
@@ -31,6 +34,7 @@ __all__ = ["DEMO_BASE_URL", "DEMO_CONSUMER_KEY", "DemoEnvironment", "build_demo"
 
 DEMO_BASE_URL = "https://api.ibkr.com/v1/api/"
 DEMO_CONSUMER_KEY = "IBTUIDEMO"
+_RSA_ENCRYPTION_OID = "1.2.840.113549.1.1.1"
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -116,7 +120,11 @@ def _demo_key(key_dir: Path | None, name: str, bits: int) -> RsaKey:
     if key_dir is not None:
         path = key_dir / name
         try:
-            key = load_rsa_key(path.read_bytes())
+            pem = path.read_bytes()
+            kept = _load_kept_key(pem, bits)
+            if kept is not None:
+                return kept
+            key = load_rsa_key(pem)  # not as this function writes them: every check
             if key.has_private() and key.size_in_bits() == bits:
                 return key
         except (OSError, OAuthFormatError):
@@ -129,3 +137,27 @@ def _demo_key(key_dir: Path | None, name: str, bits: int) -> RsaKey:
         except OSError:
             pass  # not kept: the next start generates one again
     return key
+
+
+def _load_kept_key(pem: bytes, bits: int) -> RsaKey | None:
+    """A private key as :func:`_demo_key` keeps them (unencrypted PKCS#8 PEM), or None.
+
+    pycryptodome's import tests both primes for primality (about 50 ms a key, the most of the
+    demo's start after the imports); a kept key's primes were tested when it was made, so only
+    the cheap consistency checks are repeated: n = p·q, e·d ≡ 1 (mod λ(n)), the size."""
+    try:
+        der, marker, encrypted = PEM.decode(pem.decode("ascii"))
+        if marker != "PRIVATE KEY" or encrypted:
+            return None
+        oid, inner, _ = PKCS8.unwrap(der)
+        fields = DerSequence().decode(inner, nr_elements=9, only_ints_expected=True)
+    except (ValueError, IndexError, TypeError, UnicodeDecodeError):
+        return None
+    version, n, e, d, p, q = (int(fields[i]) for i in range(6))
+    if oid != _RSA_ENCRYPTION_OID or version != 0 or p < 3 or q < 3 or n != p * q:
+        return None
+    carmichael = (p - 1) * (q - 1) // math.gcd(p - 1, q - 1)
+    if not (1 < e < n and 1 < d < n and e * d % carmichael == 1):
+        return None
+    key = RSA.construct((n, e, d, p, q), consistency_check=False)
+    return key if key.size_in_bits() == bits else None

@@ -9,6 +9,9 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from Crypto.IO import PEM, PKCS8
+from Crypto.PublicKey import RSA
+from Crypto.Util.asn1 import DerSequence
 
 from ibtui.demo import build_demo, trading_offset
 from ibtui.ibkr.auth import LstSigner
@@ -83,3 +86,43 @@ def test_an_unusable_demo_key_is_replaced(tmp_path: Path) -> None:
     kept = (tmp_path / "demo-signature.pem").read_text()
     assert kept.startswith("-----BEGIN PRIVATE KEY-----")
     assert stat.S_IMODE((tmp_path / "demo-signature.pem").stat().st_mode) == 0o600
+
+
+async def test_kept_demo_keys_sign_and_decrypt_in_the_real_flow(tmp_path: Path) -> None:
+    build_demo(key_bits=1024, key_dir=tmp_path)
+    demo = build_demo(key_bits=1024, key_dir=tmp_path)  # both keys read back from the files
+    async with httpx.AsyncClient(transport=demo.transport) as http:
+        login = ThirdPartyLogin(http, demo.base_url, demo.consumer)
+        request = await login.request_token()  # RSA-SHA256 signed with the kept key
+        access = await login.access_token(request, demo.demo_verifier(request.token))
+        session = LiveSession(http, demo.base_url, demo.consumer, access)
+        await session.current_lst()  # the secret decrypted with the kept encryption key
+        assert session.renewals == 1
+
+
+def _pkcs8(n: int, e: int, d: int, p: int, q: int) -> str:
+    der = DerSequence([0, n, e, d, p, q, d % (p - 1), d % (q - 1), pow(q, -1, p)]).encode()
+    return PEM.encode(PKCS8.wrap(der, "1.2.840.113549.1.1.1"), "PRIVATE KEY")
+
+
+def test_a_kept_key_whose_numbers_do_not_fit_is_replaced(tmp_path: Path) -> None:
+    key = RSA.generate(1024)
+    n, e, d, p, q = (int(x) for x in (key.n, key.e, key.d, key.p, key.q))
+    (tmp_path / "demo-signature.pem").write_text(_pkcs8(n, e, d + 2, p, q))  # d altered
+    (tmp_path / "demo-encryption.pem").write_text(_pkcs8(n + 2, e, d, p, q))  # n altered
+
+    demo = build_demo(key_bits=1024, key_dir=tmp_path)
+
+    for name, kept in (
+        ("demo-signature.pem", demo.consumer.signature_key),
+        ("demo-encryption.pem", demo.consumer.encryption_key),
+    ):
+        assert kept.n != n and kept.has_private()
+        assert RSA.import_key((tmp_path / name).read_text()) == kept  # the fresh key, kept
+
+
+def test_a_kept_pkcs1_key_is_still_used(tmp_path: Path) -> None:
+    key = RSA.generate(1024)
+    (tmp_path / "demo-signature.pem").write_bytes(key.export_key("PEM", pkcs=1))
+    demo = build_demo(key_bits=1024, key_dir=tmp_path)
+    assert demo.consumer.signature_key == key
