@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from textual.message import Message
 
@@ -49,6 +49,9 @@ class PollSettings:
     keep_alive_every: float = 60.0
     competing_check: float = 10.0  # the keep-alive's pace while another login holds the session
     warmup_retry: float = 0.5
+    # Snapshot batches asked at once: a round of 1,000 conids takes about one round trip, not
+    # ten (the client's pacer still keeps the calls within IBKR's 10 a second).
+    concurrent_batches: int = 4
     first_backoff: float = 1.0
     max_backoff: float = 60.0
 
@@ -155,26 +158,42 @@ class Poller:
         once per 100 conids (a repaint redraws every visible cell)."""
         cold: list[int] = []
         round_quotes: dict[int, QuoteView] = {}
-        for batch in batches(self.quoted_conids()):
-            got = await self._fetch(batch)
+        wanted = batches(self.quoted_conids())
+        warm_before = set(self._warm)
+        for batch, got in zip(wanted, await self._fetch_all(wanted), strict=True):
             round_quotes.update(got)
-            cold.extend(conid for conid in batch if conid not in got and conid not in self._warm)
+            cold.extend(conid for conid in batch if conid not in got and conid not in warm_before)
         self._publish(round_quotes)
         if cold:  # IBKR's first snapshot of a conid only opens the stream: ask again soon
             await self.sleep(self.settings.warmup_retry)
             again: dict[int, QuoteView] = {}
-            for batch in batches(cold):
-                again.update(await self._fetch(batch))
+            for got in await self._fetch_all(batches(cold)):
+                again.update(got)
             self._publish(again)
+
+    async def _fetch_all(self, wanted: list[list[int]]) -> list[dict[int, QuoteView]]:
+        """Every batch, up to ``concurrent_batches`` at a time, answers in order. The first
+        failure cancels the rest and is raised, as a failure of the round."""
+        if len(wanted) <= 1:
+            return [await self._fetch(batch) for batch in wanted]
+        limit = asyncio.Semaphore(max(1, self.settings.concurrent_batches))
+
+        async def one(batch: list[int]) -> dict[int, QuoteView]:
+            async with limit:
+                return await self._fetch(batch)
+
+        tasks = [asyncio.ensure_future(one(batch)) for batch in wanted]
+        try:
+            return await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _fetch(self, batch: list[int]) -> dict[int, QuoteView]:
         quotes = await self.broker.quotes(batch)
         received = self.clock()
-        got = {
-            quote.conid: replace(quote, updated_at=received)
-            for quote in quotes
-            if quote.last is not None
-        }
+        got = {quote.conid: quote.received(received) for quote in quotes if quote.last is not None}
         self._warm.update(got)
         return got
 

@@ -131,3 +131,73 @@ def test_qr_colours_follow_the_modules() -> None:
         assert style.color is not None and style.bgcolor is not None
         assert (style.color.triplet.hex == "#000000") is top  # type: ignore[union-attr]
         assert (style.bgcolor.triplet.hex == "#000000") is bottom  # type: ignore[union-attr]
+
+
+def test_repricing_carries_every_other_field_over() -> None:
+    """A new field on the view-models cannot be dropped by a tick: every field not repriced
+    comes through ``with_quote`` (and a quote's through ``received``) unchanged."""
+    from dataclasses import fields
+
+    from ibtui.tui.viewmodels import PositionView
+
+    view = PositionView(
+        account_id="U1",
+        conid=7,
+        symbol="SYM",
+        quantity=Decimal(3),
+        currency="EUR",
+        description="desc",
+        asset_class="FUT",
+        last=Decimal(1),
+        change=Decimal("0.1"),
+        change_pct=Decimal("0.2"),
+        market_value=Decimal(30),
+        avg_cost=Decimal(2),
+        unrealized_pnl=Decimal(-3),
+        daily_pnl=Decimal("0.3"),
+        realized_pnl=Decimal(11),
+        multiplier=Decimal(10),
+        fx_rate=Decimal("1.1"),
+        price_at=5.0,
+        price_decimals=4,
+        is_close=True,
+        halted=True,
+    )
+    defaults = PositionView("U", 1, "S", Decimal(1), "USD")
+    assert all(getattr(view, f.name) != getattr(defaults, f.name) for f in fields(PositionView))
+    repriced = view.with_quote(QuoteView(7, Decimal(4), Decimal(1), Decimal(5), updated_at=9.0))
+    changed = {
+        f.name for f in fields(PositionView) if getattr(repriced, f.name) != getattr(view, f.name)
+    }
+    assert changed == {
+        "last",
+        "change",
+        "change_pct",
+        "market_value",
+        "unrealized_pnl",
+        "daily_pnl",
+        "price_at",
+        "is_close",
+        "halted",
+    }
+    assert repriced.market_value == Decimal(120) and repriced.unrealized_pnl == Decimal(60)
+    assert repriced.daily_pnl == Decimal(30)
+
+    quote = QuoteView(
+        7,
+        Decimal(4),
+        Decimal(1),
+        Decimal(5),
+        updated_at=1.0,
+        is_close=True,
+        halted=True,
+        bid=Decimal(3),
+        ask=Decimal(5),
+        volume=Decimal(100),
+        traded_at=0.5,
+    )
+    stamped = quote.received(2.0)
+    assert [
+        f.name for f in fields(QuoteView) if getattr(stamped, f.name) != getattr(quote, f.name)
+    ] == ["updated_at"]
+    assert stamped.updated_at == 2.0

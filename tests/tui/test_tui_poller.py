@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 from textual.message import Message
@@ -161,3 +162,72 @@ async def test_a_failed_round_checks_the_session_first_next_time(clock: Clock) -
     # the round after the failure starts with the keep-alive, well before the minute is up
     assert [type(m) for m in posted][:2] == [ErrorRaised, SessionStateChanged]
     assert SessionStateChanged(SessionState.COMPETING) in posted
+
+
+class SlowBroker(ViewBroker):
+    """Snapshots that take a while to come back; counts how many are asked at once."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.in_flight = self.most_in_flight = 0
+        self.release = asyncio.Event()
+        self.fail_batch: int | None = None
+        self.cancelled = 0
+
+    async def quotes(self, conids: Sequence[int]) -> Sequence[QuoteView]:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            answer = await super().quotes(conids)
+            if self.fail_batch is not None and conids[0] == self.fail_batch:
+                raise Rejected("IBKR answered 503")
+            await self.release.wait()
+            return answer
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        finally:
+            self.in_flight -= 1
+
+
+def slow(count: int, clock: Clock, concurrent: int) -> tuple[SlowBroker, Poller, list[Message]]:
+    positions = [position(i, f"S{i}", "1", "10", "9") for i in range(1, count + 1)]
+    broker = SlowBroker(positions, clock)
+    broker.seen.update(range(1, count + 1))  # warm already
+    posted: list[Message] = []
+
+    async def sleep(seconds: float) -> None:
+        clock.advance(seconds)
+
+    settings = PollSettings(concurrent_batches=concurrent)
+    return (
+        broker,
+        Poller(
+            broker, PAPER.account_id, posted.append, clock=clock, sleep=sleep, settings=settings
+        ),
+        posted,
+    )
+
+
+async def test_a_round_asks_several_batches_at_once_and_keeps_their_order(clock: Clock) -> None:
+    """1,000 conids take about one round trip, not ten, and still come as one message."""
+    broker, poller, posted = slow(1000, clock, concurrent=4)
+    task = asyncio.create_task(poller.poll_once())
+    for _ in range(20):  # let every task that can start start
+        await asyncio.sleep(0)
+    assert broker.in_flight == 4  # no more than the limit
+    broker.release.set()
+    await task
+    assert broker.most_in_flight == 4
+    assert [c[0] for c in broker.quote_calls] == [1, 101, 201, 301, 401, 501, 601, 701, 801, 901]
+    rounds = [m for m in posted if isinstance(m, QuotesUpdated)]
+    assert len(rounds) == 1 and list(rounds[0].quotes) == list(range(1, 1001))
+
+
+async def test_a_failed_batch_fails_the_round_and_stops_the_others(clock: Clock) -> None:
+    broker, poller, posted = slow(400, clock, concurrent=4)
+    broker.fail_batch = 201
+    with pytest.raises(Rejected):
+        await poller.poll_once()
+    assert broker.cancelled == 3 and broker.in_flight == 0
+    assert not [m for m in posted if isinstance(m, QuotesUpdated)]

@@ -123,6 +123,18 @@ async def test_a_flash_ends_with_the_next_round_of_quotes(clock: Clock) -> None:
         assert "416.10" in screen_text(table)
 
 
+async def test_the_totals_follow_a_round_of_quotes_in_the_same_repaint(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        await pilot.pause()
+        before = str(app.query_one("#totals").render())
+        table.apply_quotes(quote(265598, "223.91", clock))  # +1.00 on 100 AAPL
+        after = str(app.query_one("#totals").render())  # no frame in between
+        assert after != before and "Unrl P&L" in after
+
+
 async def test_sort_by_keyboard_and_reverse(clock: Clock) -> None:
     app = host(clock)
     async with app.run_test(size=SIZE) as pilot:

@@ -100,3 +100,34 @@ async def test_a_failure_counts_down_to_the_next_try(clock: Clock) -> None:
         assert bar.render().plain.endswith("(retrying in 3s)")
         clock.advance(4)
         assert bar.render().plain.endswith("(retrying…)")
+
+
+async def test_the_bar_is_repainted_only_when_what_it_shows_changes(clock: Clock) -> None:
+    """A quote a second keeps "quotes 0s" as it was: no repaint (no frame, nothing sent)."""
+    status = StatusView(account=PAPER, session=SessionState.CONNECTED, newest_quote_at=T0)
+    app = bar_host(clock, status)
+    async with app.run_test(size=(120, 3)) as pilot:
+        bar = app.query_one(StatusBar)
+        await pilot.pause()
+        renders = 0
+        render = bar.render
+
+        def counted() -> object:
+            nonlocal renders
+            renders += 1
+            return render()
+
+        bar.render = counted  # type: ignore[method-assign]
+        for second in range(1, 4):
+            clock.advance(1)
+            bar.status = replace(bar.status, newest_quote_at=T0 + second)  # "quotes 0s" again
+            bar._repaint_if_changed()  # the bar's one-second timer
+            await pilot.pause()
+        assert renders == 0
+        bar.status = replace(bar.status, session=SessionState.RECONNECTING)
+        await pilot.pause()
+        assert renders == 1 and "session reconnecting" in bar._shown.plain  # type: ignore[union-attr]
+        clock.advance(5)  # the quotes' age moves on: the timer repaints
+        bar._repaint_if_changed()
+        await pilot.pause()
+        assert renders == 2 and "quotes 5s" in bar._shown.plain  # type: ignore[union-attr]

@@ -112,7 +112,6 @@ class PositionsTable(Vertical):
         self.sort_reverse = False
         self.filter_text = ""
         self._views: dict[str, PositionView] = {}
-        self._totals_due = False
         self._by_conid: dict[int, list[str]] = {}
         self._matching: set[str] = set()  # keys passing the filter (in the grid or pending)
         self._pending: list[str] = []  # matching keys not yet added to the grid
@@ -264,14 +263,7 @@ class PositionsTable(Vertical):
         self.grid.update_cells(updates)
         if resort:
             self._sort()
-        # Totals sum every position: once per frame, not once per batch of 100 quotes.
-        if not self._totals_due:
-            self._totals_due = True
-            self.call_after_refresh(self._totals_after_quotes)
-
-    def _totals_after_quotes(self) -> None:
-        self._totals_due = False
-        self._update_totals()
+        self._update_totals()  # in the same repaint as the prices (a round is one message)
 
     def set_filter(self, text: str) -> None:
         """Show only rows whose symbol, description, class or currency contain every word."""

@@ -51,7 +51,9 @@ class StatusBar(Widget):
         "status-bar--dim",
     }
 
-    status: reactive[StatusView] = reactive(StatusView, layout=False)
+    # Repainted only when what it shows changes (see ``_repaint_if_changed``): a new quote
+    # every second that leaves "quotes 0s" as it was costs no frame and no bytes.
+    status: reactive[StatusView] = reactive(StatusView, layout=False, repaint=False)
 
     def __init__(
         self,
@@ -62,11 +64,19 @@ class StatusBar(Widget):
     ) -> None:
         super().__init__(id=id)
         self.clock = clock
+        self._shown: Text | None = None  # the line last rendered
         if status is not None:
             self.set_reactive(StatusBar.status, status)
 
     def on_mount(self) -> None:
-        self.set_interval(1.0, self.refresh)
+        self.set_interval(1.0, self._repaint_if_changed)
+
+    def watch_status(self) -> None:
+        self._repaint_if_changed()
+
+    def _repaint_if_changed(self) -> None:
+        if self._line() != self._shown:
+            self.refresh()
 
     @property
     def quotes_stale(self) -> bool:
@@ -77,6 +87,10 @@ class StatusBar(Widget):
         return self.clock() - status.newest_quote_at > status.stale_after
 
     def render(self) -> Text:
+        self._shown = self._line()
+        return self._shown
+
+    def _line(self) -> Text:
         status = self.status
         now = self.clock()
         style = self.get_component_rich_style
