@@ -62,7 +62,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command is None:
         print(f"ibtui: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    skip_httpx_cli()
     entry: Callable[[list[str]], int] = getattr(
         importlib.import_module(command.module), command.function
     )
     return entry(rest)
+
+
+def skip_httpx_cli() -> None:
+    """``import httpx`` also imports httpx's own command line (``httpx._main``: click, pygments,
+    rich's progress bars and syntax highlighting) whenever click is installed: about 40 ms of
+    CPU that ibtui, which never runs it, paid at each start (encode/httpx#3547). Marking the
+    module as absent makes httpx take its own fallback for a missing CLI; only this process's
+    ``httpx.main`` is affected (the ``httpx`` command runs in a process of its own)."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]

@@ -1,0 +1,63 @@
+"""Start-up imports: what the console's first screens do not need is imported when it is used.
+
+Each check runs in a fresh interpreter (imports are process-wide); nothing here times anything.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+# Modules the first painted positions never need: opened screens import them.
+LATER = (
+    "plotext",
+    "textual_plotext",
+    "segno",
+    "ibtui.tui.screens.chart",
+    "ibtui.tui.screens.search",
+    "ibtui.tui.screens.watchlist",
+    "ibtui.tui.screens.orders",
+    "ibtui.tui.screens.ticket",
+    "ibtui.tui.screens.help",
+    "ibtui.tui.screens.login",
+    "ibtui.tui.screens.lock",
+    "ibtui.tui.screens.question",
+    "ibtui.tui.screens.competing",
+    "ibtui.tui.widgets.qr",
+    "ibtui.tui.widgets.watchlist",
+)
+
+
+def imported_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    return set(out.split())
+
+
+def test_the_console_and_the_app_import_no_screen_the_start_does_not_show() -> None:
+    loaded = imported_after("import ibtui.console, ibtui.tui.app")
+    assert "ibtui.tui.screens.positions" in loaded  # the probe sees the start's imports
+    assert sorted(loaded & set(LATER)) == []
+
+
+def test_help_imports_neither_textual_nor_httpx() -> None:
+    loaded = imported_after(
+        "import contextlib, io\nfrom ibtui.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n    main(['--help'])"
+    )
+    assert "ibtui.cli" in loaded
+    assert not {m.split(".")[0] for m in loaded} & {"textual", "httpx", "Crypto", "starlette"}
+
+
+def test_the_command_line_leaves_out_httpxs_own_command_line_and_httpx_still_works() -> None:
+    code = (
+        "from ibtui.cli import skip_httpx_cli\nskip_httpx_cli()\nimport httpx\n"
+        "def app(request):\n    return httpx.Response(200, json={'ok': True})\n"
+        "with httpx.Client(transport=httpx.MockTransport(app)) as client:\n"
+        "    assert client.get('https://example.invalid/').json() == {'ok': True}\n"
+    )
+    loaded = imported_after(code)
+    assert "httpx" in loaded
+    assert not loaded & {"click", "pygments.lexers", "rich.progress", "rich.syntax"}
