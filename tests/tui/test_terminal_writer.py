@@ -1,0 +1,321 @@
+"""The terminal writer (ibtui/tui/terminal.py) against a terminal emulator: whatever Textual's own
+output shows on a terminal, the writer's output shows the same, cell for cell (character,
+colours, attributes), in far fewer bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import pyte
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from textual._compositor import ChopsUpdate, Compositor, LayoutUpdate
+from textual.geometry import Region
+from textual.strip import Strip
+
+from ibtui.tui.terminal import TerminalWriter
+
+# --- a terminal: pyte, with every SGR attribute Rich can emit --------------------------------
+
+
+class Char(NamedTuple):
+    """pyte's character plus the attributes pyte does not keep."""
+
+    data: str
+    fg: str = "default"
+    bg: str = "default"
+    bold: bool = False
+    italics: bool = False
+    underscore: bool = False
+    strikethrough: bool = False
+    reverse: bool = False
+    blink: bool = False
+    dim: bool = False
+    blink2: bool = False
+    conceal: bool = False
+    underline2: bool = False
+    frame: bool = False
+    encircle: bool = False
+    overline: bool = False
+
+
+SGR_ON = {
+    1: "bold",
+    2: "dim",
+    3: "italics",
+    4: "underscore",
+    5: "blink",
+    6: "blink2",
+    7: "reverse",
+    8: "conceal",
+    9: "strikethrough",
+    21: "underline2",
+    51: "frame",
+    52: "encircle",
+    53: "overline",
+}
+SGR_OFF = {
+    22: ("bold", "dim"),
+    23: ("italics",),
+    24: ("underscore", "underline2"),
+    25: ("blink", "blink2"),
+    27: ("reverse",),
+    28: ("conceal",),
+    29: ("strikethrough",),
+    54: ("frame", "encircle"),
+    55: ("overline",),
+}
+
+
+class Screen(pyte.Screen):  # type: ignore[misc]
+    """A VT100 screen (pyte) that keeps all of ECMA-48's rendition attributes."""
+
+    @property
+    def default_char(self) -> Char:
+        return Char(data=" ")
+
+    def reset(self) -> None:
+        super().reset()
+        self.cursor.attrs = self.default_char
+
+    def select_graphic_rendition(self, *attrs: int, **_: Any) -> None:
+        codes = list(attrs) or [0]
+        pen = self.cursor.attrs._asdict()
+        i = 0
+        while i < len(codes):
+            code = codes[i]
+            if code == 0:
+                pen = {**Char(" ")._asdict(), "data": pen["data"]}
+            elif code in SGR_ON:
+                pen[SGR_ON[code]] = True
+            elif code in SGR_OFF:
+                for name in SGR_OFF[code]:
+                    pen[name] = False
+            elif 30 <= code <= 37 or 90 <= code <= 97:
+                pen["fg"] = str(code)
+            elif code == 39:
+                pen["fg"] = "default"
+            elif 40 <= code <= 47 or 100 <= code <= 107:
+                pen["bg"] = str(code)
+            elif code == 49:
+                pen["bg"] = "default"
+            elif code in (38, 48):
+                key = "fg" if code == 38 else "bg"
+                if codes[i + 1] == 2:
+                    pen[key] = "#{:02x}{:02x}{:02x}".format(*codes[i + 2 : i + 5])
+                    i += 4
+                else:
+                    pen[key] = f"@{codes[i + 2]}"
+                    i += 2
+            else:
+                raise AssertionError(f"SGR {code} in {codes}")
+            i += 1
+        self.cursor.attrs = Char(**pen)
+
+
+class Terminal:
+    def __init__(self, width: int, height: int) -> None:
+        self.screen = Screen(width, height)
+        self.stream = pyte.Stream(self.screen)
+        self.bytes = 0
+        self.feed("\x1b[?7l")  # Textual turns line wrapping off
+
+    def feed(self, text: str) -> None:
+        self.bytes += len(text.encode())
+        self.stream.feed(text)
+
+    def resize(self, width: int, height: int) -> None:
+        self.screen.resize(height, width)
+
+    def cells(self) -> list[list[Char]]:
+        screen = self.screen
+        return [[screen.buffer[y][x] for x in range(screen.columns)] for y in range(screen.lines)]
+
+
+def assert_same(textual: Terminal, ours: Terminal) -> None:
+    expected, got = textual.cells(), ours.cells()
+    for y, (want, have) in enumerate(zip(expected, got, strict=True)):
+        for x, (a, b) in enumerate(zip(want, have, strict=True)):
+            assert a == b, f"cell {x},{y}: Textual shows {a}, the writer {b}"
+
+
+def console(color_system: str = "truecolor") -> Console:
+    return Console(color_system=color_system, force_terminal=True, width=200)  # type: ignore[arg-type]
+
+
+# --- random updates as the compositor makes them ---------------------------------------------
+
+CHARACTERS = "ab xyZ0.9-│▁█é中文"  # ASCII, box drawing, Latin-1, wide (CJK)
+COLORS = [None, "default", "#ff0000", "#00ff01", "#102030", "red", "bright_blue", "color(200)"]
+ATTRIBUTES = ["bold", "dim", "italic", "underline", "reverse", "blink", "strike", "underline2"]
+
+
+@st.composite
+def styles(draw: st.DrawFn) -> Style | None:
+    if draw(st.integers(0, 9)) == 0:
+        return None
+    kwargs: dict[str, Any] = {
+        "color": draw(st.sampled_from(COLORS)),
+        "bgcolor": draw(st.sampled_from(COLORS)),
+    }
+    for name in ATTRIBUTES:
+        kwargs[name] = draw(st.sampled_from([None, None, True, False]))
+    style = Style(**kwargs)
+    if draw(st.integers(0, 5)) == 0:
+        style += Style.from_meta({"@click": "app.bell()"})  # meta: not for the terminal
+    return style
+
+
+def strip_of(cells: Sequence[tuple[str, Style | None]]) -> Strip:
+    """A strip of ``cells`` (a wide character followed by ``""`` for its right half)."""
+    segments: list[Segment] = []
+    for text, style in cells:
+        if text == "":
+            continue
+        if segments and segments[-1].style == style:
+            segments[-1] = Segment(segments[-1].text + text, style)
+        else:
+            segments.append(Segment(text, style))
+    return Strip(segments, len(cells))
+
+
+class Model:
+    """The screen the widgets would render: what the compositor's strips are cut from."""
+
+    def __init__(self, width: int, height: int, draw: st.DrawFn, palette: list[Style | None]):
+        self.width, self.height = width, height
+        self.palette = palette
+        self.lines = [[(" ", palette[0])] * width for _ in range(height)]
+        self.edit(draw, width * height)
+
+    def put(self, x: int, y: int, text: str, style: Style | None) -> None:
+        line = self.lines[y]
+        wide = text in "中文"
+        if wide and x + 1 >= self.width:
+            text, wide = "x", False
+        for at in (x, x + 1) if wide else (x,):
+            if line[at][0] == "":  # the right half of a wide character: blank its left
+                line[at - 1] = (" ", line[at - 1][1])
+            if at + 1 < self.width and line[at + 1][0] == "" and line[at][0] in "中文":
+                line[at + 1] = (" ", line[at + 1][1])
+        line[x] = (text, style)
+        if wide:
+            line[x + 1] = ("", style)
+
+    def edit(self, draw: st.DrawFn, count: int) -> None:
+        for _ in range(count):
+            x = draw(st.integers(0, self.width - 1))
+            y = draw(st.integers(0, self.height - 1))
+            run = draw(st.integers(1, 6))
+            style = draw(st.sampled_from(self.palette))
+            for i in range(run):
+                if x + i < self.width:
+                    self.put(x + i, y, draw(st.sampled_from(CHARACTERS)), style)
+
+    def pieces(self, y: int, cuts: list[int]) -> list[Strip]:
+        """Line ``y`` divided at ``cuts``, as the compositor divides a widget's strip."""
+        return list(strip_of(self.lines[y]).divide(cuts[1:]))
+
+    def cuts(self, draw: st.DrawFn) -> list[list[int]]:
+        cuts = []
+        for _ in range(self.height):
+            inner = draw(st.sets(st.integers(1, self.width - 1), max_size=4))
+            cuts.append([0, *sorted(inner), self.width])
+        return cuts
+
+    def full(self, draw: st.DrawFn) -> LayoutUpdate:
+        strips: list[list[Strip]] = []
+        for y, line_cuts in enumerate(self.cuts(draw)):
+            strips.append(self.pieces(y, line_cuts))
+        return LayoutUpdate(strips, Region(0, 0, self.width, self.height))  # type: ignore[arg-type]
+
+    def chops(self, draw: st.DrawFn) -> ChopsUpdate:
+        regions = []
+        for _ in range(draw(st.integers(1, 4))):
+            x = draw(st.integers(0, self.width - 1))
+            y = draw(st.integers(0, self.height - 1))
+            w = draw(st.integers(1, self.width - x))
+            h = draw(st.integers(1, self.height - y))
+            regions.append(Region(x, y, w, h))
+        spans = list(Compositor._regions_to_spans(regions))
+        rendered = {y for y, _, _ in spans}
+        cuts = self.cuts(draw)
+        chops: list[dict[int, Strip | None]] = []
+        for y, line_cuts in enumerate(cuts):
+            line: dict[int, Strip | None] = dict.fromkeys(line_cuts[:-1])
+            if y in rendered:
+                # a chop a span touches is always rendered (the screen covers every cell)
+                touched = [(x1, x2) for span_y, x1, x2 in spans if span_y == y]
+                pieces = self.pieces(y, line_cuts)
+                for a, b, piece in zip(line_cuts, line_cuts[1:], pieces, strict=False):
+                    if any(a <= x2 and b > x1 for x1, x2 in touched) or draw(st.booleans()):
+                        line[a] = piece
+            chops.append(line)
+        return ChopsUpdate(chops, spans, [c[1:] for c in cuts])
+
+
+@st.composite
+def sessions(draw: st.DrawFn) -> tuple[tuple[int, int], list[tuple[str, Any]]]:
+    """The screen's size and the steps: ("full", LayoutUpdate), ("chops", ChopsUpdate),
+    ("resize", (width, height))."""
+    width, height = draw(st.integers(2, 24)), draw(st.integers(1, 6))
+    palette = [draw(styles()) for _ in range(draw(st.integers(1, 5)))]
+    model = Model(width, height, draw, palette)
+    size = (width, height)
+    steps: list[tuple[str, Any]] = []
+    if draw(st.booleans()):
+        steps.append(("full", model.full(draw)))
+    for _ in range(draw(st.integers(1, 8))):
+        kind = draw(st.sampled_from(["chops"] * 6 + ["full", "resize"]))
+        if kind == "resize":
+            width, height = draw(st.integers(2, 24)), draw(st.integers(1, 6))
+            model = Model(width, height, draw, palette)
+            steps.append(("resize", (width, height)))
+            steps.append(("full", model.full(draw)))  # Textual repaints after a resize
+            continue
+        model.edit(draw, draw(st.integers(0, 6)))
+        steps.append((kind, model.full(draw) if kind == "full" else model.chops(draw)))
+    return size, steps
+
+
+def play(
+    size: tuple[int, int], steps: list[tuple[str, Any]], color_system: str = "truecolor"
+) -> tuple[int, int]:
+    """Each step through Textual's output into one terminal and the writer's into another; the
+    two must show the same after every step. The bytes each took."""
+    out = console(color_system)
+    writer = TerminalWriter(enabled=True)
+    width, height = size
+    textual, ours = Terminal(width, height), Terminal(width, height)
+    for kind, step in steps:
+        if kind == "resize":
+            width, height = step
+            textual.resize(width, height)
+            ours.resize(width, height)
+            continue
+        expected = step.render_segments(out)
+        textual.feed(expected)
+        ours.feed(writer.render(step, out, (width, height)))
+        assert_same(textual, ours)
+        assert ours.screen.cursor.attrs == Char(" "), "the pen is left as it was found"
+    return textual.bytes, ours.bytes
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sessions())
+def test_the_terminal_shows_what_textual_would_have_shown(
+    session: tuple[tuple[int, int], list[tuple[str, Any]]],
+) -> None:
+    play(*session)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sessions())
+def test_the_same_on_a_256_colour_terminal(
+    session: tuple[tuple[int, int], list[tuple[str, Any]]],
+) -> None:
+    play(*session, "256")
