@@ -1,6 +1,10 @@
 """Wiring between the IBKR client and the console: the ``Broker`` and ``LoginFlow`` the screens use,
 ``ibtui run`` (the console on IBKR, or on ``ibtui sim`` via ``--config``) and ``ibtui demo`` (the
-console on the embedded simulator)."""
+console on the embedded simulator).
+
+The order service (``ibtui.console_trading`` and ``ibtui.trading``), the credentials files and the
+third-party login are imported when first used: the first positions need none of them.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -23,22 +28,33 @@ from ibtui.config import (
     save_tokens,
 )
 from ibtui.console_market import ClientMarketData, StateWatchlistStore
-from ibtui.console_trading import ClientTrader
-from ibtui.credentials import load_credentials
 from ibtui.demo import DemoEnvironment, build_demo
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.connect import Connection, Recovery, connect
 from ibtui.ibkr.errors import IbkrError
-from ibtui.ibkr.login import RequestToken, ThirdPartyLogin
 from ibtui.ibkr.session import AccessCredentials, Consumer
 from ibtui.state import StateStore
-from ibtui.trading.journal import Journal, journal_path
 from ibtui.tui.convert import account_view, fx_rates, position_view, quote_view
 from ibtui.tui.market import Watchlist
 from ibtui.tui.protocols import LoginPrompt, LoginStep, Progress
+from ibtui.tui.trading import (
+    Ask,
+    CancelAllResult,
+    OrderDraft,
+    OrderView,
+    PreviewView,
+    SubmitResult,
+    TicketCheck,
+    Trader,
+    TradeView,
+)
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
-__all__ = ["ClientBackend", "backend_from_settings", "main", "run_main"]
+if TYPE_CHECKING:
+    from ibtui.console_trading import ClientTrader
+    from ibtui.ibkr.login import RequestToken
+
+__all__ = ["ClientBackend", "DeferredTrader", "backend_from_settings", "main", "run_main"]
 
 
 class ClientBackend:
@@ -75,6 +91,8 @@ class ClientBackend:
     # --- LoginFlow -----------------------------------------------------------------------
 
     async def start(self) -> LoginPrompt:
+        from ibtui.ibkr.login import ThirdPartyLogin
+
         async with httpx.AsyncClient(transport=self._transport) as http:
             login = ThirdPartyLogin(http, self._base_url, self._consumer, clock=self._clock)
             self._request = await login.request_token()
@@ -89,6 +107,8 @@ class ClientBackend:
             await self.start()
         assert self._request is not None
         progress(LoginStep.ACCESS_TOKEN)
+        from ibtui.ibkr.login import ThirdPartyLogin
+
         async with httpx.AsyncClient(transport=self._transport) as http:
             login = ThirdPartyLogin(http, self._base_url, self._consumer, clock=self._clock)
             access = await login.access_token(self._request, verifier)
@@ -133,6 +153,9 @@ class ClientBackend:
 
     def trader(self, settings: OrderSettings, state_dir: Path) -> ClientTrader:
         """Trading for the screens, journaled in ``state_dir``."""
+        from ibtui.console_trading import ClientTrader
+        from ibtui.trading.journal import Journal, journal_path
+
         return ClientTrader(
             self.client,
             Journal(journal_path(state_dir)),
@@ -196,6 +219,62 @@ class ClientBackend:
             await self._conn.aclose()
 
 
+class DeferredTrader:
+    """A :class:`~ibtui.tui.trading.Trader` made by ``make`` when first used: the console starts
+    without importing the order service, which its first screens do not use."""
+
+    def __init__(self, make: Callable[[], Trader]) -> None:
+        self._make = make
+        self._trader: Trader | None = None
+
+    @property
+    def trader(self) -> Trader:
+        if self._trader is None:
+            self._trader = self._make()
+        return self._trader
+
+    def check(self, draft: OrderDraft, quote: QuoteView | None) -> TicketCheck:
+        return self.trader.check(draft, quote)
+
+    async def preview(self, draft: OrderDraft) -> PreviewView:
+        return await self.trader.preview(draft)
+
+    async def submit(
+        self,
+        draft: OrderDraft,
+        ask: Ask,
+        *,
+        confirmation: str | None = None,
+        quote: QuoteView | None = None,
+    ) -> SubmitResult:
+        return await self.trader.submit(draft, ask, confirmation=confirmation, quote=quote)
+
+    async def orders(self, account_id: str) -> Sequence[OrderView]:
+        return await self.trader.orders(account_id)
+
+    async def trades(self, account_id: str) -> Sequence[TradeView]:
+        return await self.trader.trades(account_id)
+
+    async def cancel(self, account_id: str, order_id: int) -> str:
+        return await self.trader.cancel(account_id, order_id)
+
+    async def modify(
+        self,
+        order: OrderView,
+        *,
+        quantity: Decimal | None,
+        limit_price: Decimal | None,
+        stop_price: Decimal | None,
+        ask: Ask,
+    ) -> SubmitResult:
+        return await self.trader.modify(
+            order, quantity=quantity, limit_price=limit_price, stop_price=stop_price, ask=ask
+        )
+
+    async def cancel_all(self, account_id: str) -> CancelAllResult:
+        return await self.trader.cancel_all(account_id)
+
+
 def main(argv: list[str]) -> int:
     """``ibtui demo``: the console on the embedded simulator, through the real login flow."""
     parser = argparse.ArgumentParser(
@@ -228,7 +307,7 @@ def main(argv: list[str]) -> int:
     return run_app(
         backend,
         login=backend if backend.needs_login else None,
-        trader=backend.trader(OrderSettings(), state_dir),
+        trader=DeferredTrader(lambda: backend.trader(OrderSettings(), state_dir)),
         market=ClientMarketData(backend.client),
         watchlist=Watchlist.load(StateWatchlistStore(StateStore(state_dir))),
         poll_interval=args.poll_interval,
@@ -248,6 +327,8 @@ def backend_from_settings(
 ) -> ClientBackend:
     """The backend for a configured consumer: first-party token from the config, a token stored
     by an earlier login, or none (the login screen runs and stores the token it gets)."""
+    from ibtui.credentials import load_credentials
+
     creds = load_credentials(settings.ibkr, settings.token_file)
     consumer = Consumer(
         creds.consumer_key, creds.realm, creds.signature_key, creds.encryption_key, creds.dh
@@ -301,7 +382,7 @@ def run_main(argv: list[str]) -> int:
         login=backend if backend.needs_login else None,
         keymap=settings.keymap,
         poll_interval=args.poll_interval or settings.ui.poll_interval,
-        trader=backend.trader(settings.orders, settings.state_dir),
+        trader=DeferredTrader(lambda: backend.trader(settings.orders, settings.state_dir)),
         market=ClientMarketData(backend.client),
         watchlist=Watchlist.load(StateWatchlistStore(state)),
         last_account=state.last_account,

@@ -14,9 +14,11 @@ screen of it can exist then).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import PurePath
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import RenderableType
@@ -120,7 +122,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
     TITLE = "ibtui"
     # The start screens' own files (their CSS_PATH too), read with the app's at start: Textual
     # re-parses every stylesheet source when a screen brings a file it has not read yet.
-    CSS_PATH = ["screens/accounts.tcss", "screens/positions.tcss"]
+    CSS_PATH: ClassVar[list[str | PurePath]] = ["screens/accounts.tcss", "screens/positions.tcss"]
     COMMANDS = App.COMMANDS | {ActionsProvider, SymbolSearchProvider}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "leave", "Quit", id=ids.APP_QUIT, priority=True),
@@ -358,7 +360,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.account = account
         self.poll(account, screen)
         if self.trader is not None:
-            self.watch_orders(account, self.trader)
+            self.watch_orders(account, self.trader, screen)
 
     @work(exclusive=True, group="poller")
     async def poll(self, account: AccountView, screen: PositionsScreen) -> None:
@@ -524,15 +526,23 @@ class IbtuiApp(App[None], inherit_bindings=False):
             self.notify(result.message, title="Order sent", timeout=8)
 
     @work(exclusive=True, group="order-watch", exit_on_error=False)
-    async def watch_orders(self, account: AccountView, trader: Trader) -> None:
+    async def watch_orders(
+        self, account: AccountView, trader: Trader, first: PositionsScreen | None = None
+    ) -> None:
         """Fills, rejections and cancels notified wherever the trader is in the app.
 
         While the orders screen is open it polls and notifies itself; this loop pauses and
         then carries on from that screen's last view, so nothing is told twice or missed.
+        The first read (the baseline: nothing is told from it) waits until the ``first``
+        positions screen shows prices, for at most one poll: the positions come first.
         """
         known: dict[int, OrderView] | None = None
         started = self.clock()
         orders_screen: OrdersScreen | None = None
+        if first is not None:
+            wait = min(self.poll_settings.interval, self.order_watch_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(first.priced.wait(), wait)
         while True:
             shown = self._orders_screen()
             if shown is not None:

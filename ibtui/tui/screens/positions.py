@@ -6,6 +6,7 @@ life and errors to the status bar (errors also pop up as a notification).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -63,6 +64,7 @@ class PositionsScreen(Screen[None]):
         base = status or StatusView()
         self._initial_status = replace(base, account=account, poll_interval=poll_interval)
         self.quotes: dict[int, QuoteView] = {}  # the newest snapshot of each conid
+        self.priced = asyncio.Event()  # set once the first prices (or an error) are shown
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self._initial_status, clock=self.clock, id="status")
@@ -92,6 +94,8 @@ class PositionsScreen(Screen[None]):
     def on_quotes_updated(self, message: QuotesUpdated) -> None:
         self.table.apply_quotes(message.quotes)
         self.quotes.update(message.quotes)
+        if message.quotes:
+            self.priced.set()
         ticket = self.app.screen
         set_quote = getattr(ticket, "set_quote", None)  # an open order ticket shows them live
         if ticket is not self and callable(set_quote):
@@ -121,6 +125,7 @@ class PositionsScreen(Screen[None]):
         self._set_status(lst_expires_at=message.expires_at)
 
     def on_error_raised(self, message: ErrorRaised) -> None:
+        self.priced.set()
         text = message.message
         retry_at = None if message.retry_in is None else self.clock() + message.retry_in
         self._set_status(error=text, retry_at=retry_at)
