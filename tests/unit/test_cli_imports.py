@@ -25,6 +25,10 @@ LATER = (
     "ibtui.tui.screens.competing",
     "ibtui.tui.widgets.qr",
     "ibtui.tui.widgets.watchlist",
+    "ibtui.console_trading",  # the order service: on the first order read, after the prices
+    "ibtui.trading.service",
+    "ibtui.credentials",
+    "ibtui.ibkr.login",
 )
 
 
