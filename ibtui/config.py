@@ -45,10 +45,9 @@ from types import MappingProxyType
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
-import platformdirs
-
 from ibtui.files import ConfigError, InsecureFileError, check_private_permissions, write_private
 from ibtui.ibkr.oauth import realm_for
+from ibtui.paths import default_config_path, default_state_dir
 
 __all__ = [
     "CONFIG_ENV",
@@ -72,7 +71,6 @@ __all__ = [
     "save_tokens",
 ]
 
-APP_NAME = "ibtui"
 DEFAULT_BASE_URL = "https://api.ibkr.com/v1/api/"
 CONFIG_ENV = "IBTUI_CONFIG"
 TOKEN_FILE_NAME = "tokens.json"  # noqa: S105 (a file name, not a password)
@@ -192,14 +190,6 @@ class Settings:
     def token_file(self) -> Path:
         """Where a third-party login stores the access token and its encrypted secret."""
         return self.state_dir / TOKEN_FILE_NAME
-
-
-def default_config_path() -> Path:
-    return platformdirs.user_config_path(APP_NAME) / "config.toml"
-
-
-def default_state_dir() -> Path:
-    return platformdirs.user_state_path(APP_NAME)
 
 
 # --- schema and value conversion ------------------------------------------------------------

@@ -19,40 +19,34 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ibtui.config import (
-    ConfigError,
-    OrderSettings,
-    Settings,
-    default_state_dir,
-    load_settings,
-    save_tokens,
-)
 from ibtui.console_market import ClientMarketData, StateWatchlistStore
 from ibtui.demo import DemoEnvironment, build_demo
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.connect import Connection, Recovery, connect
 from ibtui.ibkr.errors import IbkrError
 from ibtui.ibkr.session import AccessCredentials, Consumer
+from ibtui.paths import default_state_dir
 from ibtui.state import StateStore
 from ibtui.tui.convert import account_view, fx_rates, position_view, quote_view
 from ibtui.tui.market import Watchlist
 from ibtui.tui.protocols import LoginPrompt, LoginStep, Progress
-from ibtui.tui.trading import (
-    Ask,
-    CancelAllResult,
-    OrderDraft,
-    OrderView,
-    PreviewView,
-    SubmitResult,
-    TicketCheck,
-    Trader,
-    TradeView,
-)
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
 if TYPE_CHECKING:
+    from ibtui.config import OrderSettings, Settings
     from ibtui.console_trading import ClientTrader
     from ibtui.ibkr.login import RequestToken
+    from ibtui.tui.trading import (
+        Ask,
+        CancelAllResult,
+        OrderDraft,
+        OrderView,
+        PreviewView,
+        SubmitResult,
+        TicketCheck,
+        Trader,
+        TradeView,
+    )
 
 __all__ = ["ClientBackend", "DeferredTrader", "backend_from_settings", "main", "run_main"]
 
@@ -307,11 +301,17 @@ def main(argv: list[str]) -> int:
     return run_app(
         backend,
         login=backend if backend.needs_login else None,
-        trader=DeferredTrader(lambda: backend.trader(OrderSettings(), state_dir)),
+        trader=DeferredTrader(lambda: _demo_trader(backend, state_dir)),
         market=ClientMarketData(backend.client),
         watchlist=Watchlist.load(StateWatchlistStore(StateStore(state_dir))),
         poll_interval=args.poll_interval,
     )
+
+
+def _demo_trader(backend: ClientBackend, state_dir: Path) -> ClientTrader:
+    from ibtui.config import OrderSettings
+
+    return backend.trader(OrderSettings(), state_dir)
 
 
 def _demo_key_dir() -> Path | None:
@@ -339,6 +339,8 @@ def backend_from_settings(
     token_file = settings.token_file
 
     def save(new: AccessCredentials) -> None:
+        from ibtui.config import save_tokens
+
         save_tokens(token_file, new.access_token, new.access_token_secret, new.is_paper)
 
     return ClientBackend(
@@ -363,6 +365,8 @@ def run_main(argv: list[str]) -> int:
     parser.add_argument("--config", type=Path, help="configuration file (TOML)")
     parser.add_argument("--poll-interval", type=float, help="seconds between polls")
     args = parser.parse_args(argv)
+    from ibtui.config import ConfigError, load_settings
+
     while True:
         try:
             settings = load_settings(args.config, require_credentials=True)

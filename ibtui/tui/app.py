@@ -45,14 +45,6 @@ from ibtui.tui.protocols import Broker, LoginFlow
 from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.terminal import TerminalWriter
-from ibtui.tui.trading import (
-    OrderKind,
-    OrderSide,
-    OrderView,
-    QuestionView,
-    SubmitResult,
-    Trader,
-)
 from ibtui.tui.viewmodels import AccountView, PositionView, SessionState
 from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.positions_grid import PositionsGrid
@@ -61,6 +53,7 @@ from ibtui.tui.widgets.positions_table import PositionsTable
 if TYPE_CHECKING:
     from ibtui.tui.screens.orders import OrdersScreen
     from ibtui.tui.screens.question import QuestionScreen
+    from ibtui.tui.trading import OrderView, SubmitResult, Trader
 
 __all__ = ["IbtuiApp", "run_app"]
 
@@ -409,10 +402,12 @@ class IbtuiApp(App[None], inherit_bindings=False):
         if view is None:
             self.notify("No position selected.", severity="warning")
             return
+        from ibtui.tui.screens.ticket import TicketScreen
+        from ibtui.tui.trading import OrderKind, OrderSide
+
         closing = OrderSide.SELL if view.quantity > 0 else OrderSide.BUY
         chosen = closing if side == "CLOSE" else OrderSide(side)
         quote = screen.quotes.get(view.conid)
-        from ibtui.tui.screens.ticket import TicketScreen
 
         ticket = TicketScreen(
             self.trader,
@@ -486,11 +481,13 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def _open_ticket(self, message: TicketRequested, currency: str | None) -> None:
         if self.trader is None or self.account is None:
             return
+        from ibtui.tui.screens.ticket import TicketScreen
+        from ibtui.tui.trading import OrderKind, OrderSide
+
         quote = message.quote
         held = self._held(message.conid)
         side = OrderSide(message.side)
         closing = bool(held) and (held[0].quantity > 0) == (side is OrderSide.SELL)
-        from ibtui.tui.screens.ticket import TicketScreen
 
         ticket = TicketScreen(
             self.trader,
@@ -611,6 +608,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             return
         from ibtui.tui.screens.orders import describe_order
         from ibtui.tui.screens.question import QuestionScreen
+        from ibtui.tui.trading import QuestionView
 
         account = self.account.account_id if self.account else "the account"
         lines = [f"{len(working)} order(s) are still working on {account}:"]

@@ -27,6 +27,7 @@ LATER = (
     "ibtui.tui.widgets.watchlist",
     "ibtui.console_trading",  # the order service: on the first order read, after the prices
     "ibtui.trading.service",
+    "ibtui.tui.trading",
     "ibtui.credentials",
     "ibtui.ibkr.login",
 )
