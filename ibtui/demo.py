@@ -27,8 +27,8 @@ from ibtui.ibkr.oauth import OAuthFormatError, load_rsa_key
 from ibtui.ibkr.session import Consumer
 from ibtui.sim import ShiftedClock, SimConfig, Simulator, SystemClock, create_app
 from ibtui.sim.oauth_server import OAuthServer
+from ibtui.sim.oauth_tokens import TESTCONS_DH_PRIME
 from ibtui.sim.oauth_tokens import Consumer as RegisteredConsumer
-from ibtui.sim.provision import TESTCONS_DH_PRIME
 
 __all__ = ["DEMO_BASE_URL", "DEMO_CONSUMER_KEY", "DemoEnvironment", "build_demo", "trading_offset"]
 

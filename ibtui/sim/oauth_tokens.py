@@ -15,6 +15,7 @@ from Crypto.PublicKey.RSA import RsaKey
 from ibtui.ibkr.oauth import DHParams, load_rsa_key, parse_dh_params, realm_for
 
 __all__ = [
+    "TESTCONS_DH_PRIME",
     "AccessToken",
     "Consumer",
     "DemoUser",
@@ -23,6 +24,19 @@ __all__ = [
     "RequestToken",
     "TokenStore",
 ]
+
+# The 2048-bit safe prime of IBKR's TESTCONS demo (OAUTH.md §7.1, vector ``dhparam-parse``),
+# generator 2. Bundled because generating a 2048-bit DH prime takes minutes. (Here rather than in
+# ibtui.sim.provision, which re-exports it, so that the demo does not import provisioning.)
+TESTCONS_DH_PRIME = int(
+    "f51d7ab737a452668fd8b5eec12fcdc3c01a0744d93db2e9b1dc335bd2551ec67e11becc60c33a73497a0f7c"
+    "086d87e45781ada35b7af72708f31ae221347a1c6517575a347df83a321d05450547ee13a8182280ed814230"
+    "02aa6337b48a251d840bfdabe8d41b8109284933a6c33bc6652ea9c7a5fd6b4945b7b39f1d951ae19b919206"
+    "1e2f9de84768b67c425258724cdb96975917cabdea87e7e0bc72b01a331d06f2f34229a5ec742b399fcffa51"
+    "0bf6b8f9b5bf9858f058371a49aa4f950f7fbfb3f47710af34baa83fff1b467d38d0e6b1b0a2d117f178cf93"
+    "0d7dfdcc8f6755a2229d48492a967f493041121e382b9e87ca1368c09f54e6352d909f2b",
+    16,
+)
 
 
 @dataclass(frozen=True)
