@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 from itertools import chain
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from rich.cells import cell_len
 from rich.padding import Padding
@@ -20,6 +20,7 @@ from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.renderables.styled import Styled
 from textual.strip import Strip
+from textual.widget import PseudoClasses
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
@@ -65,6 +66,25 @@ def cell_lines(
     return [[side, body, side]]
 
 
+class _Frame(NamedTuple):
+    """The grid's settings as one frame draws them (see ``PositionsGrid._frame_constants``)."""
+
+    own: bool  # the grid draws its data rows itself
+    fixed_columns: int
+    show_cursor: bool
+    show_hover: bool
+    pseudo: PseudoClasses
+    padding: int
+    css_foreground: bool
+    css_background: bool
+    zebra: bool
+    columns: tuple[tuple[ColumnKey, int], ...]  # in order, with their widths
+    fixed_width: int
+    table_width: int  # of the scrolling columns and the row labels
+    width: int  # of the widget
+    styles: dict[str, Style]  # looked up by ``_frame_style``
+
+
 class PositionsGrid(DataTable[Cell]):
     """Rows keyed ``account:conid``; the columns of :data:`~ibtui.tui.widgets.columns.COLUMNS`."""
 
@@ -101,7 +121,7 @@ class PositionsGrid(DataTable[Cell]):
             1000
         )
         self._cell_lines: LRUCache[tuple[object, ...], SegmentLines] = LRUCache(10000)
-        self._frame_styles: dict[str, Style] = {}
+        self._frame: _Frame | None = None
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)  # clears the caches above
         self.fixed_columns = 1
         for column in COLUMNS:
@@ -138,11 +158,11 @@ class PositionsGrid(DataTable[Cell]):
         self._lines.clear()
         self._row_lines.clear()
         self._cell_lines.clear()
-        self._frame_styles.clear()
+        self._frame = None
 
     def _frame_style(self, name: str) -> Style:
         """A component's (or, for ``""``, the widget's) style, looked up once a frame."""
-        memo = self._frame_styles
+        memo = self._frame_constants().styles
         style = memo.get(name)
         if style is None:
             style = self.rich_style if not name else self.get_component_styles(name).rich_style
@@ -151,17 +171,50 @@ class PositionsGrid(DataTable[Cell]):
             memo[name] = style
         return style
 
+    def _frame_constants(self) -> _Frame:
+        """What every line of a frame is drawn with, read once a frame (each of these is a
+        reactive or computed attribute, a few microseconds a read, and a frame reads them for
+        every cell)."""
+        frame = self._frame
+        if frame is None:
+            columns = self.ordered_columns
+            widths = tuple((column.key, column.get_render_width(self)) for column in columns)
+            fixed_columns = self.fixed_columns
+            frame = self._frame = _Frame(
+                own=self._own_drawing(),
+                fixed_columns=fixed_columns,
+                show_cursor=self.show_cursor,
+                show_hover=self._show_hover_cursor,
+                pseudo=self._pseudo_class_state,
+                padding=self.cell_padding,
+                css_foreground=self.cursor_foreground_priority == "css",
+                css_background=self.cursor_background_priority == "css",
+                zebra=self.zebra_stripes,
+                columns=widths,
+                fixed_width=sum(width for _, width in widths[:fixed_columns]),
+                table_width=sum(width for _, width in widths[fixed_columns:])
+                + self._row_label_column_width,
+                width=self.size.width,
+                styles={},
+            )
+        return frame
+
     def _own_drawing(self) -> bool:
-        return self.cursor_type == "row" and not (
-            self._labelled_row_exists and self.show_row_labels
+        """Whether the grid draws its data rows itself: one-line rows with a row cursor, no
+        fixed rows and no row labels (anything else is DataTable's)."""
+        return (
+            self.cursor_type == "row"
+            and not self.fixed_rows
+            and not (self._labelled_row_exists and self.show_row_labels)
         )
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        self._frame_styles.clear()
+        self._frame = None  # read again for this frame
+        self._pseudo_class_state = self.get_pseudo_class_state()
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
-        if self.fixed_rows or not self._own_drawing():
+        if not self._own_drawing():
             return super().render_line(y)
         scroll_x, scroll_y = self.scroll_offset
         if not self.show_header or y >= self.header_height:
@@ -169,12 +222,13 @@ class PositionsGrid(DataTable[Cell]):
         return self._render_line(y, scroll_x, scroll_x + self.size.width, self._frame_style(""))
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
-        width = self.size.width
+        frame = self._frame_constants()
+        width = frame.width
         try:
             row_key, line_no = self._get_offsets(y)
         except LookupError:
             return Strip.blank(width, base_style)
-        if row_key is self._header_row_key or not self._own_drawing():
+        if row_key is self._header_row_key or not frame.own:
             return super()._render_line(y, x1, x2, base_style)
         cursor, hover = self.cursor_coordinate, self.hover_coordinate
         cache_key = (
@@ -187,22 +241,18 @@ class PositionsGrid(DataTable[Cell]):
             cursor,
             hover,
             base_style,
-            self._show_hover_cursor,
+            frame.show_hover,
             self._update_count,
-            self._pseudo_class_state,
+            frame.pseudo,
         )
         strip = self._lines.get(cache_key)
         if strip is None:
             fixed, scrollable = self._render_line_in_row(
                 row_key, line_no, base_style, cursor, hover
             )
-            fixed_width = sum(
-                column.get_render_width(self)
-                for column in self.ordered_columns[: self.fixed_columns]
-            )
             segments = list(chain.from_iterable(fixed)) if fixed else []
             segments += line_crop(
-                list(chain.from_iterable(scrollable)), x1 + fixed_width, x2, width
+                list(chain.from_iterable(scrollable)), x1 + frame.fixed_width, x2, width
             )
             strip = Strip(segments).adjust_cell_length(width, base_style).simplify()
             self._lines[cache_key] = strip
@@ -216,7 +266,9 @@ class PositionsGrid(DataTable[Cell]):
         cursor_location: Coordinate,
         hover_location: Coordinate,
     ) -> tuple[SegmentLines, SegmentLines]:
-        if row_key is self._header_row_key or not self._own_drawing():
+        frame = self._frame_constants()
+        row = self.rows.get(row_key)
+        if row_key is self._header_row_key or not frame.own or row is None or row.height != 1:
             return super()._render_line_in_row(
                 row_key, line_no, base_style, cursor_location, hover_location
             )
@@ -227,10 +279,10 @@ class PositionsGrid(DataTable[Cell]):
             base_style,
             cursor_location,
             hover_location,
-            self.show_cursor,
-            self._show_hover_cursor,
+            frame.show_cursor,
+            frame.show_hover,
             self._update_count,
-            self._pseudo_class_state,
+            frame.pseudo,
         )
         cached = self._row_lines.get(cache_key)
         if cached is not None:
@@ -240,44 +292,47 @@ class PositionsGrid(DataTable[Cell]):
             row_index = -1
         cursor_row, hover_row = cursor_location.row, hover_location.row
         cursor, hover = cursor_row == row_index, hover_row == row_index
+        data = self._data.get(row_key, {})
         render_cell = self._render_cell
-        columns = self.ordered_columns
+        data_cell = self._data_cell
+
+        def draw(column_index: int, key: ColumnKey, width: int, style: Style) -> list[Segment]:
+            cell = data.get(key)
+            if isinstance(cell, Cell):
+                lines = data_cell(frame, row_index, column_index, cell, style, width, cursor, hover)
+            else:
+                lines = render_cell(row_index, column_index, style, width, cursor, hover)
+            return lines[line_no]
+
+        columns = frame.columns
         fixed_row: list[list[Segment]] = []
-        if self.fixed_columns:
+        if frame.fixed_columns:
             fixed_style = self._frame_style("datatable--fixed")
-            for column_index, column in enumerate(columns[: self.fixed_columns]):
-                width = column.get_render_width(self)
-                lines = render_cell(row_index, column_index, fixed_style, width, cursor, hover)
-                fixed_row.append(lines[line_no])
-        if self.zebra_stripes:
+            for index, (key, width) in enumerate(columns[: frame.fixed_columns]):
+                fixed_row.append(draw(index, key, width, fixed_style))
+        if frame.zebra:
             row_style = self._frame_style(
                 "datatable--odd-row" if row_index % 2 else "datatable--even-row"
             )
         else:
             row_style = base_style
-        scrollable_row: list[list[Segment]] = []
-        for column_index, column in enumerate(columns):
-            width = column.get_render_width(self)
-            lines = render_cell(row_index, column_index, row_style, width, cursor, hover)
-            scrollable_row.append(lines[line_no])
-        table_width = (
-            sum(column.get_render_width(self) for column in columns[self.fixed_columns :])
-            + self._row_label_column_width
-        )
-        remaining_space = max(0, self.size.width - table_width)
+        scrollable_row = [
+            draw(index, key, width, row_style) for index, (key, width) in enumerate(columns)
+        ]
         extend_style, _ = self._get_styles_to_render_cell(
             row_index == -1,
             False,
             False,
             hover_row == (row_index or 0),
             cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
+            frame.show_cursor,
+            frame.show_hover,
             False,
             False,
         )
         extend_style = row_style + extend_style
         extend_style += Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        remaining_space = max(0, frame.width - frame.table_width)
         scrollable_row.append([Segment(" " * remaining_space, extend_style)])
         pair = (fixed_row, scrollable_row)
         self._row_lines[cache_key] = pair
@@ -292,19 +347,33 @@ class PositionsGrid(DataTable[Cell]):
         cursor: bool = False,
         hover: bool = False,
     ) -> SegmentLines:
-        """A data cell, cached on its value; a one-line :class:`Cell` is built directly
-        (:func:`cell_lines`) instead of through Rich's renderers."""
-        if row_index < 0 or column_index < 0 or not self._own_drawing():
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        row_key = self._row_locations.get_key(row_index)
-        column_key = self._column_locations.get_key(column_index)
-        row = self.rows.get(row_key) if row_key is not None else None
-        cell = None
-        if row_key is not None and column_key is not None and row is not None:
-            cell = self._data[row_key].get(column_key)
-        if row is None or row.height != 1 or not isinstance(cell, Cell):
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
+        frame = self._frame_constants()
+        if row_index >= 0 and column_index >= 0 and frame.own:
+            row_key = self._row_locations.get_key(row_index)
+            column_key = self._column_locations.get_key(column_index)
+            row = self.rows.get(row_key) if row_key is not None else None
+            if row is not None and row.height == 1 and row_key is not None and column_key:
+                cell = self._data[row_key].get(column_key)
+                if isinstance(cell, Cell):
+                    return self._data_cell(
+                        frame, row_index, column_index, cell, base_style, width, cursor, hover
+                    )
+        return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+
+    def _data_cell(
+        self,
+        frame: _Frame,
+        row_index: int,
+        column_index: int,
+        cell: Cell,
+        base_style: Style,
+        width: int,
+        cursor: bool,
+        hover: bool,
+    ) -> SegmentLines:
+        """A one-line data cell, cached on its value; built directly (:func:`cell_lines`)
+        instead of through Rich's renderers."""
+        fixed = column_index < frame.fixed_columns
         cache_key = (
             row_index,
             column_index,
@@ -314,10 +383,10 @@ class PositionsGrid(DataTable[Cell]):
             fixed,
             cursor,
             hover,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self._pseudo_class_state,
-            self.cell_padding,
+            frame.show_cursor,
+            frame.show_hover,
+            frame.pseudo,
+            frame.padding,
         )
         cached = self._cell_lines.get(cache_key)
         if cached is not None:
@@ -328,18 +397,18 @@ class PositionsGrid(DataTable[Cell]):
             fixed,
             hover,
             cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self.cursor_foreground_priority == "css",
-            self.cursor_background_priority == "css",
+            frame.show_cursor,
+            frame.show_hover,
+            frame.css_foreground,
+            frame.css_background,
         )
         pre = base_style + Style.from_meta({"row": row_index, "column": column_index})
         pre += component_style
-        lines = cell_lines(cell, width, self.cell_padding, pre, post_style)
+        lines = cell_lines(cell, width, frame.padding, pre, post_style)
         if lines is None:  # as DataTable renders it
             options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
             lines = self.app.console.render_lines(
-                Styled(Padding(cell, (0, self.cell_padding)), pre_style=pre, post_style=post_style),
+                Styled(Padding(cell, (0, frame.padding)), pre_style=pre, post_style=post_style),
                 options,
             )
         self._cell_lines[cache_key] = lines
