@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -42,32 +42,33 @@ from ibtui.ibkr.models import (
     History,
     IserverAccounts,
     LedgerEntry,
-    LiveOrders,
-    OrderRequest,
-    OrderStatus,
-    PlaceResult,
     PnlRow,
     Position,
     Quote,
     Tickle,
-    Trade,
-    WhatIf,
     decode_body,
     merge_accounts,
-    order_body,
-    parse_cancel_result,
     parse_contract_search,
     parse_ledger,
-    parse_place_result,
     parse_pnl,
     parse_portfolio_accounts,
     parse_positions,
     parse_snapshot,
-    parse_trades,
 )
 from ibtui.ibkr.models.contract import ContractInfo, ContractSearchResult
-from ibtui.ibkr.models.orders import CancelResult, OrderError
 from ibtui.ibkr.pacing import Pacer, RetryPolicy
+
+if TYPE_CHECKING:  # the order models are imported by the order calls (see ibtui.ibkr.models)
+    from ibtui.ibkr.models import (
+        CancelResult,
+        LiveOrders,
+        OrderError,
+        OrderRequest,
+        OrderStatus,
+        PlaceResult,
+        Trade,
+        WhatIf,
+    )
 
 __all__ = ["MAX_SNAPSHOT_CONIDS", "IbkrClient"]
 
@@ -328,6 +329,8 @@ class IbkrClient:
 
     async def place_order(self, account_id: str, order: OrderRequest) -> PlaceResult:
         """Submit one order. Never retried: an unknown outcome raises OrderOutcomeUnknownError."""
+        from ibtui.ibkr.models import order_body, parse_place_result
+
         return await self._call(
             "POST",
             f"iserver/account/{account_id}/orders",
@@ -336,6 +339,8 @@ class IbkrClient:
         )
 
     async def reply(self, reply_id: str, *, confirmed: bool) -> PlaceResult:
+        from ibtui.ibkr.models import parse_place_result
+
         return await self._call(
             "POST", f"iserver/reply/{reply_id}", parse_place_result, body={"confirmed": confirmed}
         )
@@ -345,6 +350,8 @@ class IbkrClient:
     ) -> PlaceResult:
         """Modify a working order. ``order`` repeats every field of the original ticket with only
         the changed values different (IBKR's rule). Never retried, like a placement."""
+        from ibtui.ibkr.models import parse_place_result
+
         return await self._call(
             "POST",
             f"iserver/account/{account_id}/order/{order_id}",
@@ -367,6 +374,8 @@ class IbkrClient:
         await self._call("POST", "iserver/questions/suppress/reset", _ignore, body={})
 
     async def whatif(self, account_id: str, order: OrderRequest) -> WhatIf:
+        from ibtui.ibkr.models import WhatIf, order_body
+
         return await self._call(
             "POST",
             f"iserver/account/{account_id}/orders/whatif",
@@ -375,22 +384,30 @@ class IbkrClient:
         )
 
     async def live_orders(self, *, force: bool = False) -> LiveOrders:
+        from ibtui.ibkr.models import LiveOrders
+
         params = {"force": "true"} if force else None
         return await self._call(
             "GET", "iserver/account/orders", LiveOrders.from_json, params=params
         )
 
     async def order_status(self, order_id: int) -> OrderStatus:
+        from ibtui.ibkr.models import OrderStatus
+
         return await self._call(
             "GET", f"iserver/account/order/status/{order_id}", OrderStatus.from_json
         )
 
     async def cancel_order(self, account_id: str, order_id: int) -> CancelResult | OrderError:
+        from ibtui.ibkr.models import parse_cancel_result
+
         return await self._call(
             "DELETE", f"iserver/account/{account_id}/order/{order_id}", parse_cancel_result
         )
 
     async def trades(self) -> tuple[Trade, ...]:
+        from ibtui.ibkr.models import parse_trades
+
         return await self._call("GET", "iserver/account/trades", parse_trades)
 
 

@@ -30,6 +30,8 @@ LATER = (
     "ibtui.tui.trading",
     "ibtui.credentials",
     "ibtui.ibkr.login",
+    "ibtui.ibkr.models.orders",  # the order models: on the first order call
+    "ibtui.ibkr.models.order_views",
 )
 
 
@@ -66,3 +68,17 @@ def test_the_command_line_leaves_out_httpxs_own_command_line_and_httpx_still_wor
     loaded = imported_after(code)
     assert "httpx" in loaded
     assert not loaded & {"click", "pygments.lexers", "rich.progress", "rich.syntax"}
+
+
+def test_every_model_name_resolves_the_order_models_on_first_use() -> None:
+    code = (
+        "import sys\nimport ibtui.ibkr.models as models\n"
+        "assert 'ibtui.ibkr.models.orders' not in sys.modules\n"
+        "from ibtui.ibkr.models import LiveOrder, make_coid\n"
+        "from ibtui.ibkr.models.order_views import LiveOrder as Direct\n"
+        "assert LiveOrder is Direct and callable(make_coid)\n"
+        "missing = [n for n in models.__all__ if not hasattr(models, n)]\n"
+        "assert not missing, missing\n"
+        "assert not hasattr(models, 'NoSuchModel')\n"
+    )
+    assert "ibtui.ibkr.models.orders" in imported_after(code)

@@ -4,7 +4,14 @@ Every parser takes decoded JSON (``object``) and returns frozen dataclasses with
 money and prices as :class:`~decimal.Decimal`, ids as ``int``, sides as :class:`Side`, times as
 aware UTC datetimes, absent values as None (never 0). Malformed input raises
 :class:`ibtui.ibkr.errors.ProtocolError` and nothing else.
+
+The order models (``orders``, ``order_views``) are imported when one of their names is first
+used: a session that has not touched an order yet (the console up to its first positions) does
+not pay for their dataclasses.
 """
+
+import importlib
+from typing import TYPE_CHECKING
 
 from ibtui.ibkr.models._parse import JsonValue, decode_body
 from ibtui.ibkr.models.account import (
@@ -32,36 +39,38 @@ from ibtui.ibkr.models.market import (
     parse_snapshot,
     parse_volume,
 )
-from ibtui.ibkr.models.order_views import (
-    DisplayAmount,
-    LiveOrder,
-    LiveOrders,
-    OrderStatus,
-    Trade,
-    WhatIf,
-    WhatIfChange,
-    parse_trades,
-)
-from ibtui.ibkr.models.orders import (
-    SUPPORTED_ORDER_TYPES,
-    Accepted,
-    CancelResult,
-    ModifyResult,
-    OrderAck,
-    OrderError,
-    OrderRequest,
-    PlaceResult,
-    ReplyRequired,
-    ServerPrompt,
-    make_coid,
-    order_body,
-    parse_cancel_result,
-    parse_modify_result,
-    parse_place_result,
-    plain_text,
-)
 from ibtui.ibkr.models.position import POSITIONS_PAGE_SIZE, Position, parse_positions
 from ibtui.ibkr.models.session import AuthStatus, Tickle
+
+if TYPE_CHECKING:
+    from ibtui.ibkr.models.order_views import (
+        DisplayAmount,
+        LiveOrder,
+        LiveOrders,
+        OrderStatus,
+        Trade,
+        WhatIf,
+        WhatIfChange,
+        parse_trades,
+    )
+    from ibtui.ibkr.models.orders import (
+        SUPPORTED_ORDER_TYPES,
+        Accepted,
+        CancelResult,
+        ModifyResult,
+        OrderAck,
+        OrderError,
+        OrderRequest,
+        PlaceResult,
+        ReplyRequired,
+        ServerPrompt,
+        make_coid,
+        order_body,
+        parse_cancel_result,
+        parse_modify_result,
+        parse_place_result,
+        plain_text,
+    )
 
 __all__ = [
     "POSITIONS_PAGE_SIZE",
@@ -123,3 +132,52 @@ __all__ = [
     "parse_volume",
     "plain_text",
 ]
+
+# Where each lazily imported name lives (the TYPE_CHECKING imports above, for the type checker).
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "DisplayAmount",
+            "LiveOrder",
+            "LiveOrders",
+            "OrderStatus",
+            "Trade",
+            "WhatIf",
+            "WhatIfChange",
+            "parse_trades",
+        ),
+        "ibtui.ibkr.models.order_views",
+    ),
+    **dict.fromkeys(
+        (
+            "SUPPORTED_ORDER_TYPES",
+            "Accepted",
+            "CancelResult",
+            "ModifyResult",
+            "OrderAck",
+            "OrderError",
+            "OrderRequest",
+            "PlaceResult",
+            "ReplyRequired",
+            "ServerPrompt",
+            "make_coid",
+            "order_body",
+            "parse_cancel_result",
+            "parse_modify_result",
+            "parse_place_result",
+            "plain_text",
+        ),
+        "ibtui.ibkr.models.orders",
+    ),
+}
+
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        """An order model, imported on first use (PEP 562)."""
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
