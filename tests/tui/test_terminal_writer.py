@@ -4,20 +4,30 @@ colours, attributes), in far fewer bytes."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 import pyte
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, RenderableType
 from rich.segment import Segment
 from rich.style import Style
-from textual._compositor import ChopsUpdate, Compositor, LayoutUpdate
+from textual._compositor import ChopsUpdate, Compositor, CompositorUpdate, LayoutUpdate
 from textual.geometry import Region
+from textual.screen import Screen as TextualScreen
 from textual.strip import Strip
+from wcwidth import wcwidth
 
-from ibtui.tui.terminal import TerminalWriter
+from ibtui.tui.app import IbtuiApp
+from ibtui.tui.poller import PollSettings
+from ibtui.tui.terminal import MinimalUpdate, TerminalWriter
+from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
+from tests.tui.conftest import PAPER, position
 
 # --- a terminal: pyte, with every SGR attribute Rich can emit --------------------------------
 
@@ -81,6 +91,28 @@ class Screen(pyte.Screen):  # type: ignore[misc]
     def reset(self) -> None:
         super().reset()
         self.cursor.attrs = self.default_char
+
+    def draw(self, data: str) -> None:
+        """As a terminal does, overwriting half of a wide character blanks its other half."""
+        for character in data:
+            width = wcwidth(character)
+            x, line = self.cursor.x, self.buffer[self.cursor.y]
+            if x == self.columns:  # no wrapping: the last column is written again
+                x -= max(width, 0)
+            covered = range(x, x + max(width, 1))
+            for at in covered:
+                if at >= self.columns:
+                    break
+                if line[at].data == "" and at - 1 not in covered and at > 0:
+                    line[at - 1] = line[at - 1]._replace(data=" ")
+                right = at + 1
+                if (
+                    wcwidth(line[at].data or " ") == 2
+                    and right not in covered
+                    and right < self.columns
+                ):
+                    line[at + 1] = line[at + 1]._replace(data=" ")
+            super().draw(character)
 
     def select_graphic_rendition(self, *attrs: int, **_: Any) -> None:
         codes = list(attrs) or [0]
@@ -264,6 +296,9 @@ def sessions(draw: st.DrawFn) -> tuple[tuple[int, int], list[tuple[str, Any]]]:
     ("resize", (width, height))."""
     width, height = draw(st.integers(2, 24)), draw(st.integers(1, 6))
     palette = [draw(styles()) for _ in range(draw(st.integers(1, 5)))]
+    if draw(st.booleans()):  # styles one attribute apart: cheap transitions
+        base = palette[0] or Style()
+        palette += [base + Style(bold=True), base + Style(italic=True), base + Style(bold=False)]
     model = Model(width, height, draw, palette)
     size = (width, height)
     steps: list[tuple[str, Any]] = []
@@ -288,6 +323,12 @@ def play(
     """Each step through Textual's output into one terminal and the writer's into another; the
     two must show the same after every step. The bytes each took."""
     out = console(color_system)
+    for kind, step in steps:  # Rich keeps a style's codes for the first colour system it saw
+        for line in step.strips if kind == "full" else [] if kind == "resize" else step.chops:
+            for strip in line if kind == "full" else (s for s in line.values() if s):
+                for segment in strip:
+                    if segment.style is not None:
+                        segment.style._ansi = None
     writer = TerminalWriter(enabled=True)
     width, height = size
     textual, ours = Terminal(width, height), Terminal(width, height)
@@ -319,3 +360,217 @@ def test_the_same_on_a_256_colour_terminal(
     session: tuple[tuple[int, int], list[tuple[str, Any]]],
 ) -> None:
     play(*session, "256")
+
+
+# --- what it costs ------------------------------------------------------------------------------
+
+PRICE = Style(color="#e0e0e0", bgcolor="#1e1e2e")
+FLASH = Style(color="#101010", bgcolor="#50fa7b", bold=True)
+
+
+def grid_line(prices: Sequence[str], style: Style = PRICE) -> list[Strip]:
+    """A row of 4 cells of 10 characters, one strip (a chop) each."""
+    return [Strip([Segment(" " * (10 - cell_len(p)) + p, style)], 10) for p in prices]
+
+
+def layout(lines: list[list[Strip]]) -> LayoutUpdate:
+    return LayoutUpdate(lines, Region(0, 0, 40, len(lines)))  # type: ignore[arg-type]
+
+
+def chops_of(lines: list[list[Strip]], rows: set[int]) -> ChopsUpdate:
+    cuts = [0, 10, 20, 30]
+    chops = [
+        {x: (strip if y in rows else None) for x, strip in zip(cuts, line, strict=True)}
+        for y, line in enumerate(lines)
+    ]
+    spans = [(y, 0, 40) for y in sorted(rows)]
+    return ChopsUpdate(chops, spans, [[10, 20, 30, 40]] * len(lines))
+
+
+def test_a_price_that_moves_costs_the_characters_that_changed() -> None:
+    out = console()
+    writer = TerminalWriter(enabled=True)
+    before = [grid_line(["123.45", "1,234.50", "+12.00", "AAPL"]) for _ in range(3)]
+    terminal = Terminal(40, 3)
+    terminal.feed(writer.render(layout(before), out, (40, 3)))
+
+    after = [*before]
+    after[1] = grid_line(["123.47", "1,234.70", "+12.20", "AAPL"])
+    update = chops_of(after, {1})
+    textual_bytes = update.render_segments(out)
+    sent = writer.render(update, out, (40, 3))
+    terminal.feed(sent)
+
+    assert "".join(c.data for c in terminal.cells()[1]) == "".join(
+        f"{p:>10}" for p in ["123.47", "1,234.70", "+12.20", "AAPL"]
+    )
+    # one pen, then "7", a jump, "7", a jump, "2" (no text sent that the terminal shows already)
+    assert "123" not in sent and "234" not in sent
+    assert sent.count("\x1b[38;2;224;224;224;48;2;30;30;46m") == 1
+    assert len(sent) < 75 < len(textual_bytes) / 2
+
+
+def test_the_same_update_again_sends_nothing() -> None:
+    out = console()
+    writer = TerminalWriter(enabled=True)
+    lines = [grid_line(["1", "2", "3", "4"]), grid_line(["a", "b", "c", "中文"], FLASH)]
+    writer.render(layout(lines), out, (40, 2))
+    assert writer.render(chops_of(lines, {0, 1}), out, (40, 2)) == ""
+    assert writer.render(chops_of(lines, {1}), out, (40, 2)) == ""
+
+
+def test_a_flash_that_ends_sends_the_pen_once_per_run() -> None:
+    out = console()
+    writer = TerminalWriter(enabled=True)
+    flashed = [grid_line(["123.45", "1,234.50", "+12.00", "AAPL"], FLASH) for _ in range(2)]
+    writer.render(layout(flashed), out, (40, 2))
+    calm = [grid_line(["123.45", "1,234.50", "+12.00", "AAPL"]) for _ in range(2)]
+    sent = writer.render(chops_of(calm, {0, 1}), out, (40, 2))
+    # every cell changed pen: sent again, but the pen goes out once for the two rows
+    assert sent.count("\x1b[38;2;224;224;224;48;2;30;30;46m") == 1
+    assert sent.count("m") == 2  # and the reset at the end
+
+
+# --- when it steps aside ------------------------------------------------------------------------
+
+
+def test_a_link_is_left_to_textual_and_the_next_update_is_sent_in_full() -> None:
+    out = console()
+    writer = TerminalWriter(enabled=True)
+    lines = [grid_line(["1", "2", "3", "4"]), grid_line(["5", "6", "7", "8"])]
+    writer.render(layout(lines), out, (40, 2))
+    linked = [*lines]
+    linked[0] = grid_line(["1", "2", "3", "4"], PRICE + Style(link="https://example.com"))
+    update = chops_of(linked, {0})
+    assert writer.render(update, out, (40, 2)) == update.render_segments(out)
+    assert writer.fallbacks == 1
+    again = writer.render(chops_of(lines, {1}), out, (40, 2))
+    assert all(f"{n:>10}" in again for n in "5678")  # the shadow was dropped
+
+
+class FakeDriver:
+    def __init__(self, *, inline: bool = False, headless: bool = False) -> None:
+        self.is_inline = inline
+        self.is_headless = headless
+        self._writer_thread = object()
+
+
+class FakeApp:
+    def __init__(self, driver: FakeDriver | None) -> None:
+        self._driver = driver
+        self.size = Region(0, 0, 40, 2).size
+
+
+def test_wrap_steps_aside_for_inline_headless_and_unknown_updates() -> None:
+    lines = [grid_line(["1", "2", "3", "4"]), grid_line(["5", "6", "7", "8"])]
+    update = layout(lines)
+    writer = TerminalWriter(enabled=True)
+    app: Any = FakeApp(FakeDriver())
+    assert isinstance(writer.wrap(app, update), MinimalUpdate)
+    for other in (FakeApp(FakeDriver(inline=True)), FakeApp(FakeDriver(headless=True))):
+        assert writer.wrap(other, update) is update  # type: ignore[arg-type]
+    assert writer.wrap(app, "text") == "text"
+    assert writer.wrap(app, None) is None
+    assert TerminalWriter(enabled=False).wrap(app, update) is update
+
+
+def test_a_restarted_driver_drops_the_shadow(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = console()
+    lines = [grid_line(["1", "2", "3", "4"]), grid_line(["5", "6", "7", "8"])]
+    driver = FakeDriver()
+    app: Any = FakeApp(driver)
+    writer = TerminalWriter(enabled=True)
+    writer.wrap(app, layout(lines)).render_segments(out)  # type: ignore[union-attr]
+    assert writer.wrap(app, chops_of(lines, {0})).render_segments(out) == ""  # type: ignore[union-attr]
+    driver._writer_thread = object()  # App.suspend() and back, or SIGTSTP / SIGCONT
+    sent = writer.wrap(app, chops_of(lines, {0})).render_segments(out)  # type: ignore[union-attr]
+    assert all(f"{n:>10}" in sent for n in "1234")
+    monkeypatch.setenv("IBTUI_TERMINAL_WRITER", "0")
+    assert TerminalWriter().wrap(app, layout(lines)) is not None
+    assert not TerminalWriter().enabled
+
+
+# --- the real app -------------------------------------------------------------------------------
+
+
+class MovingBroker:
+    """A Broker over ``count`` positions whose every price moves a cent on every quote."""
+
+    def __init__(self, count: int) -> None:
+        self._positions = [
+            position(i + 1, f"S{i:03d}", "10", "100", "90", description=f"HOLDING {i}")
+            for i in range(count)
+        ]
+        self.rounds: dict[int, int] = {}
+
+    async def accounts(self) -> Sequence[AccountView]:
+        return [PAPER]
+
+    async def select_account(self, account_id: str) -> None:
+        await asyncio.sleep(0)
+
+    async def positions(self, account_id: str) -> Sequence[PositionView]:
+        await asyncio.sleep(0)
+        return self._positions
+
+    async def quotes(self, conids: Sequence[int]) -> Sequence[QuoteView]:
+        await asyncio.sleep(0)
+        answer = []
+        for conid in conids:
+            n = self.rounds[conid] = self.rounds.get(conid, 0) + 1
+            answer.append(QuoteView(conid, Decimal(100) + Decimal(n * (conid % 7 + 1)) / 100))
+        return answer
+
+    async def keep_alive(self, *, take_back: bool = False) -> SessionState:
+        return SessionState.CONNECTED
+
+    def lst_expires_at(self) -> float | None:
+        return None
+
+
+async def test_the_app_on_a_terminal_looks_the_same_in_far_fewer_bytes() -> None:
+    broker = MovingBroker(60)
+    app = IbtuiApp(
+        broker,
+        poll=PollSettings(interval=0.2, positions_every=3600, keep_alive_every=3600),
+        cursor_blink=False,
+    )
+    updates: list[CompositorUpdate] = []  # run_test is headless: the app writes none of them
+    display = app._display
+
+    def record(screen: TextualScreen[object], renderable: RenderableType | None) -> None:
+        if isinstance(renderable, CompositorUpdate):
+            updates.append(renderable)
+        display(screen, renderable)
+
+    app._display = record  # type: ignore[method-assign]
+    size = (120, 40)
+    async with app.run_test(size=size) as pilot:
+        deadline = asyncio.get_running_loop().time() + 60
+        while min(broker.rounds.values(), default=0) < 6:
+            assert asyncio.get_running_loop().time() < deadline, "no quotes in time"
+            await pilot.pause(0.1)
+        await pilot.press("question_mark")  # another screen over it, and back
+        await pilot.pause(0.3)
+        await pilot.press("escape")
+        await pilot.pause(0.5)
+
+    assert any(isinstance(u, LayoutUpdate) for u in updates)
+    assert sum(isinstance(u, ChopsUpdate) for u in updates) > 10
+    out = console()
+    writer = TerminalWriter(enabled=True)
+    textual, ours = Terminal(*size), Terminal(*size)
+    partial_textual = partial_ours = 0
+    for update in updates:
+        expected = update.render_segments(out)
+        sent = writer.render(update, out, size)
+        textual.feed(expected)
+        ours.feed(sent)
+        assert_same(textual, ours)
+        if isinstance(update, ChopsUpdate):
+            partial_textual += len(expected.encode())
+            partial_ours += len(sent.encode())
+    assert writer.fallbacks == 0
+    shown = "\n".join("".join(c.data for c in line) for line in ours.cells())
+    assert "S000" in shown
+    assert partial_ours < partial_textual / 4, (partial_ours, partial_textual)
