@@ -18,7 +18,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import RenderableType
@@ -61,6 +61,7 @@ ACCOUNTS_RETRY_SECONDS = 5.0
 ACCOUNTS_RETRY_MAX = 60.0
 _ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 ORDER_WATCH_SECONDS = 5.0  # IBKR's live-orders pacing: one request every 5 s
+_SCREENS = (Path(__file__).parent / "screens").resolve()
 _LOGIN = "ibtui.tui.screens.login"
 _LOCK = "ibtui.tui.screens.lock"
 _HELP = "ibtui.tui.screens.help"
@@ -114,8 +115,12 @@ def binding_classes() -> tuple[type, ...]:
 class IbtuiApp(App[None], inherit_bindings=False):
     TITLE = "ibtui"
     # The start screens' own files (their CSS_PATH too), read with the app's at start: Textual
-    # re-parses every stylesheet source when a screen brings a file it has not read yet.
-    CSS_PATH: ClassVar[list[str | PurePath]] = ["screens/accounts.tcss", "screens/positions.tcss"]
+    # re-parses every stylesheet source when a screen brings a file it has not read yet. Absolute:
+    # Textual resolves a relative CSS_PATH against the file of the app's class, a subclass's too.
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        _SCREENS / "accounts.tcss",
+        _SCREENS / "positions.tcss",
+    ]
     COMMANDS = App.COMMANDS | {ActionsProvider, SymbolSearchProvider}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+q", "leave", "Quit", id=ids.APP_QUIT, priority=True),
