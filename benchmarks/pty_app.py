@@ -10,7 +10,9 @@ every row it scripts the run:
 3. ``quiet``: the poller stopped, prices already greyed as stale (only the status bar's clock
    still ticks).
 4. ``full`` (3 times, 1 s apart): the screen's compositor renders a full update
-   (``render_update(full=True)``, what Textual sends after a resize) and the app writes it.
+   (``render_update(full=True)``, what Textual sends after a resize) and the app writes it
+   (through ibtui's terminal writer, :mod:`ibtui.tui.terminal`).
+5. ``full_textual`` (3 times): the same, written as Textual itself writes it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import asyncio
 import os
 import time
 from typing import Any
+
+from textual.app import App
 
 from benchmarks.bench_tick import wait_until
 from benchmarks.fakes import FakeBroker, make_positions
@@ -71,14 +75,25 @@ class BenchApp(IbtuiApp):
             await asyncio.sleep(1.0)
             self.mark("full_start")
             self.full_repaint()
+        for _ in range(3):
+            await asyncio.sleep(1.0)
+            self.mark("full_textual_start")
+            self.full_repaint(textual=True)
         await asyncio.sleep(1.0)
         self.mark("done")
         self.exit()
 
-    def full_repaint(self) -> None:
+    def full_repaint(self, *, textual: bool = False) -> None:
+        """What the app writes for a full repaint; with ``textual``, what Textual's own output
+        (without ibtui's terminal writer) would be."""
         screen: Any = self.screen
         update = screen._compositor.render_update(full=True, screen_stack=self._background_screens)
-        self._display(screen, update)
+        if textual:
+            App._display(self, screen, update)
+            if self._terminal is not None:
+                self._terminal.reset()
+        else:
+            self._display(screen, update)
 
 
 def main() -> None:
