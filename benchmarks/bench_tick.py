@@ -10,9 +10,10 @@ it back to the poller (which posts it to the positions screen as a ``QuotesUpdat
 of the first frame painted after the positions table applied it. "Painted" is Textual's
 ``App._display(screen, update)`` — called by the screen's compositor refresh with the
 ``CompositorUpdate`` of the dirty regions — wrapped so that, headless, it also renders that update
-to the escape sequences a terminal would receive (``update.render_segments(console)``, which
-headless Textual skips). "Applied" is ``PositionsTable.apply_quotes`` returning for a batch that
-contains the answer's conids (the table is wrapped, not changed).
+to the escape sequences a terminal would receive (through ibtui's terminal writer,
+``ibtui.tui.terminal.TerminalWriter.render``, as on a terminal; headless Textual writes
+nothing). "Applied" is ``PositionsTable.apply_quotes`` returning for a batch that contains the
+answer's conids (the table is wrapped, not changed).
 
 *CPU*: ``time.process_time`` of this process over the measured ticks, divided by the number of
 ticks: everything the app does per tick at 1 s (the table, the status bar's clock, flash ends,
@@ -72,15 +73,19 @@ def instrument(app: Any, probe: PaintProbe) -> None:
     """Wrap the app's ``_display`` and the positions table's ``apply_quotes`` for ``probe``."""
     from textual._compositor import CompositorUpdate
 
+    from ibtui.tui.terminal import TerminalWriter
+
     display = app._display
     headless = app.is_headless
+    writer = TerminalWriter()  # what the app writes through on a terminal (headless: nothing)
 
     def painted(screen: Any, renderable: Any) -> None:
         display(screen, renderable)
         if renderable is None:
             return
         if headless and isinstance(renderable, CompositorUpdate):
-            renderable.render_segments(app.console)  # what a terminal would be sent
+            size = (app.size.width, app.size.height)
+            writer.render(renderable, app.console, size)  # what a terminal would be sent
         probe.on_painted()
 
     app._display = painted

@@ -201,3 +201,33 @@ def test_repricing_carries_every_other_field_over() -> None:
         f.name for f in fields(QuoteView) if getattr(stamped, f.name) != getattr(quote, f.name)
     ] == ["updated_at"]
     assert stamped.updated_at == 2.0
+
+
+def test_the_fast_replace_makes_what_dataclasses_replace_makes() -> None:
+    """The generated replace of the view-models (a tick's repricing) builds the same frozen
+    object as ``dataclasses.replace``: equal, same hash, still frozen."""
+    import dataclasses
+
+    import pytest
+
+    from ibtui.tui.viewmodels import PositionView, _replacer
+
+    view = position(5, "SAP", "-3", "120.5", "100", currency="EUR", fx="1.08")
+    fast = _replacer(PositionView, "last", "halted")(view, Decimal("121"), True)
+    slow = dataclasses.replace(view, last=Decimal("121"), halted=True)
+    assert fast == slow and hash(fast) == hash(slow) and type(fast) is PositionView
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.last = Decimal(1)  # type: ignore[misc]
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Checked:
+        value: int
+
+        def __post_init__(self) -> None:
+            if self.value < 0:
+                raise ValueError("negative")
+
+    with pytest.raises(TypeError, match="__post_init__"):
+        _replacer(Checked, "value")  # would skip the check
+    with pytest.raises(TypeError, match="no field"):
+        _replacer(PositionView, "price")
