@@ -35,7 +35,9 @@ def rows(screen: SearchScreen) -> list[list[str]]:
 
 async def test_typing_searches_after_a_pause_and_enter_at_once() -> None:
     market = FakeMarket()
-    screen = SearchScreen(market, debounce=0.15)
+    # A pause longer than any gap between the test's keystrokes, even on a loaded machine (a
+    # garbage collection late in the suite once put 0.15 s between two of them).
+    screen = SearchScreen(market, debounce=0.6)
     app = ScreenHost(screen)
     async with app.run_test(size=(120, 40)) as pilot:
         assert app.focused is screen.input
