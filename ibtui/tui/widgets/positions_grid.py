@@ -209,8 +209,7 @@ class PositionsGrid(DataTable[Cell]):
         )
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        self._frame = None  # read again for this frame
-        self._pseudo_class_state = self.get_pseudo_class_state()
+        self._frame = None  # read again for this frame (DataTable sets the pseudo-classes first)
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
