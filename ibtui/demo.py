@@ -8,6 +8,7 @@ of the caller's (``ibtui demo`` keeps them in the state dir so that it starts fa
 
 from __future__ import annotations
 
+import binascii
 import math
 import time
 from dataclasses import dataclass, field
@@ -16,10 +17,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-from Crypto.IO import PEM, PKCS8
 from Crypto.PublicKey import RSA
 from Crypto.PublicKey.RSA import RsaKey
-from Crypto.Util.asn1 import DerSequence
+from Crypto.Util.asn1 import DerObjectId, DerOctetString, DerSequence
 
 from ibtui.files import ensure_private_dir, write_private
 from ibtui.ibkr import oauth
@@ -35,6 +35,7 @@ __all__ = ["DEMO_BASE_URL", "DEMO_CONSUMER_KEY", "DemoEnvironment", "build_demo"
 DEMO_BASE_URL = "https://api.ibkr.com/v1/api/"
 DEMO_CONSUMER_KEY = "IBTUIDEMO"
 _RSA_ENCRYPTION_OID = "1.2.840.113549.1.1.1"
+_PEM_BEGIN, _PEM_END = "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----"
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -144,14 +145,22 @@ def _load_kept_key(pem: bytes, bits: int) -> RsaKey | None:
 
     pycryptodome's import tests both primes for primality (about 50 ms a key, the most of the
     demo's start after the imports); a kept key's primes were tested when it was made, so only
-    the cheap consistency checks are repeated: n = p·q, e·d ≡ 1 (mod λ(n)), the size."""
+    the cheap consistency checks are repeated: n = p·q, e·d ≡ 1 (mod λ(n)), the size. The PEM
+    armour and the PKCS#8 wrapping are read here too: pycryptodome's readers of them import its
+    ciphers and key derivations for encrypted files (AES, DES, PBKDF: about 15 ms at each start),
+    which a kept key never is. Anything else (None) takes the full import."""
     try:
-        der, marker, encrypted = PEM.decode(pem.decode("ascii"))
-        if marker != "PRIVATE KEY" or encrypted:
+        der = _pem_body(pem.decode("ascii"))
+        if der is None:
             return None
-        oid, inner, _ = PKCS8.unwrap(der)
+        wrapper = DerSequence().decode(der, nr_elements=3)
+        algorithm = DerSequence().decode(wrapper[1], nr_elements=(1, 2))
+        oid = DerObjectId().decode(algorithm[0]).value
+        inner = DerOctetString().decode(wrapper[2]).payload
         fields = DerSequence().decode(inner, nr_elements=9, only_ints_expected=True)
-    except (ValueError, IndexError, TypeError, UnicodeDecodeError):
+    except (ValueError, IndexError, TypeError, UnicodeDecodeError, binascii.Error):
+        return None
+    if wrapper[0] != 0:
         return None
     version, n, e, d, p, q = (int(fields[i]) for i in range(6))
     if oid != _RSA_ENCRYPTION_OID or version != 0 or p < 3 or q < 3 or n != p * q:
@@ -161,3 +170,15 @@ def _load_kept_key(pem: bytes, bits: int) -> RsaKey | None:
         return None
     key = RSA.construct((n, e, d, p, q), consistency_check=False)
     return key if key.size_in_bits() == bits else None
+
+
+def _pem_body(text: str) -> bytes | None:
+    """The DER inside a ``PRIVATE KEY`` PEM block without headers (an encrypted PEM has
+    ``Proc-Type``/``DEK-Info`` headers), or None."""
+    lines = text.strip().splitlines()
+    if len(lines) < 3 or lines[0].strip() != _PEM_BEGIN or lines[-1].strip() != _PEM_END:
+        return None
+    body = [line.strip() for line in lines[1:-1]]
+    if any(":" in line for line in body):
+        return None
+    return binascii.a2b_base64("".join(body), strict_mode=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 # Modules the first painted positions never need: opened screens import them.
 LATER = (
@@ -32,6 +33,11 @@ LATER = (
     "ibtui.ibkr.login",
     "ibtui.ibkr.models.orders",  # the order models: on the first order call
     "ibtui.ibkr.models.order_views",
+    # pycryptodome's PEM and PKCS#8 readers (their ciphers and key derivations, for encrypted
+    # files): the demo reads its kept keys without them
+    "Crypto.IO.PEM",
+    "Crypto.IO.PKCS8",
+    "Crypto.Cipher.AES",
 )
 
 
@@ -47,6 +53,22 @@ def test_the_console_and_the_app_import_no_screen_the_start_does_not_show() -> N
     loaded = imported_after("import ibtui.console, ibtui.tui.app")
     assert "ibtui.tui.screens.positions" in loaded  # the probe sees the start's imports
     assert sorted(loaded & set(LATER)) == []
+
+
+def test_the_demo_reads_its_kept_keys_without_pycryptodomes_pem_and_pkcs8(tmp_path: Path) -> None:
+    make = (
+        "from pathlib import Path\nfrom ibtui.demo import build_demo\n"
+        f"keys = Path({str(tmp_path)!r})\n"
+    )
+    imported_after(make + "build_demo(key_bits=1024, key_dir=keys)")  # a first start keeps them
+    loaded = imported_after(
+        make + "demo = build_demo(key_bits=1024, key_dir=keys)\n"
+        "assert demo.consumer.signature_key.has_private()\n"
+        "assert demo.consumer.signature_key.size_in_bits() == 1024\n"
+        "assert demo.consumer.encryption_key.has_private()\n"
+    )
+    assert "ibtui.demo" in loaded
+    assert not loaded & {"Crypto.IO.PEM", "Crypto.IO.PKCS8", "Crypto.Cipher.AES"}
 
 
 def test_help_imports_neither_textual_nor_httpx() -> None:
