@@ -6,12 +6,23 @@ prunes only when ``compact`` itself changes: the old keys, their styles and thei
 freed (about 40 KB a screen change). A footer on a screen that is not current also recomposes, and
 its old keys wait in that screen's dirty set until it is current again, which for the app's first
 screen is never. This footer drops the dead watchers after each recompose and waits to recompose
-until its screen is current (Textual refreshes the bindings when a screen resumes)."""
+until its screen is current (Textual refreshes the bindings when a screen resumes), a recompose
+asked for while it was current included: the account picker's footer recomposed twice after the
+picker was dismissed, on the way to the first positions.
+
+Its keys also start in the footer's own ``compact`` state: Textual's keys start compact and are
+then bound to the footer's (not compact), so each key was restyled twice as it mounted (the class
+added, then removed: a stylesheet pass over the key and its parts each time, about a seventh of
+the styling before the first positions). The binding still sets the footer's value on mount,
+which then changes nothing."""
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer as TextualFooter
+from textual.widgets._footer import FooterKey
 
 __all__ = ["Footer"]
 
@@ -22,7 +33,21 @@ class Footer(TextualFooter):
             return  # recomposed when its screen resumes
         super().bindings_changed(screen)
 
+    def compose(self) -> ComposeResult:
+        compact = self.compact
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and _bound_to_compact(widget):
+                # as the binding sets it on mount, which then changes nothing
+                widget.set_reactive(FooterKey.compact, compact)
+                widget.set_class(compact, "-compact", update=False)
+            yield widget
+
     async def recompose(self) -> None:
+        if self.is_attached and self.screen is not self.app.screen:
+            # Scheduled while its screen was current (``call_after_refresh``), run after another
+            # screen came over it or it was dismissed (the account picker, as the positions
+            # open): recomposed when its screen resumes, if ever.
+            return
         await super().recompose()
         self.drop_dead_watchers()
 
@@ -35,3 +60,10 @@ class Footer(TextualFooter):
                 for node, callback in entries
                 if not getattr(node, "_closing", False) and getattr(node, "is_attached", True)
             ]
+
+
+def _bound_to_compact(key: Widget) -> bool:
+    """Whether ``key``'s ``compact`` is data-bound (Textual binds every key but the command
+    palette's, which keeps its own compact style)."""
+    bound = getattr(key, "_reactive_connect", None)
+    return isinstance(bound, dict) and "compact" in bound
