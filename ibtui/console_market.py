@@ -14,11 +14,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.errors import ApiStatusError, IbkrError, RateLimitedError
-from ibtui.ibkr.models.contract import ContractSearchResult
-from ibtui.ibkr.models.market import History, HistoryBar
 from ibtui.state import JsonValue, StateStore
 from ibtui.tui.market import (
     BarView,
@@ -28,6 +27,9 @@ from ibtui.tui.market import (
     SearchResultView,
     WatchItem,
 )
+
+if TYPE_CHECKING:  # imported by the client's calls when a chart or a search first needs them
+    from ibtui.ibkr.models import ContractSearchResult, History, HistoryBar
 
 __all__ = [
     "HISTORY_CONCURRENCY",

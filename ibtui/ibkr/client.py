@@ -36,36 +36,34 @@ from ibtui.ibkr.models import (
     POSITIONS_PAGE_SIZE,
     QUOTE_FIELDS,
     Account,
-    AccountSummary,
     AccountSwitch,
     AuthStatus,
-    History,
     IserverAccounts,
-    LedgerEntry,
-    PnlRow,
     Position,
     Quote,
     Tickle,
     decode_body,
     merge_accounts,
-    parse_contract_search,
-    parse_ledger,
-    parse_pnl,
     parse_portfolio_accounts,
     parse_positions,
     parse_snapshot,
 )
-from ibtui.ibkr.models.contract import ContractInfo, ContractSearchResult
 from ibtui.ibkr.pacing import Pacer, RetryPolicy
 
-if TYPE_CHECKING:  # the order models are imported by the order calls (see ibtui.ibkr.models)
+if TYPE_CHECKING:  # models the start does not need are imported by their calls (ibtui.ibkr.models)
     from ibtui.ibkr.models import (
+        AccountSummary,
         CancelResult,
+        ContractInfo,
+        ContractSearchResult,
+        History,
+        LedgerEntry,
         LiveOrders,
         OrderError,
         OrderRequest,
         OrderStatus,
         PlaceResult,
+        PnlRow,
         Trade,
         WhatIf,
     )
@@ -258,9 +256,13 @@ class IbkrClient:
         )
 
     async def summary(self, account_id: str) -> AccountSummary:
+        from ibtui.ibkr.models import AccountSummary
+
         return await self._call("GET", f"portfolio/{account_id}/summary", AccountSummary.from_json)
 
     async def ledger(self, account_id: str) -> dict[str, LedgerEntry]:
+        from ibtui.ibkr.models import parse_ledger
+
         return await self._call("GET", f"portfolio/{account_id}/ledger", parse_ledger)
 
     async def positions(self, account_id: str, *, invalidate: bool = False) -> list[Position]:
@@ -281,16 +283,22 @@ class IbkrClient:
             page += 1
 
     async def pnl(self) -> dict[str, PnlRow]:
+        from ibtui.ibkr.models import parse_pnl
+
         return await self._call("GET", "iserver/account/pnl/partitioned", parse_pnl)
 
     # --- contracts and market data -------------------------------------------------------
 
     async def search(self, symbol: str) -> tuple[ContractSearchResult, ...]:
+        from ibtui.ibkr.models import parse_contract_search
+
         return await self._call(
             "GET", "iserver/secdef/search", parse_contract_search, params={"symbol": symbol}
         )
 
     async def contract_info(self, conid: int) -> ContractInfo:
+        from ibtui.ibkr.models import ContractInfo
+
         return await self._call("GET", f"iserver/contract/{conid}/info", ContractInfo.from_json)
 
     async def snapshot(
@@ -315,6 +323,8 @@ class IbkrClient:
     async def history(
         self, conid: int, period: str, bar: str, *, outside_rth: bool = False
     ) -> History:
+        from ibtui.ibkr.models import History
+
         params = {
             "conid": str(conid),
             "period": period,

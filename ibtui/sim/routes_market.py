@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ibtui.sim.history import BARS, HistoryError, bars, fmt_time, parse_spec
 from ibtui.sim.views_market import contract_info, search_result, snapshot_values
 from ibtui.sim.web import error, flag, ok, params, state
 
@@ -150,6 +149,8 @@ async def unsubscribe_all(request: Request) -> Response:
 
 
 def _parse_start(raw: str | None) -> float | None:
+    from ibtui.sim.history import HistoryError
+
     if not raw:
         return None
     try:
@@ -159,6 +160,10 @@ def _parse_start(raw: str | None) -> float | None:
 
 
 async def history(request: Request) -> Response:
+    # The bars' module is imported by the first history request: a start (the demo's too)
+    # answers none.
+    from ibtui.sim.history import BARS, HistoryError, bars, fmt_time, parse_spec
+
     st = state(request)
     q = request.query_params
     try:

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from ibtui.ibkr.models import Account, LedgerEntry, Position, Quote
+from ibtui.ibkr.models import Account, Position, Quote
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView
+
+if TYPE_CHECKING:  # the ledger's model is imported when a ledger is first read
+    from ibtui.ibkr.models import LedgerEntry
 
 __all__ = ["account_view", "fx_rates", "position_view", "quote_view"]
 

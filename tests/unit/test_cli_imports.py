@@ -33,6 +33,10 @@ LATER = (
     "ibtui.ibkr.login",
     "ibtui.ibkr.models.orders",  # the order models: on the first order call
     "ibtui.ibkr.models.order_views",
+    "ibtui.ibkr.models.balances",  # summary, ledger, PnL: the first positions need none of them
+    "ibtui.ibkr.models.contract",  # search and contract details
+    "ibtui.ibkr.models.history",  # bars, for a chart
+    "ibtui.sim.history",  # the demo's simulator answers bars when a chart asks
     # pycryptodome's PEM and PKCS#8 readers (their ciphers and key derivations, for encrypted
     # files): the demo reads its kept keys without them
     "Crypto.IO.PEM",
@@ -95,12 +99,22 @@ def test_the_command_line_leaves_out_httpxs_own_command_line_and_httpx_still_wor
 def test_every_model_name_resolves_the_order_models_on_first_use() -> None:
     code = (
         "import sys\nimport ibtui.ibkr.models as models\n"
-        "assert 'ibtui.ibkr.models.orders' not in sys.modules\n"
+        "lazy = ('orders', 'order_views', 'balances', 'contract', 'history')\n"
+        "assert not [m for m in lazy if f'ibtui.ibkr.models.{m}' in sys.modules]\n"
         "from ibtui.ibkr.models import LiveOrder, make_coid\n"
         "from ibtui.ibkr.models.order_views import LiveOrder as Direct\n"
         "assert LiveOrder is Direct and callable(make_coid)\n"
+        "from ibtui.ibkr.models import History, LedgerEntry, ContractInfo, parse_pnl\n"
+        "from ibtui.ibkr.models.history import History as DirectHistory\n"
+        "from ibtui.ibkr.models.balances import LedgerEntry as DirectLedger, parse_pnl as pp\n"
+        "from ibtui.ibkr.models.contract import ContractInfo as DirectInfo\n"
+        "assert (History, LedgerEntry, ContractInfo, parse_pnl) == "
+        "(DirectHistory, DirectLedger, DirectInfo, pp)\n"
         "missing = [n for n in models.__all__ if not hasattr(models, n)]\n"
         "assert not missing, missing\n"
         "assert not hasattr(models, 'NoSuchModel')\n"
     )
-    assert "ibtui.ibkr.models.orders" in imported_after(code)
+    loaded = imported_after(code)
+    assert {
+        f"ibtui.ibkr.models.{m}" for m in ("orders", "balances", "contract", "history")
+    } <= loaded

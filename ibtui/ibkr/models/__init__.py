@@ -5,9 +5,10 @@ money and prices as :class:`~decimal.Decimal`, ids as ``int``, sides as :class:`
 aware UTC datetimes, absent values as None (never 0). Malformed input raises
 :class:`ibtui.ibkr.errors.ProtocolError` and nothing else.
 
-The order models (``orders``, ``order_views``) are imported when one of their names is first
-used: a session that has not touched an order yet (the console up to its first positions) does
-not pay for their dataclasses.
+The order models (``orders``, ``order_views``), the summary, ledger and PnL (``balances``), the
+contracts (``contract``) and the historical bars (``history``) are imported when one of their
+names is first used: a session that has not touched them yet (the console up to its first
+positions) does not pay for their dataclasses.
 """
 
 import importlib
@@ -16,23 +17,14 @@ from typing import TYPE_CHECKING
 from ibtui.ibkr.models._parse import JsonValue, decode_body
 from ibtui.ibkr.models.account import (
     Account,
-    AccountSummary,
     AccountSwitch,
     IserverAccounts,
-    LedgerEntry,
-    PnlRow,
-    SummaryValue,
     merge_accounts,
-    parse_ledger,
-    parse_pnl,
     parse_portfolio_accounts,
 )
-from ibtui.ibkr.models.contract import ContractInfo, ContractSearchResult, parse_contract_search
 from ibtui.ibkr.models.enums import DataAvailability, OrderState, OrderType, Side, TimeInForce
 from ibtui.ibkr.models.market import (
     QUOTE_FIELDS,
-    History,
-    HistoryBar,
     Quote,
     parse_percent,
     parse_price,
@@ -43,6 +35,20 @@ from ibtui.ibkr.models.position import POSITIONS_PAGE_SIZE, Position, parse_posi
 from ibtui.ibkr.models.session import AuthStatus, Tickle
 
 if TYPE_CHECKING:
+    from ibtui.ibkr.models.balances import (
+        AccountSummary,
+        LedgerEntry,
+        PnlRow,
+        SummaryValue,
+        parse_ledger,
+        parse_pnl,
+    )
+    from ibtui.ibkr.models.contract import (
+        ContractInfo,
+        ContractSearchResult,
+        parse_contract_search,
+    )
+    from ibtui.ibkr.models.history import History, HistoryBar
     from ibtui.ibkr.models.order_views import (
         DisplayAmount,
         LiveOrder,
@@ -137,6 +143,22 @@ __all__ = [
 _LAZY: dict[str, str] = {
     **dict.fromkeys(
         (
+            "AccountSummary",
+            "LedgerEntry",
+            "PnlRow",
+            "SummaryValue",
+            "parse_ledger",
+            "parse_pnl",
+        ),
+        "ibtui.ibkr.models.balances",
+    ),
+    **dict.fromkeys(
+        ("ContractInfo", "ContractSearchResult", "parse_contract_search"),
+        "ibtui.ibkr.models.contract",
+    ),
+    **dict.fromkeys(("History", "HistoryBar"), "ibtui.ibkr.models.history"),
+    **dict.fromkeys(
+        (
             "DisplayAmount",
             "LiveOrder",
             "LiveOrders",
@@ -174,7 +196,7 @@ _LAZY: dict[str, str] = {
 if not TYPE_CHECKING:
 
     def __getattr__(name: str) -> object:
-        """An order model, imported on first use (PEP 562)."""
+        """A model not needed at start, imported on first use (PEP 562)."""
         module = _LAZY.get(name)
         if module is None:
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
