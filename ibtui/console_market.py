@@ -19,17 +19,11 @@ from typing import TYPE_CHECKING
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.errors import ApiStatusError, IbkrError, RateLimitedError
 from ibtui.state import JsonValue, StateStore
-from ibtui.tui.market import (
-    BarView,
-    HistoryView,
-    MarketDataError,
-    RateLimited,
-    SearchResultView,
-    WatchItem,
-)
+from ibtui.tui.market import MarketDataError, RateLimited, WatchItem
 
 if TYPE_CHECKING:  # imported by the client's calls when a chart or a search first needs them
     from ibtui.ibkr.models import ContractSearchResult, History, HistoryBar
+    from ibtui.tui.market_views import BarView, HistoryView, SearchResultView
 
 __all__ = [
     "HISTORY_CONCURRENCY",
@@ -113,12 +107,16 @@ def _epoch(when: datetime) -> float:
 
 
 def bar_view(bar: HistoryBar) -> BarView:
+    from ibtui.tui.market_views import BarView
+
     return BarView(_epoch(bar.time), bar.open, bar.high, bar.low, bar.close, bar.volume)
 
 
 def history_view(
     conid: int, history: History, *, period: str, bar: str, timezone: str, symbol: str = ""
 ) -> HistoryView:
+    from ibtui.tui.market_views import HistoryView
+
     return HistoryView(
         conid=conid,
         symbol=history.symbol or symbol,
@@ -133,6 +131,8 @@ def history_view(
 
 
 def search_result_view(result: ContractSearchResult) -> SearchResultView:
+    from ibtui.tui.market_views import SearchResultView
+
     return SearchResultView(
         conid=result.conid,
         symbol=result.symbol,
@@ -183,6 +183,8 @@ class ClientMarketData:
             raise RateLimited(str(exc), exc.retry_after) from exc
         except ApiStatusError as exc:
             if _no_data(exc):
+                from ibtui.tui.market_views import HistoryView
+
                 symbol = self._symbols.get(conid, "")
                 return HistoryView(conid, symbol, (), zone, period=period, bar=bar)
             raise MarketDataError(str(exc)) from exc

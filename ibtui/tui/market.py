@@ -1,7 +1,9 @@
 """What the chart, the symbol search and the watchlist need from the outside world.
 
-A :class:`MarketData` answers price history and symbol searches with the view-models below; an
-adapter implements it over the IBKR client (``ibtui.console_market``), tests with data they build.
+A :class:`MarketData` answers price history and symbol searches with the view-models of
+:mod:`ibtui.tui.market_views` (re-exported here, imported when first used: the console's first
+screens need none of them); an adapter implements it over the IBKR client
+(``ibtui.console_market``), tests with data they build.
 Failures raise :class:`MarketDataError` (``str()`` is shown as is) or, for IBKR's 429,
 :class:`RateLimited`, which the chart turns into a countdown and a retry.
 
@@ -15,13 +17,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from decimal import Decimal
-from typing import Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message
 
 from ibtui.tui.viewmodels import QuoteView
+
+if TYPE_CHECKING:
+    from ibtui.tui.market_views import (
+        DEFAULT_PRESET,
+        PRESETS,
+        BarView,
+        HistoryView,
+        Preset,
+        SearchResultView,
+    )
 
 __all__ = [
     "DEFAULT_PRESET",
@@ -40,108 +51,13 @@ __all__ = [
 ]
 
 
-# --- view-models ------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class BarView:
-    """One price bar; ``time`` is the bar's start in epoch seconds."""
-
-    time: float
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal | None = None
-
-    def with_price(self, price: Decimal) -> BarView:
-        """This bar after a trade at ``price``."""
-        return replace(self, close=price, high=max(self.high, price), low=min(self.low, price))
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryView:
-    """Bars oldest first. ``timezone`` is the exchange's IANA zone (axis labels are local time);
-    ``bar_seconds`` the bar length; ``delay_seconds`` is non-zero for delayed data."""
-
-    conid: int
-    symbol: str
-    bars: tuple[BarView, ...]
-    timezone: str = "UTC"
-    period: str = ""
-    bar: str = ""
-    bar_seconds: int | None = None
-    name: str | None = None
-    delay_seconds: int = 0
-
-    @property
-    def empty(self) -> bool:
-        return not self.bars
-
-    def with_price(self, price: Decimal, at: float | None = None) -> HistoryView:
-        """The current (last) bar moved by a live trade at ``price``.
-
-        For intraday bars, a trade at ``at`` after the last bar's end opens a new bar (aligned on
-        the bar length); daily and longer bars only ever update the last one (sessions, weekends
-        and holidays make their next start unknowable here).
-        """
-        if not self.bars:
-            return self
-        last = self.bars[-1]
-        length = self.bar_seconds
-        if at is not None and length and length < 86_400 and at >= last.time + length:
-            start = last.time + ((at - last.time) // length) * length
-            bar = BarView(start, price, price, price, price, Decimal(0))
-            return replace(self, bars=(*self.bars, bar))
-        return replace(self, bars=(*self.bars[:-1], last.with_price(price)))
-
-
-@dataclass(frozen=True, slots=True)
-class SearchResultView:
-    """One listing from a symbol search: ``kinds`` are the contract kinds IBKR offers for it
-    (``STK``, ``OPT``, ``WAR``...), ``exchange`` its primary exchange."""
-
-    conid: int
-    symbol: str
-    description: str = ""
-    kinds: tuple[str, ...] = ()
-    exchange: str | None = None
-
-    @property
-    def kinds_text(self) -> str:
-        return " ".join(self.kinds)
-
-
+# --- view-models (the watchlist's; the chart's and the search's are in market_views) ------
 @dataclass(frozen=True, slots=True)
 class WatchItem:
     """One watched instrument, as stored in the state dir (``{"conid": ..., "symbol": ...}``)."""
 
     conid: int
     symbol: str
-
-
-@dataclass(frozen=True, slots=True)
-class Preset:
-    """A history request the chart offers: ``period`` and ``bar`` in IBKR's spelling."""
-
-    period: str
-    bar: str
-    label: str
-
-
-# From API.md §6.1's step-size table (each bar is inside its period's allowed range), intraday
-# to multi-year, every one well under IBKR's 1,000 bars per answer.
-PRESETS: tuple[Preset, ...] = (
-    Preset("1h", "1min", "1 hour · 1 min"),
-    Preset("1d", "5min", "1 day · 5 min"),
-    Preset("1w", "30min", "1 week · 30 min"),
-    Preset("1m", "4h", "1 month · 4 hours"),
-    Preset("3m", "1d", "3 months · daily"),
-    Preset("6m", "1d", "6 months · daily"),
-    Preset("1y", "1d", "1 year · daily"),
-    Preset("2y", "1w", "2 years · weekly"),
-    Preset("5y", "1w", "5 years · weekly"),
-    Preset("15y", "1m", "15 years · monthly"),
-)
-DEFAULT_PRESET = 1  # one day of 5-minute bars
 
 
 # --- errors -----------------------------------------------------------------------------------
@@ -292,3 +208,21 @@ class TicketRequested(Message):
     description: str = ""
     side: str = "BUY"
     quote: QuoteView | None = None
+
+
+# The chart's and the search's view-models, imported on first use (PEP 562): the console's first
+# screens build none of them.
+_VIEWS = frozenset(
+    ("DEFAULT_PRESET", "PRESETS", "BarView", "HistoryView", "Preset", "SearchResultView")
+)
+
+if not TYPE_CHECKING:
+
+    def __getattr__(name: str) -> object:
+        if name not in _VIEWS:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from ibtui.tui import market_views
+
+        value = getattr(market_views, name)
+        globals()[name] = value
+        return value

@@ -21,10 +21,11 @@ from textual.app import App
 from textual.command import Hit, Hits, Provider
 from textual.screen import Screen
 
-from ibtui.tui.market import MarketData, MarketDataError, SearchResultView, Watchlist
+from ibtui.tui.market import MarketData, MarketDataError, Watchlist
 from ibtui.tui.viewmodels import QuoteView
 
 if TYPE_CHECKING:
+    from ibtui.tui.market_views import SearchResultView
     from ibtui.tui.screens.chart import ChartScreen
     from ibtui.tui.screens.search import SearchScreen
     from ibtui.tui.screens.watchlist import WatchlistScreen

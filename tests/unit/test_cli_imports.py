@@ -37,6 +37,7 @@ LATER = (
     "ibtui.ibkr.models.contract",  # search and contract details
     "ibtui.ibkr.models.history",  # bars, for a chart
     "ibtui.sim.history",  # the demo's simulator answers bars when a chart asks
+    "ibtui.tui.market_views",  # the chart's and the search's view-models
     # pycryptodome's PEM and PKCS#8 readers (their ciphers and key derivations, for encrypted
     # files): the demo reads its kept keys without them
     "Crypto.IO.PEM",
@@ -73,6 +74,21 @@ def test_the_demo_reads_its_kept_keys_without_pycryptodomes_pem_and_pkcs8(tmp_pa
     )
     assert "ibtui.demo" in loaded
     assert not loaded & {"Crypto.IO.PEM", "Crypto.IO.PKCS8", "Crypto.Cipher.AES"}
+
+
+def test_the_market_view_models_resolve_on_first_use() -> None:
+    code = (
+        "import sys\nimport ibtui.tui.market as market\n"
+        "assert 'ibtui.tui.market_views' not in sys.modules\n"
+        "from ibtui.tui.market import PRESETS, BarView, HistoryView\n"
+        "from ibtui.tui import market_views\n"
+        "assert (PRESETS, BarView, HistoryView) == "
+        "(market_views.PRESETS, market_views.BarView, market_views.HistoryView)\n"
+        "missing = [n for n in market.__all__ if not hasattr(market, n)]\n"
+        "assert not missing, missing\n"
+        "assert not hasattr(market, 'NoSuchView')\n"
+    )
+    assert "ibtui.tui.market_views" in imported_after(code)
 
 
 def test_help_imports_neither_textual_nor_httpx() -> None:
