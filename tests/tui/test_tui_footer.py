@@ -1,7 +1,8 @@
 """ibtui's footer: its keys start in the footer's compact state, so mounting them restyles none
 of them (Textual's keys start compact and the binding to the footer then undoes it: two
 stylesheet passes a key), and they end exactly as Textual's would; a footer whose screen is no
-longer current does not recompose (the account picker's, once an account is chosen)."""
+longer current does not recompose (the account picker's, once an account is chosen), and a burst
+of bindings changes recomposes it once."""
 
 from __future__ import annotations
 
@@ -122,3 +123,34 @@ async def test_choosing_an_account_recomposes_only_current_footers(
         assert "Accounts" in keys and "Help" in keys  # the positions' footer shows its keys
     assert ("AccountsScreen", True) in recomposed and ("PositionsScreen", True) in recomposed
     assert [screen for screen, current in recomposed if not current] == []
+
+
+async def test_a_burst_of_bindings_changes_recomposes_the_footer_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recomposes: list[int] = []
+    original = TextualFooter.recompose
+
+    async def counting(self: TextualFooter) -> None:
+        recomposes.append(1)
+        await original(self)
+
+    app = FooterApp(compact=False)
+    async with app.run_test(size=(100, 10)) as pilot:
+        await pilot.pause()
+        footer = app.screen.query_one(Footer)
+        monkeypatch.setattr(TextualFooter, "recompose", counting)
+        app.bind("w", "noop('w')", description="Watch")  # a new key, then two more signals
+        for _ in range(3):
+            app.screen.bindings_updated_signal.publish(app.screen)
+        await pilot.pause()
+        await pilot.pause()
+        assert len(recomposes) == 1
+        keys = " ".join(str(key.render()) for key in footer.query(FooterKey))
+        assert "Watch" in keys and "Accounts" in keys  # composed with the latest bindings
+        app.bind("x", "noop('x')", description="Extra")
+        app.screen.bindings_updated_signal.publish(app.screen)  # a later change: composed again
+        await pilot.pause()
+        await pilot.pause()
+        assert len(recomposes) == 2
+        assert "Extra" in " ".join(str(key.render()) for key in footer.query(FooterKey))

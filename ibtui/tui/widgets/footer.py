@@ -8,7 +8,9 @@ its old keys wait in that screen's dirty set until it is current again, which fo
 screen is never. This footer drops the dead watchers after each recompose and waits to recompose
 until its screen is current (Textual refreshes the bindings when a screen resumes), a recompose
 asked for while it was current included: the account picker's footer recomposed twice after the
-picker was dismissed, on the way to the first positions.
+picker was dismissed, on the way to the first positions. Bindings changes that come in a burst
+(a screen mounting, its focus, its first resume: three on each start screen) recompose it once,
+not once each.
 
 Its keys also start in the footer's own ``compact`` state: Textual's keys start compact and are
 then bound to the footer's (not compact), so each key was restyled twice as it mounted (the class
@@ -28,10 +30,27 @@ __all__ = ["Footer"]
 
 
 class Footer(TextualFooter):
+    _bindings_changes = 0  # bindings changes signalled to this footer
+    _bindings_composed = 0  # how many of them its keys were composed after
+
     def bindings_changed(self, screen: Screen[object]) -> None:
         if self.is_attached and self.screen is not self.app.screen:
             return  # recomposed when its screen resumes
-        super().bindings_changed(screen)
+        self._bindings_changes += 1
+        # Textual's Footer.bindings_changed, with its own recompose scheduled (see below)
+        self._bindings_ready = True
+        if not screen.app.app_focus:
+            return
+        if self.is_attached and screen is self.screen:
+            self.call_after_refresh(self._recompose_for_bindings)
+
+    async def _recompose_for_bindings(self) -> None:
+        """A recompose for a bindings change: none when the keys were composed after every
+        change signalled so far (changes in a burst, a screen's mount and focus, ask for one
+        each; the first composes with all of them)."""
+        if self._bindings_composed == self._bindings_changes:
+            return
+        await self.recompose()
 
     def compose(self) -> ComposeResult:
         compact = self.compact
@@ -48,6 +67,7 @@ class Footer(TextualFooter):
             # screen came over it or it was dismissed (the account picker, as the positions
             # open): recomposed when its screen resumes, if ever.
             return
+        self._bindings_composed = self._bindings_changes
         await super().recompose()
         self.drop_dead_watchers()
 
