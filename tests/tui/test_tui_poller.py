@@ -70,8 +70,8 @@ async def test_first_round_warms_up_then_quotes_every_conid(clock: Clock) -> Non
     broker.quote_calls.clear()
     await poller.poll_once()
     assert [len(c) for c in broker.quote_calls] == [100, 100, 30]
-    assert [type(m) for m in posted] == [QuotesUpdated]  # one message for the whole round
-    assert len(posted[0].quotes) == 230  # type: ignore[attr-defined]
+    assert [type(m) for m in posted] == [QuotesUpdated] * 3  # a message per batch
+    assert [list(m.quotes) for m in posted] == batches(range(1, 231))  # type: ignore[attr-defined]
     assert slept == [0.5]
 
 
@@ -210,7 +210,7 @@ def slow(count: int, clock: Clock, concurrent: int) -> tuple[SlowBroker, Poller,
 
 
 async def test_a_round_asks_several_batches_at_once_and_keeps_their_order(clock: Clock) -> None:
-    """1,000 conids take about one round trip, not ten, and still come as one message."""
+    """1,000 conids take about one round trip, not ten, asked in order."""
     broker, poller, posted = slow(1000, clock, concurrent=4)
     task = asyncio.create_task(poller.poll_once())
     for _ in range(20):  # let every task that can start start
@@ -220,8 +220,8 @@ async def test_a_round_asks_several_batches_at_once_and_keeps_their_order(clock:
     await task
     assert broker.most_in_flight == 4
     assert [c[0] for c in broker.quote_calls] == [1, 101, 201, 301, 401, 501, 601, 701, 801, 901]
-    rounds = [m for m in posted if isinstance(m, QuotesUpdated)]
-    assert len(rounds) == 1 and list(rounds[0].quotes) == list(range(1, 1001))
+    shown = [conid for m in posted if isinstance(m, QuotesUpdated) for conid in m.quotes]
+    assert sorted(shown) == list(range(1, 1001))
 
 
 async def test_a_failed_batch_fails_the_round_and_stops_the_others(clock: Clock) -> None:
@@ -231,3 +231,36 @@ async def test_a_failed_batch_fails_the_round_and_stops_the_others(clock: Clock)
         await poller.poll_once()
     assert broker.cancelled == 3 and broker.in_flight == 0
     assert not [m for m in posted if isinstance(m, QuotesUpdated)]
+
+
+async def test_each_batch_is_shown_as_it_answers(clock: Clock) -> None:
+    """A slow batch holds back only its own prices: the others reach the screen first (and
+    batches that answered before another failed are shown too)."""
+    broker, poller, posted = slow(300, clock, concurrent=4)
+    held: dict[int, asyncio.Event] = {1: asyncio.Event(), 201: asyncio.Event()}
+    broker.release.set()
+    answer = broker.quotes
+
+    async def quotes(conids: Sequence[int]) -> list[QuoteView]:
+        gate = held.get(conids[0])
+        if gate is not None:
+            await gate.wait()
+        return await answer(conids)
+
+    broker.quotes = quotes  # type: ignore[method-assign]
+    task = asyncio.create_task(poller.poll_once())
+    for _ in range(20):
+        await asyncio.sleep(0)
+    shown = [list(m.quotes) for m in posted if isinstance(m, QuotesUpdated)]
+    assert shown == [list(range(101, 201))]  # the middle batch, while the others wait
+    held[201].set()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    shown = [list(m.quotes) for m in posted if isinstance(m, QuotesUpdated)]
+    assert shown == [list(range(101, 201)), list(range(201, 301))]
+    assert not task.done()
+    broker.fail_batch = 1
+    held[1].set()
+    with pytest.raises(Rejected):
+        await task
+    assert len([m for m in posted if isinstance(m, QuotesUpdated)]) == 2  # kept on screen
