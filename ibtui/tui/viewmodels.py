@@ -7,9 +7,9 @@ app's injectable clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -19,11 +19,13 @@ __all__ = [
     "QuoteView",
     "SessionState",
     "StatusView",
+    "Tally",
     "Totals",
     "compute_totals",
     "merge_position",
 ]
 
+_ZERO = Decimal(0)
 _ONE = Decimal(1)
 _HUNDRED = Decimal(100)
 _T = TypeVar("_T")
@@ -235,21 +237,92 @@ class Totals:
     unconverted: int = 0  # rows left out because their exchange rate is unknown
 
 
+# Exact arithmetic for running totals: with this precision no sum or product is ever rounded,
+# so totals kept up to date by differences equal totals summed afresh.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+# A row's share of the totals in the base currency: (market value, unrealized, daily and
+# realized P&L); None when its exchange rate is unknown.
+Share = tuple[Decimal, Decimal, Decimal, Decimal] | None
+
+
+def _share(view: PositionView) -> Share:
+    rate = view.fx_rate
+    if rate is None:
+        return None
+    values = (
+        view.market_value or _ZERO,
+        view.unrealized_pnl or _ZERO,
+        view.daily_pnl or _ZERO,
+        view.realized_pnl or _ZERO,
+    )
+    if rate == _ONE:
+        return values
+    multiply = _EXACT.multiply
+    return (
+        multiply(values[0], rate),
+        multiply(values[1], rate),
+        multiply(values[2], rate),
+        multiply(values[3], rate),
+    )
+
+
+class Tally:
+    """Totals of market value and P&L over a set of rows, each row converted with its
+    ``fx_rate``, kept up to date as rows change: a changed row costs its difference, not a sum
+    over every row (exact arithmetic, so nothing drifts)."""
+
+    __slots__ = ("_shares", "_sums", "_unconverted", "currency")
+
+    def __init__(self, currency: str, views: Mapping[str, PositionView] | None = None) -> None:
+        self.currency = currency
+        self._shares: dict[str, Share] = {}
+        self._sums = [_ZERO, _ZERO, _ZERO, _ZERO]
+        self._unconverted = 0
+        for key, view in (views or {}).items():
+            self.put(key, view)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._shares
+
+    def put(self, key: str, view: PositionView) -> None:
+        """Count ``view`` as row ``key`` (in place of what the row was)."""
+        self.discard(key)
+        share = self._shares[key] = _share(view)
+        if share is None:
+            self._unconverted += 1
+            return
+        sums, add = self._sums, _EXACT.add
+        sums[0] = add(sums[0], share[0])
+        sums[1] = add(sums[1], share[1])
+        sums[2] = add(sums[2], share[2])
+        sums[3] = add(sums[3], share[3])
+
+    def discard(self, key: str) -> None:
+        """Leave row ``key`` out (if it was counted)."""
+        if key not in self._shares:
+            return
+        share = self._shares.pop(key)
+        if share is None:
+            self._unconverted -= 1
+            return
+        sums, subtract = self._sums, _EXACT.subtract
+        sums[0] = subtract(sums[0], share[0])
+        sums[1] = subtract(sums[1], share[1])
+        sums[2] = subtract(sums[2], share[2])
+        sums[3] = subtract(sums[3], share[3])
+
+    def totals(self) -> Totals:
+        mv, upl, dpl, rpl = self._sums
+        return Totals(self.currency, len(self._shares), mv, upl, dpl, rpl, self._unconverted)
+
+
 def compute_totals(views: Iterable[PositionView], currency: str) -> Totals:
     """Totals of market value and P&L, each row converted with its ``fx_rate``."""
-    count = unconverted = 0
-    mv = upl = dpl = rpl = Decimal(0)
-    for view in views:
-        count += 1
-        rate = view.fx_rate
-        if rate is None:
-            unconverted += 1
-            continue
-        mv += (view.market_value or 0) * rate
-        upl += (view.unrealized_pnl or 0) * rate
-        dpl += (view.daily_pnl or 0) * rate
-        rpl += (view.realized_pnl or 0) * rate
-    return Totals(currency, count, mv, upl, dpl, rpl, unconverted)
+    tally = Tally(currency)
+    for index, view in enumerate(views):
+        tally.put(str(index), view)
+    return tally.totals()
 
 
 class SessionState(StrEnum):

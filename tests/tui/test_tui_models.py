@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import segno
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ibtui.tui.format import fmt_age, fmt_duration, fmt_money, fmt_pct, fmt_price, fmt_quantity
 from ibtui.tui.messages import PositionsUpdated, QuotesUpdated
-from ibtui.tui.viewmodels import QuoteView, compute_totals, merge_position
+from ibtui.tui.viewmodels import PositionView, QuoteView, Tally, compute_totals, merge_position
 from ibtui.tui.widgets.qr import qr_lines, qr_text
 from tests.tui.conftest import T0, position
 
@@ -88,6 +90,57 @@ def test_totals_convert_to_base_currency() -> None:
     assert (totals.count, totals.unconverted) == (3, 1)
     assert totals.market_value == D("1110.00")
     assert totals.unrealized_pnl == D("72.50")
+
+
+amounts = st.decimals(-(10**12), 10**12, places=6, allow_nan=False, allow_infinity=False)
+rates = st.one_of(
+    st.none(),
+    st.just(D(1)),
+    st.decimals(D("0.00001"), 1000, places=12, allow_nan=False, allow_infinity=False),
+)
+rows = st.builds(
+    lambda conid, mv, upl, dpl, rpl, fx: PositionView(
+        "DU1",
+        conid,
+        f"S{conid}",
+        D(1),
+        "EUR",
+        market_value=mv,
+        unrealized_pnl=upl,
+        daily_pnl=dpl,
+        realized_pnl=rpl,
+        fx_rate=fx,
+    ),
+    st.integers(1, 8),
+    st.one_of(st.none(), amounts),
+    st.one_of(st.none(), amounts),
+    st.one_of(st.none(), amounts),
+    amounts,
+    rates,
+)
+
+
+@given(steps=st.lists(st.tuples(st.booleans(), rows), max_size=40))
+def test_running_totals_equal_totals_summed_afresh(steps: list[tuple[bool, PositionView]]) -> None:
+    """Rows put, replaced and dropped in any order: the running totals are exactly the sums of
+    the rows left (no rounding, no drift), in the base currency, unconverted rows counted."""
+    tally = Tally("USD")
+    current: dict[str, PositionView] = {}
+    for put, row in steps:
+        key = str(row.conid)
+        if put:
+            tally.put(key, row)
+            current[key] = row
+        else:
+            tally.discard(key)
+            current.pop(key, None)
+    got = tally.totals()
+    converted = [row for row in current.values() if row.fx_rate is not None]
+    assert (got.count, got.unconverted) == (len(current), len(current) - len(converted))
+    with localcontext(prec=100):  # enough digits that this sum is exact too
+        for field in ("market_value", "unrealized_pnl", "daily_pnl", "realized_pnl"):
+            afresh = sum(((getattr(r, field) or 0) * (r.fx_rate or 0) for r in converted), D(0))
+            assert getattr(got, field) == afresh, field
 
 
 def test_queued_quote_batches_merge_newest_wins() -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from ibtui.tui.viewmodels import QuoteView
+from ibtui.tui.viewmodels import QuoteView, Totals, compute_totals
 from ibtui.tui.widgets.columns import Cell
 from ibtui.tui.widgets.positions_table import CHUNK, PositionsTable
 from tests.tui.conftest import PAPER, T0, Clock, Host, position, sample_positions
@@ -84,9 +84,10 @@ async def test_tick_updates_only_changed_cells_in_place(clock: Clock) -> None:
         assert table.cell(AAPL, "last").style is None
 
 
-async def test_a_flash_ends_with_the_next_round_of_quotes(clock: Clock) -> None:
+async def test_a_flash_ends_with_the_rows_next_quote(clock: Clock) -> None:
     """A price changing every second is repainted once a second: its flash ends in the same
-    repaint as the next round's prices, not on a frame of its own just before."""
+    repaint as the row's next quote, not on a frame of its own just before, nor with another
+    row's quote (a round of quotes comes in batches: that would repaint the row twice)."""
     app = host(clock)
     async with app.run_test(size=SIZE) as pilot:
         table = app.query_one(PositionsTable)
@@ -107,8 +108,11 @@ async def test_a_flash_ends_with_the_next_round_of_quotes(clock: Clock) -> None:
             return update_cells(batch)
 
         table.grid.update_cells = recorded  # type: ignore[method-assign]
-        table.apply_quotes(quote(272093, "416.10", clock))  # MSFT moves, AAPL does not
-        assert len(sets) == 1 and (AAPL, "last") in sets[0] and (MSFT, "last") in sets[0]
+        table.apply_quotes(quote(272093, "416.10", clock))  # MSFT's batch
+        assert len(sets) == 1 and (MSFT, "last") in sets[0] and (AAPL, "last") not in sets[0]
+        assert (AAPL, "last") in table.flashing and (MSFT, "last") in table.flashing
+        table.apply_quotes(quote(265598, "223.91", clock))  # AAPL's batch: the price stays
+        assert len(sets) == 2 and (AAPL, "last") in sets[1]
         assert (AAPL, "last") not in table.flashing
         assert table.cell(AAPL, "last").style is None
         assert (MSFT, "last") in table.flashing
@@ -248,6 +252,53 @@ async def test_totals_in_base_currency_and_follow_filter(clock: Clock) -> None:
         table.set_filter("aaa")
         totals = str(app.query_one("#totals").render())
         assert "1 position (shown)" in totals and "Mkt value 1,000.00" in totals
+
+
+async def test_totals_stay_those_of_the_rows_shown_through_ticks_and_changes(
+    clock: Clock,
+) -> None:
+    """The totals line is kept up to date by each repriced row's difference; after quotes, new
+    and dropped positions, a filter and its removal it still says what summing the rows shown
+    afresh says."""
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        views = [
+            position(1, "AAA", "10", "100", "90"),
+            position(2, "BBB", "5", "20", "25", currency="EUR", fx="1.10", change="1"),
+            position(3, "CCC", "1", "50", "50", currency="JPY", fx=None),
+            position(4, "DDD", "-3", "7.5", "8", multiplier="100"),
+        ]
+
+        def shown_afresh() -> Totals:
+            return compute_totals((table.views[k] for k in table.visible_keys), "USD")
+
+        table.set_positions(views)
+        await pilot.pause()
+        steps = [
+            lambda: table.apply_quotes(
+                {1: QuoteView(1, Decimal("101.25"), Decimal("1.25"), updated_at=clock())}
+            ),
+            lambda: table.apply_quotes(
+                {
+                    2: QuoteView(2, Decimal("19.5"), updated_at=clock()),
+                    4: QuoteView(4, Decimal("7.75")),
+                }
+            ),
+            lambda: table.set_positions([*views[1:], position(5, "EEE", "2", "10", "10")]),
+            lambda: table.apply_quotes({5: QuoteView(5, Decimal("11"), updated_at=clock())}),
+            lambda: table.set_filter("eee"),
+            lambda: table.apply_quotes({5: QuoteView(5, Decimal("12"), updated_at=clock())}),
+            lambda: table.apply_quotes({2: QuoteView(2, Decimal("21"), updated_at=clock())}),
+            lambda: table.set_filter(""),
+        ]
+        for step, change in enumerate(steps):
+            change()
+            await pilot.pause()
+            assert table.totals() == shown_afresh(), step
+        # BBB 5 x 21 EUR x 1.10 + DDD -3 x 7.50 x 100 (its position's price) + EEE 2 x 12
+        totals = str(app.query_one("#totals").render())
+        assert "4 positions (all)" in totals and "Mkt value -2,110.50" in totals
 
 
 async def test_stale_prices_are_greyed_and_recover(clock: Clock) -> None:

@@ -3,9 +3,10 @@
 A tick (:meth:`PositionsTable.apply_quotes`) reprices the rows it names and writes only the cells
 whose text or colour changed, in one batch; rows are never cleared or rebuilt on a tick, and the
 rows are re-sorted only when a tick changed the sort column. A changed number flashes green or red
-for ``flash_seconds``: the flash ends with the first round of quotes after that (in the same repaint
-as the round's new prices, so a cell changing every tick is sent once a tick, not twice), or
-``FLASH_LINGER`` seconds later when no round comes. Prices older than ``stale_after`` (or not from
+for ``flash_seconds``: the flash ends with the first batch of quotes after that (in the same repaint
+as the batch's new prices, so a cell changing every tick is sent once a tick, not twice), or
+``FLASH_LINGER`` seconds later when no quotes come. The totals line is kept up to date by each
+repriced row's difference and drawn once a frame. Prices older than ``stale_after`` (or not from
 a live quote) are greyed.
 A new filter or a new account refills the grid: the first rows at once, the rest in a worker,
 chunk by chunk, so thousands of positions never freeze the screen. The grid draws one page of
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import ClassVar
 
@@ -28,11 +29,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from ibtui.tui import keymap as ids
 from ibtui.tui.format import fmt_money
-from ibtui.tui.viewmodels import PositionView, QuoteView, compute_totals, merge_position
+from ibtui.tui.viewmodels import PositionView, QuoteView, Tally, Totals, merge_position
 from ibtui.tui.widgets.columns import (
     COLUMN_KEYS,
     COLUMNS,
@@ -44,7 +46,7 @@ from ibtui.tui.widgets.columns import (
 )
 from ibtui.tui.widgets.positions_grid import PositionsGrid, SortKey
 
-__all__ = ["PositionsTable"]
+__all__ = ["PositionsTable", "TotalsLine"]
 
 Clock = Callable[[], float]
 _BY_KEY = {column.key: column for column in COLUMNS}
@@ -52,7 +54,7 @@ CHUNK = 250  # rows added per step when filling the grid
 _REBUILD_THRESHOLD = 50  # more removals than this: refill instead of removing row by row
 Update = tuple[str, str, Cell]
 _WIDE = 110  # narrower: a compact totals line
-FLASH_LINGER = 0.5  # how long a finished flash waits for the next round of quotes to end with it
+FLASH_LINGER = 0.5  # how long a finished flash waits for the next quotes to end with it
 
 
 def _matches(view: PositionView, words: Sequence[str]) -> bool:
@@ -124,12 +126,13 @@ class PositionsTable(Vertical):
         self._next_stale_check = math.inf
         self._resort_after_load = False
         self._styles: CellStyles | None = None
+        self._tally: Tally | None = None  # the matching rows' totals; None: count afresh
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: symbol, name, class, currency", id="filter", disabled=True)
         yield PositionsGrid(id="grid")
         yield Static(id="pager")
-        yield Static(id="totals")
+        yield TotalsLine(self._totals_text, id="totals")
 
     @property
     def grid(self) -> PositionsGrid:
@@ -201,6 +204,7 @@ class PositionsTable(Vertical):
         fresh = {view.key: merge_position(self._views.get(view.key), view) for view in positions}
         gone = [key for key in self._views if key not in fresh]
         self._views = fresh
+        self._tally = None
         self._by_conid = {}
         for key, view in fresh.items():
             self._by_conid.setdefault(view.conid, []).append(key)
@@ -241,16 +245,23 @@ class PositionsTable(Vertical):
         """Reprice the rows holding these conids; only cells that change are written.
 
         Rows out of view get only their sort column's cell (when it is a price column) and are
-        formatted when they scroll into view."""
+        formatted when they scroll into view. The flashes of these rows that are over end in the
+        same repaint (other rows' flashes end with their own quotes: a round comes in batches)."""
         updates: list[Update] = []
-        self._end_flashes(self.clock(), updates)
+        by_conid = self._by_conid
+        if self._flashes:
+            rows = {key for conid in quotes for key in by_conid.get(conid, ())}
+            self._end_flashes(self.clock(), updates, rows)
         resort = False
         in_view = self._keys_in_view()
         sort_only = tuple(c for c in PRICE_COLUMNS if c.key == self.sort_column)
+        tally = self._tally
         for conid, quote in quotes.items():
-            for key in self._by_conid.get(conid, ()):
+            for key in by_conid.get(conid, ()):
                 view = self._views[key].with_quote(quote)
                 self._views[key] = view
+                if tally is not None and key in tally:
+                    tally.put(key, view)
                 if key not in self._cells:
                     continue
                 if key in in_view:
@@ -263,7 +274,7 @@ class PositionsTable(Vertical):
         self.grid.update_cells(updates)
         if resort:
             self._sort()
-        self._update_totals()  # in the same repaint as the prices (a round is one message)
+        self._update_totals()  # summed when drawn, in the same frame as the prices
 
     def set_filter(self, text: str) -> None:
         """Show only rows whose symbol, description, class or currency contain every word."""
@@ -356,6 +367,7 @@ class PositionsTable(Vertical):
         self._cells.pop(key, None)
         self._stale.discard(key)
         self._matching.discard(key)
+        self._tally = None
         for column in COLUMN_KEYS:
             self._flashes.pop((key, column), None)
 
@@ -418,6 +430,7 @@ class PositionsTable(Vertical):
         self._resort_after_load = False
         words = self.filter_text.casefold().split()
         self._matching = {key for key, view in self._views.items() if _matches(view, words)}
+        self._tally = None
         ordered = self._ordered(self._matching)
         for key in ordered[:CHUNK]:
             self._add_row(key, self._views[key])
@@ -475,13 +488,15 @@ class PositionsTable(Vertical):
                 self._redraw(key, view, COLUMNS, updates, flash=False)
         self.grid.update_cells(updates)
 
-    def _end_flashes(self, due: float, out: list[Update]) -> None:
-        """Queue the end of every flash that was due to end by ``due``."""
+    def _end_flashes(
+        self, due: float, out: list[Update], rows: Container[str] | None = None
+    ) -> None:
+        """Queue the end of every flash (of ``rows``, if given) that was due to end by ``due``."""
         if not self._flashes:
             return
         cells = self._cells
         for (key, column), until in list(self._flashes.items()):
-            if until <= due:
+            if until <= due and (rows is None or key in rows):
                 del self._flashes[(key, column)]
                 if key in cells:
                     out.append((key, column, cells[key][column]))
@@ -525,10 +540,24 @@ class PositionsTable(Vertical):
             self.call_after_refresh(self._update_pager)  # the grid's height changed
 
     def _update_totals(self) -> None:
+        """The pager, and the totals line drawn anew with the next frame."""
         if not self.is_mounted:
             return
         self._update_pager()
-        totals = compute_totals((self._views[key] for key in self._matching), self.base_currency)
+        self.query_one("#totals", TotalsLine).refresh()
+
+    def totals(self) -> Totals:
+        """The totals of the rows matching the filter: counted afresh after the rows or the
+        filter changed, and kept up to date by each repriced row's difference on a tick."""
+        tally = self._tally
+        if tally is None:
+            views = self._views
+            matching = {key: views[key] for key in self._matching}
+            tally = self._tally = Tally(self.base_currency, matching)
+        return tally.totals()
+
+    def _totals_text(self) -> Text:
+        totals = self.totals()
         line = Text()
         scope = "shown" if self.filter_text.strip() else "all"
         wide = self.size.width >= _WIDE
@@ -551,4 +580,20 @@ class PositionsTable(Vertical):
             line.append(fmt_money(amount, signed=signed), style=style or "")
         if totals.unconverted:
             line.append(f"{gap}({totals.unconverted} without an exchange rate left out)")
-        self.query_one("#totals", Static).update(line, layout=False)  # always one line
+        return line
+
+
+class TotalsLine(Widget):
+    """The totals line. Its text is summed when it is drawn: once a frame, however many batches
+    of quotes the table applied since the last one (a round of 1,000 conids comes in ten)."""
+
+    DEFAULT_CSS = """
+    TotalsLine { height: 1; }
+    """
+
+    def __init__(self, text: Callable[[], Text], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._text = text
+
+    def render(self) -> Text:
+        return self._text()
