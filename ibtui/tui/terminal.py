@@ -35,6 +35,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from itertools import repeat
+from operator import ne
 from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len, get_character_cell_size
@@ -120,20 +123,28 @@ class _Pens:
         self.pens: list[Pen] = [(0, "", "")]
         self._ids: dict[Pen, int] = {(0, "", ""): DEFAULT_PEN}
         self._styles: dict[Style, int] = {}
+        # the same Style objects come back frame after frame: found by identity first (the
+        # entry holds the style, so its id cannot be reused while it is in here)
+        self._by_id: dict[int, tuple[Style, int]] = {}
         self._color_system: ColorSystem | None = None
         self._transitions: dict[tuple[int, int], str] = {}
 
     def set_color_system(self, color_system: ColorSystem) -> None:
         if color_system != self._color_system:
             self._styles.clear()
+            self._by_id.clear()
             self._color_system = color_system
 
     def of(self, style: Style | None) -> int:
         """The pen Textual's output leaves a segment of this style in (``None``: the default)."""
         if style is None:
             return DEFAULT_PEN
+        known = self._by_id.get(id(style))
+        if known is not None and known[0] is style:
+            return known[1]
         pen = self._styles.get(style)
         if pen is not None:
+            self._remember(style, pen)
             return pen
         if style._link:
             raise _Fallback("link")
@@ -154,7 +165,13 @@ class _Pens:
         if len(self._styles) >= _STYLE_CACHE_LIMIT:
             self._styles.clear()
         self._styles[style] = pen
+        self._remember(style, pen)
         return pen
+
+    def _remember(self, style: Style, pen: int) -> None:
+        if len(self._by_id) >= _STYLE_CACHE_LIMIT:
+            self._by_id.clear()
+        self._by_id[id(style)] = (style, pen)
 
     def transition(self, old: int, new: int) -> str:
         """The shortest SGR sequence that turns pen ``old`` into pen ``new``."""
@@ -198,6 +215,27 @@ class _Shadow:
         self.width = width
         self.height = height
         self.rows: list[list[Cell | None]] = [[None] * width for _ in range(height)]
+        self.wide: set[int] = set()  # rows a wide character was ever written to
+
+
+class _Writes:
+    """What one update writes: per row, the cells (None where it writes nothing), the spans
+    ``[start, end)`` it writes and whether it writes a wide character."""
+
+    __slots__ = ("rows", "spans", "wide", "width")
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.rows: dict[int, list[Cell | None]] = {}
+        self.spans: dict[int, list[tuple[int, int]]] = {}
+        self.wide: set[int] = set()
+
+    def row(self, y: int) -> list[Cell | None]:
+        row = self.rows.get(y)
+        if row is None:
+            row = self.rows[y] = [None] * self.width
+            self.spans[y] = []
+        return row
 
 
 class TerminalWriter:
@@ -262,52 +300,51 @@ class TerminalWriter:
             self.fallbacks += 1
             return update.render_segments(console)
 
-    def _chops_cells(
-        self, update: ChopsUpdate, size: tuple[int, int]
-    ) -> dict[int, list[Cell | None]]:
+    def _chops_cells(self, update: ChopsUpdate, size: tuple[int, int]) -> _Writes:
         """The cells Textual's ``ChopsUpdate.render_segments`` writes, row by row."""
         width, height = size
         chops: Sequence[Mapping[int, Strip | None]] = update.chops
         if len(chops) != height or any(ends and ends[-1] != width for ends in update.chop_ends):
             raise _Fallback("the update is not the size of the screen")
-        writes: dict[int, list[Cell | None]] = {}
+        writes = _Writes(width)
         for y, x1, x2 in update.spans:
             line = chops[y]
             ends = update.chop_ends[y]
-            row = writes.get(y)
+            row = None
             for end, (x, strip) in zip(ends, line.items(), strict=False):
                 if strip is None or x > x2 or end <= x1:
                     continue
                 if row is None:
-                    row = writes[y] = [None] * width
+                    row = writes.row(y)
                 if not (x2 > x >= x1 and end <= x2):
                     strip = strip.crop(0, min(end, x2) - x)
-                self._put(row, x, strip)
+                self._put(writes, y, row, x, strip)
         return writes
 
-    def _layout_cells(
-        self, update: LayoutUpdate, size: tuple[int, int]
-    ) -> dict[int, list[Cell | None]]:
+    def _layout_cells(self, update: LayoutUpdate, size: tuple[int, int]) -> _Writes:
         """The cells Textual's ``LayoutUpdate.render_segments`` writes, row by row."""
         width, height = size
         region = update.region
         if region.right > width or region.bottom > height:
             raise _Fallback("the update is larger than the screen")
-        writes: dict[int, list[Cell | None]] = {}
+        writes = _Writes(width)
         for y, line in enumerate(update.strips, region.y):
-            row = writes[y] = [None] * width
+            row = writes.row(y)
             x = region.x
             for strip in line:
                 if strip is None:
                     raise _Fallback("no strip")
-                x = self._put(row, x, strip)
+                x = self._put(writes, y, row, x, strip)
         return writes
 
-    def _put(self, row: list[Cell | None], x: int, segments: Iterable[Segment]) -> int:
-        """Write ``segments`` into ``row`` from column ``x``, as a terminal would; the column
-        after them."""
+    def _put(
+        self, writes: _Writes, y: int, row: list[Cell | None], x: int, segments: Iterable[Segment]
+    ) -> int:
+        """Write ``segments`` into ``row`` (line ``y``) from column ``x``, as a terminal would;
+        the column after them."""
         width = len(row)
         pen_of = self._pens.of
+        first = x
         for text, style, control in segments:
             if control:
                 raise _Fallback("control segment")
@@ -317,11 +354,18 @@ class TerminalWriter:
             if text.isascii():
                 if not text.isprintable():
                     raise _Fallback("control character")
-                if x + len(text) > width:
+                end = x + len(text)
+                if end > width:
                     raise _Fallback("text beyond the screen")
-                for character in text:
-                    row[x] = (character, pen)
-                    x += 1
+                row[x:end] = zip(text, repeat(pen))
+                x = end
+                continue
+            if _narrow(text):  # one cell a character, like ASCII: box lines, dashes, arrows
+                end = x + len(text)
+                if end > width:
+                    raise _Fallback("text beyond the screen")
+                row[x:end] = zip(text, repeat(pen))
+                x = end
                 continue
             start = x
             for character in text:
@@ -337,14 +381,17 @@ class TerminalWriter:
                     row[x] = (character, pen)
                     row[x + 1] = (_TAIL, pen)
                     x += 2
+                    writes.wide.add(y)
                 else:  # zero-width, combining, control: the terminal may see it otherwise
                     raise _Fallback("a character of no width")
             if x - start != cell_len(text):
                 raise _Fallback("graphemes")
+        if x > first:
+            writes.spans[y].append((first, x))
         return x
 
     # --- output -------------------------------------------------------------------------------
-    def _emit(self, writes: dict[int, list[Cell | None]], shadow: _Shadow, full: bool) -> str:
+    def _emit(self, writes: _Writes, shadow: _Shadow, full: bool) -> str:
         """The output that turns the terminal from ``shadow`` into ``shadow`` + ``writes``; the
         shadow is updated."""
         pens = self._pens
@@ -355,10 +402,11 @@ class TerminalWriter:
         cx: int | None = None  # the cursor's column, while it is known
         cy: int | None = None  # its row
         width = shadow.width
-        for y in sorted(writes):
-            new = writes[y]
+        for y in sorted(writes.rows):
+            new = writes.rows[y]
             old = shadow.rows[y]
-            runs = _changed_runs(new, old)
+            spans = _merged(writes.spans[y])
+            runs = _changed_runs(new, old, spans)
             if not runs:
                 continue
             for index, (start, end) in enumerate(runs):
@@ -394,10 +442,12 @@ class TerminalWriter:
                     cx = end
                 else:  # a width the terminal may see otherwise, or the last column (a
                     cx = cy = None  # terminal that wraps would have moved on): jump next
-            for x, written in enumerate(new):
-                if written is not None:
-                    old[x] = written
-            _repair_wide(old)
+            for start, end in spans:
+                old[start:end] = new[start:end]
+            if y in writes.wide:
+                shadow.wide.add(y)
+            if y in shadow.wide:
+                _repair_wide(old)
         if pen != DEFAULT_PEN:
             append("\x1b[m")
         return "".join(out)
@@ -442,6 +492,13 @@ class TerminalWriter:
         return "".join(parts), pen
 
 
+@lru_cache(maxsize=4096)
+def _narrow(text: str) -> bool:
+    """Whether every character of ``text`` is printable and one cell wide (the same texts come
+    back frame after frame: the grid's lines, dashes, sort arrows, the scroll bar)."""
+    return all(c.isprintable() and get_character_cell_size(c) == 1 for c in text)
+
+
 def _cell(new: list[Cell | None], old: list[Cell | None], x: int) -> Cell:
     cell = new[x]
     if cell is None:
@@ -450,30 +507,49 @@ def _cell(new: list[Cell | None], old: list[Cell | None], x: int) -> Cell:
     return cell
 
 
-def _changed_runs(new: list[Cell | None], old: list[Cell | None]) -> list[tuple[int, int]]:
-    """The runs [start, end) of cells that ``new`` changes, widened to whole characters."""
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` sorted, overlapping and touching ones joined."""
+    if len(spans) <= 1:
+        return spans
+    joined: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if joined and joined[-1][1] >= start:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], end))
+        else:
+            joined.append((start, end))
+    return joined
+
+
+def _changed_runs(
+    new: list[Cell | None], old: list[Cell | None], spans: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The runs [start, end) of cells that ``new`` changes within its written ``spans`` (sorted,
+    apart), widened to whole characters. Cells are compared a span at a time, in C."""
     runs: list[tuple[int, int]] = []
     width = len(new)
-    x = 0
-    while x < width:
-        cell = new[x]
-        if cell is None or cell == old[x]:
-            x += 1
-            continue
-        start = x
-        while x < width and new[x] is not None and new[x] != old[x]:
-            x += 1
-        if cell[0] == _TAIL:
-            start -= 1  # the left half of a wide character
-            if start < 0 or new[start] is None:
-                raise _Fallback("half a wide character")
-        after = new[x] if x < width else None
-        if after is not None and after[0] == _TAIL:
-            x += 1  # the right half of a wide character that changed
-        if runs and runs[-1][1] >= start:
-            runs[-1] = (runs[-1][0], x)
-        else:
-            runs.append((start, x))
+    for first, last in spans:
+        changed = bytes(map(ne, new[first:last], old[first:last]))
+        length = last - first
+        index = changed.find(1)
+        while index != -1:
+            stop = changed.find(0, index)
+            if stop == -1:
+                stop = length
+            start, x = first + index, first + stop
+            cell = new[start]
+            assert cell is not None
+            if cell[0] == _TAIL:
+                start -= 1  # the left half of a wide character
+                if start < 0 or new[start] is None:
+                    raise _Fallback("half a wide character")
+            after = new[x] if x < width else None
+            if after is not None and after[0] == _TAIL:
+                x += 1  # the right half of a wide character that changed
+            if runs and runs[-1][1] >= start:
+                runs[-1] = (runs[-1][0], max(runs[-1][1], x))
+            else:
+                runs.append((start, x))
+            index = changed.find(1, stop) if stop < length else -1
     return runs
 
 
