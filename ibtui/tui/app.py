@@ -61,6 +61,10 @@ ACCOUNTS_RETRY_SECONDS = 5.0
 ACCOUNTS_RETRY_MAX = 60.0
 _ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 ORDER_WATCH_SECONDS = 5.0  # IBKR's live-orders pacing: one request every 5 s
+# How long the event loop may hold the GIL while Textual's output thread waits for it (Python's
+# default is 5 ms, and a frame's write waits for it several times: for the queue, after the write,
+# for the flush); see run_app.
+OUTPUT_SWITCH_INTERVAL = 0.001
 _SCREENS = (Path(__file__).parent / "screens").resolve()
 _LOGIN = "ibtui.tui.screens.login"
 _LOCK = "ibtui.tui.screens.lock"
@@ -666,7 +670,14 @@ def run_app(
     market: MarketData | None = None,
     watchlist: Watchlist | None = None,
 ) -> int:
-    """Run the console until the user quits; the exit code for the command line."""
+    """Run the console until the user quits; the exit code for the command line.
+
+    While it runs, Python hands the GIL to a waiting thread after ``OUTPUT_SWITCH_INTERVAL``
+    instead of 5 ms: Textual writes each frame from a thread of its own, which took the GIL back
+    from a busy event loop two or three times a frame, so a frame reached the terminal 5-20 ms
+    after it was drawn (the account picker at start, each tick's prices). The threads that ask
+    for the GIL (Textual's output and input threads) are idle otherwise, so this costs nothing
+    while nothing is written."""
     app = IbtuiApp(
         broker,
         login=login,
@@ -681,5 +692,10 @@ def run_app(
         market=market,
         watchlist=watchlist,
     )
-    app.run()
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, OUTPUT_SWITCH_INTERVAL))
+    try:
+        app.run()
+    finally:
+        sys.setswitchinterval(previous)
     return app.return_code or 0
