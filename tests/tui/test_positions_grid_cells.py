@@ -108,8 +108,9 @@ async def test_the_grid_on_screen_is_what_datatable_draws(
     clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Cursor row, hover, zebra stripes, the fixed symbol column, scrolled sideways, focus lost,
-    flashes, greyed and coloured numbers, a description cut with an ellipsis: every line the
-    grid draws itself is the line DataTable would draw."""
+    flashes, greyed and coloured numbers, a description cut with an ellipsis, the screen's edge
+    inside a cell or right of the table: every line the grid draws itself is the line DataTable
+    would draw."""
     views = [*sample_positions(), position(4, "LONG", "100", "1", "1", description="x" * 40)]
     app = Host(lambda: PositionsTable(clock=clock, stale_after=6.0, cursor_blink=False))
     async with app.run_test(size=(80, 14)) as pilot:
@@ -122,7 +123,7 @@ async def test_the_grid_on_screen_is_what_datatable_draws(
         table.apply_quotes({265598: QuoteView(265598, Decimal("223.91"), updated_at=clock())})
         assert table.flashing
         states: list[tuple[tuple[Segment, ...], ...]] = []
-        for step in ("start", "cursor", "hover", "sideways", "blur", "stale"):
+        for step in ("start", "cursor", "hover", "sideways", "blur", "stale", "cut", "edge", "wide"):
             if step == "cursor":
                 await pilot.press("j", "j")
             elif step == "hover":
@@ -135,6 +136,13 @@ async def test_the_grid_on_screen_is_what_datatable_draws(
             elif step == "stale":
                 clock.advance(30)
                 table.refresh_marks()
+            elif step == "cut":  # the screen's edge inside the market values' digits
+                grid.scroll_to(x=0, animate=False)
+                await pilot.resize_terminal(89, 14)
+            elif step == "edge":  # the screen's edge right after the market values
+                await pilot.resize_terminal(91, 14)
+            elif step == "wide":  # the table narrower than the screen: a filled right edge
+                await pilot.resize_terminal(200, 14)
             await pilot.pause()
             own, theirs = drawn(grid, True, monkeypatch), drawn(grid, False, monkeypatch)
             assert [list(line) for line in own] == [list(line) for line in theirs], step

@@ -7,7 +7,7 @@ from decimal import Decimal
 from itertools import chain
 from typing import ClassVar, NamedTuple
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
@@ -85,6 +85,44 @@ class _Frame(NamedTuple):
     styles: dict[str, Style]  # looked up by ``_frame_style``
 
 
+class _Pieces(NamedTuple):
+    """A data row's line in cells (see ``PositionsGrid._row_pieces``)."""
+
+    fixed: list[list[Segment]]  # the fixed columns
+    scrollable: list[list[Segment]]  # every column, then the space right of the table
+    fixed_lengths: list[int]
+    lengths: list[int]
+
+
+def _cut_to_width(pieces: _Pieces, fixed_columns: int, width: int) -> Strip | None:
+    """A row's line when it is not scrolled sideways: the fixed columns and the others, cut at
+    ``width`` as ``Strip.adjust_cell_length`` cuts (the segment reaching the edge is sized to
+    it, what follows is dropped), its segments already joined as ``Strip.simplify`` joins
+    them. Only whole cells are measured; None when the cells do not reach the width (DataTable
+    pads the line then)."""
+    segments = list(chain.from_iterable(pieces.fixed))
+    position = sum(pieces.fixed_lengths)
+    if position >= width:
+        return None
+    cells = zip(pieces.scrollable[fixed_columns:], pieces.lengths[fixed_columns:], strict=True)
+    for cell, length in cells:
+        if position + length < width:
+            segments += cell
+            position += length
+            continue
+        for segment in cell:
+            size = segment.cell_length
+            if position + size < width:
+                segments.append(segment)
+                position += size
+            else:
+                segments.append(
+                    Segment(set_cell_size(segment.text, width - position), segment.style)
+                )
+                return Strip(segments, width)
+    return None
+
+
 class PositionsGrid(DataTable[Cell]):
     """Rows keyed ``account:conid``; the columns of :data:`~ibtui.tui.widgets.columns.COLUMNS`."""
 
@@ -117,10 +155,10 @@ class PositionsGrid(DataTable[Cell]):
     def __init__(self, *, id: str | None = None) -> None:
         self._row_versions: dict[RowKey, int] = {}
         self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(1000)
-        self._row_lines: LRUCache[tuple[object, ...], tuple[SegmentLines, SegmentLines]] = LRUCache(
-            1000
+        self._row_lines: LRUCache[tuple[object, ...], _Pieces] = LRUCache(1000)
+        self._cell_lines: LRUCache[tuple[object, ...], tuple[SegmentLines, list[Segment], int]] = (
+            LRUCache(10000)
         )
-        self._cell_lines: LRUCache[tuple[object, ...], SegmentLines] = LRUCache(10000)
         self._frame: _Frame | None = None
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)  # clears the caches above
         self.fixed_columns = 1
@@ -246,14 +284,16 @@ class PositionsGrid(DataTable[Cell]):
         )
         strip = self._lines.get(cache_key)
         if strip is None:
-            fixed, scrollable = self._render_line_in_row(
-                row_key, line_no, base_style, cursor, hover
-            )
-            segments = list(chain.from_iterable(fixed)) if fixed else []
-            segments += line_crop(
-                list(chain.from_iterable(scrollable)), x1 + frame.fixed_width, x2, width
-            )
-            strip = Strip(segments).adjust_cell_length(width, base_style).simplify()
+            pieces = self._row_pieces(row_key, line_no, base_style, cursor, hover)
+            strip = None
+            if x1 == 0:  # not scrolled sideways: the line is cut from the cells directly
+                strip = _cut_to_width(pieces, frame.fixed_columns, width)
+            if strip is None:  # DataTable's way
+                segments = list(chain.from_iterable(pieces.fixed))
+                segments += line_crop(
+                    list(chain.from_iterable(pieces.scrollable)), x1 + frame.fixed_width, x2, width
+                )
+                strip = Strip(segments).adjust_cell_length(width, base_style).simplify()
             self._lines[cache_key] = strip
         return strip
 
@@ -271,6 +311,20 @@ class PositionsGrid(DataTable[Cell]):
             return super()._render_line_in_row(
                 row_key, line_no, base_style, cursor_location, hover_location
             )
+        pieces = self._row_pieces(row_key, line_no, base_style, cursor_location, hover_location)
+        return pieces.fixed, pieces.scrollable
+
+    def _row_pieces(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> _Pieces:
+        """A one-line data row's cells (each with its segments of one style joined), the fixed
+        columns' and all columns' followed by the space right of the table, with their widths."""
+        frame = self._frame_constants()
         cache_key = (
             row_key,
             self._row_versions.get(row_key, 0),
@@ -293,30 +347,40 @@ class PositionsGrid(DataTable[Cell]):
         cursor, hover = cursor_row == row_index, hover_row == row_index
         data = self._data.get(row_key, {})
         render_cell = self._render_cell
-        data_cell = self._data_cell
+        data_cell = self._data_cell_entry
 
-        def draw(column_index: int, key: ColumnKey, width: int, style: Style) -> list[Segment]:
+        def draw(
+            column_index: int, key: ColumnKey, width: int, style: Style, lengths: list[int]
+        ) -> list[Segment]:
+            # a cell's segments with those of one style joined: cells never join each other
+            # (each segment carries its cell's row and column in its style's meta)
             cell = data.get(key)
             if isinstance(cell, Cell):
-                lines = data_cell(frame, row_index, column_index, cell, style, width, cursor, hover)
-            else:
-                lines = render_cell(row_index, column_index, style, width, cursor, hover)
-            return lines[line_no]
+                entry = data_cell(frame, row_index, column_index, cell, style, width, cursor, hover)
+                lengths.append(entry[2])
+                return entry[1]
+            lines = render_cell(row_index, column_index, style, width, cursor, hover)
+            segments = list(Segment.simplify(lines[line_no]))
+            lengths.append(Segment.get_line_length(segments))
+            return segments
 
         columns = frame.columns
         fixed_row: list[list[Segment]] = []
+        fixed_lengths: list[int] = []
         if frame.fixed_columns:
             fixed_style = self._frame_style("datatable--fixed")
             for index, (key, width) in enumerate(columns[: frame.fixed_columns]):
-                fixed_row.append(draw(index, key, width, fixed_style))
+                fixed_row.append(draw(index, key, width, fixed_style, fixed_lengths))
         if frame.zebra:
             row_style = self._frame_style(
                 "datatable--odd-row" if row_index % 2 else "datatable--even-row"
             )
         else:
             row_style = base_style
+        lengths: list[int] = []
         scrollable_row = [
-            draw(index, key, width, row_style) for index, (key, width) in enumerate(columns)
+            draw(index, key, width, row_style, lengths)
+            for index, (key, width) in enumerate(columns)
         ]
         extend_style, _ = self._get_styles_to_render_cell(
             row_index == -1,
@@ -333,9 +397,10 @@ class PositionsGrid(DataTable[Cell]):
         extend_style += Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
         remaining_space = max(0, frame.width - frame.table_width)
         scrollable_row.append([Segment(" " * remaining_space, extend_style)])
-        pair = (fixed_row, scrollable_row)
-        self._row_lines[cache_key] = pair
-        return pair
+        lengths.append(remaining_space)
+        pieces = _Pieces(fixed_row, scrollable_row, fixed_lengths, lengths)
+        self._row_lines[cache_key] = pieces
+        return pieces
 
     def _render_cell(
         self,
@@ -372,6 +437,23 @@ class PositionsGrid(DataTable[Cell]):
     ) -> SegmentLines:
         """A one-line data cell, cached on its value; built directly (:func:`cell_lines`)
         instead of through Rich's renderers."""
+        return self._data_cell_entry(
+            frame, row_index, column_index, cell, base_style, width, cursor, hover
+        )[0]
+
+    def _data_cell_entry(
+        self,
+        frame: _Frame,
+        row_index: int,
+        column_index: int,
+        cell: Cell,
+        base_style: Style,
+        width: int,
+        cursor: bool,
+        hover: bool,
+    ) -> tuple[SegmentLines, list[Segment], int]:
+        """The cell's lines; its one line with neighbouring segments of the same style joined
+        (as ``Strip.simplify`` would join them in the line), and that line's width."""
         fixed = column_index < frame.fixed_columns
         cache_key = (
             row_index,
@@ -404,14 +486,17 @@ class PositionsGrid(DataTable[Cell]):
         pre = base_style + Style.from_meta({"row": row_index, "column": column_index})
         pre += component_style
         lines = cell_lines(cell, width, frame.padding, pre, post_style)
+        built = lines is not None  # exactly ``width`` cells
         if lines is None:  # as DataTable renders it
             options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
             lines = self.app.console.render_lines(
                 Styled(Padding(cell, (0, frame.padding)), pre_style=pre, post_style=post_style),
                 options,
             )
-        self._cell_lines[cache_key] = lines
-        return lines
+        joined = list(Segment.simplify(lines[0]))
+        entry = (lines, joined, width if built else Segment.get_line_length(joined))
+        self._cell_lines[cache_key] = entry
+        return entry
 
     def update_cells(self, updates: Iterable[tuple[str, str, Cell]]) -> int:
         """Set many cells and repaint just those on screen; returns how many were set.
