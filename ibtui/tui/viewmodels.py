@@ -244,6 +244,7 @@ _EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 # A row's share of the totals in the base currency: (market value, unrealized, daily and
 # realized P&L); None when its exchange rate is unknown.
 Share = tuple[Decimal, Decimal, Decimal, Decimal] | None
+_ABSENT: Any = object()  # a row not counted yet
 
 
 def _share(view: PositionView) -> Share:
@@ -287,30 +288,39 @@ class Tally:
 
     def put(self, key: str, view: PositionView) -> None:
         """Count ``view`` as row ``key`` (in place of what the row was)."""
-        self.discard(key)
-        share = self._shares[key] = _share(view)
-        if share is None:
-            self._unconverted += 1
-            return
-        sums, add = self._sums, _EXACT.add
-        sums[0] = add(sums[0], share[0])
-        sums[1] = add(sums[1], share[1])
-        sums[2] = add(sums[2], share[2])
-        sums[3] = add(sums[3], share[3])
+        shares = self._shares
+        old = shares.get(key, _ABSENT)
+        share = shares[key] = _share(view)
+        if old is _ABSENT:
+            self._count(share, 1)
+        elif old is not None and share is not None:  # a row repriced: one step a column
+            sums, add, subtract = self._sums, _EXACT.add, _EXACT.subtract
+            sums[0] = add(subtract(sums[0], old[0]), share[0])
+            sums[1] = add(subtract(sums[1], old[1]), share[1])
+            sums[2] = add(subtract(sums[2], old[2]), share[2])
+            if old[3] is not share[3]:  # realized P&L, which a quote leaves as it was
+                sums[3] = add(subtract(sums[3], old[3]), share[3])
+        else:
+            self._count(old, -1)
+            self._count(share, 1)
 
     def discard(self, key: str) -> None:
         """Leave row ``key`` out (if it was counted)."""
-        if key not in self._shares:
-            return
-        share = self._shares.pop(key)
+        old = self._shares.pop(key, _ABSENT)
+        if old is not _ABSENT:
+            self._count(old, -1)
+
+    def _count(self, share: Share, sign: int) -> None:
+        """Add a share to the sums (``sign`` 1) or take it out (-1)."""
         if share is None:
-            self._unconverted -= 1
+            self._unconverted += sign
             return
-        sums, subtract = self._sums, _EXACT.subtract
-        sums[0] = subtract(sums[0], share[0])
-        sums[1] = subtract(sums[1], share[1])
-        sums[2] = subtract(sums[2], share[2])
-        sums[3] = subtract(sums[3], share[3])
+        step = _EXACT.add if sign > 0 else _EXACT.subtract
+        sums = self._sums
+        sums[0] = step(sums[0], share[0])
+        sums[1] = step(sums[1], share[1])
+        sums[2] = step(sums[2], share[2])
+        sums[3] = step(sums[3], share[3])
 
     def totals(self) -> Totals:
         mv, upl, dpl, rpl = self._sums
