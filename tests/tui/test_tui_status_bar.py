@@ -131,3 +131,30 @@ async def test_the_bar_is_repainted_only_when_what_it_shows_changes(clock: Clock
         bar._repaint_if_changed()
         await pilot.pause()
         assert renders == 2 and "quotes 5s" in bar._shown.plain  # type: ignore[union-attr]
+        bar.status = replace(bar.status, newest_quote_at=clock())  # shown at once, no timer
+        await pilot.pause()
+        assert renders == 3 and "quotes 0s" in bar._shown.plain  # type: ignore[union-attr]
+
+
+async def test_a_newer_quote_that_changes_nothing_shown_costs_no_line(clock: Clock) -> None:
+    """Quotes come in batches, several a second: one that leaves "quotes 0s" as it was does not
+    even build the line again."""
+    status = StatusView(account=PAPER, session=SessionState.CONNECTED, newest_quote_at=T0)
+    app = bar_host(clock, status)
+    async with app.run_test(size=(120, 3)) as pilot:
+        bar = app.query_one(StatusBar)
+        await pilot.pause()
+        built = 0
+        line = bar._line
+
+        def counted() -> object:
+            nonlocal built
+            built += 1
+            return line()
+
+        bar._line = counted  # type: ignore[method-assign]
+        for batch in range(1, 10):
+            bar.status = replace(bar.status, newest_quote_at=T0 + batch / 10)
+        assert built == 0
+        bar.status = replace(bar.status, error="IBKR answered 503")
+        assert built == 1

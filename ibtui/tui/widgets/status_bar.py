@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
@@ -71,8 +72,22 @@ class StatusBar(Widget):
     def on_mount(self) -> None:
         self.set_interval(1.0, self._repaint_if_changed)
 
-    def watch_status(self) -> None:
+    def watch_status(self, old: StatusView, new: StatusView) -> None:
+        if (
+            self._shown is not None
+            and old.newest_quote_at != new.newest_quote_at
+            and replace(old, newest_quote_at=new.newest_quote_at) == new
+            and self._quote_age(old) == self._quote_age(new)
+        ):
+            return  # a newer quote (a batch of them comes several times a second): no change
         self._repaint_if_changed()
+
+    def _quote_age(self, status: StatusView) -> tuple[str, bool] | None:
+        """What the line says of the newest quote: its age and whether it is stale."""
+        if status.newest_quote_at is None:
+            return None
+        age = self.clock() - status.newest_quote_at
+        return fmt_age(age), age > status.stale_after
 
     def _repaint_if_changed(self) -> None:
         if self._line() != self._shown:
