@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ibtui.sim.config import SimConfig
 from ibtui.sim.market import Market
 from ibtui.sim.matching import MarketEvent, PathCache, fill_price, scan, triggered
-from ibtui.sim.orders import Execution, Order, Ticket, TicketError
 from ibtui.sim.portfolio import Account, apply_fill, commission
 from ibtui.sim.starting import starting_accounts
 from ibtui.sim.valuation import AccountValue, Fill, PositionValue, value_account, value_position
+
+if TYPE_CHECKING:  # the order book's types: imported by the first order (see routes_orders)
+    from ibtui.sim.orders import Execution, Order, Ticket
 
 __all__ = ["Broker"]
 
@@ -75,6 +77,8 @@ class Broker:
     # -- placing ------------------------------------------------------------------------------
     def check_new(self, account_id: str, tickets: list[Ticket]) -> None:
         """Raise TicketError for duplicate client order ids or unknown bracket parents."""
+        from ibtui.sim.orders import TicketError
+
         in_request = set()
         for t in tickets:
             if t.coid is not None:
@@ -90,6 +94,8 @@ class Broker:
                     raise TicketError(f"Parent order {t.parent_coid} not found")
 
     def place(self, account_id: str, tickets: list[Ticket], now: float) -> list[dict[str, Any]]:
+        from ibtui.sim.orders import Order
+
         self.advance(now)
         self.check_new(account_id, tickets)
         placed: list[Order] = []
@@ -125,6 +131,8 @@ class Broker:
         ]
 
     def modify(self, order: Order, ticket: Ticket, now: float) -> list[dict[str, Any]]:
+        from ibtui.sim.orders import TicketError
+
         self.advance(now)
         if not order.working or order.status == "PendingCancel":
             raise TicketError(f"OrderID {order.order_id} doesn't exist")
@@ -262,6 +270,8 @@ class Broker:
             self._finish(order, "Cancelled", now)
 
     def _fill(self, order: Order, qty: Decimal, price: Decimal, when: float) -> None:
+        from ibtui.sim.orders import Execution
+
         t = order.ticket
         inst = t.instrument
         fee = commission(inst.currency, qty, price)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from ibtui.sim.hours import GAP
 from ibtui.sim.market import Market, Tick
-from ibtui.sim.orders import Order, Ticket
+
+if TYPE_CHECKING:  # orders exist only once one was placed (see routes_orders)
+    from ibtui.sim.orders import Order, Ticket
 
 __all__ = ["MarketEvent", "PathCache", "fill_price", "scan", "triggered"]
 

@@ -6,9 +6,10 @@ import random
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ibtui.sim.orders import Ticket, fmt_price, fmt_qty
+if TYPE_CHECKING:  # imported by the first order (see routes_orders)
+    from ibtui.sim.orders import Ticket
 
 __all__ = ["PendingReply", "Question", "ReplyBook", "questions_for"]
 
@@ -20,6 +21,8 @@ class Question:
 
 
 def _order_text(t: Ticket, price: Decimal) -> str:
+    from ibtui.sim.orders import fmt_price, fmt_qty
+
     inst = t.instrument
     where = f"{inst.symbol} {inst.listing_exchange}"
     return f'"{t.side} {fmt_qty(t.quantity)} {where} @ {fmt_price(price)}"'

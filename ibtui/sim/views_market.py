@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from ibtui.sim.market import Quote
-from ibtui.sim.orders import fmt_qty
 from ibtui.sim.universe import Instrument
 from ibtui.sim.valuation import PositionValue
 
@@ -76,6 +75,8 @@ def snapshot_values(
         "7282": fmt_volume(inst.adv),
     }
     if position is not None:
+        from ibtui.sim.orders import fmt_qty  # ibtui.sim.orders: imported by the first order
+
         pos = position.position
         cost = pos.quantity * pos.avg_cost
         values.update(

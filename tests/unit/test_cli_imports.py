@@ -37,6 +37,10 @@ LATER = (
     "ibtui.ibkr.models.contract",  # search and contract details
     "ibtui.ibkr.models.history",  # bars, for a chart
     "ibtui.sim.history",  # the demo's simulator answers bars when a chart asks
+    "ibtui.sim.orders",  # ... and its order book's tickets when the first order comes
+    "ibtui.sim.order_endpoints",
+    "ibtui.sim.views_orders",
+    "ibtui.sim.whatif",
     "ibtui.tui.market_views",  # the chart's and the search's view-models
     # pycryptodome's PEM and PKCS#8 readers (their ciphers and key derivations, for encrypted
     # files): the demo reads its kept keys without them
