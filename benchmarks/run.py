@@ -128,6 +128,19 @@ FINDINGS = """\
   The positions grid now draws its data rows itself: a cell's segments are built directly,
   cached on the cell's value, rows on a version bumped when one of their cells changes, styles
   read once a frame; a test holds every line to what `DataTable` draws.
+* **Textual's footer styled each key three times as it mounted, and recomposed once per bindings
+  signal.** Its keys start compact and are then bound to the footer's (not compact) state, a
+  stylesheet pass over the key and its parts each time; a screen's mount, focus and first resume
+  each asked for a recompose, and the account picker's footer recomposed twice more after the
+  picker was gone. ibtui's footer composes its keys in the footer's state, recomposes once for a
+  burst of changes and only on the current screen (243 -> 195 stylesheet passes before the
+  first positions).
+* **A drawn frame reached the terminal 5-20 ms late.** Textual writes from a thread of its own,
+  which took the GIL back from the busy event loop two or three times a frame, each after
+  Python's 5 ms switch interval; the console sets 1 ms while it runs (2-5 ms).
+* **pycryptodome's PEM reader imports its ciphers for encrypted files** (AES with a CPU-feature
+  probe, DES, DES3, MD5, PBKDF) at each demo start; the demo reads its own unencrypted PKCS#8
+  keys itself.
 * **A round asked its snapshot batches one after the other**, so the first batch's prices waited
   for the last one's answer; up to four go at once now (the pacer still keeps IBKR's 10 a
   second).
@@ -166,12 +179,20 @@ WHY = {
     "5": (
         "Measured from a copy of the package with its bytecode compiled (as `pip install` or "
         "`make demo` leaves it); without bytecode (a row of the table) Python compiles every "
-        "module of ibtui at each start. What is left is mostly imports: Textual, Rich, httpx, "
-        "Starlette (the embedded simulator) and pycryptodome take about 0.6 s of CPU on this "
-        "machine, and ibtui's own modules build about 135 frozen dataclasses (about 1 ms each); "
-        "then the LST handshake, the account picker, the positions and the first quotes (about "
-        "0.3 s, mostly Textual matching CSS and painting). The screens, the order service, the "
-        "chart and the settings' schema are imported when first used, not at start."
+        "module of ibtui at each start. It is all CPU (the process's CPU time at the first "
+        "painted positions is within about 20 ms of the wall time), two thirds of it imports: "
+        "Textual, Rich, httpx, Starlette (the embedded simulator), anyio and pycryptodome take "
+        "0.35-0.45 s of CPU on this machine, ibtui's own modules 0.12-0.16 s (70 frozen "
+        "dataclasses at about 1 ms each, most of them the simulator's and the client's models the "
+        "first positions use). Then the LST handshake and the accounts (the OAuth crypto of both "
+        "ends and four requests, 30-40 ms), the account picker and the positions: Textual "
+        "composing, styling (it restyles each screen as it is first shown) and painting, the "
+        "positions screen twice "
+        "(empty as it is shown, then with the rows). What the start does not use is imported when "
+        "first used: the other screens, the order service, the chart, the settings' schema, the "
+        "order, summary, ledger, contract and history models, the chart's and the search's "
+        "view-models, the simulator's order endpoints and bars, and pycryptodome's PEM and "
+        "PKCS#8 readers."
     ),
     "6": (
         "The peak is well under the target, but RSS still rose in the run's second half (the "
