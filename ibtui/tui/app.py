@@ -374,6 +374,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             clock=self.clock,
             sleep=self.sleep,
             watched=self.watchlist.polled,
+            first=screen.conids_in_view,
         )
         await poller.run()
 

@@ -69,9 +69,11 @@ class Poller:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         watched: Callable[[], Sequence[int]] | None = None,
+        first: Callable[[], Sequence[int]] | None = None,
     ) -> None:
         self.broker = broker
         self.watched = watched
+        self.first = first
         self.account_id = account_id
         self.post = post
         self.settings = settings or PollSettings()
@@ -149,9 +151,15 @@ class Poller:
             self.post(TokenLifetime(expires))
 
     def quoted_conids(self) -> list[int]:
-        """The held conids, then the watched ones not held (each once)."""
+        """The held conids, then the watched ones not held (each once); those of them that
+        ``first()`` names (the rows on screen) ahead of the rest, so that their batch is asked
+        and shown first (a round of more than ten batches takes over a second at IBKR's pace)."""
         watched = list(self.watched()) if self.watched is not None else []
-        return list(dict.fromkeys([*self.conids, *watched]))
+        quoted = dict.fromkeys([*self.conids, *watched])
+        if self.first is not None:
+            ahead = [conid for conid in self.first() if conid in quoted]
+            quoted = dict.fromkeys([*ahead, *quoted])
+        return list(quoted)
 
     async def _poll_quotes(self) -> None:
         """Every batch of the round, each posted as it answers: prices reach the screen without

@@ -165,3 +165,38 @@ async def test_five_thousand_positions_page_and_keys_work_while_quotes_arrive() 
         # quotes for all 5,000 went on arriving and being drawn meanwhile
         await wait_for(pilot, "a later round", lambda: times_applied(table) > before)
         assert min(broker.times_quoted.values()) > before
+
+
+class RecordingBroker(BigBroker):
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.calls: list[list[int]] = []
+
+    async def quotes(self, conids: Sequence[int]) -> Sequence[QuoteView]:
+        self.calls.append(list(conids))
+        return await super().quotes(conids)
+
+
+async def test_the_rows_on_screen_are_quoted_first() -> None:
+    """Scrolled to the last page, the next round asks for the rows on screen first (a round of
+    ten batches and more takes over a second at IBKR's pace)."""
+    broker = RecordingBroker(1_000)
+    app = IbtuiApp(
+        broker,
+        poll=PollSettings(interval=0.2, positions_every=3600, keep_alive_every=3600),
+        cursor_blink=False,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, "positions screen", lambda: isinstance(app.screen, PositionsScreen))
+        screen = app.screen
+        assert isinstance(screen, PositionsScreen)
+        table = screen.table
+        await wait_for(pilot, "all rows", lambda: table.grid.row_count == 1_000)
+        await wait_for(pilot, "a quote for every position", lambda: times_applied(table) >= 1)
+        await key(pilot, "G", lambda: table.shown_rows[1] == 1_000)
+        on_screen = set(table.conids_in_view())
+        asked = len(broker.calls)
+        await wait_for(pilot, "the next round", lambda: len(broker.calls) >= asked + 20)
+        assert 1_000 in on_screen and 1 not in on_screen
+        # a batch leads with them (in the positions' own order they end the last batch)
+        assert any(set(call[: len(on_screen)]) == on_screen for call in broker.calls[asked:])

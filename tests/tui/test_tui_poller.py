@@ -75,6 +75,19 @@ async def test_first_round_warms_up_then_quotes_every_conid(clock: Clock) -> Non
     assert slept == [0.5]
 
 
+async def test_the_rows_on_screen_are_asked_first(clock: Clock) -> None:
+    """The batch holding the rows the trader sees is asked (and shown) first; every conid is
+    still asked once, and a conid on screen that is neither held nor watched is not asked."""
+    broker, poller, _, _ = make(230, clock)
+    poller.first = lambda: [150, 7, 9999]
+    await poller.poll_once()  # the warm-up round
+    broker.quote_calls.clear()
+    await poller.poll_once()
+    asked = [conid for call in broker.quote_calls for conid in call]
+    assert broker.quote_calls[0][:2] == [150, 7]
+    assert sorted(asked) == list(range(1, 231))
+
+
 async def test_errors_back_off_exponentially_and_honour_retry_after(clock: Clock) -> None:
     broker, poller, posted, slept = make(3, clock)
     broker.failures = [

@@ -301,6 +301,21 @@ async def test_totals_stay_those_of_the_rows_shown_through_ticks_and_changes(
         assert "4 positions (all)" in totals and "Mkt value -2,110.50" in totals
 
 
+async def test_the_conids_in_view_follow_the_scroll(clock: Clock) -> None:
+    app = host(clock)
+    async with app.run_test(size=(120, 12)) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions([position(i, f"S{i:03}", "1", "10", "9") for i in range(1, 101)])
+        await pilot.pause()
+        top = table.conids_in_view()
+        assert 1 in top and 100 not in top and len(top) < 20
+        table.grid.focus()
+        await pilot.press("G")  # the last row
+        await pilot.pause()
+        bottom = table.conids_in_view()
+        assert 100 in bottom and 1 not in bottom
+
+
 async def test_stale_prices_are_greyed_and_recover(clock: Clock) -> None:
     app = host(clock)
     async with app.run_test(size=SIZE) as pilot:

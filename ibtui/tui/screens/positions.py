@@ -82,6 +82,12 @@ class PositionsScreen(Screen[None]):
     def table(self) -> PositionsTable:
         return self.query_one(PositionsTable)
 
+    def conids_in_view(self) -> list[int]:
+        """The conids of the position rows on screen (none before the screen is mounted)."""
+        if not self.is_mounted:
+            return []
+        return self.table.conids_in_view()
+
     @property
     def status_bar(self) -> StatusBar:
         return self.query_one(StatusBar)

@@ -466,6 +466,11 @@ class PositionsTable(Vertical):
             self.grid.sort_rows(self.sort_column, self.sort_reverse)
             self._catch_up_in_view()  # other rows may have moved into view
 
+    def conids_in_view(self) -> list[int]:
+        """The conids of the rows on screen."""
+        views = self._views
+        return [views[key].conid for key in self._keys_in_view() if key in views]
+
     def _keys_in_view(self) -> set[str]:
         """The keys of the rows on screen (rows are one line high)."""
         grid = self.grid
