@@ -123,7 +123,17 @@ async def test_the_grid_on_screen_is_what_datatable_draws(
         table.apply_quotes({265598: QuoteView(265598, Decimal("223.91"), updated_at=clock())})
         assert table.flashing
         states: list[tuple[tuple[Segment, ...], ...]] = []
-        for step in ("start", "cursor", "hover", "sideways", "blur", "stale", "cut", "edge", "wide"):
+        for step in (
+            "start",
+            "cursor",
+            "hover",
+            "sideways",
+            "blur",
+            "stale",
+            "cut",
+            "edge",
+            "wide",
+        ):
             if step == "cursor":
                 await pilot.press("j", "j")
             elif step == "hover":
