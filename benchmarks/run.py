@@ -112,8 +112,11 @@ FINDINGS = """\
   is a dependency now.
 * **Opening the watchlist while quotes arrived crashed the app** (`NoMatches` for a table not yet
   composed); a quote that arrives before the table exists is kept.
-* **One quotes message per batch of 100** made a 1,000-position tick repaint ten times; the poller
-  posts one per round.
+* **One quotes message per batch of 100** made a 1,000-position tick repaint every visible cell
+  ten times, so the poller posted one per round; that held every price of a round until its
+  slowest batch answered (at IBKR's 10 snapshots a second the eleventh batch of 1,050 conids
+  answers a second after the first). With only changed cells repainted, each batch is posted as
+  it answers again, and the batch holding the rows on screen is asked first.
 * **Every cell update invalidated the whole grid.** `DataTable.update_cell` bumps a counter that is
   part of every render-cache key, so each frame re-rendered and re-sent every visible cell; the
   grid now drops only the changed cells' cached renderings and refreshes only their regions.
@@ -144,6 +147,18 @@ FINDINGS = """\
 * **A round asked its snapshot batches one after the other**, so the first batch's prices waited
   for the last one's answer; up to four go at once now (the pacer still keeps IBKR's 10 a
   second).
+* **The totals line summed every position at each repaint** (1,000 rows, four Decimal products
+  each); the totals are kept up to date by each repriced row's difference, in exact Decimal
+  arithmetic so they never drift from a sum afresh (a property test holds them to one).
+* **A finished flash ended with the next batch of quotes of any row**, so with batches shown as
+  they come the rows of later batches were repainted twice a tick; a flash ends with its own
+  row's next quote.
+* **Every changed line of the grid was measured and joined segment by segment**
+  (`Strip.adjust_cell_length` and `Strip.simplify`, half the cost of drawing a line); a line is
+  now cut from its cells, whose widths are known, and each cell's segments are joined once when
+  the cell is built.
+* **The terminal writer compared the screen cell by cell in Python**; it compares each written
+  span in C (`bytes(map(ne, ...))`, `bytes.find`) and copies spans into its shadow by slices.
 """
 
 WHY = {
