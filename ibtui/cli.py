@@ -6,9 +6,11 @@ dispatches, so ``ibtui --help`` stays fast (nothing heavy is imported until a co
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import NamedTuple
 
 from ibtui import __version__
@@ -63,10 +65,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ibtui: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     skip_httpx_cli()
-    entry: Callable[[list[str]], int] = getattr(
-        importlib.import_module(command.module), command.function
-    )
+    with permanent_imports():
+        module = importlib.import_module(command.module)
+    entry: Callable[[list[str]], int] = getattr(module, command.function)
     return entry(rest)
+
+
+@contextmanager
+def permanent_imports() -> Iterator[None]:
+    """Import a command's modules without the cyclic garbage collector, then freeze what they
+    built (``gc.freeze``: into the permanent generation, which no collection walks again).
+
+    The modules, classes and functions of an import live as long as the process, but each object
+    an import makes counts towards the next collection: the console's start collected 120 times
+    while importing (about 35 ms of CPU, a tenth of the imports), and once the app ran, its first
+    full collection walked every one of them again (about 30 ms). What the collector would have
+    found is a few hundred objects of import-time garbage cycles, kept instead. A caller that
+    turned the collector off keeps it off."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def skip_httpx_cli() -> None:

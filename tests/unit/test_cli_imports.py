@@ -95,6 +95,31 @@ def test_the_market_view_models_resolve_on_first_use() -> None:
     assert "ibtui.tui.market_views" in imported_after(code)
 
 
+def test_a_commands_imports_run_without_the_collector_and_are_frozen() -> None:
+    # Each object an import makes counts towards the next collection, and a full collection
+    # walks every one again; the modules live as long as the process, so they are frozen.
+    code = (
+        "import contextlib, gc, io, sys\nfrom ibtui import cli\n"
+        "assert gc.isenabled() and gc.get_freeze_count() == 0\n"
+        "seen = []\n"
+        "real = cli.importlib.import_module\n"
+        "def probe(name):\n"
+        "    seen.append(gc.isenabled())\n"
+        "    return real(name)\n"
+        "cli.importlib.import_module = probe\n"
+        "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+        "    cli.main(['journal', '--help'])\n"
+        "assert seen == [False], seen\n"
+        "assert gc.isenabled()\n"
+        "assert gc.get_freeze_count() > 1000, gc.get_freeze_count()\n"
+        "gc.disable()\n"
+        "with cli.permanent_imports():\n"
+        "    pass\n"
+        "assert not gc.isenabled()  # a caller that turned the collector off keeps it off\n"
+    )
+    assert "ibtui.trading.journal_cli" in imported_after(code)
+
+
 def test_help_imports_neither_textual_nor_httpx() -> None:
     loaded = imported_after(
         "import contextlib, io\nfrom ibtui.cli import main\n"
