@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from ibtui.tui.viewmodels import QuoteView, Totals, compute_totals
@@ -314,6 +315,38 @@ async def test_the_conids_in_view_follow_the_scroll(clock: Clock) -> None:
         await pilot.pause()
         bottom = table.conids_in_view()
         assert 100 in bottom and 1 not in bottom
+
+
+async def test_a_tick_leaves_the_pager_line_alone(clock: Clock) -> None:
+    """Quotes move no row: the "rows x–y of N" line is not repainted on a tick (an update
+    repaints its line even with the same text), only when the page changes."""
+    app = host(clock)
+    async with app.run_test(size=(120, 12)) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions([position(i, f"S{i:03}", "1", "10", "9") for i in range(1, 101)])
+        await pilot.pause()
+        pager = table.query_one("#pager", Static)
+        assert "rows 1–" in str(pager.render())
+        repaints = 0
+        refresh = pager.refresh
+
+        def counted(*args: object, **kwargs: object) -> object:
+            nonlocal repaints
+            repaints += 1
+            return refresh(*args, **kwargs)  # type: ignore[arg-type]
+
+        pager.refresh = counted  # type: ignore[method-assign]
+        for tick in range(3):
+            clock.advance(1)
+            table.apply_quotes(
+                {i: QuoteView(i, Decimal(11 + tick), updated_at=clock()) for i in range(1, 101)}
+            )
+            await pilot.pause()
+        assert repaints == 0
+        table.grid.focus()
+        await pilot.press("G")
+        await pilot.pause()
+        assert repaints >= 1 and "of 100" in str(pager.render())
 
 
 async def test_stale_prices_are_greyed_and_recover(clock: Clock) -> None:

@@ -127,6 +127,7 @@ class PositionsTable(Vertical):
         self._resort_after_load = False
         self._styles: CellStyles | None = None
         self._tally: Tally | None = None  # the matching rows' totals; None: count afresh
+        self._pager_text = ""
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: symbol, name, class, currency", id="filter", disabled=True)
@@ -274,7 +275,8 @@ class PositionsTable(Vertical):
         self.grid.update_cells(updates)
         if resort:
             self._sort()
-        self._update_totals()  # summed when drawn, in the same frame as the prices
+        if self.is_mounted:  # quotes move no row: the pager stays as it is
+            self.query_one("#totals", TotalsLine).refresh()  # summed when drawn, with the prices
 
     def set_filter(self, text: str) -> None:
         """Show only rows whose symbol, description, class or currency contain every word."""
@@ -538,8 +540,10 @@ class PositionsTable(Vertical):
         first, last, total = self.shown_rows
         pager = self.query_one("#pager", Static)
         paged = total > last - first + 1 if last else False
-        if paged:
-            pager.update(f"rows {first:,}–{last:,} of {total:,}", layout=False)  # one line
+        text = f"rows {first:,}–{last:,} of {total:,}"
+        if paged and text != self._pager_text:  # an update repaints the line, same text or not
+            self._pager_text = text
+            pager.update(text, layout=False)  # one line
         if paged != pager.has_class("-shown"):
             pager.set_class(paged, "-shown")
             self.call_after_refresh(self._update_pager)  # the grid's height changed
