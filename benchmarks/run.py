@@ -138,6 +138,11 @@ FINDINGS = """\
   picker was gone. ibtui's footer composes its keys in the footer's state, recomposes once for a
   burst of changes and only on the current screen (243 -> 195 stylesheet passes before the
   first positions).
+* **The garbage collector took 80-90 ms of the cold start.** Each object the imports made counted
+  towards the next collection (about 120 while importing) and the app's first full collection
+  walked them all again. The `ibtui` command imports a command's modules with the collector off
+  and then freezes what they built (`gc.freeze`): 13-15 ms of collections are left before the
+  first positions.
 * **A drawn frame reached the terminal 5-20 ms late.** Textual writes from a thread of its own,
   which took the GIL back from the busy event loop two or three times a frame, each after
   Python's 5 ms switch interval; the console sets 1 ms while it runs (2-5 ms).
@@ -195,7 +200,8 @@ WHY = {
         "Measured from a copy of the package with its bytecode compiled (as `pip install` or "
         "`make demo` leaves it); without bytecode (a row of the table) Python compiles every "
         "module of ibtui at each start. It is all CPU (the process's CPU time at the first "
-        "painted positions is within about 20 ms of the wall time), two thirds of it imports: "
+        "painted positions is within about 20 ms of the wall time), two thirds of it imports "
+        "(run without the cyclic garbage collector, see below): "
         "Textual, Rich, httpx, Starlette (the embedded simulator), anyio and pycryptodome take "
         "0.35-0.45 s of CPU on this machine, ibtui's own modules 0.12-0.16 s (70 frozen "
         "dataclasses at about 1 ms each, most of them the simulator's and the client's models the "
