@@ -145,8 +145,12 @@ async def test_five_thousand_positions_page_and_keys_work_while_quotes_arrive() 
         await key(pilot, "j", lambda: grid.cursor_row == 2)
         await key(pilot, "k", lambda: grid.cursor_row == 1)
 
+        def box_focused() -> bool:  # the box is made on the first "/"
+            boxes = list(table.query("#filter").results(Input))
+            return bool(boxes) and boxes[0].has_focus
+
+        await key(pilot, "slash", box_focused)
         box = table.query_one("#filter", Input)
-        await key(pilot, "slash", lambda: box.has_focus)
         await key(pilot, "q", lambda: box.value == "q")
         await key(pilot, "u", lambda: box.value == "qu" and not table.filling)
         assert table.visible_keys == [f"{PAPER.account_id}:{i + 1}" for i in range(0, COUNT, 50)]

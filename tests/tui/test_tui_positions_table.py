@@ -213,6 +213,7 @@ async def test_filter_with_slash_and_escape(clock: Clock) -> None:
         table = app.query_one(PositionsTable)
         table.set_positions(sample_positions())
         await pilot.pause()
+        assert not table.query("#filter")  # made on first use, not at the start
         await pilot.press("slash")
         assert app.focused is not None and app.focused.id == "filter"
         await pilot.press(*"spy")
@@ -226,6 +227,13 @@ async def test_filter_with_slash_and_escape(clock: Clock) -> None:
         await pilot.pause()
         assert table.grid.row_count == 6
         assert table.cell(AAPL, "last").text == "250.00"
+        await pilot.press("slash", "a")  # the same box again
+        await pilot.pause()
+        assert len(table.query("#filter")) == 1 and app.focused.id == "filter"
+        assert [table.views[k].symbol for k in table.visible_keys][:1] == ["AAPL"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert table.grid.row_count == 6 and app.focused is table.grid
         # several words must all match, in any field
         table.set_filter("eur cash")
         assert [table.views[k].symbol for k in table.visible_keys] == ["EUR.USD"]

@@ -130,7 +130,6 @@ class PositionsTable(Vertical):
         self._pager_text = ""
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: symbol, name, class, currency", id="filter", disabled=True)
         yield PositionsGrid(id="grid")
         yield Static(id="pager")
         yield TotalsLine(self._totals_text, id="totals")
@@ -145,7 +144,6 @@ class PositionsTable(Vertical):
         self.call_after_refresh(self._catch_up_in_view)  # the grid's new height, once laid out
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).cursor_blink = self.cursor_blink
         self._styles = self.grid.cell_styles()
         self.grid.show_sort(self.sort_column, self.sort_reverse)
         self._update_totals()
@@ -297,18 +295,27 @@ class PositionsTable(Vertical):
         self._sort()
 
     # --- actions --------------------------------------------------------------------------------
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+    async def action_filter(self) -> None:
+        box = self._filter_box()
+        if box is None:  # made on first use: the first positions are shown without it
+            box = Input(placeholder="filter: symbol, name, class, currency", id="filter")
+            box.cursor_blink = self.cursor_blink
+            await self.mount(box, before=self.grid)
         box.disabled = False
         box.add_class("-shown")
         box.focus()
         self.call_after_refresh(self._update_pager)  # the grid lost three lines
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.value = ""
-        self._hide_filter(box)
+        box = self._filter_box()
+        if box is not None:
+            box.value = ""
+            self._hide_filter(box)
         self.set_filter("")
+
+    def _filter_box(self) -> Input | None:
+        boxes = self.query("#filter").results(Input)
+        return next(boxes, None)
 
     def action_sort_next(self) -> None:
         index = COLUMN_KEYS.index(self.sort_column)
