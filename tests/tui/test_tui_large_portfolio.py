@@ -97,6 +97,18 @@ async def wait_for(pilot: Pilot[None], what: str, condition: Callable[[], bool])
         await pilot.pause(0.05)
 
 
+async def quoted(pilot: Pilot[None], count: int) -> PositionsTable:
+    """The positions table once all ``count`` rows are in it and each has had a quote."""
+    app = pilot.app
+    await wait_for(pilot, "positions screen", lambda: isinstance(app.screen, PositionsScreen))
+    screen = app.screen
+    assert isinstance(screen, PositionsScreen)
+    table = screen.table
+    await wait_for(pilot, "all rows", lambda: table.grid.row_count == count and not table.filling)
+    await wait_for(pilot, "a quote for every position", lambda: times_applied(table) >= 1)
+    return table
+
+
 CHARACTERS = {"slash": "/", "greater_than_sign": ">"}
 
 
@@ -121,13 +133,8 @@ async def test_five_thousand_positions_page_and_keys_work_while_quotes_arrive() 
         cursor_blink=False,
     )
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, "positions screen", lambda: isinstance(app.screen, PositionsScreen))
-        screen = app.screen
-        assert isinstance(screen, PositionsScreen)
-        table = screen.table
+        table = await quoted(pilot, COUNT)
         grid = table.grid
-        await wait_for(pilot, "all rows", lambda: grid.row_count == COUNT and not table.filling)
-        await wait_for(pilot, "a quote for every position", lambda: times_applied(table) >= 1)
 
         # one page on the screen, and where it is in the whole
         first, last, total = table.shown_rows
@@ -191,12 +198,7 @@ async def test_the_rows_on_screen_are_quoted_first() -> None:
         cursor_blink=False,
     )
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, "positions screen", lambda: isinstance(app.screen, PositionsScreen))
-        screen = app.screen
-        assert isinstance(screen, PositionsScreen)
-        table = screen.table
-        await wait_for(pilot, "all rows", lambda: table.grid.row_count == 1_000)
-        await wait_for(pilot, "a quote for every position", lambda: times_applied(table) >= 1)
+        table = await quoted(pilot, 1_000)
         await key(pilot, "G", lambda: table.shown_rows[1] == 1_000)
         on_screen = set(table.conids_in_view())
         asked = len(broker.calls)

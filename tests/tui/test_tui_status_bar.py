@@ -102,6 +102,19 @@ async def test_a_failure_counts_down_to_the_next_try(clock: Clock) -> None:
         assert bar.render().plain.endswith("(retrying…)")
 
 
+def counting(bar: StatusBar, method: str) -> list[int]:
+    """Count the calls of one of the bar's methods from now on (the count is ``[n]``)."""
+    calls = [0]
+    original = getattr(bar, method)
+
+    def counted() -> object:
+        calls[0] += 1
+        return original()
+
+    setattr(bar, method, counted)
+    return calls
+
+
 async def test_the_bar_is_repainted_only_when_what_it_shows_changes(clock: Clock) -> None:
     """A quote a second keeps "quotes 0s" as it was: no repaint (no frame, nothing sent)."""
     status = StatusView(account=PAPER, session=SessionState.CONNECTED, newest_quote_at=T0)
@@ -109,31 +122,23 @@ async def test_the_bar_is_repainted_only_when_what_it_shows_changes(clock: Clock
     async with app.run_test(size=(120, 3)) as pilot:
         bar = app.query_one(StatusBar)
         await pilot.pause()
-        renders = 0
-        render = bar.render
-
-        def counted() -> object:
-            nonlocal renders
-            renders += 1
-            return render()
-
-        bar.render = counted  # type: ignore[method-assign]
+        renders = counting(bar, "render")
         for second in range(1, 4):
             clock.advance(1)
             bar.status = replace(bar.status, newest_quote_at=T0 + second)  # "quotes 0s" again
             bar._repaint_if_changed()  # the bar's one-second timer
             await pilot.pause()
-        assert renders == 0
+        assert renders == [0]
         bar.status = replace(bar.status, session=SessionState.RECONNECTING)
         await pilot.pause()
-        assert renders == 1 and "session reconnecting" in bar._shown.plain  # type: ignore[union-attr]
+        assert renders == [1] and "session reconnecting" in bar._shown.plain  # type: ignore[union-attr]
         clock.advance(5)  # the quotes' age moves on: the timer repaints
         bar._repaint_if_changed()
         await pilot.pause()
-        assert renders == 2 and "quotes 5s" in bar._shown.plain  # type: ignore[union-attr]
+        assert renders == [2] and "quotes 5s" in bar._shown.plain  # type: ignore[union-attr]
         bar.status = replace(bar.status, newest_quote_at=clock())  # shown at once, no timer
         await pilot.pause()
-        assert renders == 3 and "quotes 0s" in bar._shown.plain  # type: ignore[union-attr]
+        assert renders == [3] and "quotes 0s" in bar._shown.plain  # type: ignore[union-attr]
 
 
 async def test_a_newer_quote_that_changes_nothing_shown_costs_no_line(clock: Clock) -> None:
@@ -144,17 +149,9 @@ async def test_a_newer_quote_that_changes_nothing_shown_costs_no_line(clock: Clo
     async with app.run_test(size=(120, 3)) as pilot:
         bar = app.query_one(StatusBar)
         await pilot.pause()
-        built = 0
-        line = bar._line
-
-        def counted() -> object:
-            nonlocal built
-            built += 1
-            return line()
-
-        bar._line = counted  # type: ignore[method-assign]
+        built = counting(bar, "_line")
         for batch in range(1, 10):
             bar.status = replace(bar.status, newest_quote_at=T0 + batch / 10)
-        assert built == 0
+        assert built == [0]
         bar.status = replace(bar.status, error="IBKR answered 503")
-        assert built == 1
+        assert built == [1]

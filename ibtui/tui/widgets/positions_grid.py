@@ -347,7 +347,7 @@ class PositionsGrid(DataTable[Cell]):
         cursor, hover = cursor_row == row_index, hover_row == row_index
         data = self._data.get(row_key, {})
         render_cell = self._render_cell
-        data_cell = self._data_cell_entry
+        data_cell = self._data_cell
 
         def draw(
             column_index: int, key: ColumnKey, width: int, style: Style, lengths: list[int]
@@ -421,7 +421,7 @@ class PositionsGrid(DataTable[Cell]):
                 if isinstance(cell, Cell):
                     return self._data_cell(
                         frame, row_index, column_index, cell, base_style, width, cursor, hover
-                    )
+                    )[0]
         return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
 
     def _data_cell(
@@ -434,26 +434,11 @@ class PositionsGrid(DataTable[Cell]):
         width: int,
         cursor: bool,
         hover: bool,
-    ) -> SegmentLines:
-        """A one-line data cell, cached on its value; built directly (:func:`cell_lines`)
-        instead of through Rich's renderers."""
-        return self._data_cell_entry(
-            frame, row_index, column_index, cell, base_style, width, cursor, hover
-        )[0]
-
-    def _data_cell_entry(
-        self,
-        frame: _Frame,
-        row_index: int,
-        column_index: int,
-        cell: Cell,
-        base_style: Style,
-        width: int,
-        cursor: bool,
-        hover: bool,
     ) -> tuple[SegmentLines, list[Segment], int]:
-        """The cell's lines; its one line with neighbouring segments of the same style joined
-        (as ``Strip.simplify`` would join them in the line), and that line's width."""
+        """A one-line data cell, cached on its value; built directly (:func:`cell_lines`)
+        instead of through Rich's renderers: its lines, its one line with neighbouring
+        segments of the same style joined (as ``Strip.simplify`` would join them in the line),
+        and that line's width."""
         fixed = column_index < frame.fixed_columns
         cache_key = (
             row_index,
