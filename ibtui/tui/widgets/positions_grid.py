@@ -511,15 +511,16 @@ class PositionsGrid(DataTable[Cell]):
     def _forget_rendered(self, changed: dict[RowKey, set[ColumnKey]]) -> None:
         """Drop the cached renderings of the changed cells, the rows and the lines they are in:
         the grid's own caches by a new version of each changed row (and a cell's by its value);
-        DataTable's, when it draws, entry by entry."""
+        DataTable's row renderables all at once; its other caches, when it draws, entry by
+        entry."""
         versions = self._row_versions
         for row in changed:
             versions[row] = versions.get(row, 0) + 1
-        locations = self._row_locations
-        indexes = {locations.get(row) for row in changed}
-        renderables = self._row_renderable_cache  # what DataTable measures new rows with
-        for index_key in [k for k in list(renderables.keys()) if k[1] in indexes]:
-            renderables.discard(index_key)
+        # DataTable's row renderables, keyed on row indexes: it measures rows added with them
+        # and draws its own rows from them, and makes them again when asked. Dropped at once
+        # (searching a thousand entries for the changed rows' indexes cost more, at each
+        # batch of quotes).
+        self._row_renderable_cache.clear()
         if self._own_drawing():
             return
         cells = {(row, column) for row, columns in changed.items() for column in columns}
