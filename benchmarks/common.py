@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,23 @@ def _git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head} (with uncommitted changes in ibtui/)" if dirty else head
+
+
+def speed_probe(repeats: int = 9) -> float:
+    """Milliseconds of CPU a fixed piece of Python takes on this machine now, the median of
+    ``repeats``: Decimal arithmetic, dict and string work, as a tick does. The machine is
+    shared and its speed drifts by tens of percent within an hour: set against this, the
+    figures of two runs compare."""
+    rate = Decimal("1.0125")
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        total, seen = Decimal(0), {}
+        for i in range(50_000):
+            total += Decimal(i) * rate
+            seen[f"k{i % 512}"] = total
+        times.append(time.process_time() - start)
+    return statistics.median(times) * 1e3
 
 
 def machine() -> dict[str, str]:

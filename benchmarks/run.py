@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import PYTHON, REPO, Result, Stat, fmt, machine
+from benchmarks.common import PYTHON, REPO, Result, Stat, fmt, machine, speed_probe
 
 
 @dataclass
@@ -97,6 +97,9 @@ def _result(data: dict[str, Any]) -> Result:
 
 
 # --- the report ----------------------------------------------------------------------------------
+PROBE_START = "speed probe at the start (ms of CPU for a fixed piece of Python; lower is faster)"
+PROBE_END = "speed probe at the end"
+
 VERDICT = {True: "**met**", False: "**not met**", None: "not measured"}
 
 FINDINGS = """\
@@ -288,7 +291,9 @@ def render(
         f"request-economy runs: {soak:.0f} s each"
         + (", one after the other." if args.sequential else ", at the same time.")
         + " Benchmarks are not tests: they never fail a build; each says whether its target is "
-        "met. Figures move with the machine's load (it is shared): compare runs by the ratios.",
+        "met. Figures move with the machine's load (it is shared): compare runs by the ratios, and "
+        "by the speed probe in the machine's table (the same Python took twice as long in one "
+        "hour as in another here).",
         "",
         "## Summary",
         "",
@@ -337,6 +342,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     began = datetime.now(UTC)
     host = machine()  # the load average before anything of ours runs
+    host[PROBE_START] = f"{speed_probe():.1f}"
     clock = time.monotonic()
     timed, soaks = jobs(args)
     results: list[Result] = []
@@ -357,6 +363,7 @@ def main(argv: list[str]) -> int:
             for job, process, path in running:
                 results += finish(job, process, path, t0)
     results.sort(key=lambda r: int(r.id))
+    host[PROBE_END] = f"{speed_probe():.1f}"
     text = render(results, host, args, began, time.monotonic() - clock)
     args.out.write_text(text)
     print(f"\nwrote {args.out}")
