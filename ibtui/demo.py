@@ -35,7 +35,7 @@ __all__ = ["DEMO_BASE_URL", "DEMO_CONSUMER_KEY", "DemoEnvironment", "build_demo"
 DEMO_BASE_URL = "https://api.ibkr.com/v1/api/"
 DEMO_CONSUMER_KEY = "IBTUIDEMO"
 _RSA_ENCRYPTION_OID = "1.2.840.113549.1.1.1"
-_PEM_BEGIN, _PEM_END = "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----"
+_PEM_BEGIN, _PEM_END = (f"-----{edge} PRIVATE KEY-----" for edge in ("BEGIN", "END"))
 NEW_YORK = ZoneInfo("America/New_York")
 
 

@@ -11,8 +11,9 @@ the audit journal. No Textual here: the ticket and orders screens build on this 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ibtui.lazy import lazy_names
 
 if TYPE_CHECKING:
     from ibtui.trading.draft import Amount, MarketQuote, OrderDraft, TicketType, parse_amount
@@ -125,9 +126,5 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Names load their module on first use, so ``ibtui journal`` does not import the client."""
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+# Names load their module on first use, so ``ibtui journal`` does not import the client.
+__getattr__ = lazy_names(__name__, {name: f"{__name__}.{home}" for name, home in _HOME.items()})

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from textual.message import Message
 
+from ibtui.lazy import lazy_names
 from ibtui.tui.viewmodels import QuoteView
 
 if TYPE_CHECKING:
@@ -212,17 +213,10 @@ class TicketRequested(Message):
 
 # The chart's and the search's view-models, imported on first use (PEP 562): the console's first
 # screens build none of them.
-_VIEWS = frozenset(
-    ("DEFAULT_PRESET", "PRESETS", "BarView", "HistoryView", "Preset", "SearchResultView")
+_VIEWS = dict.fromkeys(
+    ("DEFAULT_PRESET", "PRESETS", "BarView", "HistoryView", "Preset", "SearchResultView"),
+    "ibtui.tui.market_views",
 )
 
 if not TYPE_CHECKING:
-
-    def __getattr__(name: str) -> object:
-        if name not in _VIEWS:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        from ibtui.tui import market_views
-
-        value = getattr(market_views, name)
-        globals()[name] = value
-        return value
+    __getattr__ = lazy_names(__name__, _VIEWS)

@@ -7,7 +7,7 @@ app's injectable clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from enum import StrEnum
@@ -21,7 +21,6 @@ __all__ = [
     "StatusView",
     "Tally",
     "Totals",
-    "compute_totals",
     "merge_position",
 ]
 
@@ -325,14 +324,6 @@ class Tally:
     def totals(self) -> Totals:
         mv, upl, dpl, rpl = self._sums
         return Totals(self.currency, len(self._shares), mv, upl, dpl, rpl, self._unconverted)
-
-
-def compute_totals(views: Iterable[PositionView], currency: str) -> Totals:
-    """Totals of market value and P&L, each row converted with its ``fx_rate``."""
-    tally = Tally(currency)
-    for index, view in enumerate(views):
-        tally.put(str(index), view)
-    return tally.totals()
 
 
 class SessionState(StrEnum):

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ibtui.tui.format import fmt_age, fmt_duration, fmt_money, fmt_pct, fmt_price, fmt_quantity
 from ibtui.tui.messages import PositionsUpdated, QuotesUpdated
-from ibtui.tui.viewmodels import PositionView, QuoteView, Tally, compute_totals, merge_position
+from ibtui.tui.viewmodels import PositionView, QuoteView, Tally, merge_position
 from ibtui.tui.widgets.qr import qr_lines, qr_text
 from tests.tui.conftest import T0, position
 
@@ -79,14 +79,12 @@ def test_positions_refresh_keeps_a_newer_live_price() -> None:
 
 
 def test_totals_convert_to_base_currency() -> None:
-    totals = compute_totals(
-        [
-            position(1, "A", "10", "100", "90"),
-            position(2, "B", "5", "20", "25", currency="EUR", fx="1.10"),
-            position(3, "C", "1", "50", "40", currency="JPY", fx=None),
-        ],
-        "USD",
-    )
+    views = [
+        position(1, "A", "10", "100", "90"),
+        position(2, "B", "5", "20", "25", currency="EUR", fx="1.10"),
+        position(3, "C", "1", "50", "40", currency="JPY", fx=None),
+    ]
+    totals = Tally("USD", {view.key: view for view in views}).totals()
     assert (totals.count, totals.unconverted) == (3, 1)
     assert totals.market_value == D("1110.00")
     assert totals.unrealized_pnl == D("72.50")

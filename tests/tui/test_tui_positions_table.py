@@ -8,7 +8,7 @@ from decimal import Decimal
 from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from ibtui.tui.viewmodels import QuoteView, Totals, compute_totals
+from ibtui.tui.viewmodels import QuoteView, Tally, Totals
 from ibtui.tui.widgets.columns import Cell
 from ibtui.tui.widgets.positions_table import CHUNK, PositionsTable
 from tests.tui.conftest import PAPER, T0, Clock, Host, position, sample_positions
@@ -280,7 +280,7 @@ async def test_totals_stay_those_of_the_rows_shown_through_ticks_and_changes(
         ]
 
         def shown_afresh() -> Totals:
-            return compute_totals((table.views[k] for k in table.visible_keys), "USD")
+            return Tally("USD", {k: table.views[k] for k in table.visible_keys}).totals()
 
         table.set_positions(views)
         await pilot.pause()

@@ -11,7 +11,6 @@ names is first used: a session that has not touched them yet (the console up to 
 positions) does not pay for their dataclasses.
 """
 
-import importlib
 from typing import TYPE_CHECKING
 
 from ibtui.ibkr.models._parse import JsonValue, decode_body
@@ -33,6 +32,7 @@ from ibtui.ibkr.models.market import (
 )
 from ibtui.ibkr.models.position import POSITIONS_PAGE_SIZE, Position, parse_positions
 from ibtui.ibkr.models.session import AuthStatus, Tickle
+from ibtui.lazy import lazy_names
 
 if TYPE_CHECKING:
     from ibtui.ibkr.models.balances import (
@@ -194,12 +194,4 @@ _LAZY: dict[str, str] = {
 }
 
 if not TYPE_CHECKING:
-
-    def __getattr__(name: str) -> object:
-        """A model not needed at start, imported on first use (PEP 562)."""
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value
-        return value
+    __getattr__ = lazy_names(__name__, _LAZY)

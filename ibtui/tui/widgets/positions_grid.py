@@ -265,7 +265,8 @@ class PositionsGrid(DataTable[Cell]):
             row_key, line_no = self._get_offsets(y)
         except LookupError:
             return Strip.blank(width, base_style)
-        if row_key is self._header_row_key or not frame.own:
+        row = self.rows.get(row_key)
+        if row_key is self._header_row_key or not frame.own or row is None or row.height != 1:
             return super()._render_line(y, x1, x2, base_style)
         cursor, hover = self.cursor_coordinate, self.hover_coordinate
         cache_key = (
@@ -296,23 +297,6 @@ class PositionsGrid(DataTable[Cell]):
                 strip = Strip(segments).adjust_cell_length(width, base_style).simplify()
             self._lines[cache_key] = strip
         return strip
-
-    def _render_line_in_row(
-        self,
-        row_key: RowKey,
-        line_no: int,
-        base_style: Style,
-        cursor_location: Coordinate,
-        hover_location: Coordinate,
-    ) -> tuple[SegmentLines, SegmentLines]:
-        frame = self._frame_constants()
-        row = self.rows.get(row_key)
-        if row_key is self._header_row_key or not frame.own or row is None or row.height != 1:
-            return super()._render_line_in_row(
-                row_key, line_no, base_style, cursor_location, hover_location
-            )
-        pieces = self._row_pieces(row_key, line_no, base_style, cursor_location, hover_location)
-        return pieces.fixed, pieces.scrollable
 
     def _row_pieces(
         self,
