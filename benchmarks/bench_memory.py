@@ -181,7 +181,10 @@ def measure(positions: int, duration: float, every: float) -> list[Result]:
 
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "--child":
-        asyncio.run(child(int(argv[1]), float(argv[2])))
+        from ibtui.tui.app import console_runtime
+
+        with console_runtime():  # as run_app runs it
+            asyncio.run(child(int(argv[1]), float(argv[2])))
         return 0
     parser = base_parser(__doc__ or "")
     parser.add_argument("--duration", type=float, help="seconds (default 600, quick 60)")

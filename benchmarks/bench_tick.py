@@ -3,7 +3,8 @@
 ``IbtuiApp.run_test(size=(120, 40))`` with a :class:`~benchmarks.fakes.FakeBroker` holding 1,000
 positions whose every price changes on every polling round; the app's own poller runs at a 1 s
 interval (``PollSettings(interval=1.0)``, other settings at their defaults), asking for quotes in
-batches of 100 with a simulated 5 ms round trip per snapshot call.
+batches of 100 with a simulated 5 ms round trip per snapshot call. The interpreter runs with the
+console's settings (``ibtui.tui.app.console_runtime``, as ``run_app`` does).
 
 *Latency*: for each snapshot answer (a batch of 100 quotes), from the instant the fake broker hands
 it back to the poller (which posts it to the positions screen as a ``QuotesUpdated``) to the end
@@ -196,7 +197,10 @@ async def run_ticks(size: int, ticks: int, warmup_ticks: int, latency: float) ->
 
 
 def measure(size: int, ticks: int, latency: float) -> list[Result]:
-    data = asyncio.run(run_ticks(size, ticks, warmup_ticks=3, latency=latency))
+    from ibtui.tui.app import console_runtime
+
+    with console_runtime():  # the interpreter's settings of ``run_app``
+        data = asyncio.run(run_ticks(size, ticks, warmup_ticks=3, latency=latency))
     n = data["ticks"]
     latency_stat = Stat.of("snapshot answer → painted frame", "ms", data["latencies"], 1e3)
     cpu_tick = (data["cpu"] - data["fake_cpu"]) / n

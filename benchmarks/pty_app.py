@@ -26,7 +26,7 @@ from textual.app import App
 
 from benchmarks.bench_tick import wait_until
 from benchmarks.fakes import FakeBroker, make_positions
-from ibtui.tui.app import IbtuiApp
+from ibtui.tui.app import IbtuiApp, console_runtime
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
 
@@ -105,7 +105,8 @@ def main() -> None:
         float(os.environ.get("BENCH_TICK_SECONDS", "20")),
         int(os.environ["BENCH_MARK_FD"]),
     )
-    app.run()
+    with console_runtime():  # as run_app runs it
+        app.run()
 
 
 if __name__ == "__main__":
