@@ -301,23 +301,41 @@ class TerminalWriter:
             return update.render_segments(console)
 
     def _chops_cells(self, update: ChopsUpdate, size: tuple[int, int]) -> _Writes:
-        """The cells Textual's ``ChopsUpdate.render_segments`` writes, row by row."""
+        """The cells Textual's ``ChopsUpdate.render_segments`` writes, row by row.
+
+        For each span of a line, Textual writes every chop (a widget's piece of the line) the
+        span touches from the chop's start to the span's end (or the chop's). A chop touched by
+        several spans of a line (a table row whose price cells changed) is thus written over
+        itself with the same cells, once a span; here it is written once, as far as the furthest
+        of them reaches: the same cells."""
         width, height = size
         chops: Sequence[Mapping[int, Strip | None]] = update.chops
-        if len(chops) != height or any(ends and ends[-1] != width for ends in update.chop_ends):
+        chop_ends = update.chop_ends
+        if len(chops) != height or any(ends and ends[-1] != width for ends in chop_ends):
             raise _Fallback("the update is not the size of the screen")
-        writes = _Writes(width)
+        reach: dict[int, dict[int, int]] = {}  # line -> chop start -> where its writing ends
         for y, x1, x2 in update.spans:
-            line = chops[y]
-            ends = update.chop_ends[y]
+            line = reach.get(y)
+            if line is None:
+                line = reach[y] = {}
+            for end, x in zip(chop_ends[y], chops[y], strict=False):
+                if x > x2 or end <= x1:
+                    continue
+                stop = _WHOLE if x2 > x >= x1 and end <= x2 else min(end, x2)
+                if line.get(x, -1) < stop:
+                    line[x] = stop
+        writes = _Writes(width)
+        for y, line in reach.items():
+            strips = chops[y]
             row = None
-            for end, (x, strip) in zip(ends, line.items(), strict=False):
-                if strip is None or x > x2 or end <= x1:
+            for x, stop in line.items():
+                strip = strips[x]
+                if strip is None:
                     continue
                 if row is None:
                     row = writes.row(y)
-                if not (x2 > x >= x1 and end <= x2):
-                    strip = strip.crop(0, min(end, x2) - x)
+                if stop != _WHOLE:
+                    strip = strip.crop(0, stop - x)
                 self._put(writes, y, row, x, strip)
         return writes
 
@@ -490,6 +508,9 @@ class TerminalWriter:
         if cost + len(transition(pen, next_pen)) >= limit:
             return None
         return "".join(parts), pen
+
+
+_WHOLE = 1 << 30  # a chop that a span holds whole: written whole, as Textual writes it
 
 
 @lru_cache(maxsize=4096)
