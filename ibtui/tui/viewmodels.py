@@ -152,17 +152,18 @@ class PositionView:
 
     def with_quote(self, quote: QuoteView) -> PositionView:
         """This position repriced by a quote; values the quote does not carry are kept."""
-        if quote.last is None:
+        last = quote.last
+        if last is None:
             return self
-        change = quote.change if quote.change is not None else self.change
+        change, change_pct = quote.change, quote.change_pct
         return _repriced(
             self,
-            last=quote.last,
-            change=change,
-            change_pct=quote.change_pct if quote.change_pct is not None else self.change_pct,
-            price_at=quote.updated_at,
-            is_close=quote.is_close,
-            halted=quote.halted,
+            last,
+            self.change if change is None else change,
+            self.change_pct if change_pct is None else change_pct,
+            quote.updated_at,
+            quote.is_close,
+            quote.halted,
         )
 
 
@@ -183,7 +184,6 @@ _with_prices = _replacer(
 
 def _repriced(
     view: PositionView,
-    *,
     last: Decimal,
     change: Decimal | None,
     change_pct: Decimal | None,
@@ -213,13 +213,7 @@ def merge_position(old: PositionView | None, new: PositionView) -> PositionView:
     if old is None or old.price_at is None or old.last is None or new.price_at is not None:
         return new
     return _repriced(
-        new,
-        last=old.last,
-        change=old.change,
-        change_pct=old.change_pct,
-        price_at=old.price_at,
-        is_close=old.is_close,
-        halted=old.halted,
+        new, old.last, old.change, old.change_pct, old.price_at, old.is_close, old.halted
     )
 
 
@@ -282,17 +276,22 @@ class Tally:
         for key, view in (views or {}).items():
             self.put(key, view)
 
-    def __contains__(self, key: str) -> bool:
-        return key in self._shares
-
     def put(self, key: str, view: PositionView) -> None:
         """Count ``view`` as row ``key`` (in place of what the row was)."""
+        if key in self._shares:
+            self.reprice(key, view)
+        else:
+            share = self._shares[key] = _share(view)
+            self._count(share, 1)
+
+    def reprice(self, key: str, view: PositionView) -> None:
+        """Count ``view`` in place of row ``key`` if the row is counted (a quote moved it)."""
         shares = self._shares
         old = shares.get(key, _ABSENT)
-        share = shares[key] = _share(view)
         if old is _ABSENT:
-            self._count(share, 1)
-        elif old is not None and share is not None:  # a row repriced: one step a column
+            return
+        share = shares[key] = _share(view)
+        if old is not None and share is not None:  # a row repriced: one step a column
             sums, add, subtract = self._sums, _EXACT.add, _EXACT.subtract
             sums[0] = add(subtract(sums[0], old[0]), share[0])
             sums[1] = add(subtract(sums[1], old[1]), share[1])

@@ -118,17 +118,22 @@ rows = st.builds(
 )
 
 
-@given(steps=st.lists(st.tuples(st.booleans(), rows), max_size=40))
-def test_running_totals_equal_totals_summed_afresh(steps: list[tuple[bool, PositionView]]) -> None:
-    """Rows put, replaced and dropped in any order: the running totals are exactly the sums of
-    the rows left (no rounding, no drift), in the base currency, unconverted rows counted."""
+@given(steps=st.lists(st.tuples(st.sampled_from(["put", "reprice", "discard"]), rows), max_size=40))
+def test_running_totals_equal_totals_summed_afresh(steps: list[tuple[str, PositionView]]) -> None:
+    """Rows put, repriced, replaced and dropped in any order: the running totals are exactly the
+    sums of the rows left (no rounding, no drift), in the base currency, unconverted rows
+    counted; a row that is not counted (filtered out) stays out when a quote reprices it."""
     tally = Tally("USD")
     current: dict[str, PositionView] = {}
-    for put, row in steps:
+    for step, row in steps:
         key = str(row.conid)
-        if put:
+        if step == "put":
             tally.put(key, row)
             current[key] = row
+        elif step == "reprice":
+            tally.reprice(key, row)
+            if key in current:
+                current[key] = row
         else:
             tally.discard(key)
             current.pop(key, None)

@@ -255,19 +255,20 @@ class PositionsTable(Vertical):
         in_view = self._keys_in_view()
         sort_only = tuple(c for c in PRICE_COLUMNS if c.key == self.sort_column)
         tally = self._tally
+        reprice = tally.reprice if tally is not None else None
+        views, cells, behind = self._views, self._cells, self._behind
         for conid, quote in quotes.items():
             for key in by_conid.get(conid, ()):
-                view = self._views[key].with_quote(quote)
-                self._views[key] = view
-                if tally is not None and key in tally:
-                    tally.put(key, view)
-                if key not in self._cells:
+                view = views[key] = views[key].with_quote(quote)
+                if reprice is not None:
+                    reprice(key, view)
+                if key not in cells:
                     continue
                 if key in in_view:
-                    self._behind.discard(key)
+                    behind.discard(key)
                     resort = self._redraw(key, view, PRICE_COLUMNS, updates) or resort
                 else:
-                    self._behind.add(key)
+                    behind.add(key)
                     if sort_only:
                         resort = self._redraw(key, view, sort_only, updates, flash=False) or resort
         self.grid.update_cells(updates)
