@@ -167,13 +167,6 @@ FINDINGS = """\
   the cell is built.
 * **The terminal writer compared the screen cell by cell in Python**; it compares each written
   span in C (`bytes(map(ne, ...))`, `bytes.find`) and copies spans into its shadow by slices.
-* **The cyclic garbage collector took about a tenth of a tick's CPU.** A 1,000-position tick
-  briefly holds a few thousand new container objects (quotes, repriced rows, a frame's lines):
-  at Python's threshold of 700 that set off about seven young collections a tick, every tenth
-  also walking the middle generation, and every twenty ticks or so a full collection walked the
-  whole app (a 60 ms stall). While the console runs the young threshold is 10,000
-  (`ibtui.tui.app.console_runtime`); almost all of those objects are freed by their reference
-  counts first (about 7 ms of collections a tick before, 1 ms after).
 * **The terminal writer put a table line up to five times a frame.** For each changed span of a
   line, Textual writes the widget's whole piece of the line from its start to the span's end,
   and the writer mirrored each of those writes; it now puts each piece once, as far as its

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -66,9 +65,6 @@ ORDER_WATCH_SECONDS = 5.0  # IBKR's live-orders pacing: one request every 5 s
 # default is 5 ms, and a frame's write waits for it several times: for the queue, after the write,
 # for the flush); see run_app.
 OUTPUT_SWITCH_INTERVAL = 0.001
-# The cyclic garbage collector's first threshold while the console runs (Python's is 700): see
-# console_runtime.
-YOUNG_GC_THRESHOLD = 10_000
 _SCREENS = (Path(__file__).parent / "screens").resolve()
 _LOGIN = "ibtui.tui.screens.login"
 _LOCK = "ibtui.tui.screens.lock"
@@ -700,27 +696,20 @@ def run_app(
 def console_runtime() -> Iterator[None]:
     """The interpreter's settings while the console runs; the previous ones are back afterwards.
 
-    * Python hands the GIL to a waiting thread after ``OUTPUT_SWITCH_INTERVAL`` instead of 5 ms:
-      Textual writes each frame from a thread of its own, which took the GIL back from a busy
-      event loop two or three times a frame, so a frame reached the terminal 5-20 ms after it was
-      drawn (the account picker at start, each tick's prices). The threads that ask for the GIL
-      (Textual's output and input threads) are idle otherwise, so this costs nothing while
-      nothing is written.
-    * The cyclic garbage collector's first generation is collected after ``YOUNG_GC_THRESHOLD``
-      new container objects instead of 700. A tick of 1,000 positions briefly holds a few
-      thousand (quotes, repriced rows, the frame's lines): at 700 that set off about seven
-      collections a tick, every tenth of them walking the middle generation too, and now and
-      then a full collection walked every object of the app (about a tenth of a tick's CPU in
-      all, and a 60 ms stall). Nearly all of those objects are freed by their reference counts
-      before the higher threshold is reached; garbage cycles are still collected, a little later.
-      A collector turned off (threshold 0) stays off."""
+    Python hands the GIL to a waiting thread after ``OUTPUT_SWITCH_INTERVAL`` instead of 5 ms:
+    Textual writes each frame from a thread of its own, which took the GIL back from a busy event
+    loop two or three times a frame, so a frame reached the terminal 5-20 ms after it was drawn
+    (the account picker at start, each tick's prices). The threads that ask for the GIL
+    (Textual's output and input threads) are idle otherwise, so this costs nothing while nothing
+    is written.
+
+    The cyclic garbage collector keeps Python's thresholds: a young threshold of 10,000 cut a
+    1,000-position tick's collections from about 7 ms to 1 ms, but with 5,000 positions the
+    memory then grew by 3.3 MB in five minutes (garbage that reaches the old generation waited
+    far longer for a full collection)."""
     interval = sys.getswitchinterval()
-    thresholds = gc.get_threshold()
     sys.setswitchinterval(min(interval, OUTPUT_SWITCH_INTERVAL))
-    if thresholds[0]:
-        gc.set_threshold(max(thresholds[0], YOUNG_GC_THRESHOLD), *thresholds[1:])
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
         sys.setswitchinterval(interval)
