@@ -44,6 +44,7 @@ from ibtui.tui.poller import Poller, PollSettings
 from ibtui.tui.protocols import Broker, LoginFlow
 from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
 from ibtui.tui.screens.positions import PositionsScreen
+from ibtui.tui.styles_cache import release_styles_caches
 from ibtui.tui.terminal import TerminalWriter
 from ibtui.tui.viewmodels import AccountView, PositionView, SessionState
 from ibtui.tui.widgets.footer import Footer
@@ -160,6 +161,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         market: MarketData | None = None,
         watchlist: Watchlist | None = None,
     ) -> None:
+        release_styles_caches()  # Textual keeps closed screens' styles caches otherwise
         super().__init__()
         self.market = market  # charts and symbol search (the palette's provider reads it too)
         self.watchlist = watchlist if watchlist is not None else Watchlist()
