@@ -160,3 +160,43 @@ async def test_the_grid_on_screen_is_what_datatable_draws(
         assert len(set(states)) == len(states)  # each step changed what is drawn
         first = "\n".join("".join(segment.text for segment in line) for line in states[0])
         assert "223.91" in first and "…" in first
+
+
+async def test_a_repainted_row_is_drawn_as_if_afresh(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row repainted because some of its cells changed takes the others as it last drew them:
+    after quotes, flashes ending, a cursor move, hover and stale marks, every line drawn through
+    the grid's caches is the line drawn from empty caches."""
+    views = sample_positions()
+    app = Host(lambda: PositionsTable(clock=clock, stale_after=6.0, cursor_blink=False))
+    async with app.run_test(size=(100, 12)) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(views)
+        await pilot.pause()
+        grid = table.grid
+        grid.focus()
+        region = Region(0, 0, grid.size.width, grid.size.height)
+        drawn(grid, True, monkeypatch)  # the rows' cells as last drawn
+        price = Decimal("223.91")
+        for step in ("quote", "quote again", "flash ends", "cursor", "hover", "quote", "stale"):
+            if step.startswith("quote"):
+                clock.advance(1)
+                price += Decimal("0.37")
+                quote = QuoteView(265598, price, Decimal("0.5"), updated_at=clock())
+                table.apply_quotes({265598: quote, 272093: QuoteView(272093, price / 2)})
+            elif step == "flash ends":
+                clock.advance(2)
+                table.refresh_marks()
+            elif step == "cursor":
+                await pilot.press("j")
+            elif step == "hover":
+                grid._show_hover_cursor = True
+                grid.hover_coordinate = Coordinate(0, 3)
+            elif step == "stale":
+                clock.advance(30)
+                table.refresh_marks()
+            await pilot.pause()
+            through_caches = grid.render_lines(region)
+            afresh = drawn(grid, True, monkeypatch)
+            assert [list(line) for line in through_caches] == [list(line) for line in afresh], step

@@ -85,6 +85,10 @@ class _Frame(NamedTuple):
     styles: dict[str, Style]  # looked up by ``_frame_style``
 
 
+# A cell as a row last drew it: the cell, its segments (one style's joined) and their width.
+_Drawn = tuple[Cell, list[Segment], int]
+
+
 class _Pieces(NamedTuple):
     """A data row's line in cells (see ``PositionsGrid._row_pieces``)."""
 
@@ -159,6 +163,10 @@ class PositionsGrid(DataTable[Cell]):
         self._cell_lines: LRUCache[tuple[object, ...], tuple[SegmentLines, list[Segment], int]] = (
             LRUCache(10000)
         )
+        # each row's cells as last drawn, with what they were drawn in (see _row_pieces)
+        self._row_cells: LRUCache[RowKey, tuple[tuple[object, ...], dict[int, _Drawn]]] = LRUCache(
+            1000
+        )
         self._frame: _Frame | None = None
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)  # clears the caches above
         self.fixed_columns = 1
@@ -196,6 +204,7 @@ class PositionsGrid(DataTable[Cell]):
         self._lines.clear()
         self._row_lines.clear()
         self._cell_lines.clear()
+        self._row_cells.clear()
         self._frame = None
 
     def _frame_style(self, name: str) -> Style:
@@ -332,15 +341,34 @@ class PositionsGrid(DataTable[Cell]):
         data = self._data.get(row_key, {})
         render_cell = self._render_cell
         data_cell = self._data_cell
+        # A row repainted because some of its cells changed (a tick's prices) takes the others
+        # as they were drawn last time, when it is drawn in the same setting (everything the
+        # line's cache key holds but the row's version, its place and the frame's constants).
+        setting = (cache_key[2:], row_index, frame[:-1])
+        last = self._row_cells.get(row_key)
+        before = last[1] if last is not None and last[0] == setting else {}
+        drawn: dict[int, _Drawn] = {}
+        self._row_cells[row_key] = (setting, drawn)
 
         def draw(
-            column_index: int, key: ColumnKey, width: int, style: Style, lengths: list[int]
+            column_index: int,
+            key: ColumnKey,
+            width: int,
+            style: Style,
+            lengths: list[int],
+            slot: int,
         ) -> list[Segment]:
             # a cell's segments with those of one style joined: cells never join each other
             # (each segment carries its cell's row and column in its style's meta)
             cell = data.get(key)
             if isinstance(cell, Cell):
-                entry = data_cell(frame, row_index, column_index, cell, style, width, cursor, hover)
+                entry = before.get(slot)
+                if entry is None or entry[0] is not cell:
+                    _, segments, length = data_cell(
+                        frame, row_index, column_index, cell, style, width, cursor, hover
+                    )
+                    entry = (cell, segments, length)
+                drawn[slot] = entry
                 lengths.append(entry[2])
                 return entry[1]
             lines = render_cell(row_index, column_index, style, width, cursor, hover)
@@ -354,7 +382,7 @@ class PositionsGrid(DataTable[Cell]):
         if frame.fixed_columns:
             fixed_style = self._frame_style("datatable--fixed")
             for index, (key, width) in enumerate(columns[: frame.fixed_columns]):
-                fixed_row.append(draw(index, key, width, fixed_style, fixed_lengths))
+                fixed_row.append(draw(index, key, width, fixed_style, fixed_lengths, -1 - index))
         if frame.zebra:
             row_style = self._frame_style(
                 "datatable--odd-row" if row_index % 2 else "datatable--even-row"
@@ -363,7 +391,7 @@ class PositionsGrid(DataTable[Cell]):
             row_style = base_style
         lengths: list[int] = []
         scrollable_row = [
-            draw(index, key, width, row_style, lengths)
+            draw(index, key, width, row_style, lengths, index)
             for index, (key, width) in enumerate(columns)
         ]
         extend_style, _ = self._get_styles_to_render_cell(
