@@ -200,3 +200,34 @@ async def test_a_repainted_row_is_drawn_as_if_afresh(
             through_caches = grid.render_lines(region)
             afresh = drawn(grid, True, monkeypatch)
             assert [list(line) for line in through_caches] == [list(line) for line in afresh], step
+
+
+async def test_a_repainted_row_draws_only_the_cells_that_changed(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tick repaints a row from its cells: only the ones the quote changed are built again."""
+    views = sample_positions()
+    app = Host(lambda: PositionsTable(clock=clock, stale_after=6.0, cursor_blink=False))
+    async with app.run_test(size=(100, 12)) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(views)
+        await pilot.pause()
+        grid = table.grid
+        region = Region(0, 0, grid.size.width, grid.size.height)
+        built: list[int] = []
+        data_cell = grid._data_cell
+
+        def spy(*args: object) -> object:
+            built.append(1)
+            return data_cell(*args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(grid, "_data_cell", spy)
+        for step in range(3):
+            clock.advance(1)
+            last = Decimal("224.50") + step
+            table.apply_quotes({265598: QuoteView(265598, last, updated_at=clock())})
+            built.clear()
+            grid.render_lines(region)
+            # the row's last price, market value and P&L cells changed: the other ten are taken
+            # as the row last drew them
+            assert 0 < len(built) <= 5, step

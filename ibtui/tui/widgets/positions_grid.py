@@ -87,6 +87,7 @@ class _Frame(NamedTuple):
 
 # A cell as a row last drew it: the cell, its segments (one style's joined) and their width.
 _Drawn = tuple[Cell, list[Segment], int]
+_ROWS_REMEMBERED = 1000  # rows whose cells as last drawn are kept (a screen holds a few dozen)
 
 
 class _Pieces(NamedTuple):
@@ -163,10 +164,9 @@ class PositionsGrid(DataTable[Cell]):
         self._cell_lines: LRUCache[tuple[object, ...], tuple[SegmentLines, list[Segment], int]] = (
             LRUCache(10000)
         )
-        # each row's cells as last drawn, with what they were drawn in (see _row_pieces)
-        self._row_cells: LRUCache[RowKey, tuple[tuple[object, ...], dict[int, _Drawn]]] = LRUCache(
-            1000
-        )
+        # each row's cells as last drawn, with what they were drawn in (see _row_pieces), the
+        # rows drawn last at the end
+        self._row_cells: dict[RowKey, tuple[tuple[object, ...], dict[int, _Drawn]]] = {}
         self._frame: _Frame | None = None
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)  # clears the caches above
         self.fixed_columns = 1
@@ -345,10 +345,13 @@ class PositionsGrid(DataTable[Cell]):
         # as they were drawn last time, when it is drawn in the same setting (everything the
         # line's cache key holds but the row's version, its place and the frame's constants).
         setting = (cache_key[2:], row_index, frame[:-1])
-        last = self._row_cells.get(row_key)
+        remembered = self._row_cells
+        last = remembered.pop(row_key, None)
         before = last[1] if last is not None and last[0] == setting else {}
         drawn: dict[int, _Drawn] = {}
-        self._row_cells[row_key] = (setting, drawn)
+        remembered[row_key] = (setting, drawn)
+        if len(remembered) > _ROWS_REMEMBERED:
+            del remembered[next(iter(remembered))]  # the row drawn longest ago
 
         def draw(
             column_index: int,
