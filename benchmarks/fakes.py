@@ -103,12 +103,14 @@ class FakeBroker:
             self.round += 1
         step = Decimal(self.round % 7 + 1) * _CENT
         answer = []
+        received = time.time()  # stamped as built, as ibtui's client backend stamps them
         for conid in conids:
             base = self._base.get(conid)
             if base is None:
                 continue
             last = base + step
-            answer.append(QuoteView(conid, last, step, (step / base * 100).quantize(_CENT)))
+            change_pct = (step / base * 100).quantize(_CENT)
+            answer.append(QuoteView(conid, last, step, change_pct, updated_at=received))
         self.cpu += time.process_time() - cpu
         if self.on_response is not None:
             self.on_response(conids, time.perf_counter())

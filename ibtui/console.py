@@ -188,7 +188,8 @@ class ClientBackend:
     async def quotes(self, conids: Sequence[int]) -> Sequence[QuoteView]:
         conn = await self._ensure_started()
         quotes = await conn.client.snapshot(list(conids))
-        return [quote_view(q) for q in quotes if not q.is_warmup]
+        received = self._clock()
+        return [quote_view(q, received) for q in quotes if not q.is_warmup]
 
     async def keep_alive(self, *, take_back: bool = False) -> SessionState:
         """Tickle; a lost or competing brokerage session is reopened by the connection."""

@@ -74,13 +74,15 @@ def position_view(
     )
 
 
-def quote_view(quote: Quote) -> QuoteView:
-    """A snapshot row; a warm-up row (no values yet) has ``last`` None."""
+def quote_view(quote: Quote, received_at: float | None = None) -> QuoteView:
+    """A snapshot row received at ``received_at``; a warm-up row (no values yet) has ``last``
+    None."""
     return QuoteView(
         conid=quote.conid,
         last=quote.last,
         change=quote.change,
         change_pct=quote.change_pct,
+        updated_at=received_at,
         is_close=quote.is_close,
         halted=quote.halted,
         bid=quote.bid,

@@ -210,7 +210,11 @@ class Poller:
     async def _fetch(self, batch: list[int]) -> dict[int, QuoteView]:
         quotes = await self.broker.quotes(batch)
         received = self.clock()
-        got = {quote.conid: quote.received(received) for quote in quotes if quote.last is not None}
+        got = {
+            quote.conid: quote if quote.updated_at is not None else quote.received(received)
+            for quote in quotes
+            if quote.last is not None
+        }  # a quote the broker stamped as it built it is not copied to be stamped again
         self._warm.update(got)
         return got
 

@@ -55,10 +55,11 @@ class Broker(Protocol):
     """The data the console polls, already converted to view-models.
 
     ``quotes`` takes at most 100 conids; a conid seen for the first time may be missing from the
-    answer (IBKR's warm-up snapshot), which is not an error. ``keep_alive`` tickles the session and
-    reports its state; ``take_back`` (the trader asked) takes the brokerage session back from a
-    competing login even if it was taken back moments ago. ``lst_expires_at`` is epoch seconds
-    (None before the first token).
+    answer (IBKR's warm-up snapshot), which is not an error. A quote's ``updated_at`` is when it
+    was received; one left None is stamped by the poller when the answer is handed to it.
+    ``keep_alive`` tickles the session and reports its state; ``take_back`` (the trader asked)
+    takes the brokerage session back from a competing login even if it was taken back moments
+    ago. ``lst_expires_at`` is epoch seconds (None before the first token).
     """
 
     async def accounts(self) -> Sequence[AccountView]: ...

@@ -66,3 +66,6 @@ def test_snapshot_rows_and_warmup() -> None:
     assert warm and all(q.last is None for q in warm)
     closed = [quote_view(q) for q in parse_snapshot(load("snapshot_closed_market.json"))]
     assert any(q.is_close for q in closed)
+    assert aapl.updated_at is None  # stamped by the poller
+    stamped = [quote_view(q, 1_700_000_000.5) for q in parse_snapshot(load("snapshot.json"))]
+    assert {q.updated_at for q in stamped} == {1_700_000_000.5}  # received then

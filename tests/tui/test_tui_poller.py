@@ -277,3 +277,26 @@ async def test_each_batch_is_shown_as_it_answers(clock: Clock) -> None:
     with pytest.raises(Rejected):
         await task
     assert len([m for m in posted if isinstance(m, QuotesUpdated)]) == 2  # kept on screen
+
+
+async def test_a_quote_the_broker_stamped_keeps_its_stamp(clock: Clock) -> None:
+    """The client backend stamps a quote with when it was received as it builds it; the poller
+    stamps only quotes that come without (the same quote object is posted, not a copy)."""
+    broker, poller, posted, _ = make(3, clock)
+    await poller.poll_once()  # warm-up
+    stamped = QuoteView(2, last=None)
+
+    async def quotes(conids: Sequence[int]) -> Sequence[QuoteView]:
+        nonlocal stamped
+        answer = list(await ViewBroker.quotes(broker, conids))
+        first = answer[0]
+        stamped = QuoteView(first.conid, first.last, updated_at=T0 - 1.5)
+        return [stamped, *answer[1:]]
+
+    broker.quotes = quotes  # type: ignore[method-assign]
+    posted.clear()
+    clock.advance(2)
+    await poller.poll_once()
+    got = {c: q for m in posted if isinstance(m, QuotesUpdated) for c, q in m.quotes.items()}
+    assert got[stamped.conid] is stamped
+    assert [q.updated_at for c, q in sorted(got.items()) if c != stamped.conid] == [clock()] * 2
