@@ -49,7 +49,7 @@ async def child(positions: int, duration: float) -> None:
     watched = [WatchItem(2_000_000 + i, f"W{i:02d}") for i in range(WATCHED)]
     broker = FakeBroker(make_positions(positions), latency=0.005)
     broker.add_instruments([item.conid for item in watched])
-    app = IbtuiApp(broker, watchlist=Watchlist(watched))
+    app = IbtuiApp(broker, watchlist=Watchlist(watched), freeze_settled=True)  # as run_app
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded_positions_screen(app, positions, limit=600)
         print(json.dumps({"event": "ready", "round": broker.round}), flush=True)

@@ -4,7 +4,8 @@
 positions whose every price changes on every polling round; the app's own poller runs at a 1 s
 interval (``PollSettings(interval=1.0)``, other settings at their defaults), asking for quotes in
 batches of 100 with a simulated 5 ms round trip per snapshot call. The interpreter runs with the
-console's settings (``ibtui.tui.app.console_runtime``, as ``run_app`` does).
+console's settings (``ibtui.tui.app.console_runtime``), and the app freezes what it holds once the
+account has settled (``freeze_settled``), as ``run_app`` runs it.
 
 *Latency*: for each snapshot answer (a batch of 100 quotes), from the instant the fake broker hands
 it back to the poller (which posts it to the positions screen as a ``QuotesUpdated``) to the end
@@ -164,7 +165,7 @@ async def run_ticks(size: int, ticks: int, warmup_ticks: int, latency: float) ->
     install_wrappers()
     probe = PaintProbe()
     broker = FakeBroker(make_positions(size), latency=latency, on_response=probe.on_response)
-    app = IbtuiApp(broker, poll=PollSettings(interval=1.0))
+    app = IbtuiApp(broker, poll=PollSettings(interval=1.0), freeze_settled=True)  # as run_app
     async with app.run_test(size=(120, 40)) as pilot:
         instrument(app, probe)
         await loaded_positions_screen(app, size)

@@ -33,7 +33,9 @@ from ibtui.tui.screens.positions import PositionsScreen
 
 class BenchApp(IbtuiApp):
     def __init__(self, broker: FakeBroker, rows: int, tick_seconds: float, mark_fd: int) -> None:
-        super().__init__(broker, poll=PollSettings(interval=1.0), cursor_blink=False)
+        super().__init__(
+            broker, poll=PollSettings(interval=1.0), cursor_blink=False, freeze_settled=True
+        )  # as run_app runs it
         self.fake = broker
         self.rows = rows
         self.tick_seconds = tick_seconds

@@ -1,17 +1,24 @@
 """run_app runs the console in its runtime settings: a thread waiting for the GIL (Textual's
 output thread, with a frame to write) gets it within a millisecond, not Python's default 5 ms;
-the previous interval is back afterwards, also when the app fails."""
+the previous interval is back afterwards, also when the app fails. Once an account's screen has
+settled, what the console holds is frozen out of the cyclic collector's walks, and unfrozen when
+another account's screen replaces it."""
 
 from __future__ import annotations
 
+import gc
 import sys
+import weakref
 from collections.abc import Iterator
 
 import pytest
 
 from ibtui.tui import app as tui_app
 from ibtui.tui.app import OUTPUT_SWITCH_INTERVAL, IbtuiApp, run_app
-from tests.tui.conftest import PAPER, Clock, ViewBroker
+from ibtui.tui.poller import PollSettings
+from ibtui.tui.screens.positions import PositionsScreen
+from tests.tui.conftest import PAPER, Clock, ViewBroker, sample_positions
+from tests.tui.test_tui_ticket import settle
 
 
 @pytest.fixture
@@ -48,3 +55,64 @@ def test_the_previous_interval_is_back_when_the_app_fails(
     with pytest.raises(RuntimeError):
         run_app(ViewBroker([], clock, accounts=[PAPER]))
     assert sys.getswitchinterval() == pytest.approx(0.005)
+
+
+@pytest.fixture
+def unfrozen() -> Iterator[None]:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def console(clock: Clock, *, freeze: bool) -> IbtuiApp:
+    broker = ViewBroker(sample_positions(), clock)
+    return IbtuiApp(
+        broker, poll=PollSettings(interval=60), cursor_blink=False, freeze_settled=freeze
+    )
+
+
+async def test_an_accounts_screen_is_frozen_once_settled_and_freed_when_replaced(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch, unfrozen: None
+) -> None:
+    monkeypatch.setattr(tui_app, "SETTLE_SECONDS", 0.01)
+    app = console(clock, freeze=True)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, lambda: app._frozen, rounds=300)
+        first = app.screen
+        assert isinstance(first, PositionsScreen) and first.priced.is_set()
+        assert gc.get_freeze_count() > 1000
+        gone = weakref.ref(first)
+        del first
+        app.open_account(PAPER)  # the account's screen again: a new one replaces it
+        assert not app._frozen and gc.get_freeze_count() == 0
+        # frozen again only once the replaced screen is gone (its poller ends a moment later)
+        await settle(pilot, lambda: app._frozen, rounds=500)
+        assert isinstance(app.screen, PositionsScreen) and app.screen.priced.is_set()
+        assert gone() is None and gc.get_freeze_count() > 1000
+
+
+async def test_an_app_not_run_by_run_app_freezes_nothing(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch, unfrozen: None
+) -> None:
+    monkeypatch.setattr(tui_app, "SETTLE_SECONDS", 0.01)
+    app = console(clock, freeze=False)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen), rounds=300)
+        assert isinstance(app.screen, PositionsScreen)
+        await settle(pilot, lambda: app.screen.priced.is_set(), rounds=300)  # type: ignore[attr-defined]
+        for _ in range(5):
+            await pilot.pause(0.02)
+        assert not app._frozen and gc.get_freeze_count() == 0
+
+
+def test_run_app_freezes_a_settled_account(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch, default_interval: None
+) -> None:
+    seen: list[bool] = []
+
+    def run(self: IbtuiApp) -> None:
+        seen.append(self.freeze_settled)
+
+    monkeypatch.setattr(IbtuiApp, "run", run)
+    run_app(ViewBroker([], clock, accounts=[PAPER]))
+    assert seen == [True]
