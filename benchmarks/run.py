@@ -171,37 +171,55 @@ FINDINGS = """\
   line, Textual writes the widget's whole piece of the line from its start to the span's end,
   and the writer mirrored each of those writes; it now puts each piece once, as far as its
   furthest span reaches (the same cells; its share of a tick fell from 7-8 ms to 4-4.5 ms).
+* **Every screen opened and closed left its widgets' styles caches behind.** Textual's
+  `StylesCache.get_inner_outer` is an `lru_cache` on an instance method (Textualize/textual#6665),
+  so it kept the styles caches of the last 1,024 widgets drawn, each with its rendered lines:
+  about 1,300 objects a watchlist screen, 0.6 MB a minute in the memory benchmark (3.1 MB over
+  its last five minutes, over the 2 MB allowed). ibtui caches that method on its two colours.
+* **A repainted row built all fourteen of its cells again** when a quote changed four of them:
+  the grid now keeps each row's cells as last drawn and builds only the changed ones (a first
+  version kept them in Textual's `LRUCache`, whose `set` leaves a key's first value in place, and
+  so never reused a cell; a test now counts the cells built).
+* **The poller copied every quote of a round to stamp it with its time of receipt**; the client
+  backend stamps a quote as it builds it.
+* **The cyclic garbage collector took 6 ms of a 1,000-position tick**, most of it walking the
+  account's rows, cells, widgets and caches again at each full and middle-generation collection.
+  Once an account's first prices are shown and its screen has settled, the console collects once
+  and freezes what it holds (`gc.freeze`; unfrozen when another account is opened): 3 ms. A
+  young-generation threshold of 10,000 instead of 700 cut the collections further, but the
+  memory benchmark then grew by 5 MB a minute; the thresholds are Python's.
 """
 
 WHY = {
     "1": (
         "Both clients pay the same simulator (a Starlette app verifying the OAuth signature; its "
-        "CPU per request is a row of the table) and the same loopback round trip, so a client "
-        "that cost nothing at all would still not reach 0.5× of ibind's total. The client CPU "
-        "rows are the fairer comparison: per request, ibtui's httpx `AsyncClient` (auth flow, "
-        "connection pool, anyio streams, typed parsing) against ibind's synchronous "
-        "`requests.Session`. With `sniffio` installed (see below) the floor is httpx's own "
-        "per-request cost, which only a change of HTTP library would cut."
+        "CPU per request is a row of the table) and the same loopback round trip, so ibtui's "
+        "whole client would have to cost a few tenths of a millisecond a request. Measured on "
+        "this machine against the same simulator: a bare httpx `AsyncClient.get` with ibtui's "
+        "signer costs 1.1-1.6 ms of CPU a request, of which httpx's own layer (with an in-memory "
+        "transport: 0.3-0.45 ms) and httpcore's connection handling over anyio (about 1 ms) are "
+        "most; even a hand-written HTTP/1.1 client (h11 over asyncio streams, no pool, no "
+        "timeouts) took 0.64-0.68 ms. httpx is the project's HTTP library and its signing hook "
+        "(`httpx.Auth`) is how requests are signed, so the target cannot be met as written; "
+        "ibtui's client costs about what ibind's `requests.Session` does (the client CPU rows)."
     ),
     "3": (
         "Each batch of 100 quotes is shown as it answers (four asked at once, the batch "
         "holding the rows on screen first), so a price waits for its own batch and the frame "
-        "after it, not for the round's slowest batch: against the code that applied a round at "
-        "once, measured side by side, the latency fell by about two fifths (59 -> 33-38 ms) and "
-        "the CPU rose by about a seventh (65 -> 72-77 ms), because a tick is now about two "
-        "frames (the rows in view and the totals with the first "
-        "answers, the totals again with the later ones; Textual's compositor spends a couple of "
-        "milliseconds on a frame however little changed). What is left per tick at 1,000 "
-        "positions: repricing every position (a new immutable view each, Decimal arithmetic) and "
-        "keeping the totals by differences, the 'applying quotes' row; drawing the rows in view "
-        "(all changed here; a line is cut from its cached cells), Textual's styles, line filter "
-        "and compositor and the terminal writer, the 'layout + paint' row; the poller, Textual's "
-        "message passing and timers, the rest. Set the figures against the speed probe in the "
-        "machine's table: the same code measured 62 and 78 ms a tick in two hours of one day. "
-        "What would cut further: repricing only the rows in view (the totals need every row's "
-        "value, so the arithmetic stays), fewer frames by showing the totals once a round (they "
-        "would lag the prices in view), and a compositor that redraws only the widgets a frame "
-        "changes."
+        "after it, not for the round's slowest batch; a tick is about two frames (the rows in "
+        "view and the totals with the first answers, the totals again with the later ones). "
+        "What is left per tick at 1,000 positions: repricing every position (a new immutable "
+        "view each, Decimal arithmetic) and keeping the totals by differences, the 'applying "
+        "quotes' row; drawing the rows in view (all changed here: each row builds only its "
+        "changed cells, a line is cut from its cells), Textual's styles, line filter and "
+        "compositor (which renders every widget overlapping a changed line) and the terminal "
+        "writer, the 'layout + paint' row; the poller, Textual's message passing, timers and "
+        "the garbage collector's young collections, the rest. The figure moves with the "
+        "machine's speed (compare the speed probe in the machine's table: the same code "
+        "measured 62 and 78 ms a tick in two hours of one day), so a run in a slow hour can miss "
+        "what a run in a fast one meets. Side by side with commit 8cbba64 (before the cell reuse, "
+        "the writer's single put of a line and the freeze), a tick's CPU fell by about a sixth "
+        "(51.9 -> 43.7 ms)."
     ),
     "4": (
         "Every price of every visible row changes on every tick here. The grid sends only "
