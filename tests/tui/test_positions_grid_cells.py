@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 
 import pytest
@@ -14,6 +16,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.coordinate import Coordinate
 from textual.geometry import Region
+from textual.pilot import Pilot
 from textual.renderables.styled import Styled
 from textual.strip import Strip
 
@@ -162,18 +165,24 @@ async def test_the_grid_on_screen_is_what_datatable_draws(
         assert "223.91" in first and "…" in first
 
 
+@asynccontextmanager
+async def sample_grid(clock: Clock) -> AsyncIterator[tuple[Pilot[None], PositionsTable]]:
+    """A positions table of the sample positions, drawn once, in a 100x12 terminal."""
+    app = Host(lambda: PositionsTable(clock=clock, stale_after=6.0, cursor_blink=False))
+    async with app.run_test(size=(100, 12)) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        await pilot.pause()
+        yield pilot, table
+
+
 async def test_a_repainted_row_is_drawn_as_if_afresh(
     clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A row repainted because some of its cells changed takes the others as it last drew them:
     after quotes, flashes ending, a cursor move, hover and stale marks, every line drawn through
     the grid's caches is the line drawn from empty caches."""
-    views = sample_positions()
-    app = Host(lambda: PositionsTable(clock=clock, stale_after=6.0, cursor_blink=False))
-    async with app.run_test(size=(100, 12)) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(views)
-        await pilot.pause()
+    async with sample_grid(clock) as (pilot, table):
         grid = table.grid
         grid.focus()
         region = Region(0, 0, grid.size.width, grid.size.height)
@@ -206,12 +215,7 @@ async def test_a_repainted_row_draws_only_the_cells_that_changed(
     clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A tick repaints a row from its cells: only the ones the quote changed are built again."""
-    views = sample_positions()
-    app = Host(lambda: PositionsTable(clock=clock, stale_after=6.0, cursor_blink=False))
-    async with app.run_test(size=(100, 12)) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(views)
-        await pilot.pause()
+    async with sample_grid(clock) as (_pilot, table):
         grid = table.grid
         region = Region(0, 0, grid.size.width, grid.size.height)
         built: list[int] = []

@@ -58,7 +58,9 @@ def test_the_previous_interval_is_back_when_the_app_fails(
 
 
 @pytest.fixture
-def unfrozen() -> Iterator[None]:
+def unfrozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Nothing frozen before or after; an account's screen settles in 10 ms."""
+    monkeypatch.setattr(tui_app, "SETTLE_SECONDS", 0.01)
     gc.unfreeze()
     yield
     gc.unfreeze()
@@ -72,9 +74,8 @@ def console(clock: Clock, *, freeze: bool) -> IbtuiApp:
 
 
 async def test_an_accounts_screen_is_frozen_once_settled_and_freed_when_replaced(
-    clock: Clock, monkeypatch: pytest.MonkeyPatch, unfrozen: None
+    clock: Clock, unfrozen: None
 ) -> None:
-    monkeypatch.setattr(tui_app, "SETTLE_SECONDS", 0.01)
     app = console(clock, freeze=True)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot, lambda: app._frozen, rounds=300)
@@ -91,10 +92,7 @@ async def test_an_accounts_screen_is_frozen_once_settled_and_freed_when_replaced
         assert gone() is None and gc.get_freeze_count() > 1000
 
 
-async def test_an_app_not_run_by_run_app_freezes_nothing(
-    clock: Clock, monkeypatch: pytest.MonkeyPatch, unfrozen: None
-) -> None:
-    monkeypatch.setattr(tui_app, "SETTLE_SECONDS", 0.01)
+async def test_an_app_not_run_by_run_app_freezes_nothing(clock: Clock, unfrozen: None) -> None:
     app = console(clock, freeze=False)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot, lambda: isinstance(app.screen, PositionsScreen), rounds=300)
