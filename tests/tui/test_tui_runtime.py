@@ -59,8 +59,10 @@ def test_the_previous_interval_is_back_when_the_app_fails(
 
 @pytest.fixture
 def unfrozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Nothing frozen before or after; an account's screen settles in 10 ms."""
+    """Nothing frozen before or after; an account's screen settles in 10 ms, and a replaced
+    one has 10 s to be freed."""
     monkeypatch.setattr(tui_app, "SETTLE_SECONDS", 0.01)
+    monkeypatch.setattr(tui_app, "SETTLE_TRIES", 1000)
     gc.unfreeze()
     yield
     gc.unfreeze()
@@ -90,6 +92,29 @@ async def test_an_accounts_screen_is_frozen_once_settled_and_freed_when_replaced
         await settle(pilot, lambda: app._frozen, rounds=500)
         assert isinstance(app.screen, PositionsScreen) and app.screen.priced.is_set()
         assert gone() is None and gc.get_freeze_count() > 1000
+
+
+async def test_nothing_is_frozen_while_a_replaced_screen_stays_held(
+    clock: Clock, unfrozen: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replaced account's screen that is never freed is not frozen with the new one (its
+    cycles would never be freed), and the console stops collecting after SETTLE_TRIES waits."""
+    monkeypatch.setattr(tui_app, "SETTLE_TRIES", 3)
+    collections: list[int] = []
+    collect = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *a: collections.append(1) or collect(*a))
+    app = console(clock, freeze=True)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(pilot, lambda: app._frozen, rounds=300)
+        held = app.screen  # as a worker that never ends would hold it
+        app.open_account(PAPER)
+        collections.clear()
+        for _ in range(20):
+            await pilot.pause(0.02)
+        assert isinstance(app.screen, PositionsScreen) and app.screen is not held
+        assert app.screen.priced.is_set()
+        assert not app._frozen and gc.get_freeze_count() == 0
+        assert len(collections) == 3
 
 
 async def test_an_app_not_run_by_run_app_freezes_nothing(clock: Clock, unfrozen: None) -> None:

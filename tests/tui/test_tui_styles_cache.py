@@ -39,7 +39,6 @@ async def test_a_closed_screens_widgets_leave_no_styles_cache_behind() -> None:
     caches = await open_and_close(App())
     assert len(caches) == 20
     assert [cache for cache in caches if cache() is not None] == []
-    # the colours are still cached, on their own
     release_styles_caches()  # again: nothing changes
     assert (await open_and_close(App()))[0]() is None
 

@@ -315,8 +315,7 @@ class PositionsTable(Vertical):
         self.set_filter("")
 
     def _filter_box(self) -> Input | None:
-        boxes = self.query("#filter").results(Input)
-        return next(boxes, None)
+        return self.query_one_optional("#filter", Input)
 
     def action_sort_next(self) -> None:
         index = COLUMN_KEYS.index(self.sort_column)
