@@ -37,7 +37,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from itertools import repeat
-from operator import ne
+from operator import ne, or_
 from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len, get_character_cell_size
@@ -55,8 +55,6 @@ __all__ = ["MinimalUpdate", "TerminalWriter", "writer_enabled"]
 
 # A pen: (attribute bits that are on, foreground SGR codes, background SGR codes); "" = default.
 Pen = tuple[int, str, str]
-# A cell: (text, pen id). The right half of a wide character has the text "".
-Cell = tuple[str, int]
 
 DEFAULT_PEN = 0
 _TAIL = ""  # the text of the right half of a wide character
@@ -208,32 +206,45 @@ class _Pens:
         return sequence
 
 
+class _Row:
+    """A line of cells as two lists, column by column: each cell's text (``None``: not known, or
+    not written; ``""``: the right half of a wide character) and the id of its pen. Kept apart,
+    a run of text is put in with one slice assignment of its characters, and no object is made
+    per cell (a (text, pen) pair a cell was a young object for the collector to count)."""
+
+    __slots__ = ("pens", "texts")
+
+    def __init__(self, width: int) -> None:
+        self.texts: list[str | None] = [None] * width
+        self.pens: list[int] = [DEFAULT_PEN] * width
+
+
 class _Shadow:
-    """What the terminal shows, cell by cell (``None``: not known)."""
+    """What the terminal shows, cell by cell (a text of ``None``: not known)."""
 
     def __init__(self, width: int, height: int) -> None:
         self.width = width
         self.height = height
-        self.rows: list[list[Cell | None]] = [[None] * width for _ in range(height)]
+        self.rows: list[_Row] = [_Row(width) for _ in range(height)]
         self.wide: set[int] = set()  # rows a wide character was ever written to
 
 
 class _Writes:
-    """What one update writes: per row, the cells (None where it writes nothing), the spans
-    ``[start, end)`` it writes and whether it writes a wide character."""
+    """What one update writes: per row, the cells (a text of None where it writes nothing), the
+    spans ``[start, end)`` it writes and whether it writes a wide character."""
 
     __slots__ = ("rows", "spans", "wide", "width")
 
     def __init__(self, width: int) -> None:
         self.width = width
-        self.rows: dict[int, list[Cell | None]] = {}
+        self.rows: dict[int, _Row] = {}
         self.spans: dict[int, list[tuple[int, int]]] = {}
         self.wide: set[int] = set()
 
-    def row(self, y: int) -> list[Cell | None]:
+    def row(self, y: int) -> _Row:
         row = self.rows.get(y)
         if row is None:
-            row = self.rows[y] = [None] * self.width
+            row = self.rows[y] = _Row(self.width)
             self.spans[y] = []
         return row
 
@@ -355,12 +366,11 @@ class TerminalWriter:
                 x = self._put(writes, y, row, x, strip)
         return writes
 
-    def _put(
-        self, writes: _Writes, y: int, row: list[Cell | None], x: int, segments: Iterable[Segment]
-    ) -> int:
+    def _put(self, writes: _Writes, y: int, row: _Row, x: int, segments: Iterable[Segment]) -> int:
         """Write ``segments`` into ``row`` (line ``y``) from column ``x``, as a terminal would;
         the column after them."""
-        width = len(row)
+        texts, pens = row.texts, row.pens
+        width = len(texts)
         pen_of = self._pens.of
         first = x
         for text, style, control in segments:
@@ -375,14 +385,16 @@ class TerminalWriter:
                 end = x + len(text)
                 if end > width:
                     raise _Fallback("text beyond the screen")
-                row[x:end] = zip(text, repeat(pen))
+                texts[x:end] = text  # its characters
+                pens[x:end] = repeat(pen, end - x)
                 x = end
                 continue
             if _narrow(text):  # one cell a character, like ASCII: box lines, dashes, arrows
                 end = x + len(text)
                 if end > width:
                     raise _Fallback("text beyond the screen")
-                row[x:end] = zip(text, repeat(pen))
+                texts[x:end] = text
+                pens[x:end] = repeat(pen, end - x)
                 x = end
                 continue
             start = x
@@ -391,13 +403,13 @@ class TerminalWriter:
                 if size == 1:
                     if x >= width:
                         raise _Fallback("text beyond the screen")
-                    row[x] = (character, pen)
+                    texts[x], pens[x] = character, pen
                     x += 1
                 elif size == 2 and character.isprintable():
                     if x + 1 >= width:
                         raise _Fallback("text beyond the screen")
-                    row[x] = (character, pen)
-                    row[x + 1] = (_TAIL, pen)
+                    texts[x], pens[x] = character, pen
+                    texts[x + 1], pens[x + 1] = _TAIL, pen
                     x += 2
                     writes.wide.add(y)
                 else:  # zero-width, combining, control: the terminal may see it otherwise
@@ -427,17 +439,22 @@ class TerminalWriter:
             runs = _changed_runs(new, old, spans)
             if not runs:
                 continue
+            texts, cell_pens = new.texts, new.pens  # a run's cells are all written
             for index, (start, end) in enumerate(runs):
                 if index:
                     # from the previous run's end: move, or send the unchanged cells again
                     gap_start = runs[index - 1][1]
-                    first_pen = _cell(new, old, start)[1]
+                    first_pen = cell_pens[start]
                     move = _move(cx, cy, start, y)
                     move_cost = len(move) + len(transition(pen, first_pen))
-                    resend = self._resend(new, old, gap_start, start, pen, first_pen, move_cost)
-                    if cx is not None and resend is not None:
-                        text, pen = resend
-                        append(text)
+                    resend = (
+                        None
+                        if cx is None
+                        else self._resend(new, old, gap_start, start, pen, first_pen, move_cost)
+                    )
+                    if resend is not None:
+                        again, pen = resend
+                        append(again)
                         cx = start
                     else:
                         append(move)
@@ -447,10 +464,10 @@ class TerminalWriter:
                     cx, cy = start, y
                 trusted = True
                 for x in range(start, end):
-                    cell = _cell(new, old, x)
-                    text, cell_pen = cell
-                    if text == _TAIL:
+                    text = texts[x]
+                    if not text:  # the right half of a wide character (None is not in a run)
                         continue
+                    cell_pen = cell_pens[x]
                     if cell_pen != pen:
                         append(transition(pen, cell_pen))
                         pen = cell_pen
@@ -461,7 +478,8 @@ class TerminalWriter:
                 else:  # a width the terminal may see otherwise, or the last column (a
                     cx = cy = None  # terminal that wraps would have moved on): jump next
             for start, end in spans:
-                old[start:end] = new[start:end]
+                old.texts[start:end] = new.texts[start:end]
+                old.pens[start:end] = new.pens[start:end]
             if y in writes.wide:
                 shadow.wide.add(y)
             if y in shadow.wide:
@@ -472,8 +490,8 @@ class TerminalWriter:
 
     def _resend(
         self,
-        new: list[Cell | None],
-        old: list[Cell | None],
+        new: _Row,
+        old: _Row,
         start: int,
         end: int,
         pen: int,
@@ -485,13 +503,15 @@ class TerminalWriter:
         transition = self._pens.transition
         parts: list[str] = []
         cost = 0
+        new_texts, old_texts = new.texts, old.texts
         for x in range(start, end):
-            cell = new[x]
-            if cell is None:
-                cell = old[x]
-            if cell is None:
-                return None  # not known: the cursor has to jump it
-            text, cell_pen = cell
+            text = new_texts[x]
+            if text is not None:
+                cell_pen = new.pens[x]
+            else:
+                text, cell_pen = old_texts[x], old.pens[x]
+                if text is None:
+                    return None  # not known: the cursor has to jump it
             if text == _TAIL:
                 continue
             if not text.isascii():
@@ -520,14 +540,6 @@ def _narrow(text: str) -> bool:
     return all(c.isprintable() and get_character_cell_size(c) == 1 for c in text)
 
 
-def _cell(new: list[Cell | None], old: list[Cell | None], x: int) -> Cell:
-    cell = new[x]
-    if cell is None:
-        cell = old[x]
-    assert cell is not None
-    return cell
-
-
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """``spans`` sorted, overlapping and touching ones joined."""
     if len(spans) <= 1:
@@ -541,15 +553,20 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return joined
 
 
-def _changed_runs(
-    new: list[Cell | None], old: list[Cell | None], spans: list[tuple[int, int]]
-) -> list[tuple[int, int]]:
+def _changed_runs(new: _Row, old: _Row, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The runs [start, end) of cells that ``new`` changes within its written ``spans`` (sorted,
     apart), widened to whole characters. Cells are compared a span at a time, in C."""
     runs: list[tuple[int, int]] = []
-    width = len(new)
+    new_texts, new_pens, old_texts, old_pens = new.texts, new.pens, old.texts, old.pens
+    width = len(new_texts)
     for first, last in spans:
-        changed = bytes(map(ne, new[first:last], old[first:last]))
+        changed = bytes(
+            map(
+                or_,
+                map(ne, new_texts[first:last], old_texts[first:last]),
+                map(ne, new_pens[first:last], old_pens[first:last]),
+            )
+        )
         length = last - first
         index = changed.find(1)
         while index != -1:
@@ -557,14 +574,11 @@ def _changed_runs(
             if stop == -1:
                 stop = length
             start, x = first + index, first + stop
-            cell = new[start]
-            assert cell is not None
-            if cell[0] == _TAIL:
+            if new_texts[start] == _TAIL:
                 start -= 1  # the left half of a wide character
-                if start < 0 or new[start] is None:
+                if start < 0 or new_texts[start] is None:
                     raise _Fallback("half a wide character")
-            after = new[x] if x < width else None
-            if after is not None and after[0] == _TAIL:
+            if x < width and new_texts[x] == _TAIL:
                 x += 1  # the right half of a wide character that changed
             if runs and runs[-1][1] >= start:
                 runs[-1] = (runs[-1][0], max(runs[-1][1], x))
@@ -574,22 +588,22 @@ def _changed_runs(
     return runs
 
 
-def _repair_wide(row: list[Cell | None]) -> None:
+def _repair_wide(row: _Row) -> None:
     """Forget the halves of wide characters whose other half was overwritten (a terminal blanks
     them, each in its own way)."""
-    width = len(row)
-    for x, cell in enumerate(row):
-        if cell is None:
+    texts = row.texts
+    width = len(texts)
+    for x, text in enumerate(texts):
+        if text is None:
             continue
-        text = cell[0]
         if text == _TAIL:
-            left = row[x - 1] if x else None
-            if left is None or left[0] == _TAIL or cell_len(left[0]) != 2:
-                row[x] = None
+            left = texts[x - 1] if x else None
+            if left is None or left == _TAIL or cell_len(left) != 2:
+                texts[x] = None
         elif not text.isascii() and cell_len(text) == 2:
-            right = row[x + 1] if x + 1 < width else None
-            if right is None or right[0] != _TAIL:
-                row[x] = None
+            right = texts[x + 1] if x + 1 < width else None
+            if right is None or right != _TAIL:
+                texts[x] = None
 
 
 class MinimalUpdate(CompositorUpdate):
