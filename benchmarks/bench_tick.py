@@ -177,7 +177,7 @@ async def run_ticks(size: int, ticks: int, warmup_ticks: int, latency: float) ->
         probe.apply_cpu = probe.update_cpu = 0.0
         first = broker.round
         cpu0, wall0, fake0 = time.process_time(), time.perf_counter(), broker.cpu
-        await wait_until(lambda: broker.round >= first + ticks, ticks * 10 + 30, "ticks")
+        await broker.wait_round(first + ticks, ticks * 10 + 30)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         fake = broker.cpu - fake0
         probe.recording = False

@@ -78,6 +78,15 @@ class FakeBroker:
         self.cpu = 0.0  # process time spent building answers (the fake's own cost)
         self.gate = asyncio.Event()  # cleared: answers wait (no quotes reach the screens)
         self.gate.set()
+        self._advanced = asyncio.Event()  # set when a round starts
+
+    async def wait_round(self, target: int, limit: float) -> None:
+        """Wait (without polling: the benchmark's own wake-ups are not the app's) until round
+        ``target`` has started; TimeoutError after ``limit`` seconds."""
+        async with asyncio.timeout(limit):
+            while self.round < target:
+                self._advanced.clear()
+                await self._advanced.wait()
 
     def add_instruments(self, conids: Sequence[int]) -> None:
         """Quote these too (watchlist rows that are not held)."""
@@ -101,6 +110,7 @@ class FakeBroker:
         self.quote_calls += 1
         if self.moving and self._first in conids:
             self.round += 1
+            self._advanced.set()
         step = Decimal(self.round % 7 + 1) * _CENT
         answer = []
         received = time.time()  # stamped as built, as ibtui's client backend stamps them
