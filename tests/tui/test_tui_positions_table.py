@@ -282,6 +282,9 @@ async def test_totals_stay_those_of_the_rows_shown_through_ticks_and_changes(
         def shown_afresh() -> Totals:
             return Tally("USD", {k: table.views[k] for k in table.visible_keys}).totals()
 
+        bbb = position(2, "BBB", "6", "20", "25", currency="EUR", fx="1.10")
+        grown = [bbb, *views[2:], position(5, "EEE", "3", "10", "10")]
+        shrunk = [views[1], *views[2:], position(5, "EEE", "2", "10", "10")]
         table.set_positions(views)
         await pilot.pause()
         steps = [
@@ -299,15 +302,50 @@ async def test_totals_stay_those_of_the_rows_shown_through_ticks_and_changes(
             lambda: table.set_filter("eee"),
             lambda: table.apply_quotes({5: QuoteView(5, Decimal("12"), updated_at=clock())}),
             lambda: table.apply_quotes({2: QuoteView(2, Decimal("21"), updated_at=clock())}),
+            # the list again while filtered: a row shown (EEE) and one not shown (BBB) grown
+            lambda: table.set_positions(grown),
             lambda: table.set_filter(""),
+            lambda: table.set_positions(grown),  # the same list again: nothing changes
+            lambda: table.set_positions(shrunk),
+            lambda: table.apply_quotes({2: QuoteView(2, Decimal("21"), updated_at=clock())}),
         ]
         for step, change in enumerate(steps):
             change()
             await pilot.pause()
             assert table.totals() == shown_afresh(), step
-        # BBB 5 x 21 EUR x 1.10 + DDD -3 x 7.50 x 100 (its position's price) + EEE 2 x 12
+        # BBB 5 x 21 EUR x 1.10 + DDD -3 x 7.50 x 100 (its position's price) + EEE 2 x 10 (the
+        # price of the last list, which is stamped)
         totals = str(app.query_one("#totals").render())
-        assert "4 positions (all)" in totals and "Mkt value -2,110.50" in totals
+        assert "4 positions (all)" in totals and "Mkt value -2,114.50" in totals
+
+
+async def test_a_refreshed_list_redraws_only_the_positions_that_changed(clock: Clock) -> None:
+    """The position list comes again every few seconds: rows whose position is as it was keep
+    their view and cells; a changed row out of view shows its change when scrolled to."""
+    app = host(clock)
+    async with app.run_test(size=(120, 12)) as pilot:
+        table = app.query_one(PositionsTable)
+        views = [position(i, f"S{i:03}", "1", "10", "9") for i in range(1, 101)]
+        table.set_positions(views)
+        await pilot.pause()
+        before = dict(table.views)
+        last_row = f"{PAPER.account_id}:100"
+        cells = {key: table.cell(key, "quantity") for key in before}
+
+        table.set_positions([position(i, f"S{i:03}", "1", "10", "9") for i in range(1, 101)])
+        await pilot.pause()
+        assert all(table.views[key] is view for key, view in before.items())
+        assert all(table.cell(key, "quantity") is cell for key, cell in cells.items())
+
+        table.set_positions([*views[:99], position(100, "S100", "7", "10", "9")])
+        await pilot.pause()
+        assert table.views[last_row] is not before[last_row]
+        assert all(table.views[key] is before[key] for key in before if key != last_row)
+        table.grid.focus()
+        await pilot.press("G")  # the last row
+        await pilot.pause()
+        assert table.cell(last_row, "quantity").text == "7"
+        assert "Mkt value 1,060.00" in str(app.query_one("#totals").render())
 
 
 async def test_the_conids_in_view_follow_the_scroll(clock: Clock) -> None:

@@ -199,9 +199,19 @@ class PositionsTable(Vertical):
 
     # --- data in --------------------------------------------------------------------------------
     def set_positions(self, positions: Iterable[PositionView]) -> None:
-        """The account's complete position list (newer live prices already shown are kept)."""
-        fresh = {view.key: merge_position(self._views.get(view.key), view) for view in positions}
-        gone = [key for key in self._views if key not in fresh]
+        """The account's complete position list (newer live prices already shown are kept).
+
+        A row whose position is as it was (the list is fetched again every few seconds) keeps
+        its view: nothing is drawn or counted again for it."""
+        before = self._views
+        fresh: dict[str, PositionView] = {}
+        for view in positions:
+            key = view.key
+            old = before.get(key)
+            merged = merge_position(old, view)
+            fresh[key] = old if old is not None and merged == old else merged
+        gone = [key for key in before if key not in fresh]
+        tally = self._tally
         self._views = fresh
         self._tally = None
         self._by_conid = {}
@@ -226,8 +236,9 @@ class PositionsTable(Vertical):
                 self._behind.discard(key)
                 resort = self._redraw(key, view, COLUMNS, updates) or resort
             elif key in self._cells:  # drawn when it scrolls into view; sorted now
-                self._behind.add(key)
-                resort = self._redraw(key, view, sort_only, updates, flash=False) or resort
+                if view is not before.get(key):
+                    self._behind.add(key)
+                    resort = self._redraw(key, view, sort_only, updates, flash=False) or resort
             elif key not in self._matching and _matches(view, words):
                 self._matching.add(key)
                 if self._pending:
@@ -236,6 +247,14 @@ class PositionsTable(Vertical):
                     self._add_row(key, view)
                     added = True
         grid.update_cells(updates)
+        if tally is not None:  # counted by differences: the rows gone, added or changed
+            for key in gone:
+                tally.discard(key)
+            for key in self._matching:
+                view = fresh[key]
+                if view is not before.get(key):
+                    tally.put(key, view)
+            self._tally = tally
         if added or resort:
             self._sort()
         self._update_totals()
