@@ -10,7 +10,7 @@ from textual.widgets.data_table import ColumnKey, RowKey
 
 from ibtui.tui.viewmodels import QuoteView, Tally, Totals
 from ibtui.tui.widgets.columns import Cell
-from ibtui.tui.widgets.positions_table import CHUNK, PositionsTable
+from ibtui.tui.widgets.positions_table import CHUNK, PositionsTable, TotalsLine
 from tests.tui.conftest import PAPER, T0, Clock, Host, position, sample_positions
 
 SIZE = (120, 40)
@@ -346,6 +346,19 @@ async def test_a_refreshed_list_redraws_only_the_positions_that_changed(clock: C
         await pilot.pause()
         assert table.cell(last_row, "quantity").text == "7"
         assert "Mkt value 1,060.00" in str(app.query_one("#totals").render())
+
+
+async def test_a_totals_line_too_long_for_the_screen_ends_at_a_whole_word(clock: Clock) -> None:
+    """No amount is cut short: what does not fit is left out from the last word that fits."""
+    app = host(clock)
+    async with app.run_test(size=(50, 20)) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        await pilot.pause()
+        line = app.query_one("#totals", TotalsLine)
+        said = str(line.render())
+        assert said.endswith("Rlzd +120.00") and len(said) > line.content_size.width == 48
+        assert line.render_line(0).text == "6 USD MV 204,488.44 Unrl +29,403.77 Day +342.12 "
 
 
 async def test_the_conids_in_view_follow_the_scroll(clock: Clock) -> None:

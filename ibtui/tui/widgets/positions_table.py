@@ -23,12 +23,15 @@ from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
+from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
@@ -54,6 +57,7 @@ CHUNK = 250  # rows added per step when filling the grid
 _REBUILD_THRESHOLD = 50  # more removals than this: refill instead of removing row by row
 Update = tuple[str, str, Cell]
 _WIDE = 110  # narrower: a compact totals line
+_BOLD = Style(bold=True)
 FLASH_LINGER = 0.5  # how long a finished flash waits for the next quotes to end with it
 
 
@@ -132,7 +136,7 @@ class PositionsTable(Vertical):
     def compose(self) -> ComposeResult:
         yield PositionsGrid(id="grid")
         yield Static(id="pager")
-        yield TotalsLine(self._totals_text, id="totals")
+        yield TotalsLine(self._totals_parts, id="totals")
 
     @property
     def grid(self) -> PositionsGrid:
@@ -591,14 +595,16 @@ class PositionsTable(Vertical):
             tally = self._tally = Tally(self.base_currency, matching)
         return tally.totals()
 
-    def _totals_text(self) -> Text:
+    def _totals_parts(self) -> list[tuple[str, Style | None]]:
+        """The totals line's pieces of text, each with its style."""
         totals = self.totals()
-        line = Text()
         scope = "shown" if self.filter_text.strip() else "all"
         wide = self.size.width >= _WIDE
         noun = "position" if totals.count == 1 else "positions"
         head = f"{totals.count:,} {noun} ({scope}) in {totals.currency}"
-        line.append(head if wide else f"{totals.count:,} {totals.currency}", style="bold")
+        line: list[tuple[str, Style | None]] = [
+            (head if wide else f"{totals.count:,} {totals.currency}", _BOLD)
+        ]
         styles = self._styles
         parts = (
             ("Mkt value" if wide else "MV", totals.market_value, False),
@@ -608,27 +614,52 @@ class PositionsTable(Vertical):
         )
         gap = "   " if wide else " "
         for label, amount, signed in parts:
-            line.append(f"{gap}{label} ")
+            line.append((f"{gap}{label} ", None))
             style = None
             if signed and styles is not None and not amount.is_zero():
                 style = styles.up if amount > 0 else styles.down
-            line.append(fmt_money(amount, signed=signed), style=style or "")
+            line.append((fmt_money(amount, signed=signed), style))
         if totals.unconverted:
-            line.append(f"{gap}({totals.unconverted} without an exchange rate left out)")
+            line.append((f"{gap}({totals.unconverted} without an exchange rate left out)", None))
         return line
 
 
 class TotalsLine(Widget):
     """The totals line. Its text is summed when it is drawn: once a frame, however many batches
-    of quotes the table applied since the last one (a round of 1,000 conids comes in ten)."""
+    of quotes the table applied since the last one (a round of 1,000 conids comes in ten).
+
+    It draws its one line itself (Textual's line API) from its pieces of text: as a text it went
+    through Textual's content layout and cost about as much as all the rows a tick changes. A
+    line too long for the widget ends at the last whole word that fits, as wrapped text would.
+    """
 
     DEFAULT_CSS = """
     TotalsLine { height: 1; }
     """
 
-    def __init__(self, text: Callable[[], Text], *, id: str | None = None) -> None:
+    def __init__(
+        self, parts: Callable[[], list[tuple[str, Style | None]]], *, id: str | None = None
+    ) -> None:
         super().__init__(id=id)
-        self._text = text
+        self._parts = parts
 
     def render(self) -> Text:
-        return self._text()
+        """The line as text (what it says)."""
+        line = Text()
+        for text, style in self._parts():
+            line.append(text, style or "")
+        return line
+
+    def render_line(self, y: int) -> Strip:
+        base = self.rich_style
+        width = self.content_size.width
+        if y:
+            return Strip.blank(width, base)
+        parts = self._parts()
+        strip = Strip([Segment(text, base + style if style else base) for text, style in parts])
+        if strip.cell_length > width:
+            plain = "".join(text for text, _ in parts)
+            cut = plain.rfind(" ", 0, width + 1)
+            strip = strip.crop(0, cut if cut > 0 else width)
+        # filled as the padding around it is: in the background colour alone
+        return strip.adjust_cell_length(width, Style(bgcolor=base.bgcolor)).simplify()
