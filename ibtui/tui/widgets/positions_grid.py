@@ -506,18 +506,25 @@ class PositionsGrid(DataTable[Cell]):
         to the terminal. Here only the changed cells' cache entries are dropped and only their
         regions on screen are refreshed, so a tick costs (and sends) what changed.
         """
-        data = self._data
-        changed: dict[RowKey, set[ColumnKey]] = {}
+        by_row: dict[str, dict[str, Cell]] = {}  # grouped first: DataTable's keys hash in Python
         count = 0
         for row_key, column_key, value in updates:
+            cells = by_row.get(row_key)
+            if cells is None:
+                cells = by_row[row_key] = {}
+            cells[column_key] = value
+            count += 1
+        data = self._data
+        column_keys = {str(key.value): key for key in self.columns}  # DataTable's own objects
+        changed: dict[RowKey, set[ColumnKey]] = {}
+        for row_key, cells in by_row.items():
             key = RowKey(row_key)
             row = data.get(key)
             if row is None:
                 raise CellDoesNotExist(f"No row {row_key!r}")
-            column = ColumnKey(column_key)
-            row[column] = value
-            changed.setdefault(key, set()).add(column)
-            count += 1
+            columns = [column_keys.get(name) or ColumnKey(name) for name in cells]
+            row.update(zip(columns, cells.values(), strict=True))
+            changed[key] = set(columns)
         if changed:
             self._forget_rendered(changed)
             self._refresh_changed(changed)
