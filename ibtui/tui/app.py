@@ -46,6 +46,7 @@ from ibtui.tui.poller import Poller, PollSettings
 from ibtui.tui.protocols import Broker, LoginFlow
 from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
 from ibtui.tui.screens.positions import PositionsScreen
+from ibtui.tui.strips import lazy_strip_caches
 from ibtui.tui.styles_cache import release_styles_caches
 from ibtui.tui.terminal import TerminalWriter
 from ibtui.tui.viewmodels import AccountView, PositionView, SessionState
@@ -169,6 +170,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         freeze_settled: bool = False,
     ) -> None:
         release_styles_caches()  # Textual keeps closed screens' styles caches otherwise
+        lazy_strip_caches()  # a strip's caches made when used, not seven a strip
         super().__init__()
         self.market = market  # charts and symbol search (the palette's provider reads it too)
         self.watchlist = watchlist if watchlist is not None else Watchlist()
