@@ -19,7 +19,7 @@ from rich.style import Style
 from rich.text import Text
 
 from ibtui.tui.format import fmt_money, fmt_pct, fmt_price, fmt_quantity
-from ibtui.tui.viewmodels import PositionView
+from ibtui.tui.viewmodels import PositionView, fast_constructor
 
 __all__ = [
     "COLUMNS",
@@ -69,7 +69,12 @@ class Cell:
         )
 
     def restyled(self, style: Style | None) -> Cell:
-        return Cell(self.text, self.sort_key, self.missing, self.numeric, style)
+        return _make_cell(self.text, self.sort_key, self.missing, self.numeric, style)
+
+
+# Cell(text, sort_key, missing, numeric, style) without the frozen __init__'s cost: a tick makes
+# a few hundred cells (the prices of the rows in view, and their flashes).
+_make_cell = fast_constructor(Cell)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,8 @@ class CellStyles:
             return None
         return self.up if tone is Tone.UP else self.down if tone is Tone.DOWN else self.stale
 
+
+_ZERO = Decimal(0)
 
 Value = Callable[[PositionView], Decimal | str | None]
 Formatter = Callable[[PositionView, Decimal | str | None], str]
@@ -113,9 +120,9 @@ class Column:
             tone = Tone.UP if raw > 0 else Tone.DOWN
         style = styles.for_tone(tone) if styles is not None else None
         if raw is None:
-            return Cell(text, Decimal(0) if self.numeric else "", True, self.numeric, style)
+            return _make_cell(text, _ZERO if self.numeric else "", True, self.numeric, style)
         key: Decimal | str = raw.casefold() if isinstance(raw, str) else raw
-        return Cell(text, key, False, self.numeric, style)
+        return _make_cell(text, key, False, self.numeric, style)
 
 
 def _text(_: PositionView, raw: Decimal | str | None) -> str:
