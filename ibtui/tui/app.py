@@ -49,12 +49,15 @@ from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.strips import lazy_strip_caches
 from ibtui.tui.styles_cache import release_styles_caches
 from ibtui.tui.terminal import TerminalWriter
+from ibtui.tui.truecolor import use_truecolor_filter
 from ibtui.tui.viewmodels import AccountView, PositionView, SessionState
 from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.positions_grid import PositionsGrid
 from ibtui.tui.widgets.positions_table import PositionsTable
 
 if TYPE_CHECKING:
+    from rich.terminal_theme import TerminalTheme
+
     from ibtui.tui.screens.orders import OrdersScreen
     from ibtui.tui.screens.question import QuestionScreen
     from ibtui.tui.trading import OrderView, SubmitResult, Trader
@@ -172,6 +175,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         release_styles_caches()  # Textual keeps closed screens' styles caches otherwise
         lazy_strip_caches()  # a strip's caches made when used, not seven a strip
         super().__init__()
+        use_truecolor_filter(self._filters)  # a line no style of which changes is left as it is
         self.market = market  # charts and symbol search (the palette's provider reads it too)
         self.watchlist = watchlist if watchlist is not None else Watchlist()
         self.idle_lock_minutes = idle_lock_minutes
@@ -234,6 +238,11 @@ class IbtuiApp(App[None], inherit_bindings=False):
 
     def _unlocked(self, _: None) -> None:
         self.session_changed(self.session_state)  # what happened while it was locked
+
+    def _refresh_truecolor_filter(self, theme: TerminalTheme) -> None:
+        """Textual makes its filter anew for a new theme: ours in its place."""
+        super()._refresh_truecolor_filter(theme)
+        use_truecolor_filter(self._filters)
 
     def on_mount(self) -> None:
         if self.idle_lock_minutes > 0:
