@@ -563,7 +563,9 @@ class PositionsGrid(DataTable[Cell]):
 
     def _refresh_changed(self, changed: dict[RowKey, set[ColumnKey]]) -> None:
         """Refresh the screen regions of the changed cells that are in view (rows are one line
-        high; the fixed columns do not scroll sideways)."""
+        high; the fixed columns do not scroll sideways): a row's scrollable cells as one region
+        from the first changed to the last (a tick changes most of a row's prices, and the
+        terminal writer sends only the cells that differ), its fixed cells one a cell."""
         scroll_x, scroll_y = self.scroll_offset
         header = self.header_height if self.show_header else 0
         top, bottom = scroll_y, scroll_y + max(0, self.size.height - header)
@@ -580,9 +582,17 @@ class PositionsGrid(DataTable[Cell]):
             if index is None or not top <= index < bottom:
                 continue
             y = header + index - scroll_y
+            start = end = -1  # the changed scrollable cells' span
             for column in columns:
                 left, width, fixed = lefts[column]
-                regions.append(Region(left if fixed else left - scroll_x, y, width, 1))
+                if fixed:
+                    regions.append(Region(left, y, width, 1))
+                elif start < 0:
+                    start, end = left, left + width
+                else:
+                    start, end = min(start, left), max(end, left + width)
+            if start >= 0:
+                regions.append(Region(start - scroll_x, y, end - start, 1))
         if regions:
             self.refresh(*regions)
 
