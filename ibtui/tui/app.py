@@ -34,6 +34,7 @@ from textual.widgets import Static
 
 from ibtui.tui import keymap as ids
 from ibtui.tui.commands import ActionsProvider
+from ibtui.tui.compositor import render_only_overlapping
 from ibtui.tui.keymap import KeymapProblem, apply_keymap, binding_ids, describe_active_bindings
 from ibtui.tui.market import MarketData, MarketDataError, TicketRequested, Watchlist
 from ibtui.tui.market_screens import (
@@ -174,6 +175,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
     ) -> None:
         release_styles_caches()  # Textual keeps closed screens' styles caches otherwise
         lazy_strip_caches()  # a strip's caches made when used, not seven a strip
+        render_only_overlapping()  # a frame renders the widgets its changes are in
         super().__init__()
         use_truecolor_filter(self._filters)  # a line no style of which changes is left as it is
         self.market = market  # charts and symbol search (the palette's provider reads it too)
