@@ -22,16 +22,27 @@ __all__ = [
 MISSING = "—"
 
 
+# The quanta and format specs of the usual numbers of decimals, made once (a tick formats a few
+# hundred numbers).
+_QUANTA = tuple(Decimal(1).scaleb(-decimals) for decimals in range(10))
+_SPECS = (
+    tuple(f",.{decimals}f" for decimals in range(10)),
+    tuple(f"+,.{decimals}f" for decimals in range(10)),
+)
+
+
 def _quantize(value: Decimal, decimals: int) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
+    quantum = _QUANTA[decimals] if 0 <= decimals < 10 else Decimal(1).scaleb(-decimals)
+    return value.quantize(quantum, rounding=ROUND_HALF_EVEN)
 
 
 def _grouped(value: Decimal, decimals: int, *, signed: bool) -> str:
     q = _quantize(value, decimals)
     if q.is_zero():
         q, signed = abs(q), False  # "0.00", never "-0.00" or "+0.00"
-    sign = "+" if signed else ""
-    return f"{q:{sign},.{decimals}f}"
+    if 0 <= decimals < 10:
+        return format(q, _SPECS[signed][decimals])
+    return format(q, f"{'+' if signed else ''},.{decimals}f")
 
 
 def fmt_money(value: Decimal | None, *, signed: bool = False, decimals: int = 2) -> str:

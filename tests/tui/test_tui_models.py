@@ -39,6 +39,27 @@ def test_prices_quantities_percentages() -> None:
     assert fmt_pct(D("-0.4")) == "-0.40%"
 
 
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=-(10**12), max_value=10**12),
+    st.integers(min_value=0, max_value=12),
+    st.booleans(),
+)
+def test_money_is_rounded_half_even_and_grouped(
+    value: Decimal, decimals: int, signed: bool
+) -> None:
+    """Whatever the number of decimals (the usual ones use specs made once): the value rounded
+    half to even, grouped in thousands, signed if asked, and zero never signed."""
+    with localcontext() as context:
+        context.prec = 60
+        rounded = value.quantize(Decimal(1).scaleb(-decimals), rounding="ROUND_HALF_EVEN")
+    shown = fmt_money(value, signed=signed, decimals=decimals)
+    if rounded.is_zero():
+        assert shown == f"{abs(rounded):,.{decimals}f}"
+    else:
+        assert shown == f"{rounded:{'+' if signed else ''},.{decimals}f}"
+    assert D(shown.replace(",", "")) == rounded
+
+
 def test_durations_and_ages() -> None:
     assert fmt_duration(9 * 3600 + 59 * 60 + 59) == "9h 59m"
     assert fmt_duration(245) == "4m 05s"
