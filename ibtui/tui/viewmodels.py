@@ -159,23 +159,29 @@ class PositionView:
         return self.unrealized_pnl / abs(basis) * _HUNDRED
 
     def with_quote(self, quote: QuoteView) -> PositionView:
-        """This position repriced by a quote; values the quote does not carry are kept."""
+        """This position repriced by a quote; values the quote does not carry are kept. A quote
+        that moves nothing (most of them, between two polls of a quiet market) only stamps the
+        position's price: its values, the very same objects, are kept."""
         last = quote.last
         if last is None:
             return self
-        change, change_pct = quote.change, quote.change_pct
+        change = self.change if quote.change is None else quote.change
+        change_pct = self.change_pct if quote.change_pct is None else quote.change_pct
+        if (
+            last == self.last
+            and change == self.change
+            and change_pct == self.change_pct
+            and quote.is_close == self.is_close
+            and quote.halted == self.halted
+        ):
+            return _price_stamped(self, quote.updated_at)
         return _repriced(
-            self,
-            last,
-            self.change if change is None else change,
-            self.change_pct if change_pct is None else change_pct,
-            quote.updated_at,
-            quote.is_close,
-            quote.halted,
+            self, last, change, change_pct, quote.updated_at, quote.is_close, quote.halted
         )
 
 
 _stamped = _replacer(QuoteView, "updated_at")
+_price_stamped = _replacer(PositionView, "price_at")
 _with_prices = _replacer(
     PositionView,
     "last",

@@ -60,6 +60,19 @@ def test_money_is_rounded_half_even_and_grouped(
     assert D(shown.replace(",", "")) == rounded
 
 
+def test_a_quote_that_moves_nothing_only_stamps_the_price() -> None:
+    import dataclasses
+
+    view = position(1, "AAA", "10", "100", "90", change="1")
+    still = view.with_quote(QuoteView(1, D("100.00"), view.change, updated_at=T0 + 5))
+    assert still == dataclasses.replace(view, price_at=T0 + 5)
+    assert still.market_value is view.market_value and still.daily_pnl is view.daily_pnl
+    moved = view.with_quote(QuoteView(1, D("100"), D("2"), updated_at=T0 + 6))
+    assert (moved.daily_pnl, moved.market_value, moved.price_at) == (D(20), D(1000), T0 + 6)
+    halted = view.with_quote(QuoteView(1, D("100"), halted=True, updated_at=T0 + 7))
+    assert halted.halted and halted.price_at == T0 + 7
+
+
 def test_durations_and_ages() -> None:
     assert fmt_duration(9 * 3600 + 59 * 60 + 59) == "9h 59m"
     assert fmt_duration(245) == "4m 05s"

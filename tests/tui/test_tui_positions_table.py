@@ -301,6 +301,7 @@ async def test_totals_stay_those_of_the_rows_shown_through_ticks_and_changes(
             lambda: table.apply_quotes({5: QuoteView(5, Decimal("11"), updated_at=clock())}),
             lambda: table.set_filter("eee"),
             lambda: table.apply_quotes({5: QuoteView(5, Decimal("12"), updated_at=clock())}),
+            lambda: table.apply_quotes({5: QuoteView(5, Decimal("12"), updated_at=clock())}),
             lambda: table.apply_quotes({2: QuoteView(2, Decimal("21"), updated_at=clock())}),
             # the list again while filtered: a row shown (EEE) and one not shown (BBB) grown
             lambda: table.set_positions(grown),
@@ -359,6 +360,29 @@ async def test_a_totals_line_too_long_for_the_screen_ends_at_a_whole_word(clock:
         said = str(line.render())
         assert said.endswith("Rlzd +120.00") and len(said) > line.content_size.width == 48
         assert line.render_line(0).text == "6 USD MV 204,488.44 Unrl +29,403.77 Day +342.12 "
+
+
+async def test_a_quote_that_moves_nothing_repaints_nothing(clock: Clock) -> None:
+    """Between two polls of a quiet market most prices stay: the price is stamped (it is not
+    stale), and neither the totals nor the row is drawn again."""
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        await pilot.pause()
+        line = app.query_one("#totals", TotalsLine)
+        refreshed: list[object] = []
+        line.refresh = lambda *_, **__: refreshed.append(1)  # type: ignore[method-assign,assignment,return-value]
+        aapl = table.views[AAPL]
+        last_cell = table.cell(AAPL, "last")
+        clock.advance(30)
+        table.apply_quotes(
+            {265598: QuoteView(265598, aapl.last, aapl.change, aapl.change_pct, clock())}
+        )
+        assert not refreshed and table.views[AAPL].price_at == clock()
+        assert table.cell(AAPL, "last") is last_cell and AAPL not in table.stale_keys
+        table.apply_quotes({265598: QuoteView(265598, Decimal("230"), updated_at=clock())})
+        assert refreshed and table.cell(AAPL, "last").text == "230.00"
 
 
 async def test_the_conids_in_view_follow_the_scroll(clock: Clock) -> None:

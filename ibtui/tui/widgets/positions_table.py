@@ -280,11 +280,15 @@ class PositionsTable(Vertical):
         tally = self._tally
         reprice = tally.reprice if tally is not None else None
         views, cells, behind = self._views, self._cells, self._behind
+        moved = False  # a quote that moves nothing keeps the view's values, the same objects
         for conid, quote in quotes.items():
             for key in by_conid.get(conid, ()):
-                view = views[key] = views[key].with_quote(quote)
-                if reprice is not None:
-                    reprice(key, view)
+                old = views[key]
+                view = views[key] = old.with_quote(quote)
+                if view.market_value is not old.market_value:
+                    moved = True
+                    if reprice is not None:
+                        reprice(key, view)
                 if key not in cells:
                     continue
                 if key in in_view:
@@ -297,7 +301,7 @@ class PositionsTable(Vertical):
         self.grid.update_cells(updates)
         if resort:
             self._sort()
-        if self.is_mounted:  # quotes move no row: the pager stays as it is
+        if moved and self.is_mounted:  # quotes move no row: the pager stays as it is
             self.query_one("#totals", TotalsLine).refresh()  # summed when drawn, with the prices
 
     def set_filter(self, text: str) -> None:
