@@ -513,7 +513,10 @@ class TerminalWriter:
                 if text is None:
                     return None  # not known: the cursor has to jump it
             if text == _TAIL:
-                continue
+                # The right half of a wide character whose left half is not sent again here: it
+                # ended the run before, which wrote over it, and a terminal blanks the half left
+                # (each in its own way). The cursor jumps it.
+                return None
             if not text.isascii():
                 return None  # keep the cursor's column trusted
             if cell_pen != pen:

@@ -362,6 +362,22 @@ def test_the_same_on_a_256_colour_terminal(
     play(*session, "256")
 
 
+def test_a_wide_character_an_update_cuts_in_half_is_not_taken_for_shown() -> None:
+    """Found by the test above: a run ends on the left half of a wide character (Textual crops
+    the chop there and writes a space over it), and the next run starts after its right half.
+    Sending the cells between again, the writer took that right half, which the terminal had
+    just blanked, for two cells it could skip: the next character landed one cell to the left."""
+
+    def cells(text: str) -> list[tuple[str, Style | None]]:
+        return [cell for c in text for cell in [(c, None)] + ([("", None)] if c == "中" else [])]
+
+    before = LayoutUpdate([[strip_of(cells("aaaa中   "))]], Region(0, 0, 9, 1))  # type: ignore[list-item]
+    after = cells("aaaa中a  ")
+    chops = {0: strip_of(after[:1]), 1: strip_of(after[1:6]), 6: strip_of(after[6:])}
+    cut = ChopsUpdate([chops], [(0, 0, 5), (0, 6, 7)], [[1, 6, 9]])  # type: ignore[list-item]
+    play((9, 1), [("full", before), ("chops", cut)])
+
+
 # --- what it costs ------------------------------------------------------------------------------
 
 PRICE = Style(color="#e0e0e0", bgcolor="#1e1e2e")
