@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -22,12 +23,18 @@ def host(clock: Clock, **kwargs: object) -> Host:
     return Host(lambda: PositionsTable(clock=clock, stale_after=6.0, cursor_blink=False, **kwargs))  # type: ignore[arg-type]
 
 
+async def shown(app: Host, pilot: Pilot[None]) -> PositionsTable:
+    """The table with the sample positions, drawn."""
+    table = app.query_one(PositionsTable)
+    table.set_positions(sample_positions())
+    await pilot.pause()
+    return table
+
+
 async def test_rows_are_keyed_and_formatted(clock: Clock) -> None:
     app = host(clock)
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(sample_positions())
-        await pilot.pause()
+        table = await shown(app, pilot)
         assert table.grid.row_count == 6
         assert set(table.visible_keys) == {view.key for view in sample_positions()}
         assert table.cell(AAPL, "last").text == "222.91"
@@ -44,9 +51,7 @@ async def test_rows_are_keyed_and_formatted(clock: Clock) -> None:
 async def test_tick_updates_only_changed_cells_in_place(clock: Clock) -> None:
     app = host(clock)
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(sample_positions())
-        await pilot.pause()
+        table = await shown(app, pilot)
         grid = table.grid
         rows_before = dict(grid.rows)
         order_before = table.visible_keys
@@ -91,9 +96,7 @@ async def test_a_flash_ends_with_the_rows_next_quote(clock: Clock) -> None:
     row's quote (a round of quotes comes in batches: that would repaint the row twice)."""
     app = host(clock)
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(sample_positions())
-        await pilot.pause()
+        table = await shown(app, pilot)
         table.apply_quotes(quote(265598, "223.91", clock))
         assert (AAPL, "last") in table.flashing
 
@@ -131,9 +134,7 @@ async def test_a_flash_ends_with_the_rows_next_quote(clock: Clock) -> None:
 async def test_the_totals_follow_a_round_of_quotes_in_the_same_repaint(clock: Clock) -> None:
     app = host(clock)
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(sample_positions())
-        await pilot.pause()
+        table = await shown(app, pilot)
         before = str(app.query_one("#totals").render())
         table.apply_quotes(quote(265598, "223.91", clock))  # +1.00 on 100 AAPL
         after = str(app.query_one("#totals").render())  # no frame in between
@@ -143,9 +144,7 @@ async def test_the_totals_follow_a_round_of_quotes_in_the_same_repaint(clock: Cl
 async def test_sort_by_keyboard_and_reverse(clock: Clock) -> None:
     app = host(clock)
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(sample_positions())
-        await pilot.pause()
+        table = await shown(app, pilot)
         assert [table.views[k].symbol for k in table.visible_keys][:2] == ["AAPL", "EUR.USD"]
         await pilot.press(">")  # next column: description
         assert table.sort_column == "description"
@@ -188,9 +187,7 @@ async def test_sort_follows_ticks_and_keeps_cursor_on_position(clock: Clock) -> 
 async def test_ticks_outside_the_sort_column_do_not_resort(clock: Clock) -> None:
     app = host(clock)
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(sample_positions())
-        await pilot.pause()
+        table = await shown(app, pilot)
         calls: list[str] = []
         original = table.grid.sort_rows
 
@@ -210,9 +207,7 @@ async def test_ticks_outside_the_sort_column_do_not_resort(clock: Clock) -> None
 async def test_filter_with_slash_and_escape(clock: Clock) -> None:
     app = host(clock)
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(sample_positions())
-        await pilot.pause()
+        table = await shown(app, pilot)
         assert not table.query("#filter")  # made on first use, not at the start
         await pilot.press("slash")
         assert app.focused is not None and app.focused.id == "filter"
@@ -353,9 +348,7 @@ async def test_a_totals_line_too_long_for_the_screen_ends_at_a_whole_word(clock:
     """No amount is cut short: what does not fit is left out from the last word that fits."""
     app = host(clock)
     async with app.run_test(size=(50, 20)) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(sample_positions())
-        await pilot.pause()
+        await shown(app, pilot)
         line = app.query_one("#totals", TotalsLine)
         said = str(line.render())
         assert said.endswith("Rlzd +120.00") and len(said) > line.content_size.width == 48
@@ -367,9 +360,7 @@ async def test_a_quote_that_moves_nothing_repaints_nothing(clock: Clock) -> None
     stale), and neither the totals nor the row is drawn again."""
     app = host(clock)
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(sample_positions())
-        await pilot.pause()
+        table = await shown(app, pilot)
         line = app.query_one("#totals", TotalsLine)
         refreshed: list[object] = []
         line.refresh = lambda *_, **__: refreshed.append(1)  # type: ignore[method-assign,assignment,return-value]
@@ -462,9 +453,7 @@ async def test_stale_prices_are_greyed_and_recover(clock: Clock) -> None:
 async def test_vim_keys_move_the_cursor(clock: Clock) -> None:
     app = host(clock)
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(sample_positions())
-        await pilot.pause()
+        table = await shown(app, pilot)
         table.grid.focus()
         await pilot.press("j", "j")
         assert table.grid.cursor_row == 2
@@ -548,9 +537,7 @@ def quote(conid: int, last: str, clock: Clock) -> dict[int, QuoteView]:
 async def test_a_tick_reaches_the_screen_without_repainting_the_rest(clock: Clock) -> None:
     app = host(clock)
     async with app.run_test(size=SIZE) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(sample_positions())
-        await pilot.pause()
+        table = await shown(app, pilot)
         assert "222.91" in screen_text(table)
         counter = table.grid._update_count
 
@@ -587,9 +574,7 @@ async def test_a_row_repriced_out_of_view_shows_its_new_price_when_scrolled_to(
 async def test_a_tick_while_scrolled_sideways_lands_in_the_right_place(clock: Clock) -> None:
     app = host(clock)
     async with app.run_test(size=(60, 20)) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(sample_positions())
-        await pilot.pause()
+        table = await shown(app, pilot)
         grid = table.grid
         grid.scroll_to(x=30, animate=False)
         await pilot.pause()
