@@ -131,6 +131,8 @@ class PositionsTable(Vertical):
         self._resort_after_load = False
         self._styles: CellStyles | None = None
         self._tally: Tally | None = None  # the matching rows' totals; None: count afresh
+        self._grid: PositionsGrid | None = None  # found once composed
+        self._totals: TotalsLine | None = None
         self._pager_text = ""
 
     def compose(self) -> ComposeResult:
@@ -140,7 +142,18 @@ class PositionsTable(Vertical):
 
     @property
     def grid(self) -> PositionsGrid:
-        return self.query_one(PositionsGrid)
+        """The grid, looked up once (a query walks the children, and a tick asks for the grid a
+        few times a batch)."""
+        grid = self._grid
+        if grid is None:
+            grid = self._grid = self.query_one(PositionsGrid)
+        return grid
+
+    def _totals_line(self) -> TotalsLine:
+        line = self._totals
+        if line is None:
+            line = self._totals = self.query_one("#totals", TotalsLine)
+        return line
 
     def on_resize(self) -> None:
         self._update_totals()
@@ -302,7 +315,7 @@ class PositionsTable(Vertical):
         if resort:
             self._sort()
         if moved and self.is_mounted:  # quotes move no row: the pager stays as it is
-            self.query_one("#totals", TotalsLine).refresh()  # summed when drawn, with the prices
+            self._totals_line().refresh()  # summed when drawn, with the prices
 
     def set_filter(self, text: str) -> None:
         """Show only rows whose symbol, description, class or currency contain every word."""
@@ -587,7 +600,7 @@ class PositionsTable(Vertical):
         if not self.is_mounted:
             return
         self._update_pager()
-        self.query_one("#totals", TotalsLine).refresh()
+        self._totals_line().refresh()
 
     def totals(self) -> Totals:
         """The totals of the rows matching the filter: counted afresh after the rows or the
