@@ -379,21 +379,14 @@ class TerminalWriter:
             if not text:
                 continue
             pen = pen_of(style)
-            if text.isascii():
-                if not text.isprintable():
-                    raise _Fallback("control character")
+            if text.isascii() and not text.isprintable():
+                raise _Fallback("control character")
+            # one cell a character: ASCII, or box lines, dashes, arrows
+            if text.isascii() or _narrow(text):
                 end = x + len(text)
                 if end > width:
                     raise _Fallback("text beyond the screen")
                 texts[x:end] = text  # its characters
-                pens[x:end] = repeat(pen, end - x)
-                x = end
-                continue
-            if _narrow(text):  # one cell a character, like ASCII: box lines, dashes, arrows
-                end = x + len(text)
-                if end > width:
-                    raise _Fallback("text beyond the screen")
-                texts[x:end] = text
                 pens[x:end] = repeat(pen, end - x)
                 x = end
                 continue

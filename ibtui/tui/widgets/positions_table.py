@@ -21,6 +21,7 @@ import math
 import time
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from decimal import Decimal
+from functools import cached_property
 from typing import ClassVar
 
 from rich.segment import Segment
@@ -131,8 +132,6 @@ class PositionsTable(Vertical):
         self._resort_after_load = False
         self._styles: CellStyles | None = None
         self._tally: Tally | None = None  # the matching rows' totals; None: count afresh
-        self._grid: PositionsGrid | None = None  # found once composed
-        self._totals: TotalsLine | None = None
         self._pager_text = ""
 
     def compose(self) -> ComposeResult:
@@ -140,20 +139,14 @@ class PositionsTable(Vertical):
         yield Static(id="pager")
         yield TotalsLine(self._totals_parts, id="totals")
 
-    @property
+    # Looked up once composed (a query walks the children, and a tick asks a few times a batch).
+    @cached_property
     def grid(self) -> PositionsGrid:
-        """The grid, looked up once (a query walks the children, and a tick asks for the grid a
-        few times a batch)."""
-        grid = self._grid
-        if grid is None:
-            grid = self._grid = self.query_one(PositionsGrid)
-        return grid
+        return self.query_one(PositionsGrid)
 
+    @cached_property
     def _totals_line(self) -> TotalsLine:
-        line = self._totals
-        if line is None:
-            line = self._totals = self.query_one("#totals", TotalsLine)
-        return line
+        return self.query_one("#totals", TotalsLine)
 
     def on_resize(self) -> None:
         self._update_totals()
@@ -315,7 +308,7 @@ class PositionsTable(Vertical):
         if resort:
             self._sort()
         if moved and self.is_mounted:  # quotes move no row: the pager stays as it is
-            self._totals_line().refresh()  # summed when drawn, with the prices
+            self._totals_line.refresh()  # summed when drawn, with the prices
 
     def set_filter(self, text: str) -> None:
         """Show only rows whose symbol, description, class or currency contain every word."""
@@ -600,7 +593,7 @@ class PositionsTable(Vertical):
         if not self.is_mounted:
             return
         self._update_pager()
-        self._totals_line().refresh()
+        self._totals_line.refresh()
 
     def totals(self) -> Totals:
         """The totals of the rows matching the filter: counted afresh after the rows or the
