@@ -144,9 +144,10 @@ def _masked(value: str | None) -> str:
     return "None" if value is None else "'***'"
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, slots=True)
 class IbkrSettings:
-    """What ``[ibkr]`` says; paths are absolute; ``realm`` is derived when left empty."""
+    """What ``[ibkr]`` says; paths are absolute; ``realm`` is derived when left empty. The repr
+    masks the access token and its secret; slots keep them out of ``vars()``."""
 
     base_url: str = DEFAULT_BASE_URL
     consumer_key: str | None = None
@@ -775,7 +776,10 @@ def load_settings(
         )
     if require_credentials:
         _check_required(path, found, values)
-    return _build(path, found, values)
+    settings = _build(path, found, values)
+    with contextlib.suppress(FileNotFoundError):  # made with mode 0700 when first written to
+        check_private_dir(settings.state_dir, "state folder")
+    return settings
 
 
 def _check_required(path: Path, found: bool, values: Mapping[str, object]) -> None:

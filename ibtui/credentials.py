@@ -59,9 +59,12 @@ class KeyFileError(CredentialsError):
         super().__init__(f"{path}: {message}")
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(frozen=True, eq=False, repr=False, slots=True)
 class Credentials:
-    """Everything the OAuth layer needs; ``access_token`` is None until a login provides one."""
+    """Everything the OAuth layer needs; ``access_token`` is None until a login provides one.
+
+    The repr masks the tokens and the keys; slots keep them out of ``vars()`` (a private key's
+    own repr shows its private numbers)."""
 
     consumer_key: str
     realm: str

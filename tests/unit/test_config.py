@@ -590,9 +590,12 @@ def test_secret_pasted_with_line_breaks_is_compacted(tmp_path: Path) -> None:
 
 def test_repr_and_str_of_settings_hide_the_secrets(tmp_path: Path) -> None:
     s = load_settings(write_config(tmp_path, FULL), env={})
-    for text in (repr(s), str(s), repr(s.ibkr), str(s.ibkr)):
+    for text in (repr(s), str(s), repr(s.ibkr), str(s.ibkr), repr(vars(s))):
         assert SECRET not in text and TOKEN not in text
         assert "access_token_secret='***'" in text
+    for holder in (s.ibkr, StoredTokens(TOKEN, SECRET)):  # what a debugger's dump would show
+        with pytest.raises(TypeError):
+            vars(holder)
 
 
 @pytest.mark.parametrize(

@@ -180,6 +180,8 @@ def test_repr_and_str_show_no_secret_material(setup: Path) -> None:
         assert "signature_key=<RSA 2048-bit private key>" in text
         assert "dh=<2048-bit prime, g=2>" in text
         assert "access_token='***'" in text and "access_token_secret='***'" in text
+    with pytest.raises(TypeError):  # no __dict__: a dump of it cannot show a key's numbers
+        vars(creds)
 
 
 # --- key files: permissions, missing, unparseable, public --------------------------------------
