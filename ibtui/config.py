@@ -24,18 +24,25 @@ Every fixed key has an environment variable ``IBTUI_<SECTION>_<KEY>`` (``IBTUI_I
 ``IBTUI_UI_POLL_INTERVAL``, …); an empty variable counts as unset; relative paths from the
 environment or flags are relative to the working directory. Errors name the file, line, key or
 variable and never show a secret.
+
+The file must be a regular file of at most 1 MB belonging to the user (or root) that group and
+others cannot write to, in a folder no one else can write to either (as ssh checks its config);
+a file that holds ``access_token``/``access_token_secret`` must be readable by the user only.
+An existing state folder gets the same folder check.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import difflib
 import ipaddress
 import json
 import math
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +52,16 @@ from types import MappingProxyType
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
-from ibtui.files import ConfigError, InsecureFileError, check_private_permissions, write_private
+from ibtui.files import (
+    ConfigError,
+    InsecureFileError,
+    UnsafePathError,
+    check_owner_and_writers,
+    check_private_dir,
+    open_private,
+    read_at_most,
+    write_private,
+)
 from ibtui.ibkr.oauth import realm_for
 from ibtui.paths import default_config_path, default_state_dir
 
@@ -64,6 +80,7 @@ __all__ = [
     "Settings",
     "StoredTokens",
     "UiSettings",
+    "UnsafePathError",
     "default_config_path",
     "default_state_dir",
     "load_settings",
@@ -74,6 +91,8 @@ __all__ = [
 DEFAULT_BASE_URL = "https://api.ibkr.com/v1/api/"
 CONFIG_ENV = "IBTUI_CONFIG"
 TOKEN_FILE_NAME = "tokens.json"  # noqa: S105 (a file name, not a password)
+CONFIG_SIZE_LIMIT = 1 << 20  # a config file is a few hundred bytes; 1 MB is plenty
+_NESTING_SHOWN = 100  # how deep brackets nest where a too-deep TOML value is reported
 
 PrecautionAction = Literal["warn", "block"]
 QuestionPolicy = Literal["ask", "confirm", "reject"]
@@ -125,9 +144,10 @@ def _masked(value: str | None) -> str:
     return "None" if value is None else "'***'"
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, slots=True)
 class IbkrSettings:
-    """What ``[ibkr]`` says; paths are absolute; ``realm`` is derived when left empty."""
+    """What ``[ibkr]`` says; paths are absolute; ``realm`` is derived when left empty. The repr
+    masks the access token and its secret; slots keep them out of ``vars()``."""
 
     base_url: str = DEFAULT_BASE_URL
     consumer_key: str | None = None
@@ -277,7 +297,8 @@ def _is_loopback(url: str) -> bool:
 
 
 class _Bad(Exception):
-    """A value that does not fit its spec (internal; turned into a located message)."""
+    """A value that does not fit its spec (internal; turned into a located message). Its text,
+    if any, says what exactly is wrong with it."""
 
 
 def _toml_type(value: object) -> str:
@@ -356,6 +377,7 @@ def _coerce(spec: _Spec, value: object, *, from_text: bool, base_dir: Path) -> o
     if kind == "url":
         if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", text, flags=re.IGNORECASE):
             raise _Bad
+        _check_host_and_port(text)
         if text.lower().startswith("http://") and not _is_loopback(text):
             raise _Bad  # credentials and orders never travel unencrypted off this machine
         return text if text.endswith("/") else text + "/"
@@ -373,6 +395,23 @@ def _coerce(spec: _Spec, value: object, *, from_text: bool, base_dir: Path) -> o
     except (ValueError, binascii.Error) as exc:
         raise _Bad from exc
     return compact
+
+
+def _check_host_and_port(url: str) -> None:
+    """Refuse a URL whose host or port ``urllib`` (and so httpx) cannot read."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:  # "[::1" and other broken bracketed hosts
+        raise _Bad("its host is not a name or an address ([…] for IPv6)") from exc
+    if not host:
+        raise _Bad("it has no host")
+    try:
+        port = parts.port
+    except ValueError as exc:  # "abc", "99999"
+        raise _Bad("its port must be a number from 1 to 65535") from exc
+    if port == 0:
+        raise _Bad("its port must be a number from 1 to 65535")
 
 
 def _expand(path: str) -> Path:
@@ -427,9 +466,10 @@ class _Layers:
         try:
             self.values[dotted] = _coerce(spec, value, from_text=from_text, base_dir=base_dir)
             self.sources[dotted] = where.removesuffix(": ")
-        except _Bad:
+        except _Bad as exc:
+            why = f": {exc}" if str(exc) else ""
             self.problems.append(
-                f"{where}'{dotted}' must be {spec.expected()}; got {_describe(value, spec)}"
+                f"{where}'{dotted}' must be {spec.expected()}; got {_describe(value, spec)}{why}"
             )
 
     def from_file(self, path: Path, data: dict[str, object]) -> None:
@@ -572,13 +612,89 @@ def _key_at(lines: Sequence[str], line: int) -> str | None:
     return f"{section}.{key}" if section else key
 
 
-def _read_toml(path: Path) -> dict[str, object]:
+def _too_deep(path: Path, text: str) -> ConfigSyntaxError:
+    """The error for a value nested deeper than the TOML reader can go, at the place where the
+    brackets first nest :data:`_NESTING_SHOWN` deep (counted roughly: quotes are not parsed)."""
+    depth, line, start = 0, 1, 0
+    where = (1, 1)
+    for offset, ch in enumerate(text):
+        if ch == "\n":
+            line, start = line + 1, offset + 1
+        elif ch in "[{":
+            depth += 1
+            if depth == _NESTING_SHOWN:
+                where = (line, offset - start + 1)
+                break
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return ConfigSyntaxError(
+        path,
+        *where,
+        "arrays or tables nested too deeply to read",
+        _key_at(text.splitlines(), where[0]),
+    )
+
+
+def _read_config_file(path: Path) -> tuple[bytes, os.stat_result]:
+    """The bytes of the config file and its ``stat``, once it has passed the file checks: a
+    regular file (not a folder, device or pipe) of at most :data:`CONFIG_SIZE_LIMIT` bytes,
+    the user's or root's, not writable by group or others (:class:`UnsafePathError`)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, flags)  # O_NONBLOCK: a FIFO must not hang the start
     except IsADirectoryError as exc:
         raise ConfigError(f"{path}: is a directory, not a config file") from exc
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from exc
+    too_big = (
+        f"{path}: too large for a config file (more than {CONFIG_SIZE_LIMIT // (1 << 20)} MB); "
+        "is it the right file?"
+    )
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ConfigError(f"{path}: is a directory, not a config file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(
+                f"{path}: not a regular file (a device, pipe or socket); "
+                "the config must be a TOML text file"
+            )
+        if st.st_size > CONFIG_SIZE_LIMIT:
+            raise ConfigError(too_big)
+        check_owner_and_writers(path, st, "config file")
+        raw = read_at_most(fd, CONFIG_SIZE_LIMIT + 1)
+    except OSError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
+    if len(raw) > CONFIG_SIZE_LIMIT:  # grew since the fstat
+        raise ConfigError(too_big)
+    return raw, st
+
+
+def _check_config_folders(path: Path) -> None:
+    """The folder of the config file (and, for a symbolic link, of the file it points to) must
+    not be writable by anyone else: whoever can write there can replace the file."""
+    folders = [path.parent]
+    real = Path(os.path.realpath(path)).parent
+    if real != path.parent:
+        folders.append(real)
+    for folder in folders:
+        check_private_dir(folder, "config file's folder")
+
+
+def _holds_secret(data: Mapping[str, object]) -> bool:
+    ibkr = data.get("ibkr")
+    if not isinstance(ibkr, dict):
+        return False
+    return any(spec.secret and key in ibkr for key, spec in _SCHEMA["ibkr"].items())
+
+
+def _read_toml(path: Path) -> dict[str, object]:
+    _check_config_folders(path)
+    raw, st = _read_config_file(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -586,9 +702,11 @@ def _read_toml(path: Path) -> dict[str, object]:
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         raise ConfigSyntaxError(path, line, column, "not valid UTF-8 text", None) from exc
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(path, text, exc) from exc
+    except RecursionError as exc:
+        raise _too_deep(path, text) from exc
     except ValueError as exc:  # tomllib lets int()'s digit limit through
         digits = re.search(r"\d{1000,}", text)
         offset = digits.start() if digits else 0
@@ -598,6 +716,10 @@ def _read_toml(path: Path) -> dict[str, object]:
         raise ConfigSyntaxError(
             path, line, column, reason, _key_at(text.splitlines(), line)
         ) from exc
+    mode = stat.S_IMODE(st.st_mode)
+    if os.name != "nt" and mode & 0o077 and _holds_secret(data):
+        raise InsecureFileError(path, mode)  # like a private key: readable by the user only
+    return data
 
 
 def _resolve_config_path(config_path: Path | None, env: Mapping[str, str]) -> tuple[Path, str]:
@@ -654,7 +776,10 @@ def load_settings(
         )
     if require_credentials:
         _check_required(path, found, values)
-    return _build(path, found, values)
+    settings = _build(path, found, values)
+    with contextlib.suppress(FileNotFoundError):  # made with mode 0700 when first written to
+        check_private_dir(settings.state_dir, "state folder")
+    return settings
 
 
 def _check_required(path: Path, found: bool, values: Mapping[str, object]) -> None:
@@ -714,7 +839,7 @@ def _build(path: Path, found: bool, values: Mapping[str, object]) -> Settings:
 # --- token store ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, slots=True)
 class StoredTokens:
     """An access token and its encrypted secret from a third-party login (OAUTH.md §8)."""
 
@@ -747,18 +872,25 @@ def save_tokens(
 def load_tokens(path: Path) -> StoredTokens | None:
     """The stored tokens, or ``None`` when there is no token file (a login is needed).
 
-    Refuses a file group or others can read (:class:`InsecureFileError`); a damaged file gives
-    a :class:`ConfigError` that says to delete it and log in again.
+    The file is opened without following a symbolic link and must be a regular file of the
+    user's (:class:`UnsafePathError`) that group and others cannot read
+    (:class:`InsecureFileError`); a damaged file gives a :class:`ConfigError` that says to
+    delete it and log in again.
     """
     try:
-        check_private_permissions(path)
-        raw = path.read_bytes()
+        fd = open_private(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
-    except InsecureFileError:
+    except ConfigError:
         raise
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the token file: {exc.strerror}") from exc
+    try:
+        raw = read_at_most(fd, CONFIG_SIZE_LIMIT)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the token file: {exc.strerror}") from exc
+    finally:
+        os.close(fd)
     damaged = (
         f"{path}: not a valid ibtui token file ({{}}); delete it and log in again (ibtui login)"
     )

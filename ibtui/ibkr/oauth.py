@@ -34,6 +34,7 @@ __all__ = [
     "RSA_SHA256",
     "DHParams",
     "OAuthFormatError",
+    "Secret",
     "SignedRequest",
     "Timestamper",
     "authorization_header",
@@ -50,6 +51,7 @@ __all__ = [
     "k_bytes",
     "load_rsa_key",
     "lst_signature",
+    "mask_token",
     "normalize_base_url",
     "param_string",
     "parse_authorization_header",
@@ -72,6 +74,36 @@ _NONCE_ALPHABET = string.ascii_letters + string.digits
 
 class OAuthFormatError(ValueError):
     """Malformed OAuth material: a header, a PEM file, a secret or a DH value."""
+
+
+# --- keeping secrets out of reprs -----------------------------------------------------------
+
+
+def mask_token(token: str | None) -> str:
+    """A token as a repr may show it: its first 4 characters and "…" (enough to tell two
+    tokens apart in a log, too few to use); a short one is masked whole."""
+    if token is None:
+        return "None"
+    return token[:4] + "…" if len(token) >= 16 else "…"
+
+
+class Secret:
+    """Secret bytes held by an object (the decrypted access token secret): the holder's
+    ``vars()``, a debugger or a traceback that shows locals sees ``Secret(<hidden>)``, never the
+    bytes; :meth:`reveal` gives them to the code that needs them."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bytes) -> None:
+        self._value = value
+
+    def reveal(self) -> bytes:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret(<hidden>)"
+
+    __str__ = __repr__
 
 
 # --- encoding and base string (OAUTH.md §2, §3) ---------------------------------------------

@@ -44,13 +44,19 @@ class Consumer:
     dh: oauth.DHParams = field(repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class AccessCredentials:
-    """An access token and its secret, encrypted as IBKR issues it."""
+    """An access token and its secret, encrypted as IBKR issues it (the repr masks both)."""
 
     access_token: str
-    access_token_secret: str = field(repr=False)
+    access_token_secret: str
     is_paper: bool | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"AccessCredentials(access_token={oauth.mask_token(self.access_token)!r}, "
+            f"access_token_secret=<hidden>, is_paper={self.is_paper})"
+        )
 
 
 def api_url(base_url: str, path: str) -> str:
@@ -83,11 +89,12 @@ class LiveSession:
         self._lst: LiveSessionToken | None = None
         self._generation = 0
         self._lifetime: float | None = None  # how long the current token was issued for
-        self._prepend_plain: bytes | None = None
+        self._prepend_plain: oauth.Secret | None = None  # the decrypted access token secret
 
     def __repr__(self) -> str:
         state = "none" if self._lst is None else f"expires_at={self._lst.expires_at:.0f}"
-        return f"LiveSession(access_token={self.access.access_token!r}, lst={state})"
+        token = oauth.mask_token(self.access.access_token)
+        return f"LiveSession(access_token={token!r}, lst={state})"
 
     @property
     def lst(self) -> LiveSessionToken | None:
@@ -138,15 +145,17 @@ class LiveSession:
     def _secret_plaintext(self) -> bytes:
         if self._prepend_plain is None:
             try:
-                self._prepend_plain = oauth.decrypt_access_token_secret(
-                    self.consumer.encryption_key, self.access.access_token_secret
+                self._prepend_plain = oauth.Secret(
+                    oauth.decrypt_access_token_secret(
+                        self.consumer.encryption_key, self.access.access_token_secret
+                    )
                 )
             except oauth.OAuthFormatError as exc:
                 raise AuthError(
                     f"The access token secret cannot be used: {exc}. Check the encryption key "
                     "and that the secret was copied completely."
                 ) from exc
-        return self._prepend_plain
+        return self._prepend_plain.reveal()
 
     async def _exchange(self) -> LiveSessionToken:
         consumer = self.consumer

@@ -3,7 +3,10 @@
 Each record has ``ts`` (ISO-8601 UTC, milliseconds, ``Z``), ``event`` (one of :data:`EVENTS`),
 ``account`` and ``coid`` (the client order id, or null), then the event's own fields. The file
 is created with mode 0600 through :func:`ibtui.files.append_private_line` (one ``O_APPEND``
-write per line, fsynced) and lives at ``Settings.state_dir / "journal.jsonl"``.
+write per line, fsynced) and lives at ``Settings.state_dir / "journal.jsonl"``. A symbolic link,
+something other than a regular file or another user's file there is refused, as is a state
+folder others can write to; a looser mode on the user's own journal is set back to 0600 (and
+logged).
 
 The journal only ever receives order data, and a guard makes sure of it: any key named like a
 credential (``token``, ``secret``, ``lst``, ``signature``, ``password``, ``private``) is dropped
@@ -24,7 +27,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
-from ibtui.files import append_private_line, ensure_private_dir
+from ibtui.files import append_private_line
 
 __all__ = [
     "EVENTS",
@@ -178,26 +181,11 @@ class Journal:
         return record
 
     def _append(self, line: str) -> None:
-        if not self._checked_tail:
-            self._repair_tail()
-            self._checked_tail = True
-        append_private_line(self.path, line)
-
-    def _repair_tail(self) -> None:
-        """A crash mid-write leaves a last line without its newline: end it, so the next record
-        starts on a line of its own (the reader then reports the damaged line)."""
-        ensure_private_dir(self.path.parent)
-        try:
-            with self.path.open("rb") as f:
-                f.seek(0, 2)
-                if f.tell() == 0:
-                    return
-                f.seek(-1, 2)
-                last = f.read(1)
-        except FileNotFoundError:
-            return
-        if last != b"\n":
-            append_private_line(self.path, "")
+        # A crash mid-write leaves a last line without its newline: the first write of this
+        # process ends it, so the new record starts on a line of its own (the reader then
+        # reports the damaged line).
+        append_private_line(self.path, line, end_partial_line=not self._checked_tail)
+        self._checked_tail = True
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ibtui.ibkr.oauth import DHParams, dh_params_pem, parse_dh_params
 from tests.e2e.sim_process import sim_process
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,3 +51,44 @@ def test_positions_as_json_and_csv_and_errors(tmp_path: Path) -> None:
     done = ibtui("positions", "--config", str(tmp_path / "missing.toml"))
     assert done.returncode == 1 and "missing.toml" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_bad_config_is_one_line_on_stderr_and_exit_1(tmp_path: Path) -> None:
+    done = ibtui("init", "--dir", str(tmp_path / "c"), "--consumer-key", "ABCDEFGHI")
+    assert done.returncode == 0, done.stderr
+    good = tmp_path / "c" / "config.toml"
+    text = good.read_text()
+
+    def config(name: str, body: str, mode: int = 0o600) -> str:
+        path = tmp_path / "c" / name
+        path.write_text(body)
+        path.chmod(mode)
+        return str(path)
+
+    dh = tmp_path / "c" / "weak-dh.pem"
+    params = parse_dh_params((tmp_path / "c" / "dhparam.pem").read_text())
+    dh.write_text(dh_params_pem(DHParams(params.prime, params.prime - 1)))
+    cases = {
+        "/dev/zero": "/dev/zero: not a regular file",
+        config("open.toml", text, 0o666): "permissions 0666 are too open: the config file",
+        config(
+            "secret.toml",
+            text.replace("[ibkr]\n", '[ibkr]\naccess_token = "a"\naccess_token_secret = "QQ=="\n'),
+            0o644,
+        ): "permissions 0644 are too open: this file holds secret material",
+        config(
+            "port.toml", text.replace("api.ibkr.com/", "api.ibkr.com:99999/")
+        ): "its port must be a number from 1 to 65535",
+        config(
+            "deep.toml", text + "[keymap]\nquit = " + "[" * 5000 + "]" * 5000 + "\n"
+        ): "(key 'keymap.quit'): arrays or tables nested too deeply to read",
+        config(
+            "dh.toml", text.replace('"dhparam.pem"', '"weak-dh.pem"')
+        ): "the DH generator g = p-1 is not between 2 and p-2",
+    }
+    for path, message in cases.items():
+        for command, prefix in (("accounts", "ibtui accounts: "), ("run", "ibtui: ")):
+            done = ibtui(command, "--config", path)  # "run": the console, without a terminal
+            assert done.returncode == 1, (path, done.stdout)
+            assert done.stderr.startswith(prefix), done.stderr
+            assert message in done.stderr and done.stderr.count("\n") == 1, done.stderr

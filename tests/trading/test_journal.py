@@ -160,3 +160,32 @@ def test_ibtui_journal_command(tmp_path: Path) -> None:
     done = ibtui("journal", "--config", str(empty), "--format", "csv")
     assert done.returncode == 0 and done.stdout == "ts,event,account,coid,order_id,details\n"
     assert "no journal yet" in done.stderr
+
+
+def test_a_symlink_planted_at_the_journal_is_not_followed(tmp_path: Path) -> None:
+    journal = _journal(tmp_path)
+    journal.path.parent.mkdir(mode=0o700)
+    elsewhere = tmp_path / "bashrc"
+    elsewhere.write_text("# the user's file\n")
+    journal.path.symlink_to(elsewhere)
+    with pytest.raises(OSError, match="is a symbolic link, which ibtui does not follow"):
+        journal.record("intent", coid="a")
+    assert elsewhere.read_text() == "# the user's file\n"
+
+
+def test_a_journal_in_a_folder_others_can_write_to_is_refused(tmp_path: Path) -> None:
+    journal = _journal(tmp_path)
+    journal.path.parent.mkdir()
+    journal.path.parent.chmod(0o777)
+    with pytest.raises(OSError, match=r"permissions 0777 are too open: the folder is writable"):
+        journal.record("intent", coid="a")
+    assert not journal.path.exists()
+
+
+def test_a_loose_journal_mode_is_set_back_to_0600(tmp_path: Path) -> None:
+    journal = _journal(tmp_path)
+    journal.record("intent", coid="a")
+    journal.path.chmod(0o666)
+    _journal(tmp_path).record("intent", coid="b")
+    assert stat.S_IMODE(journal.path.stat().st_mode) == 0o600
+    assert [r["coid"] for r in read_journal(journal.path)] == ["a", "b"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -490,3 +491,25 @@ async def test_the_journal_holds_every_step(world: World) -> None:
     assert submit["order"]["cOID"] == chained.coid and submit["order"]["orderType"] == "LMT"
     statuses = [r for r in records if r["event"] == "status" and r["coid"] == chained.coid]
     assert statuses and statuses[-1]["status"] == "Filled"
+
+
+async def test_an_order_is_not_sent_when_a_symlink_is_planted_at_the_journal(
+    world: World, tmp_path: Path
+) -> None:
+    service = world.service()
+    market = await world.market()
+    target = tmp_path / "elsewhere"
+    target.write_text("")
+    world.journal.path.parent.mkdir(mode=0o700, exist_ok=True)
+    world.journal.path.symlink_to(target)
+    try:
+        outcome = await service.submit(limit_draft(market, "0.99"), Answers())
+    finally:
+        world.journal.path.unlink()
+    assert outcome.status is SubmitStatus.NOT_SENT
+    assert outcome.message == (
+        f"not sent: the journal cannot be written ({world.journal.path}: is a symbolic link, "
+        "which ibtui does not follow for a private file (it could point anywhere). Fix: remove "
+        f"the link (rm {world.journal.path}))"
+    )
+    assert target.read_text() == "" and world.sim_orders == 0

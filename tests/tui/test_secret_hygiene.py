@@ -17,6 +17,8 @@ from ibtui.config import OrderSettings
 from ibtui.console import ClientBackend
 from ibtui.demo import build_demo, trading_offset
 from ibtui.ibkr import oauth
+from ibtui.ibkr.connect import connect
+from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
 from ibtui.trading.journal import journal_path
 from ibtui.tui.app import IbtuiApp
@@ -33,6 +35,14 @@ AAPL = 265598
 def pem_body(pem: bytes) -> list[str]:
     """The base64 lines of a PEM: what a leaked key would look like in text."""
     return [line for line in pem.decode().splitlines() if line and not line.startswith("-----")]
+
+
+def attributes(holder: object) -> str:
+    """What a dump of ``holder``'s attributes shows (nothing for an object with slots only)."""
+    try:
+        return repr(vars(holder))
+    except TypeError:
+        return ""
 
 
 async def test_no_secret_in_logs_journal_screens_errors_or_reprs(
@@ -99,6 +109,8 @@ async def test_no_secret_in_logs_journal_screens_errors_or_reprs(
         lst = conn.session.lst.value
         reprs = [repr(x) for x in (backend, conn, conn.session, conn.session.lst, demo.consumer)]
         reprs += [repr(saved[0]), repr(app.trader)]
+        # what a debugger or a traceback showing locals prints: the objects' attributes
+        reprs += [attributes(x) for x in (backend, conn, conn.session, saved[0])]
     await backend.aclose()
 
     access = saved[0]
@@ -110,6 +122,7 @@ async def test_no_secret_in_logs_journal_screens_errors_or_reprs(
         "LST (hex)": base64.b64decode(lst).hex(),
         "access token secret": access.access_token_secret,
         "decrypted secret": plaintext.hex(),
+        "decrypted secret (bytes)": repr(plaintext)[2:-1],
     }
     for name, key in (
         ("signature", demo.consumer.signature_key),
@@ -128,3 +141,27 @@ async def test_no_secret_in_logs_journal_screens_errors_or_reprs(
     for where, text in texts.items():
         for name, value in canaries.items():
             assert value not in text, f"{name} found in {where}"
+    assert access.access_token not in texts["reprs"]  # masked: its first 4 characters only
+    assert f"access_token='{access.access_token[:4]}…'" in texts["reprs"]
+
+
+async def test_reprs_and_attributes_of_the_session_mask_the_token_and_hide_the_secret() -> None:
+    demo = build_demo(key_bits=1024, config=SimConfig(seed=4, pacing_enabled=False))
+    access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
+    async with connect(demo.base_url, demo.consumer, access, transport=demo.transport) as conn:
+        session = conn.session
+        await session.current_lst()  # decrypts the secret and keeps it for the next exchange
+        plaintext = oauth.decrypt_access_token_secret(
+            demo.consumer.encryption_key, access.access_token_secret
+        )
+        token = access.access_token
+        assert repr(access) == (
+            f"AccessCredentials(access_token='{token[:4]}…', access_token_secret=<hidden>, "
+            "is_paper=None)"
+        )
+        assert repr(session).startswith(f"LiveSession(access_token='{token[:4]}…', lst=expires")
+        dump = repr(vars(session))
+        assert "Secret(<hidden>)" in dump
+        for text in (repr(access), repr(session), dump):
+            assert token not in text and access.access_token_secret not in text
+            assert repr(plaintext) not in text and plaintext.hex() not in text

@@ -44,6 +44,7 @@ def write_config(tmp_path: Path, text: str, name: str = "config.toml") -> Path:
     path = tmp_path / "conf" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)  # as `ibtui init` writes it (a config holding a secret must be private)
     return path
 
 
@@ -411,6 +412,22 @@ def test_key_outside_its_section_points_to_the_section(tmp_path: Path) -> None:
             '(quote an id that contains a dot: "app.…" = …)',
         ),
         ("ui = 3", "'ui' must be a table ([ui] section)"),
+        *(
+            (
+                f'[ibkr]\nbase_url = "{url}"',
+                "'ibkr.base_url' must be an https:// URL (plain http:// only for a loopback host "
+                f"such as 127.0.0.1); got a string '{url}': {why}",
+            )
+            for url, why in [
+                ("https://api.example:99999/v1/api/", "its port must be a number from 1 to 65535"),
+                ("https://api.example:abc/v1/api/", "its port must be a number from 1 to 65535"),
+                ("https://api.example:0/", "its port must be a number from 1 to 65535"),
+                ("https://[::1/v1/api/", "its host is not a name or an address ([…] for IPv6)"),
+                ("http://[::1:5000/", "its host is not a name or an address ([…] for IPv6)"),
+                ("https://[nothex]/", "its host is not a name or an address ([…] for IPv6)"),
+                ("https://:443/v1/api/", "it has no host"),
+            ]
+        ),
     ],
 )
 def test_wrong_values_name_the_key_and_the_expected_type(
@@ -461,6 +478,34 @@ def test_integer_too_long_for_python_is_a_syntax_error(tmp_path: Path) -> None:
         load_settings(path, env={})
     assert str(info.value) == (
         f"{path}: line 2, column 21 (key 'ui.idle_lock_minutes'): a number too long to read"
+    )
+
+
+def test_a_bad_port_from_the_environment_or_a_flag_is_an_error_too() -> None:
+    message = problems_of(None, env={"IBTUI_IBKR_BASE_URL": "https://h:99999/"})
+    assert message == (
+        "environment variable IBTUI_IBKR_BASE_URL: 'ibkr.base_url' must be an https:// URL "
+        "(plain http:// only for a loopback host such as 127.0.0.1); got a string "
+        "'https://h:99999/': its port must be a number from 1 to 65535"
+    )
+    with pytest.raises(InvalidConfigError, match=r"^command-line option: 'ibkr.base_url'.*host"):
+        load_settings(None, env={}, overrides={"ibkr.base_url": "http://[::1"})
+
+
+@pytest.mark.parametrize(
+    ("value", "column"),
+    [("[" * 5000 + "]" * 5000, 8 + 99), ("{a = " * 5000 + "}" * 5000, 8 + 5 * 99)],
+    ids=["arrays", "inline tables"],
+)
+def test_values_nested_too_deeply_are_a_syntax_error(
+    tmp_path: Path, value: str, column: int
+) -> None:
+    path = write_config(tmp_path, f'[ui]\ntheme = "nord"\n[keymap]\nquit = {value}\n')
+    with pytest.raises(ConfigSyntaxError) as info:
+        load_settings(path, env={})
+    assert str(info.value) == (
+        f"{path}: line 4, column {column} (key 'keymap.quit'): "
+        "arrays or tables nested too deeply to read"
     )
 
 
@@ -545,9 +590,12 @@ def test_secret_pasted_with_line_breaks_is_compacted(tmp_path: Path) -> None:
 
 def test_repr_and_str_of_settings_hide_the_secrets(tmp_path: Path) -> None:
     s = load_settings(write_config(tmp_path, FULL), env={})
-    for text in (repr(s), str(s), repr(s.ibkr), str(s.ibkr)):
+    for text in (repr(s), str(s), repr(s.ibkr), str(s.ibkr), repr(vars(s))):
         assert SECRET not in text and TOKEN not in text
         assert "access_token_secret='***'" in text
+    for holder in (s.ibkr, StoredTokens(TOKEN, SECRET)):  # what a debugger's dump would show
+        with pytest.raises(TypeError):
+            vars(holder)
 
 
 @pytest.mark.parametrize(
@@ -649,6 +697,167 @@ def test_failed_token_save_keeps_the_previous_tokens(
         save_tokens(token_file, "ffffffffffffffffffff", SECRET, True)
     assert load_tokens(token_file) == StoredTokens(TOKEN, SECRET, False)
     assert [p.name for p in tmp_path.iterdir()] == ["tokens.json"]
+
+
+# --- the file and its folders: what ssh would refuse ----------------------------------------
+
+OTHER_UID = 4242  # a user id that is not ours (the tests may run as root, who can chown)
+needs_posix = pytest.mark.skipif(os.name == "nt", reason="POSIX owners and permission bits")
+
+
+def other_owner(path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving a file to another user needs root")
+    os.chown(path, OTHER_UID, -1)
+
+
+@needs_posix
+@pytest.mark.parametrize(("mode", "writers"), [(0o666, "group and others"), (0o620, "group")])
+def test_a_config_others_can_write_to_is_refused(tmp_path: Path, mode: int, writers: str) -> None:
+    path = write_config(tmp_path, '[ui]\ntheme = "nord"\n')
+    path.chmod(mode)
+    assert problems_of(path) == (
+        f"{path}: permissions {mode:04o} are too open: the config file is writable by "
+        f"{writers}, who could change what ibtui reads there. Fix: chmod 600 {path}"
+    )
+
+
+@needs_posix
+def test_a_config_without_secrets_may_be_readable_by_others(tmp_path: Path) -> None:
+    path = write_config(tmp_path, '[ui]\ntheme = "nord"\n')
+    path.chmod(0o644)
+    assert load_settings(path, env={}).ui.theme == "nord"
+
+
+@needs_posix
+@pytest.mark.parametrize("key", ["access_token", "access_token_secret"])
+def test_a_config_holding_a_secret_must_be_readable_by_the_user_only(
+    tmp_path: Path, key: str
+) -> None:
+    path = write_config(tmp_path, f'[ibkr]\n{key} = "{SECRET}"\n')
+    path.chmod(0o640)
+    with pytest.raises(InsecureFileError) as info:
+        load_settings(path, env={})
+    assert str(info.value) == (
+        f"{path}: permissions 0640 are too open: this file holds secret material and "
+        f"must be accessible only by you. Fix: chmod 600 {path}"
+    )
+
+
+@needs_posix
+def test_another_users_config_is_refused(tmp_path: Path) -> None:
+    path = write_config(tmp_path, '[ui]\ntheme = "nord"\n')
+    other_owner(path)
+    assert problems_of(path) == (
+        f"{path}: the config file belongs to another user (uid {OTHER_UID}, you are uid "
+        f"{os.geteuid()}), who could change what ibtui reads there; use a config file of your own"
+    )
+
+
+@needs_posix
+def test_a_config_in_a_folder_others_can_write_to_is_refused(tmp_path: Path) -> None:
+    path = write_config(tmp_path, '[ui]\ntheme = "nord"\n')
+    path.parent.chmod(0o777)
+    assert problems_of(path) == (
+        f"{path.parent}: permissions 0777 are too open: the config file's folder is writable "
+        f"by group and others, who could change what ibtui reads there. "
+        f"Fix: chmod go-w {path.parent}"
+    )
+
+
+@needs_posix
+def test_a_symlinked_config_is_judged_by_both_folders(tmp_path: Path) -> None:
+    real = write_config(tmp_path, '[ui]\ntheme = "nord"\n')
+    links = tmp_path / "links"
+    links.mkdir()
+    link = links / "config.toml"
+    link.symlink_to(real)
+    assert load_settings(link, env={}).ui.theme == "nord"  # dotfile managers link configs
+    real.parent.chmod(0o757)
+    assert problems_of(link).startswith(f"{real.parent}: permissions 0757 are too open")
+
+
+@needs_posix
+@pytest.mark.parametrize("mode", [0o777, 0o770])
+def test_a_state_folder_others_can_write_to_is_refused(tmp_path: Path, mode: int) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    state.chmod(mode)
+    path = write_config(tmp_path, f'[paths]\nstate_dir = "{state}"\n')
+    message = problems_of(path)
+    assert message.startswith(f"{state}: permissions {mode:04o} are too open: the state folder")
+    assert message.endswith(f"Fix: chmod go-w {state}")
+
+
+@needs_posix
+def test_another_users_state_folder_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    other_owner(state)
+    message = problems_of(None, env={"IBTUI_PATHS_STATE_DIR": str(state)})
+    assert message == (
+        f"{state}: the state folder belongs to another user (uid {OTHER_UID}, you are uid "
+        f"{os.geteuid()}), who could change what ibtui reads there; use a state folder of your own"
+    )
+
+
+def test_a_missing_state_folder_is_fine(tmp_path: Path) -> None:
+    state = tmp_path / "not yet"
+    assert load_settings(None, env={"IBTUI_PATHS_STATE_DIR": str(state)}).state_dir == state
+
+
+@needs_posix
+def test_a_device_is_not_a_config_file() -> None:
+    assert problems_of(Path("/dev/zero")) == (
+        "/dev/zero: not a regular file (a device, pipe or socket); "
+        "the config must be a TOML text file"
+    )
+
+
+@needs_posix
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "config.toml"
+    os.mkfifo(fifo)
+    assert problems_of(fifo) == (
+        f"{fifo}: not a regular file (a device, pipe or socket); "
+        "the config must be a TOML text file"
+    )
+
+
+def test_a_config_over_1_mb_is_refused_unread(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "")
+    with path.open("r+b") as f:
+        f.truncate(1024 * 1024 + 1)  # sparse: nothing to read, the size alone is refused
+    assert problems_of(path) == (
+        f"{path}: too large for a config file (more than 1 MB); is it the right file?"
+    )
+
+
+def test_a_config_of_just_under_1_mb_is_read(tmp_path: Path) -> None:
+    text = '[ui]\ntheme = "nord"\n'
+    path = write_config(tmp_path, text + "#" * (1024 * 1024 - len(text) - 1) + "\n")
+    assert path.stat().st_size == 1024 * 1024
+    assert load_settings(path, env={}).ui.theme == "nord"
+
+
+@needs_posix
+def test_the_token_file_is_not_read_through_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "elsewhere.json"
+    save_tokens(real, TOKEN, SECRET, False)
+    token_file = tmp_path / "tokens.json"
+    token_file.symlink_to(real)
+    with pytest.raises(ConfigError) as info:
+        load_tokens(token_file)
+    assert str(info.value).startswith(f"{token_file}: is a symbolic link, which ibtui does not")
+
+
+@needs_posix
+def test_another_users_token_file_is_refused(tmp_path: Path) -> None:
+    token_file = tmp_path / "tokens.json"
+    save_tokens(token_file, TOKEN, SECRET, False)
+    other_owner(token_file)
+    with pytest.raises(ConfigError, match=f"belongs to another user \\(uid {OTHER_UID}"):
+        load_tokens(token_file)
 
 
 # --- property tests: junk in, ConfigError out -----------------------------------------------

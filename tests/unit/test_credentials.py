@@ -16,10 +16,18 @@ from ibtui.credentials import (
     Credentials,
     CredentialsError,
     KeyFileError,
+    dh_weakness,
     load_credentials,
 )
 from ibtui.files import ConfigError, InsecureFileError
-from ibtui.ibkr.oauth import DHParams, decrypt_access_token_secret, dh_params_pem
+from ibtui.ibkr.oauth import (
+    DHParams,
+    decrypt_access_token_secret,
+    dh_params_pem,
+    load_rsa_key,
+    parse_dh_params,
+)
+from ibtui.init_cli import RFC3526_GROUP14_PRIME
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
 
@@ -29,6 +37,7 @@ VECTORS = json.loads(
 SIGNATURE_PEM: str = VECTORS["keys"]["signature"]["private_pem_pkcs8"]
 ENCRYPTION_PEM: str = VECTORS["keys"]["encryption"]["private_pem_pkcs8"]
 DH_PEM: str = VECTORS["dh"]["dhparam_pem"]
+DH_PARAMS = parse_dh_params(DH_PEM)
 CREDS = VECTORS["credentials"]
 TOKEN: str = CREDS["access_token"]
 SECRET: str = CREDS["access_token_secret"]
@@ -171,6 +180,8 @@ def test_repr_and_str_show_no_secret_material(setup: Path) -> None:
         assert "signature_key=<RSA 2048-bit private key>" in text
         assert "dh=<2048-bit prime, g=2>" in text
         assert "access_token='***'" in text and "access_token_secret='***'" in text
+    with pytest.raises(TypeError):  # no __dict__: a dump of it cannot show a key's numbers
+        vars(creds)
 
 
 # --- key files: permissions, missing, unparseable, public --------------------------------------
@@ -287,6 +298,37 @@ def test_rsa_key_in_the_dh_slot_is_not_dh_parameters(setup: Path) -> None:
 def test_garbled_dh_block(setup: Path) -> None:
     dh = write(setup.parent / "dhparam.pem", DH_PEM.replace("MIIBCAKCAQEA", "MIIBCAKCAQ"))
     assert failure(setup).startswith(f"{dh}: not valid DH parameters (")
+
+
+@pytest.mark.parametrize(
+    ("params", "weakness"),
+    [
+        (DHParams(prime=(1 << 2047) + 2, generator=2), "the DH prime p is not a prime number"),
+        (  # no small factor: two 1024-bit primes (an RSA modulus), past the trial division
+            DHParams(prime=load_rsa_key(SIGNATURE_PEM).n, generator=2),
+            "the DH prime p is not a prime number",
+        ),
+        (
+            DHParams(prime=DH_PARAMS.prime, generator=DH_PARAMS.prime - 1),
+            "the DH generator g = p-1 is not between 2 and p-2",
+        ),
+    ],
+    ids=["even", "composite", "g=p-1"],
+)
+def test_weak_dh_parameters_are_refused_when_loaded(
+    setup: Path, params: DHParams, weakness: str
+) -> None:
+    assert params.bits == 2048
+    dh = write(setup.parent / "dhparam.pem", dh_params_pem(params))
+    assert failure(setup) == (
+        f"{dh}: {weakness}, so the key exchange would not be secure; make new parameters "
+        "(`openssl dhparam -out dhparam.pem 2048`) and register them with IBKR"
+    )
+
+
+def test_the_known_dh_primes_pass_the_check() -> None:
+    assert dh_weakness(DH_PARAMS) is None  # IBKR's TESTCONS prime (the vectors)
+    assert dh_weakness(DHParams(prime=RFC3526_GROUP14_PRIME, generator=2)) is None  # ibtui init
 
 
 def test_dh_prime_of_the_wrong_size(setup: Path) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,11 @@ import pytest
 from ibtui.files import (
     ConfigError,
     InsecureFileError,
+    UnsafePathError,
     append_private_line,
+    check_private_dir,
     check_private_permissions,
+    open_private,
     write_private,
 )
 
@@ -143,3 +148,148 @@ def test_append_private_line_rejects_line_breaks(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="line break"):
         append_private_line(journal, "b\nc")
     assert journal.read_text() == "a\n"
+
+
+# --- planted files and shared folders (ssh's rules) -----------------------------------------
+
+OTHER_UID = 4242  # a user id that is not ours (the tests may run as root, who can chown)
+
+
+def other_owner(path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving a file to another user needs root")
+    os.chown(path, OTHER_UID, -1, follow_symlinks=False)
+
+
+def test_a_symlink_planted_at_the_journal_is_refused_and_its_target_untouched(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "victim"
+    target.write_text("precious\n")
+    target.chmod(0o644)
+    journal = tmp_path / "journal.jsonl"
+    journal.symlink_to(target)
+    with pytest.raises(UnsafePathError) as info:
+        append_private_line(journal, '{"n": 1}')
+    assert str(info.value) == (
+        f"{journal}: is a symbolic link, which ibtui does not follow for a private file (it could "
+        f"point anywhere). Fix: remove the link (rm {journal})"
+    )
+    assert isinstance(info.value, OSError)  # the order journal's callers handle OSError
+    assert target.read_text() == "precious\n"
+    assert mode_of(target) == 0o644
+
+
+def test_a_dangling_symlink_is_not_followed_to_create_its_target(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.jsonl"
+    journal.symlink_to(tmp_path / "created-elsewhere")
+    with pytest.raises(UnsafePathError, match="symbolic link"):
+        append_private_line(journal, "x")
+    assert not (tmp_path / "created-elsewhere").exists()
+
+
+def test_a_fifo_or_folder_at_the_journal_is_refused_without_hanging(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(UnsafePathError, match="not a regular file"):
+        append_private_line(fifo, "x")
+    folder = tmp_path / "folder.jsonl"
+    folder.mkdir()
+    with pytest.raises(UnsafePathError, match="not a regular file"):
+        append_private_line(folder, "x")
+
+
+def test_another_users_journal_is_refused(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.jsonl"
+    append_private_line(journal, "mine")
+    other_owner(journal)
+    with pytest.raises(UnsafePathError) as info:
+        append_private_line(journal, "x")
+    assert str(info.value) == (
+        f"{journal}: belongs to another user (uid {OTHER_UID}, you are uid {os.geteuid()}); "
+        "ibtui keeps private data only in files of your own"
+    )
+    assert journal.read_text() == "mine\n"
+
+
+def test_a_loose_mode_on_the_users_own_journal_is_set_back_to_0600_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = tmp_path / "journal.jsonl"
+    journal.write_text("old\n")
+    journal.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="ibtui.files"):
+        append_private_line(journal, "new")
+    assert journal.read_text() == "old\nnew\n"
+    assert mode_of(journal) == 0o600
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{journal}: permissions 0644 were too open for a private file; set to 0600"
+    ]
+
+
+def test_a_partial_last_line_is_ended_in_the_same_write(tmp_path: Path) -> None:
+    journal = tmp_path / "journal.jsonl"
+    append_private_line(journal, "a", end_partial_line=True)  # empty file: nothing to end
+    with journal.open("a") as f:
+        f.write("cut")
+    append_private_line(journal, "b", end_partial_line=True)
+    append_private_line(journal, "c", end_partial_line=True)
+    assert journal.read_text() == "a\ncut\nb\nc\n"
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o757, 0o1777])
+def test_a_folder_others_can_write_to_is_refused(tmp_path: Path, mode: int) -> None:
+    state = tmp_path / "my state"
+    state.mkdir()
+    state.chmod(mode)
+    with pytest.raises(UnsafePathError) as info:
+        append_private_line(state / "journal.jsonl", "x")
+    writers = {0o777: "group and others", 0o770: "group", 0o757: "others", 0o1777: "group and "
+               "others"}[mode]  # fmt: skip
+    fix = "keep the files in a folder of your own" if mode & 0o1000 else f"chmod go-w '{state}'"
+    assert str(info.value) == (
+        f"{state}: permissions {mode:04o} are too open: the folder is writable by {writers}, "
+        f"who could change what ibtui reads there. Fix: {fix}"
+    )
+    assert isinstance(info.value, ConfigError) and isinstance(info.value, OSError)
+    assert list(state.iterdir()) == []
+    with pytest.raises(UnsafePathError):
+        write_private(state / "tokens.json", b"secret")
+    assert list(state.iterdir()) == []
+
+
+def test_another_users_folder_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    other_owner(state)
+    with pytest.raises(UnsafePathError) as info:
+        check_private_dir(state, "state folder")
+    assert str(info.value) == (
+        f"{state}: the state folder belongs to another user (uid {OTHER_UID}, you are uid "
+        f"{os.geteuid()}), who could change what ibtui reads there; use a state folder of your own"
+    )
+
+
+def test_private_and_read_only_shared_folders_pass(tmp_path: Path) -> None:
+    for mode in (0o700, 0o755, 0o750):
+        folder = tmp_path / f"f{mode:o}"
+        folder.mkdir()
+        folder.chmod(mode)
+        check_private_dir(folder)
+    check_private_dir(Path(tempfile.mkdtemp(dir=tmp_path)))  # what `ibtui demo` makes
+
+
+def test_open_private_refuses_a_readable_file_unless_told_to_tighten(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.json"
+    tokens.write_text("{}")
+    tokens.chmod(0o640)
+    with pytest.raises(InsecureFileError, match="permissions 0640 are too open"):
+        open_private(tokens, os.O_RDONLY)
+    assert mode_of(tokens) == 0o640
+
+
+def test_a_fifo_opened_for_reading_is_refused_once_open(tmp_path: Path) -> None:
+    fifo = tmp_path / "tokens.json"
+    os.mkfifo(fifo, 0o600)  # opening it to read succeeds at once (O_NONBLOCK): fstat refuses it
+    with pytest.raises(UnsafePathError, match="not a regular file"):
+        open_private(fifo, os.O_RDONLY)
