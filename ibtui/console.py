@@ -36,14 +36,12 @@ if TYPE_CHECKING:
     from ibtui.config import OrderSettings, Settings
     from ibtui.console_trading import ClientTrader
     from ibtui.ibkr.login import RequestToken
+    from ibtui.trading import Check, OrderDraft, SubmitOutcome
     from ibtui.tui.trading import (
         Ask,
         CancelAllResult,
-        OrderDraft,
         OrderView,
         PreviewView,
-        SubmitResult,
-        TicketCheck,
         Trader,
         TradeView,
     )
@@ -228,7 +226,7 @@ class DeferredTrader:
             self._trader = self._make()
         return self._trader
 
-    def check(self, draft: OrderDraft, quote: QuoteView | None) -> TicketCheck:
+    def check(self, draft: OrderDraft, quote: QuoteView | None) -> Check:
         return self.trader.check(draft, quote)
 
     async def preview(self, draft: OrderDraft) -> PreviewView:
@@ -241,7 +239,7 @@ class DeferredTrader:
         *,
         confirmation: str | None = None,
         quote: QuoteView | None = None,
-    ) -> SubmitResult:
+    ) -> SubmitOutcome:
         return await self.trader.submit(draft, ask, confirmation=confirmation, quote=quote)
 
     async def orders(self, account_id: str) -> Sequence[OrderView]:
@@ -261,7 +259,7 @@ class DeferredTrader:
         limit_price: Decimal | None,
         stop_price: Decimal | None,
         ask: Ask,
-    ) -> SubmitResult:
+    ) -> SubmitOutcome:
         return await self.trader.modify(
             order, quantity=quantity, limit_price=limit_price, stop_price=stop_price, ask=ask
         )

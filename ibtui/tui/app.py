@@ -59,9 +59,10 @@ from ibtui.tui.widgets.positions_table import PositionsTable
 if TYPE_CHECKING:
     from rich.terminal_theme import TerminalTheme
 
+    from ibtui.trading import SubmitOutcome
     from ibtui.tui.screens.orders import OrdersScreen
     from ibtui.tui.screens.question import QuestionScreen
-    from ibtui.tui.trading import OrderView, SubmitResult, Trader
+    from ibtui.tui.trading import OrderView, Trader
 
 __all__ = ["IbtuiApp", "console_runtime", "run_app"]
 
@@ -469,11 +470,11 @@ class IbtuiApp(App[None], inherit_bindings=False):
         if view is None:
             self.notify("No position selected.", severity="warning")
             return
+        from ibtui.trading import Side, TicketType
         from ibtui.tui.screens.ticket import TicketScreen
-        from ibtui.tui.trading import OrderKind, OrderSide
 
-        closing = OrderSide.SELL if view.quantity > 0 else OrderSide.BUY
-        chosen = closing if side == "CLOSE" else OrderSide(side)
+        closing = Side.SELL if view.quantity > 0 else Side.BUY
+        chosen = closing if side == "CLOSE" else Side(side)
         quote = screen.quotes.get(view.conid)
 
         ticket = TicketScreen(
@@ -484,7 +485,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             description=view.description,
             side=chosen,
             quantity=abs(view.quantity) if chosen is closing else None,
-            kind=OrderKind.LIMIT,
+            kind=TicketType.LMT,
             limit_price=quote.last if quote is not None else view.last,
             currency=view.currency,
             quote=quote,
@@ -548,13 +549,13 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def _open_ticket(self, message: TicketRequested, currency: str | None) -> None:
         if self.trader is None or self.account is None:
             return
+        from ibtui.trading import Side, TicketType
         from ibtui.tui.screens.ticket import TicketScreen
-        from ibtui.tui.trading import OrderKind, OrderSide
 
         quote = message.quote
         held = self._held(message.conid)
-        side = OrderSide(message.side)
-        closing = bool(held) and (held[0].quantity > 0) == (side is OrderSide.SELL)
+        side = Side(message.side)
+        closing = bool(held) and (held[0].quantity > 0) == (side is Side.SELL)
 
         ticket = TicketScreen(
             self.trader,
@@ -564,7 +565,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             description=message.description,
             side=side,
             quantity=abs(held[0].quantity) if closing else None,
-            kind=OrderKind.LIMIT,
+            kind=TicketType.LMT,
             limit_price=quote.last if quote is not None else None,
             currency=held[0].currency if held else currency if currency is not None else "USD",
             quote=quote,
@@ -585,7 +586,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def action_watchlist(self) -> None:
         open_watchlist(self, self.watchlist, self.market)
 
-    def _ticket_done(self, result: SubmitResult | None) -> None:
+    def _ticket_done(self, result: SubmitOutcome | None) -> None:
         if result is not None:
             self.notify(result.message, title="Order sent", timeout=8)
 

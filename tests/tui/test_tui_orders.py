@@ -26,7 +26,8 @@ from ibtui.tui.screens.orders import (
 from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.trading import QuestionView
 from tests.tui.conftest import LIVE, PAPER, T0, Clock
-from tests.tui.fakes_trading import FakeTrader, OrdersApp, Polls, order, until
+from tests.tui.fake_trader import FakeTrader
+from tests.tui.fakes_trading import OrdersApp, Polls, order, until, with_samples
 
 SIZE = (80, 24)
 AAPL, MSFT, SPY, TSLA, NVDA = 1487203301, 1487203302, 1487203303, 1487203290, 1487203280
@@ -37,7 +38,7 @@ QUESTION = QuestionView(
 
 
 def make(trader: FakeTrader | None = None, **kw: Any) -> tuple[OrdersApp, FakeTrader, Polls]:
-    trader = trader or FakeTrader()
+    trader = trader or with_samples()
     clock = Clock()
     polls = Polls(clock)
     return OrdersApp(trader, clock, polls, **kw), trader, polls
@@ -158,7 +159,7 @@ async def test_rows_appear_working_first_and_update_in_place() -> None:
 
 
 async def test_a_faster_poll_interval_is_raised_to_ibkrs_pacing() -> None:
-    trader, clock = FakeTrader(), Clock()
+    trader, clock = with_samples(), Clock()
     polls = Polls(clock)
     screen = OrdersScreen(trader, PAPER, clock=clock, poll_interval=1.0, sleep=polls.sleep)
     assert screen.poll_interval == 5.0
@@ -281,7 +282,7 @@ async def open_modify(pilot: Any, app: OrdersApp, screen: OrdersScreen) -> Modif
 
 
 async def test_modify_through_ibkrs_question_sends_the_new_values() -> None:
-    app, trader, _ = make(FakeTrader(questions=[QUESTION]))
+    app, trader, _ = make(with_samples(questions=[QUESTION]))
     async with app.run_test(size=SIZE) as pilot:
         screen = await loaded(pilot, app)
         modify = await open_modify(pilot, app, screen)
@@ -320,7 +321,7 @@ async def test_modify_through_ibkrs_question_sends_the_new_values() -> None:
 
 
 async def test_rejecting_ibkrs_question_during_modify_says_declined() -> None:
-    app, trader, _ = make(FakeTrader(questions=[QUESTION]))
+    app, trader, _ = make(with_samples(questions=[QUESTION]))
     async with app.run_test(size=SIZE) as pilot:
         screen = await loaded(pilot, app)
         modify = await open_modify(pilot, app, screen)
@@ -439,7 +440,7 @@ async def test_an_orders_error_is_shown_and_the_screen_stays_usable() -> None:
 
 
 async def test_a_failing_first_load_is_retried_with_back_off() -> None:
-    trader = FakeTrader(failures=[RuntimeError("no bridge"), RuntimeError("no bridge")])
+    trader = with_samples(failures=[RuntimeError("no bridge"), RuntimeError("no bridge")])
     app, _, polls = make(trader)
     async with app.run_test(size=SIZE) as pilot:
         screen = await loaded(pilot, app)

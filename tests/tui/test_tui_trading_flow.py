@@ -163,8 +163,8 @@ async def test_a_dropped_answer_is_reconciled_by_coid_and_never_resent(tmp_path:
 async def test_orders_screen_cancel_modify_and_kill_switch_on_the_simulator(
     tmp_path: Path,
 ) -> None:
+    from ibtui.trading import OrderDraft, Side, SubmitStatus, TicketType
     from ibtui.tui.screens.orders import ModifyScreen, OrdersScreen
-    from ibtui.tui.trading import OrderDraft, OrderKind, OrderSide, SubmitStatus
 
     demo, app, backend, _ = environment(tmp_path)
     assert app.trader is not None
@@ -186,9 +186,9 @@ async def test_orders_screen_cancel_modify_and_kill_switch_on_the_simulator(
                 PAPER_ACCOUNT,
                 AAPL,
                 "AAPL",
-                OrderSide.BUY,
+                Side.BUY,
                 Decimal(1),
-                OrderKind.LIMIT,
+                TicketType.LMT,
                 limit_price=(last * Decimal(pct)).quantize(Decimal("0.01")),
             )
             result = await trader.submit(draft, never)

@@ -38,6 +38,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
 from textual.widgets.data_table import RowKey
 
+from ibtui.trading import SubmitOutcome, SubmitStatus
 from ibtui.tui import keymap as ids
 from ibtui.tui.format import (
     MISSING,
@@ -48,14 +49,7 @@ from ibtui.tui.format import (
     price_decimals,
 )
 from ibtui.tui.screens.question import QuestionScreen
-from ibtui.tui.trading import (
-    OrderView,
-    QuestionView,
-    SubmitResult,
-    SubmitStatus,
-    Trader,
-    TradeView,
-)
+from ibtui.tui.trading import OrderView, QuestionView, Trader, TradeView
 from ibtui.tui.viewmodels import AccountView
 from ibtui.tui.widgets.footer import Footer
 
@@ -1026,12 +1020,12 @@ class OrdersScreen(Screen[None]):
 
 
 def _modify_text(
-    order_id: int, result: SubmitResult
+    order_id: int, result: SubmitOutcome
 ) -> tuple[str, Literal["info", "warning", "error"]]:
     status = result.status
     if status is SubmitStatus.ACCEPTED:
         return f"Order {order_id} modified: {result.message}", "info"
-    if status is SubmitStatus.DECLINED:
+    if status is SubmitStatus.CANCELLED:
         return f"Modify of order {order_id} declined, nothing sent: {result.message}", "warning"
     if status is SubmitStatus.REJECTED:
         return f"IBKR rejected the modify of order {order_id}: {result.message}", "error"
