@@ -48,6 +48,7 @@ from urllib.parse import urlsplit
 from ibtui.files import ConfigError, InsecureFileError, check_private_permissions, write_private
 from ibtui.ibkr.oauth import realm_for
 from ibtui.paths import default_config_path, default_state_dir
+from ibtui.trading.settings import OrderSettings, PrecautionAction, QuestionPolicy
 
 __all__ = [
     "CONFIG_ENV",
@@ -74,9 +75,6 @@ __all__ = [
 DEFAULT_BASE_URL = "https://api.ibkr.com/v1/api/"
 CONFIG_ENV = "IBTUI_CONFIG"
 TOKEN_FILE_NAME = "tokens.json"  # noqa: S105 (a file name, not a password)
-
-PrecautionAction = Literal["warn", "block"]
-QuestionPolicy = Literal["ask", "confirm", "reject"]
 
 CONFIG_EXAMPLE = """\
 [ibkr]
@@ -163,17 +161,6 @@ class UiSettings:
     theme: str = "textual-dark"
     bell: bool = True
     idle_lock_minutes: int = 0  # 0 = never lock
-
-
-@dataclass(frozen=True)
-class OrderSettings:
-    """Precaution limits (checked before an order is sent) and answers to IBKR's questions."""
-
-    max_order_value: float = 50000.0
-    max_quantity: float = 10000.0
-    max_price_deviation_pct: float = 5.0
-    precaution_action: PrecautionAction = "warn"
-    questions: Mapping[str, QuestionPolicy] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,11 @@ from ibtui.tui.protocols import LoginPrompt, LoginStep, Progress
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
 if TYPE_CHECKING:
-    from ibtui.config import OrderSettings, Settings
+    from ibtui.config import Settings
     from ibtui.console_trading import ClientTrader
     from ibtui.ibkr.login import RequestToken
     from ibtui.trading import Check, OrderDraft, SubmitOutcome
+    from ibtui.trading.settings import OrderSettings
     from ibtui.tui.trading import (
         Ask,
         CancelAllResult,
@@ -308,7 +309,7 @@ def main(argv: list[str]) -> int:
 
 
 def _demo_trader(backend: ClientBackend, state_dir: Path) -> ClientTrader:
-    from ibtui.config import OrderSettings
+    from ibtui.trading.settings import OrderSettings
 
     return backend.trader(OrderSettings(), state_dir)
 

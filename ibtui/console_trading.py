@@ -9,7 +9,6 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 
-from ibtui.config import OrderSettings
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.models import OrderType
 from ibtui.ibkr.models.enums import OrderState
@@ -20,6 +19,7 @@ from ibtui.trading.journal import Journal
 from ibtui.trading.outcomes import CancelStatus, Preview, Question, SubmitOutcome
 from ibtui.trading.safety import Check
 from ibtui.trading.service import OrderService
+from ibtui.trading.settings import OrderSettings
 from ibtui.tui.trading import (
     Ask,
     CancelAllResult,

@@ -62,7 +62,6 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.worker import Worker, WorkerState
 
-from ibtui.config import OrderSettings
 from ibtui.console import ClientBackend
 from ibtui.console_market import ClientMarketData, StateWatchlistStore
 from ibtui.console_trading import CancelFailed, ClientTrader
@@ -73,6 +72,7 @@ from ibtui.sim import PAPER_ACCOUNT, FaultRule, ShiftedClock, SimConfig, SystemC
 from ibtui.state import StateStore
 from ibtui.trading import OrderDraft, Side, SubmitOutcome, SubmitStatus, TicketType
 from ibtui.trading.journal import journal_path, read_journal
+from ibtui.trading.settings import OrderSettings
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.market import Watchlist
 from ibtui.tui.messages import ErrorRaised

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         validate,
     )
     from ibtui.trading.service import OrderService
+    from ibtui.trading.settings import OrderSettings, QuestionPolicy
 
 __all__ = [
     "EVENTS",
@@ -73,11 +74,13 @@ __all__ = [
     "MarketQuote",
     "OrderDraft",
     "OrderService",
+    "OrderSettings",
     "ParsedDraft",
     "Precaution",
     "PrecautionKind",
     "Preview",
     "Question",
+    "QuestionPolicy",
     "Side",
     "SubmitOutcome",
     "SubmitStatus",
@@ -147,6 +150,8 @@ _HOME = {
         "outcomes",
     ),
     "OrderService": "service",
+    "OrderSettings": "settings",
+    "QuestionPolicy": "settings",
 }
 
 

@@ -18,7 +18,6 @@ from decimal import Decimal
 from itertools import zip_longest
 from typing import Literal
 
-from ibtui.config import OrderSettings
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.errors import (
     IbkrError,
@@ -70,6 +69,7 @@ from ibtui.trading.safety import (
     question_policy,
     validate,
 )
+from ibtui.trading.settings import OrderSettings
 
 __all__ = [
     "Answer",
