@@ -1,6 +1,10 @@
 """The trading screens' :class:`~ibtui.tui.trading.Trader`, implemented over the order service
-(``ibtui.trading``): drafts, checks, previews, submissions, orders and trades converted between the
-screens' view-models and the service's types. The one place both sides meet."""
+(``ibtui.trading``): checks, previews, submissions, orders and trades, IBKR's answers turned into
+the screens' view-models. The one place both sides meet.
+
+The console makes its trader at start, before the first positions: the order service, the order
+models and the screens' view-models are imported when first used, not here.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +12,21 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from ibtui.ibkr.client import IbkrClient
-from ibtui.ibkr.models import OrderType
-from ibtui.ibkr.models.enums import OrderState
-from ibtui.ibkr.models.order_views import LiveOrder, Trade
-from ibtui.trading import safety
+from ibtui.ibkr.models import OrderState, OrderType
 from ibtui.trading.draft import MarketQuote, OrderDraft, TicketType
-from ibtui.trading.journal import Journal
 from ibtui.trading.outcomes import CancelStatus, Preview, Question, SubmitOutcome
-from ibtui.trading.safety import Check
-from ibtui.trading.service import OrderService
-from ibtui.trading.settings import OrderSettings
-from ibtui.tui.trading import (
-    Ask,
-    CancelAllResult,
-    OrderView,
-    PreviewView,
-    QuestionView,
-    TradeView,
-)
 from ibtui.tui.viewmodels import QuoteView
+
+if TYPE_CHECKING:
+    from ibtui.ibkr.client import IbkrClient
+    from ibtui.ibkr.models.order_views import LiveOrder, Trade
+    from ibtui.trading.journal import Journal
+    from ibtui.trading.safety import Check
+    from ibtui.trading.service import OrderService
+    from ibtui.trading.settings import OrderSettings
+    from ibtui.tui.trading import Ask, CancelAllResult, OrderView, PreviewView, TradeView
 
 __all__ = ["CancelFailed", "ClientTrader", "order_view", "trade_view"]
 
@@ -47,6 +45,8 @@ def _money(value: Decimal | None, currency: str | None, *, signed: bool = False)
 
 
 def preview_from_service(preview: Preview) -> PreviewView:
+    from ibtui.tui.trading import PreviewView
+
     c = preview.currency
     return PreviewView(
         commission=_money(preview.commission, c),
@@ -65,6 +65,8 @@ def _epoch(order_time: object) -> float | None:
 
 
 def order_view(order: LiveOrder, account_id: str = "") -> OrderView:
+    from ibtui.tui.trading import OrderView
+
     ticket_type = TicketType.from_wire(order.order_type)
     if ticket_type is not None:
         kind = ticket_type.value
@@ -104,6 +106,8 @@ def order_view(order: LiveOrder, account_id: str = "") -> OrderView:
 
 
 def trade_view(trade: Trade) -> TradeView:
+    from ibtui.tui.trading import TradeView
+
     return TradeView(
         execution_id=trade.execution_id,
         symbol=trade.symbol or (str(trade.conid) if trade.conid is not None else "?"),
@@ -149,6 +153,8 @@ class ClientTrader:
         return dataclasses.replace(draft, is_paper=self._is_paper(draft.account_id) is True)
 
     async def service(self, account_id: str) -> OrderService:
+        from ibtui.trading.service import OrderService
+
         async with self._lock:
             service = self._services.get(account_id)
             if service is None:
@@ -167,7 +173,9 @@ class ClientTrader:
 
     # --- Trader ------------------------------------------------------------------------------
     def check(self, draft: OrderDraft, quote: QuoteView | None) -> Check:
-        return safety.check(self._as_known(draft), market_quote(quote), self.settings)
+        from ibtui.trading.safety import check
+
+        return check(self._as_known(draft), market_quote(quote), self.settings)
 
     async def preview(self, draft: OrderDraft) -> PreviewView:
         service = await self.service(draft.account_id)
@@ -183,9 +191,7 @@ class ClientTrader:
     ) -> SubmitOutcome:
         service = await self.service(draft.account_id)
 
-        async def answer(question: Question) -> bool:
-            return await ask(QuestionView(question.text, question.message_id))
-
+        answer = _answer(ask)
         outcome = await service.submit(
             self._as_known(draft), answer, market=market_quote(quote), confirmation=confirmation
         )
@@ -227,9 +233,7 @@ class ClientTrader:
     ) -> SubmitOutcome:
         service = await self.service(order.account_id)
 
-        async def answer(question: Question) -> bool:
-            return await ask(QuestionView(question.text, question.message_id))
-
+        answer = _answer(ask)
         outcome = await service.modify(
             order.order_id,
             answer=answer,
@@ -241,10 +245,22 @@ class ClientTrader:
         return outcome
 
     async def cancel_all(self, account_id: str) -> CancelAllResult:
+        from ibtui.tui.trading import CancelAllResult
+
         result = await (await self.service(account_id)).cancel_all()
         return CancelAllResult(
             requested=result.requested, failed=tuple(o.message for o in result.failed)
         )
+
+
+def _answer(ask: Ask) -> Callable[[Question], Awaitable[bool]]:
+    """The service's question, asked through the screens' question view."""
+    from ibtui.tui.trading import QuestionView
+
+    async def answer(question: Question) -> bool:
+        return await ask(QuestionView(question.text, question.message_id))
+
+    return answer
 
 
 class CancelFailed(Exception):
