@@ -11,7 +11,9 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 if TYPE_CHECKING:
+    from ibtui.ibkr.models import WhatIf
     from ibtui.ibkr.models.enums import OrderState
+    from ibtui.ibkr.models.order_views import DisplayAmount, WhatIfChange
     from ibtui.trading.safety import FieldError, Precaution
 
 __all__ = [
@@ -25,7 +27,10 @@ __all__ = [
     "SubmitOutcome",
     "SubmitStatus",
     "UnresolvedOrder",
+    "preview_of",
 ]
+
+CHECK_ORDERS = "unknown: check the orders screen"
 
 
 class SubmitStatus(StrEnum):
@@ -150,3 +155,44 @@ class UnresolvedOrder:
 
     coid: str
     order: str
+
+
+def _value(amount: DisplayAmount | None) -> Decimal | None:
+    return None if amount is None else amount.value
+
+
+def _parts(change: WhatIfChange | None) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+    if change is None:
+        return None, None, None
+    return _value(change.current), _value(change.change), _value(change.after)
+
+
+def preview_of(order: str, w: WhatIf) -> Preview:
+    """IBKR's what-if for ``order`` (its description), as a :class:`Preview`."""
+    currency = next(
+        (a.currency for a in (w.amount, w.commission, w.total) if a is not None and a.currency),
+        None,
+    )
+    im = _parts(w.initial_margin)
+    mm = _parts(w.maintenance_margin)
+    eq = _parts(w.equity)
+    position_after = w.position.after if w.position is not None else None
+    return Preview(
+        order=order,
+        currency=currency,
+        amount=_value(w.amount),
+        commission=_value(w.commission),
+        total=_value(w.total),
+        initial_margin_current=im[0],
+        initial_margin_change=im[1],
+        initial_margin_after=im[2],
+        maintenance_margin_current=mm[0],
+        maintenance_margin_change=mm[1],
+        maintenance_margin_after=mm[2],
+        equity_current=eq[0],
+        equity_change=eq[1],
+        equity_after=eq[2],
+        position_after=_value(position_after),
+        warning=w.warn,
+        error=w.error,
+    )
