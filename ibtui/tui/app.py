@@ -102,11 +102,13 @@ def binding_classes() -> tuple[type, ...]:
     from ibtui.tui.screens.help import HelpScreen
     from ibtui.tui.screens.lock import LockScreen
     from ibtui.tui.screens.login import LoginScreen
-    from ibtui.tui.screens.orders import BlotterTable, ModifyScreen, OrdersScreen
+    from ibtui.tui.screens.modify import ModifyScreen
+    from ibtui.tui.screens.orders import OrdersScreen
     from ibtui.tui.screens.question import QuestionScreen
     from ibtui.tui.screens.search import SearchScreen
     from ibtui.tui.screens.ticket import TicketScreen
     from ibtui.tui.screens.watchlist import WatchlistScreen
+    from ibtui.tui.widgets.blotter import BlotterTable
 
     return (
         LoginScreen,
@@ -641,7 +643,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def _notify_order_news(
         self, known: dict[int, OrderView], fresh: dict[int, OrderView], since: float
     ) -> None:
-        from ibtui.tui.screens.orders import order_outcome, outcome_notice
+        from ibtui.tui.widgets.blotter import order_outcome, outcome_notice
 
         rang = False
         for order in fresh.values():
@@ -674,7 +676,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             return
         if self._quit_question is not None and self._quit_question in self.screen_stack:
             return
-        from ibtui.tui.screens.orders import describe_order
+        from ibtui.tui.widgets.blotter import describe_order
         from ibtui.tui.screens.question import QuestionScreen
         from ibtui.tui.trading import QuestionView
 

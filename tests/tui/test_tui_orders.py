@@ -13,18 +13,13 @@ from textual.app import App
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
+from ibtui.trading.modify_input import kind_code
 from ibtui.tui import keymap
-from ibtui.tui.screens.orders import (
-    BlotterTable,
-    ModifyScreen,
-    OrdersScreen,
-    describe_order,
-    kind_code,
-    order_outcome,
-    parse_modify,
-)
+from ibtui.tui.screens.modify import ModifyScreen
+from ibtui.tui.screens.orders import OrdersScreen
 from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.trading import QuestionView
+from ibtui.tui.widgets.blotter import BlotterTable, describe_order, order_outcome
 from tests.tui.conftest import LIVE, PAPER, T0, Clock
 from tests.tui.fake_trader import FakeTrader
 from tests.tui.fakes_trading import OrdersApp, Polls, order, until, with_samples
@@ -86,30 +81,6 @@ def test_order_text_and_outcomes() -> None:
     assert order_outcome("Cancelled") == "Cancelled"
     assert order_outcome("Inactive") == "Rejected"
     assert order_outcome("PendingCancel") is None
-
-
-def test_parse_modify_checks_each_field() -> None:
-    aapl = order(AAPL, "AAPL", "BUY", "LMT", "10", filled="4", limit="215.00")
-    values, problems = parse_modify(aapl, "20", "214.5")
-    assert problems == {} and values is not None
-    assert (values.quantity, values.limit_price, values.stop_price) == (
-        Decimal(20),
-        Decimal("214.5"),
-        None,
-    )
-    assert parse_modify(aapl, "-1", "x")[1] == {
-        "quantity": "must be positive",
-        "limit": "numbers only",
-    }
-    assert parse_modify(aapl, "4", "")[1] == {
-        "quantity": "must be more than the 4 filled",
-        "limit": "required",
-    }
-    assert parse_modify(aapl, "10", "215")[1] == {"": "nothing changed"}
-    stop = order(MSFT, "MSFT", "SELL", "STP", "5", stop="400")
-    values, problems = parse_modify(stop, "5", "ignored", "399.5")
-    assert values is not None and values.stop_price == Decimal("399.5")
-    assert values.limit_price is None
 
 
 def test_every_binding_has_a_registered_id() -> None:

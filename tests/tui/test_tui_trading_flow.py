@@ -164,7 +164,8 @@ async def test_orders_screen_cancel_modify_and_kill_switch_on_the_simulator(
     tmp_path: Path,
 ) -> None:
     from ibtui.trading import OrderDraft, Side, SubmitStatus, TicketType
-    from ibtui.tui.screens.orders import ModifyScreen, OrdersScreen
+    from ibtui.tui.screens.modify import ModifyScreen
+    from ibtui.tui.screens.orders import OrdersScreen
 
     demo, app, backend, _ = environment(tmp_path)
     assert app.trader is not None
