@@ -7,13 +7,11 @@ from __future__ import annotations
 import contextlib
 from decimal import Decimal
 
-from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.errors import IbkrError, OrderOutcomeUnknownError, ProtocolError
 from ibtui.ibkr.models import TimeInForce, make_coid
-from ibtui.trading.blotter import Blotter
 from ibtui.trading.draft import MarketQuote, OrderDraft, TicketType
 from ibtui.trading.outcomes import CHECK_ORDERS, Answer, SubmitOutcome, SubmitStatus
-from ibtui.trading.record import Recorder, rejection
+from ibtui.trading.record import rejection
 from ibtui.trading.safety import build_order, parse_draft, precautions, validate
 from ibtui.trading.submit import Submitter
 
@@ -23,19 +21,12 @@ __all__ = ["Modifier"]
 class Modifier:
     """Changes one account's working orders, through the :class:`Submitter`'s question flow."""
 
-    def __init__(
-        self,
-        client: IbkrClient,
-        account_id: str,
-        recorder: Recorder,
-        blotter: Blotter,
-        submitter: Submitter,
-    ) -> None:
-        self.client = client
-        self.account_id = account_id
-        self.recorder = recorder
-        self.blotter = blotter
+    def __init__(self, submitter: Submitter) -> None:
         self.submitter = submitter
+        self.client = submitter.client
+        self.account_id = submitter.account_id
+        self.recorder = submitter.recorder
+        self.blotter = submitter.blotter
 
     async def modify(
         self,

@@ -31,12 +31,9 @@ from ibtui.trading.journal import Journal
 from ibtui.trading.modify import Modifier
 from ibtui.trading.outcomes import (
     Answer,
-    AnsweredQuestion,
     CancelOutcome,
-    CancelStatus,
     KillSwitchResult,
     Preview,
-    Question,
     SubmitOutcome,
     SubmitStatus,
     UnresolvedOrder,
@@ -48,19 +45,7 @@ from ibtui.trading.safety import Check, DraftError, build_order, check, parse_dr
 from ibtui.trading.settings import OrderSettings
 from ibtui.trading.submit import Submitter
 
-__all__ = [
-    "Answer",
-    "AnsweredQuestion",
-    "CancelOutcome",
-    "CancelStatus",
-    "KillSwitchResult",
-    "OrderService",
-    "Preview",
-    "Question",
-    "SubmitOutcome",
-    "SubmitStatus",
-    "UnresolvedOrder",
-]
+__all__ = ["OrderService"]
 
 
 class OrderService:
@@ -107,7 +92,7 @@ class OrderService:
             is_paper=is_paper,
             coid_prefix=coid_prefix,
         )
-        self._modifier = Modifier(client, account_id, self._record, self._blotter, self._submitter)
+        self._modifier = Modifier(self._submitter)
         self._cancels = Canceller(client, account_id, self._record, self._blotter)
 
     def __repr__(self) -> str:

@@ -676,9 +676,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
             return
         if self._quit_question is not None and self._quit_question in self.screen_stack:
             return
-        from ibtui.tui.widgets.blotter import describe_order
         from ibtui.tui.screens.question import QuestionScreen
         from ibtui.tui.trading import QuestionView
+        from ibtui.tui.widgets.blotter import describe_order
 
         account = self.account.account_id if self.account else "the account"
         lines = [f"{len(working)} order(s) are still working on {account}:"]

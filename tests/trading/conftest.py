@@ -24,7 +24,8 @@ from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ManualClock, SimConfig
 from ibtui.trading.draft import MarketQuote, OrderDraft, TicketType
 from ibtui.trading.journal import Journal, journal_path, read_journal
-from ibtui.trading.service import OrderService, Question
+from ibtui.trading.outcomes import Question
+from ibtui.trading.service import OrderService
 from ibtui.trading.settings import OrderSettings
 
 AAPL = 265598
