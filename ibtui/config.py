@@ -64,6 +64,7 @@ from ibtui.files import (
 )
 from ibtui.ibkr.oauth import realm_for
 from ibtui.paths import default_config_path, default_state_dir
+from ibtui.trading.settings import OrderSettings, PrecautionAction, QuestionPolicy
 
 __all__ = [
     "CONFIG_ENV",
@@ -93,9 +94,6 @@ CONFIG_ENV = "IBTUI_CONFIG"
 TOKEN_FILE_NAME = "tokens.json"  # noqa: S105 (a file name, not a password)
 CONFIG_SIZE_LIMIT = 1 << 20  # a config file is a few hundred bytes; 1 MB is plenty
 _NESTING_SHOWN = 100  # how deep brackets nest where a too-deep TOML value is reported
-
-PrecautionAction = Literal["warn", "block"]
-QuestionPolicy = Literal["ask", "confirm", "reject"]
 
 CONFIG_EXAMPLE = """\
 [ibkr]
@@ -183,17 +181,6 @@ class UiSettings:
     theme: str = "textual-dark"
     bell: bool = True
     idle_lock_minutes: int = 0  # 0 = never lock
-
-
-@dataclass(frozen=True)
-class OrderSettings:
-    """Precaution limits (checked before an order is sent) and answers to IBKR's questions."""
-
-    max_order_value: float = 50000.0
-    max_quantity: float = 10000.0
-    max_price_deviation_pct: float = 5.0
-    precaution_action: PrecautionAction = "warn"
-    questions: Mapping[str, QuestionPolicy] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)

@@ -33,22 +33,12 @@ from ibtui.tui.protocols import LoginPrompt, LoginStep, Progress
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
 if TYPE_CHECKING:
-    from ibtui.config import OrderSettings, Settings
+    from ibtui.config import Settings
     from ibtui.console_trading import ClientTrader
     from ibtui.ibkr.login import RequestToken
-    from ibtui.tui.trading import (
-        Ask,
-        CancelAllResult,
-        OrderDraft,
-        OrderView,
-        PreviewView,
-        SubmitResult,
-        TicketCheck,
-        Trader,
-        TradeView,
-    )
+    from ibtui.trading.settings import OrderSettings
 
-__all__ = ["ClientBackend", "DeferredTrader", "backend_from_settings", "main", "run_main"]
+__all__ = ["ClientBackend", "backend_from_settings", "main", "run_main"]
 
 
 class ClientBackend:
@@ -214,62 +204,6 @@ class ClientBackend:
             await self._conn.aclose()
 
 
-class DeferredTrader:
-    """A :class:`~ibtui.tui.trading.Trader` made by ``make`` when first used: the console starts
-    without importing the order service, which its first screens do not use."""
-
-    def __init__(self, make: Callable[[], Trader]) -> None:
-        self._make = make
-        self._trader: Trader | None = None
-
-    @property
-    def trader(self) -> Trader:
-        if self._trader is None:
-            self._trader = self._make()
-        return self._trader
-
-    def check(self, draft: OrderDraft, quote: QuoteView | None) -> TicketCheck:
-        return self.trader.check(draft, quote)
-
-    async def preview(self, draft: OrderDraft) -> PreviewView:
-        return await self.trader.preview(draft)
-
-    async def submit(
-        self,
-        draft: OrderDraft,
-        ask: Ask,
-        *,
-        confirmation: str | None = None,
-        quote: QuoteView | None = None,
-    ) -> SubmitResult:
-        return await self.trader.submit(draft, ask, confirmation=confirmation, quote=quote)
-
-    async def orders(self, account_id: str) -> Sequence[OrderView]:
-        return await self.trader.orders(account_id)
-
-    async def trades(self, account_id: str) -> Sequence[TradeView]:
-        return await self.trader.trades(account_id)
-
-    async def cancel(self, account_id: str, order_id: int) -> str:
-        return await self.trader.cancel(account_id, order_id)
-
-    async def modify(
-        self,
-        order: OrderView,
-        *,
-        quantity: Decimal | None,
-        limit_price: Decimal | None,
-        stop_price: Decimal | None,
-        ask: Ask,
-    ) -> SubmitResult:
-        return await self.trader.modify(
-            order, quantity=quantity, limit_price=limit_price, stop_price=stop_price, ask=ask
-        )
-
-    async def cancel_all(self, account_id: str) -> CancelAllResult:
-        return await self.trader.cancel_all(account_id)
-
-
 def main(argv: list[str]) -> int:
     """``ibtui demo``: the console on the embedded simulator, through the real login flow."""
     parser = argparse.ArgumentParser(
@@ -302,7 +236,7 @@ def main(argv: list[str]) -> int:
     return run_app(
         backend,
         login=backend if backend.needs_login else None,
-        trader=DeferredTrader(lambda: _demo_trader(backend, state_dir)),
+        trader=_demo_trader(backend, state_dir),
         market=ClientMarketData(backend.client),
         watchlist=Watchlist.load(StateWatchlistStore(StateStore(state_dir))),
         poll_interval=args.poll_interval,
@@ -310,7 +244,7 @@ def main(argv: list[str]) -> int:
 
 
 def _demo_trader(backend: ClientBackend, state_dir: Path) -> ClientTrader:
-    from ibtui.config import OrderSettings
+    from ibtui.trading.settings import OrderSettings
 
     return backend.trader(OrderSettings(), state_dir)
 
@@ -387,7 +321,7 @@ def run_main(argv: list[str]) -> int:
         login=backend if backend.needs_login else None,
         keymap=settings.keymap,
         poll_interval=args.poll_interval or settings.ui.poll_interval,
-        trader=DeferredTrader(lambda: backend.trader(settings.orders, settings.state_dir)),
+        trader=backend.trader(settings.orders, settings.state_dir),
         market=ClientMarketData(backend.client),
         watchlist=Watchlist.load(StateWatchlistStore(state)),
         last_account=state.last_account,

@@ -1,92 +1,34 @@
 """The trading screens' :class:`~ibtui.tui.trading.Trader`, implemented over the order service
-(``ibtui.trading``): drafts, checks, previews, submissions, orders and trades converted between the
-screens' view-models and the service's types. The one place both sides meet."""
+(``ibtui.trading``): checks, previews, submissions, orders and trades, IBKR's answers turned into
+the screens' view-models. The one place both sides meet.
+
+The console makes its trader at start, before the first positions: the order service, the order
+models and the screens' view-models are imported when first used, not here.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from ibtui.config import OrderSettings
-from ibtui.ibkr.client import IbkrClient
-from ibtui.ibkr.models import OrderType, Side
-from ibtui.ibkr.models.enums import OrderState
-from ibtui.ibkr.models.enums import TimeInForce as WireTif
-from ibtui.ibkr.models.order_views import LiveOrder, Trade
-from ibtui.trading import safety
-from ibtui.trading.draft import MarketQuote, TicketType
-from ibtui.trading.draft import OrderDraft as TradingDraft
-from ibtui.trading.journal import Journal
-from ibtui.trading.service import CancelStatus, OrderService, Preview, Question, SubmitOutcome
-from ibtui.trading.service import SubmitStatus as ServiceStatus
-from ibtui.tui.trading import (
-    Ask,
-    CancelAllResult,
-    FieldProblem,
-    OrderDraft,
-    OrderKind,
-    OrderSide,
-    OrderView,
-    PrecautionView,
-    PreviewView,
-    QuestionView,
-    SubmitResult,
-    SubmitStatus,
-    TicketCheck,
-    TimeInForce,
-    TradeView,
-)
+from ibtui.ibkr.models import OrderState, OrderType
+from ibtui.trading.draft import MarketQuote, OrderDraft, TicketType
+from ibtui.trading.outcomes import CancelStatus, Preview, Question, SubmitOutcome
 from ibtui.tui.viewmodels import QuoteView
 
+if TYPE_CHECKING:
+    from ibtui.ibkr.client import IbkrClient
+    from ibtui.ibkr.models.order_views import LiveOrder, Trade
+    from ibtui.trading.journal import Journal
+    from ibtui.trading.safety import Check
+    from ibtui.trading.service import OrderService
+    from ibtui.trading.settings import OrderSettings
+    from ibtui.tui.trading import Ask, CancelAllResult, OrderView, PreviewView, TradeView
+
 __all__ = ["CancelFailed", "ClientTrader", "order_view", "trade_view"]
-
-_KIND = {
-    OrderKind.MARKET: TicketType.MKT,
-    OrderKind.LIMIT: TicketType.LMT,
-    OrderKind.STOP: TicketType.STP,
-    OrderKind.STOP_LIMIT: TicketType.STP_LMT,
-}
-# the service's field names -> the ticket's
-_FIELDS = {
-    "quantity": "quantity",
-    "limit_price": "limit",
-    "stop_price": "stop",
-    "order_type": "kind",
-    "side": "side",
-}
-_STATUS = {
-    ServiceStatus.ACCEPTED: SubmitStatus.ACCEPTED,
-    ServiceStatus.REJECTED: SubmitStatus.REJECTED,
-    ServiceStatus.CANCELLED: SubmitStatus.DECLINED,
-    ServiceStatus.UNKNOWN: SubmitStatus.UNKNOWN,
-    ServiceStatus.BUSY: SubmitStatus.BUSY,
-    ServiceStatus.NOT_SENT: SubmitStatus.NOT_SENT,
-}
-_WIRE_TO_KIND_TEXT = {
-    OrderType.MARKET: "MKT",
-    OrderType.LIMIT: "LMT",
-    OrderType.STOP: "STP",
-    OrderType.STOP_LIMIT: "STP LMT",
-}
-_TIF = {TimeInForce.DAY: WireTif.DAY, TimeInForce.GTC: WireTif.GTC, TimeInForce.IOC: WireTif.IOC}
-
-
-def trading_draft(draft: OrderDraft, *, is_paper: bool) -> TradingDraft:
-    return TradingDraft(
-        account_id=draft.account_id,
-        conid=draft.conid,
-        symbol=draft.symbol,
-        side=Side(draft.side.value),
-        quantity=draft.quantity,
-        order_type=_KIND[draft.kind],
-        limit_price=draft.limit_price if draft.kind.needs_limit else None,
-        stop_price=draft.stop_price if draft.kind.needs_stop else None,
-        tif=_TIF[draft.tif],
-        outside_rth=draft.outside_rth,
-        is_paper=is_paper,
-        currency=draft.currency,
-    )
 
 
 def market_quote(quote: QuoteView | None) -> MarketQuote | None:
@@ -103,6 +45,8 @@ def _money(value: Decimal | None, currency: str | None, *, signed: bool = False)
 
 
 def preview_from_service(preview: Preview) -> PreviewView:
+    from ibtui.tui.trading import PreviewView
+
     c = preview.currency
     return PreviewView(
         commission=_money(preview.commission, c),
@@ -115,23 +59,21 @@ def preview_from_service(preview: Preview) -> PreviewView:
     )
 
 
-def submit_result(outcome: SubmitOutcome) -> SubmitResult:
-    return SubmitResult(
-        _STATUS[outcome.status], outcome.message, order_id=outcome.order_id, coid=outcome.coid
-    )
-
-
 def _epoch(order_time: object) -> float | None:
     timestamp = getattr(order_time, "timestamp", None)
     return float(timestamp()) if callable(timestamp) else None
 
 
 def order_view(order: LiveOrder, account_id: str = "") -> OrderView:
-    kind = (
-        _WIRE_TO_KIND_TEXT.get(order.order_type, order.order_type.value)
-        if order.order_type is not None
-        else (order.order_type_text or "?")
-    )
+    from ibtui.tui.trading import OrderView
+
+    ticket_type = TicketType.from_wire(order.order_type)
+    if ticket_type is not None:
+        kind = ticket_type.value
+    elif order.order_type is not None:
+        kind = order.order_type.value
+    else:
+        kind = order.order_type_text or "?"
     stop: Decimal | None
     limit: Decimal | None
     if order.order_type is OrderType.STOP:
@@ -145,7 +87,7 @@ def order_view(order: LiveOrder, account_id: str = "") -> OrderView:
         account_id=order.account or account_id,
         conid=order.conid,
         symbol=order.symbol or str(order.conid),
-        side=OrderSide(order.side.value),
+        side=order.side,
         kind=kind,
         quantity=order.total_size,
         filled=order.filled,
@@ -164,10 +106,12 @@ def order_view(order: LiveOrder, account_id: str = "") -> OrderView:
 
 
 def trade_view(trade: Trade) -> TradeView:
+    from ibtui.tui.trading import TradeView
+
     return TradeView(
         execution_id=trade.execution_id,
         symbol=trade.symbol or (str(trade.conid) if trade.conid is not None else "?"),
-        side=OrderSide(trade.side.value),
+        side=trade.side,
         quantity=trade.quantity,
         price=trade.price,
         time=_epoch(trade.time),
@@ -204,10 +148,13 @@ class ClientTrader:
         self._filled: dict[int, Decimal] = {}  # filled quantity per order id, as last seen
         self._lock = asyncio.Lock()
 
-    def _paper(self, account_id: str) -> bool:
-        return self._is_paper(account_id) is True
+    def _as_known(self, draft: OrderDraft) -> OrderDraft:
+        """The draft with its account's kind as the broker knows it (unknown: LIVE)."""
+        return dataclasses.replace(draft, is_paper=self._is_paper(draft.account_id) is True)
 
     async def service(self, account_id: str) -> OrderService:
+        from ibtui.trading.service import OrderService
+
         async with self._lock:
             service = self._services.get(account_id)
             if service is None:
@@ -225,21 +172,14 @@ class ClientTrader:
             return service
 
     # --- Trader ------------------------------------------------------------------------------
-    def check(self, draft: OrderDraft, quote: QuoteView | None) -> TicketCheck:
-        checked = safety.check(
-            trading_draft(draft, is_paper=self._paper(draft.account_id)),
-            market_quote(quote),
-            self.settings,
-        )
-        return TicketCheck(
-            tuple(FieldProblem(_FIELDS.get(e.field, "kind"), e.message) for e in checked.errors),
-            tuple(PrecautionView(p.message, p.blocking) for p in checked.precautions),
-        )
+    def check(self, draft: OrderDraft, quote: QuoteView | None) -> Check:
+        from ibtui.trading.safety import check
+
+        return check(self._as_known(draft), market_quote(quote), self.settings)
 
     async def preview(self, draft: OrderDraft) -> PreviewView:
         service = await self.service(draft.account_id)
-        paper = self._paper(draft.account_id)
-        return preview_from_service(await service.preview(trading_draft(draft, is_paper=paper)))
+        return preview_from_service(await service.preview(self._as_known(draft)))
 
     async def submit(
         self,
@@ -248,20 +188,15 @@ class ClientTrader:
         *,
         confirmation: str | None = None,
         quote: QuoteView | None = None,
-    ) -> SubmitResult:
+    ) -> SubmitOutcome:
         service = await self.service(draft.account_id)
 
-        async def answer(question: Question) -> bool:
-            return await ask(QuestionView(question.text, question.message_id))
-
+        answer = _answer(ask)
         outcome = await service.submit(
-            trading_draft(draft, is_paper=self._paper(draft.account_id)),
-            answer,
-            market=market_quote(quote),
-            confirmation=confirmation,
+            self._as_known(draft), answer, market=market_quote(quote), confirmation=confirmation
         )
         self._changed(draft.account_id, outcome)
-        return submit_result(outcome)
+        return outcome
 
     def _changed(self, account_id: str, outcome: SubmitOutcome | None = None) -> None:
         """Positions may have moved (an order was placed, changed or cancelled)."""
@@ -295,12 +230,10 @@ class ClientTrader:
         limit_price: Decimal | None,
         stop_price: Decimal | None,
         ask: Ask,
-    ) -> SubmitResult:
+    ) -> SubmitOutcome:
         service = await self.service(order.account_id)
 
-        async def answer(question: Question) -> bool:
-            return await ask(QuestionView(question.text, question.message_id))
-
+        answer = _answer(ask)
         outcome = await service.modify(
             order.order_id,
             answer=answer,
@@ -309,13 +242,25 @@ class ClientTrader:
             stop_price=stop_price,
         )
         self._changed(order.account_id, outcome)
-        return submit_result(outcome)
+        return outcome
 
     async def cancel_all(self, account_id: str) -> CancelAllResult:
+        from ibtui.tui.trading import CancelAllResult
+
         result = await (await self.service(account_id)).cancel_all()
         return CancelAllResult(
             requested=result.requested, failed=tuple(o.message for o in result.failed)
         )
+
+
+def _answer(ask: Ask) -> Callable[[Question], Awaitable[bool]]:
+    """The service's question, asked through the screens' question view."""
+    from ibtui.tui.trading import QuestionView
+
+    async def answer(question: Question) -> bool:
+        return await ask(QuestionView(question.text, question.message_id))
+
+    return answer
 
 
 class CancelFailed(Exception):

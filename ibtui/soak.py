@@ -62,7 +62,6 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.worker import Worker, WorkerState
 
-from ibtui.config import OrderSettings
 from ibtui.console import ClientBackend
 from ibtui.console_market import ClientMarketData, StateWatchlistStore
 from ibtui.console_trading import CancelFailed, ClientTrader
@@ -71,21 +70,15 @@ from ibtui.ibkr.models.enums import OrderState
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, FaultRule, ShiftedClock, SimConfig, SystemClock
 from ibtui.state import StateStore
+from ibtui.trading import OrderDraft, Side, SubmitOutcome, SubmitStatus, TicketType
 from ibtui.trading.journal import journal_path, read_journal
+from ibtui.trading.settings import OrderSettings
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.market import Watchlist
 from ibtui.tui.messages import ErrorRaised
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
-from ibtui.tui.trading import (
-    OrderDraft,
-    OrderKind,
-    OrderSide,
-    OrderView,
-    QuestionView,
-    SubmitResult,
-    SubmitStatus,
-)
+from ibtui.tui.trading import OrderView, QuestionView
 
 __all__ = ["FaultPlan", "SoakReport", "SoakSettings", "SoakTransport", "main", "run_soak"]
 
@@ -328,7 +321,7 @@ class SoakTransport(httpx.AsyncBaseTransport):
 class _Submission:
     index: int
     draft: OrderDraft
-    result: SubmitResult | None = None
+    result: SubmitOutcome | None = None
     error: str | None = None
     cancel_due: float | None = None
     cancel_tries: int = 0
@@ -493,9 +486,9 @@ class _Run:
             PAPER_ACCOUNT,
             conid,
             symbol,
-            OrderSide.BUY,
+            Side.BUY,
             Decimal(1 + index % 5),
-            OrderKind.LIMIT,
+            TicketType.LMT,
             limit_price=(last * (1 - below)).quantize(Decimal("0.01")),
         )
 

@@ -29,12 +29,13 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from ibtui.config import OrderSettings
 from ibtui.console import ClientBackend
 from ibtui.console_market import ClientMarketData
 from ibtui.demo import DemoEnvironment, build_demo
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT
+from ibtui.trading import OrderDraft, Side, TicketType
+from ibtui.trading.settings import OrderSettings
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.market import Watchlist
 from ibtui.tui.poller import PollSettings
@@ -47,7 +48,6 @@ from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.screens.search import SearchScreen
 from ibtui.tui.screens.ticket import TicketScreen
 from ibtui.tui.screens.watchlist import WatchlistScreen
-from ibtui.tui.trading import OrderDraft, OrderKind, OrderSide
 
 HERE = Path(__file__).resolve().parent
 SIZE = (120, 40)
@@ -201,8 +201,8 @@ async def capture(out_dir: Path, *, seed: int = 1, key_bits: int = 2048) -> Capt
             for pct, qty in (("0.985", 10), ("0.98", 25)):  # within 3 %: no question
                 price = (last * Decimal(pct)).quantize(Decimal("0.01"))
                 draft = OrderDraft(
-                    PAPER_ACCOUNT, 265598, "AAPL", OrderSide.BUY, Decimal(qty),
-                    OrderKind.LIMIT, limit_price=price,
+                    PAPER_ACCOUNT, 265598, "AAPL", Side.BUY, Decimal(qty),
+                    TicketType.LMT, limit_price=price,
                 )  # fmt: skip
                 await trader.submit(draft, never)
             await pilot.press("o")

@@ -16,8 +16,29 @@ from typing import TYPE_CHECKING
 from ibtui.lazy import lazy_names
 
 if TYPE_CHECKING:
-    from ibtui.trading.draft import Amount, MarketQuote, OrderDraft, TicketType, parse_amount
+    from ibtui.trading.draft import (
+        TICKET_TIFS,
+        Amount,
+        MarketQuote,
+        OrderDraft,
+        Side,
+        TicketType,
+        TimeInForce,
+        parse_amount,
+    )
     from ibtui.trading.journal import EVENTS, Journal, JournalError, journal_path, read_journal
+    from ibtui.trading.outcomes import (
+        Answer,
+        AnsweredQuestion,
+        CancelOutcome,
+        CancelStatus,
+        KillSwitchResult,
+        Preview,
+        Question,
+        SubmitOutcome,
+        SubmitStatus,
+        UnresolvedOrder,
+    )
     from ibtui.trading.safety import (
         Check,
         DraftError,
@@ -33,22 +54,12 @@ if TYPE_CHECKING:
         question_policy,
         validate,
     )
-    from ibtui.trading.service import (
-        Answer,
-        AnsweredQuestion,
-        CancelOutcome,
-        CancelStatus,
-        KillSwitchResult,
-        OrderService,
-        Preview,
-        Question,
-        SubmitOutcome,
-        SubmitStatus,
-        UnresolvedOrder,
-    )
+    from ibtui.trading.service import OrderService
+    from ibtui.trading.settings import OrderSettings, QuestionPolicy
 
 __all__ = [
     "EVENTS",
+    "TICKET_TIFS",
     "Amount",
     "Answer",
     "AnsweredQuestion",
@@ -63,14 +74,18 @@ __all__ = [
     "MarketQuote",
     "OrderDraft",
     "OrderService",
+    "OrderSettings",
     "ParsedDraft",
     "Precaution",
     "PrecautionKind",
     "Preview",
     "Question",
+    "QuestionPolicy",
+    "Side",
     "SubmitOutcome",
     "SubmitStatus",
     "TicketType",
+    "TimeInForce",
     "UnresolvedOrder",
     "build_order",
     "check",
@@ -85,7 +100,19 @@ __all__ = [
 ]
 
 _HOME = {
-    **dict.fromkeys(("Amount", "MarketQuote", "OrderDraft", "TicketType", "parse_amount"), "draft"),
+    **dict.fromkeys(
+        (
+            "TICKET_TIFS",
+            "Amount",
+            "MarketQuote",
+            "OrderDraft",
+            "Side",
+            "TicketType",
+            "TimeInForce",
+            "parse_amount",
+        ),
+        "draft",
+    ),
     **dict.fromkeys(
         ("EVENTS", "Journal", "JournalError", "journal_path", "read_journal"), "journal"
     ),
@@ -114,15 +141,17 @@ _HOME = {
             "CancelOutcome",
             "CancelStatus",
             "KillSwitchResult",
-            "OrderService",
             "Preview",
             "Question",
             "SubmitOutcome",
             "SubmitStatus",
             "UnresolvedOrder",
         ),
-        "service",
+        "outcomes",
     ),
+    "OrderService": "service",
+    "OrderSettings": "settings",
+    "QuestionPolicy": "settings",
 }
 
 

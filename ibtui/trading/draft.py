@@ -1,4 +1,6 @@
-"""An order as the ticket holds it (:class:`OrderDraft`) and the market it is checked against.
+"""The order vocabulary: side, the ticket's order types, time in force, an order as the ticket
+holds it (:class:`OrderDraft`) and the market it is checked against. The screens and the order
+service speak it alike; :class:`Side` and :class:`TimeInForce` are IBKR's own.
 
 The numeric fields take what the trader typed (``"10"``, ``"231.5"``) as well as numbers; they
 are parsed by :func:`parse_amount` and judged by :func:`ibtui.trading.safety.validate`, so a
@@ -20,7 +22,9 @@ __all__ = [
     "Amount",
     "MarketQuote",
     "OrderDraft",
+    "Side",
     "TicketType",
+    "TimeInForce",
     "parse_amount",
 ]
 
@@ -28,6 +32,7 @@ Amount: TypeAlias = Decimal | int | str
 """A quantity or price: a number, or the text the trader typed."""
 
 TICKET_TIFS = (TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC)
+"""The times in force the ticket offers."""
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _MAX_CHARS = 32
 
@@ -120,7 +125,9 @@ class OrderDraft:
 
     def describe(self) -> str:
         """``BUY 10 AAPL LMT limit 215.00 DAY``: the line questions and the journal show."""
-        parts = [str(self.side), _show(self.quantity), self.symbol, str(self.order_type)]
+        quantity = parse_amount(self.quantity)
+        size = _show(self.quantity if quantity is None else quantity.normalize())
+        parts = [str(self.side), size, self.symbol, str(self.order_type)]
         kind = self.order_type
         if isinstance(kind, TicketType) and kind.needs_stop:
             parts.append(f"stop {_show(self.stop_price)}")

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from ibtui.config import OrderSettings, QuestionPolicy
 from ibtui.ibkr.models import OrderRequest, Side, TimeInForce
 from ibtui.trading.draft import TICKET_TIFS, MarketQuote, OrderDraft, TicketType, parse_amount
+from ibtui.trading.settings import OrderSettings, QuestionPolicy
 
 __all__ = [
     "Check",

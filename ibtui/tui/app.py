@@ -59,9 +59,10 @@ from ibtui.tui.widgets.positions_table import PositionsTable
 if TYPE_CHECKING:
     from rich.terminal_theme import TerminalTheme
 
+    from ibtui.trading import SubmitOutcome
     from ibtui.tui.screens.orders import OrdersScreen
     from ibtui.tui.screens.question import QuestionScreen
-    from ibtui.tui.trading import OrderView, SubmitResult, Trader
+    from ibtui.tui.trading import OrderView, Trader
 
 __all__ = ["IbtuiApp", "console_runtime", "run_app"]
 
@@ -101,11 +102,13 @@ def binding_classes() -> tuple[type, ...]:
     from ibtui.tui.screens.help import HelpScreen
     from ibtui.tui.screens.lock import LockScreen
     from ibtui.tui.screens.login import LoginScreen
-    from ibtui.tui.screens.orders import BlotterTable, ModifyScreen, OrdersScreen
+    from ibtui.tui.screens.modify import ModifyScreen
+    from ibtui.tui.screens.orders import OrdersScreen
     from ibtui.tui.screens.question import QuestionScreen
     from ibtui.tui.screens.search import SearchScreen
     from ibtui.tui.screens.ticket import TicketScreen
     from ibtui.tui.screens.watchlist import WatchlistScreen
+    from ibtui.tui.widgets.blotter import BlotterTable
 
     return (
         LoginScreen,
@@ -469,11 +472,11 @@ class IbtuiApp(App[None], inherit_bindings=False):
         if view is None:
             self.notify("No position selected.", severity="warning")
             return
+        from ibtui.trading import Side, TicketType
         from ibtui.tui.screens.ticket import TicketScreen
-        from ibtui.tui.trading import OrderKind, OrderSide
 
-        closing = OrderSide.SELL if view.quantity > 0 else OrderSide.BUY
-        chosen = closing if side == "CLOSE" else OrderSide(side)
+        closing = Side.SELL if view.quantity > 0 else Side.BUY
+        chosen = closing if side == "CLOSE" else Side(side)
         quote = screen.quotes.get(view.conid)
 
         ticket = TicketScreen(
@@ -484,7 +487,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             description=view.description,
             side=chosen,
             quantity=abs(view.quantity) if chosen is closing else None,
-            kind=OrderKind.LIMIT,
+            kind=TicketType.LMT,
             limit_price=quote.last if quote is not None else view.last,
             currency=view.currency,
             quote=quote,
@@ -548,13 +551,13 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def _open_ticket(self, message: TicketRequested, currency: str | None) -> None:
         if self.trader is None or self.account is None:
             return
+        from ibtui.trading import Side, TicketType
         from ibtui.tui.screens.ticket import TicketScreen
-        from ibtui.tui.trading import OrderKind, OrderSide
 
         quote = message.quote
         held = self._held(message.conid)
-        side = OrderSide(message.side)
-        closing = bool(held) and (held[0].quantity > 0) == (side is OrderSide.SELL)
+        side = Side(message.side)
+        closing = bool(held) and (held[0].quantity > 0) == (side is Side.SELL)
 
         ticket = TicketScreen(
             self.trader,
@@ -564,7 +567,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             description=message.description,
             side=side,
             quantity=abs(held[0].quantity) if closing else None,
-            kind=OrderKind.LIMIT,
+            kind=TicketType.LMT,
             limit_price=quote.last if quote is not None else None,
             currency=held[0].currency if held else currency if currency is not None else "USD",
             quote=quote,
@@ -585,7 +588,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def action_watchlist(self) -> None:
         open_watchlist(self, self.watchlist, self.market)
 
-    def _ticket_done(self, result: SubmitResult | None) -> None:
+    def _ticket_done(self, result: SubmitOutcome | None) -> None:
         if result is not None:
             self.notify(result.message, title="Order sent", timeout=8)
 
@@ -640,7 +643,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def _notify_order_news(
         self, known: dict[int, OrderView], fresh: dict[int, OrderView], since: float
     ) -> None:
-        from ibtui.tui.screens.orders import order_outcome, outcome_notice
+        from ibtui.tui.widgets.blotter import order_outcome, outcome_notice
 
         rang = False
         for order in fresh.values():
@@ -673,9 +676,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
             return
         if self._quit_question is not None and self._quit_question in self.screen_stack:
             return
-        from ibtui.tui.screens.orders import describe_order
         from ibtui.tui.screens.question import QuestionScreen
         from ibtui.tui.trading import QuestionView
+        from ibtui.tui.widgets.blotter import describe_order
 
         account = self.account.account_id if self.account else "the account"
         lines = [f"{len(working)} order(s) are still working on {account}:"]

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from ibtui.config import OrderSettings
 from ibtui.demo import DemoEnvironment, build_demo
 from ibtui.ibkr.connect import Connection, connect
 from ibtui.ibkr.models import Side
@@ -25,7 +24,9 @@ from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ManualClock, SimConfig
 from ibtui.trading.draft import MarketQuote, OrderDraft, TicketType
 from ibtui.trading.journal import Journal, journal_path, read_journal
-from ibtui.trading.service import OrderService, Question
+from ibtui.trading.outcomes import Question
+from ibtui.trading.service import OrderService
+from ibtui.trading.settings import OrderSettings
 
 AAPL = 265598
 # Monday 2024-11-04 10:00 America/New_York (regular trading hours).

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ibtui.config import OrderSettings
 from ibtui.ibkr.models import OrderType, Side, TimeInForce
 from ibtui.trading.draft import MarketQuote, OrderDraft, TicketType, parse_amount
 from ibtui.trading.safety import (
@@ -24,6 +23,7 @@ from ibtui.trading.safety import (
     question_policy,
     validate,
 )
+from ibtui.trading.settings import OrderSettings
 
 MARKET = MarketQuote(last=Decimal("100.00"), bid=Decimal("99.99"), ask=Decimal("100.01"))
 DRAFT = OrderDraft(

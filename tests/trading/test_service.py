@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from ibtui.config import OrderSettings
 from ibtui.ibkr.models import (
     Accepted,
     OrderRequest,
@@ -25,7 +24,8 @@ from ibtui.ibkr.models import (
 from ibtui.sim import LIVE_ACCOUNT, PAPER_ACCOUNT
 from ibtui.trading.draft import TicketType
 from ibtui.trading.journal import EVENTS, read_journal
-from ibtui.trading.service import CancelStatus, Question, SubmitStatus
+from ibtui.trading.outcomes import CancelStatus, Question, SubmitStatus
+from ibtui.trading.settings import OrderSettings
 from tests.trading.conftest import AAPL, Answers, World, limit_draft
 
 

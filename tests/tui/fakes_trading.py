@@ -1,33 +1,22 @@
-"""A scripted :class:`~ibtui.tui.trading.Trader` for the orders screen, its sample orders and
-trades, and a host app that pushes :class:`~ibtui.tui.screens.orders.OrdersScreen`."""
+"""Sample orders and trades for the orders screen, the fake trader holding them, and a host app
+that pushes :class:`~ibtui.tui.screens.orders.OrdersScreen`."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.widgets import Static
 
+from ibtui.trading import Side
 from ibtui.tui.screens.orders import OrdersScreen
-from ibtui.tui.trading import (
-    Ask,
-    CancelAllResult,
-    OrderDraft,
-    OrderSide,
-    OrderView,
-    PreviewView,
-    QuestionView,
-    SubmitResult,
-    SubmitStatus,
-    TicketCheck,
-    TradeView,
-)
-from ibtui.tui.viewmodels import AccountView, QuoteView
+from ibtui.tui.trading import OrderView, TradeView
+from ibtui.tui.viewmodels import AccountView
 from tests.tui.conftest import PAPER, T0, Clock
+from tests.tui.fake_trader import FakeTrader
 
 
 def D(text: str) -> Decimal:
@@ -56,7 +45,7 @@ def order(
         account_id=account,
         conid=1000 + order_id % 1000,
         symbol=symbol,
-        side=OrderSide(side),
+        side=Side(side),
         kind=kind,
         quantity=D(quantity),
         filled=D(filled),
@@ -99,7 +88,7 @@ def sample_trades() -> list[TradeView]:
         TradeView(
             "0000e0d5.672911f4.01.01",
             "TSLA",
-            OrderSide.SELL,
+            Side.SELL,
             D("3"),
             D("250.12"),
             time=T0 - 900,
@@ -110,7 +99,7 @@ def sample_trades() -> list[TradeView]:
         TradeView(
             "0000e0d5.672911f4.01.02",
             "AAPL",
-            OrderSide.BUY,
+            Side.BUY,
             D("5"),
             D("214.98"),
             time=T0 - 120,
@@ -121,91 +110,9 @@ def sample_trades() -> list[TradeView]:
     ]
 
 
-@dataclass
-class FakeTrader:
-    """Orders and trades set by the test; every call recorded."""
-
-    order_list: list[OrderView] = field(default_factory=sample_orders)
-    trade_list: list[TradeView] = field(default_factory=sample_trades)
-    failures: list[Exception] = field(default_factory=list)  # raised by orders(), in turn
-    trade_failures: list[Exception] = field(default_factory=list)
-    questions: list[QuestionView] = field(default_factory=list)  # asked by modify()
-    cancel_answer: str = "Request was submitted"
-    cancel_error: Exception | None = None
-    order_calls: list[str] = field(default_factory=list)
-    trade_calls: list[str] = field(default_factory=list)
-    cancels: list[tuple[str, int]] = field(default_factory=list)
-    modifies: list[dict[str, Any]] = field(default_factory=list)
-    answers: list[bool] = field(default_factory=list)
-    kills: list[str] = field(default_factory=list)
-
-    # --- the Trader protocol ---------------------------------------------------------------------
-    def check(self, draft: OrderDraft, quote: QuoteView | None) -> TicketCheck:
-        return TicketCheck()
-
-    async def preview(self, draft: OrderDraft) -> PreviewView:
-        return PreviewView()
-
-    async def submit(self, draft: OrderDraft, ask: Ask) -> SubmitResult:
-        raise AssertionError("the orders screen never submits")
-
-    async def orders(self, account_id: str) -> Sequence[OrderView]:
-        self.order_calls.append(account_id)
-        if self.failures:
-            raise self.failures.pop(0)
-        return list(self.order_list)
-
-    async def trades(self, account_id: str) -> Sequence[TradeView]:
-        self.trade_calls.append(account_id)
-        if self.trade_failures:
-            raise self.trade_failures.pop(0)
-        return list(self.trade_list)
-
-    async def cancel(self, account_id: str, order_id: int) -> str:
-        self.cancels.append((account_id, order_id))
-        if self.cancel_error is not None:
-            raise self.cancel_error
-        return self.cancel_answer
-
-    async def modify(
-        self,
-        order: OrderView,
-        *,
-        quantity: Decimal | None,
-        limit_price: Decimal | None,
-        stop_price: Decimal | None,
-        ask: Ask,
-    ) -> SubmitResult:
-        self.modifies.append(
-            {
-                "order_id": order.order_id,
-                "quantity": quantity,
-                "limit_price": limit_price,
-                "stop_price": stop_price,
-            }
-        )
-        for question in self.questions:
-            answer = await ask(question)
-            self.answers.append(answer)
-            if not answer:
-                return SubmitResult(
-                    SubmitStatus.DECLINED, "you declined IBKR's question", order_id=order.order_id
-                )
-        return SubmitResult(
-            SubmitStatus.ACCEPTED, "Order modified", order_id=order.order_id, coid=order.coid
-        )
-
-    async def cancel_all(self, account_id: str) -> CancelAllResult:
-        self.kills.append(account_id)
-        working = tuple(o.order_id for o in self.order_list if o.working)
-        return CancelAllResult(requested=working)
-
-    # --- scripting -------------------------------------------------------------------------------
-    def change(self, order_id: int, **changes: Any) -> None:
-        """The next polls show order ``order_id`` with these fields changed."""
-        self.order_list = [
-            replace(o, **changes) if o.order_id == order_id else o for o in self.order_list
-        ]
+def with_samples(**kw: Any) -> FakeTrader:
+    """The fake trader holding :func:`sample_orders` and :func:`sample_trades`."""
+    return FakeTrader(order_list=sample_orders(), trade_list=sample_trades(), **kw)
 
 
 class Polls:

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from ibtui.config import OrderSettings
 from ibtui.console import ClientBackend
 from ibtui.demo import build_demo, trading_offset
 from ibtui.ibkr import oauth
@@ -21,6 +20,7 @@ from ibtui.ibkr.connect import connect
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
 from ibtui.trading.journal import journal_path
+from ibtui.trading.settings import OrderSettings
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.accounts import AccountsScreen

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from textual.widgets import Input, Select
 
+from ibtui.trading import Side
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.lock import LockScreen
@@ -15,7 +16,7 @@ from ibtui.tui.screens.orders import OrdersScreen
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.screens.ticket import TicketScreen
-from ibtui.tui.trading import OrderSide, OrderView
+from ibtui.tui.trading import OrderView
 from ibtui.tui.viewmodels import PositionView
 from tests.tui.conftest import Clock, ViewBroker, position
 from tests.tui.fake_trader import FakeTrader
@@ -26,7 +27,7 @@ WORKING = OrderView(
     account_id=PAPER.account_id,
     conid=1,
     symbol="AAA",
-    side=OrderSide.BUY,
+    side=Side.BUY,
     kind="LMT",
     quantity=Decimal(10),
     filled=Decimal(0),
@@ -74,7 +75,7 @@ async def test_keys_on_a_position_open_a_prefilled_ticket() -> None:
 
         ticket = await ticket_for("x")  # close the long AAA position: SELL 10
         assert ticket.symbol == "AAA"
-        assert ticket.query_one("#side", Select).value is OrderSide.SELL
+        assert ticket.query_one("#side", Select).value is Side.SELL
         assert ticket.query_one("#quantity", Input).value == "10"
         assert ticket.query_one("#limit", Input).value  # prefilled with the last price
         await pilot.press("escape")
@@ -82,13 +83,13 @@ async def test_keys_on_a_position_open_a_prefilled_ticket() -> None:
 
         ticket = await ticket_for("j", "x")  # the short BBB position closes with a BUY of 5
         assert ticket.symbol == "BBB"
-        assert ticket.query_one("#side", Select).value is OrderSide.BUY
+        assert ticket.query_one("#side", Select).value is Side.BUY
         assert ticket.query_one("#quantity", Input).value == "5"
         await pilot.press("escape")
         await settle(pilot, lambda: app.screen is screen)
 
         ticket = await ticket_for("s")  # sell more of BBB (a bigger short): quantity left open
-        assert ticket.query_one("#side", Select).value is OrderSide.SELL
+        assert ticket.query_one("#side", Select).value is Side.SELL
         assert ticket.query_one("#quantity", Input).value == ""
 
 

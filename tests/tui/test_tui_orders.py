@@ -13,20 +13,16 @@ from textual.app import App
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
+from ibtui.trading.modify_input import kind_code
 from ibtui.tui import keymap
-from ibtui.tui.screens.orders import (
-    BlotterTable,
-    ModifyScreen,
-    OrdersScreen,
-    describe_order,
-    kind_code,
-    order_outcome,
-    parse_modify,
-)
+from ibtui.tui.screens.modify import ModifyScreen
+from ibtui.tui.screens.orders import OrdersScreen
 from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.trading import QuestionView
+from ibtui.tui.widgets.blotter import BlotterTable, describe_order, order_outcome
 from tests.tui.conftest import LIVE, PAPER, T0, Clock
-from tests.tui.fakes_trading import FakeTrader, OrdersApp, Polls, order, until
+from tests.tui.fake_trader import FakeTrader
+from tests.tui.fakes_trading import OrdersApp, Polls, order, until, with_samples
 
 SIZE = (80, 24)
 AAPL, MSFT, SPY, TSLA, NVDA = 1487203301, 1487203302, 1487203303, 1487203290, 1487203280
@@ -37,7 +33,7 @@ QUESTION = QuestionView(
 
 
 def make(trader: FakeTrader | None = None, **kw: Any) -> tuple[OrdersApp, FakeTrader, Polls]:
-    trader = trader or FakeTrader()
+    trader = trader or with_samples()
     clock = Clock()
     polls = Polls(clock)
     return OrdersApp(trader, clock, polls, **kw), trader, polls
@@ -87,30 +83,6 @@ def test_order_text_and_outcomes() -> None:
     assert order_outcome("PendingCancel") is None
 
 
-def test_parse_modify_checks_each_field() -> None:
-    aapl = order(AAPL, "AAPL", "BUY", "LMT", "10", filled="4", limit="215.00")
-    values, problems = parse_modify(aapl, "20", "214.5")
-    assert problems == {} and values is not None
-    assert (values.quantity, values.limit_price, values.stop_price) == (
-        Decimal(20),
-        Decimal("214.5"),
-        None,
-    )
-    assert parse_modify(aapl, "-1", "x")[1] == {
-        "quantity": "must be positive",
-        "limit": "numbers only",
-    }
-    assert parse_modify(aapl, "4", "")[1] == {
-        "quantity": "must be more than the 4 filled",
-        "limit": "required",
-    }
-    assert parse_modify(aapl, "10", "215")[1] == {"": "nothing changed"}
-    stop = order(MSFT, "MSFT", "SELL", "STP", "5", stop="400")
-    values, problems = parse_modify(stop, "5", "ignored", "399.5")
-    assert values is not None and values.stop_price == Decimal("399.5")
-    assert values.limit_price is None
-
-
 def test_every_binding_has_a_registered_id() -> None:
     registered = {v for k, v in vars(keymap).items() if k.isupper() and isinstance(v, str)}
     for cls in (OrdersScreen, BlotterTable, ModifyScreen, QuestionScreen):
@@ -158,7 +130,7 @@ async def test_rows_appear_working_first_and_update_in_place() -> None:
 
 
 async def test_a_faster_poll_interval_is_raised_to_ibkrs_pacing() -> None:
-    trader, clock = FakeTrader(), Clock()
+    trader, clock = with_samples(), Clock()
     polls = Polls(clock)
     screen = OrdersScreen(trader, PAPER, clock=clock, poll_interval=1.0, sleep=polls.sleep)
     assert screen.poll_interval == 5.0
@@ -281,7 +253,7 @@ async def open_modify(pilot: Any, app: OrdersApp, screen: OrdersScreen) -> Modif
 
 
 async def test_modify_through_ibkrs_question_sends_the_new_values() -> None:
-    app, trader, _ = make(FakeTrader(questions=[QUESTION]))
+    app, trader, _ = make(with_samples(questions=[QUESTION]))
     async with app.run_test(size=SIZE) as pilot:
         screen = await loaded(pilot, app)
         modify = await open_modify(pilot, app, screen)
@@ -320,7 +292,7 @@ async def test_modify_through_ibkrs_question_sends_the_new_values() -> None:
 
 
 async def test_rejecting_ibkrs_question_during_modify_says_declined() -> None:
-    app, trader, _ = make(FakeTrader(questions=[QUESTION]))
+    app, trader, _ = make(with_samples(questions=[QUESTION]))
     async with app.run_test(size=SIZE) as pilot:
         screen = await loaded(pilot, app)
         modify = await open_modify(pilot, app, screen)
@@ -439,7 +411,7 @@ async def test_an_orders_error_is_shown_and_the_screen_stays_usable() -> None:
 
 
 async def test_a_failing_first_load_is_retried_with_back_off() -> None:
-    trader = FakeTrader(failures=[RuntimeError("no bridge"), RuntimeError("no bridge")])
+    trader = with_samples(failures=[RuntimeError("no bridge"), RuntimeError("no bridge")])
     app, _, polls = make(trader)
     async with app.run_test(size=SIZE) as pilot:
         screen = await loaded(pilot, app)

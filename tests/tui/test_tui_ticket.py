@@ -9,16 +9,9 @@ from decimal import Decimal
 from textual.app import App, ComposeResult
 from textual.widgets import Button, Input, Select, Static
 
+from ibtui.trading import Precaution, Side, SubmitOutcome, SubmitStatus, TicketType, TimeInForce
 from ibtui.tui.screens.ticket import TicketScreen, parse_ticket
-from ibtui.tui.trading import (
-    OrderKind,
-    OrderSide,
-    PrecautionView,
-    QuestionView,
-    SubmitResult,
-    SubmitStatus,
-    TimeInForce,
-)
+from ibtui.tui.trading import QuestionView
 from ibtui.tui.viewmodels import AccountView, QuoteView
 from tests.tui.fake_trader import FakeTrader
 
@@ -34,7 +27,7 @@ class TicketApp(App[None]):
         self.trader = trader
         self.account = account
         self.kw = kw
-        self.results: list[SubmitResult | None] = []
+        self.results: list[SubmitOutcome | None] = []
 
     def compose(self) -> ComposeResult:
         yield Static("positions")
@@ -68,9 +61,9 @@ async def settle(pilot, condition, rounds: int = 100) -> None:  # type: ignore[n
 def test_parse_ticket_names_the_field_of_each_problem() -> None:
     def parse(**kw: object):  # type: ignore[no-untyped-def]
         fields = {
-            "side": OrderSide.BUY,
+            "side": Side.BUY,
             "quantity": "10",
-            "kind": OrderKind.LIMIT,
+            "kind": TicketType.LMT,
             "limit": "215",
             "stop": "",
             "tif": TimeInForce.DAY,
@@ -87,8 +80,8 @@ def test_parse_ticket_names_the_field_of_each_problem() -> None:
     assert "more than 0" in parse(quantity="-5")[1][0].message
     assert parse(quantity="1,000")[0] is not None
     assert parse(limit="")[1][0].message == "LMT needs a limit price"
-    assert [p.field for p in parse(kind=OrderKind.STOP_LIMIT)[1]] == ["stop"]
-    market, problems = parse(kind=OrderKind.MARKET, limit="junk")
+    assert [p.field for p in parse(kind=TicketType.STP_LMT)[1]] == ["stop_price"]
+    market, problems = parse(kind=TicketType.MKT, limit="junk")
     assert market is not None and market.limit_price is None and not problems
     assert "numbers only" in parse(limit="NaN")[1][0].message or parse(limit="NaN")[1]
 
@@ -104,7 +97,7 @@ async def test_errors_show_beside_their_fields_as_you_type() -> None:
         await pilot.press("backspace", "0")
         assert text(ticket, "#quantity-error") == ""
         assert ticket.query_one("#send-button", Button).disabled
-        ticket.query_one("#kind", Select).value = OrderKind.STOP
+        ticket.query_one("#kind", Select).value = TicketType.STP
         await pilot.pause()
         assert ticket.query_one("#stop-row").display
         assert not ticket.query_one("#limit-row").display
@@ -199,7 +192,7 @@ async def test_a_live_account_needs_its_last_four_characters() -> None:
 
 
 async def test_an_unknown_outcome_keeps_send_disabled() -> None:
-    unknown = SubmitResult(SubmitStatus.UNKNOWN, "no answer from IBKR; check the orders screen")
+    unknown = SubmitOutcome(SubmitStatus.UNKNOWN, "no answer from IBKR; check the orders screen")
     trader = FakeTrader(outcome=unknown)
     app = TicketApp(trader, quantity=Decimal(10), limit_price=Decimal("215.00"))
     async with app.run_test(size=(100, 30)) as pilot:
@@ -217,7 +210,7 @@ async def test_an_unknown_outcome_keeps_send_disabled() -> None:
 
 
 async def test_a_blocking_precaution_stops_the_send() -> None:
-    block = PrecautionView("order value 2,150,000 USD is over the limit of 50,000", True)
+    block = Precaution("order_value", "order value 2,150,000 USD is over the limit of 50,000", True)
     trader = FakeTrader(precautions=(block,))
     app = TicketApp(trader, quantity=Decimal(10000), limit_price=Decimal("215.00"))
     async with app.run_test(size=(100, 30)) as pilot:

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from textual.widgets import Input
 
-from ibtui.config import OrderSettings
 from ibtui.console import ClientBackend
 from ibtui.demo import DemoEnvironment, build_demo, trading_offset
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
 from ibtui.trading.journal import journal_path, read_journal
+from ibtui.trading.settings import OrderSettings
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
@@ -163,8 +163,9 @@ async def test_a_dropped_answer_is_reconciled_by_coid_and_never_resent(tmp_path:
 async def test_orders_screen_cancel_modify_and_kill_switch_on_the_simulator(
     tmp_path: Path,
 ) -> None:
-    from ibtui.tui.screens.orders import ModifyScreen, OrdersScreen
-    from ibtui.tui.trading import OrderDraft, OrderKind, OrderSide, SubmitStatus
+    from ibtui.trading import OrderDraft, Side, SubmitStatus, TicketType
+    from ibtui.tui.screens.modify import ModifyScreen
+    from ibtui.tui.screens.orders import OrdersScreen
 
     demo, app, backend, _ = environment(tmp_path)
     assert app.trader is not None
@@ -186,9 +187,9 @@ async def test_orders_screen_cancel_modify_and_kill_switch_on_the_simulator(
                 PAPER_ACCOUNT,
                 AAPL,
                 "AAPL",
-                OrderSide.BUY,
+                Side.BUY,
                 Decimal(1),
-                OrderKind.LIMIT,
+                TicketType.LMT,
                 limit_price=(last * Decimal(pct)).quantize(Decimal("0.01")),
             )
             result = await trader.submit(draft, never)

@@ -18,6 +18,9 @@ LATER = (
     "ibtui.tui.screens.search",
     "ibtui.tui.screens.watchlist",
     "ibtui.tui.screens.orders",
+    "ibtui.tui.screens.modify",
+    "ibtui.tui.widgets.blotter",
+    "ibtui.trading.modify_input",
     "ibtui.tui.screens.ticket",
     "ibtui.tui.screens.help",
     "ibtui.tui.screens.login",
@@ -62,6 +65,21 @@ def test_the_console_and_the_app_import_no_screen_the_start_does_not_show() -> N
     loaded = imported_after("import ibtui.console, ibtui.tui.app")
     assert "ibtui.tui.screens.positions" in loaded  # the probe sees the start's imports
     assert sorted(loaded & set(LATER)) == []
+
+
+def test_the_consoles_trader_is_made_at_start_without_the_order_service(tmp_path: Path) -> None:
+    # ibtui run and ibtui demo make their trader before the first positions: the order service,
+    # the order models and the trading screens' view-models wait for the first order call.
+    loaded = imported_after(
+        "import ibtui.console, ibtui.tui.app\nfrom pathlib import Path\n"
+        "from ibtui.console import ClientBackend\n"
+        "from ibtui.trading.settings import OrderSettings\n"
+        "backend = ClientBackend.__new__(ClientBackend)\n"
+        f"trader = ClientBackend.trader(backend, OrderSettings(), Path({str(tmp_path)!r}))\n"
+        "assert trader.settings == OrderSettings()\n"
+    )
+    assert "ibtui.console_trading" in loaded
+    assert sorted(loaded & (set(LATER) - {"ibtui.console_trading"})) == []
 
 
 def test_the_demo_reads_its_kept_keys_without_pycryptodomes_pem_and_pkcs8(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from ibtui.ibkr.errors import VerifierError
 from ibtui.ibkr.login import clean_verifier
+from ibtui.trading import TICKET_TIFS, Side, TicketType, TimeInForce
 from ibtui.tui.screens.login import clean_verifier as screen_verifier
 from ibtui.tui.screens.ticket import parse_ticket
-from ibtui.tui.trading import OrderKind, OrderSide, TimeInForce
 from ibtui.tui.viewmodels import AccountView
 
 ACCOUNT = AccountView("DU1", paper=True)
@@ -36,17 +36,17 @@ def test_the_verifier_is_cleaned_or_refused_with_a_reason(text: str) -> None:
     TEXT,
     TEXT,
     TEXT,
-    st.sampled_from(list(OrderKind)),
-    st.sampled_from(list(OrderSide)),
-    st.sampled_from(list(TimeInForce)),
+    st.sampled_from(list(TicketType)),
+    st.sampled_from(list(Side)),
+    st.sampled_from(TICKET_TIFS),
     st.booleans(),
 )
 def test_ticket_fields_parse_or_say_which_field_is_wrong(
     quantity: str,
     limit: str,
     stop: str,
-    kind: OrderKind,
-    side: OrderSide,
+    kind: TicketType,
+    side: Side,
     tif: TimeInForce,
     outside_rth: bool,
 ) -> None:
@@ -63,7 +63,9 @@ def test_ticket_fields_parse_or_say_which_field_is_wrong(
         outside_rth=outside_rth,
     )
     if draft is None:
-        assert problems and all(p.field in ("quantity", "limit", "stop") for p in problems)
+        assert problems and all(
+            p.field in ("quantity", "limit_price", "stop_price") for p in problems
+        )
         assert all(p.message for p in problems)
     else:
         assert not problems and draft.quantity > 0 and draft.quantity.is_finite()

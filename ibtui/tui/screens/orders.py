@@ -10,8 +10,9 @@ Every order action asks first (:class:`~ibtui.tui.screens.question.QuestionScree
 
 * ``c`` cancels the working order under the cursor; the row says the cancel is pending until a poll
   shows the order finished.
-* ``m`` opens :class:`ModifyScreen` (quantity and price prefilled, checked), then a confirmation,
-  then :meth:`Trader.modify`; IBKR's questions on the way are shown one by one.
+* ``m`` opens :class:`~ibtui.tui.screens.modify.ModifyScreen` (quantity and price prefilled,
+  checked), then a confirmation, then :meth:`Trader.modify`; IBKR's questions on the way are
+  shown one by one.
 * ``ctrl+k`` then ``K`` within 2 s (the kill switch) asks to cancel every working order on the
   account, then calls :meth:`Trader.cancel_all`.
 
@@ -23,52 +24,42 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from collections.abc import Awaitable, Callable, Iterable
 from typing import ClassVar, Literal
 
-from rich.style import Style
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, ContentSwitcher, DataTable, Input, Static
-from textual.widgets.data_table import RowKey
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Static
 
+from ibtui.trading import SubmitOutcome, SubmitStatus
 from ibtui.tui import keymap as ids
 from ibtui.tui.format import (
-    MISSING,
     fmt_duration,
-    fmt_money,
-    fmt_price,
-    fmt_quantity,
-    price_decimals,
 )
+from ibtui.tui.screens.modify import ModifyScreen
 from ibtui.tui.screens.question import QuestionScreen
-from ibtui.tui.trading import (
-    OrderView,
-    QuestionView,
-    SubmitResult,
-    SubmitStatus,
-    Trader,
-    TradeView,
-)
+from ibtui.tui.trading import OrderView, QuestionView, Trader, TradeView
 from ibtui.tui.viewmodels import AccountView
+from ibtui.tui.widgets.blotter import (
+    ORDER_COLUMNS,
+    TRADE_COLUMNS,
+    BlotterTable,
+    RowStyles,
+    Signature,
+    cell_text,
+    clock_time,
+    describe_order,
+    order_cells,
+    order_outcome,
+    outcome_notice,
+    trade_cells,
+)
 from ibtui.tui.widgets.footer import Footer
 
-__all__ = [
-    "BlotterTable",
-    "ModifyScreen",
-    "ModifyValues",
-    "OrdersScreen",
-    "describe_order",
-    "kind_code",
-    "order_outcome",
-    "parse_modify",
-]
+__all__ = ["OrdersScreen"]
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -78,425 +69,7 @@ TRADES_MIN_INTERVAL = 5.0  # IBKR: /iserver/account/trades, 1 request per 5 s
 MAX_BACKOFF = 60.0
 CHORD_SECONDS = 2.0  # the kill switch's second key must follow the first within this
 
-Outcome = Literal["Filled", "Cancelled", "Rejected"]
 
-# --- order text ---------------------------------------------------------------------------------
-_KIND_CODES = {
-    "LMT": "LMT",
-    "LIMIT": "LMT",
-    "MKT": "MKT",
-    "MARKET": "MKT",
-    "STP": "STP",
-    "STOP": "STP",
-    "STP LMT": "STP LMT",
-    "STOP LMT": "STP LMT",
-    "STOP LIMIT": "STP LMT",
-    "STP LIMIT": "STP LMT",
-}
-
-
-def kind_code(kind: str) -> str:
-    """IBKR's order type in the ticket's words: ``Limit``/``LIMIT`` → ``LMT``, ``Stop Limit`` /
-    ``STOP_LIMIT`` → ``STP LMT``; anything else unchanged."""
-    key = " ".join(kind.replace("_", " ").upper().split())
-    return _KIND_CODES.get(key, kind)
-
-
-def _has_limit(kind: str) -> bool:
-    return kind_code(kind) in ("LMT", "STP LMT")
-
-
-def _has_stop(kind: str) -> bool:
-    return kind_code(kind) in ("STP", "STP LMT")
-
-
-def describe_order(
-    order: OrderView,
-    *,
-    quantity: Decimal | None = None,
-    limit_price: Decimal | None = None,
-    stop_price: Decimal | None = None,
-) -> str:
-    """``BUY 10 AAPL LMT 215.00``, ``SELL 5 AAPL STP 210.00``, ``SELL 5 AAPL STP LMT 210.00
-    209.50`` (stop, then limit); the keyword values replace the order's own."""
-    code = kind_code(order.kind)
-    size = quantity if quantity is not None else order.quantity
-    parts = [order.side.value, fmt_quantity(size), order.symbol, code]
-    stop = stop_price if stop_price is not None else order.stop_price
-    limit = limit_price if limit_price is not None else order.limit_price
-    if _has_stop(order.kind) and stop is not None:
-        parts.append(fmt_price(stop))
-    if _has_limit(order.kind) and limit is not None:
-        parts.append(fmt_price(limit))
-    return " ".join(parts)
-
-
-def order_outcome(status: str) -> Outcome | None:
-    """``Filled``, ``Cancelled`` or ``Rejected`` for IBKR's final statuses, else None."""
-    word = status.replace("_", "").replace(" ", "").casefold()
-    if word == "filled":
-        return "Filled"
-    if word in ("cancelled", "canceled", "apicancelled", "apicanceled"):
-        return "Cancelled"
-    if word in ("rejected", "inactive"):
-        return "Rejected"
-    return None
-
-
-def outcome_notice(order: OrderView, outcome: Outcome) -> str:
-    """The notification text for an order that reached ``outcome``."""
-    if outcome == "Filled":
-        size = order.filled if order.filled else order.quantity
-        price = f" @ {fmt_price(order.avg_price)}" if order.avg_price is not None else ""
-        return f"Filled: {order.side.value} {fmt_quantity(size)} {order.symbol}{price}"
-    text = f"{outcome}: {describe_order(order)} (order {order.order_id})"
-    if outcome == "Cancelled" and order.filled:
-        text += f" after {fmt_quantity(order.filled)} filled"
-    return text
-
-
-def _clock_time(stamp: float | None, now: float) -> str:
-    if stamp is None:
-        return MISSING
-    when = time.localtime(stamp)
-    if time.strftime("%Y%m%d", when) == time.strftime("%Y%m%d", time.localtime(now)):
-        return time.strftime("%H:%M:%S", when)
-    return time.strftime("%m-%d %H:%M", when)
-
-
-# --- the tables ---------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class _Col:
-    key: str
-    label: str
-    width: int
-    right: bool = False
-
-
-ORDER_COLUMNS = (
-    _Col("symbol", "Symbol", 8),
-    _Col("side", "Side", 4),
-    _Col("type", "Type", 7),
-    _Col("quantity", "Qty", 6, right=True),
-    _Col("status", "Status", 13),
-    _Col("fills", "Fill/Rem", 8, right=True),
-    _Col("limit", "Limit", 9, right=True),
-    _Col("stop", "Stop", 9, right=True),
-    _Col("avg", "Avg", 9, right=True),
-    _Col("time", "Time", 11),
-    _Col("order", "Order", 10, right=True),
-    _Col("coid", "cOID", 22),
-)
-TRADE_COLUMNS = (
-    _Col("time", "Time", 11),
-    _Col("symbol", "Symbol", 9),
-    _Col("side", "Side", 4),
-    _Col("quantity", "Qty", 7, right=True),
-    _Col("price", "Price", 10, right=True),
-    _Col("commission", "Comm.", 8, right=True),
-    _Col("ref", "Order ref", 22),
-    _Col("execution", "Execution", 24),
-)
-
-Signature = tuple[str, str]  # a cell as drawn: text and style
-
-
-@dataclass(frozen=True, slots=True)
-class _Styles:
-    buy: Style
-    sell: Style
-    working: Style
-    done: Style
-    filled: Style
-    rejected: Style
-    pending: Style
-
-
-class BlotterTable(DataTable[Text]):
-    """A row-cursor table with vim keys; rows keyed by order or execution id."""
-
-    DEFAULT_CSS = """
-    BlotterTable {
-        height: 1fr;
-        & > .blotter--buy { color: $text-success; }
-        & > .blotter--sell { color: $text-error; }
-        & > .blotter--working { text-style: bold; }
-        & > .blotter--done { text-style: dim; }
-        & > .blotter--filled { color: $text-success; }
-        & > .blotter--rejected { color: $text-error; }
-        & > .blotter--pending { color: $text-warning; text-style: bold; }
-    }
-    """
-    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
-        "blotter--buy",
-        "blotter--sell",
-        "blotter--working",
-        "blotter--done",
-        "blotter--filled",
-        "blotter--rejected",
-        "blotter--pending",
-    }
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "cursor_down", "Down", show=False, id=ids.ORDERS_DOWN),
-        Binding("k", "cursor_up", "Up", show=False, id=ids.ORDERS_UP),
-        Binding("g", "scroll_top", "First row", show=False, id=ids.ORDERS_TOP),
-        Binding("G", "scroll_bottom", "Last row", show=False, id=ids.ORDERS_BOTTOM),
-    ]
-
-    def __init__(self, columns: Sequence[_Col], *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
-        self.fixed_columns = 1
-        for column in columns:
-            label = Text(column.label, justify="right" if column.right else "left")
-            self.add_column(label, width=column.width, key=column.key)
-
-    def styles_for_rows(self) -> _Styles:
-        def style(name: str) -> Style:
-            return self.get_component_rich_style(f"blotter--{name}", partial=True)
-
-        return _Styles(
-            buy=style("buy"),
-            sell=style("sell"),
-            working=style("working"),
-            done=style("done"),
-            filled=style("filled"),
-            rejected=style("rejected"),
-            pending=style("pending"),
-        )
-
-    @property
-    def keys(self) -> list[str]:
-        """Row keys in display order."""
-        return [str(row.key.value) for row in self.ordered_rows]
-
-    def cursor_key(self) -> str | None:
-        if not self.row_count or not self.is_valid_row_index(self.cursor_row):
-            return None
-        return str(self.ordered_rows[self.cursor_row].key.value)
-
-    def move_to(self, key: str | None) -> None:
-        if key is not None and RowKey(key) in self.rows:
-            self.move_cursor(row=self.get_row_index(key), animate=False)
-
-    def text(self, key: str, column: str) -> str:
-        return self.get_cell(key, column).plain
-
-
-def _order_cells(
-    order: OrderView, pending_cancel: bool, styles: _Styles | None, now: float
-) -> dict[str, Signature]:
-    def st(name: str) -> str:
-        return str(getattr(styles, name)) if styles is not None else ""
-
-    outcome = order_outcome(order.status)
-    if pending_cancel and order.working:
-        status = (order.status if "cancel" in order.status.casefold() else "Cancel sent", "pending")
-    elif order.working:
-        status = (order.status, "working")
-    elif outcome == "Filled":
-        status = (order.status, "filled")
-    elif outcome == "Rejected":
-        status = (order.status, "rejected")
-    else:
-        status = (order.status, "done")
-    row_style = "" if order.working else st("done")
-    side_style = st("buy") if order.side.value == "BUY" else st("sell")
-    limit = fmt_price(order.limit_price) if order.limit_price is not None else ""
-    stop = fmt_price(order.stop_price) if order.stop_price is not None else ""
-    return {
-        "symbol": (order.symbol, row_style),
-        "side": (order.side.value, side_style),
-        "type": (kind_code(order.kind), row_style),
-        "quantity": (fmt_quantity(order.quantity), row_style),
-        "status": (status[0], st(status[1])),
-        "fills": (f"{fmt_quantity(order.filled)}/{fmt_quantity(order.remaining)}", row_style),
-        "limit": (limit, row_style),
-        "stop": (stop, row_style),
-        "avg": (fmt_price(order.avg_price) if order.avg_price is not None else "", row_style),
-        "time": (_clock_time(order.updated_at, now), row_style),
-        "order": (str(order.order_id), row_style),
-        "coid": (order.coid or "", row_style),
-    }
-
-
-def _trade_cells(trade: TradeView, styles: _Styles | None, now: float) -> dict[str, Signature]:
-    side_style = ""
-    if styles is not None:
-        side_style = str(styles.buy if trade.side.value == "BUY" else styles.sell)
-    commission = fmt_money(trade.commission) if trade.commission is not None else ""
-    return {
-        "time": (_clock_time(trade.time, now), ""),
-        "symbol": (trade.symbol, ""),
-        "side": (trade.side.value, side_style),
-        "quantity": (fmt_quantity(trade.quantity), ""),
-        "price": (fmt_price(trade.price), ""),
-        "commission": (commission, ""),
-        "ref": (trade.order_ref or "", ""),
-        "execution": (trade.execution_id, ""),
-    }
-
-
-def _text(cell: Signature, column: _Col) -> Text:
-    return Text(cell[0], style=cell[1], justify="right" if column.right else "left")
-
-
-# --- modify -------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class ModifyValues:
-    """What :class:`ModifyScreen` answers: the order's new quantity and prices (a price the
-    order type does not use is None)."""
-
-    quantity: Decimal
-    limit_price: Decimal | None = None
-    stop_price: Decimal | None = None
-
-
-def _positive(text: str, problems: dict[str, str], field: str) -> Decimal | None:
-    text = text.strip().replace(",", "")
-    if not text:
-        problems[field] = "required"
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        problems[field] = "numbers only"
-        return None
-    if not value.is_finite():
-        problems[field] = "numbers only"
-        return None
-    if value <= 0:
-        problems[field] = "must be positive"
-        return None
-    return value
-
-
-def parse_modify(
-    order: OrderView, quantity: str, limit: str = "", stop: str = ""
-) -> tuple[ModifyValues | None, dict[str, str]]:
-    """The new values, or the problem of each field (``quantity``, ``limit``, ``stop``, or ``""``
-    when nothing changed)."""
-    problems: dict[str, str] = {}
-    size = _positive(quantity, problems, "quantity")
-    if size is not None and order.filled is not None and size <= order.filled:
-        problems["quantity"] = f"must be more than the {fmt_quantity(order.filled)} filled"
-    limit_price = _positive(limit, problems, "limit") if _has_limit(order.kind) else None
-    stop_price = _positive(stop, problems, "stop") if _has_stop(order.kind) else None
-    if problems or size is None:
-        return None, problems
-    values = ModifyValues(size, limit_price, stop_price)
-    if (
-        size == order.quantity
-        and limit_price == (order.limit_price if _has_limit(order.kind) else None)
-        and stop_price == (order.stop_price if _has_stop(order.kind) else None)
-    ):
-        return None, {"": "nothing changed"}
-    return values, {}
-
-
-def _plain(value: Decimal | None, *, price: bool = False) -> str:
-    """An input's prefill: no thousands separators; prices with their usual decimals."""
-    if value is None:
-        return ""
-    if price:
-        return f"{value:.{price_decimals(value)}f}"
-    if value == value.to_integral_value():
-        return f"{value.quantize(Decimal(1)):f}"
-    return f"{value.normalize():f}"
-
-
-class ModifyScreen(ModalScreen[ModifyValues | None]):
-    """New quantity and price for a working order, prefilled and checked as typed. Dismisses with
-    :class:`ModifyValues` (``enter``/``ctrl+s``, only when every field is valid) or None."""
-
-    CSS_PATH = "orders.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "submit", "Review", id=ids.MODIFY_SUBMIT),
-        Binding("escape", "back", "Back", id=ids.MODIFY_CLOSE),
-    ]
-
-    def __init__(self, order: OrderView, *, cursor_blink: bool = True) -> None:
-        super().__init__()
-        self.order = order
-        self.cursor_blink = cursor_blink
-        self.fields = ["quantity"]
-        if _has_limit(order.kind):
-            self.fields.append("limit")
-        if _has_stop(order.kind):
-            self.fields.append("stop")
-        self.problems: dict[str, str] = {}
-
-    def compose(self) -> ComposeResult:
-        order = self.order
-        labels = {"quantity": "Quantity", "limit": "Limit", "stop": "Stop"}
-        values = {
-            "quantity": _plain(order.quantity),
-            "limit": _plain(order.limit_price, price=True),
-            "stop": _plain(order.stop_price, price=True),
-        }
-        with Vertical(id="modify-box") as box:
-            box.border_title = f"Modify order {order.order_id}"
-            filled = f"filled {fmt_quantity(order.filled)}" if order.filled else "nothing filled"
-            yield Static(
-                f"{describe_order(order)}  ·  {order.status}, {filled}",
-                id="modify-order",
-                markup=False,
-            )
-            for name in self.fields:
-                with Horizontal(classes="modify-row"):
-                    yield Static(labels[name], classes="modify-label")
-                    yield Input(values[name], id=f"modify-{name}", compact=True)
-                    yield Static("", id=f"modify-{name}-error", classes="modify-error")
-            yield Static("", id="modify-problem", classes="modify-error")
-            with Horizontal(id="modify-buttons"):
-                yield Button("Review (enter)", id="modify-submit", variant="primary")
-                yield Button("Back (esc)", id="modify-back")
-
-    def on_mount(self) -> None:
-        for box in self.query(Input):
-            box.cursor_blink = self.cursor_blink
-        # the price is what is changed most; the quantity when there is none
-        self.query_one(f"#modify-{self.fields[-1]}", Input).focus()
-
-    def _texts(self) -> dict[str, str]:
-        return {name: self.query_one(f"#modify-{name}", Input).value for name in self.fields}
-
-    def _check(self) -> ModifyValues | None:
-        texts = self._texts()
-        values, self.problems = parse_modify(
-            self.order, texts["quantity"], texts.get("limit", ""), texts.get("stop", "")
-        )
-        for name in self.fields:
-            self.query_one(f"#modify-{name}-error", Static).update(self.problems.get(name, ""))
-        self.query_one("#modify-problem", Static).update(self.problems.get("", ""))
-        return values
-
-    @on(Input.Changed)
-    def _changed(self) -> None:
-        self._check()
-        self.query_one("#modify-problem", Static).update("")  # "nothing changed" only on submit
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_submit()
-
-    @on(Button.Pressed, "#modify-submit")
-    def _submit_pressed(self) -> None:
-        self.action_submit()
-
-    @on(Button.Pressed, "#modify-back")
-    def _back_pressed(self) -> None:
-        self.action_back()
-
-    def action_submit(self) -> None:
-        values = self._check()
-        if values is not None:
-            self.dismiss(values)
-
-    def action_back(self) -> None:
-        self.dismiss(None)
-
-
-# --- the screen ---------------------------------------------------------------------------------
 class OrdersScreen(Screen[None]):
     CSS_PATH = "orders.tcss"
     AUTO_FOCUS = "#orders-table"
@@ -546,7 +119,7 @@ class OrdersScreen(Screen[None]):
         self._loaded_at: float | None = None
         self._cells: dict[str, dict[str, Signature]] = {}
         self._trade_cells: dict[str, dict[str, Signature]] = {}
-        self._styles: _Styles | None = None
+        self._styles: RowStyles | None = None
         self._busy: set[int] = set()
         self._kill_armed_at: float | None = None
         self._trades_at: float | None = None
@@ -644,7 +217,7 @@ class OrdersScreen(Screen[None]):
 
     def _draw(self, order: OrderView, now: float | None = None) -> None:
         key = str(order.order_id)
-        cells = _order_cells(
+        cells = order_cells(
             order,
             order.order_id in self.pending_cancel,
             self._styles,
@@ -653,11 +226,11 @@ class OrdersScreen(Screen[None]):
         table = self.table
         shown = self._cells.get(key)
         if shown is None:
-            table.add_row(*(_text(cells[c.key], c) for c in ORDER_COLUMNS), key=key)
+            table.add_row(*(cell_text(cells[c.key], c) for c in ORDER_COLUMNS), key=key)
         else:
             for column in ORDER_COLUMNS:
                 if shown[column.key] != cells[column.key]:
-                    table.update_cell(key, column.key, _text(cells[column.key], column))
+                    table.update_cell(key, column.key, cell_text(cells[column.key], column))
         self._cells[key] = cells
 
     def _redraw(self, order_id: int) -> None:
@@ -748,14 +321,14 @@ class OrdersScreen(Screen[None]):
             table.remove_row(key)
             del self._trade_cells[key]
         for key, trade in fresh.items():
-            cells = _trade_cells(trade, self._styles, now)
+            cells = trade_cells(trade, self._styles, now)
             shown = self._trade_cells.get(key)
             if shown is None:
-                table.add_row(*(_text(cells[c.key], c) for c in TRADE_COLUMNS), key=key)
+                table.add_row(*(cell_text(cells[c.key], c) for c in TRADE_COLUMNS), key=key)
             else:
                 for column in TRADE_COLUMNS:
                     if shown[column.key] != cells[column.key]:
-                        table.update_cell(key, column.key, _text(cells[column.key], column))
+                        table.update_cell(key, column.key, cell_text(cells[column.key], column))
             self._trade_cells[key] = cells
         ordered = sorted(fresh.values(), key=lambda t: (-(t.time or 0.0), t.execution_id))
         wanted = [t.execution_id for t in ordered]
@@ -797,7 +370,7 @@ class OrdersScreen(Screen[None]):
         if not self.loaded:
             head.append("  loading…", style="dim")
         elif self.updated_at is not None:
-            head.append(f"  as of {_clock_time(self.updated_at, self.clock())}", style="dim")
+            head.append(f"  as of {clock_time(self.updated_at, self.clock())}", style="dim")
         self.query_one("#orders-head", Static).update(head)
 
     def _key(self, binding_id: str, fallback: str) -> str:
@@ -1026,12 +599,12 @@ class OrdersScreen(Screen[None]):
 
 
 def _modify_text(
-    order_id: int, result: SubmitResult
+    order_id: int, result: SubmitOutcome
 ) -> tuple[str, Literal["info", "warning", "error"]]:
     status = result.status
     if status is SubmitStatus.ACCEPTED:
         return f"Order {order_id} modified: {result.message}", "info"
-    if status is SubmitStatus.DECLINED:
+    if status is SubmitStatus.CANCELLED:
         return f"Modify of order {order_id} declined, nothing sent: {result.message}", "warning"
     if status is SubmitStatus.REJECTED:
         return f"IBKR rejected the modify of order {order_id}: {result.message}", "error"

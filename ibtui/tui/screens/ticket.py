@@ -12,7 +12,7 @@ one (:class:`~ibtui.tui.screens.question.QuestionScreen`). While a submission is
 disabled and a second press does nothing; an unknown outcome keeps it disabled, because the order
 may exist: the orders screen (or the trader's reconciliation) says whether it does.
 
-Dismisses with the :class:`~ibtui.tui.trading.SubmitResult` of an accepted order, or None.
+Dismisses with the :class:`~ibtui.trading.SubmitOutcome` of an accepted order, or None.
 """
 
 from __future__ import annotations
@@ -29,39 +29,45 @@ from textual.css.query import NoMatches
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Select, Static
 
+from ibtui.trading import (
+    TICKET_TIFS,
+    Check,
+    FieldError,
+    OrderDraft,
+    Side,
+    SubmitOutcome,
+    SubmitStatus,
+    TicketType,
+    TimeInForce,
+)
 from ibtui.tui import keymap as ids
 from ibtui.tui.format import fmt_price
-from ibtui.tui.trading import (
-    FieldProblem,
-    OrderDraft,
-    OrderKind,
-    OrderSide,
-    PreviewView,
-    QuestionView,
-    SubmitResult,
-    SubmitStatus,
-    TicketCheck,
-    TimeInForce,
-    Trader,
-)
+from ibtui.tui.trading import PreviewView, QuestionView, Trader
 from ibtui.tui.viewmodels import AccountView, QuoteView
 
 __all__ = ["TicketScreen", "parse_ticket"]
 
-FIELDS = ("side", "quantity", "kind", "limit", "stop")  # each has an error line beside it
+# the draft's fields that have an error line beside them, and the input each belongs to
+FIELDS = {
+    "side": "side",
+    "quantity": "quantity",
+    "order_type": "kind",
+    "limit_price": "limit",
+    "stop_price": "stop",
+}
 
 
-def _number(text: str, name: str, problems: list[FieldProblem], field: str) -> Decimal | None:
+def _number(text: str, name: str, problems: list[FieldError], field: str) -> Decimal | None:
     text = text.strip().replace(",", "")
     if not text:
         return None
     try:
         value = Decimal(text)
     except InvalidOperation:
-        problems.append(FieldProblem(field, f"{name}: numbers only"))
+        problems.append(FieldError(field, f"{name}: numbers only"))
         return None
     if not value.is_finite() or value <= 0:
-        problems.append(FieldProblem(field, f"{name} must be more than 0"))
+        problems.append(FieldError(field, f"{name} must be more than 0"))
         return None
     return value
 
@@ -71,26 +77,29 @@ def parse_ticket(
     conid: int,
     symbol: str,
     *,
-    side: OrderSide,
+    side: Side,
     quantity: str,
-    kind: OrderKind,
+    kind: TicketType,
     limit: str,
     stop: str,
     tif: TimeInForce,
     outside_rth: bool,
     currency: str = "USD",
-) -> tuple[OrderDraft | None, list[FieldProblem]]:
-    """The draft the fields describe, or the reasons there is none (by field)."""
-    problems: list[FieldProblem] = []
+) -> tuple[OrderDraft | None, list[FieldError]]:
+    """The draft the fields describe, or the reasons there is none (by the draft's field)."""
+    problems: list[FieldError] = []
     qty = _number(quantity, "Quantity", problems, "quantity")
     if qty is None and not any(p.field == "quantity" for p in problems):
-        problems.append(FieldProblem("quantity", "Quantity is required"))
-    limit_price = _number(limit, "Limit price", problems, "limit") if kind.needs_limit else None
-    stop_price = _number(stop, "Stop price", problems, "stop") if kind.needs_stop else None
-    if kind.needs_limit and limit_price is None and not any(p.field == "limit" for p in problems):
-        problems.append(FieldProblem("limit", f"{kind.value} needs a limit price"))
-    if kind.needs_stop and stop_price is None and not any(p.field == "stop" for p in problems):
-        problems.append(FieldProblem("stop", f"{kind.value} needs a stop price"))
+        problems.append(FieldError("quantity", "Quantity is required"))
+    limit_price = stop_price = None
+    if kind.needs_limit:
+        limit_price = _number(limit, "Limit price", problems, "limit_price")
+        if limit_price is None and not any(p.field == "limit_price" for p in problems):
+            problems.append(FieldError("limit_price", f"{kind.value} needs a limit price"))
+    if kind.needs_stop:
+        stop_price = _number(stop, "Stop price", problems, "stop_price")
+        if stop_price is None and not any(p.field == "stop_price" for p in problems):
+            problems.append(FieldError("stop_price", f"{kind.value} needs a stop price"))
     if problems or qty is None:
         return None, problems
     draft = OrderDraft(
@@ -99,17 +108,18 @@ def parse_ticket(
         symbol=symbol,
         side=side,
         quantity=qty,
-        kind=kind,
+        order_type=kind,
         limit_price=limit_price,
         stop_price=stop_price,
         tif=tif,
         outside_rth=outside_rth,
+        is_paper=account.paper,
         currency=currency,
     )
     return draft, []
 
 
-class TicketScreen(ModalScreen[SubmitResult | None]):
+class TicketScreen(ModalScreen[SubmitOutcome | None]):
     CSS_PATH = "ticket.tcss"
     AUTO_FOCUS = "#quantity"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -128,9 +138,9 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
         conid: int,
         symbol: str,
         description: str = "",
-        side: OrderSide = OrderSide.BUY,
+        side: Side = Side.BUY,
         quantity: Decimal | None = None,
-        kind: OrderKind = OrderKind.LIMIT,
+        kind: TicketType = TicketType.LMT,
         limit_price: Decimal | None = None,
         currency: str = "USD",
         quote: QuoteView | None = None,
@@ -147,12 +157,12 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
         self.cursor_blink = cursor_blink
         self._initial = (side, quantity, kind, limit_price)
         self.draft: OrderDraft | None = None
-        self.check: TicketCheck = TicketCheck()
+        self.check: Check = Check()
         self.preview: PreviewView | None = None
         self._previewed: OrderDraft | None = None
         self.sending = False
         self.blocked_reason: str | None = None  # set after an unknown outcome
-        self.result: SubmitResult | None = None
+        self.result: SubmitOutcome | None = None
         self.message = ""
 
     # --- layout -----------------------------------------------------------------------------
@@ -172,7 +182,7 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
             with Horizontal(classes="row"):
                 yield Static("Side", classes="label")
                 yield Select(
-                    [(s.value, s) for s in OrderSide],
+                    [(s.value, s) for s in Side],
                     value=side,
                     allow_blank=False,
                     compact=True,
@@ -191,7 +201,7 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
             with Horizontal(classes="row"):
                 yield Static("Type", classes="label")
                 yield Select(
-                    [(k.value, k) for k in OrderKind],
+                    [(k.value, k) for k in TicketType],
                     value=kind,
                     allow_blank=False,
                     id="kind",
@@ -214,7 +224,7 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
             with Horizontal(classes="row"):
                 yield Static("TIF", classes="label")
                 yield Select(
-                    [(t.value, t) for t in TimeInForce],
+                    [(t.value, t) for t in TICKET_TIFS],
                     value=TimeInForce.DAY,
                     allow_blank=False,
                     compact=True,
@@ -260,16 +270,14 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
         with contextlib.suppress(NoMatches):
             self._refresh(keep_preview=True)
 
-    def _fields(self) -> tuple[OrderDraft | None, list[FieldProblem]]:
+    def _fields(self) -> tuple[OrderDraft | None, list[FieldError]]:
         side = self.query_one("#side", Select).value
         kind = self.query_one("#kind", Select).value
         tif = self.query_one("#tif", Select).value
         if not (
-            isinstance(side, OrderSide)
-            and isinstance(kind, OrderKind)
-            and isinstance(tif, TimeInForce)
+            isinstance(side, Side) and isinstance(kind, TicketType) and isinstance(tif, TimeInForce)
         ):
-            return None, [FieldProblem("kind", "choose a side, an order type and a TIF")]
+            return None, [FieldError("order_type", "choose a side, an order type and a TIF")]
         return parse_ticket(
             self.account,
             self.conid,
@@ -286,26 +294,26 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
 
     def _refresh(self, *, keep_preview: bool = False) -> None:
         draft, problems = self._fields()
-        check = TicketCheck(tuple(problems))
+        check = Check(errors=tuple(problems))
         if draft is not None:
             try:
                 check = self.trader.check(draft, self.quote)
             except Exception as exc:  # a checking bug must not send anything, nor crash
-                check = TicketCheck((FieldProblem("kind", f"cannot check the order: {exc}"),))
-        self.draft = draft if not check.problems else None
+                check = Check((FieldError("order_type", f"cannot check the order: {exc}"),))
+        self.draft = draft if not check.errors else None
         self.check = check
         if not keep_preview and self._previewed is not None and self._previewed != self.draft:
             self._previewed = None
             self.preview = None
         kind = self.query_one("#kind", Select).value
-        self.query_one("#limit-row").display = isinstance(kind, OrderKind) and kind.needs_limit
-        self.query_one("#stop-row").display = isinstance(kind, OrderKind) and kind.needs_stop
+        self.query_one("#limit-row").display = isinstance(kind, TicketType) and kind.needs_limit
+        self.query_one("#stop-row").display = isinstance(kind, TicketType) and kind.needs_stop
         by_field: dict[str, list[str]] = {}
-        for problem in check.problems:  # a problem with no field of its own shows by the type
-            name = problem.field if problem.field in FIELDS else "kind"
+        for problem in check.errors:  # a problem with no field of its own shows by the type
+            name = problem.field if problem.field in FIELDS else "order_type"
             by_field.setdefault(name, []).append(problem.message)
-        for name in FIELDS:
-            box = self.query_one(f"#{name}-error", Static)
+        for name, box_id in FIELDS.items():
+            box = self.query_one(f"#{box_id}-error", Static)
             box.update("; ".join(by_field.get(name, [])))
         self.query_one("#precautions", Static).update(
             "\n".join(
@@ -393,7 +401,7 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
         self.action_close()
 
     def action_side(self, side: str) -> None:
-        self.query_one("#side", Select).value = OrderSide(side)
+        self.query_one("#side", Select).value = Side(side)
 
     def action_close(self) -> None:
         if self.sending:
@@ -461,13 +469,13 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
         except Exception as exc:
             # The trader reports unknown outcomes as results; anything raised here means the
             # order may or may not exist: keep Send disabled and say where to look.
-            result = SubmitResult(
+            result = SubmitOutcome(
                 SubmitStatus.UNKNOWN, f"{exc}. Check the orders screen before sending again."
             )
         self.sending = False
         self._finish(result)
 
-    def _finish(self, result: SubmitResult) -> None:
+    def _finish(self, result: SubmitOutcome) -> None:
         if result.status is SubmitStatus.ACCEPTED:
             self.result = result
             self.dismiss(result)
@@ -475,7 +483,7 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
         if result.status is SubmitStatus.UNKNOWN:
             self.blocked_reason = result.message
             self.message = f"Outcome unknown: {result.message}"
-        elif result.status is SubmitStatus.DECLINED:
+        elif result.status is SubmitStatus.CANCELLED:
             self.message = f"Not sent: {result.message}"
         elif result.status in (SubmitStatus.BUSY, SubmitStatus.NOT_SENT):
             self.message = result.message
