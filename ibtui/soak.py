@@ -72,6 +72,7 @@ from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, FaultRule, ShiftedClock, SimConfig, SystemClock
 from ibtui.state import StateStore
 from ibtui.trading.journal import journal_path, read_journal
+from ibtui.tui import textual_compat
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.market import Watchlist
 from ibtui.tui.messages import ErrorRaised
@@ -622,6 +623,8 @@ def _build(settings: SoakSettings, state_dir: Path, say: Callable[[str], None]) 
         cursor_blink=False,
         bell=False,
     )
+    textual_compat.apply_patches()  # as run_app
+    textual_compat.install(app)
     return _Run(settings, demo, transport, backend, trader, app, _Recorder(), say)
 
 

@@ -1,6 +1,6 @@
-"""A partial update renders the widgets it reaches and no others (``ibtui.tui.compositor``): a
-change in the middle of the screen leaves the status line above and the footer below alone, and
-the screen shows what a full render shows."""
+"""A partial update renders the widgets it reaches and no others
+(``ibtui.tui.textual_compat.compositor``): a change in the middle of the screen leaves the status
+line above and the footer below alone, and the screen shows what a full render shows."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import Label
-
-from ibtui.tui.compositor import render_only_overlapping
 
 NAMES = ("top", "middle", "bottom")
 
@@ -33,8 +31,8 @@ class Three(App[None]):
         yield Counted("footer", id="bottom")
 
 
-async def test_a_change_in_the_middle_renders_only_the_middle() -> None:
-    render_only_overlapping()
+async def test_a_change_in_the_middle_renders_only_the_middle(textual_patches: list[str]) -> None:
+    assert "compositor" in textual_patches
     app = Three()
     async with app.run_test(size=(40, 10)) as pilot:
         await pilot.pause()

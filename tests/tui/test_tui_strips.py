@@ -1,5 +1,6 @@
-"""Textual's strips make their caches when first used (``ibtui.tui.strips``), and the caches work
-as Textual's did: an operation done twice gives the same strip back."""
+"""Textual's strips make their caches when first used (``ibtui.tui.textual_compat.strips``), and
+the caches work as Textual's did: an operation done twice gives the same strip back. The patch is
+applied by ``run_app`` (and the ``textual_patches`` fixture), not by making an app, and undone."""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from textual.color import Color
 from textual.filter import ANSIToTruecolor
 from textual.strip import Strip
 
-from ibtui.tui import app as tui_app
+from ibtui.tui import textual_compat
 from ibtui.tui.app import IbtuiApp
-from ibtui.tui.strips import lazy_strip_caches
 from tests.tui.conftest import PAPER, Clock, ViewBroker
 
 CACHES = (
@@ -42,8 +42,8 @@ def sample() -> Strip:
     return Strip([Segment("hello ", red), Segment("world", blue), Segment("!", red)])
 
 
-def test_a_new_strip_makes_no_cache_until_it_is_used() -> None:
-    assert lazy_strip_caches()
+def test_a_new_strip_makes_no_cache_until_it_is_used(textual_patches: list[str]) -> None:
+    assert "strips" in textual_patches
     strip = sample()
     assert not any(made(strip, name) for name in CACHES)
     strip.divide([3, 12])
@@ -51,8 +51,7 @@ def test_a_new_strip_makes_no_cache_until_it_is_used() -> None:
     assert not any(made(strip, name) for name in CACHES if name != "_divide_cache")
 
 
-def test_the_caches_keep_what_they_made() -> None:
-    lazy_strip_caches()
+def test_the_caches_keep_what_they_made(textual_patches: list[str]) -> None:
     strip = sample()
     truecolor = ANSIToTruecolor(DEFAULT_TERMINAL_THEME)
     background = Color(10, 20, 30)
@@ -70,23 +69,20 @@ def test_the_caches_keep_what_they_made() -> None:
         assert isinstance(cache, FIFOCache) and len(cache) == 1, name
 
 
-def test_a_strip_still_says_what_it_does_not_have() -> None:
-    lazy_strip_caches()
+def test_a_strip_still_says_what_it_does_not_have(textual_patches: list[str]) -> None:
     with pytest.raises(AttributeError, match="'Strip' object has no attribute 'nothing'"):
         sample().nothing  # type: ignore[attr-defined]  # noqa: B018
 
 
-def test_the_console_applies_its_fixes_to_textual(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The console applies, as it is made, the changes to Textual's classes (this one, the
-    compositor's and the styles cache's): whatever any test applied before."""
-    applied: list[str] = []
-    for name in ("lazy_strip_caches", "render_only_overlapping", "release_styles_caches"):
-        apply = getattr(tui_app, name)
-        monkeypatch.setattr(tui_app, name, lambda n=name, f=apply: applied.append(n) or f())
+def test_making_an_app_patches_nothing_and_the_patches_come_undone() -> None:
+    """Textual's classes are as Textual made them until the patches are applied (by ``run_app``
+    or a fixture), whatever any test did before, and again after they are undone."""
     clock = Clock()
+    with textual_compat.patched():
+        pass
     IbtuiApp(ViewBroker([], clock, accounts=[PAPER]), clock=clock)
-    assert sorted(applied) == [
-        "lazy_strip_caches",
-        "release_styles_caches",
-        "render_only_overlapping",
-    ]
+    assert all(made(sample(), name) for name in CACHES)  # Textual's own: made up front
+    with textual_compat.patched() as applied:
+        assert "strips" in applied
+        assert not any(made(sample(), name) for name in CACHES)
+    assert all(made(sample(), name) for name in CACHES)

@@ -11,8 +11,9 @@ from rich.terminal_theme import DEFAULT_TERMINAL_THEME
 from textual.color import Color
 from textual.filter import ANSIToTruecolor
 
+from ibtui.tui import textual_compat
 from ibtui.tui.app import IbtuiApp
-from ibtui.tui.truecolor import Truecolor
+from ibtui.tui.textual_compat.truecolor import Truecolor
 from tests.tui.conftest import PAPER, Clock, ViewBroker
 
 BACKGROUND = Color(12, 34, 56)
@@ -57,6 +58,7 @@ def test_a_line_with_an_ansi_colour_or_dim_is_converted() -> None:
 async def test_the_console_filters_with_it_in_any_theme() -> None:
     clock = Clock()
     app = IbtuiApp(ViewBroker([], clock, accounts=[PAPER]), clock=clock)
+    textual_compat.install(app)  # as run_app
     async with app.run_test(size=(80, 24)) as pilot:
         assert [type(f) for f in app._filters if isinstance(f, ANSIToTruecolor)] == [Truecolor]
         app.theme = "textual-light" if app.theme != "textual-light" else "textual-dark"

@@ -11,16 +11,22 @@ to count a strip, most of them never used (a strip is divided or filtered once, 
 same size as Textual's, the first time a method reads it (``__getattr__``, which Python calls for
 an empty slot). The caches behave as before. Nothing changes when ``Strip`` is not what this was
 written against (its slots and their initial values are checked first).
+
+Upstream: ``textual/strip.py`` (``Strip.__init__``), Textual 8.2; not reported upstream yet.
+Guard: the shape of ``Strip`` (its slots, which of them hold caches, the others' initial values);
+when it differs nothing changes and the log says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from rich.segment import Segment
 from textual.cache import FIFOCache
 from textual.strip import Strip
+
+from ibtui.tui.textual_compat._guard import skipped
 
 __all__ = ["lazy_strip_caches"]
 
@@ -28,12 +34,14 @@ __all__ = ["lazy_strip_caches"]
 _PLAIN = {"_render_cache": None, "_link_ids": None, "_cell_count": None}
 
 
-def lazy_strip_caches() -> bool:
-    """Make ``Strip`` create its caches on first use; whether it does (now or already)."""
+def lazy_strip_caches() -> Callable[[], None] | None:
+    """Make ``Strip`` create its caches on first use; the function that undoes it, or None when
+    it is not applied (not the ``Strip`` this was written for, or already done)."""
     if getattr(Strip, "_ibtui_lazy_caches", False):
-        return True
+        return None
     if "__getattr__" in Strip.__dict__:
-        return False
+        skipped("lazy_strip_caches", "Strip has a __getattr__ of its own")
+        return None
     probe = Strip([])
     sizes: dict[str, int] = {}
     plain: dict[str, Any] = {}
@@ -44,7 +52,9 @@ def lazy_strip_caches() -> bool:
         elif name not in ("_segments", "_cell_length"):
             plain[name] = value
     if not sizes or plain != _PLAIN:
-        return False  # not the Strip this was written against: leave it alone
+        skipped("lazy_strip_caches", "Strip's slots are not those of Textual 8.2")
+        return None
+    original = Strip.__init__
 
     def __init__(self: Strip, segments: Iterable[Segment], cell_length: int | None = None) -> None:
         self._segments = list(segments)
@@ -64,4 +74,10 @@ def lazy_strip_caches() -> bool:
     Strip.__init__ = __init__  # type: ignore[method-assign]
     Strip.__getattr__ = __getattr__  # type: ignore[attr-defined]
     Strip._ibtui_lazy_caches = True  # type: ignore[attr-defined]
-    return True
+
+    def undo() -> None:
+        Strip.__init__ = original  # type: ignore[method-assign]
+        del Strip.__getattr__  # type: ignore[attr-defined]
+        del Strip._ibtui_lazy_caches  # type: ignore[attr-defined]
+
+    return undo

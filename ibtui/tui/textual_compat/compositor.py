@@ -1,5 +1,9 @@
 """Textual's compositor rendering, for a partial update, only the widgets the update reaches.
 
+Upstream: ``textual/_compositor.py`` (``Compositor._get_renders``), Textual 8.2; not reported
+upstream yet. Guard: Textual 8.2.x only (the method is a copy of that release's), and the
+method must still be Textual's own; otherwise nothing changes and the log says so.
+
 For a partial update (a tick's changed cells), ``Compositor._get_renders`` picks the widgets to
 render by whether their *clip* overlaps the box around the changed regions. The clip is the
 region of the container a widget is in: for everything laid out on the screen, the whole screen.
@@ -16,11 +20,13 @@ snapshots check them).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from textual._compositor import Compositor
 from textual.geometry import Region
 from textual.strip import Strip
+
+from ibtui.tui.textual_compat._guard import skipped, version_tested
 
 __all__ = ["render_only_overlapping"]
 
@@ -63,6 +69,22 @@ def _get_renders(
                 )
 
 
-def render_only_overlapping() -> None:
-    """Have Textual's compositor render only the widgets a partial update reaches."""
+def render_only_overlapping() -> Callable[[], None] | None:
+    """Have Textual's compositor render only the widgets a partial update reaches; the function
+    that undoes it, or None when it is not applied (another Textual release, or already done)."""
+    original = Compositor.__dict__.get("_get_renders")
+    if original is _get_renders:
+        return None
+    if (
+        not version_tested()
+        or original is None
+        or original.__qualname__ != "Compositor._get_renders"
+    ):
+        skipped("render_only_overlapping", "a copy of Textual 8.2's Compositor._get_renders")
+        return None
     Compositor._get_renders = _get_renders  # type: ignore[method-assign]
+
+    def undo() -> None:
+        Compositor._get_renders = original  # type: ignore[method-assign]
+
+    return undo
