@@ -7,15 +7,20 @@ says so in the log (``ibtui.textual_compat``). Outside this package, ibtui uses 
 public API only.
 
 - :mod:`.styles_cache`: the styles cache's memory leak (Textualize/textual#6665); Textual-wide.
-- :mod:`.strips`: strips make their caches when first used; Textual-wide.
-- :mod:`.compositor`: a partial update renders only the widgets it reaches; Textual-wide.
 - :mod:`.footer`: the footer's memory leak (Textualize/textual#6666); a widget class.
-- :mod:`.truecolor`: the truecolor line filter hands back a line it would not change; per app.
-- :mod:`.display`: the seam to the terminal writer (only changed cells); per app.
+- :mod:`.display`: the seam to the terminal writer (only changed cells, benchmark 4); per app.
+
+Speed patches stay only while they buy at least 10% of a benchmark's figure. Three did not and
+are gone (measured side by side with the tick benchmark, each left out in turn, medians of
+three runs: app CPU a tick 22.5 ms with all; 24.7 ms without the strips' lazy caches, 1.09x;
+19.4 ms without the compositor's render-only-overlapping, 0.86x; 20.1 ms without the truecolor
+filter that hands back unchanged lines, 0.89x): they were a copied ``Compositor._get_renders``,
+a patched ``Strip.__init__``/``__getattr__`` and an ``ANSIToTruecolor`` subclass put in
+``App._filters``.
 
 The Textual-wide patches are applied once, by :func:`apply_patches` (``run_app`` calls it, and
 the test fixtures that need them, through :func:`patched`, which undoes them afterwards); the
-per-app ones by :func:`install` on the app ``run_app`` runs. Nothing is applied on import or by
+per-app one by :func:`install` on the app ``run_app`` runs. Nothing is applied on import or by
 ``IbtuiApp`` itself.
 """
 
@@ -28,11 +33,8 @@ from typing import Any
 from textual.app import App
 
 from ibtui.tui.terminal import TerminalWriter
-from ibtui.tui.textual_compat.compositor import render_only_overlapping
 from ibtui.tui.textual_compat.display import install_terminal_writer
-from ibtui.tui.textual_compat.strips import lazy_strip_caches
 from ibtui.tui.textual_compat.styles_cache import release_styles_caches
-from ibtui.tui.textual_compat.truecolor import install_truecolor_filter
 
 __all__ = ["PATCHES", "apply_patches", "install", "patched", "revert_patches"]
 
@@ -40,8 +42,6 @@ __all__ = ["PATCHES", "apply_patches", "install", "patched", "revert_patches"]
 # it was not applied: already applied, or Textual is not what it was written for).
 PATCHES: dict[str, Callable[[], Callable[[], None] | None]] = {
     "styles_cache": release_styles_caches,
-    "strips": lazy_strip_caches,
-    "compositor": render_only_overlapping,
 }
 _undo: dict[str, Callable[[], None]] = {}
 
@@ -75,7 +75,6 @@ def patched() -> Iterator[list[str]]:
 
 
 def install(app: App[Any]) -> TerminalWriter | None:
-    """The per-app patches on ``app``: its truecolor filter, and its output through a terminal
-    writer (returned; None when Textual is not what the seam was written for)."""
-    install_truecolor_filter(app)
+    """The per-app patch on ``app``: its output through a terminal writer (returned; None when
+    Textual is not what the seam was written for)."""
     return install_terminal_writer(app)
