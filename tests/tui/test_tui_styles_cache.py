@@ -10,7 +10,6 @@ from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import Label
 
-from ibtui.tui import textual_compat
 from ibtui.tui.textual_compat.styles_cache import release_styles_caches
 
 
@@ -45,8 +44,7 @@ async def test_a_closed_screens_widgets_leave_no_styles_cache_behind(
 
 
 async def test_without_the_fix_textual_keeps_them() -> None:
-    """The test above can fail: Textual's own cache holds a closed screen's styles caches."""
-    with textual_compat.patched():
-        pass  # whatever an earlier test left applied is undone
+    """The test above can fail: Textual's own cache holds a closed screen's styles caches
+    (every test starts with Textual unpatched: tests/conftest.py)."""
     caches = await open_and_close(App())
     assert [cache for cache in caches if cache() is not None] != []

@@ -11,12 +11,12 @@ public API only.
 - :mod:`.display`: the seam to the terminal writer (only changed cells, benchmark 4); per app.
 
 Speed patches stay only while they buy at least 10% of a benchmark's figure. Three did not and
-are gone (measured side by side with the tick benchmark, each left out in turn, medians of
-three runs: app CPU a tick 22.5 ms with all; 24.7 ms without the strips' lazy caches, 1.09x;
-19.4 ms without the compositor's render-only-overlapping, 0.86x; 20.1 ms without the truecolor
-filter that hands back unchanged lines, 0.89x): they were a copied ``Compositor._get_renders``,
-a patched ``Strip.__init__``/``__getattr__`` and an ``ANSIToTruecolor`` subclass put in
-``App._filters``.
+are gone (the tick benchmark, 1,000 positions, 12 ticks a run, each patch left out in turn,
+four alternating rounds, medians of app CPU a tick: 22.7 ms with all three; without the strips'
+lazy caches 24.2 ms, 1.07x; without the compositor's render-only-overlapping 20.0 ms, 0.88x;
+without the truecolor filter that hands back unchanged lines 20.3 ms, 0.89x; without all three
+22.5 ms, 0.99x): a copied ``Compositor._get_renders``, a patched ``Strip.__init__`` /
+``__getattr__`` and an ``ANSIToTruecolor`` subclass put in ``App._filters``.
 
 The Textual-wide patches are applied once, by :func:`apply_patches` (``run_app`` calls it, and
 the test fixtures that need them, through :func:`patched`, which undoes them afterwards); the
