@@ -42,6 +42,7 @@ WATCHED = 50
 async def child(positions: int, duration: float) -> None:
     from benchmarks.bench_tick import loaded_positions_screen, wait_until
     from benchmarks.fakes import FakeBroker, make_positions
+    from ibtui.tui import textual_compat
     from ibtui.tui.app import IbtuiApp
     from ibtui.tui.market import WatchItem, Watchlist
     from ibtui.tui.screens.watchlist import WatchlistScreen
@@ -49,7 +50,9 @@ async def child(positions: int, duration: float) -> None:
     watched = [WatchItem(2_000_000 + i, f"W{i:02d}") for i in range(WATCHED)]
     broker = FakeBroker(make_positions(positions), latency=0.005)
     broker.add_instruments([item.conid for item in watched])
+    textual_compat.apply_patches()  # as run_app
     app = IbtuiApp(broker, watchlist=Watchlist(watched), freeze_settled=True)  # as run_app
+    textual_compat.install(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded_positions_screen(app, positions, limit=600)
         print(json.dumps({"event": "ready", "round": broker.round}), flush=True)

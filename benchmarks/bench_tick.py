@@ -159,13 +159,16 @@ async def loaded_positions_screen(app: Any, rows: int, limit: float = 120.0) -> 
 
 
 async def run_ticks(size: int, ticks: int, warmup_ticks: int, latency: float) -> dict[str, Any]:
+    from ibtui.tui import textual_compat
     from ibtui.tui.app import IbtuiApp
     from ibtui.tui.poller import PollSettings
 
     install_wrappers()
     probe = PaintProbe()
     broker = FakeBroker(make_positions(size), latency=latency, on_response=probe.on_response)
+    textual_compat.apply_patches()  # as run_app
     app = IbtuiApp(broker, poll=PollSettings(interval=1.0), freeze_settled=True)  # as run_app
+    textual_compat.install(app)
     async with app.run_test(size=(120, 40)) as pilot:
         instrument(app, probe)
         await loaded_positions_screen(app, size)

@@ -26,6 +26,7 @@ from textual.app import App
 
 from benchmarks.bench_tick import wait_until
 from benchmarks.fakes import FakeBroker, make_positions
+from ibtui.tui import textual_compat
 from ibtui.tui.app import IbtuiApp, console_runtime
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
@@ -36,6 +37,7 @@ class BenchApp(IbtuiApp):
         super().__init__(
             broker, poll=PollSettings(interval=1.0), cursor_blink=False, freeze_settled=True
         )  # as run_app runs it
+        self._terminal = textual_compat.install(self)
         self.fake = broker
         self.rows = rows
         self.tick_seconds = tick_seconds
@@ -101,6 +103,7 @@ class BenchApp(IbtuiApp):
 def main() -> None:
     rows = int(os.environ.get("BENCH_POSITIONS", "100"))
     broker = FakeBroker(make_positions(rows), latency=0.005)
+    textual_compat.apply_patches()  # as run_app
     app = BenchApp(
         broker,
         rows,

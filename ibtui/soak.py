@@ -73,6 +73,7 @@ from ibtui.state import StateStore
 from ibtui.trading import OrderDraft, Side, SubmitOutcome, SubmitStatus, TicketType
 from ibtui.trading.journal import journal_path, read_journal
 from ibtui.trading.settings import OrderSettings
+from ibtui.tui import textual_compat
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.market import Watchlist
 from ibtui.tui.messages import ErrorRaised
@@ -615,6 +616,8 @@ def _build(settings: SoakSettings, state_dir: Path, say: Callable[[str], None]) 
         cursor_blink=False,
         bell=False,
     )
+    textual_compat.apply_patches()  # as run_app
+    textual_compat.install(app)
     return _Run(settings, demo, transport, backend, trader, app, _Recorder(), say)
 
 

@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, ClassVar
 
-from rich.console import RenderableType
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -33,8 +32,8 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from ibtui.tui import keymap as ids
+from ibtui.tui import textual_compat
 from ibtui.tui.commands import ActionsProvider
-from ibtui.tui.compositor import render_only_overlapping
 from ibtui.tui.keymap import KeymapProblem, apply_keymap, binding_ids, describe_active_bindings
 from ibtui.tui.market import MarketData, MarketDataError, TicketRequested, Watchlist
 from ibtui.tui.market_screens import (
@@ -47,18 +46,12 @@ from ibtui.tui.poller import Poller, PollSettings
 from ibtui.tui.protocols import Broker, LoginFlow
 from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
 from ibtui.tui.screens.positions import PositionsScreen
-from ibtui.tui.strips import lazy_strip_caches
-from ibtui.tui.styles_cache import release_styles_caches
-from ibtui.tui.terminal import TerminalWriter
-from ibtui.tui.truecolor import use_truecolor_filter
 from ibtui.tui.viewmodels import AccountView, PositionView, SessionState
 from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.positions_grid import PositionsGrid
 from ibtui.tui.widgets.positions_table import PositionsTable
 
 if TYPE_CHECKING:
-    from rich.terminal_theme import TerminalTheme
-
     from ibtui.trading import SubmitOutcome
     from ibtui.tui.screens.orders import OrdersScreen
     from ibtui.tui.screens.question import QuestionScreen
@@ -176,11 +169,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         watchlist: Watchlist | None = None,
         freeze_settled: bool = False,
     ) -> None:
-        release_styles_caches()  # Textual keeps closed screens' styles caches otherwise
-        lazy_strip_caches()  # a strip's caches made when used, not seven a strip
-        render_only_overlapping()  # a frame renders the widgets its changes are in
         super().__init__()
-        use_truecolor_filter(self._filters)  # a line no style of which changes is left as it is
         self.market = market  # charts and symbol search (the palette's provider reads it too)
         self.watchlist = watchlist if watchlist is not None else Watchlist()
         self.idle_lock_minutes = idle_lock_minutes
@@ -223,14 +212,6 @@ class IbtuiApp(App[None], inherit_bindings=False):
             self._last_input = self.clock()
         await super().on_event(event)
 
-    _terminal: TerminalWriter | None = None
-
-    def _display(self, screen: Screen[object], renderable: RenderableType | None) -> None:
-        # Over slow links: only the cells that changed go to the terminal (ibtui/tui/terminal.py)
-        if self._terminal is None:
-            self._terminal = TerminalWriter()
-        super()._display(screen, self._terminal.wrap(self, renderable))
-
     def _check_idle(self) -> None:
         locked = any(_is_a(s, _LOCK, "LockScreen") for s in self.screen_stack)
         if self.idle_lock_minutes <= 0 or locked:
@@ -243,11 +224,6 @@ class IbtuiApp(App[None], inherit_bindings=False):
 
     def _unlocked(self, _: None) -> None:
         self.session_changed(self.session_state)  # what happened while it was locked
-
-    def _refresh_truecolor_filter(self, theme: TerminalTheme) -> None:
-        """Textual makes its filter anew for a new theme: ours in its place."""
-        super()._refresh_truecolor_filter(theme)
-        use_truecolor_filter(self._filters)
 
     def on_mount(self) -> None:
         if self.idle_lock_minutes > 0:
@@ -733,7 +709,9 @@ def run_app(
 ) -> int:
     """Run the console until the user quits, in the :func:`console_runtime` and freezing what
     an account's screen holds once it has settled (``IbtuiApp._freeze_when_settled``); the exit
-    code for the command line."""
+    code for the command line. Textual's patches (:mod:`ibtui.tui.textual_compat`) are applied
+    here, once, and the app writes through the terminal writer."""
+    textual_compat.apply_patches()
     app = IbtuiApp(
         broker,
         login=login,
@@ -749,6 +727,7 @@ def run_app(
         watchlist=watchlist,
         freeze_settled=True,
     )
+    textual_compat.install(app)
     with console_runtime():
         app.run()
     return app.return_code or 0

@@ -29,6 +29,11 @@ Textual's behaviour unchanged. Set ``IBTUI_TERMINAL_WRITER=0`` to turn the write
 
 The cursor column is trusted only after ASCII text: after any other character (whose width a
 terminal might see differently from Rich) the next run starts with an absolute move.
+
+The writer reads Textual's compositor updates through their public attributes only
+(:class:`ChopsFrame`, :class:`LayoutFrame`). Where it meets Textual's private code (the app's
+``_display``, its driver, the update classes) is one narrow seam,
+:mod:`ibtui.tui.textual_compat.display`.
 """
 
 from __future__ import annotations
@@ -38,20 +43,44 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from itertools import repeat
 from operator import ne, or_
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from rich.cells import cell_len, get_character_cell_size
 from rich.color import ColorSystem
 from rich.segment import Segment
 from rich.style import Style
-from textual._compositor import ChopsUpdate, CompositorUpdate, LayoutUpdate
 
 if TYPE_CHECKING:
-    from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
-    from textual.app import App
+    from rich.console import Console
+    from textual.geometry import Region
     from textual.strip import Strip
 
-__all__ = ["MinimalUpdate", "TerminalWriter", "writer_enabled"]
+__all__ = ["ChopsFrame", "LayoutFrame", "TerminalWriter", "writer_enabled"]
+
+
+class ChopsFrame(Protocol):
+    """A partial update as Textual's compositor makes it (``ChopsUpdate``): per line, the strips
+    of its widgets' pieces by their first column, where the pieces end, and the spans
+    ``(y, x1, x2)`` to write."""
+
+    @property
+    def chops(self) -> Sequence[Mapping[int, Strip | None]]: ...
+    @property
+    def chop_ends(self) -> Sequence[Sequence[int]]: ...
+    @property
+    def spans(self) -> Sequence[tuple[int, int, int]]: ...
+    def render_segments(self, console: Console) -> str: ...
+
+
+class LayoutFrame(Protocol):
+    """A full update (``LayoutUpdate``): the region's lines, each a list of strips."""
+
+    @property
+    def region(self) -> Region: ...
+    @property
+    def strips(self) -> Sequence[Iterable[Strip | None]]: ...
+    def render_segments(self, console: Console) -> str: ...
+
 
 # A pen: (attribute bits that are on, foreground SGR codes, background SGR codes); "" = default.
 Pen = tuple[int, str, str]
@@ -252,53 +281,36 @@ class _Writes:
 class TerminalWriter:
     """Turns Textual's compositor updates into the fewest bytes for the terminal.
 
-    One per app: ``IbtuiApp._display`` passes every update through :meth:`wrap`.
+    One per app: :mod:`ibtui.tui.textual_compat.display` passes every update through it.
     """
 
     def __init__(self, enabled: bool | None = None) -> None:
         self.enabled = writer_enabled() if enabled is None else enabled
         self._pens = _Pens()
         self._shadow: _Shadow | None = None
-        self._driver: object = None
-        self._writer_thread: object = None
+        # what it last wrote through (the app's driver and its writer thread): a new one means
+        # a cleared terminal (kept by the seam, ibtui.tui.textual_compat.display)
+        self.output: tuple[object, object] = (None, None)
         self.fallbacks = 0  # updates sent as Textual's own output (for tests and diagnostics)
 
     def reset(self) -> None:
         """Forget what the terminal shows: the next updates are sent in full."""
         self._shadow = None
 
-    def wrap(self, app: App[Any], update: RenderableType | None) -> RenderableType | None:
-        """What ``App._display`` should write for ``update``: a :class:`MinimalUpdate` for a
-        compositor update the writer knows, else ``update`` itself (and the shadow is dropped)."""
-        if update is None:
-            return None
-        driver = app._driver
-        if not self.enabled or driver is None or driver.is_inline or driver.is_headless:
-            self.reset()
-            return update
-        writer_thread = getattr(driver, "_writer_thread", None)
-        if driver is not self._driver or writer_thread is not self._writer_thread:
-            self.reset()  # a new driver or a restarted one (suspend/resume): a fresh screen
-            self._driver = driver
-            self._writer_thread = writer_thread
-        if type(update) not in (ChopsUpdate, LayoutUpdate):
-            self.reset()
-            return update
-        assert isinstance(update, CompositorUpdate)
-        return MinimalUpdate(self, update, (app.size.width, app.size.height))
-
     # --- rendering ----------------------------------------------------------------------------
-    def render(self, update: CompositorUpdate, console: Console, size: tuple[int, int]) -> str:
+    def render(
+        self, update: ChopsFrame | LayoutFrame, console: Console, size: tuple[int, int]
+    ) -> str:
         """The terminal output for ``update`` on a screen of ``size`` (width, height); Textual's
         own output (with the shadow dropped) when the writer cannot vouch for its own."""
         color_system = console._color_system or ColorSystem.TRUECOLOR
         self._pens.set_color_system(color_system)
         try:
-            if isinstance(update, LayoutUpdate):
+            if hasattr(update, "region"):  # a full update (a new screen, a resize)
                 self.reset()
-                writes = self._layout_cells(update, size)
+                writes = self._layout_cells(update, size)  # type: ignore[arg-type]
                 full = True
-            elif isinstance(update, ChopsUpdate):
+            elif hasattr(update, "chops"):
                 writes = self._chops_cells(update, size)
                 full = False
             else:
@@ -311,7 +323,7 @@ class TerminalWriter:
             self.fallbacks += 1
             return update.render_segments(console)
 
-    def _chops_cells(self, update: ChopsUpdate, size: tuple[int, int]) -> _Writes:
+    def _chops_cells(self, update: ChopsFrame, size: tuple[int, int]) -> _Writes:
         """The cells Textual's ``ChopsUpdate.render_segments`` writes, row by row.
 
         For each span of a line, Textual writes every chop (a widget's piece of the line) the
@@ -350,7 +362,7 @@ class TerminalWriter:
                 self._put(writes, y, row, x, strip)
         return writes
 
-    def _layout_cells(self, update: LayoutUpdate, size: tuple[int, int]) -> _Writes:
+    def _layout_cells(self, update: LayoutFrame, size: tuple[int, int]) -> _Writes:
         """The cells Textual's ``LayoutUpdate.render_segments`` writes, row by row."""
         width, height = size
         region = update.region
@@ -600,21 +612,3 @@ def _repair_wide(row: _Row) -> None:
             right = texts[x + 1] if x + 1 < width else None
             if right is None or right != _TAIL:
                 texts[x] = None
-
-
-class MinimalUpdate(CompositorUpdate):
-    """A compositor update that renders as the :class:`TerminalWriter`'s minimal output."""
-
-    def __init__(
-        self, writer: TerminalWriter, update: CompositorUpdate, size: tuple[int, int]
-    ) -> None:
-        self.writer = writer
-        self.update = update
-        self.size = size
-
-    def render_segments(self, console: Console) -> str:
-        return self.writer.render(self.update, console, self.size)
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        renderable: Any = self.update  # Textual's updates are Rich renderables too
-        yield renderable

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 
 import pytest
 from textual.app import App, ComposeResult
 from textual.widget import Widget
 
+from ibtui.tui import textual_compat
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
 T0 = 1_700_000_000.0  # fixed "now" of every test
@@ -30,6 +31,14 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+@pytest.fixture
+def textual_patches() -> Iterator[list[str]]:
+    """Textual's patches (``ibtui.tui.textual_compat``) applied for the test, as ``run_app``
+    applies them, and undone after it: the names of those in place."""
+    with textual_compat.patched() as applied:
+        yield applied
 
 
 PAPER = AccountView(

@@ -20,6 +20,7 @@ from textual.pilot import Pilot
 from textual.renderables.styled import Styled
 from textual.strip import Strip
 
+from ibtui.tui.textual_compat import datatable
 from ibtui.tui.viewmodels import QuoteView
 from ibtui.tui.widgets.columns import Cell
 from ibtui.tui.widgets.positions_grid import PositionsGrid, cell_lines
@@ -235,3 +236,24 @@ async def test_a_repainted_row_draws_only_the_cells_that_changed(
             # the row's last price, market value and P&L cells changed: the other ten are taken
             # as the row last drew them
             assert 0 < len(built) <= 5, step
+
+
+async def test_on_another_textual_the_grid_draws_and_updates_as_datatable(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When DataTable is not what the fast drawing was written for (the guard says so), the grid
+    is DataTable's own: the same lines, and a tick's prices still reach the screen."""
+    async with sample_grid(clock) as (pilot, table):
+        fast = drawn(table.grid, True, monkeypatch)
+    monkeypatch.setattr(datatable, "_SHAPE_OK", False)
+    async with sample_grid(clock) as (pilot, table):
+        grid = table.grid
+        assert not grid._own_drawing()
+        assert [list(line) for line in drawn(grid, True, monkeypatch)] == [
+            list(line) for line in fast
+        ]
+        clock.advance(1)
+        table.apply_quotes({265598: QuoteView(265598, Decimal("231.17"), updated_at=clock())})
+        await pilot.pause()
+        lines = grid.render_lines(Region(0, 0, grid.size.width, grid.size.height))
+        assert "231.17" in "".join(line.text for line in lines)

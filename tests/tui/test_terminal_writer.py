@@ -25,7 +25,8 @@ from wcwidth import wcwidth
 
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
-from ibtui.tui.terminal import MinimalUpdate, TerminalWriter
+from ibtui.tui.terminal import TerminalWriter
+from ibtui.tui.textual_compat.display import MinimalUpdate, install_terminal_writer, wrap
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 from tests.tui.conftest import PAPER, position
 
@@ -482,12 +483,12 @@ def test_wrap_steps_aside_for_inline_headless_and_unknown_updates() -> None:
     update = layout(lines)
     writer = TerminalWriter(enabled=True)
     app: Any = FakeApp(FakeDriver())
-    assert isinstance(writer.wrap(app, update), MinimalUpdate)
+    assert isinstance(wrap(writer, app, update), MinimalUpdate)
     for other in (FakeApp(FakeDriver(inline=True)), FakeApp(FakeDriver(headless=True))):
-        assert writer.wrap(other, update) is update  # type: ignore[arg-type]
-    assert writer.wrap(app, "text") == "text"
-    assert writer.wrap(app, None) is None
-    assert TerminalWriter(enabled=False).wrap(app, update) is update
+        assert wrap(writer, other, update) is update  # type: ignore[arg-type]
+    assert wrap(writer, app, "text") == "text"
+    assert wrap(writer, app, None) is None
+    assert wrap(TerminalWriter(enabled=False), app, update) is update
 
 
 def test_a_restarted_driver_drops_the_shadow(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -496,13 +497,13 @@ def test_a_restarted_driver_drops_the_shadow(monkeypatch: pytest.MonkeyPatch) ->
     driver = FakeDriver()
     app: Any = FakeApp(driver)
     writer = TerminalWriter(enabled=True)
-    writer.wrap(app, layout(lines)).render_segments(out)  # type: ignore[union-attr]
-    assert writer.wrap(app, chops_of(lines, {0})).render_segments(out) == ""  # type: ignore[union-attr]
+    wrap(writer, app, layout(lines)).render_segments(out)  # type: ignore[union-attr]
+    assert wrap(writer, app, chops_of(lines, {0})).render_segments(out) == ""  # type: ignore[union-attr]
     driver._writer_thread = object()  # App.suspend() and back, or SIGTSTP / SIGCONT
-    sent = writer.wrap(app, chops_of(lines, {0})).render_segments(out)  # type: ignore[union-attr]
+    sent = wrap(writer, app, chops_of(lines, {0})).render_segments(out)  # type: ignore[union-attr]
     assert all(f"{n:>10}" in sent for n in "1234")
     monkeypatch.setenv("IBTUI_TERMINAL_WRITER", "0")
-    assert TerminalWriter().wrap(app, layout(lines)) is not None
+    assert wrap(TerminalWriter(), app, layout(lines)) is not None
     assert not TerminalWriter().enabled
 
 
@@ -551,6 +552,7 @@ async def test_the_app_on_a_terminal_looks_the_same_in_far_fewer_bytes() -> None
         poll=PollSettings(interval=0.2, positions_every=3600, keep_alive_every=3600),
         cursor_blink=False,
     )
+    assert install_terminal_writer(app) is not None  # as run_app (headless: it steps aside)
     updates: list[CompositorUpdate] = []  # run_test is headless: the app writes none of them
     display = app._display
 

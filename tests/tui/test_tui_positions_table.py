@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.widgets.data_table import ColumnKey, RowKey
@@ -509,8 +510,6 @@ async def test_large_portfolio_fills_in_chunks_and_stays_usable(clock: Clock) ->
 
 def screen_text(table: PositionsTable) -> str:
     """What the grid puts on the terminal now (through every render cache Textual keeps)."""
-    from textual.geometry import Region
-
     grid = table.grid
     lines = grid.render_lines(Region(0, 0, grid.size.width, grid.size.height))
     return "\n".join(strip.text for strip in lines)
@@ -539,7 +538,15 @@ async def test_a_tick_reaches_the_screen_without_repainting_the_rest(clock: Cloc
     async with app.run_test(size=SIZE) as pilot:
         table = await shown(app, pilot)
         assert "222.91" in screen_text(table)
-        counter = table.grid._update_count
+        grid = table.grid
+        refreshed: list[tuple[Region, ...]] = []
+        refresh = grid.refresh
+
+        def spy(*regions: Region, **kwargs: bool) -> object:
+            refreshed.append(regions)
+            return refresh(*regions, **kwargs)
+
+        grid.refresh = spy  # type: ignore[method-assign]
 
         clock.advance(2)
         table.apply_quotes(quote(265598, "223.91", clock))
@@ -549,7 +556,11 @@ async def test_a_tick_reaches_the_screen_without_repainting_the_rest(clock: Cloc
         assert "223.91" in text and "222.91" not in text
         assert "22,391.00" in text  # the market value followed
         assert "415.10" in text  # MSFT, untouched, still drawn
-        assert table.grid._update_count == counter  # no whole-table invalidation
+        # no whole-table repaint: only the repriced row's line
+        assert refreshed and all(len(r) > 0 for r in refreshed)
+        assert {region.y for regions in refreshed for region in regions} == {
+            region.y for region in refreshed[0]
+        }
 
 
 async def test_a_row_repriced_out_of_view_shows_its_new_price_when_scrolled_to(

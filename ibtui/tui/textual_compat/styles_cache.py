@@ -6,6 +6,9 @@ caches of the last 1,024 widgets to be drawn outlive their widgets. Each watchli
 screen opened and closed left its widgets' caches behind, about 1,300 objects a screen; the memory
 benchmark (a watchlist opened once a minute) saw the app grow by 0.6 MB a minute. The method reads
 only its two colours, so here it is cached on the colours alone.
+
+Upstream: https://github.com/Textualize/textual/issues/6665. Guard: the method must be the
+leaking ``lru_cache`` on an instance method (once fixed upstream it is not, and nothing changes).
 """
 
 from __future__ import annotations
@@ -17,16 +20,21 @@ from rich.style import Style
 from textual._styles_cache import StylesCache
 from textual.color import Color
 
+from ibtui.tui.textual_compat._guard import skipped
+
 __all__ = ["release_styles_caches"]
 
 
-def release_styles_caches() -> None:
+def release_styles_caches() -> Callable[[], None] | None:
     """Key ``StylesCache.get_inner_outer``'s cache on its colours only, and drop the styles
-    caches its old cache held. Nothing changes when Textual's method is not the leaking
-    ``lru_cache`` (fixed upstream, or already replaced here)."""
+    caches its old cache held; the function that undoes it. Nothing changes (None) when
+    Textual's method is not the leaking ``lru_cache`` (fixed upstream, or already replaced)."""
     method = StylesCache.__dict__.get("get_inner_outer")
+    if isinstance(method, staticmethod) and getattr(method, "_ibtui", False):
+        return None  # already replaced
     if method is None or isinstance(method, staticmethod) or not hasattr(method, "cache_clear"):
-        return
+        skipped("release_styles_caches", "StylesCache.get_inner_outer is not the leaking cache")
+        return None
     textual: Callable[[object, Color, Color], tuple[Style, Style]] = method.__wrapped__
     method.cache_clear()
 
@@ -34,4 +42,12 @@ def release_styles_caches() -> None:
     def get_inner_outer(base_background: Color, background: Color) -> tuple[Style, Style]:
         return textual(None, base_background, background)  # it never reads its instance
 
-    setattr(StylesCache, "get_inner_outer", staticmethod(get_inner_outer))  # noqa: B010
+    replacement = staticmethod(get_inner_outer)
+    replacement._ibtui = True  # type: ignore[attr-defined]
+    setattr(StylesCache, "get_inner_outer", replacement)  # noqa: B010
+
+    def undo() -> None:
+        get_inner_outer.cache_clear()
+        setattr(StylesCache, "get_inner_outer", method)  # noqa: B010
+
+    return undo
