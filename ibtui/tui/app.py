@@ -35,6 +35,7 @@ from textual.widgets import Static
 from ibtui.tui import keymap as ids
 from ibtui.tui.commands import ActionsProvider
 from ibtui.tui.compositor import render_only_overlapping
+from ibtui.tui.key_order import KeyOrder
 from ibtui.tui.keymap import KeymapProblem, apply_keymap, binding_ids, describe_active_bindings
 from ibtui.tui.market import MarketData, MarketDataError, TicketRequested, Watchlist
 from ibtui.tui.market_screens import (
@@ -187,6 +188,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.working_orders: list[OrderView] = []  # as the order watcher last saw them
         self._quit_question: QuestionScreen | None = None
         self._retry_now = asyncio.Event()
+        self.key_order = KeyOrder(self, super().on_event)
         self.broker = broker
         self.poller: Poller | None = None  # the current account's
         self.session_state = SessionState.CONNECTING  # as the poller last reported it
@@ -218,7 +220,13 @@ class IbtuiApp(App[None], inherit_bindings=False):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, _ACTIVITY):  # the idle lock's clock restarts on any input
             self._last_input = self.clock()
+        if isinstance(event, events.Key) and not event.is_forwarded:  # from the driver
+            await self.key_order.receive(event)  # in the order typed (ibtui/tui/key_order.py)
+            return
         await super().on_event(event)
+
+    def on_key_order_settled(self, message: KeyOrder.Settled) -> None:
+        self.key_order.settled(message)
 
     _terminal: TerminalWriter | None = None
 
