@@ -45,6 +45,7 @@ from ibtui.tui.trading import (
     Trader,
 )
 from ibtui.tui.viewmodels import AccountView, QuoteView
+from ibtui.tui.widgets.footer import Footer
 
 __all__ = ["TicketScreen", "parse_ticket"]
 
@@ -241,6 +242,7 @@ class TicketScreen(ModalScreen[SubmitResult | None]):
                     "Send ^S", id="send-button", variant="error", disabled=True, compact=True
                 )
                 yield Button("Close Esc", id="close-button", compact=True)
+        yield Footer()  # the ticket's keys, over the footer of the screen under it
 
     def on_mount(self) -> None:
         for box in self.query(Input):
