@@ -706,6 +706,16 @@ class IbtuiApp(App[None], inherit_bindings=False):
 
         self.push_screen(question, answered)
 
+    def action_help_quit(self) -> None:
+        """ctrl+c: it does not quit (in a text box it copies), so say which key does. Textual's
+        own hint looks for an action named ``quit``; ours is ``leave``."""
+        for key, active in self.active_bindings.items():
+            if active.binding.action in ("leave", "app.leave"):
+                self.notify(
+                    f"Press {key} to quit ibtui.", title="Do you want to quit?", markup=False
+                )
+                return
+
     def _working_orders_now(self) -> list[OrderView]:
         shown = self._orders_screen()
         if shown is not None and shown.loaded:

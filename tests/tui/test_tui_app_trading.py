@@ -204,3 +204,14 @@ async def test_the_footer_shows_the_tickets_keys_while_it_is_open() -> None:
         shown = footer_keys_shown(app)
         assert ("ctrl+s", "Send") in shown and ("escape", "Close") in shown
         assert ("s", "Sell") not in shown and ("x", "Close pos.") not in shown  # the positions'
+
+
+async def test_ctrl_c_says_which_key_quits() -> None:
+    app, _ = console(FakeTrader(), keymap={"app.quit": "ctrl+x"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.is_running  # it does not quit
+        hints = [n.message for n in app._notifications if "quit" in n.message]
+        assert hints == ["Press ctrl+x to quit ibtui."]  # the key the keymap gave it
