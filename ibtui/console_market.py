@@ -33,6 +33,7 @@ __all__ = [
     "bar_view",
     "exchange_timezone",
     "history_view",
+    "rank_search",
     "search_result_view",
 ]
 
@@ -142,6 +143,31 @@ def search_result_view(result: ContractSearchResult) -> SearchResultView:
     )
 
 
+def rank_search(text: str, views: Sequence[SearchResultView]) -> list[SearchResultView]:
+    """Each listing once, best first: the symbol itself, then symbols starting with ``text``,
+    then names starting with it, then names with a word starting with it, then the rest (as
+    IBKR ordered them within each rank)."""
+    query = text.strip().upper()
+
+    def rank(view: SearchResultView) -> int:
+        symbol = view.symbol.upper()
+        name = view.description.upper()
+        if symbol == query:
+            return 0
+        if symbol.startswith(query):
+            return 1
+        if name.startswith(query):
+            return 2
+        if any(word.startswith(query) for word in name.split()):
+            return 3
+        return 4
+
+    unique: dict[int, SearchResultView] = {}
+    for view in views:
+        unique.setdefault(view.conid, view)
+    return sorted(unique.values(), key=rank)
+
+
 def _no_data(exc: ApiStatusError) -> bool:
     return exc.status == 500 and "no data" in (exc.server_text or "").lower()
 
@@ -200,17 +226,36 @@ class ClientMarketData:
         )
 
     async def search(self, text: str) -> list[SearchResultView]:
+        """IBKR's symbol matches and company-name matches for ``text``, ranked (see
+        :func:`rank_search`). Two requests a search (the screen sends one search after a pause in
+        typing): ``secdef/search`` has no limit of its own, only the global one the client paces.
+        When one of them fails the other's matches are shown; when both fail, the symbol
+        search's error is raised."""
         text = text.strip()
         if not text:
             return []
         client = await self._client()
-        try:
-            found = await client.search(text)
-        except RateLimitedError as exc:
-            raise RateLimited(str(exc), exc.retry_after) from exc
-        except IbkrError as exc:
-            raise MarketDataError(str(exc)) from exc
-        views = [search_result_view(result) for result in found]
+        answers = await asyncio.gather(
+            client.search(text), client.search(text, by_name=True), return_exceptions=True
+        )
+        found: list[ContractSearchResult] = []
+        failures: list[BaseException] = []
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                failures.append(answer)
+            else:
+                found.extend(answer)
+        if failures and len(failures) == len(answers):
+            exc = failures[0]
+            if isinstance(exc, RateLimitedError):
+                raise RateLimited(str(exc), exc.retry_after) from exc
+            if isinstance(exc, IbkrError):
+                raise MarketDataError(str(exc)) from exc
+            raise exc
+        for exc in failures:
+            if not isinstance(exc, IbkrError):
+                raise exc  # a bug, not IBKR's answer
+        views = rank_search(text, [search_result_view(result) for result in found])
         for view in views:
             self._symbols.setdefault(view.conid, view.symbol)
             zone = exchange_timezone([view.exchange])

@@ -289,11 +289,15 @@ class IbkrClient:
 
     # --- contracts and market data -------------------------------------------------------
 
-    async def search(self, symbol: str) -> tuple[ContractSearchResult, ...]:
+    async def search(
+        self, symbol: str, *, by_name: bool = False
+    ) -> tuple[ContractSearchResult, ...]:
+        """IBKR's matches for ``symbol``; ``by_name``: for a company name (IBKR's ``name=true``)."""
         from ibtui.ibkr.models import parse_contract_search
 
+        params = {"symbol": symbol, "name": "true"} if by_name else {"symbol": symbol}
         return await self._call(
-            "GET", "iserver/secdef/search", parse_contract_search, params={"symbol": symbol}
+            "GET", "iserver/secdef/search", parse_contract_search, params=params
         )
 
     async def contract_info(self, conid: int) -> ContractInfo:

@@ -187,7 +187,15 @@ class Universe:
             return []
         exact = self.by_symbol(q)
         if not by_name:
-            return exact
+            prefix = sorted(
+                (
+                    i
+                    for i in self._by_conid.values()
+                    if i.symbol != q and i.symbol.startswith(q) and not i.filler
+                ),
+                key=lambda i: (len(i.symbol), i.symbol),
+            )
+            return exact + prefix
         seen = {i.conid for i in exact}
         named = [
             i

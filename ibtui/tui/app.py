@@ -34,6 +34,7 @@ from textual.widgets import Static
 from ibtui.tui import keymap as ids
 from ibtui.tui import textual_compat
 from ibtui.tui.commands import ActionsProvider
+from ibtui.tui.key_order import KeyOrder
 from ibtui.tui.keymap import KeymapProblem, apply_keymap, binding_ids, describe_active_bindings
 from ibtui.tui.market import MarketData, MarketDataError, TicketRequested, Watchlist
 from ibtui.tui.market_screens import (
@@ -179,6 +180,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.working_orders: list[OrderView] = []  # as the order watcher last saw them
         self._quit_question: QuestionScreen | None = None
         self._retry_now = asyncio.Event()
+        self.key_order = KeyOrder(self, super().on_event)
         self.broker = broker
         self.poller: Poller | None = None  # the current account's
         self.session_state = SessionState.CONNECTING  # as the poller last reported it
@@ -210,7 +212,13 @@ class IbtuiApp(App[None], inherit_bindings=False):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, _ACTIVITY):  # the idle lock's clock restarts on any input
             self._last_input = self.clock()
+        if isinstance(event, events.Key) and not event.is_forwarded:  # from the driver
+            await self.key_order.receive(event)  # in the order typed (ibtui/tui/key_order.py)
+            return
         await super().on_event(event)
+
+    def on_key_order_settled(self, message: KeyOrder.Settled) -> None:
+        self.key_order.settled(message)
 
     def _check_idle(self) -> None:
         locked = any(_is_a(s, _LOCK, "LockScreen") for s in self.screen_stack)
@@ -676,6 +684,16 @@ class IbtuiApp(App[None], inherit_bindings=False):
                 self.exit()
 
         self.push_screen(question, answered)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: it does not quit (in a text box it copies), so say which key does. Textual's
+        own hint looks for an action named ``quit``; ours is ``leave``."""
+        for key, active in self.active_bindings.items():
+            if active.binding.action in ("leave", "app.leave"):
+                self.notify(
+                    f"Press {key} to quit ibtui.", title="Do you want to quit?", markup=False
+                )
+                return
 
     def _working_orders_now(self) -> list[OrderView]:
         shown = self._orders_screen()

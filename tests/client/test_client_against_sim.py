@@ -7,7 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from ibtui.console_market import ClientMarketData, rank_search
 from ibtui.demo import DemoEnvironment
+from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.connect import Connection
 from ibtui.ibkr.errors import OrderOutcomeUnknownError
 from ibtui.ibkr.models import (
@@ -19,6 +21,7 @@ from ibtui.ibkr.models import (
     make_coid,
 )
 from ibtui.sim import PAPER_ACCOUNT
+from ibtui.tui.market_views import SearchResultView
 
 AAPL = 265598
 
@@ -46,6 +49,41 @@ async def test_history_and_search(conn: Connection) -> None:
     assert history.bars and all(b.high >= b.low for b in history.bars)
     results = await conn.client.search("AAPL")
     assert results[0].conid == AAPL
+
+
+async def test_search_finds_company_names_and_symbol_prefixes_ranked(conn: Connection) -> None:
+    await conn.start()
+
+    async def client() -> IbkrClient:
+        return conn.client
+
+    market = ClientMarketData(client)
+
+    async def symbols(text: str) -> list[str]:
+        return [view.symbol for view in await market.search(text)]
+
+    assert (await symbols("microsoft"))[0] == "MSFT"  # by company name (IBKR's name=true)
+    assert (await symbols("apple"))[0] == "AAPL"
+    assert (await symbols("tesla"))[0] == "TSLA"
+    assert (await symbols("goo"))[:2] == ["GOOG", "GOOGL"]  # symbols starting with it
+    views = await market.search("aapl")
+    assert len({v.conid for v in views}) == len(views)  # each listing once
+    assert views[0].conid == AAPL
+
+
+def test_search_ranks_symbol_then_prefix_then_name() -> None:
+    def view(conid: int, symbol: str, name: str) -> SearchResultView:
+        return SearchResultView(conid, symbol, name, ("STK",), "NASDAQ")
+
+    answers = [
+        view(1, "GOOPX", "SOME FUND"),
+        view(2, "XYZ", "GOOD TIMES INC"),
+        view(3, "GOO", "GOO CORP"),
+        view(4, "ABC", "THE GOOSE CO"),
+        view(3, "GOO", "GOO CORP"),  # in both answers
+        view(5, "QQQ", "NOTHING LIKE IT"),
+    ]
+    assert [v.conid for v in rank_search("goo", answers)] == [3, 1, 2, 4, 5]
 
 
 async def test_an_order_through_its_question_to_the_blotter_and_cancel(conn: Connection) -> None:

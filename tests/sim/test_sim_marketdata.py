@@ -115,6 +115,8 @@ async def test_contract_lookup(client: httpx.AsyncClient) -> None:
     found = (await client.get("/iserver/secdef/search", params={"symbol": "msft"})).json()
     assert [f["conid"] for f in found] == ["272093"]
     assert (await client.get("/iserver/secdef/search", params={"symbol": "ZZZZZZ"})).json() == []
+    prefix = (await client.get("/iserver/secdef/search", params={"symbol": "goo"})).json()
+    assert [f["symbol"] for f in prefix] == ["GOOG", "GOOGL"]  # symbols starting with it
     by_name = (
         await client.post("/iserver/secdef/search", json={"symbol": "APPLE", "name": True})
     ).json()

@@ -175,3 +175,44 @@ async def test_the_idle_lock_hides_everything_until_enter() -> None:
         assert app.screen is lock
         await pilot.press("enter")
         await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+
+
+def footer_keys_shown(app: IbtuiApp) -> list[tuple[str, str]]:
+    """The keys of the footer on the bottom line of the top screen: (key, description)."""
+    from textual.widgets._footer import FooterKey
+
+    width, height = app.size
+    shown: list[tuple[str, str]] = []
+    for x in range(width):
+        widget, _ = app.get_widget_at(x, height - 1)
+        node = widget
+        while node is not None and not isinstance(node, FooterKey):
+            node = node.parent  # type: ignore[assignment]
+        if isinstance(node, FooterKey) and (node.key, node.description) not in shown:
+            shown.append((node.key, node.description))
+    return shown
+
+
+async def test_the_footer_shows_the_tickets_keys_while_it_is_open() -> None:
+    app, _ = console(FakeTrader())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        await pilot.pause()
+        assert ("s", "Sell") in footer_keys_shown(app)
+        await pilot.press("b")
+        await settle(pilot, lambda: isinstance(app.screen, TicketScreen))
+        await pilot.pause(0.1)
+        shown = footer_keys_shown(app)
+        assert ("ctrl+s", "Send") in shown and ("escape", "Close") in shown
+        assert ("s", "Sell") not in shown and ("x", "Close pos.") not in shown  # the positions'
+
+
+async def test_ctrl_c_says_which_key_quits() -> None:
+    app, _ = console(FakeTrader(), keymap={"app.quit": "ctrl+x"})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.is_running  # it does not quit
+        hints = [n.message for n in app._notifications if "quit" in n.message]
+        assert hints == ["Press ctrl+x to quit ibtui."]  # the key the keymap gave it

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.style import Style
+from rich.text import Text
 from textual.pilot import Pilot
 
 from ibtui.console_market import ClientMarketData, StateWatchlistStore, exchange_timezone
@@ -157,6 +159,47 @@ async def test_resizing_redraws_to_the_new_size() -> None:
         assert screen.state is ChartState.READY
 
 
+def colored_columns(text: Text) -> dict[int, set[str]]:
+    """The columns of a panel's drawing holding green or red marks, and their colours."""
+    found: dict[int, set[str]] = {}
+    for line in text.split("\n"):
+        for span in line.spans:
+            style = Style.parse(span.style) if isinstance(span.style, str) else span.style
+            color = {1: "red", 2: "green"}.get(style.color.number) if style.color else None
+            for x in range(span.start, span.end):
+                if color and line.plain[x].strip():
+                    found.setdefault(x, set()).add(color)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("size", "count", "preset"),
+    [
+        ((120, 40), 78, 1),  # 1 day · 5 min
+        ((200, 50), 78, 1),
+        ((120, 40), 20, 0),
+        ((80, 24), 60, 4),  # 3 months · daily
+        ((120, 40), 100, 7),  # 2 years · weekly
+        ((80, 24), 33, 9),
+    ],
+)
+async def test_each_volume_bar_is_under_its_candle_in_its_colour(
+    size: tuple[int, int], count: int, preset: int
+) -> None:
+    screen, app = chart(FakeMarket(count=count), preset=preset)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        assert screen.history is not None
+        bars = screen.history.bars
+        candles = colored_columns(screen.price_panel.render())
+        volumes = colored_columns(screen.volume_panel.render())
+        assert len(candles) == len(bars)  # one column per candle: nothing overlaps
+        assert sorted(volumes) == sorted(candles)  # the n-th bar in the n-th candle's column
+        expected = [{"green" if b.close > b.open else "red"} for b in bars]
+        assert [candles[x] for x in sorted(candles)] == expected
+        assert [volumes[x] for x in sorted(volumes)] == expected
+
+
 async def test_no_data_says_so() -> None:
     market = FakeMarket(count=30)
     market.empty.add(AAPL)
@@ -248,6 +291,20 @@ async def test_live_quotes_move_the_current_bar_and_the_header() -> None:
         bar = screen.history.bars[-1]
         assert bar.close == bar.high == last.high + Decimal("2.00") and bar.open == last.open
         assert header(screen).startswith(f"AAPL  {last.high + 2} +1.25 (+0.57%)")
+
+
+async def test_a_quote_without_a_trade_time_makes_no_bar() -> None:
+    screen, app = chart(FakeMarket(count=30))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert screen.history is not None
+        before = screen.history.bars
+        last = before[-1]
+        # the market closed: a snapshot received two days later, with no time of IBKR's
+        screen.apply_quote(QuoteView(AAPL, last.close, updated_at=last.time + 2 * 86_400))
+        await pilot.pause()
+        assert screen.history.bars == before  # no bar at the time it was received
+        assert [b.time for b in screen.history.bars] == [b.time for b in before]
 
 
 async def test_a_quote_is_placed_by_ibkrs_time_not_by_when_it_arrived() -> None:

@@ -34,6 +34,7 @@ from ibtui.tui.format import fmt_pct, fmt_price
 from ibtui.tui.market import (
     DEFAULT_PRESET,
     PRESETS,
+    BarView,
     HistoryView,
     MarketData,
     MarketDataError,
@@ -53,6 +54,7 @@ __all__ = [
     "PricePanel",
     "VolumePanel",
     "axis_labels",
+    "candle_color",
     "latest_quote",
     "open_chart",
     "price_ticks",
@@ -211,7 +213,7 @@ class PricePanel(_Panel):
                     "High": [float(b.high) for b in bars],
                     "Low": [float(b.low) for b in bars],
                 },
-                colors=[UP, DOWN],
+                colors=[UP, DOWN],  # up only when close > open: see candle_color
             )
         low = float(min(b.low for b in bars))
         high = float(max(b.high for b in bars))
@@ -227,17 +229,25 @@ class PricePanel(_Panel):
         plt.xticks([float(i) for i in indices], labels)
 
 
+def candle_color(bar: BarView) -> str:
+    """A candle's colour as plotext draws it: up only when it closed above its open."""
+    return UP if bar.close > bar.open else DOWN
+
+
 class VolumePanel(_Panel):
-    """Volume bars, green on up bars and red on down bars, aligned with the price panel."""
+    """Volume bars in their candles' colours, each in its candle's column of the price panel.
+
+    Each bar is a vertical line at the candle's x, drawn as plotext draws a candle's body: one
+    column wide at any size (``plt.bar`` scales its width by the mean x spacing of each call's
+    series, which spread up and down bars drawn apart over their neighbours)."""
 
     def draw(self, history: HistoryView, width: int, height: int) -> None:
         plt = self.plt
+        for i, bar in enumerate(history.bars):
+            volume = float(bar.volume or 0)
+            if volume > 0:
+                plt.plot([i, i], [0.0, volume], marker="sd", color=candle_color(bar))
         bars = history.bars
-        up = [(i, float(b.volume or 0)) for i, b in enumerate(bars) if b.close >= b.open]
-        down = [(i, float(b.volume or 0)) for i, b in enumerate(bars) if b.close < b.open]
-        for points, color in ((up, UP), (down, DOWN)):
-            if points:
-                plt.bar([p[0] for p in points], [p[1] for p in points], color=color, width=0.6)
         top = max((float(b.volume or 0) for b in bars), default=0.0) or 1.0
         plt.ylim(0, top)
         ticks = [0.0, top] if height < 5 else [0.0, top / 2, top]
@@ -468,10 +478,10 @@ class ChartScreen(Screen[None]):
             return
         self.quote = quote
         if self.history is not None and quote.last is not None and not self.history.empty:
-            # IBKR's own time of the quote places it in a bar; the time ibtui received it only
-            # when IBKR sent none
-            at = quote.traded_at if quote.traded_at is not None else quote.updated_at
-            self.history = self.history.with_price(quote.last, at)
+            # IBKR's own time of the quote places it in a bar. Without one (a closed market's
+            # snapshot) it only moves the last bar: when ibtui received it says nothing of when
+            # the trade was, and a bar at that time would be invented.
+            self.history = self.history.with_price(quote.last, quote.traded_at)
         if self.is_mounted:
             self._show()
 

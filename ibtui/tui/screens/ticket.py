@@ -44,6 +44,7 @@ from ibtui.tui import keymap as ids
 from ibtui.tui.format import fmt_price
 from ibtui.tui.trading import PreviewView, QuestionView, Trader
 from ibtui.tui.viewmodels import AccountView, QuoteView
+from ibtui.tui.widgets.footer import Footer
 
 __all__ = ["TicketScreen", "parse_ticket"]
 
@@ -251,6 +252,7 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
                     "Send ^S", id="send-button", variant="error", disabled=True, compact=True
                 )
                 yield Button("Close Esc", id="close-button", compact=True)
+        yield Footer()  # the ticket's keys, over the footer of the screen under it
 
     def on_mount(self) -> None:
         for box in self.query(Input):
