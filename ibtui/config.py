@@ -45,9 +45,14 @@ from types import MappingProxyType
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
-from ibtui.files import ConfigError, InsecureFileError, check_private_permissions, write_private
 from ibtui.ibkr.oauth import realm_for
-from ibtui.paths import default_config_path, default_state_dir
+from ibtui.local.files import (
+    ConfigError,
+    InsecureFileError,
+    check_private_permissions,
+    write_private,
+)
+from ibtui.local.paths import default_config_path, default_state_dir
 
 __all__ = [
     "CONFIG_ENV",

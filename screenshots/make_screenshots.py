@@ -29,12 +29,12 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from ibtui.adapters.broker import ClientBackend
+from ibtui.adapters.market import ClientMarketData
 from ibtui.config import OrderSettings
-from ibtui.console import ClientBackend
-from ibtui.console_market import ClientMarketData
-from ibtui.demo import DemoEnvironment, build_demo
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT
+from ibtui.sim.demo import DemoEnvironment, build_demo
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.market import Watchlist
 from ibtui.tui.poller import PollSettings

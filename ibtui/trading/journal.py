@@ -2,7 +2,7 @@
 
 Each record has ``ts`` (ISO-8601 UTC, milliseconds, ``Z``), ``event`` (one of :data:`EVENTS`),
 ``account`` and ``coid`` (the client order id, or null), then the event's own fields. The file
-is created with mode 0600 through :func:`ibtui.files.append_private_line` (one ``O_APPEND``
+is created with mode 0600 through :func:`ibtui.local.files.append_private_line` (one ``O_APPEND``
 write per line, fsynced) and lives at ``Settings.state_dir / "journal.jsonl"``.
 
 The journal only ever receives order data, and a guard makes sure of it: any key named like a
@@ -24,7 +24,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
-from ibtui.files import append_private_line, ensure_private_dir
+from ibtui.local.files import append_private_line, ensure_private_dir
 
 __all__ = [
     "EVENTS",

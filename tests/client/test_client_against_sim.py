@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from ibtui.demo import DemoEnvironment
 from ibtui.ibkr.connect import Connection
 from ibtui.ibkr.errors import OrderOutcomeUnknownError
 from ibtui.ibkr.models import (
@@ -19,6 +18,7 @@ from ibtui.ibkr.models import (
     make_coid,
 )
 from ibtui.sim import PAPER_ACCOUNT
+from ibtui.sim.demo import DemoEnvironment
 
 AAPL = 265598
 

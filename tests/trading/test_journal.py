@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from ibtui.cli.journal import main, write
 from ibtui.ibkr.models import Side
 from ibtui.trading.journal import Journal, journal_path, read_journal
-from ibtui.trading.journal_cli import main, write
 
 REPO = Path(__file__).resolve().parents[2]
 MOMENT = datetime(2024, 11, 4, 15, 0, 1, 234000, tzinfo=UTC)

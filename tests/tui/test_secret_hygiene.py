@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
+from ibtui.adapters.broker import ClientBackend
 from ibtui.config import OrderSettings
-from ibtui.console import ClientBackend
-from ibtui.demo import build_demo, trading_offset
 from ibtui.ibkr import oauth
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
+from ibtui.sim.demo import build_demo, trading_offset
 from ibtui.trading.journal import journal_path
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from ibtui import console
+from ibtui.adapters import broker as console
 from ibtui.tui.problem import ProblemApp
 
 
@@ -59,7 +59,7 @@ def test_no_config_names_the_command_that_creates_one(
 def test_an_exposed_key_file_says_chmod_and_r_reads_the_fixed_setup_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ibtui.init_cli import write_consumer_files
+    from ibtui.cli.init import write_consumer_files
 
     paths = write_consumer_files(tmp_path, key_bits=1024)
     os.chmod(paths["signature"], 0o644)
@@ -81,7 +81,7 @@ def test_an_exposed_key_file_says_chmod_and_r_reads_the_fixed_setup_again(
 
 
 def test_a_missing_key_file_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ibtui.init_cli import write_consumer_files
+    from ibtui.cli.init import write_consumer_files
 
     paths = write_consumer_files(tmp_path, key_bits=1024)
     Path(paths["encryption"]).unlink()
@@ -95,7 +95,7 @@ def test_a_missing_key_file_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_an_unreadable_key_file_says_what_it_should_hold(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ibtui.init_cli import write_consumer_files
+    from ibtui.cli.init import write_consumer_files
 
     paths = write_consumer_files(tmp_path, key_bits=1024)
     Path(paths["signature"]).write_text("a key file overwritten by mistake\n")

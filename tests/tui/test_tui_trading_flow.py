@@ -11,11 +11,11 @@ from pathlib import Path
 
 from textual.widgets import Input
 
+from ibtui.adapters.broker import ClientBackend
 from ibtui.config import OrderSettings
-from ibtui.console import ClientBackend
-from ibtui.demo import DemoEnvironment, build_demo, trading_offset
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
+from ibtui.sim.demo import DemoEnvironment, build_demo, trading_offset
 from ibtui.trading.journal import journal_path, read_journal
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings

@@ -17,7 +17,6 @@ from typing import Literal
 from Crypto.PublicKey.RSA import RsaKey
 
 from ibtui.config import IbkrSettings, StoredTokens, load_tokens
-from ibtui.files import ConfigError, check_private_permissions
 from ibtui.ibkr.oauth import (
     DHParams,
     OAuthFormatError,
@@ -25,6 +24,7 @@ from ibtui.ibkr.oauth import (
     load_rsa_key,
     parse_dh_params,
 )
+from ibtui.local.files import ConfigError, check_private_permissions
 
 __all__ = ["Credentials", "CredentialsError", "KeyFileError", "load_credentials"]
 
@@ -177,7 +177,7 @@ def load_credentials(ibkr: IbkrSettings, token_file: Path | None) -> Credentials
 
     The access token secret is test-decrypted with the encryption key, so a wrong key or a
     secret damaged when copied is reported here rather than as a 401 later. Raises
-    :class:`CredentialsError` / :class:`KeyFileError`, :class:`ibtui.files.InsecureFileError`
+    :class:`CredentialsError` / :class:`KeyFileError`, :class:`ibtui.local.files.InsecureFileError`
     (all :class:`ConfigError`).
     """
     if ibkr.consumer_key is None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ibtui.files import (
+from ibtui.local.files import (
     ConfigError,
     InsecureFileError,
     append_private_line,

@@ -26,10 +26,10 @@ LATER = (
     "ibtui.tui.screens.competing",
     "ibtui.tui.widgets.qr",
     "ibtui.tui.widgets.watchlist",
-    "ibtui.console_trading",  # the order service: on the first order read, after the prices
+    "ibtui.adapters.trader",  # the order service: on the first order read, after the prices
     "ibtui.trading.service",
     "ibtui.tui.trading",
-    "ibtui.credentials",
+    "ibtui.local.credentials",
     "ibtui.ibkr.login",
     "ibtui.ibkr.models.orders",  # the order models: on the first order call
     "ibtui.ibkr.models.order_views",
@@ -59,14 +59,14 @@ def imported_after(code: str) -> set[str]:
 
 
 def test_the_console_and_the_app_import_no_screen_the_start_does_not_show() -> None:
-    loaded = imported_after("import ibtui.console, ibtui.tui.app")
+    loaded = imported_after("import ibtui.adapters.broker, ibtui.tui.app")
     assert "ibtui.tui.screens.positions" in loaded  # the probe sees the start's imports
     assert sorted(loaded & set(LATER)) == []
 
 
 def test_the_demo_reads_its_kept_keys_without_pycryptodomes_pem_and_pkcs8(tmp_path: Path) -> None:
     make = (
-        "from pathlib import Path\nfrom ibtui.demo import build_demo\n"
+        "from pathlib import Path\nfrom ibtui.sim.demo import build_demo\n"
         f"keys = Path({str(tmp_path)!r})\n"
     )
     imported_after(make + "build_demo(key_bits=1024, key_dir=keys)")  # a first start keeps them
@@ -76,7 +76,7 @@ def test_the_demo_reads_its_kept_keys_without_pycryptodomes_pem_and_pkcs8(tmp_pa
         "assert demo.consumer.signature_key.size_in_bits() == 1024\n"
         "assert demo.consumer.encryption_key.has_private()\n"
     )
-    assert "ibtui.demo" in loaded
+    assert "ibtui.sim.demo" in loaded
     assert not loaded & {"Crypto.IO.PEM", "Crypto.IO.PKCS8", "Crypto.Cipher.AES"}
 
 
@@ -117,7 +117,7 @@ def test_a_commands_imports_run_without_the_collector_and_are_frozen() -> None:
         "    pass\n"
         "assert not gc.isenabled()  # a caller that turned the collector off keeps it off\n"
     )
-    assert "ibtui.trading.journal_cli" in imported_after(code)
+    assert "ibtui.cli.journal" in imported_after(code)
 
 
 def test_help_imports_neither_textual_nor_httpx() -> None:

@@ -1,8 +1,8 @@
 """The soak harness: the whole console, headless, on the in-process simulator under a fault plan.
 
-``python -m ibtui.soak --duration 600 --seed 1`` (or ``make soak``) runs :class:`IbtuiApp` through
-Textual's ``run_test`` with the real :class:`~ibtui.console.ClientBackend` and
-:class:`~ibtui.console_trading.ClientTrader` (the objects ``ibtui demo`` uses) against the simulator
+``python -m tools.soak --duration 600 --seed 1`` (or ``make soak``) runs :class:`IbtuiApp` through
+Textual's ``run_test`` with the real :class:`~ibtui.adapters.broker.ClientBackend` and
+:class:`~ibtui.adapters.trader.ClientTrader` (the objects ``ibtui demo`` uses) against the simulator
 with its real pacing and a live session token that lives 20 s. While the faults run:
 
 * 5 % of requests are answered 500 or 503, 2 % time out, 1 % lose their connection before they are
@@ -62,15 +62,15 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.worker import Worker, WorkerState
 
+from ibtui.adapters.broker import ClientBackend
+from ibtui.adapters.market import ClientMarketData, StateWatchlistStore
+from ibtui.adapters.trader import CancelFailed, ClientTrader
 from ibtui.config import OrderSettings
-from ibtui.console import ClientBackend
-from ibtui.console_market import ClientMarketData, StateWatchlistStore
-from ibtui.console_trading import CancelFailed, ClientTrader
-from ibtui.demo import DemoEnvironment, build_demo, trading_offset
 from ibtui.ibkr.models.enums import OrderState
 from ibtui.ibkr.session import AccessCredentials
+from ibtui.local.state import StateStore
 from ibtui.sim import PAPER_ACCOUNT, FaultRule, ShiftedClock, SimConfig, SystemClock
-from ibtui.state import StateStore
+from ibtui.sim.demo import DemoEnvironment, build_demo, trading_offset
 from ibtui.trading.journal import journal_path, read_journal
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.market import Watchlist
@@ -875,7 +875,7 @@ def _commit() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ibtui.soak",
+        prog="python -m tools.soak",
         description="Run the console headless on the simulator under a fault plan and report.",
     )
     parser.add_argument("--duration", type=float, default=600.0, help="seconds (default 600)")
@@ -902,7 +902,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(
             f"# Soak: {args.duration:.0f} s, seed {args.seed}\n\n"
-            f"`python -m ibtui.soak` (see `ibtui/soak.py` for the fault plan){_commit()}.\n\n"
+            f"`python -m tools.soak` (see `tools/soak.py` for the fault plan){_commit()}.\n\n"
             f"{report.markdown()}\n"
         )
     return 0 if report.ok else 1

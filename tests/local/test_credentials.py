@@ -12,14 +12,14 @@ from Crypto.PublicKey import RSA
 from Crypto.Util.asn1 import DerSequence
 
 from ibtui.config import IbkrSettings, load_settings, save_tokens
-from ibtui.credentials import (
+from ibtui.ibkr.oauth import DHParams, decrypt_access_token_secret, dh_params_pem
+from ibtui.local.credentials import (
     Credentials,
     CredentialsError,
     KeyFileError,
     load_credentials,
 )
-from ibtui.files import ConfigError, InsecureFileError
-from ibtui.ibkr.oauth import DHParams, decrypt_access_token_secret, dh_params_pem
+from ibtui.local.files import ConfigError, InsecureFileError
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
 

@@ -2,7 +2,7 @@
 ``ibtui run`` (the console on IBKR, or on ``ibtui sim`` via ``--config``) and ``ibtui demo`` (the
 console on the embedded simulator).
 
-The order service (``ibtui.console_trading`` and ``ibtui.trading``), the credentials files and the
+The order service (``ibtui.adapters.trader`` and ``ibtui.trading``), the credentials files and the
 third-party login are imported when first used: the first positions need none of them.
 """
 
@@ -19,22 +19,22 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ibtui.console_market import ClientMarketData, StateWatchlistStore
-from ibtui.demo import DemoEnvironment, build_demo
+from ibtui.adapters.market import ClientMarketData, StateWatchlistStore
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.connect import Connection, Recovery, connect
 from ibtui.ibkr.errors import IbkrError
 from ibtui.ibkr.session import AccessCredentials, Consumer
-from ibtui.paths import default_state_dir
-from ibtui.state import StateStore
+from ibtui.local.paths import default_state_dir
+from ibtui.local.state import StateStore
+from ibtui.sim.demo import DemoEnvironment, build_demo
 from ibtui.tui.convert import account_view, fx_rates, position_view, quote_view
 from ibtui.tui.market import Watchlist
 from ibtui.tui.protocols import LoginPrompt, LoginStep, Progress
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
 if TYPE_CHECKING:
+    from ibtui.adapters.trader import ClientTrader
     from ibtui.config import OrderSettings, Settings
-    from ibtui.console_trading import ClientTrader
     from ibtui.ibkr.login import RequestToken
     from ibtui.tui.trading import (
         Ask,
@@ -147,7 +147,7 @@ class ClientBackend:
 
     def trader(self, settings: OrderSettings, state_dir: Path) -> ClientTrader:
         """Trading for the screens, journaled in ``state_dir``."""
-        from ibtui.console_trading import ClientTrader
+        from ibtui.adapters.trader import ClientTrader
         from ibtui.trading.journal import Journal, journal_path
 
         return ClientTrader(
@@ -328,7 +328,7 @@ def backend_from_settings(
 ) -> ClientBackend:
     """The backend for a configured consumer: first-party token from the config, a token stored
     by an earlier login, or none (the login screen runs and stores the token it gets)."""
-    from ibtui.credentials import load_credentials
+    from ibtui.local.credentials import load_credentials
 
     creds = load_credentials(settings.ibkr, settings.token_file)
     consumer = Consumer(
