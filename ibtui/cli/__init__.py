@@ -23,8 +23,8 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, Command] = {
-    "run": Command("ibtui.adapters.broker", "the console (the default command)", "run_main"),
-    "demo": Command("ibtui.adapters.broker", "the console on the embedded simulated IBKR server"),
+    "run": Command("ibtui.cli.run", "the console (the default command)"),
+    "demo": Command("ibtui.cli.demo", "the console on the embedded simulated IBKR server"),
     "sim": Command("ibtui.sim.serve", "run the simulated IBKR server on a loopback socket"),
     "init": Command("ibtui.cli.init", "create keys, DH parameters and a config for IBKR OAuth"),
     "login": Command("ibtui.cli.login", "authorize with IBKR in a plain terminal; store the token"),

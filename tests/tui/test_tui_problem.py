@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from ibtui.adapters import broker as console
+from ibtui.cli import run
 from ibtui.tui.problem import ProblemApp
 
 
@@ -41,8 +41,8 @@ def run_on_a_terminal(
 
     monkeypatch.setattr(sys, "stdin", Tty())
     monkeypatch.setattr(sys, "stdout", Tty())
-    monkeypatch.setattr(console, "show_problem", show)
-    return console.run_main(argv), shown
+    monkeypatch.setattr(run, "show_problem", show)
+    return run.main(argv), shown
 
 
 def test_no_config_names_the_command_that_creates_one(
@@ -72,11 +72,11 @@ def test_an_exposed_key_file_says_chmod_and_r_reads_the_fixed_setup_again(
 
     monkeypatch.setattr(sys, "stdin", Tty())
     monkeypatch.setattr(sys, "stdout", Tty())
-    monkeypatch.setattr(console, "show_problem", fixed_then_quit)
+    monkeypatch.setattr(run, "show_problem", fixed_then_quit)
     import ibtui.tui.app as tui_app
 
     monkeypatch.setattr(tui_app, "run_app", lambda *a, **k: started.append("console") or 0)
-    assert console.run_main(["--config", str(paths["config"])]) == 0
+    assert run.main(["--config", str(paths["config"])]) == 0
     assert "chmod 600" in str(started[0]) and started[1] == "console"
 
 
