@@ -25,7 +25,7 @@ class Command(NamedTuple):
 COMMANDS: dict[str, Command] = {
     "run": Command("ibtui.cli.run", "the console (the default command)"),
     "demo": Command("ibtui.cli.demo", "the console on the embedded simulated IBKR server"),
-    "sim": Command("ibtui.sim.serve", "run the simulated IBKR server on a loopback socket"),
+    "sim": Command("ibtui.cli.sim", "run the simulated IBKR server on a loopback socket"),
     "init": Command("ibtui.cli.init", "create keys, DH parameters and a config for IBKR OAuth"),
     "login": Command("ibtui.cli.login", "authorize with IBKR in a plain terminal; store the token"),
     "accounts": Command("ibtui.cli.scripting", "print the accounts and exit", "accounts_main"),
