@@ -59,7 +59,7 @@ def imported_after(code: str) -> set[str]:
 
 
 def test_the_console_and_the_app_import_no_screen_the_start_does_not_show() -> None:
-    loaded = imported_after("import ibtui.adapters.broker, ibtui.tui.app")
+    loaded = imported_after("import ibtui.cli.run, ibtui.tui.app")
     assert "ibtui.tui.screens.positions" in loaded  # the probe sees the start's imports
     assert sorted(loaded & set(LATER)) == []
 
