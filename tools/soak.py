@@ -27,9 +27,9 @@ every request the deadline a socket would (``request_timeout``, 2.5 s instead of
 simulator's timeout fault hangs ``hang_seconds`` (longer than that deadline) before it would answer.
 
 The report (:class:`SoakReport`, also printed as a table) counts: crashes (the app stopping by
-itself, a worker ending in error), uncaught exceptions (``app._exception``, the event loop's
-exception handler, ERROR log records), duplicated orders (a second order at the simulator for one
-submission), lost orders (an order whose final state is not what the blotter and the journal
+itself or with a non-zero return code, a worker ending in error), uncaught exceptions (the event
+loop's exception handler, ERROR log records), duplicated orders (a second order at the simulator
+for one submission), lost orders (an order whose final state is not what the blotter and the journal
 show, or an order the trader was told is not placed that is), 429s that reached the UI (error
 notifications, the poller's errors, order results and trader errors naming a 429, too many
 requests or the rate limit), and the time to fresh quotes after the faults stop, in seconds and
@@ -729,8 +729,9 @@ def _analyse(
     recorder, sim = run.recorder, run.demo.sim
     # crashes and exceptions
     report.crashes += recorder.worker_errors
-    if run.app._exception is not None and not any("crashed" in c for c in report.crashes):
-        report.crashes.append(f"app exception: {run.app._exception!r}")
+    # An exception in the app sets its return code to 1 (run_test re-raises it too: "crashed").
+    if run.app.return_code and not any("crashed" in c for c in report.crashes):
+        report.crashes.append(f"the app exited with return code {run.app.return_code}")
     report.uncaught_exceptions += recorder.loop_exceptions + recorder.log_errors
     # traffic
     transport = run.transport
