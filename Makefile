@@ -21,7 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict ibtui
+	$(BIN)/mypy --strict ibtui tools
 
 unit: $(STAMP)
 	$(BIN)/pytest
@@ -46,9 +46,9 @@ screenshots: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-# The soak harness (ibtui/soak.py): the console headless on the simulator under a fault plan for
+# The soak harness (tools/soak.py): the console headless on the simulator under a fault plan for
 # 10 minutes; prints crashes, duplicates, lost orders, 429s in the UI and the recovery time, and
 # writes them to benchmarks/results/soak.md (which the next `make bench` puts in BENCHMARKS.md).
 # SOAK_ARGS="--duration 60 --seed 2" for a shorter run.
 soak: $(STAMP)
-	$(BIN)/python -m ibtui.soak --markdown benchmarks/results/soak.md $(SOAK_ARGS)
+	$(BIN)/python -m tools.soak --markdown benchmarks/results/soak.md $(SOAK_ARGS)

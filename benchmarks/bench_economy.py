@@ -36,8 +36,8 @@ SNAPSHOT = "/iserver/marketdata/snapshot"
 async def poll(base_url: str, config_path: Path, duration: float) -> dict[str, Any]:
     from textual.message import Message
 
+    from ibtui.adapters.broker import backend_from_settings
     from ibtui.config import load_settings
-    from ibtui.console import backend_from_settings
     from ibtui.tui.messages import ErrorRaised
     from ibtui.tui.poller import Poller, PollSettings
 

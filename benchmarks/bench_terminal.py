@@ -265,7 +265,7 @@ def cold_start_once(
 def demo_build_seconds(repeats: int, key_dir: Path | None) -> list[float]:
     """In this process: ``build_demo()``, the embedded simulator and its consumer's two RSA keys,
     generated (``key_dir`` None, as at a first start) or read from where the demo keeps them."""
-    from ibtui.demo import build_demo
+    from ibtui.sim.demo import build_demo
 
     times = []
     for _ in range(repeats):

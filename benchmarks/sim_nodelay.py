@@ -23,6 +23,7 @@ import sys
 from collections import Counter
 from typing import Any
 
+from ibtui.cli.sim import parse_args
 from ibtui.sim import serve
 
 _bind = serve.bind_loopback
@@ -98,7 +99,7 @@ def main(argv: list[str]) -> int:
         return CountingApp(app) if counting else app
 
     serve.bind_loopback = bind_loopback_nodelay  # type: ignore[assignment]
-    options = serve.parse_args(rest)
+    options = parse_args(rest)
     try:
         return serve.serve(options, factory)
     except serve.ServeError as exc:

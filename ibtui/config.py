@@ -52,7 +52,8 @@ from types import MappingProxyType
 from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
-from ibtui.files import (
+from ibtui.ibkr.oauth import realm_for
+from ibtui.local.files import (
     ConfigError,
     InsecureFileError,
     UnsafePathError,
@@ -62,8 +63,7 @@ from ibtui.files import (
     read_at_most,
     write_private,
 )
-from ibtui.ibkr.oauth import realm_for
-from ibtui.paths import default_config_path, default_state_dir
+from ibtui.local.paths import default_config_path, default_state_dir
 from ibtui.trading.settings import OrderSettings, PrecautionAction, QuestionPolicy
 
 __all__ = [

@@ -29,11 +29,11 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from ibtui.console import ClientBackend
-from ibtui.console_market import ClientMarketData
-from ibtui.demo import DemoEnvironment, build_demo
+from ibtui.adapters.broker import ClientBackend
+from ibtui.adapters.market import ClientMarketData
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT
+from ibtui.sim.demo import DemoEnvironment, build_demo
 from ibtui.trading import OrderDraft, Side, TicketType
 from ibtui.trading.settings import OrderSettings
 from ibtui.tui.app import IbtuiApp

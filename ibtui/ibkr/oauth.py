@@ -32,6 +32,7 @@ from Crypto.Util.asn1 import DerSequence
 __all__ = [
     "HMAC_SHA256",
     "RSA_SHA256",
+    "Consumer",
     "DHParams",
     "OAuthFormatError",
     "Secret",
@@ -292,6 +293,20 @@ class DHParams:
     @property
     def bits(self) -> int:
         return self.prime.bit_length()
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """An OAuth consumer: its key, realm and the private material registered with IBKR.
+
+    Plain data (here rather than with the session that uses it) so that the simulator's demo
+    bootstrap can hand one over without importing the client."""
+
+    consumer_key: str
+    realm: str
+    signature_key: RsaKey = field(repr=False)
+    encryption_key: RsaKey = field(repr=False)
+    dh: DHParams = field(repr=False)
 
 
 _PEM_BLOCK = re.compile(

@@ -10,11 +10,10 @@ import asyncio
 import base64
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from Crypto.PublicKey.RSA import RsaKey
 
 from ibtui.ibkr import oauth
 from ibtui.ibkr.auth import LiveSessionToken
@@ -26,22 +25,12 @@ from ibtui.ibkr.errors import (
     ProtocolError,
     error_from_response,
 )
+from ibtui.ibkr.oauth import Consumer  # re-exported: the client's callers name it from here
 
 __all__ = ["AccessCredentials", "Consumer", "LiveSession", "api_url"]
 
 DEFAULT_RENEW_MARGIN = 600.0
 USER_AGENT = "ibtui/0.1"
-
-
-@dataclass(frozen=True, slots=True)
-class Consumer:
-    """An OAuth consumer: its key, realm and the private material registered with IBKR."""
-
-    consumer_key: str
-    realm: str
-    signature_key: RsaKey = field(repr=False)
-    encryption_key: RsaKey = field(repr=False)
-    dh: oauth.DHParams = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True, repr=False)

@@ -19,7 +19,6 @@ from pathlib import Path
 from Crypto.PublicKey import RSA
 from Crypto.PublicKey.RSA import RsaKey
 
-from ibtui.files import ensure_private_dir, write_private
 from ibtui.ibkr.oauth import (
     DHParams,
     OAuthFormatError,
@@ -29,6 +28,7 @@ from ibtui.ibkr.oauth import (
     parse_dh_params,
     realm_for,
 )
+from ibtui.local.files import ensure_private_dir, write_private
 from ibtui.sim.oauth_server import OAuthServer
 from ibtui.sim.oauth_tokens import TESTCONS_DH_PRIME, Consumer
 

@@ -2,7 +2,7 @@
 
 Each record has ``ts`` (ISO-8601 UTC, milliseconds, ``Z``), ``event`` (one of :data:`EVENTS`),
 ``account`` and ``coid`` (the client order id, or null), then the event's own fields. The file
-is created with mode 0600 through :func:`ibtui.files.append_private_line` (one ``O_APPEND``
+is created with mode 0600 through :func:`ibtui.local.files.append_private_line` (one ``O_APPEND``
 write per line, fsynced) and lives at ``Settings.state_dir / "journal.jsonl"``. A symbolic link,
 something other than a regular file or another user's file there is refused, as is a state
 folder others can write to; a looser mode on the user's own journal is set back to 0600 (and
@@ -27,7 +27,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
-from ibtui.files import append_private_line
+from ibtui.local.files import append_private_line
 
 __all__ = [
     "EVENTS",

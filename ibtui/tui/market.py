@@ -3,7 +3,7 @@
 A :class:`MarketData` answers price history and symbol searches with the view-models of
 :mod:`ibtui.tui.market_views` (re-exported here, imported when first used: the console's first
 screens need none of them); an adapter implements it over the IBKR client
-(``ibtui.console_market``), tests with data they build.
+(``ibtui.adapters.market``), tests with data they build.
 Failures raise :class:`MarketDataError` (``str()`` is shown as is) or, for IBKR's 429,
 :class:`RateLimited`, which the chart turns into a countdown and a retry.
 

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ibtui.demo import DemoEnvironment, build_demo, trading_offset
 from ibtui.ibkr.connect import Connection, connect
 from ibtui.ibkr.pacing import Pacer
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import ShiftedClock, SimConfig, SystemClock
+from ibtui.sim.demo import DemoEnvironment, build_demo, trading_offset
 
 
 @pytest.fixture

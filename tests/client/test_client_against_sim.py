@@ -7,8 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from ibtui.console_market import ClientMarketData, rank_search
-from ibtui.demo import DemoEnvironment
+from ibtui.adapters.market import ClientMarketData, rank_search
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.connect import Connection
 from ibtui.ibkr.errors import OrderOutcomeUnknownError
@@ -21,6 +20,7 @@ from ibtui.ibkr.models import (
     make_coid,
 )
 from ibtui.sim import PAPER_ACCOUNT
+from ibtui.sim.demo import DemoEnvironment
 from ibtui.tui.market_views import SearchResultView
 
 AAPL = 265598

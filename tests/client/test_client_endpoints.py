@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ibtui.demo import DemoEnvironment
 from ibtui.ibkr.connect import Connection
 from ibtui.ibkr.models import (
     Accepted,
@@ -17,6 +16,7 @@ from ibtui.ibkr.models import (
     make_coid,
 )
 from ibtui.sim import LIVE_ACCOUNT, PAPER_ACCOUNT
+from ibtui.sim.demo import DemoEnvironment
 
 AAPL = 265598
 
@@ -162,11 +162,11 @@ async def test_a_marketable_order_fills_and_shows_in_trades(
 async def test_positions_are_read_page_by_page() -> None:
     import time
 
-    from ibtui.demo import build_demo, trading_offset
     from ibtui.ibkr.connect import connect
     from ibtui.ibkr.pacing import Pacer
     from ibtui.ibkr.session import AccessCredentials
     from ibtui.sim import ShiftedClock, SimConfig, SystemClock
+    from ibtui.sim.demo import build_demo, trading_offset
 
     clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
     config = SimConfig(seed=4, clock=clock, pacing_enabled=False, portfolio_size=250)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ibtui.demo import DemoEnvironment
 from ibtui.ibkr.connect import Connection, Recovery
 from ibtui.ibkr.errors import CompetingSessionError
 from ibtui.sim import PAPER_ACCOUNT
+from ibtui.sim.demo import DemoEnvironment
 
 
 async def test_a_healthy_session_is_only_tickled(conn: Connection) -> None:
@@ -69,7 +69,7 @@ async def test_the_trader_can_take_the_session_back_at_once(
 
 
 async def test_the_console_sees_the_session_come_back(demo: DemoEnvironment) -> None:
-    from ibtui.console import ClientBackend
+    from ibtui.adapters.broker import ClientBackend
     from ibtui.ibkr.session import AccessCredentials
     from ibtui.tui.viewmodels import SessionState
 

@@ -9,11 +9,11 @@ from collections import Counter
 
 import httpx
 
-from ibtui.demo import build_demo
 from ibtui.ibkr.connect import connect
 from ibtui.ibkr.pacing import Pacer
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ManualClock, SimConfig
+from ibtui.sim.demo import build_demo
 
 AAPL = 265598
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from ibtui.demo import DemoEnvironment, build_demo, trading_offset
 from ibtui.ibkr.connect import connect
 from ibtui.ibkr.errors import RateLimitedError
 from ibtui.ibkr.models import (
@@ -24,6 +23,7 @@ from ibtui.ibkr.models import (
 from ibtui.ibkr.pacing import Pacer
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
+from ibtui.sim.demo import DemoEnvironment, build_demo, trading_offset
 
 AAPL, MSFT = 265598, 272093
 

@@ -28,7 +28,8 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from ibtui.sim.auth_api import AuthContext
-from ibtui.sim.serve import parse_args, serve
+from ibtui.cli.sim import parse_args
+from ibtui.sim.serve import serve
 
 def factory(oauth, options):
     async def whoami(request):

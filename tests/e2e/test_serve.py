@@ -23,7 +23,7 @@ from ibtui.ibkr import oauth
 from .sim_process import REPO, load_env_file, sim_process
 
 FAST_KEYS = ["--key-bits", "1024"]
-SERVE = [sys.executable, "-m", "ibtui.sim.serve"]
+SERVE = [sys.executable, "-m", "ibtui", "sim"]
 
 
 def signed_session(client: httpx.Client, state: Path) -> tuple[dict[str, str], str]:

@@ -13,11 +13,11 @@ from Crypto.IO import PEM, PKCS8
 from Crypto.PublicKey import RSA
 from Crypto.Util.asn1 import DerSequence
 
-from ibtui.demo import build_demo, trading_offset
 from ibtui.ibkr.auth import LstSigner
 from ibtui.ibkr.errors import VerifierError
 from ibtui.ibkr.login import ThirdPartyLogin
 from ibtui.ibkr.session import LiveSession
+from ibtui.sim.demo import build_demo, trading_offset
 
 NY = ZoneInfo("America/New_York")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ibtui.soak import SoakSettings, run_soak
+from tools.soak import SoakSettings, run_soak
 
 pytestmark = pytest.mark.soak
 

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from ibtui.demo import DemoEnvironment, build_demo
 from ibtui.ibkr.connect import Connection, connect
 from ibtui.ibkr.models import Side
 from ibtui.ibkr.pacing import Pacer
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ManualClock, SimConfig
+from ibtui.sim.demo import DemoEnvironment, build_demo
 from ibtui.trading.draft import MarketQuote, OrderDraft, TicketType
 from ibtui.trading.journal import Journal, journal_path, read_journal
 from ibtui.trading.outcomes import Question

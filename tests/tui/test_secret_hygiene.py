@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from ibtui.console import ClientBackend
-from ibtui.demo import build_demo, trading_offset
+from ibtui.adapters.broker import ClientBackend
 from ibtui.ibkr import oauth
 from ibtui.ibkr.connect import connect
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
+from ibtui.sim.demo import build_demo, trading_offset
 from ibtui.trading.journal import journal_path
 from ibtui.trading.settings import OrderSettings
 from ibtui.tui.app import IbtuiApp

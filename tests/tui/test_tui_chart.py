@@ -14,12 +14,12 @@ from rich.style import Style
 from rich.text import Text
 from textual.pilot import Pilot
 
-from ibtui.console_market import ClientMarketData, StateWatchlistStore, exchange_timezone
+from ibtui.adapters.market import ClientMarketData, StateWatchlistStore, exchange_timezone
 from ibtui.ibkr.errors import ApiStatusError, RateLimitedError
 from ibtui.ibkr.models.contract import ContractInfo
 from ibtui.ibkr.models.history import History
+from ibtui.local.state import StateStore
 from ibtui.sim.history import parse_spec
-from ibtui.state import StateStore
 from ibtui.tui.market import (
     PRESETS,
     BarView,

@@ -66,10 +66,10 @@ def _real_app(consumer_change: dict[str, object] | None = None):  # type: ignore
     import dataclasses
     import time
 
-    from ibtui.console import ClientBackend
-    from ibtui.demo import build_demo, trading_offset
+    from ibtui.adapters.broker import ClientBackend
     from ibtui.ibkr.session import AccessCredentials
     from ibtui.sim import ShiftedClock, SimConfig, SystemClock
+    from ibtui.sim.demo import build_demo, trading_offset
 
     clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
     demo = build_demo(key_bits=1024, config=SimConfig(seed=2, clock=clock, pacing_enabled=False))

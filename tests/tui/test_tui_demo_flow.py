@@ -8,9 +8,9 @@ from collections.abc import Callable
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from ibtui.console import ClientBackend
-from ibtui.demo import build_demo, trading_offset
+from ibtui.adapters.broker import ClientBackend
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
+from ibtui.sim.demo import build_demo, trading_offset
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.accounts import AccountsScreen

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from ibtui import console
+from ibtui.cli import run
 from ibtui.tui.problem import ProblemApp
 
 
@@ -41,8 +41,8 @@ def run_on_a_terminal(
 
     monkeypatch.setattr(sys, "stdin", Tty())
     monkeypatch.setattr(sys, "stdout", Tty())
-    monkeypatch.setattr(console, "show_problem", show)
-    return console.run_main(argv), shown
+    monkeypatch.setattr(run, "show_problem", show)
+    return run.main(argv), shown
 
 
 def test_no_config_names_the_command_that_creates_one(
@@ -59,7 +59,7 @@ def test_no_config_names_the_command_that_creates_one(
 def test_an_exposed_key_file_says_chmod_and_r_reads_the_fixed_setup_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ibtui.init_cli import write_consumer_files
+    from ibtui.cli.init import write_consumer_files
 
     paths = write_consumer_files(tmp_path, key_bits=1024)
     os.chmod(paths["signature"], 0o644)
@@ -72,16 +72,16 @@ def test_an_exposed_key_file_says_chmod_and_r_reads_the_fixed_setup_again(
 
     monkeypatch.setattr(sys, "stdin", Tty())
     monkeypatch.setattr(sys, "stdout", Tty())
-    monkeypatch.setattr(console, "show_problem", fixed_then_quit)
+    monkeypatch.setattr(run, "show_problem", fixed_then_quit)
     import ibtui.tui.app as tui_app
 
     monkeypatch.setattr(tui_app, "run_app", lambda *a, **k: started.append("console") or 0)
-    assert console.run_main(["--config", str(paths["config"])]) == 0
+    assert run.main(["--config", str(paths["config"])]) == 0
     assert "chmod 600" in str(started[0]) and started[1] == "console"
 
 
 def test_a_missing_key_file_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ibtui.init_cli import write_consumer_files
+    from ibtui.cli.init import write_consumer_files
 
     paths = write_consumer_files(tmp_path, key_bits=1024)
     Path(paths["encryption"]).unlink()
@@ -95,7 +95,7 @@ def test_a_missing_key_file_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_an_unreadable_key_file_says_what_it_should_hold(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ibtui.init_cli import write_consumer_files
+    from ibtui.cli.init import write_consumer_files
 
     paths = write_consumer_files(tmp_path, key_bits=1024)
     Path(paths["signature"]).write_text("a key file overwritten by mistake\n")

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 import httpx
 from textual.pilot import Pilot
 
-from ibtui.console import ClientBackend
-from ibtui.demo import build_demo, trading_offset
+from ibtui.adapters.broker import ClientBackend
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
+from ibtui.sim.demo import build_demo, trading_offset
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.help import HelpScreen

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from textual.widgets import Input
 
-from ibtui.console import ClientBackend
-from ibtui.demo import DemoEnvironment, build_demo, trading_offset
+from ibtui.adapters.broker import ClientBackend
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
+from ibtui.sim.demo import DemoEnvironment, build_demo, trading_offset
 from ibtui.trading.journal import journal_path, read_journal
 from ibtui.trading.settings import OrderSettings
 from ibtui.tui.app import IbtuiApp

@@ -16,13 +16,13 @@ from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from ibtui.console import ClientBackend
-from ibtui.console_market import ClientMarketData, StateWatchlistStore
-from ibtui.demo import build_demo, trading_offset
+from ibtui.adapters.broker import ClientBackend
+from ibtui.adapters.market import ClientMarketData, StateWatchlistStore
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.session import AccessCredentials
+from ibtui.local.state import StateStore
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
-from ibtui.state import StateStore
+from ibtui.sim.demo import build_demo, trading_offset
 from ibtui.tui.market import TicketRequested, WatchItem, Watchlist
 from ibtui.tui.market_screens import open_search, open_watchlist
 from ibtui.tui.messages import QuotesUpdated

@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ibtui import files
 from ibtui.config import (
     DEFAULT_BASE_URL,
     ConfigError,
@@ -27,6 +26,7 @@ from ibtui.config import (
     load_tokens,
     save_tokens,
 )
+from ibtui.local import files
 
 # canaries: if one of these shows up in a message or repr, a secret leaked
 SECRET = "Q0FOQVJZU0VDUkVUY2FuYXJ5c2VjcmV0Q0FOQVJZU0VDUkVU"  # valid base64

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ibtui.config import ConfigError, load_settings
-from ibtui.credentials import load_credentials
 from ibtui.ibkr.connect import Connection, connect
 from ibtui.ibkr.errors import IbkrError
 from ibtui.ibkr.session import AccessCredentials, Consumer
+from ibtui.local.credentials import load_credentials
 
 __all__ = ["accounts_main", "positions_main"]
 

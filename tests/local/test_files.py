@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ibtui.files import (
+from ibtui.local.files import (
     ConfigError,
     InsecureFileError,
     UnsafePathError,
@@ -218,7 +218,7 @@ def test_a_loose_mode_on_the_users_own_journal_is_set_back_to_0600_and_logged(
     journal = tmp_path / "journal.jsonl"
     journal.write_text("old\n")
     journal.chmod(0o644)
-    with caplog.at_level(logging.WARNING, logger="ibtui.files"):
+    with caplog.at_level(logging.WARNING, logger="ibtui.local.files"):
         append_private_line(journal, "new")
     assert journal.read_text() == "old\nnew\n"
     assert mode_of(journal) == 0o600

@@ -10,12 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+from ibtui.adapters.broker import backend_from_settings
 from ibtui.config import load_settings
-from ibtui.console import backend_from_settings
-from ibtui.demo import DemoEnvironment, build_demo, trading_offset
+from ibtui.local.state import StateStore
 from ibtui.sim import LIVE_ACCOUNT, ShiftedClock, SimConfig, SystemClock
+from ibtui.sim.demo import DemoEnvironment, build_demo, trading_offset
 from ibtui.sim.provision import write_state_dir
-from ibtui.state import StateStore
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.accounts import AccountsScreen

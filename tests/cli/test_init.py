@@ -10,10 +10,10 @@ import pytest
 from Crypto.PublicKey import RSA
 from Crypto.Util.number import isPrime
 
+from ibtui.cli.init import RFC3526_GROUP14_PRIME, main, write_consumer_files
 from ibtui.config import load_settings
-from ibtui.credentials import load_credentials
 from ibtui.ibkr import oauth
-from ibtui.init_cli import RFC3526_GROUP14_PRIME, main, write_consumer_files
+from ibtui.local.credentials import load_credentials
 
 
 def test_the_dh_prime_is_a_2048_bit_safe_prime() -> None:
@@ -47,9 +47,9 @@ def test_init_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str
 async def test_the_new_consumer_gets_a_live_session_token_from_the_simulator(
     tmp_path: Path,
 ) -> None:
-    from ibtui.demo import build_demo
     from ibtui.ibkr.connect import connect
     from ibtui.ibkr.session import AccessCredentials, Consumer
+    from ibtui.sim.demo import build_demo
     from ibtui.sim.oauth_tokens import Consumer as RegisteredConsumer
 
     paths = write_consumer_files(tmp_path, "NEWKEY001", key_bits=1024)

@@ -29,10 +29,10 @@ LATER = (
     "ibtui.tui.screens.competing",
     "ibtui.tui.widgets.qr",
     "ibtui.tui.widgets.watchlist",
-    "ibtui.console_trading",  # the order service: on the first order read, after the prices
+    "ibtui.adapters.trader",  # the order service: on the first order read, after the prices
     "ibtui.trading.service",
     "ibtui.tui.trading",
-    "ibtui.credentials",
+    "ibtui.local.credentials",
     "ibtui.ibkr.login",
     "ibtui.ibkr.models.orders",  # the order models: on the first order call
     "ibtui.ibkr.models.order_views",
@@ -62,7 +62,7 @@ def imported_after(code: str) -> set[str]:
 
 
 def test_the_console_and_the_app_import_no_screen_the_start_does_not_show() -> None:
-    loaded = imported_after("import ibtui.console, ibtui.tui.app")
+    loaded = imported_after("import ibtui.cli.run, ibtui.tui.app")
     assert "ibtui.tui.screens.positions" in loaded  # the probe sees the start's imports
     assert sorted(loaded & set(LATER)) == []
 
@@ -71,20 +71,20 @@ def test_the_consoles_trader_is_made_at_start_without_the_order_service(tmp_path
     # ibtui run and ibtui demo make their trader before the first positions: the order service,
     # the order models and the trading screens' view-models wait for the first order call.
     loaded = imported_after(
-        "import ibtui.console, ibtui.tui.app\nfrom pathlib import Path\n"
-        "from ibtui.console import ClientBackend\n"
+        "import ibtui.cli.run, ibtui.tui.app\nfrom pathlib import Path\n"
+        "from ibtui.adapters.broker import ClientBackend\n"
         "from ibtui.trading.settings import OrderSettings\n"
         "backend = ClientBackend.__new__(ClientBackend)\n"
         f"trader = ClientBackend.trader(backend, OrderSettings(), Path({str(tmp_path)!r}))\n"
         "assert trader.settings == OrderSettings()\n"
     )
-    assert "ibtui.console_trading" in loaded
-    assert sorted(loaded & (set(LATER) - {"ibtui.console_trading"})) == []
+    assert "ibtui.adapters.trader" in loaded
+    assert sorted(loaded & (set(LATER) - {"ibtui.adapters.trader"})) == []
 
 
 def test_the_demo_reads_its_kept_keys_without_pycryptodomes_pem_and_pkcs8(tmp_path: Path) -> None:
     make = (
-        "from pathlib import Path\nfrom ibtui.demo import build_demo\n"
+        "from pathlib import Path\nfrom ibtui.sim.demo import build_demo\n"
         f"keys = Path({str(tmp_path)!r})\n"
     )
     imported_after(make + "build_demo(key_bits=1024, key_dir=keys)")  # a first start keeps them
@@ -94,7 +94,7 @@ def test_the_demo_reads_its_kept_keys_without_pycryptodomes_pem_and_pkcs8(tmp_pa
         "assert demo.consumer.signature_key.size_in_bits() == 1024\n"
         "assert demo.consumer.encryption_key.has_private()\n"
     )
-    assert "ibtui.demo" in loaded
+    assert "ibtui.sim.demo" in loaded
     assert not loaded & {"Crypto.IO.PEM", "Crypto.IO.PKCS8", "Crypto.Cipher.AES"}
 
 
@@ -135,7 +135,7 @@ def test_a_commands_imports_run_without_the_collector_and_are_frozen() -> None:
         "    pass\n"
         "assert not gc.isenabled()  # a caller that turned the collector off keeps it off\n"
     )
-    assert "ibtui.trading.journal_cli" in imported_after(code)
+    assert "ibtui.cli.journal" in imported_after(code)
 
 
 def test_help_imports_neither_textual_nor_httpx() -> None:

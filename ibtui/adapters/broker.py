@@ -1,44 +1,43 @@
-"""Wiring between the IBKR client and the console: the ``Broker`` and ``LoginFlow`` the screens use,
-``ibtui run`` (the console on IBKR, or on ``ibtui sim`` via ``--config``) and ``ibtui demo`` (the
-console on the embedded simulator).
+"""The broker adapter: the ``Broker`` and ``LoginFlow`` the screens use, over :class:`IbkrClient`,
+and the trader (:class:`ClientTrader`, which loads the order service when first used).
 
-The order service (``ibtui.console_trading`` and ``ibtui.trading``), the credentials files and the
-third-party login are imported when first used: the first positions need none of them.
+The order service (``ibtui.adapters.trader`` and ``ibtui.trading``), the credentials files and the
+third-party login are imported when first used: the first positions need none of them. The
+simulator is never imported here: ``ibtui demo`` hands its bootstrap in as a :class:`DemoLogin`.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
-from ibtui.console_market import ClientMarketData, StateWatchlistStore
-from ibtui.demo import DemoEnvironment, build_demo
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.connect import Connection, Recovery, connect
 from ibtui.ibkr.errors import IbkrError
 from ibtui.ibkr.session import AccessCredentials, Consumer
-from ibtui.paths import default_state_dir
-from ibtui.state import StateStore
 from ibtui.tui.convert import account_view, fx_rates, position_view, quote_view
-from ibtui.tui.market import Watchlist
 from ibtui.tui.protocols import LoginPrompt, LoginStep, Progress
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
 if TYPE_CHECKING:
+    from ibtui.adapters.trader import ClientTrader
     from ibtui.config import Settings
-    from ibtui.console_trading import ClientTrader
     from ibtui.ibkr.login import RequestToken
     from ibtui.trading.settings import OrderSettings
 
-__all__ = ["ClientBackend", "backend_from_settings", "main", "run_main"]
+__all__ = ["ClientBackend", "DemoLogin", "backend_from_settings"]
+
+
+class DemoLogin(Protocol):
+    """The embedded demo's side of the login (``ibtui.sim.demo.DemoEnvironment``): it approves
+    a request token as the demo user, so the login screen can show the verifier."""
+
+    def demo_verifier(self, request_token: str) -> str: ...
 
 
 class ClientBackend:
@@ -51,7 +50,7 @@ class ClientBackend:
         *,
         access: AccessCredentials | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        demo: DemoEnvironment | None = None,
+        demo: DemoLogin | None = None,
         save_access: Callable[[AccessCredentials], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -137,7 +136,7 @@ class ClientBackend:
 
     def trader(self, settings: OrderSettings, state_dir: Path) -> ClientTrader:
         """Trading for the screens, journaled in ``state_dir``."""
-        from ibtui.console_trading import ClientTrader
+        from ibtui.adapters.trader import ClientTrader
         from ibtui.trading.journal import Journal, journal_path
 
         return ClientTrader(
@@ -204,65 +203,12 @@ class ClientBackend:
             await self._conn.aclose()
 
 
-def main(argv: list[str]) -> int:
-    """``ibtui demo``: the console on the embedded simulator, through the real login flow."""
-    parser = argparse.ArgumentParser(
-        prog="ibtui demo", description="Run the console on the embedded simulated IBKR server."
-    )
-    parser.add_argument("--seed", type=int, default=1, help="market seed (default 1)")
-    parser.add_argument(
-        "--skip-login",
-        action="store_true",
-        help="start with a first-party access token instead of the third-party login screen",
-    )
-    parser.add_argument("--poll-interval", type=float, default=2.0, help="seconds between polls")
-    parser.add_argument(
-        "--state-dir",
-        type=Path,
-        help="where the demo keeps its order journal (default: a new temporary folder)",
-    )
-    args = parser.parse_args(argv)
-    from ibtui.tui.app import run_app
-
-    demo = build_demo(seed=args.seed, key_dir=_demo_key_dir())
-    access = None
-    if args.skip_login:
-        token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
-        access = AccessCredentials(token, secret)
-    backend = ClientBackend(
-        demo.base_url, demo.consumer, access=access, transport=demo.transport, demo=demo
-    )
-    state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="ibtui-demo-"))
-    return run_app(
-        backend,
-        login=backend if backend.needs_login else None,
-        trader=_demo_trader(backend, state_dir),
-        market=ClientMarketData(backend.client),
-        watchlist=Watchlist.load(StateWatchlistStore(StateStore(state_dir))),
-        poll_interval=args.poll_interval,
-    )
-
-
-def _demo_trader(backend: ClientBackend, state_dir: Path) -> ClientTrader:
-    from ibtui.trading.settings import OrderSettings
-
-    return backend.trader(OrderSettings(), state_dir)
-
-
-def _demo_key_dir() -> Path | None:
-    """Where ``ibtui demo`` keeps its consumer keys between runs: the state dir's ``demo``."""
-    try:
-        return default_state_dir() / "demo"
-    except (OSError, RuntimeError):  # no home folder to keep them in: fresh keys each run
-        return None
-
-
 def backend_from_settings(
     settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
 ) -> ClientBackend:
     """The backend for a configured consumer: first-party token from the config, a token stored
     by an earlier login, or none (the login screen runs and stores the token it gets)."""
-    from ibtui.credentials import load_credentials
+    from ibtui.local.credentials import load_credentials
 
     creds = load_credentials(settings.ibkr, settings.token_file)
     consumer = Consumer(
@@ -280,53 +226,4 @@ def backend_from_settings(
 
     return ClientBackend(
         settings.ibkr.base_url, consumer, access=access, transport=transport, save_access=save
-    )
-
-
-def show_problem(title: str, message: str) -> bool:
-    """The problem on a screen of its own; True when the user asks to try again."""
-    from ibtui.tui.problem import ProblemApp
-
-    app = ProblemApp(title, message + "\n\nFix it, then press r to try again, or q to quit.")
-    return bool(app.run())
-
-
-def run_main(argv: list[str]) -> int:
-    """``ibtui [run] [--config PATH]``: the console on IBKR (or whatever ``base_url`` names)."""
-    parser = argparse.ArgumentParser(
-        prog="ibtui run",
-        description="Run the console against IBKR (or a simulator named by the config).",
-    )
-    parser.add_argument("--config", type=Path, help="configuration file (TOML)")
-    parser.add_argument("--poll-interval", type=float, help="seconds between polls")
-    args = parser.parse_args(argv)
-    from ibtui.config import ConfigError, load_settings
-
-    while True:
-        try:
-            settings = load_settings(args.config, require_credentials=True)
-            backend = backend_from_settings(settings)
-            break
-        except (ConfigError, OSError) as exc:
-            if not (sys.stdin.isatty() and sys.stdout.isatty()):
-                print(f"ibtui: {exc}", file=sys.stderr)
-                return 1
-            if not show_problem("ibtui cannot start", str(exc)):
-                return 1
-    from ibtui.tui.app import run_app
-
-    state = StateStore(settings.state_dir)
-    return run_app(
-        backend,
-        login=backend if backend.needs_login else None,
-        keymap=settings.keymap,
-        poll_interval=args.poll_interval or settings.ui.poll_interval,
-        trader=backend.trader(settings.orders, settings.state_dir),
-        market=ClientMarketData(backend.client),
-        watchlist=Watchlist.load(StateWatchlistStore(state)),
-        last_account=state.last_account,
-        remember_account=state.remember_account,
-        theme=settings.ui.theme,
-        bell=settings.ui.bell,
-        idle_lock_minutes=settings.ui.idle_lock_minutes,
     )

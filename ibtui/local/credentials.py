@@ -18,7 +18,6 @@ from Crypto.Math.Primality import COMPOSITE, test_probable_prime
 from Crypto.PublicKey.RSA import RsaKey
 
 from ibtui.config import IbkrSettings, StoredTokens, load_tokens
-from ibtui.files import ConfigError, check_private_permissions
 from ibtui.ibkr.oauth import (
     DHParams,
     OAuthFormatError,
@@ -26,11 +25,21 @@ from ibtui.ibkr.oauth import (
     load_rsa_key,
     parse_dh_params,
 )
-from ibtui.init_cli import RFC3526_GROUP14_PRIME
+from ibtui.local.files import ConfigError, check_private_permissions
 
 __all__ = ["Credentials", "CredentialsError", "KeyFileError", "dh_weakness", "load_credentials"]
 
 DH_PRIME_BITS = 2048
+# The 2048-bit MODP group of RFC 3526 (group 14), which `ibtui init` writes: known prime.
+RFC3526_GROUP14_PRIME = int(
+    "FFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A0879"
+    "8E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B"
+    "0BFF5CB6F406B7EDEE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA4836"
+    "1C55D39A69163FA8FD24CF5F83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804"
+    "F1746C08CA18217C32905E462E36CE3BE39E772C180E86039B2783A2EC07A28FB5C55DF06F4C52C9DE2BCBF6"
+    "955817183995497CEA956AE515D2261898FA051015728E5A8AACAA68FFFFFFFFFFFFFFFF",
+    16,
+)
 TokenSource = Literal["config", "token_file"]
 
 _SIGNATURE_ROLE = "the RSA private key (PEM) used to sign requests"
@@ -203,7 +212,7 @@ def load_credentials(ibkr: IbkrSettings, token_file: Path | None) -> Credentials
 
     The access token secret is test-decrypted with the encryption key, so a wrong key or a
     secret damaged when copied is reported here rather than as a 401 later. Raises
-    :class:`CredentialsError` / :class:`KeyFileError`, :class:`ibtui.files.InsecureFileError`
+    :class:`CredentialsError` / :class:`KeyFileError`, :class:`ibtui.local.files.InsecureFileError`
     (all :class:`ConfigError`).
     """
     if ibkr.consumer_key is None:

@@ -12,14 +12,6 @@ from Crypto.PublicKey import RSA
 from Crypto.Util.asn1 import DerSequence
 
 from ibtui.config import IbkrSettings, load_settings, save_tokens
-from ibtui.credentials import (
-    Credentials,
-    CredentialsError,
-    KeyFileError,
-    dh_weakness,
-    load_credentials,
-)
-from ibtui.files import ConfigError, InsecureFileError
 from ibtui.ibkr.oauth import (
     DHParams,
     decrypt_access_token_secret,
@@ -27,7 +19,15 @@ from ibtui.ibkr.oauth import (
     load_rsa_key,
     parse_dh_params,
 )
-from ibtui.init_cli import RFC3526_GROUP14_PRIME
+from ibtui.local.credentials import (
+    RFC3526_GROUP14_PRIME,
+    Credentials,
+    CredentialsError,
+    KeyFileError,
+    dh_weakness,
+    load_credentials,
+)
+from ibtui.local.files import ConfigError, InsecureFileError
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
 

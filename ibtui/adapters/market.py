@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.errors import ApiStatusError, IbkrError, RateLimitedError
-from ibtui.state import JsonValue, StateStore
+from ibtui.local.state import JsonValue, StateStore
 from ibtui.tui.market import MarketDataError, RateLimited, WatchItem
 
 if TYPE_CHECKING:  # imported by the client's calls when a chart or a search first needs them

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ibtui.files import write_private
+from ibtui.local.files import write_private
 
 __all__ = ["STATE_FILE_NAME", "StateStore"]
 

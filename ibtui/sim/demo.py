@@ -21,10 +21,9 @@ from Crypto.PublicKey import RSA
 from Crypto.PublicKey.RSA import RsaKey
 from Crypto.Util.asn1 import DerObjectId, DerOctetString, DerSequence
 
-from ibtui.files import ensure_private_dir, write_private
 from ibtui.ibkr import oauth
-from ibtui.ibkr.oauth import OAuthFormatError, load_rsa_key
-from ibtui.ibkr.session import Consumer
+from ibtui.ibkr.oauth import Consumer, OAuthFormatError, load_rsa_key
+from ibtui.local.files import ensure_private_dir, write_private
 from ibtui.sim import ShiftedClock, SimConfig, Simulator, SystemClock, create_app
 from ibtui.sim.oauth_server import OAuthServer
 from ibtui.sim.oauth_tokens import TESTCONS_DH_PRIME

@@ -23,14 +23,14 @@ class Command(NamedTuple):
 
 
 COMMANDS: dict[str, Command] = {
-    "run": Command("ibtui.console", "the console (the default command)", "run_main"),
-    "demo": Command("ibtui.console", "the console on the embedded simulated IBKR server"),
-    "sim": Command("ibtui.sim.serve", "run the simulated IBKR server on a loopback socket"),
-    "init": Command("ibtui.init_cli", "create keys, DH parameters and a config for IBKR OAuth"),
-    "login": Command("ibtui.login_cli", "authorize with IBKR in a plain terminal; store the token"),
-    "accounts": Command("ibtui.scripting", "print the accounts and exit", "accounts_main"),
-    "positions": Command("ibtui.scripting", "print the positions and exit", "positions_main"),
-    "journal": Command("ibtui.trading.journal_cli", "print the audit journal of orders and exit"),
+    "run": Command("ibtui.cli.run", "the console (the default command)"),
+    "demo": Command("ibtui.cli.demo", "the console on the embedded simulated IBKR server"),
+    "sim": Command("ibtui.cli.sim", "run the simulated IBKR server on a loopback socket"),
+    "init": Command("ibtui.cli.init", "create keys, DH parameters and a config for IBKR OAuth"),
+    "login": Command("ibtui.cli.login", "authorize with IBKR in a plain terminal; store the token"),
+    "accounts": Command("ibtui.cli.scripting", "print the accounts and exit", "accounts_main"),
+    "positions": Command("ibtui.cli.scripting", "print the positions and exit", "positions_main"),
+    "journal": Command("ibtui.cli.journal", "print the audit journal of orders and exit"),
 }
 
 

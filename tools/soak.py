@@ -1,8 +1,8 @@
 """The soak harness: the whole console, headless, on the in-process simulator under a fault plan.
 
-``python -m ibtui.soak --duration 600 --seed 1`` (or ``make soak``) runs :class:`IbtuiApp` through
-Textual's ``run_test`` with the real :class:`~ibtui.console.ClientBackend` and
-:class:`~ibtui.console_trading.ClientTrader` (the objects ``ibtui demo`` uses) against the simulator
+``python -m tools.soak --duration 600 --seed 1`` (or ``make soak``) runs :class:`IbtuiApp` through
+Textual's ``run_test`` with the real :class:`~ibtui.adapters.broker.ClientBackend` and
+:class:`~ibtui.adapters.trader.ClientTrader` (the objects ``ibtui demo`` uses) against the simulator
 with its real pacing and a live session token that lives 20 s. While the faults run:
 
 * 5 % of requests are answered 500 or 503, 2 % time out, 1 % lose their connection before they are
@@ -27,9 +27,9 @@ every request the deadline a socket would (``request_timeout``, 2.5 s instead of
 simulator's timeout fault hangs ``hang_seconds`` (longer than that deadline) before it would answer.
 
 The report (:class:`SoakReport`, also printed as a table) counts: crashes (the app stopping by
-itself, a worker ending in error), uncaught exceptions (``app._exception``, the event loop's
-exception handler, ERROR log records), duplicated orders (a second order at the simulator for one
-submission), lost orders (an order whose final state is not what the blotter and the journal
+itself or with a non-zero return code, a worker ending in error), uncaught exceptions (the event
+loop's exception handler, ERROR log records), duplicated orders (a second order at the simulator
+for one submission), lost orders (an order whose final state is not what the blotter and the journal
 show, or an order the trader was told is not placed that is), 429s that reached the UI (error
 notifications, the poller's errors, order results and trader errors naming a 429, too many
 requests or the rate limit), and the time to fresh quotes after the faults stop, in seconds and
@@ -62,14 +62,14 @@ from textual.message import Message
 from textual.notifications import Notify
 from textual.worker import Worker, WorkerState
 
-from ibtui.console import ClientBackend
-from ibtui.console_market import ClientMarketData, StateWatchlistStore
-from ibtui.console_trading import CancelFailed, ClientTrader
-from ibtui.demo import DemoEnvironment, build_demo, trading_offset
+from ibtui.adapters.broker import ClientBackend
+from ibtui.adapters.market import ClientMarketData, StateWatchlistStore
+from ibtui.adapters.trader import CancelFailed, ClientTrader
 from ibtui.ibkr.models.enums import OrderState
 from ibtui.ibkr.session import AccessCredentials
+from ibtui.local.state import StateStore
 from ibtui.sim import PAPER_ACCOUNT, FaultRule, ShiftedClock, SimConfig, SystemClock
-from ibtui.state import StateStore
+from ibtui.sim.demo import DemoEnvironment, build_demo, trading_offset
 from ibtui.trading import OrderDraft, Side, SubmitOutcome, SubmitStatus, TicketType
 from ibtui.trading.journal import journal_path, read_journal
 from ibtui.trading.settings import OrderSettings
@@ -725,8 +725,9 @@ def _analyse(
     recorder, sim = run.recorder, run.demo.sim
     # crashes and exceptions
     report.crashes += recorder.worker_errors
-    if run.app._exception is not None and not any("crashed" in c for c in report.crashes):
-        report.crashes.append(f"app exception: {run.app._exception!r}")
+    # An exception in the app sets its return code to 1 (run_test re-raises it too: "crashed").
+    if run.app.return_code and not any("crashed" in c for c in report.crashes):
+        report.crashes.append(f"the app exited with return code {run.app.return_code}")
     report.uncaught_exceptions += recorder.loop_exceptions + recorder.log_errors
     # traffic
     transport = run.transport
@@ -871,7 +872,7 @@ def _commit() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ibtui.soak",
+        prog="python -m tools.soak",
         description="Run the console headless on the simulator under a fault plan and report.",
     )
     parser.add_argument("--duration", type=float, default=600.0, help="seconds (default 600)")
@@ -898,7 +899,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(
             f"# Soak: {args.duration:.0f} s, seed {args.seed}\n\n"
-            f"`python -m ibtui.soak` (see `ibtui/soak.py` for the fault plan){_commit()}.\n\n"
+            f"`python -m tools.soak` (see `tools/soak.py` for the fault plan){_commit()}.\n\n"
             f"{report.markdown()}\n"
         )
     return 0 if report.ok else 1

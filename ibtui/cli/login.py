@@ -18,11 +18,11 @@ from typing import TextIO
 import httpx
 
 from ibtui.config import ConfigError, Settings, load_settings, save_tokens
-from ibtui.credentials import load_credentials
 from ibtui.ibkr.connect import connect
 from ibtui.ibkr.errors import IbkrError, VerifierError
 from ibtui.ibkr.login import ThirdPartyLogin
 from ibtui.ibkr.session import AccessCredentials, Consumer
+from ibtui.local.credentials import load_credentials
 
 __all__ = ["main"]
 

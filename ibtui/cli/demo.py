@@ -1,0 +1,78 @@
+"""``ibtui demo``: the console on the embedded simulated IBKR server, through the real login flow.
+
+The only command (with ``ibtui sim``) that imports the simulator: its bootstrap,
+:mod:`ibtui.sim.demo`, starts the simulator in-process and registers a consumer with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ibtui.adapters.broker import ClientBackend
+from ibtui.adapters.market import ClientMarketData, StateWatchlistStore
+from ibtui.ibkr.session import AccessCredentials
+from ibtui.local.paths import default_state_dir
+from ibtui.local.state import StateStore
+from ibtui.sim.demo import build_demo
+from ibtui.tui.market import Watchlist
+
+if TYPE_CHECKING:
+    from ibtui.adapters.trader import ClientTrader
+
+__all__ = ["main"]
+
+
+def main(argv: list[str]) -> int:
+    """``ibtui demo``: the console on the embedded simulator, through the real login flow."""
+    parser = argparse.ArgumentParser(
+        prog="ibtui demo", description="Run the console on the embedded simulated IBKR server."
+    )
+    parser.add_argument("--seed", type=int, default=1, help="market seed (default 1)")
+    parser.add_argument(
+        "--skip-login",
+        action="store_true",
+        help="start with a first-party access token instead of the third-party login screen",
+    )
+    parser.add_argument("--poll-interval", type=float, default=2.0, help="seconds between polls")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where the demo keeps its order journal (default: a new temporary folder)",
+    )
+    args = parser.parse_args(argv)
+    from ibtui.tui.app import run_app
+
+    demo = build_demo(seed=args.seed, key_dir=_demo_key_dir())
+    access = None
+    if args.skip_login:
+        token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
+        access = AccessCredentials(token, secret)
+    backend = ClientBackend(
+        demo.base_url, demo.consumer, access=access, transport=demo.transport, demo=demo
+    )
+    state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="ibtui-demo-"))
+    return run_app(
+        backend,
+        login=backend if backend.needs_login else None,
+        trader=_demo_trader(backend, state_dir),
+        market=ClientMarketData(backend.client),
+        watchlist=Watchlist.load(StateWatchlistStore(StateStore(state_dir))),
+        poll_interval=args.poll_interval,
+    )
+
+
+def _demo_trader(backend: ClientBackend, state_dir: Path) -> ClientTrader:
+    from ibtui.trading.settings import OrderSettings
+
+    return backend.trader(OrderSettings(), state_dir)
+
+
+def _demo_key_dir() -> Path | None:
+    """Where ``ibtui demo`` keeps its consumer keys between runs: the state dir's ``demo``."""
+    try:
+        return default_state_dir() / "demo"
+    except (OSError, RuntimeError):  # no home folder to keep them in: fresh keys each run
+        return None

@@ -1,0 +1,68 @@
+"""``ibtui [run] [--config PATH]``: the console on IBKR (or on ``ibtui sim``, named by the config).
+
+The composition root of the real console: the settings, the broker adapter over the client, the
+order service (made when first used), market data and the watchlist, handed to ``run_app``.
+Nothing of the simulator is imported on this path (``tests/test_import_hygiene.py`` checks it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ibtui.adapters.broker import backend_from_settings
+from ibtui.adapters.market import ClientMarketData, StateWatchlistStore
+from ibtui.local.state import StateStore
+from ibtui.tui.market import Watchlist
+
+__all__ = ["main", "show_problem"]
+
+
+def show_problem(title: str, message: str) -> bool:
+    """The problem on a screen of its own; True when the user asks to try again."""
+    from ibtui.tui.problem import ProblemApp
+
+    app = ProblemApp(title, message + "\n\nFix it, then press r to try again, or q to quit.")
+    return bool(app.run())
+
+
+def main(argv: list[str]) -> int:
+    """``ibtui [run] [--config PATH]``: the console on IBKR (or whatever ``base_url`` names)."""
+    parser = argparse.ArgumentParser(
+        prog="ibtui run",
+        description="Run the console against IBKR (or a simulator named by the config).",
+    )
+    parser.add_argument("--config", type=Path, help="configuration file (TOML)")
+    parser.add_argument("--poll-interval", type=float, help="seconds between polls")
+    args = parser.parse_args(argv)
+    from ibtui.config import ConfigError, load_settings
+
+    while True:
+        try:
+            settings = load_settings(args.config, require_credentials=True)
+            backend = backend_from_settings(settings)
+            break
+        except (ConfigError, OSError) as exc:
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                print(f"ibtui: {exc}", file=sys.stderr)
+                return 1
+            if not show_problem("ibtui cannot start", str(exc)):
+                return 1
+    from ibtui.tui.app import run_app
+
+    state = StateStore(settings.state_dir)
+    return run_app(
+        backend,
+        login=backend if backend.needs_login else None,
+        keymap=settings.keymap,
+        poll_interval=args.poll_interval or settings.ui.poll_interval,
+        trader=backend.trader(settings.orders, settings.state_dir),
+        market=ClientMarketData(backend.client),
+        watchlist=Watchlist.load(StateWatchlistStore(state)),
+        last_account=state.last_account,
+        remember_account=state.remember_account,
+        theme=settings.ui.theme,
+        bell=settings.ui.bell,
+        idle_lock_minutes=settings.ui.idle_lock_minutes,
+    )

@@ -1,0 +1,1 @@
+"""Development tools run from a checkout (``make soak``); not part of the ibtui package."""
