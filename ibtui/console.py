@@ -24,7 +24,9 @@ from ibtui.demo import DemoEnvironment, build_demo
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.connect import Connection, Recovery, connect
 from ibtui.ibkr.errors import IbkrError
+from ibtui.ibkr.http_client import new_http_client
 from ibtui.ibkr.session import AccessCredentials, Consumer
+from ibtui.logfile import setup_logging
 from ibtui.paths import default_state_dir
 from ibtui.state import StateStore
 from ibtui.tui.convert import account_view, fx_rates, position_view, quote_view
@@ -77,7 +79,7 @@ class ClientBackend:
     async def start(self) -> LoginPrompt:
         from ibtui.ibkr.login import ThirdPartyLogin
 
-        async with httpx.AsyncClient(transport=self._transport) as http:
+        async with new_http_client(transport=self._transport) as http:
             login = ThirdPartyLogin(http, self._base_url, self._consumer, clock=self._clock)
             self._request = await login.request_token()
         hint = None
@@ -93,7 +95,7 @@ class ClientBackend:
         progress(LoginStep.ACCESS_TOKEN)
         from ibtui.ibkr.login import ThirdPartyLogin
 
-        async with httpx.AsyncClient(transport=self._transport) as http:
+        async with new_http_client(transport=self._transport) as http:
             login = ThirdPartyLogin(http, self._base_url, self._consumer, clock=self._clock)
             access = await login.access_token(self._request, verifier)
         self._access = access
@@ -233,6 +235,7 @@ def main(argv: list[str]) -> int:
         demo.base_url, demo.consumer, access=access, transport=demo.transport, demo=demo
     )
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="ibtui-demo-"))
+    setup_logging(state_dir, "demo")
     return run_app(
         backend,
         login=backend if backend.needs_login else None,
@@ -315,6 +318,7 @@ def run_main(argv: list[str]) -> int:
                 return 1
     from ibtui.tui.app import run_app
 
+    setup_logging(settings.state_dir, "run")
     state = StateStore(settings.state_dir)
     return run_app(
         backend,
