@@ -53,10 +53,15 @@ _active: Path | None = None
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
 
-# name=value, name="value", "name": "value" for every OAuth parameter and IBKR secret field
+# name=value, name="value", "name": "value" (JSON), 'name': 'value' (a repr) for every OAuth
+# parameter and IBKR secret field; a bare "name: text" is prose, e.g. an endpoint and its error
+_FIELD_NAMES = (
+    r"(?:oauth_[a-z_]+|live_session_token[a-z_]*|diffie_hellman_[a-z_]+|access_token_secret|"
+    r"prepend|secret|lst)"
+)
 _PARAMETER = re.compile(
-    r"(?i)(\"?\b(?:oauth_[a-z_]+|live_session_token[a-z_]*|diffie_hellman_[a-z_]+|"
-    r"access_token_secret|prepend|secret|lst)\b\"?)(\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s,&\"']+)"
+    rf"(?i)((?<![\w/])(?:{_FIELD_NAMES}\s*=|\"{_FIELD_NAMES}\"\s*:|'{_FIELD_NAMES}'\s*:)\s*)"
+    r"(\"[^\"]*\"|'[^']*'|[^\s,&\"'}\]]+)"
 )
 _AUTHORIZATION = re.compile(r"(?i)(\bauthorization\b\"?\s*[=:]\s*)(\"?OAuth\b[^\n]*)")
 _PEM = re.compile(r"-----BEGIN [A-Z ]+-----.*?(?:-----END [A-Z ]+-----|\Z)", re.DOTALL)
@@ -89,7 +94,7 @@ def redact(text: str) -> str:
             text = text.replace(value, _REDACTED)
     text = _PEM.sub(_REDACTED, text)
     text = _AUTHORIZATION.sub(lambda m: m.group(1) + _REDACTED, text)
-    text = _PARAMETER.sub(lambda m: f"{m.group(1)}{m.group(2)}{_REDACTED}", text)
+    text = _PARAMETER.sub(lambda m: m.group(1) + _REDACTED, text)
     return _LST_SHAPE.sub(_REDACTED, text)
 
 

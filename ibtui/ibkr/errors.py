@@ -343,7 +343,7 @@ class TlsVerificationError(ApiConnectionError):
     needs_attention: ClassVar[bool] = True  # trying again reaches the same certificate
 
     def __init__(self, endpoint: str | None, reason: str) -> None:
-        super().__init__(endpoint, reason)
+        super().__init__(endpoint, f"the server's TLS certificate could not be verified: {reason}")
         where = f" (for {endpoint})" if endpoint else ""
         self.message = (
             f"The server's TLS certificate could not be verified{where}: {reason}. ibtui only "
@@ -438,8 +438,8 @@ def _describe_transport_error(exc: BaseException) -> tuple[str, bool]:
             return _clean(str(reason)), True
     for cause in chain:
         if isinstance(cause, ssl.SSLError):
-            reason = cause.reason or str(cause)
-            return f"the TLS handshake failed ({_clean(str(reason)).lower()})", False
+            reason = _clean(str(cause.reason or cause)).lower().replace("_", " ")
+            return f"the TLS handshake failed ({reason})", False
         if isinstance(cause, ConnectionRefusedError):
             return "the connection was refused (is the server running on that port?)", False
         if isinstance(cause, socket.gaierror):

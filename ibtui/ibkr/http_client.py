@@ -1,10 +1,12 @@
 """The ``httpx.AsyncClient`` every IBKR request goes through, and the cap on an answer's size.
 
 No answer ibtui asks for comes near :data:`BODY_LIMIT`: positions come 100 to a page (about
-60 KB), a quote snapshot 100 conids at most, a year of daily bars is about 40 KB. A server that
-sends more is broken or hostile, and reading whatever it sends would let it fill the memory of a
-console that runs for days (a 50 MB answer took it from 116 to 321 MB). So each answer is read as
-it arrives and refused with :class:`~ibtui.ibkr.errors.ResponseTooLargeError` once it passes the
+90 KB from the simulator; IBKR's rows are somewhat longer), a quote snapshot has 100 conids at
+most, a year of daily bars is about 20 KB; the longest unpaged lists (live orders, a week of
+trades) would need thousands of orders, at about 1 KB each, to reach it. A server that sends more
+is broken or hostile, and reading whatever it sends would let it fill the memory of a console
+that runs for days (a 50 MB answer took it from 116 to 321 MB). So each answer is read as it
+arrives and refused with :class:`~ibtui.ibkr.errors.ResponseTooLargeError` once it passes the
 limit, before the rest is read:
 
 * a response hook refuses a ``Content-Length`` above the limit, and wraps every answer's byte

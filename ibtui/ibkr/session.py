@@ -277,7 +277,7 @@ async def post_oauth(
         raise ApiTimeoutError(endpoint, "the server did not answer in time") from exc
     except httpx.TransportError as exc:
         failure = connection_error(endpoint, exc)
-        _log.warning("POST %s: %s", endpoint, failure.reason)
+        _log.warning("POST %s: %s", failure.endpoint, failure.reason)
         raise failure from exc
     if response.status_code != 200:
         raise error_from_response(

@@ -94,7 +94,9 @@ def test_secrets_and_their_shapes_are_redacted(tmp_path: Path) -> None:
     log.info("registered %s", registered)
     log.info("a token %s alone", lst)
     log.info('Authorization: OAuth realm="limited_poa", oauth_signature="abc%2Bdef"')
-    log.info("oauth_signature=abcdef&oauth_token=tok123 diffie_hellman_response: 0a1b2c")
+    log.info("oauth_signature=abcdef&oauth_token=tok123 diffie_hellman_response = 0a1b2c")
+    log.info("{'live_session_token': 'pyrepr0123'}")
+    log.info("POST /oauth/live_session_token: the TLS handshake failed")  # prose stays
     log.info('{"live_session_token_signature": "f7c60dbf9d8e277bde31241a205cd48a9319002c"}')
     pem = (
         "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
@@ -112,11 +114,13 @@ def test_secrets_and_their_shapes_are_redacted(tmp_path: Path) -> None:
         "abcdef",
         "tok123",
         "0a1b2c",
+        "pyrepr0123",
         "f7c60dbf9d8e",
         "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC",
     ):
         assert leaked not in text, leaked
-    assert text.count("<redacted>") >= 9
+    assert text.count("<redacted>") >= 10
+    assert "POST /oauth/live_session_token: the TLS handshake failed" in text
     assert "ValueError: failed with <redacted>" in text
 
 
