@@ -22,7 +22,6 @@ import logging
 import logging.handlers
 import os
 import re
-import stat
 import sys
 import threading
 import traceback
@@ -48,6 +47,10 @@ LOG_BACKUPS = 4
 FILE_MODE = 0o600
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _MIN_SECRET = 8  # shorter registered values are not secrets worth a replace() per record
+
+# Without a handler of their own, ibtui's warnings would reach Python's last-resort handler and
+# be printed over the console or a command's output; setup_logging adds the real one.
+logging.getLogger("ibtui").addHandler(logging.NullHandler())
 
 _active: Path | None = None
 _secrets: set[str] = set()
@@ -115,20 +118,11 @@ class SecretFilter(logging.Filter):
 
 
 def _create_private(path: Path) -> None:
-    """Create ``path`` (or take the existing one) as a regular file of ours with mode 0600;
-    a symbolic link planted in its place is refused, not followed."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags, FILE_MODE)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{path} is not a regular file")
-        if hasattr(os, "getuid") and info.st_uid != os.getuid():
-            raise OSError(f"{path} belongs to another user")
-        if hasattr(os, "fchmod") and stat.S_IMODE(info.st_mode) != FILE_MODE:
-            os.fchmod(fd, FILE_MODE)
-    finally:
-        os.close(fd)
+    """Create ``path`` (or take the existing one) as a regular file of the user's with mode
+    0600; a symbolic link planted in its place is refused, not followed (UnsafePathError)."""
+    from ibtui.files import open_private
+
+    os.close(open_private(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, tighten=True))
 
 
 def _rotate(source: str, dest: str) -> None:

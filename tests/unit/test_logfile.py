@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -161,11 +163,13 @@ def test_a_log_that_cannot_be_written_prints_nothing(
     assert capsys.readouterr().err == ""
 
 
-def test_without_a_log_file_ibtuis_warnings_are_not_printed(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    import ibtui.ibkr  # noqa: F401  (installs the library's null handler)
-
-    stop_logging()
-    logging.getLogger("ibtui.ibkr.client").warning("GET /x: cannot reach the server")
-    assert capsys.readouterr().err == ""
+def test_without_a_log_file_ibtuis_warnings_are_not_printed() -> None:
+    # a fresh interpreter: pytest's own handlers on the root logger would hide the difference
+    probe = (
+        "import logging, ibtui.ibkr.client\n"
+        "logging.getLogger('ibtui.ibkr.client').warning('GET /x: cannot reach the server')\n"
+        "logging.getLogger('ibtui.files').warning('a journal mode was set back to 0600')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0
+    assert done.stderr == ""
