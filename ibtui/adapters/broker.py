@@ -19,6 +19,7 @@ import httpx
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.connect import Connection, Recovery, connect
 from ibtui.ibkr.errors import IbkrError
+from ibtui.ibkr.http_client import new_http_client
 from ibtui.ibkr.session import AccessCredentials, Consumer
 from ibtui.tui.convert import account_view, fx_rates, position_view, quote_view
 from ibtui.tui.protocols import LoginPrompt, LoginStep, Progress
@@ -76,7 +77,7 @@ class ClientBackend:
     async def start(self) -> LoginPrompt:
         from ibtui.ibkr.login import ThirdPartyLogin
 
-        async with httpx.AsyncClient(transport=self._transport) as http:
+        async with new_http_client(transport=self._transport) as http:
             login = ThirdPartyLogin(http, self._base_url, self._consumer, clock=self._clock)
             self._request = await login.request_token()
         hint = None
@@ -92,7 +93,7 @@ class ClientBackend:
         progress(LoginStep.ACCESS_TOKEN)
         from ibtui.ibkr.login import ThirdPartyLogin
 
-        async with httpx.AsyncClient(transport=self._transport) as http:
+        async with new_http_client(transport=self._transport) as http:
             login = ThirdPartyLogin(http, self._base_url, self._consumer, clock=self._clock)
             access = await login.access_token(self._request, verifier)
         self._access = access

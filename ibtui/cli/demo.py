@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ibtui.adapters.broker import ClientBackend
 from ibtui.adapters.market import ClientMarketData, StateWatchlistStore
 from ibtui.ibkr.session import AccessCredentials
+from ibtui.local.logfile import setup_logging
 from ibtui.local.paths import default_state_dir
 from ibtui.local.state import StateStore
 from ibtui.sim.demo import build_demo
@@ -54,6 +55,7 @@ def main(argv: list[str]) -> int:
         demo.base_url, demo.consumer, access=access, transport=demo.transport, demo=demo
     )
     state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="ibtui-demo-"))
+    setup_logging(state_dir, "demo")
     return run_app(
         backend,
         login=backend if backend.needs_login else None,

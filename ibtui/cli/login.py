@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,12 +21,15 @@ import httpx
 from ibtui.config import ConfigError, Settings, load_settings, save_tokens
 from ibtui.ibkr.connect import connect
 from ibtui.ibkr.errors import IbkrError, VerifierError
+from ibtui.ibkr.http_client import new_http_client
 from ibtui.ibkr.login import ThirdPartyLogin
 from ibtui.ibkr.session import AccessCredentials, Consumer
 from ibtui.local.credentials import load_credentials
+from ibtui.local.logfile import setup_logging
 
 __all__ = ["main"]
 
+_log = logging.getLogger(__name__)
 TTY_ATTEMPTS = 3  # a wrong verifier typed at a terminal: a new link, and try again
 
 
@@ -74,7 +78,7 @@ async def login(
         creds.consumer_key, creds.realm, creds.signature_key, creds.encryption_key, creds.dh
     )
     base_url = settings.ibkr.base_url
-    async with httpx.AsyncClient(transport=transport) as http:
+    async with new_http_client(transport=transport) as http:
         flow = ThirdPartyLogin(http, base_url, consumer)
         for attempt in range(1, attempts + 1):
             request = await flow.request_token()
@@ -123,6 +127,7 @@ def main(
     interactive = stdin.isatty()
     try:
         settings = load_settings(args.config, require_credentials=True)
+        setup_logging(settings.state_dir, "login")
         if settings.ibkr.access_token and settings.ibkr.access_token_secret:
             raise ConfigError(
                 f"{settings.config_path} sets ibkr.access_token (a first-party token): "
@@ -148,6 +153,7 @@ def main(
         print("\nibtui login: interrupted; nothing stored", file=sys.stderr)
         return 1
     except (ConfigError, IbkrError, OSError, LoginAborted) as exc:
+        _log.error("ibtui login failed: %s", exc)
         print(f"ibtui login: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ibtui.adapters.broker import backend_from_settings
 from ibtui.adapters.market import ClientMarketData, StateWatchlistStore
+from ibtui.local.logfile import setup_logging
 from ibtui.local.state import StateStore
 from ibtui.tui.market import Watchlist
 
@@ -51,6 +52,7 @@ def main(argv: list[str]) -> int:
                 return 1
     from ibtui.tui.app import run_app
 
+    setup_logging(settings.state_dir, "run")
     state = StateStore(settings.state_dir)
     return run_app(
         backend,

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import csv
 import json
+import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from decimal import Decimal
@@ -20,14 +21,17 @@ from ibtui.ibkr.connect import Connection, connect
 from ibtui.ibkr.errors import IbkrError
 from ibtui.ibkr.session import AccessCredentials, Consumer
 from ibtui.local.credentials import load_credentials
+from ibtui.local.logfile import setup_logging
 
 __all__ = ["accounts_main", "positions_main"]
 
 Row = dict[str, Any]
+_log = logging.getLogger(__name__)
 
 
 def _open(config: Path | None) -> Connection:
     settings = load_settings(config, require_credentials=True)
+    setup_logging(settings.state_dir, "a scripting command (accounts, positions)")
     creds = load_credentials(settings.ibkr, settings.token_file)
     if creds.access_token is None or creds.access_token_secret is None:
         raise ConfigError("no access token yet: run 'ibtui login' first")
@@ -97,6 +101,7 @@ def _run(name: str, job: Callable[[], Coroutine[Any, Any, list[Row]]]) -> list[R
     try:
         return asyncio.run(job())
     except (ConfigError, IbkrError, OSError) as exc:
+        _log.error("ibtui %s failed: %s", name, exc)
         print(f"ibtui {name}: {exc}", file=sys.stderr)
         return None
 

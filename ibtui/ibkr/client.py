@@ -12,6 +12,7 @@ unknown: IBKR refused the request unhandled, so it is sent again after the pacer
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,10 +29,14 @@ from ibtui.ibkr.errors import (
     OrderOutcomeUnknownError,
     ProtocolError,
     RateLimitedError,
+    ResponseTooLargeError,
+    TlsVerificationError,
+    connection_error,
     endpoint_path,
     error_from_response,
     is_order_action_path,
 )
+from ibtui.ibkr.http_client import read_body
 from ibtui.ibkr.models import (
     POSITIONS_PAGE_SIZE,
     QUOTE_FIELDS,
@@ -74,6 +79,8 @@ T = TypeVar("T")
 MAX_SNAPSHOT_CONIDS = 100
 MAX_SUPPRESS_IDS = 51  # per /iserver/questions/suppress call
 _MAX_429_RETRIES = 5
+_EXCERPT = 300  # characters of an answer that could not be read, kept in the log
+_log = logging.getLogger(__name__)
 
 
 class IbkrClient:
@@ -110,14 +117,19 @@ class IbkrClient:
         coid = _coid_of(body) if order else None
         for _ in range(_MAX_429_RETRIES + 1):
             async with self.pacer.slot(method, endpoint):
+                request = self._http.build_request(
+                    method,
+                    self._base + path.lstrip("/"),
+                    params=params,
+                    json=body if body is not None else None,
+                    content=b"" if body is None and method != "GET" else None,
+                )
                 try:
-                    response = await self._http.request(
-                        method,
-                        self._base + path.lstrip("/"),
-                        params=params,
-                        json=body if body is not None else None,
-                        content=b"" if body is None and method != "GET" else None,
-                    )
+                    response = await self._http.send(request, stream=True)
+                    try:
+                        content = await read_body(response)
+                    finally:
+                        await response.aclose()
                 except httpx.TimeoutException as exc:
                     if order:
                         raise OrderOutcomeUnknownError(
@@ -125,14 +137,24 @@ class IbkrClient:
                         ) from exc
                     raise ApiTimeoutError(endpoint, "no answer in time") from exc
                 except httpx.TransportError as exc:
-                    if order:
+                    failure = connection_error(endpoint, exc)
+                    _log.warning("%s %s: %s", method, endpoint, failure.reason)
+                    if order and not isinstance(failure, TlsVerificationError):
                         raise OrderOutcomeUnknownError(
                             coid or "", "the connection dropped", endpoint=endpoint
                         ) from exc
-                    raise ApiConnectionError(
-                        endpoint, f"cannot reach the server ({type(exc).__name__})"
-                    ) from exc
+                    raise failure from exc
+                except ResponseTooLargeError as exc:
+                    _log.warning("%s", exc)
+                    if order:  # answered, so handled: what IBKR did with it is unknown
+                        raise OrderOutcomeUnknownError(
+                            coid or "", str(exc.reason), endpoint=endpoint
+                        ) from exc
+                    raise
             if response.status_code == 429:
+                _log.warning(
+                    "%s %s: 429 (too many requests); waiting out IBKR's penalty", method, endpoint
+                )
                 # Refused before it was handled, so even an order action goes again once the
                 # penalty is over: nothing was placed (and its cOID guards against a second).
                 self.pacer.penalize(endpoint, _retry_after(response), method=method)
@@ -146,13 +168,14 @@ class IbkrClient:
                 raise error_from_response(
                     response.status_code,
                     endpoint,
-                    response.content,
+                    content,
                     response.headers.get("content-type"),
                     retry_after=response.headers.get("retry-after"),
                 )
             try:
-                return decode_body(response.content, endpoint)
+                return decode_body(content, endpoint)
             except ProtocolError as exc:
+                _log_unreadable(method, endpoint, exc, response, content)
                 raise exc.with_endpoint(endpoint) from None
         raise RateLimitedError(
             endpoint=endpoint,
@@ -183,6 +206,13 @@ class IbkrClient:
                 try:
                     return parse(data)
                 except ProtocolError as exc:
+                    _log.warning(
+                        "%s %s: %s; the answer began: %s",
+                        method,
+                        endpoint,
+                        exc.reason,
+                        _excerpt(repr(data)),
+                    )
                     raise exc.with_endpoint(endpoint) from None
             except NoBridgeError as exc:
                 if reopened or not endpoint.startswith("/iserver/"):
@@ -203,7 +233,11 @@ class IbkrClient:
                     method, endpoint, attempt, exc
                 ):
                     raise
-                await self._sleep(self.retry.delay(attempt, exc))
+                delay = self.retry.delay(attempt, exc)
+                _log.info(
+                    "%s %s failed (%s); try %d in %.1f s", method, endpoint, exc, attempt + 1, delay
+                )
+                await self._sleep(delay)
 
     # --- session -----------------------------------------------------------------------------
 
@@ -423,6 +457,28 @@ class IbkrClient:
         from ibtui.ibkr.models import parse_trades
 
         return await self._call("GET", "iserver/account/trades", parse_trades)
+
+
+def _excerpt(text: str) -> str:
+    """The start of an answer for the log: one line, no control characters."""
+    cut = text[:_EXCERPT]
+    cut = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in cut)
+    return cut + ("…" if len(text) > _EXCERPT else "")
+
+
+def _log_unreadable(
+    method: str, endpoint: str, exc: ProtocolError, response: httpx.Response, content: bytes
+) -> None:
+    _log.warning(
+        "%s %s: %s (status %d, %s, %d bytes); the answer began: %s",
+        method,
+        endpoint,
+        exc.reason,
+        response.status_code,
+        response.headers.get("content-type") or "no content type",
+        len(content),
+        _excerpt(content[: _EXCERPT * 4].decode("utf-8", "replace")),
+    )
 
 
 def _ignore(payload: object) -> None:

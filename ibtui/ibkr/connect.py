@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,13 +13,15 @@ import httpx
 from ibtui import __version__
 from ibtui.ibkr.auth import LstSigner
 from ibtui.ibkr.client import IbkrClient
+from ibtui.ibkr.http_client import DEFAULT_TIMEOUT, new_http_client
 from ibtui.ibkr.models import AuthStatus, IserverAccounts
 from ibtui.ibkr.pacing import Pacer
 from ibtui.ibkr.session import AccessCredentials, Consumer, LiveSession
+from ibtui.local.logfile import redact_in_logs
 
 __all__ = ["Connection", "KeepAlive", "Recovery", "connect"]
 
-DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=10.0)
+_log = logging.getLogger(__name__)
 RECLAIM_EVERY = 300.0  # take the session back from a competing login at most this often
 
 
@@ -73,8 +76,10 @@ class Connection:
                 return KeepAlive(status, Recovery.COMPETING)
             self._last_reclaim = now
             recovery = Recovery.RECLAIMED
+            _log.info("another login held the brokerage session; taking it back")
         else:
             recovery = Recovery.REOPENED
+            _log.info("the brokerage session was gone (no bridge); opening it again")
         await self.client.init_brokerage(compete=True)
         await self.client.iserver_accounts()
         return KeepAlive(await self.client.auth_status(), recovery)
@@ -106,8 +111,10 @@ def connect(
     pacer: Pacer | None = None,
     renew_margin: float = 600.0,
 ) -> Connection:
-    """A connection to ``base_url``; TLS certificates are always verified (httpx's default)."""
-    http = httpx.AsyncClient(
+    """A connection to ``base_url``; TLS certificates are always verified (httpx's default) and
+    answers are capped (:data:`~ibtui.ibkr.http_client.BODY_LIMIT`)."""
+    redact_in_logs(access.access_token_secret)
+    http = new_http_client(
         transport=transport,
         timeout=DEFAULT_TIMEOUT,
         headers={"User-Agent": f"ibtui/{__version__}", "Accept": "application/json"},

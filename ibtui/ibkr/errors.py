@@ -18,13 +18,16 @@ secrets: the server text quoted in them is shortened and any OAuth parameter in 
     │   ├── CompetingSessionError     another platform holds the brokerage session
     │   └── AccountsNotQueriedError   400 "Please query /accounts first"
     ├── ApiConnectionError            the server could not be reached
+    │   └── TlsVerificationError      its TLS certificate could not be verified
     ├── ApiTimeoutError               the server did not answer in time
     ├── ProtocolError                 the answer could not be understood (endpoint, reason)
+    │   └── ResponseTooLargeError     the answer was larger than ibtui reads (BODY_LIMIT)
     ├── OrderRejectedError            IBKR refused an order, a reply, a modify or a cancel
     └── OrderOutcomeUnknownError      an order POST may or may not have reached IBKR
 
 :func:`error_from_response` turns an HTTP error answer (any of IBKR's envelopes, API.md §0.4 and
-§11.3) into the right class. :func:`endpoint_path` normalises a URL or path for messages and pacing.
+§11.3) into the right class, :func:`connection_error` an httpx transport failure.
+:func:`endpoint_path` normalises a URL or path for messages and pacing.
 """
 
 from __future__ import annotations
@@ -33,9 +36,13 @@ import email.utils
 import json
 import math
 import re
+import socket
+import ssl
 from datetime import UTC, datetime
 from typing import ClassVar
 from urllib.parse import urlsplit
+
+from ibtui.local.logfile import log_path
 
 __all__ = [
     "AccountsNotQueriedError",
@@ -52,8 +59,11 @@ __all__ = [
     "OrderRejectedError",
     "ProtocolError",
     "RateLimitedError",
+    "ResponseTooLargeError",
     "SessionExpiredError",
+    "TlsVerificationError",
     "VerifierError",
+    "connection_error",
     "endpoint_path",
     "error_from_response",
     "is_order_action_path",
@@ -327,6 +337,22 @@ class ApiConnectionError(IbkrError):
         )
 
 
+class TlsVerificationError(ApiConnectionError):
+    """The server's TLS certificate could not be verified; nothing was sent to it."""
+
+    needs_attention: ClassVar[bool] = True  # trying again reaches the same certificate
+
+    def __init__(self, endpoint: str | None, reason: str) -> None:
+        super().__init__(endpoint, f"the server's TLS certificate could not be verified: {reason}")
+        where = f" (for {endpoint})" if endpoint else ""
+        self.message = (
+            f"The server's TLS certificate could not be verified{where}: {reason}. ibtui only "
+            "talks to a server it can verify: check base_url in the configuration (the "
+            "simulator serves plain http on 127.0.0.1) and the system's CA certificates."
+        )
+        self.args = (self.message,)
+
+
 class ApiTimeoutError(IbkrError):
     """IBKR did not answer in time. ``timeout`` is the limit that was exceeded, in seconds."""
 
@@ -358,7 +384,7 @@ class ProtocolError(IbkrError):
         where = f" for {endpoint}" if endpoint else ""
         super().__init__(
             f"Unexpected answer from IBKR{where}: {reason}. If this keeps happening, the API "
-            "may have changed: please report it with the log file."
+            f"may have changed: {_report_hint()}"
         )
 
     def with_endpoint(self, endpoint: str) -> ProtocolError:
@@ -366,6 +392,73 @@ class ProtocolError(IbkrError):
         err = ProtocolError(endpoint, self.reason)
         err.__cause__ = self.__cause__
         return err
+
+
+class ResponseTooLargeError(ProtocolError):
+    """An answer longer than ibtui reads (``limit`` bytes); it was refused unread."""
+
+    def __init__(self, method: str, endpoint: str, limit: int) -> None:
+        super().__init__(endpoint, f"the answer is larger than {_size(limit)}")
+        self.method = method
+        self.limit = limit
+        self.message = (
+            f"IBKR's answer to {method} {endpoint} was larger than {_size(limit)}; refused "
+            f"(ibtui reads at most {_size(limit)} of one answer). {_report_hint()}"
+        )
+        self.args = (self.message,)
+
+    def with_endpoint(self, endpoint: str) -> ProtocolError:
+        err = ResponseTooLargeError(self.method, endpoint, self.limit)
+        err.__cause__ = self.__cause__
+        return err
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:g} MB" if n >= 2**20 else f"{n:,} bytes"
+
+
+def _report_hint() -> str:
+    path = log_path()
+    if path is None:
+        return "please report it."
+    return f"please report it with the log file {path}."
+
+
+def _describe_transport_error(exc: BaseException) -> tuple[str, bool]:
+    """(what went wrong, in words; whether it was the TLS certificate) for an httpx error, from
+    the cause its chain carries (httpx wraps httpcore's error, which wraps the OS's)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for cause in chain:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = cause.verify_message or cause.reason or "certificate verify failed"
+            return _clean(str(reason)), True
+    for cause in chain:
+        if isinstance(cause, ssl.SSLError):
+            reason = _clean(str(cause.reason or cause)).lower().replace("_", " ")
+            return f"the TLS handshake failed ({reason})", False
+        if isinstance(cause, ConnectionRefusedError):
+            return "the connection was refused (is the server running on that port?)", False
+        if isinstance(cause, socket.gaierror):
+            return f"the host name could not be resolved ({_clean(cause.strerror or '')})", False
+        if isinstance(cause, ConnectionResetError):
+            return "the server closed the connection", False
+    text = _clean(str(exc))
+    return (f"{type(exc).__name__}: {text}" if text else type(exc).__name__), False
+
+
+def connection_error(endpoint: str | None, exc: BaseException) -> ApiConnectionError:
+    """The error for an httpx transport failure: a certificate that could not be verified is
+    :class:`TlsVerificationError`, anything else :class:`ApiConnectionError` saying what
+    happened (refused, unknown host, a failed TLS handshake...)."""
+    reason, tls = _describe_transport_error(exc)
+    endpoint = endpoint_path(endpoint) if endpoint else endpoint
+    if tls:
+        return TlsVerificationError(endpoint, reason)
+    return ApiConnectionError(endpoint, reason)
 
 
 # --------------------------------------------------------------------------------------------

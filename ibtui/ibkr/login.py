@@ -114,14 +114,32 @@ class ThirdPartyLogin:
             body = await self._post("oauth/access_token", params)
         except InvalidConsumerError:
             raise
-        except (AuthError, ApiStatusError) as exc:
-            said = exc.server_text or str(exc)
-            raise VerifierError(
-                "IBKR did not accept the verifier (wrong, already used or expired). "
-                f"Start again with a new authorization link. (IBKR said: {said})"
+        except ApiStatusError as exc:
+            if exc.status < 500:
+                raise _verifier_refused(exc) from exc
+            said = f" (IBKR said: {exc.server_text})" if exc.server_text else ""
+            raise ApiStatusError(
+                exc.status,
+                exc.endpoint,
+                exc.server_text,
+                message=(
+                    f"IBKR's server failed ({exc.status}) while exchanging the verifier{said}; "
+                    "try again in a moment. If it keeps failing, start again with a new "
+                    "authorization link."
+                ),
             ) from exc
+        except AuthError as exc:
+            raise _verifier_refused(exc) from exc
         token, secret = body.get("oauth_token"), body.get("oauth_token_secret")
         if not isinstance(token, str) or not isinstance(secret, str):
             raise ProtocolError("oauth/access_token", "the reply lacks the access token or secret")
         paper = body.get("is_paper")
         return AccessCredentials(token, secret, paper if isinstance(paper, bool) else None)
+
+
+def _verifier_refused(exc: AuthError | ApiStatusError) -> VerifierError:
+    said = exc.server_text or str(exc)
+    return VerifierError(
+        "IBKR did not accept the verifier (wrong, already used or expired). "
+        f"Start again with a new authorization link. (IBKR said: {said})"
+    )

@@ -40,6 +40,7 @@ __all__ = [
     "Timestamper",
     "authorization_header",
     "base_string",
+    "check_lst_signature_format",
     "compute_lst",
     "decrypt_access_token_secret",
     "dh_challenge",
@@ -393,10 +394,26 @@ def lst_signature(lst_raw: bytes, consumer_key: str) -> str:
     return hmac.new(lst_raw, consumer_key.encode("utf-8"), hashlib.sha1).hexdigest()
 
 
+_SHA1_HEX = re.compile(r"[0-9a-fA-F]{40}")
+
+
+def check_lst_signature_format(signature_hex: object) -> str:
+    """The server's ``live_session_token_signature`` if it is what one looks like (the 40 hex
+    digits of an HMAC-SHA1, surrounding whitespace allowed); else :class:`OAuthFormatError`."""
+    text = signature_hex.strip() if isinstance(signature_hex, str) else None
+    if text is None or not _SHA1_HEX.fullmatch(text):
+        raise OAuthFormatError(
+            "the live_session_token_signature is not the 40 hexadecimal digits of an HMAC-SHA1"
+        )
+    return text.lower()
+
+
 def validate_lst(lst_raw: bytes, consumer_key: str, signature_hex: str) -> bool:
-    """True when the server's ``live_session_token_signature`` matches our LST."""
+    """True when the server's ``live_session_token_signature`` matches our LST (any text that
+    is not one is simply False)."""
     expected = lst_signature(lst_raw, consumer_key)
-    return hmac.compare_digest(expected, signature_hex.strip().lower())
+    given = signature_hex.strip().lower() if isinstance(signature_hex, str) else ""
+    return hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace"))
 
 
 # --- nonces, timestamps, whole requests -----------------------------------------------------

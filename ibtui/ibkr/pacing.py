@@ -302,6 +302,8 @@ _READ_ONLY_POSTS = frozenset({"/tickle", "/iserver/auth/status"})
 
 
 def _retryable_error(error: BaseException) -> bool:
+    if getattr(error, "needs_attention", False):  # e.g. a certificate that cannot be verified
+        return False
     if isinstance(error, ApiTimeoutError | ApiConnectionError | RateLimitedError):
         return True
     return isinstance(error, ApiStatusError) and error.status >= 500

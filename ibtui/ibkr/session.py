@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
+import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,19 +21,30 @@ import httpx
 from ibtui.ibkr import oauth
 from ibtui.ibkr.auth import LiveSessionToken
 from ibtui.ibkr.errors import (
-    ApiConnectionError,
     ApiTimeoutError,
     AuthError,
     LstValidationError,
     ProtocolError,
+    connection_error,
     error_from_response,
 )
+from ibtui.ibkr.http_client import read_body
 from ibtui.ibkr.oauth import Consumer  # re-exported: the client's callers name it from here
 
 __all__ = ["AccessCredentials", "Consumer", "LiveSession", "api_url"]
 
 DEFAULT_RENEW_MARGIN = 600.0
 USER_AGENT = "ibtui/0.1"
+# When the server's live_session_token_expiration is no usable instant (not a finite number,
+# already past or about to be, or further away than any LST lasts; IBKR's last 24 hours), the
+# token is taken to last DEFAULT_LST_LIFETIME: renewed every ~50 minutes, and at once if IBKR
+# refuses it sooner (the signer renews on a 401). Believing such an expiry instead cost a
+# Diffie-Hellman exchange per request (one in the past) or never renewed ahead (one in 3000).
+DEFAULT_LST_LIFETIME = 3600.0
+MIN_LST_LIFETIME = 5.0
+MAX_LST_LIFETIME = 7 * 86400.0
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -78,6 +92,7 @@ class LiveSession:
         self._lst: LiveSessionToken | None = None
         self._generation = 0
         self._lifetime: float | None = None  # how long the current token was issued for
+        self._expiry_warned = False  # an unusable expiry from the server is logged once
         self._prepend_plain: oauth.Secret | None = None  # the decrypted access token secret
 
     def __repr__(self) -> str:
@@ -163,15 +178,13 @@ class LiveSession:
             "POST", url, consumer.realm, params, consumer.signature_key, secret.hex()
         )
         body = await post_oauth(self._http, url, signed.header, "oauth/live_session_token")
-        try:
-            response_hex = str(body["diffie_hellman_response"])
-            signature = str(body["live_session_token_signature"])
-            expires_ms = float(body["live_session_token_expiration"])
-        except (KeyError, TypeError, ValueError) as exc:
+        response_hex = body.get("diffie_hellman_response")
+        if not isinstance(response_hex, str):
             raise ProtocolError(
-                "oauth/live_session_token", "the reply lacks the Diffie-Hellman fields"
-            ) from exc
+                "oauth/live_session_token", "the reply has no diffie_hellman_response text"
+            )
         try:
+            signature = oauth.check_lst_signature_format(body.get("live_session_token_signature"))
             raw = oauth.compute_lst(consumer.dh, exponent, response_hex, secret)
         except oauth.OAuthFormatError as exc:
             raise ProtocolError("oauth/live_session_token", str(exc)) from exc
@@ -180,13 +193,56 @@ class LiveSession:
                 "The live session token did not validate: the encryption key, the "
                 "Diffie-Hellman parameters or the consumer key do not match what the server has."
             )
+        now = self._clock()
+        expires_at, problem = lst_expiry(body.get("live_session_token_expiration"), now)
         self._generation += 1
-        self._lifetime = expires_ms / 1000.0 - self._clock()
+        self._lifetime = expires_at - now
+        if problem is None:
+            _log.info(
+                "live session token #%d obtained; it expires in %.0f s",
+                self._generation,
+                self._lifetime,
+            )
+        elif not self._expiry_warned:
+            self._expiry_warned = True
+            _log.warning(
+                "live session token #%d obtained, but IBKR's live_session_token_expiration %s; "
+                "taking it to last %.0f minutes (renewed sooner if IBKR refuses it). This is "
+                "said once.",
+                self._generation,
+                problem,
+                DEFAULT_LST_LIFETIME / 60,
+            )
         return LiveSessionToken(
             value=base64.b64encode(raw).decode("ascii"),
-            expires_at=expires_ms / 1000.0,
+            expires_at=expires_at,
             generation=self._generation,
         )
+
+
+def lst_expiry(value: object, now: float) -> tuple[float, str | None]:
+    """When a new LST expires (epoch seconds), from the server's ``live_session_token_expiration``
+    (epoch milliseconds), and None; or, when that is no usable instant, ``now`` plus
+    :data:`DEFAULT_LST_LIFETIME` and what was wrong with it."""
+    fallback = now + DEFAULT_LST_LIFETIME
+    if value is None:
+        return fallback, "is missing"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return fallback, f"is a {type(value).__name__}, not a number"
+    try:
+        seconds = float(value) / 1000.0
+    except (ValueError, OverflowError):
+        return fallback, f"is not a number ({str(value)[:40]!r})"
+    if not math.isfinite(seconds):
+        return fallback, f"is not a finite number ({str(value)[:40]!r})"
+    lifetime = seconds - now
+    if lifetime <= 0:
+        return fallback, f"is {-lifetime:.0f} s in the past"
+    if lifetime < MIN_LST_LIFETIME:
+        return fallback, f"is only {lifetime:.1f} s away"
+    if lifetime > MAX_LST_LIFETIME:
+        return fallback, f"is {lifetime / 86400:.0f} days away"
+    return seconds, None
 
 
 async def post_oauth(
@@ -199,21 +255,26 @@ async def post_oauth(
         "Content-Length": "0",
         "Accept": "application/json",
     }
+    request = http.build_request("POST", url, headers=headers, content=b"")
     try:
-        response = await http.post(url, headers=headers, content=b"", auth=httpx.Auth())
+        response = await http.send(request, auth=httpx.Auth(), stream=True)
+        try:
+            content = await read_body(response)
+        finally:
+            await response.aclose()
     except httpx.TimeoutException as exc:
         raise ApiTimeoutError(endpoint, "the server did not answer in time") from exc
     except httpx.TransportError as exc:
-        raise ApiConnectionError(
-            endpoint, f"cannot reach the server ({type(exc).__name__})"
-        ) from exc
+        failure = connection_error(endpoint, exc)
+        _log.warning("POST %s: %s", failure.endpoint, failure.reason)
+        raise failure from exc
     if response.status_code != 200:
         raise error_from_response(
-            response.status_code, endpoint, response.content, response.headers.get("content-type")
+            response.status_code, endpoint, content, response.headers.get("content-type")
         )
     try:
-        data = response.json()
-    except ValueError as exc:
+        data = json.loads(content)
+    except (ValueError, RecursionError) as exc:
         raise ProtocolError(endpoint, "the reply is not JSON") from exc
     if not isinstance(data, dict):
         raise ProtocolError(endpoint, "the reply is not a JSON object")

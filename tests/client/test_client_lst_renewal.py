@@ -36,7 +36,8 @@ class CountingTransport(httpx.AsyncBaseTransport):
 async def test_short_lived_tokens_are_renewed_ahead_with_no_failed_request() -> None:
     clock = ManualClock(time.time())  # OAuth timestamps must be near real time
     config = SimConfig(seed=2, clock=clock, pacing_enabled=False, lst_lifetime_seconds=6)
-    demo = build_demo(key_bits=1024, config=config)
+    # the server's tokens last 6 s of the same clock the client reads their expiry with
+    demo = build_demo(key_bits=1024, config=config, oauth_clock=clock.now)
     wire = CountingTransport(demo.transport)
     access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
     unpaced = Pacer(global_limit=None, rules=())

@@ -1,8 +1,9 @@
 """Fixtures for the trading tests: the in-process simulator on a Monday morning (ManualClock,
 fixed seed, no pacing), a connected client, and an order service journaling to a tmp dir.
 
-Every test's journal is checked on teardown: JSON lines, mode 0600, none of the canary secrets
-(the access token, its secret, the live session token) of the test's own login."""
+Every test's journal and log file are checked on teardown: mode 0600, none of the canary secrets
+(the access token, its secret, the live session token) of the test's own login, and the journal
+JSON lines."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ibtui.ibkr.connect import Connection, connect
 from ibtui.ibkr.models import Side
 from ibtui.ibkr.pacing import Pacer
 from ibtui.ibkr.session import AccessCredentials
+from ibtui.local.logfile import setup_logging, stop_logging
 from ibtui.sim import PAPER_ACCOUNT, ManualClock, SimConfig
 from ibtui.sim.demo import DemoEnvironment, build_demo
 from ibtui.trading.draft import MarketQuote, OrderDraft, TicketType
@@ -82,6 +84,8 @@ def sim_config() -> SimConfig:
 async def world(sim_config: SimConfig, tmp_path: Path) -> AsyncIterator[World]:
     demo = build_demo(key_bits=1024, config=sim_config)
     assert isinstance(sim_config.clock, ManualClock)
+    log_file = setup_logging(tmp_path / "state", "test")
+    assert log_file is not None
     token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
     unpaced = Pacer(global_limit=None, rules=())
     async with connect(
@@ -97,7 +101,15 @@ async def world(sim_config: SimConfig, tmp_path: Path) -> AsyncIterator[World]:
         assert lst is not None
         journal = Journal(journal_path(tmp_path / "state"))
         w = World(demo, sim_config.clock, conn, journal, [token, secret, lst.value])
-        yield w
+        try:
+            yield w
+        finally:
+            stop_logging()
+    assert stat.S_IMODE(os.stat(log_file).st_mode) == 0o600
+    logged = log_file.read_text()
+    assert "live session token #1 obtained" in logged
+    for canary in w.canaries:
+        assert canary not in logged
     if journal.path.exists():
         assert stat.S_IMODE(os.stat(journal.path).st_mode) == 0o600
         text = journal.path.read_text()

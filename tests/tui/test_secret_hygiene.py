@@ -1,11 +1,14 @@
 """No secret leaves its place: with the real login, session and an order on the simulator, the
 private keys, the access token secret (as issued and decrypted) and the live session token appear
-in no log record, no journal line, no screenshot, no error text and no repr."""
+in no log record, no line of the log file (which is 0600), no journal line, no screenshot, no
+error text and no repr."""
 
 from __future__ import annotations
 
 import base64
 import logging
+import os
+import stat
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +20,7 @@ from ibtui.adapters.broker import ClientBackend
 from ibtui.ibkr import oauth
 from ibtui.ibkr.connect import connect
 from ibtui.ibkr.session import AccessCredentials
+from ibtui.local.logfile import setup_logging, stop_logging
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
 from ibtui.sim.demo import build_demo, trading_offset
 from ibtui.trading.journal import journal_path
@@ -49,6 +53,8 @@ async def test_no_secret_in_logs_journal_screens_errors_or_reprs(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    log_file = setup_logging(tmp_path / "state", "test")
+    assert log_file is not None
     clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
     demo = build_demo(key_bits=1024, config=SimConfig(seed=9, clock=clock, pacing_enabled=False))
     saved = []
@@ -112,6 +118,8 @@ async def test_no_secret_in_logs_journal_screens_errors_or_reprs(
         # what a debugger or a traceback showing locals prints: the objects' attributes
         reprs += [attributes(x) for x in (backend, conn, conn.session, saved[0])]
     await backend.aclose()
+    stop_logging()
+    assert stat.S_IMODE(os.stat(log_file).st_mode) == 0o600
 
     access = saved[0]
     plaintext = oauth.decrypt_access_token_secret(
@@ -132,12 +140,14 @@ async def test_no_secret_in_logs_journal_screens_errors_or_reprs(
             canaries[f"{name} key line {i}"] = line
     texts = {
         "log": "\n".join(r.getMessage() for r in caplog.records),
+        "log file": log_file.read_text(),
         "journal": journal_path(tmp_path).read_text(),
         "screens": "\n".join(screens),
         "errors": "\n".join(errors),
         "reprs": "\n".join(reprs),
     }
     assert texts["journal"] and texts["screens"] and texts["errors"]
+    assert "live session token #1 obtained" in texts["log file"]
     for where, text in texts.items():
         for name, value in canaries.items():
             assert value not in text, f"{name} found in {where}"
