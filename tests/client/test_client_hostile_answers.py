@@ -31,7 +31,7 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ibtui.demo import DemoEnvironment, build_demo
+from ibtui.sim.demo import DemoEnvironment, build_demo
 
 from ibtui.ibkr.connect import connect
 from ibtui.ibkr.errors import (
