@@ -53,6 +53,7 @@ class ServeOptions:
     lst_lifetime: float
     pacing: bool
     key_bits: int
+    faults: str = ""  # a --faults specification (ibtui.sim.faults.parse_faults)
 
 
 def _default_state_dir() -> Path:
@@ -86,6 +87,16 @@ def _positive(value: str) -> float:
     if not seconds > 0:
         raise argparse.ArgumentTypeError("must be a positive number of seconds")
     return seconds
+
+
+def _faults(value: str) -> str:
+    from ibtui.sim.faults import FaultSpecError, parse_faults
+
+    try:
+        parse_faults(value)
+    except FaultSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def parse_args(argv: Sequence[str]) -> ServeOptions:
@@ -131,6 +142,14 @@ def parse_args(argv: Sequence[str]) -> ServeOptions:
         default=2048,
         help="size of newly generated RSA keys (default 2048, as IBKR requires)",
     )
+    parser.add_argument(
+        "--faults",
+        type=_faults,
+        default="",
+        metavar="SPEC",
+        help="misbehave like the real IBKR: comma-separated kinds with :name=value options, e.g. "
+        "gone410,spurious401,emptydh,nobridge,placeholders,reset,trickle (or all); see README",
+    )
     args = parser.parse_args(list(argv))
     return ServeOptions(
         host=args.host,
@@ -140,6 +159,7 @@ def parse_args(argv: Sequence[str]) -> ServeOptions:
         lst_lifetime=args.lst_lifetime,
         pacing=args.pacing,
         key_bits=args.key_bits,
+        faults=args.faults,
     )
 
 
@@ -207,7 +227,10 @@ def simulator_app(oauth: OAuthServer, options: ServeOptions) -> ASGIApp:
         pacing_enabled=options.pacing,
         lst_lifetime_seconds=options.lst_lifetime,
     )
-    return create_app(Simulator(config, authenticator=oauth))
+    sim = Simulator(config, authenticator=oauth)
+    if options.faults:
+        sim.faults.add_spec(options.faults)
+    return create_app(sim)
 
 
 class _StopSignals:
@@ -281,7 +304,7 @@ def serve(
 
 def main(argv: list[str]) -> int:
     """``ibtui sim [--port N] [--host H] [--state-dir DIR] [--seed N] [--lst-lifetime S]
-    [--pacing/--no-pacing] [--key-bits N]``; returns the exit status."""
+    [--pacing/--no-pacing] [--key-bits N] [--faults SPEC]``; returns the exit status."""
     options = parse_args(argv)
     try:
         return serve(options)
