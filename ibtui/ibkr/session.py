@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,7 @@ from ibtui.ibkr.errors import (
     ProtocolError,
     error_from_response,
 )
+from ibtui.ibkr.recovery import EmptyDhResponseError, RecoverySettings
 
 __all__ = ["AccessCredentials", "Consumer", "LiveSession", "api_url"]
 
@@ -53,6 +55,13 @@ class AccessCredentials:
     is_paper: bool | None = None
 
 
+_log = logging.getLogger(__name__)
+
+
+class _EmptyDhResponse(Exception):
+    """The LST answer had an empty ``diffie_hellman_response``: ask again."""
+
+
 def api_url(base_url: str, path: str) -> str:
     """Join the API base (``https://api.ibkr.com/v1/api/``) and an endpoint path."""
     return base_url.rstrip("/") + "/" + path.lstrip("/")
@@ -71,7 +80,11 @@ class LiveSession:
         clock: Callable[[], float] = time.time,
         renew_margin: float = DEFAULT_RENEW_MARGIN,
         timestamper: Callable[[], str] | None = None,
+        recovery: RecoverySettings | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
+        self.recovery = recovery or RecoverySettings()
+        self._sleep = sleep
         self._http = http
         self._base_url = base_url
         self.consumer = consumer
@@ -128,8 +141,21 @@ class LiveSession:
                 and current.remaining(self._clock()) > 0
             ):
                 return current  # someone renewed while we waited for the lock
-            self._lst = await self._exchange()
+            self._lst = await self._exchange_retrying()
             return self._lst
+
+    async def _exchange_retrying(self) -> LiveSessionToken:
+        """:meth:`_exchange`, asked again with back-off while IBKR answers it without a
+        Diffie-Hellman response (IBKR's own sample says to retry)."""
+        attempts = max(1, self.recovery.dh_attempts)
+        for attempt in range(attempts):
+            try:
+                return await self._exchange()
+            except _EmptyDhResponse:
+                _log.info("empty Diffie-Hellman response (attempt %d of %d)", attempt + 1, attempts)
+                if attempt + 1 < attempts:
+                    await self._sleep(self.recovery.dh_backoff * 2**attempt)
+        raise EmptyDhResponseError(attempts)
 
     def forget(self) -> None:
         """Drop the token (after a logout); the next request starts a new exchange."""
@@ -173,6 +199,8 @@ class LiveSession:
             raise ProtocolError(
                 "oauth/live_session_token", "the reply lacks the Diffie-Hellman fields"
             ) from exc
+        if not response_hex.strip():
+            raise _EmptyDhResponse()
         try:
             raw = oauth.compute_lst(consumer.dh, exponent, response_hex, secret)
         except oauth.OAuthFormatError as exc:

@@ -1,0 +1,174 @@
+"""The real IBKR's misbehaviour, as the simulator's named faults: each recovered without a restart
+(issue: 410 Gone, spurious 401, empty DH answer, no bridge after init, accounts first, the nightly
+reset, accountId on the live orders, Content-Length on DELETE)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from ibtui.demo import DemoEnvironment
+from ibtui.ibkr.connect import Connection, connect
+from ibtui.ibkr.errors import ProtocolError
+from ibtui.ibkr.pacing import Pacer
+from ibtui.ibkr.recovery import RecoverySettings
+from ibtui.ibkr.session import AccessCredentials
+from ibtui.sim import PAPER_ACCOUNT
+
+AAPL = 265598
+FAST = RecoverySettings(gone_pause=0.01, status_every=0.01, dh_backoff=0.01)
+
+
+class Wire(httpx.AsyncBaseTransport):
+    """Passes requests through and keeps what a server would see of each."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.seen: list[httpx.Request] = []
+        self.statuses: Counter[int] = Counter()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        response = await self.inner.handle_async_request(request)
+        self.statuses[response.status_code] += 1
+        return response
+
+    def paths(self) -> list[str]:
+        return [r.url.path.removeprefix("/v1/api") for r in self.seen]
+
+
+@pytest.fixture
+def wire(demo: DemoEnvironment) -> Wire:
+    return Wire(demo.transport)
+
+
+@pytest.fixture
+async def fconn(demo: DemoEnvironment, wire: Wire) -> AsyncIterator[Connection]:
+    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
+    unpaced = Pacer(global_limit=None, rules=())
+    async with connect(
+        demo.base_url,
+        demo.consumer,
+        AccessCredentials(token, secret),
+        transport=wire,
+        pacer=unpaced,
+        recovery=FAST,
+    ) as c:
+        yield c
+
+
+async def test_410_gone_is_retried_with_the_same_token(
+    demo: DemoEnvironment, fconn: Connection, wire: Wire
+) -> None:
+    await fconn.start()
+    demo.sim.faults.misbehave("gone410", count=2)
+    assert await fconn.client.positions(PAPER_ACCOUNT)
+    assert wire.statuses[410] == 2
+    assert fconn.session.renewals == 1  # the same LST throughout
+
+
+async def test_a_run_of_410s_makes_a_new_token_and_a_new_brokerage_session(
+    demo: DemoEnvironment, fconn: Connection, wire: Wire
+) -> None:
+    await fconn.start()
+    demo.sim.faults.misbehave("gone410", count=3)
+    inits = wire.paths().count("/iserver/auth/ssodh/init")
+    quotes = await fconn.client.snapshot([AAPL])
+    assert [q.conid for q in quotes] == [AAPL]
+    assert fconn.session.renewals == 2
+    assert wire.paths().count("/iserver/auth/ssodh/init") == inits + 1
+    after = wire.paths()[wire.paths().index("/oauth/live_session_token", 1) :]
+    assert after.index("/iserver/accounts") < after.index("/iserver/marketdata/snapshot")
+
+
+async def test_a_spurious_401_costs_no_new_exchange(
+    demo: DemoEnvironment, fconn: Connection, wire: Wire
+) -> None:
+    await fconn.start()
+    demo.sim.faults.misbehave("spurious401", count=1)
+    assert await fconn.client.positions(PAPER_ACCOUNT)
+    assert wire.statuses[401] == 1 and fconn.session.renewals == 1
+
+
+async def test_a_401_that_persists_renews_the_token(
+    demo: DemoEnvironment, fconn: Connection, wire: Wire
+) -> None:
+    await fconn.start()
+    demo.sim.faults.misbehave("spurious401", count=2)
+    assert await fconn.client.positions(PAPER_ACCOUNT)
+    assert wire.statuses[401] == 2 and fconn.session.renewals == 2
+
+
+async def test_an_empty_dh_answer_is_asked_again(
+    demo: DemoEnvironment, fconn: Connection, wire: Wire
+) -> None:
+    demo.sim.faults.misbehave("emptydh", count=2)
+    await fconn.start()
+    assert wire.paths().count("/oauth/live_session_token") == 3
+    assert fconn.session.renewals == 1
+
+
+async def test_an_empty_dh_answer_that_persists_says_so(
+    demo: DemoEnvironment, fconn: Connection
+) -> None:
+    demo.sim.faults.misbehave("emptydh", every=1)
+    with pytest.raises(ProtocolError, match="empty Diffie-Hellman response 4 times"):
+        await fconn.start()
+
+
+async def test_no_bridge_after_init_waits_for_the_session_then_lists_accounts(
+    demo: DemoEnvironment, fconn: Connection, wire: Wire
+) -> None:
+    demo.sim.faults.misbehave("nobridge", count=3)
+    status, accounts = await fconn.start()
+    assert status.healthy and PAPER_ACCOUNT in accounts.accounts
+    assert await fconn.client.snapshot([AAPL])
+    paths = wire.paths()
+    assert paths.count("/iserver/auth/ssodh/init") == 1
+    assert paths.count("/iserver/auth/status") == 3
+    assert wire.statuses[400] == 0  # never "no bridge", never "query /accounts first"
+
+
+async def test_concurrent_requests_after_a_reset_share_one_init(
+    demo: DemoEnvironment, fconn: Connection, wire: Wire
+) -> None:
+    await fconn.start()
+    demo.sim.faults.misbehave("nobridge", count=2)
+    demo.sim.faults.nightly_reset()
+    results = await asyncio.gather(*(fconn.client.snapshot([AAPL]) for _ in range(5)))
+    assert all(results)
+    paths = wire.paths()
+    assert paths.count("/iserver/auth/ssodh/init") == 2  # the start's and one re-init
+    last_init = len(paths) - 1 - paths[::-1].index("/iserver/auth/ssodh/init")
+    rest = paths[last_init:]
+    first_snapshot = rest.index("/iserver/marketdata/snapshot")
+    assert "/iserver/accounts" in rest[:first_snapshot]
+
+
+async def test_the_nightly_reset_is_noticed_by_the_keep_alive_and_told(
+    demo: DemoEnvironment, fconn: Connection
+) -> None:
+    heard: list[bool] = []
+    fconn.client.gate.listen(heard.append)
+    await fconn.start()
+    demo.sim.faults.misbehave("reset", every=1, count=1)
+    keep = await fconn.keep_alive()
+    assert keep.healthy and heard == [True, False]
+    assert await fconn.client.positions(PAPER_ACCOUNT)
+
+
+async def test_live_orders_always_name_the_account_and_delete_sends_content_length(
+    fconn: Connection, wire: Wire
+) -> None:
+    await fconn.start()
+    await fconn.client.live_orders(force=True)
+    await fconn.client.live_orders()
+    await fconn.client.cancel_order(PAPER_ACCOUNT, 1)  # no such order: the request matters
+    orders = [r for r in wire.seen if r.url.path.endswith("/iserver/account/orders")]
+    assert [r.url.params.get("accountId") for r in orders] == [PAPER_ACCOUNT] * 2
+    delete = next(r for r in wire.seen if r.method == "DELETE")
+    assert delete.headers.get("content-length") == "0"
