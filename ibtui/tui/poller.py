@@ -213,8 +213,9 @@ class Poller:
         got = {
             quote.conid: quote if quote.updated_at is not None else quote.received(received)
             for quote in quotes
-            if quote.last is not None
+            if quote.last is not None or quote.bid is not None or quote.ask is not None
         }  # a quote the broker stamped as it built it is not copied to be stamped again
+        # (bid and ask are shown even while the last price is missing)
         self._warm.update(got)
         return got
 

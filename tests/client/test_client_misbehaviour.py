@@ -172,3 +172,50 @@ async def test_live_orders_always_name_the_account_and_delete_sends_content_leng
     assert [r.url.params.get("accountId") for r in orders] == [PAPER_ACCOUNT] * 2
     delete = next(r for r in wire.seen if r.method == "DELETE")
     assert delete.headers.get("content-length") == "0"
+
+
+async def test_placeholders_leave_a_field_missing_not_the_row_or_the_batch(
+    demo: DemoEnvironment, fconn: Connection, caplog: pytest.LogCaptureFixture
+) -> None:
+    await fconn.start()
+    conids = [p.conid for p in await fconn.client.positions(PAPER_ACCOUNT)]
+    await fconn.client.snapshot(conids)  # IBKR's warm-up
+    demo.sim.faults.misbehave("placeholders", rate=1.0, fields=frozenset({"31", "70", "7762"}))
+    caplog.set_level("WARNING", logger="ibtui.ibkr.models.market")
+    for _ in range(2):
+        quotes = await fconn.client.snapshot(conids)
+        assert [q.conid for q in quotes] == conids
+        assert all(q.last is None and q.high is None for q in quotes)
+        assert all(q.bid is not None and q.ask is not None for q in quotes)
+        assert not any(q.is_warmup for q in quotes)
+    logged = [r.getMessage() for r in caplog.records]
+    assert len(logged) == len(set(logged)) == 3 * len(conids)  # once per field and conid
+
+
+async def test_the_poller_shows_bid_and_ask_while_the_last_price_is_missing(
+    demo: DemoEnvironment,
+) -> None:
+    from ibtui.console import ClientBackend
+    from ibtui.tui.messages import QuotesUpdated
+    from ibtui.tui.poller import Poller
+
+    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
+    backend = ClientBackend(
+        demo.base_url,
+        demo.consumer,
+        access=AccessCredentials(token, secret),
+        transport=demo.transport,
+    )
+    demo.sim.faults.misbehave("placeholders", rate=1.0, fields=frozenset({"31"}))
+    posted: list[object] = []
+
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    try:
+        poller = Poller(backend, PAPER_ACCOUNT, posted.append, sleep=no_wait)
+        await poller.poll_once()
+    finally:
+        await backend.aclose()
+    quotes = [q for m in posted if isinstance(m, QuotesUpdated) for q in m.quotes.values()]
+    assert quotes and all(q.last is None and q.bid is not None for q in quotes)
