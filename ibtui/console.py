@@ -77,6 +77,7 @@ class ClientBackend:
         self._request: RequestToken | None = None
         self._accounts: dict[str, AccountView] = {}
         self._stale_positions: set[str] = set()  # accounts with orders since the last read
+        self._session_listener: Callable[[SessionState], None] | None = None
 
     @property
     def needs_login(self) -> bool:
@@ -128,7 +129,18 @@ class ClientBackend:
                 transport=self._transport,
                 clock=self._clock,
             )
+            self._conn.client.gate.listen(self._reconnecting)
         return self._conn
+
+    def watch_session(self, listener: Callable[[SessionState], None] | None) -> None:
+        """Tell ``listener`` when a lost brokerage session is being reopened and when it works
+        again (the status bar's "reconnecting…", then "connected")."""
+        self._session_listener = listener
+
+    def _reconnecting(self, reconnecting: bool) -> None:
+        if self._session_listener is not None:
+            state = SessionState.RECONNECTING if reconnecting else SessionState.CONNECTED
+            self._session_listener(state)
 
     async def _ensure_started(self) -> Connection:
         conn = self._connection()

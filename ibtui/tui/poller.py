@@ -30,7 +30,7 @@ from ibtui.tui.messages import (
     SessionStateChanged,
     TokenLifetime,
 )
-from ibtui.tui.protocols import Broker
+from ibtui.tui.protocols import Broker, SessionWatch
 from ibtui.tui.viewmodels import QuoteView, SessionState
 
 __all__ = ["MAX_CONIDS", "PollSettings", "Poller", "batches"]
@@ -91,6 +91,13 @@ class Poller:
         self._selected = False
         self._lst_expires: float | None = None
         self._warm: set[int] = set()  # conids that have answered with values at least once
+        if isinstance(broker, SessionWatch):  # "reconnecting…" while a lost session reopens
+            broker.watch_session(self._session_event)
+
+    def _session_event(self, state: SessionState) -> None:
+        if state is not self._session:
+            self._session = state
+            self.post(SessionStateChanged(state))
 
     async def run(self) -> None:
         """Poll until cancelled (the worker is cancelled when the screen or account changes)."""

@@ -219,3 +219,38 @@ async def test_the_poller_shows_bid_and_ask_while_the_last_price_is_missing(
         await backend.aclose()
     quotes = [q for m in posted if isinstance(m, QuotesUpdated) for q in m.quotes.values()]
     assert quotes and all(q.last is None and q.bid is not None for q in quotes)
+
+
+async def test_after_the_nightly_reset_polling_resumes_and_says_reconnecting_then_connected(
+    demo: DemoEnvironment,
+) -> None:
+    from ibtui.console import ClientBackend
+    from ibtui.tui.messages import QuotesUpdated, SessionStateChanged
+    from ibtui.tui.poller import Poller
+    from ibtui.tui.viewmodels import SessionState
+
+    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
+    backend = ClientBackend(
+        demo.base_url,
+        demo.consumer,
+        access=AccessCredentials(token, secret),
+        transport=demo.transport,
+    )
+    posted: list[object] = []
+
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    try:
+        poller = Poller(backend, PAPER_ACCOUNT, posted.append, sleep=no_wait)
+        await poller.poll_once()
+        posted.clear()
+        demo.sim.faults.misbehave("reset", every=1, count=1)
+        demo.sim.faults.misbehave("nobridge", count=2)
+        await poller.poll_once()  # no keep-alive due: the quotes meet the dropped session
+        await poller.poll_once()  # the new session's warm-up is over: prices again
+    finally:
+        await backend.aclose()
+    states = [m.state for m in posted if isinstance(m, SessionStateChanged)]
+    assert states == [SessionState.RECONNECTING, SessionState.CONNECTED]
+    assert any(isinstance(m, QuotesUpdated) and m.quotes for m in posted)
