@@ -49,7 +49,7 @@ from ibtui.ibkr.models import (
     parse_positions,
     parse_snapshot,
 )
-from ibtui.ibkr.pacing import Pacer, RetryPolicy
+from ibtui.ibkr.pacing import Pacer, RetryPolicy, refuse_long_wait
 from ibtui.ibkr.recovery import BrokerageGate, RecoverySettings, is_session_setup
 
 if TYPE_CHECKING:  # models the start does not need are imported by their calls (ibtui.ibkr.models)
@@ -153,7 +153,8 @@ class IbkrClient:
             if response.status_code == 429:
                 # Refused before it was handled, so even an order action goes again once the
                 # penalty is over: nothing was placed (and its cOID guards against a second).
-                self.pacer.penalize(endpoint, _retry_after(response), method=method)
+                wait = self.pacer.penalize(endpoint, _retry_after(response), method=method)
+                refuse_long_wait(endpoint, wait)
                 continue
             self.pacer.record_success(endpoint, method=method)
             if response.status_code >= 500 and order:

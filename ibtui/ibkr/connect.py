@@ -12,6 +12,7 @@ import httpx
 from ibtui import __version__
 from ibtui.ibkr.auth import LstSigner
 from ibtui.ibkr.client import IbkrClient
+from ibtui.ibkr.deadline import REQUEST_DEADLINE, DeadlineTransport
 from ibtui.ibkr.models import AuthStatus, IserverAccounts
 from ibtui.ibkr.pacing import Pacer
 from ibtui.ibkr.recovery import RecoverySettings
@@ -108,10 +109,12 @@ def connect(
     pacer: Pacer | None = None,
     renew_margin: float = 600.0,
     recovery: RecoverySettings | None = None,
+    request_deadline: float = REQUEST_DEADLINE,
 ) -> Connection:
-    """A connection to ``base_url``; TLS certificates are always verified (httpx's default)."""
+    """A connection to ``base_url``; TLS certificates are always verified (httpx's default).
+    Every request gets ``request_deadline`` seconds for its answer and whole body."""
     http = httpx.AsyncClient(
-        transport=transport,
+        transport=DeadlineTransport(transport or httpx.AsyncHTTPTransport(), request_deadline),
         timeout=DEFAULT_TIMEOUT,
         headers={"User-Agent": f"ibtui/{__version__}", "Accept": "application/json"},
     )

@@ -235,6 +235,7 @@ class Pacer:
             until = max(self._state(GLOBAL_KEY).blocked_until, self._state(key).blocked_until)
             if until <= now:
                 return
+            refuse_long_wait(key, until - now)
             await self._sleep(until - now)
 
     @asynccontextmanager
@@ -291,6 +292,23 @@ class Pacer:
         """
         self._state(self._key(method, path)).failures = 0
         self._state(GLOBAL_KEY).failures = 0  # any answer but 429 shows we are not over globally
+
+
+def refuse_long_wait(endpoint: str, seconds: float) -> None:
+    """A command that must finish within its deadline is told at once that IBKR's wait is
+    longer (``RateLimitedError``), instead of waiting it out silently."""
+    from ibtui.ibkr.deadline import remaining
+
+    left = remaining()
+    if left is not None and seconds > left:
+        raise RateLimitedError(
+            endpoint=endpoint,
+            retry_after=seconds,
+            message=(
+                f"IBKR asks to wait {seconds:.0f} s before more requests ({endpoint}; its "
+                "penalty box after too many requests): try again then"
+            ),
+        )
 
 
 # --------------------------------------------------------------------------------------------

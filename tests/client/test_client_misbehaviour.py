@@ -254,3 +254,52 @@ async def test_after_the_nightly_reset_polling_resumes_and_says_reconnecting_the
     states = [m.state for m in posted if isinstance(m, SessionStateChanged)]
     assert states == [SessionState.RECONNECTING, SessionState.CONNECTED]
     assert any(isinstance(m, QuotesUpdated) and m.quotes for m in posted)
+
+
+async def test_a_trickling_answer_meets_the_request_deadline_and_the_read_is_retried(
+    demo: DemoEnvironment,
+) -> None:
+    import time
+
+    from ibtui.sim.app import TRICKLE_PIECES
+
+    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
+    async with connect(
+        demo.base_url,
+        demo.consumer,
+        AccessCredentials(token, secret),
+        transport=demo.transport,
+        pacer=Pacer(global_limit=None, rules=()),
+        recovery=FAST,
+        request_deadline=0.5,
+    ) as conn:
+        await conn.start()
+        demo.sim.faults.misbehave("trickle", count=1, seconds=0.5)  # 4 s for the whole body
+        began = time.monotonic()
+        assert await conn.client.positions(PAPER_ACCOUNT)  # stalled once, asked again
+        assert time.monotonic() - began < 0.5 * TRICKLE_PIECES / 2
+
+
+async def test_a_retry_after_longer_than_the_command_deadline_is_reported_at_once(
+    demo: DemoEnvironment, fconn: Connection
+) -> None:
+    from ibtui.ibkr.deadline import command_deadline
+    from ibtui.ibkr.errors import RateLimitedError
+
+    await fconn.start()
+    demo.sim.faults.misbehave("retry_after", seconds=900, path_prefix="/v1/api/portfolio/accounts")
+    with pytest.raises(RateLimitedError, match="IBKR asks to wait 900 s"):
+        async with asyncio.timeout(5), command_deadline(60):
+            await fconn.client.portfolio_accounts()
+
+
+async def test_a_command_deadline_says_what_it_was_waiting_for(
+    demo: DemoEnvironment, fconn: Connection
+) -> None:
+    from ibtui.ibkr.deadline import CommandTimeoutError, command_deadline
+    from ibtui.scripting import _start
+
+    demo.sim.faults.latency(5, path="/v1/api/iserver/auth/ssodh/init")
+    with pytest.raises(CommandTimeoutError, match=r"after 0\.5 s waiting for the live session"):
+        async with command_deadline(0.5):
+            await _start(fconn)
