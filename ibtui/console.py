@@ -64,7 +64,9 @@ class ClientBackend:
         demo: DemoEnvironment | None = None,
         save_access: Callable[[AccessCredentials], None] | None = None,
         clock: Callable[[], float] = time.time,
+        state_dir: Path | None = None,
     ) -> None:
+        self._state_dir = state_dir  # IBKR's pacing shared with other ibtui processes there
         self._base_url = base_url
         self._consumer = consumer
         self._access = access
@@ -122,12 +124,21 @@ class ClientBackend:
         if self._access is None:
             raise IbkrError("Not logged in: complete the authorization first.")
         if self._conn is None:
+            pacer = None
+            if self._state_dir is not None:
+                from ibtui.ibkr.pacing import Pacer, SharedPacing
+
+                shared = SharedPacing.for_user(
+                    self._state_dir, self._consumer.consumer_key, self._access.access_token
+                )
+                pacer = Pacer(shared=shared)
             self._conn = connect(
                 self._base_url,
                 self._consumer,
                 self._access,
                 transport=self._transport,
                 clock=self._clock,
+                pacer=pacer,
             )
             self._conn.client.gate.listen(self._reconnecting)
         return self._conn
@@ -357,7 +368,12 @@ def backend_from_settings(
         save_tokens(token_file, new.access_token, new.access_token_secret, new.is_paper)
 
     return ClientBackend(
-        settings.ibkr.base_url, consumer, access=access, transport=transport, save_access=save
+        settings.ibkr.base_url,
+        consumer,
+        access=access,
+        transport=transport,
+        save_access=save,
+        state_dir=settings.state_dir,
     )
 
 

@@ -20,6 +20,7 @@ from ibtui.credentials import load_credentials
 from ibtui.ibkr.connect import Connection, connect
 from ibtui.ibkr.deadline import COMMAND_DEADLINE, command_deadline, waiting_for
 from ibtui.ibkr.errors import IbkrError
+from ibtui.ibkr.pacing import Pacer, SharedPacing
 from ibtui.ibkr.session import AccessCredentials, Consumer
 
 __all__ = ["accounts_main", "positions_main"]
@@ -36,7 +37,9 @@ def _open(config: Path | None) -> Connection:
         creds.consumer_key, creds.realm, creds.signature_key, creds.encryption_key, creds.dh
     )
     access = AccessCredentials(creds.access_token, creds.access_token_secret)
-    return connect(settings.ibkr.base_url, consumer, access)
+    # IBKR's pacing is per user: back-to-back commands share it through the state folder.
+    shared = SharedPacing.for_user(settings.state_dir, creds.consumer_key, creds.access_token)
+    return connect(settings.ibkr.base_url, consumer, access, pacer=Pacer(shared=shared))
 
 
 def _number(value: Decimal | None) -> float | None:

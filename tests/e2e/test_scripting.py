@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +13,11 @@ from tests.e2e.sim_process import sim_process
 REPO = Path(__file__).resolve().parents[2]
 
 
-def ibtui(*args: str) -> subprocess.CompletedProcess[str]:
+def ibtui(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ibtui", *args],
         cwd=REPO,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
@@ -50,3 +52,24 @@ def test_positions_as_json_and_csv_and_errors(tmp_path: Path) -> None:
     done = ibtui("positions", "--config", str(tmp_path / "missing.toml"))
     assert done.returncode == 1 and "missing.toml" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_back_to_back_commands_share_ibkrs_pacing_and_never_meet_its_penalty_box(
+    tmp_path: Path,
+) -> None:
+    # /portfolio/accounts allows one request in 5 s per user; the simulator boxes a violator for
+    # 10 minutes. Two commands in a row (a cron job and a shell) must wait, not violate.
+    state = tmp_path / "state"
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "xdg")}  # ibtui's state folder
+    with sim_process(
+        ["--port", "0", "--state-dir", str(state), "--faults", "gone410:every=7:burst=1"]
+    ):
+        config = str(state / "config.toml")
+        first = ibtui("accounts", "--config", config, "--format", "json", env=env)
+        second = ibtui("accounts", "--config", config, "--format", "json", env=env)
+        third = ibtui("positions", "--config", config, "--format", "json", env=env)
+    for done in (first, second, third):
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)
+    pacing = list((tmp_path / "xdg" / "ibtui" / "pacing").iterdir())
+    assert len(pacing) == 1 and pacing[0].stat().st_mode & 0o777 == 0o600
