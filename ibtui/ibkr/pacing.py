@@ -224,10 +224,12 @@ class SharedPacing:
             boxed = max(data.get("box:" + key, [0.0]) + data.get("box:" + GLOBAL_KEY, [0.0]))
             if boxed > now:
                 return boxed - now
-            times = [t for t in data.get(key, []) if now - limit.per < t <= now + 1]
+            # Recorded as a request starts, but IBKR counts it as it arrives: a margin for that.
+            per = limit.per + _SHARED_MARGIN
+            times = [t for t in data.get(key, []) if now - per < t <= now + 1]
             if len(times) >= limit.count:
                 data[key] = times
-                return min(times) + limit.per - now
+                return min(times) + per - now
             data[key] = [*times, now]
             return 0.0
 
@@ -248,6 +250,9 @@ class SharedPacing:
             return max(0.0, boxed - now)
 
         return self._update(change)
+
+
+_SHARED_MARGIN = 0.5  # seconds
 
 
 def _shared(limit: RateLimit | None) -> bool:

@@ -168,6 +168,10 @@ class Gateway:
         client = scope.get("client")
         ip = client[0] if client else "unknown"
         route = normalize(path)
+        plan = sim.faults.plan(method, path)
+        if plan.error in (401, 410):  # refused with the session, before pacing counts it
+            await self._fault(plan, send)
+            return
         if not sim.pacing.admit(ip, method, route):
             await _json(send, 429, {"error": "Too many requests"})
             return
@@ -176,7 +180,6 @@ class Gateway:
             await _json(send, 429, {"error": "Too many requests"})
             return
         try:
-            plan = sim.faults.plan(method, path)
             if plan.trickle > 0:
                 send = _trickling(send, plan.trickle)
             if await self._fault(plan, send):
