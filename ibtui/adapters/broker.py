@@ -54,7 +54,9 @@ class ClientBackend:
         demo: DemoLogin | None = None,
         save_access: Callable[[AccessCredentials], None] | None = None,
         clock: Callable[[], float] = time.time,
+        state_dir: Path | None = None,
     ) -> None:
+        self._state_dir = state_dir  # IBKR's pacing shared with other ibtui processes there
         self._base_url = base_url
         self._consumer = consumer
         self._access = access
@@ -67,6 +69,7 @@ class ClientBackend:
         self._request: RequestToken | None = None
         self._accounts: dict[str, AccountView] = {}
         self._stale_positions: set[str] = set()  # accounts with orders since the last read
+        self._session_listener: Callable[[SessionState], None] | None = None
 
     @property
     def needs_login(self) -> bool:
@@ -111,14 +114,34 @@ class ClientBackend:
         if self._access is None:
             raise IbkrError("Not logged in: complete the authorization first.")
         if self._conn is None:
+            pacer = None
+            if self._state_dir is not None:
+                from ibtui.ibkr.pacing import Pacer, SharedPacing
+
+                shared = SharedPacing.for_user(
+                    self._state_dir, self._consumer.consumer_key, self._access.access_token
+                )
+                pacer = Pacer(shared=shared)
             self._conn = connect(
                 self._base_url,
                 self._consumer,
                 self._access,
                 transport=self._transport,
                 clock=self._clock,
+                pacer=pacer,
             )
+            self._conn.client.gate.listen(self._reconnecting)
         return self._conn
+
+    def watch_session(self, listener: Callable[[SessionState], None] | None) -> None:
+        """Tell ``listener`` when a lost brokerage session is being reopened and when it works
+        again (the status bar's "reconnecting…", then "connected")."""
+        self._session_listener = listener
+
+    def _reconnecting(self, reconnecting: bool) -> None:
+        if self._session_listener is not None:
+            state = SessionState.RECONNECTING if reconnecting else SessionState.CONNECTED
+            self._session_listener(state)
 
     async def _ensure_started(self) -> Connection:
         conn = self._connection()
@@ -226,5 +249,10 @@ def backend_from_settings(
         save_tokens(token_file, new.access_token, new.access_token_secret, new.is_paper)
 
     return ClientBackend(
-        settings.ibkr.base_url, consumer, access=access, transport=transport, save_access=save
+        settings.ibkr.base_url,
+        consumer,
+        access=access,
+        transport=transport,
+        save_access=save,
+        state_dir=settings.state_dir,
     )

@@ -20,6 +20,7 @@ import httpx
 
 from ibtui.config import ConfigError, Settings, load_settings, save_tokens
 from ibtui.ibkr.connect import connect
+from ibtui.ibkr.deadline import COMMAND_DEADLINE, command_deadline, waiting_for
 from ibtui.ibkr.errors import IbkrError, VerifierError
 from ibtui.ibkr.http_client import new_http_client
 from ibtui.ibkr.login import ThirdPartyLogin
@@ -81,13 +82,17 @@ async def login(
     async with new_http_client(transport=transport) as http:
         flow = ThirdPartyLogin(http, base_url, consumer)
         for attempt in range(1, attempts + 1):
-            request = await flow.request_token()
+            async with command_deadline(COMMAND_DEADLINE):
+                with waiting_for("a request token (oauth/request_token)"):
+                    request = await flow.request_token()
             _say(out, "Open this link in a browser, log in to IBKR and allow ibtui:")
             _say(out, f"  {request.authorize_url}")
             _say(out, "Then enter the verifier the page shows.")
-            verifier = await asyncio.to_thread(read_verifier)
+            verifier = await asyncio.to_thread(read_verifier)  # the trader takes their time
             try:
-                access = await flow.access_token(request, verifier)
+                async with command_deadline(COMMAND_DEADLINE):
+                    with waiting_for("the access token (oauth/access_token)"):
+                        access = await flow.access_token(request, verifier)
                 break
             except VerifierError as exc:
                 if attempt == attempts:
@@ -96,8 +101,9 @@ async def login(
                 _say(out, "Here is a new link; try again.")
     _say(out, "Access token received; checking it with a live session token…")
     conn = connect(base_url, consumer, access, transport=transport)
-    async with conn:
-        await conn.session.current_lst()
+    async with conn, command_deadline(COMMAND_DEADLINE):
+        with waiting_for("a live session token (oauth/live_session_token)"):
+            await conn.session.current_lst()
     save_tokens(settings.token_file, access.access_token, access.access_token_secret, None)
     _say(out, f"Logged in. The access token is stored in {settings.token_file} (mode 0600).")
     return access

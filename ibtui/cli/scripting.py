@@ -18,7 +18,9 @@ from typing import Any, TextIO
 
 from ibtui.config import ConfigError, load_settings
 from ibtui.ibkr.connect import Connection, connect
+from ibtui.ibkr.deadline import COMMAND_DEADLINE, command_deadline, waiting_for
 from ibtui.ibkr.errors import IbkrError
+from ibtui.ibkr.pacing import Pacer, SharedPacing
 from ibtui.ibkr.session import AccessCredentials, Consumer
 from ibtui.local.credentials import load_credentials
 from ibtui.local.logfile import setup_logging
@@ -39,31 +41,43 @@ def _open(config: Path | None) -> Connection:
         creds.consumer_key, creds.realm, creds.signature_key, creds.encryption_key, creds.dh
     )
     access = AccessCredentials(creds.access_token, creds.access_token_secret)
-    return connect(settings.ibkr.base_url, consumer, access)
+    # IBKR's pacing is per user: back-to-back commands share it through the state folder.
+    shared = SharedPacing.for_user(settings.state_dir, creds.consumer_key, creds.access_token)
+    return connect(settings.ibkr.base_url, consumer, access, pacer=Pacer(shared=shared))
 
 
 def _number(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
+async def _start(conn: Connection) -> None:
+    with waiting_for("the live session token and the brokerage session"):
+        await conn.start()
+
+
 async def _accounts(config: Path | None) -> list[Row]:
     async with _open(config) as conn:
-        await conn.start()
+        await _start(conn)
+        with waiting_for("the account list"):
+            accounts = await conn.client.accounts()
         return [
             {"id": a.id, "alias": a.alias, "currency": a.currency, "paper": a.paper}
-            for a in await conn.client.accounts()
+            for a in accounts
         ]
 
 
 async def _positions(config: Path | None, account: str | None) -> list[Row]:
     async with _open(config) as conn:
-        await conn.start()
-        accounts = [a.id for a in await conn.client.accounts()]
+        await _start(conn)
+        with waiting_for("the account list"):
+            accounts = [a.id for a in await conn.client.accounts()]
         if account is not None and account not in accounts:
             raise IbkrError(f"unknown account {account!r}; accounts: {', '.join(accounts)}")
         rows: list[Row] = []
         for account_id in [account] if account else accounts:
-            for p in await conn.client.positions(account_id):
+            with waiting_for(f"the positions of {account_id}"):
+                positions = await conn.client.positions(account_id)
+            for p in positions:
                 rows.append(
                     {
                         "account": p.account,
@@ -97,9 +111,15 @@ def _write(rows: Sequence[Row], columns: Sequence[str], fmt: str, out: TextIO) -
             out.write("\n")
 
 
-def _run(name: str, job: Callable[[], Coroutine[Any, Any, list[Row]]]) -> list[Row] | None:
+def _run(
+    name: str, job: Callable[[], Coroutine[Any, Any, list[Row]]], deadline: float
+) -> list[Row] | None:
+    async def bounded() -> list[Row]:
+        async with command_deadline(deadline):
+            return await job()
+
     try:
-        return asyncio.run(job())
+        return asyncio.run(bounded())
     except (ConfigError, IbkrError, OSError) as exc:
         _log.error("ibtui %s failed: %s", name, exc)
         print(f"ibtui {name}: {exc}", file=sys.stderr)
@@ -110,13 +130,20 @@ def _parser(name: str, description: str, formats: Sequence[str]) -> argparse.Arg
     parser = argparse.ArgumentParser(prog=f"ibtui {name}", description=description)
     parser.add_argument("--config", type=Path, help="configuration file (TOML)")
     parser.add_argument("--format", choices=formats, default="table")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=COMMAND_DEADLINE,
+        metavar="SECONDS",
+        help=f"give up after this long (default {COMMAND_DEADLINE:g})",
+    )
     return parser
 
 
 def accounts_main(argv: list[str]) -> int:
     parser = _parser("accounts", "Print the accounts and exit.", ("table", "json"))
     args = parser.parse_args(argv)
-    rows = _run("accounts", lambda: _accounts(args.config))
+    rows = _run("accounts", lambda: _accounts(args.config), args.timeout)
     if rows is None:
         return 1
     _write(rows, ["id", "alias", "currency", "paper"], args.format, sys.stdout)
@@ -141,7 +168,7 @@ def positions_main(argv: list[str]) -> int:
     parser = _parser("positions", "Print the positions and exit.", ("table", "json", "csv"))
     parser.add_argument("--account", help="only this account")
     args = parser.parse_args(argv)
-    rows = _run("positions", lambda: _positions(args.config, args.account))
+    rows = _run("positions", lambda: _positions(args.config, args.account), args.timeout)
     if rows is None:
         return 1
     _write(rows, POSITION_COLUMNS, args.format, sys.stdout)

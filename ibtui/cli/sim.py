@@ -52,6 +52,16 @@ def _positive(value: str) -> float:
     return seconds
 
 
+def _faults(value: str) -> str:
+    from ibtui.sim.faults import FaultSpecError, parse_faults
+
+    try:
+        parse_faults(value)
+    except FaultSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
 def parse_args(argv: Sequence[str]) -> ServeOptions:
     parser = argparse.ArgumentParser(
         prog="ibtui sim",
@@ -95,6 +105,14 @@ def parse_args(argv: Sequence[str]) -> ServeOptions:
         default=2048,
         help="size of newly generated RSA keys (default 2048, as IBKR requires)",
     )
+    parser.add_argument(
+        "--faults",
+        type=_faults,
+        default="",
+        metavar="SPEC",
+        help="misbehave like the real IBKR: comma-separated kinds with :name=value options, e.g. "
+        "gone410,spurious401,emptydh,nobridge,placeholders,reset,trickle (or all); see README",
+    )
     args = parser.parse_args(list(argv))
     return ServeOptions(
         host=args.host,
@@ -104,12 +122,13 @@ def parse_args(argv: Sequence[str]) -> ServeOptions:
         lst_lifetime=args.lst_lifetime,
         pacing=args.pacing,
         key_bits=args.key_bits,
+        faults=args.faults,
     )
 
 
 def main(argv: list[str]) -> int:
     """``ibtui sim [--port N] [--host H] [--state-dir DIR] [--seed N] [--lst-lifetime S]
-    [--pacing/--no-pacing] [--key-bits N]``; returns the exit status."""
+    [--pacing/--no-pacing] [--key-bits N] [--faults SPEC]``; returns the exit status."""
     options = parse_args(argv)
     try:
         return serve(options)

@@ -1,8 +1,10 @@
 """Request signing as an ``httpx.Auth``: HMAC-SHA256 with the current Live Session Token.
 
 Every API request gets a fresh nonce and a non-decreasing timestamp. When the server answers 401,
-the token source renews the LST once (unless another request already did) and the request is
-signed again and retried once.
+the request is signed again with the same LST and retried once (IBKR answers spurious 401s to
+valid requests); if that is refused too (or another request already renewed the token), the
+token source renews the LST once (unless another request already did) and the request is
+signed again and retried once more.
 """
 
 from __future__ import annotations
@@ -94,6 +96,15 @@ class LstSigner(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        lst = await self._tokens.current_lst()
+        self.sign(request, lst)
+        response = yield request
+        if response.status_code != 401:
+            return
+        await response.aread()
+        # IBKR answers a spurious 401 ("Invalid signature") to valid requests now and then: the
+        # same token once more (or the one another request renewed meanwhile), freshly signed,
+        # before a new Diffie-Hellman exchange.
         lst = await self._tokens.current_lst()
         self.sign(request, lst)
         response = yield request

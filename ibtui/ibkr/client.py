@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
@@ -30,6 +30,7 @@ from ibtui.ibkr.errors import (
     ProtocolError,
     RateLimitedError,
     ResponseTooLargeError,
+    SessionExpiredError,
     TlsVerificationError,
     connection_error,
     endpoint_path,
@@ -53,9 +54,11 @@ from ibtui.ibkr.models import (
     parse_positions,
     parse_snapshot,
 )
-from ibtui.ibkr.pacing import Pacer, RetryPolicy
+from ibtui.ibkr.pacing import Pacer, RetryPolicy, refuse_long_wait
+from ibtui.ibkr.recovery import BrokerageGate, RecoverySettings, is_session_setup
 
 if TYPE_CHECKING:  # models the start does not need are imported by their calls (ibtui.ibkr.models)
+    from ibtui.ibkr.auth import LiveSessionToken
     from ibtui.ibkr.models import (
         AccountSummary,
         CancelResult,
@@ -73,7 +76,7 @@ if TYPE_CHECKING:  # models the start does not need are imported by their calls 
         WhatIf,
     )
 
-__all__ = ["MAX_SNAPSHOT_CONIDS", "IbkrClient"]
+__all__ = ["MAX_SNAPSHOT_CONIDS", "IbkrClient", "TokenRenewer"]
 
 T = TypeVar("T")
 MAX_SNAPSHOT_CONIDS = 100
@@ -81,6 +84,15 @@ MAX_SUPPRESS_IDS = 51  # per /iserver/questions/suppress call
 _MAX_429_RETRIES = 5
 _EXCERPT = 300  # characters of an answer that could not be read, kept in the log
 _log = logging.getLogger(__name__)
+
+
+class TokenRenewer(Protocol):
+    """What the client needs from the LST session to start over after a run of 410 Gone."""
+
+    @property
+    def lst(self) -> LiveSessionToken | None: ...
+
+    async def renew_lst(self, stale: LiveSessionToken | None) -> LiveSessionToken: ...
 
 
 class IbkrClient:
@@ -94,13 +106,18 @@ class IbkrClient:
         pacer: Pacer | None = None,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        recovery: RecoverySettings | None = None,
+        tokens: TokenRenewer | None = None,
     ) -> None:
         self._http = http
         self._base = base_url.rstrip("/") + "/"
         self.pacer = pacer or Pacer()
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
-        self._accounts_queried = False
+        self.recovery = recovery or RecoverySettings()
+        self.gate = BrokerageGate(self.recovery, sleep)
+        self.tokens = tokens  # to start over after a run of 410 Gone (None: never)
+        self.selected_account: str | None = None  # as IBKR last said or was told
 
     def __repr__(self) -> str:
         return f"IbkrClient(base_url={self._base!r})"
@@ -123,6 +140,7 @@ class IbkrClient:
                     params=params,
                     json=body if body is not None else None,
                     content=b"" if body is None and method != "GET" else None,
+                    headers=_EMPTY_BODY if body is None and method != "GET" else None,
                 )
                 try:
                     response = await self._http.send(request, stream=True)
@@ -157,7 +175,8 @@ class IbkrClient:
                 )
                 # Refused before it was handled, so even an order action goes again once the
                 # penalty is over: nothing was placed (and its cOID guards against a second).
-                self.pacer.penalize(endpoint, _retry_after(response), method=method)
+                wait = self.pacer.penalize(endpoint, _retry_after(response), method=method)
+                refuse_long_wait(endpoint, wait)
                 continue
             self.pacer.record_success(endpoint, method=method)
             if response.status_code >= 500 and order:
@@ -193,15 +212,21 @@ class IbkrClient:
         *,
         params: Mapping[str, str] | None = None,
         body: object = None,
+        recover: bool = True,
     ) -> T:
         endpoint = endpoint_path(path)
         attempt = 0
         # Each recovery at most once per call; a reopened brokerage session wants the account
         # list again, so one call may need both in turn.
-        reopened = listed = False
+        reopened = listed = renewed = False
+        gone = 0
+        iserver = recover and endpoint.startswith("/iserver/") and not is_session_setup(endpoint)
         while True:
             attempt += 1
+            epoch = self.gate.epoch
             try:
+                if iserver:  # after an init: wait for it, and the accounts come first
+                    await self.gate.wait_ready(self._list_accounts)
                 data = await self._send(method, path, params, body)
                 try:
                     return parse(data)
@@ -215,19 +240,32 @@ class IbkrClient:
                     )
                     raise exc.with_endpoint(endpoint) from None
             except NoBridgeError as exc:
-                if reopened or not endpoint.startswith("/iserver/"):
+                if reopened or not recover or not endpoint.startswith("/iserver/"):
                     raise
                 reopened = True
                 if await self._held_elsewhere():
                     # Taken back only by the keep-alive's rule (Connection.keep_alive), never by
                     # every request: two platforms must not take it from each other in a loop.
                     raise CompetingSessionError(exc.status, endpoint, exc.server_text) from None
-                await self.init_brokerage()
+                await self._reopen(seen=epoch)
             except AccountsNotQueriedError:
-                if listed:
+                if listed or not recover:
                     raise
                 listed = True
                 await self.iserver_accounts()
+            except SessionExpiredError as exc:
+                # 410 Gone on a valid session: IBKR's intermittent hiccup. The same token again
+                # after a pause; only a run of them makes a new one (and a new brokerage session).
+                if exc.status != 410 or renewed or not recover:
+                    raise
+                gone += 1
+                if gone < self.recovery.gone_limit:
+                    await self._sleep(self.recovery.gone_pause)
+                    continue
+                if self.tokens is None:
+                    raise
+                renewed = True
+                await self._start_over(epoch)
             except (ApiTimeoutError, ApiConnectionError, ApiStatusError) as exc:
                 if isinstance(exc, OrderOutcomeUnknownError) or not self.retry.should_retry(
                     method, endpoint, attempt, exc
@@ -242,14 +280,67 @@ class IbkrClient:
     # --- session -----------------------------------------------------------------------------
 
     async def init_brokerage(self, *, compete: bool = True) -> AuthStatus:
-        status = await self._call(
-            "POST",
-            "iserver/auth/ssodh/init",
-            AuthStatus.from_json,
-            body={"publish": True, "compete": compete},
-        )
-        self._accounts_queried = False
+        """Open the brokerage session (again), wait until IBKR says it is authenticated and
+        list the accounts (:attr:`gate` has them); one init at a time."""
+        status, _ = await self.open_brokerage(compete=compete)
         return status
+
+    async def open_brokerage(
+        self, *, compete: bool = True
+    ) -> tuple[AuthStatus, IserverAccounts | None]:
+        """:meth:`init_brokerage`, with the accounts listed after it (None when the session
+        did not become authenticated: competing, or IBKR still not ready)."""
+
+        async def init() -> AuthStatus:
+            return await self._call(
+                "POST",
+                "iserver/auth/ssodh/init",
+                AuthStatus.from_json,
+                body={"publish": True, "compete": compete},
+                recover=False,
+            )
+
+        status = await self.gate.open(init, self._status_once, self._list_accounts)
+        assert status is not None  # always opened when no epoch is given
+        return status, self.gate.accounts if self.gate.ready else None
+
+    async def _reopen(self, *, seen: int) -> None:
+        """The brokerage session is gone: open it again, unless another request already did
+        since this one saw it (epoch ``seen``); requests meanwhile wait for it."""
+        await self.gate.open(
+            lambda: self._call(
+                "POST",
+                "iserver/auth/ssodh/init",
+                AuthStatus.from_json,
+                body={"publish": True, "compete": True},
+                recover=False,
+            ),
+            self._status_once,
+            self._list_accounts,
+            seen=seen,
+        )
+
+    async def _start_over(self, seen: int) -> None:
+        """IBKR keeps answering 410 Gone: a new LST, then a new brokerage session (when one was
+        open: a new token ends it)."""
+        assert self.tokens is not None
+        await self.tokens.renew_lst(self.tokens.lst)
+        if self.gate.epoch > 0:
+            await self._reopen(seen=seen)
+
+    async def _status_once(self) -> AuthStatus:
+        return await self._call(
+            "POST", "iserver/auth/status", AuthStatus.from_json, body={}, recover=False
+        )
+
+    async def _list_accounts(self) -> IserverAccounts:
+        return await self._call("GET", "iserver/accounts", self._note_accounts, recover=False)
+
+    def _note_accounts(self, data: object) -> IserverAccounts:
+        accounts = IserverAccounts.from_json(data)
+        if accounts.selected_account:
+            self.selected_account = accounts.selected_account
+        return accounts
 
     async def _held_elsewhere(self) -> bool:
         """Whether another login (TWS, IBKR Mobile, another ibtui) holds the brokerage session;
@@ -275,8 +366,8 @@ class IbkrClient:
         return await self._call("GET", "portfolio/accounts", parse_portfolio_accounts)
 
     async def iserver_accounts(self) -> IserverAccounts:
-        result = await self._call("GET", "iserver/accounts", IserverAccounts.from_json)
-        self._accounts_queried = True
+        result = await self._call("GET", "iserver/accounts", self._note_accounts)
+        self.gate.ready = self.gate.ready or self.gate.epoch > 0
         return result
 
     async def accounts(self) -> tuple[Account, ...]:
@@ -285,9 +376,11 @@ class IbkrClient:
         return merge_accounts(portfolio, await self.iserver_accounts())
 
     async def switch_account(self, account_id: str) -> AccountSwitch:
-        return await self._call(
+        result = await self._call(
             "POST", "iserver/account", AccountSwitch.from_json, body={"acctId": account_id}
         )
+        self.selected_account = result.account_id or account_id
+        return result
 
     async def summary(self, account_id: str) -> AccountSummary:
         from ibtui.ibkr.models import AccountSummary
@@ -431,12 +524,25 @@ class IbkrClient:
             body=order_body([order]),
         )
 
-    async def live_orders(self, *, force: bool = False) -> LiveOrders:
+    async def live_orders(
+        self, account_id: str | None = None, *, force: bool = False
+    ) -> LiveOrders:
+        """The live orders of ``account_id`` (default: the selected account). ``accountId`` is
+        always sent: without it IBKR can answer falsely empty on multi-account logins."""
         from ibtui.ibkr.models import LiveOrders
 
-        params = {"force": "true"} if force else None
+        params: dict[str, str] = {}
+        if force:
+            params["force"] = "true"
+        if self.selected_account is None and account_id is None:
+            await self.gate.wait_ready(self._list_accounts)
+            if self.selected_account is None:
+                await self.iserver_accounts()
+        account = account_id or self.selected_account
+        if account:
+            params["accountId"] = account
         return await self._call(
-            "GET", "iserver/account/orders", LiveOrders.from_json, params=params
+            "GET", "iserver/account/orders", LiveOrders.from_json, params=params or None
         )
 
     async def order_status(self, order_id: int) -> OrderStatus:
@@ -479,6 +585,11 @@ def _log_unreadable(
         len(content),
         _excerpt(content[: _EXCERPT * 4].decode("utf-8", "replace")),
     )
+
+
+# httpx sends no Content-Length for an empty body; IBKR's samples (and requests) send 0, and some
+# proxies in front of it refuse a DELETE without it.
+_EMPTY_BODY = {"Content-Length": "0"}
 
 
 def _ignore(payload: object) -> None:

@@ -13,9 +13,11 @@ import httpx
 from ibtui import __version__
 from ibtui.ibkr.auth import LstSigner
 from ibtui.ibkr.client import IbkrClient
+from ibtui.ibkr.deadline import REQUEST_DEADLINE, DeadlineTransport
 from ibtui.ibkr.http_client import DEFAULT_TIMEOUT, new_http_client
 from ibtui.ibkr.models import AuthStatus, IserverAccounts
 from ibtui.ibkr.pacing import Pacer
+from ibtui.ibkr.recovery import RecoverySettings
 from ibtui.ibkr.session import AccessCredentials, Consumer, LiveSession
 from ibtui.local.logfile import redact_in_logs
 
@@ -58,8 +60,8 @@ class Connection:
     async def start(self) -> tuple[AuthStatus, IserverAccounts]:
         """IBKR's start-up order: LST, brokerage session, then ``/iserver/accounts``."""
         await self.session.current_lst()
-        status = await self.client.init_brokerage()
-        return status, await self.client.iserver_accounts()
+        status, accounts = await self.client.open_brokerage()
+        return status, accounts if accounts is not None else await self.client.iserver_accounts()
 
     async def keep_alive(self, *, take_back: bool = False) -> KeepAlive:
         """Tickle (IBKR wants one a minute), and open the brokerage session again when it is
@@ -80,9 +82,10 @@ class Connection:
         else:
             recovery = Recovery.REOPENED
             _log.info("the brokerage session was gone (no bridge); opening it again")
-        await self.client.init_brokerage(compete=True)
-        await self.client.iserver_accounts()
-        return KeepAlive(await self.client.auth_status(), recovery)
+        # One init for all: the gate polls the status until authenticated and lists the
+        # accounts; requests that met the dropped session meanwhile wait for it.
+        status, _ = await self.client.open_brokerage(compete=True)
+        return KeepAlive(status, recovery)
 
     def reclaim_in(self) -> float | None:
         """Seconds until :meth:`keep_alive` may take a competing login's session back on its
@@ -110,20 +113,27 @@ def connect(
     clock: Callable[[], float] = time.time,
     pacer: Pacer | None = None,
     renew_margin: float = 600.0,
+    recovery: RecoverySettings | None = None,
+    request_deadline: float = REQUEST_DEADLINE,
 ) -> Connection:
-    """A connection to ``base_url``; TLS certificates are always verified (httpx's default) and
-    answers are capped (:data:`~ibtui.ibkr.http_client.BODY_LIMIT`)."""
+    """A connection to ``base_url``; TLS certificates are always verified (httpx's default),
+    answers are capped (:data:`~ibtui.ibkr.http_client.BODY_LIMIT`) and every request gets
+    ``request_deadline`` seconds for its answer and whole body."""
     redact_in_logs(access.access_token_secret)
     http = new_http_client(
-        transport=transport,
+        transport=DeadlineTransport(transport or httpx.AsyncHTTPTransport(), request_deadline),
         timeout=DEFAULT_TIMEOUT,
         headers={"User-Agent": f"ibtui/{__version__}", "Accept": "application/json"},
     )
-    session = LiveSession(http, base_url, consumer, access, clock=clock, renew_margin=renew_margin)
+    session = LiveSession(
+        http, base_url, consumer, access, clock=clock, renew_margin=renew_margin, recovery=recovery
+    )
     http.auth = LstSigner(
         consumer_key=consumer.consumer_key,
         realm=consumer.realm,
         access_token=access.access_token,
         tokens=session,
     )
-    return Connection(http, session, IbkrClient(http, base_url, pacer=pacer))
+    return Connection(
+        http, session, IbkrClient(http, base_url, pacer=pacer, recovery=recovery, tokens=session)
+    )

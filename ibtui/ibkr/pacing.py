@@ -21,12 +21,18 @@ modify, cancel) are never retried: their outcome must be reported as unknown ins
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
 import random
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 from ibtui.ibkr.errors import (
@@ -44,6 +50,7 @@ __all__ = [
     "Pacer",
     "RateLimit",
     "RetryPolicy",
+    "SharedPacing",
     "default_rules",
     "endpoint_path",
     "is_order_action_path",
@@ -174,6 +181,85 @@ class _Backoff:
     blocked_until: float = 0.0
 
 
+class SharedPacing:
+    """Per-endpoint pacing shared by every ibtui process of one user and consumer: a small JSON
+    file in the state folder (mode 0600, locked with ``fcntl.flock``) holding when each slow
+    endpoint was last asked and any penalty box. Back-to-back commands (a cron job and a shell)
+    then wait their turn instead of tripping IBKR's penalty box. Times are wall-clock seconds.
+    """
+
+    def __init__(self, path: Path, clock: Clock = time.time) -> None:
+        self.path = path
+        self._clock = clock
+
+    @classmethod
+    def for_user(cls, state_dir: Path, consumer_key: str, access_token: str) -> SharedPacing:
+        digest = hashlib.sha256(f"{consumer_key}\0{access_token}".encode()).hexdigest()[:16]
+        return cls(state_dir / "pacing" / f"{digest}.json")
+
+    def _update(self, change: Callable[[dict[str, list[float]], float], float]) -> float:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "r+", encoding="utf-8") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            data: dict[str, list[float]] = {}
+            with contextlib.suppress(ValueError):
+                raw = json.loads(f.read() or "{}")
+                if isinstance(raw, dict):
+                    data = {
+                        str(k): [float(t) for t in v if isinstance(t, int | float)]
+                        for k, v in raw.items()
+                        if isinstance(v, list)
+                    }
+            result = change(data, self._clock())
+            f.seek(0)
+            f.truncate()
+            f.write(json.dumps(data))
+            return result
+
+    def reserve(self, key: str, limit: RateLimit) -> float:
+        """Record a request to ``key`` now and return 0, or the seconds to wait first."""
+
+        def change(data: dict[str, list[float]], now: float) -> float:
+            boxed = max(data.get("box:" + key, [0.0]) + data.get("box:" + GLOBAL_KEY, [0.0]))
+            if boxed > now:
+                return boxed - now
+            # Recorded as a request starts, but IBKR counts it as it arrives: a margin for that.
+            per = limit.per + _SHARED_MARGIN
+            times = [t for t in data.get(key, []) if now - per < t <= now + 1]
+            if len(times) >= limit.count:
+                data[key] = times
+                return min(times) + per - now
+            data[key] = [*times, now]
+            return 0.0
+
+        return self._update(change)
+
+    def penalize(self, key: str, seconds: float) -> None:
+        def change(data: dict[str, list[float]], now: float) -> float:
+            data["box:" + key] = [max([*data.get("box:" + key, [0.0]), now + seconds])]
+            return 0.0
+
+        self._update(change)
+
+    def boxed_for(self, key: str) -> float:
+        """Seconds any process must still wait after a 429 on ``key`` (or everywhere)."""
+
+        def change(data: dict[str, list[float]], now: float) -> float:
+            boxed = max(data.get("box:" + key, [0.0]) + data.get("box:" + GLOBAL_KEY, [0.0]))
+            return max(0.0, boxed - now)
+
+        return self._update(change)
+
+
+_SHARED_MARGIN = 0.5  # seconds
+
+
+def _shared(limit: RateLimit | None) -> bool:
+    """Slow endpoints (at most about two a second) are paced across processes."""
+    return limit is not None and limit.per / limit.count >= 0.5
+
+
 class Pacer:
     """Waits before each request as IBKR's limits require. One per client, shared by all tasks.
 
@@ -191,9 +277,12 @@ class Pacer:
         max_retry_after: float = 900.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        shared: SharedPacing | None = None,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
+        self.shared = shared
+        self._checked_box = False
         self._rules = tuple(default_rules() if rules is None else rules)
         self._global = None if global_limit is None else _Window(global_limit, clock, sleep)
         self._windows: dict[str, _Window] = {}
@@ -235,6 +324,7 @@ class Pacer:
             until = max(self._state(GLOBAL_KEY).blocked_until, self._state(key).blocked_until)
             if until <= now:
                 return
+            refuse_long_wait(key, until - now)
             await self._sleep(until - now)
 
     @asynccontextmanager
@@ -245,6 +335,7 @@ class Pacer:
         """
         rule = self.rule_for(method, path)
         key = GLOBAL_KEY if rule is None else rule.name
+        await self._wait_shared_box(key, rule)
         await self._wait_penalty(key)
         taken: list[tuple[_Window, _Entry]] = []
         semaphore = self._semaphores.get(key)
@@ -259,12 +350,27 @@ class Pacer:
             if self._global is not None:
                 taken.append((self._global, await self._global.acquire()))
             await self._wait_penalty(key)  # a 429 may have arrived while we queued
+            if self.shared is not None and rule is not None and _shared(rule.limit):
+                assert rule.limit is not None
+                while (wait := self.shared.reserve(key, rule.limit)) > 0:
+                    refuse_long_wait(key, wait)
+                    await self._sleep(wait)  # another ibtui process asked it just now
             yield
         finally:
             for window, entry in taken:
                 window.release(entry)
             if acquired and semaphore is not None:
                 semaphore.release()
+
+    async def _wait_shared_box(self, key: str, rule: EndpointRule | None) -> None:
+        """A penalty box another process met: checked once, and before each slow endpoint."""
+        if self.shared is None or (self._checked_box and not (rule and _shared(rule.limit))):
+            return
+        self._checked_box = True
+        wait = self.shared.boxed_for(key)
+        if wait > 0:
+            state = self._state(key)
+            state.blocked_until = max(state.blocked_until, self._clock() + wait)
 
     def penalize(
         self, path: str, retry_after: float | None = None, *, method: str | None = None
@@ -282,6 +388,8 @@ class Pacer:
             delay = min(self._base * 2.0 ** min(state.failures, 60), self._cap)
         state.failures += 1
         state.blocked_until = max(state.blocked_until, self._clock() + delay)
+        if self.shared is not None:
+            self.shared.penalize(self._key(method, path), delay)
         return delay
 
     def record_success(self, path: str, *, method: str | None = None) -> None:
@@ -291,6 +399,23 @@ class Pacer:
         """
         self._state(self._key(method, path)).failures = 0
         self._state(GLOBAL_KEY).failures = 0  # any answer but 429 shows we are not over globally
+
+
+def refuse_long_wait(endpoint: str, seconds: float) -> None:
+    """A command that must finish within its deadline is told at once that IBKR's wait is
+    longer (``RateLimitedError``), instead of waiting it out silently."""
+    from ibtui.ibkr.deadline import remaining
+
+    left = remaining()
+    if left is not None and seconds > left:
+        raise RateLimitedError(
+            endpoint=endpoint,
+            retry_after=seconds,
+            message=(
+                f"IBKR asks to wait {seconds:.0f} s before more requests ({endpoint}; its "
+                "penalty box after too many requests): try again then"
+            ),
+        )
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from ibtui.ibkr.errors import (
 )
 from ibtui.ibkr.http_client import read_body
 from ibtui.ibkr.oauth import Consumer  # re-exported: the client's callers name it from here
+from ibtui.ibkr.recovery import EmptyDhResponseError, RecoverySettings
 
 __all__ = ["AccessCredentials", "Consumer", "LiveSession", "api_url"]
 
@@ -62,6 +63,10 @@ class AccessCredentials:
         )
 
 
+class _EmptyDhResponse(Exception):
+    """The LST answer had an empty ``diffie_hellman_response``: ask again."""
+
+
 def api_url(base_url: str, path: str) -> str:
     """Join the API base (``https://api.ibkr.com/v1/api/``) and an endpoint path."""
     return base_url.rstrip("/") + "/" + path.lstrip("/")
@@ -80,7 +85,11 @@ class LiveSession:
         clock: Callable[[], float] = time.time,
         renew_margin: float = DEFAULT_RENEW_MARGIN,
         timestamper: Callable[[], str] | None = None,
+        recovery: RecoverySettings | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
+        self.recovery = recovery or RecoverySettings()
+        self._sleep = sleep
         self._http = http
         self._base_url = base_url
         self.consumer = consumer
@@ -139,8 +148,21 @@ class LiveSession:
                 and current.remaining(self._clock()) > 0
             ):
                 return current  # someone renewed while we waited for the lock
-            self._lst = await self._exchange()
+            self._lst = await self._exchange_retrying()
             return self._lst
+
+    async def _exchange_retrying(self) -> LiveSessionToken:
+        """:meth:`_exchange`, asked again with back-off while IBKR answers it without a
+        Diffie-Hellman response (IBKR's own sample says to retry)."""
+        attempts = max(1, self.recovery.dh_attempts)
+        for attempt in range(attempts):
+            try:
+                return await self._exchange()
+            except _EmptyDhResponse:
+                _log.info("empty Diffie-Hellman response (attempt %d of %d)", attempt + 1, attempts)
+                if attempt + 1 < attempts:
+                    await self._sleep(self.recovery.dh_backoff * 2**attempt)
+        raise EmptyDhResponseError(attempts)
 
     def forget(self) -> None:
         """Drop the token (after a logout); the next request starts a new exchange."""
@@ -183,6 +205,8 @@ class LiveSession:
             raise ProtocolError(
                 "oauth/live_session_token", "the reply has no diffie_hellman_response text"
             )
+        if not response_hex.strip():
+            raise _EmptyDhResponse()
         try:
             signature = oauth.check_lst_signature_format(body.get("live_session_token_signature"))
             raw = oauth.compute_lst(consumer.dh, exponent, response_hex, secret)

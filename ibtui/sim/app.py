@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -54,7 +55,9 @@ def normalize(path: str) -> str:
     return rest or "/"
 
 
-async def _json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _json(
+    send: Send, status: int, body: dict[str, Any], headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
     data = json.dumps(body).encode()
     await send(
         {
@@ -63,10 +66,41 @@ async def _json(send: Send, status: int, body: dict[str, Any]) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(data)).encode()),
+                *headers,
             ],
         }
     )
     await send({"type": "http.response.body", "body": data})
+
+
+# What the real IBKR answers in these cases (the texts its clients see).
+_FAULT_ANSWERS: dict[int, dict[str, Any]] = {
+    401: {"error": "Invalid signature", "statusCode": 401},
+    410: {"error": "Gone", "statusCode": 410},
+    429: {"error": "Too many requests", "statusCode": 429},
+    500: {"error": "Internal Server Error", "statusCode": 500},
+    503: {"error": "Service Unavailable", "statusCode": 503},
+}
+TRICKLE_PIECES = 8
+
+
+def _trickling(send: Send, pause: float) -> Send:
+    """``send`` with each body cut into pieces, ``pause`` seconds before each."""
+
+    async def trickle(message: Message) -> None:
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        body: bytes = message.get("body", b"")
+        more = message.get("more_body", False)
+        step = max(1, -(-len(body) // TRICKLE_PIECES))
+        pieces = [body[i : i + step] for i in range(0, len(body), step)] or [b""]
+        for i, piece in enumerate(pieces):
+            await asyncio.sleep(pause)
+            last = i == len(pieces) - 1
+            await send({"type": "http.response.body", "body": piece, "more_body": more or not last})
+
+    return trickle
 
 
 async def _drop(send: Send) -> None:
@@ -115,7 +149,12 @@ class Gateway:
         method: str = scope["method"]
         if not path.startswith(PREFIX + "/") or path.startswith(OAUTH_PREFIX):
             plan = sim.faults.plan(method, path)
+            if plan.trickle > 0:
+                send = _trickling(send, plan.trickle)
             if await self._fault(plan, send):
+                return
+            if plan.empty_dh:
+                await self._run(self.app, scope, receive, _emptied_dh(send), plan.drop_response)
                 return
             await self._run(self.app, scope, receive, send, plan.drop_response)
             return
@@ -129,6 +168,10 @@ class Gateway:
         client = scope.get("client")
         ip = client[0] if client else "unknown"
         route = normalize(path)
+        plan = sim.faults.plan(method, path)
+        if plan.error in (401, 410):  # refused with the session, before pacing counts it
+            await self._fault(plan, send)
+            return
         if not sim.pacing.admit(ip, method, route):
             await _json(send, 429, {"error": "Too many requests"})
             return
@@ -137,15 +180,19 @@ class Gateway:
             await _json(send, 429, {"error": "Too many requests"})
             return
         try:
-            plan = sim.faults.plan(method, path)
+            if plan.trickle > 0:
+                send = _trickling(send, plan.trickle)
             if await self._fault(plan, send):
                 return
             now = sim.advance()
             session = sim.sessions.touch(verdict.access_token, now)
-            if (
-                route.startswith("/iserver/")
-                and route not in _NO_BRIDGE_NEEDED
-                and not session.usable(now, sim.config.bridge_warmup_seconds)
+            warming = session.warming_up(route)  # the "nobridge" fault after an ssodh/init
+            if route.startswith("/iserver/") and (
+                warming
+                or (
+                    route not in _NO_BRIDGE_NEEDED
+                    and not session.usable(now, sim.config.bridge_warmup_seconds)
+                )
             ):
                 await _json(send, 400, {"error": "Bad Request: no bridge", "statusCode": 400})
                 return
@@ -170,8 +217,10 @@ class Gateway:
             await _json(send, 503, {"error": "Service Unavailable", "statusCode": 503})
             return True
         if plan.error is not None:
-            text = "Internal Server Error" if plan.error == 500 else "Service Unavailable"
-            await _json(send, plan.error, {"error": text, "statusCode": plan.error})
+            headers: list[tuple[bytes, bytes]] = []
+            if plan.retry_after is not None:
+                headers.append((b"retry-after", f"{plan.retry_after:g}".encode()))
+            await _json(send, plan.error, _FAULT_ANSWERS[plan.error], headers)
             return True
         return False
 
@@ -187,6 +236,24 @@ class Gateway:
 
         await app(scope, receive, swallow)
         await _drop(send)
+
+
+def _emptied_dh(send: Send) -> Send:
+    """``send`` with the LST answer's ``diffie_hellman_response`` made empty (IBKR's own sample
+    says to retry then)."""
+
+    async def emptied(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            kept = [h for h in message["headers"] if h[0] != b"content-length"]
+            message = {**message, "headers": kept}
+        elif message["type"] == "http.response.body" and message.get("body"):
+            data = json.loads(message["body"])
+            if isinstance(data, dict) and "diffie_hellman_response" in data:
+                data["diffie_hellman_response"] = ""
+            message = {**message, "body": json.dumps(data).encode()}
+        await send(message)
+
+    return emptied
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:

@@ -123,6 +123,7 @@ async def snapshot(request: Request) -> Response:
             if f in values:
                 row[f] = values[f]
         rows.append(row)
+    sim.faults.placeholders(rows)
     return ok(rows)
 
 

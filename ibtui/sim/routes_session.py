@@ -21,8 +21,9 @@ MAC = "F4:03:43:9A:2E:11"
 
 def auth_status(session: Session) -> dict[str, Any]:
     connected = session.brokerage is not None
+    warming = session.brokerage is not None and session.brokerage.no_bridge_left > 0
     return {
-        "authenticated": connected and not session.competing,
+        "authenticated": connected and not session.competing and not warming,
         "competing": session.competing,
         "connected": connected,
         "message": "",
@@ -37,7 +38,8 @@ async def ssodh_init(request: Request) -> Response:
     session = st.session
     if session.competing and not flag(p.get("compete"), default=True):
         return ok(auth_status(session))
-    st.sim.sessions.open_brokerage(session, st.now)
+    brokerage = st.sim.sessions.open_brokerage(session, st.now)
+    brokerage.no_bridge_left = st.sim.faults.bridge_warmup()
     return ok(auth_status(session))
 
 

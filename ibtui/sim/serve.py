@@ -49,6 +49,7 @@ class ServeOptions:
     lst_lifetime: float
     pacing: bool
     key_bits: int
+    faults: str = ""  # a --faults specification (ibtui.sim.faults.parse_faults)
 
 
 def bind_loopback(host: str, port: int) -> socket.socket:
@@ -115,7 +116,10 @@ def simulator_app(oauth: OAuthServer, options: ServeOptions) -> ASGIApp:
         pacing_enabled=options.pacing,
         lst_lifetime_seconds=options.lst_lifetime,
     )
-    return create_app(Simulator(config, authenticator=oauth))
+    sim = Simulator(config, authenticator=oauth)
+    if options.faults:
+        sim.faults.add_spec(options.faults)
+    return create_app(sim)
 
 
 class _StopSignals:

@@ -24,6 +24,7 @@ class Brokerage:
     pnl_primed: bool = False
     orders_primed: bool = False
     suppressed: set[str] = field(default_factory=set)
+    no_bridge_left: int = 0  # the "nobridge" fault: /iserver requests still refused after init
 
 
 @dataclass
@@ -39,6 +40,20 @@ class Session:
     positions_sorted: dict[
         str, tuple[list[dict[str, Any]], tuple[str, str], list[dict[str, Any]]]
     ] = field(default_factory=dict)
+
+    def warming_up(self, route: str) -> bool:
+        """The "nobridge" fault: a new brokerage session refuses the first few /iserver requests
+        ("no bridge"); ``auth/status`` counts among them but answers, unauthenticated."""
+        b = self.brokerage
+        if (
+            b is None
+            or b.no_bridge_left <= 0
+            or not route.startswith("/iserver/")
+            or route == "/iserver/auth/ssodh/init"
+        ):
+            return False
+        b.no_bridge_left -= 1
+        return route != "/iserver/auth/status"
 
     def usable(self, now: float, warmup: float) -> bool:
         """Is the brokerage session ready for /iserver/* calls?"""

@@ -30,7 +30,7 @@ from ibtui.tui.messages import (
     SessionStateChanged,
     TokenLifetime,
 )
-from ibtui.tui.protocols import Broker
+from ibtui.tui.protocols import Broker, SessionWatch
 from ibtui.tui.viewmodels import QuoteView, SessionState
 
 __all__ = ["MAX_CONIDS", "PollSettings", "Poller", "batches"]
@@ -91,6 +91,13 @@ class Poller:
         self._selected = False
         self._lst_expires: float | None = None
         self._warm: set[int] = set()  # conids that have answered with values at least once
+        if isinstance(broker, SessionWatch):  # "reconnecting…" while a lost session reopens
+            broker.watch_session(self._session_event)
+
+    def _session_event(self, state: SessionState) -> None:
+        if state is not self._session:
+            self._session = state
+            self.post(SessionStateChanged(state))
 
     async def run(self) -> None:
         """Poll until cancelled (the worker is cancelled when the screen or account changes)."""
@@ -213,8 +220,9 @@ class Poller:
         got = {
             quote.conid: quote if quote.updated_at is not None else quote.received(received)
             for quote in quotes
-            if quote.last is not None
+            if quote.last is not None or quote.bid is not None or quote.ask is not None
         }  # a quote the broker stamped as it built it is not copied to be stamped again
+        # (bid and ask are shown even while the last price is missing)
         self._warm.update(got)
         return got
 

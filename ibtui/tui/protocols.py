@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
@@ -49,6 +49,14 @@ class LoginFlow(Protocol):
     async def start(self) -> LoginPrompt: ...
 
     async def complete(self, verifier: str, progress: Progress) -> None: ...
+
+
+@runtime_checkable
+class SessionWatch(Protocol):
+    """A :class:`Broker` that also tells, as it happens, when it reopens a brokerage session it
+    lost (IBKR's nightly reset): ``RECONNECTING``, then ``CONNECTED``. One listener at a time."""
+
+    def watch_session(self, listener: Callable[[SessionState], None] | None) -> None: ...
 
 
 class Broker(Protocol):

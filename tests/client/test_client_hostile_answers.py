@@ -31,7 +31,6 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ibtui.sim.demo import DemoEnvironment, build_demo
 
 from ibtui.ibkr.connect import connect
 from ibtui.ibkr.errors import (
@@ -59,6 +58,7 @@ from ibtui.ibkr.session import (
 )
 from ibtui.local.logfile import setup_logging, stop_logging
 from ibtui.sim import PAPER_ACCOUNT
+from ibtui.sim.demo import DemoEnvironment, build_demo
 
 LST_PATH = "/v1/api/oauth/live_session_token"
 BASE = "https://api.ibkr.com/v1/api/"

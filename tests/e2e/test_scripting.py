@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +14,11 @@ from tests.e2e.sim_process import sim_process
 REPO = Path(__file__).resolve().parents[2]
 
 
-def ibtui(*args: str) -> subprocess.CompletedProcess[str]:
+def ibtui(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ibtui", *args],
         cwd=REPO,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
@@ -92,3 +94,24 @@ def test_a_bad_config_is_one_line_on_stderr_and_exit_1(tmp_path: Path) -> None:
             assert done.returncode == 1, (path, done.stdout)
             assert done.stderr.startswith(prefix), done.stderr
             assert message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_back_to_back_commands_share_ibkrs_pacing_and_never_meet_its_penalty_box(
+    tmp_path: Path,
+) -> None:
+    # /portfolio/accounts allows one request in 5 s per user; the simulator boxes a violator for
+    # 10 minutes. Two commands in a row (a cron job and a shell) must wait, not violate.
+    state = tmp_path / "state"
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "xdg")}  # ibtui's state folder
+    with sim_process(
+        ["--port", "0", "--state-dir", str(state), "--faults", "gone410:every=7:burst=1"]
+    ):
+        config = str(state / "config.toml")
+        first = ibtui("accounts", "--config", config, "--format", "json", env=env)
+        second = ibtui("accounts", "--config", config, "--format", "json", env=env)
+        third = ibtui("positions", "--config", config, "--format", "json", env=env)
+    for done in (first, second, third):
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)
+    pacing = list((tmp_path / "xdg" / "ibtui" / "pacing").iterdir())
+    assert len(pacing) == 1 and pacing[0].stat().st_mode & 0o777 == 0o600

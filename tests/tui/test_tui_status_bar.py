@@ -162,3 +162,12 @@ async def test_a_newer_quote_that_changes_nothing_shown_costs_no_line(clock: Clo
         assert built == [0]
         bar.status = replace(bar.status, error="IBKR answered 503")
         assert built == [1]
+
+
+async def test_a_session_being_reopened_says_reconnecting(clock: Clock) -> None:
+    app = bar_host(clock, StatusView(account=PAPER, session=SessionState.RECONNECTING))
+    async with app.run_test(size=(120, 3)):
+        bar = app.query_one(StatusBar)
+        assert "session reconnecting…" in bar.render().plain
+        bar.status = replace(bar.status, session=SessionState.CONNECTED)
+        assert "session connected" in bar.render().plain

@@ -1,4 +1,5 @@
-"""The httpx.Auth signer: byte-exact headers for the vectors, one renewal and retry on 401."""
+"""The httpx.Auth signer: byte-exact headers for the vectors; on 401 the same token once more,
+then one renewal and retry."""
 
 from __future__ import annotations
 
@@ -84,7 +85,33 @@ async def test_query_built_by_httpx_params_signs_like_the_vector() -> None:
     assert headers == [vector["output"]["authorization_header"]]
 
 
-async def test_401_renews_once_and_retries_with_a_fresh_signature() -> None:
+async def test_a_spurious_401_is_retried_with_the_same_token_and_no_new_exchange() -> None:
+    tokens = FixedTokens("nYcvFhg42IdVz2Im0uCojcMWyas=")
+    nonces = (f"nonce{i}" for i in count())
+    signer = LstSigner(
+        consumer_key="IBTUITEST",
+        realm="limited_poa",
+        access_token="t",
+        tokens=tokens,
+        nonce=lambda: next(nonces),
+    )
+    seen: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(oauth.parse_authorization_header(request.headers["Authorization"]))
+        if len(seen) == 1:
+            return httpx.Response(401, json={"error": "Invalid signature", "statusCode": 401})
+        return httpx.Response(200, json={})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), auth=signer) as http:
+        response = await http.get("https://api.ibkr.com/v1/api/portfolio/accounts")
+    assert response.status_code == 200
+    assert tokens.renewals == 0
+    assert [p["oauth_nonce"] for p in seen] == ["nonce0", "nonce1"]
+    assert seen[0]["oauth_timestamp"] <= seen[1]["oauth_timestamp"]
+
+
+async def test_401_twice_renews_once_and_retries_with_a_fresh_signature() -> None:
     tokens = FixedTokens("nYcvFhg42IdVz2Im0uCojcMWyas=")
     nonces = (f"nonce{i}" for i in count())
     signer = LstSigner(
@@ -99,14 +126,14 @@ async def test_401_renews_once_and_retries_with_a_fresh_signature() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         params = oauth.parse_authorization_header(request.headers["Authorization"])
         seen.append(params)
-        return httpx.Response(401 if len(seen) == 1 else 200, json={"ok": len(seen)})
+        return httpx.Response(401 if len(seen) <= 2 else 200, json={"ok": len(seen)})
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler), auth=signer) as http:
         response = await http.get("https://api.ibkr.com/v1/api/portfolio/accounts")
     assert response.status_code == 200
     assert tokens.renewals == 1
-    assert [p["oauth_nonce"] for p in seen] == ["nonce0", "nonce1"]
-    assert seen[0]["oauth_signature"] != seen[1]["oauth_signature"]
+    assert [p["oauth_nonce"] for p in seen] == ["nonce0", "nonce1", "nonce2"]
+    assert len({p["oauth_signature"] for p in seen}) == 3
 
 
 async def test_a_second_401_is_returned_not_looped() -> None:
@@ -124,7 +151,7 @@ async def test_a_second_401_is_returned_not_looped() -> None:
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler), auth=signer) as http:
         response = await http.get("https://api.ibkr.com/v1/api/tickle")
     assert response.status_code == 401
-    assert calls == 2 and tokens.renewals == 1
+    assert calls == 3 and tokens.renewals == 1
 
 
 def test_repr_shows_no_token_material() -> None:

@@ -166,9 +166,6 @@ def test_place_result_unknown_shape_is_protocol_error() -> None:
     ("parser", "body", "needle"),
     [
         (m.Quote.from_json, {"conid": "abc"}, "conid"),
-        (m.Quote.from_json, {"conid": 1, "31": "NaN"}, "field 31"),
-        (m.Quote.from_json, {"conid": 1, "84": "Infinity"}, "field 84"),
-        (m.Quote.from_json, {"conid": 1, "87": "12.2X"}, "field 87"),
         (m.Quote.from_json, {"conid": 1, "_updated": 10**30}, "_updated"),
         (m.Quote.from_json, {"conid": True}, "conid"),
         (m.Position.from_json, {"acctId": "DU1", "conid": 1}, "position"),
@@ -200,8 +197,24 @@ def test_protocol_error_gets_the_endpoint_from_the_client() -> None:
     assert "/iserver/marketdata/snapshot" in str(named) and "expected a list" in str(named)
 
 
-def test_reasons_never_carry_the_whole_body() -> None:
+@pytest.mark.parametrize(
+    ("row", "code"),
+    [({"31": "NaN"}, "31"), ({"84": "Infinity"}, "84"), ({"87": "12.2X"}, "87")],
+)
+def test_a_snapshot_field_that_does_not_parse_is_missing_and_logged_by_key(
+    row: dict[str, str], code: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="ibtui.ibkr.models.market")
+    quote = m.Quote.from_json({"conid": 777001 + int(code), "86": "1.5", **row})
+    assert quote.ask == Decimal("1.5") and quote.last is None and quote.bid is None
+    assert any(f"field {code}" in r.getMessage() for r in caplog.records)
+
+
+def test_reasons_never_carry_the_whole_body(caplog: pytest.LogCaptureFixture) -> None:
     long_text = "x" * 5000
     with pytest.raises(ProtocolError) as info:
-        m.Quote.from_json({"conid": 1, "31": long_text})
+        m.Quote.from_json({"conid": long_text})
     assert len(str(info.value)) < 300
+    caplog.set_level("WARNING", logger="ibtui.ibkr.models.market")
+    m.Quote.from_json({"conid": 1, "31": long_text})
+    assert caplog.records and all(len(r.getMessage()) < 300 for r in caplog.records)

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Self
+from typing import Self, TypeVar
 
+from ibtui.ibkr.errors import ProtocolError
 from ibtui.ibkr.models._parse import (
     Obj,
     as_list,
@@ -18,6 +21,11 @@ from ibtui.ibkr.models._parse import (
     to_decimal,
 )
 from ibtui.ibkr.models.enums import DataAvailability
+
+_log = logging.getLogger(__name__)
+_V = TypeVar("_V")
+_UNPARSED: set[tuple[str, int]] = set()  # (field, conid) already logged
+_UNPARSED_LIMIT = 10_000  # a bound on the memory of what was logged
 
 # Snapshot field codes (API.md §5.2).
 F_LAST = "31"
@@ -63,8 +71,23 @@ QUOTE_FIELDS: tuple[str, ...] = (
 """The ``fields`` to request so that every Quote attribute can be filled."""
 
 _DATA_FIELDS = frozenset(QUOTE_FIELDS) - {F_SYMBOL, F_AVAILABILITY} | {F_VOLUME_RAW}
+_NO_VALUE = (None, "", "Undefined", ".", "-")  # what IBKR sends for "no value yet"
 _SUFFIX = re.compile(r"(.+?)\s*([KMBT])", re.IGNORECASE)
 _MULTIPLIERS = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
+
+
+def _lenient(conid: int, code: str, parse: Callable[[], _V]) -> _V | None:
+    """``parse()``, or None (the field is missing) when IBKR sent a value that does not parse:
+    its placeholders ("Undefined", ".", "-") must not cost the row or the batch. Logged once
+    per field and conid, not per tick."""
+    try:
+        return parse()
+    except ProtocolError as exc:
+        key = (code, conid)
+        if key not in _UNPARSED and len(_UNPARSED) < _UNPARSED_LIMIT:
+            _UNPARSED.add(key)
+            _log.warning("snapshot field %s of conid %s left out: %s", code, conid, exc)
+        return None
 
 
 def parse_price(value: object, what: str = "price") -> tuple[Decimal | None, str | None]:
@@ -171,12 +194,20 @@ class Quote:
         conid = o.req_int("conid")
 
         def price(code: str) -> Decimal | None:
-            return parse_price(o.raw(code), f"snapshot {conid} field {code}")[0]
+            return _lenient(
+                conid, code, lambda: parse_price(o.raw(code), f"snapshot {conid} field {code}")[0]
+            )
 
         def volume(code: str) -> Decimal | None:
-            return parse_volume(o.raw(code), f"snapshot {conid} field {code}")
+            return _lenient(
+                conid, code, lambda: parse_volume(o.raw(code), f"snapshot {conid} field {code}")
+            )
 
-        last, prefix = parse_price(o.raw(F_LAST), f"snapshot {conid} field {F_LAST}")
+        last, prefix = _lenient(
+            conid,
+            F_LAST,
+            lambda: parse_price(o.raw(F_LAST), f"snapshot {conid} field {F_LAST}"),
+        ) or (None, None)
         exact_volume = volume(F_VOLUME_EXACT)
         if exact_volume is None:
             exact_volume = volume(F_VOLUME_RAW)
@@ -194,7 +225,11 @@ class Quote:
             last_size=volume(F_LAST_SIZE),
             volume=exact_volume if exact_volume is not None else volume(F_VOLUME),
             change=price(F_CHANGE),
-            change_pct=parse_percent(o.raw(F_CHANGE_PCT), f"snapshot {conid} field 83"),
+            change_pct=_lenient(
+                conid,
+                F_CHANGE_PCT,
+                lambda: parse_percent(o.raw(F_CHANGE_PCT), f"snapshot {conid} field 83"),
+            ),
             high=price(F_HIGH),
             low=price(F_LOW),
             open=price(F_OPEN),
@@ -204,7 +239,7 @@ class Quote:
             availability=DataAvailability.parse(code),
             availability_code=code,
             updated=o.ms("_updated"),
-            is_warmup=not any(o.raw(key) not in (None, "") for key in _DATA_FIELDS),
+            is_warmup=not any(o.raw(key) not in _NO_VALUE for key in _DATA_FIELDS),
         )
 
 

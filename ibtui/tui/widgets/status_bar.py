@@ -144,7 +144,8 @@ class StatusBar(Widget):
         )
         if wide:
             line.append("session ")
-        line.append(session.value, style=style(session_style))
+        shown = f"{session.value}…" if session is SessionState.RECONNECTING else session.value
+        line.append(shown, style=style(session_style))
         line.append(_SEP)
 
         line.append("quotes ")
