@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from ibtui.adapters.broker import ClientBackend
 from ibtui.adapters.market import ClientMarketData, StateWatchlistStore
 from ibtui.ibkr.session import AccessCredentials
-from ibtui.local.logfile import setup_logging
 from ibtui.local.paths import default_state_dir
 from ibtui.local.state import StateStore
+from ibtui.logfile import setup_logging
 from ibtui.sim.demo import build_demo
 from ibtui.tui.market import Watchlist
 

@@ -26,7 +26,7 @@ from ibtui.ibkr.http_client import new_http_client
 from ibtui.ibkr.login import ThirdPartyLogin
 from ibtui.ibkr.session import AccessCredentials, Consumer
 from ibtui.local.credentials import load_credentials
-from ibtui.local.logfile import setup_logging
+from ibtui.logfile import setup_logging
 
 __all__ = ["main"]
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from ibtui.adapters.broker import backend_from_settings
 from ibtui.adapters.market import ClientMarketData, StateWatchlistStore
-from ibtui.local.logfile import setup_logging
 from ibtui.local.state import StateStore
+from ibtui.logfile import setup_logging
 from ibtui.tui.market import Watchlist
 
 __all__ = ["main", "show_problem"]

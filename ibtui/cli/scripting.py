@@ -23,7 +23,7 @@ from ibtui.ibkr.errors import IbkrError
 from ibtui.ibkr.pacing import Pacer, SharedPacing
 from ibtui.ibkr.session import AccessCredentials, Consumer
 from ibtui.local.credentials import load_credentials
-from ibtui.local.logfile import setup_logging
+from ibtui.logfile import setup_logging
 
 __all__ = ["accounts_main", "positions_main"]
 

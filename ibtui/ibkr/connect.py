@@ -19,7 +19,7 @@ from ibtui.ibkr.models import AuthStatus, IserverAccounts
 from ibtui.ibkr.pacing import Pacer
 from ibtui.ibkr.recovery import RecoverySettings
 from ibtui.ibkr.session import AccessCredentials, Consumer, LiveSession
-from ibtui.local.logfile import redact_in_logs
+from ibtui.logfile import redact_in_logs
 
 __all__ = ["Connection", "KeepAlive", "Recovery", "connect"]
 

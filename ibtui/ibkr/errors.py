@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from ibtui.local.logfile import log_path
+from ibtui.logfile import log_path
 
 __all__ = [
     "AccountsNotQueriedError",

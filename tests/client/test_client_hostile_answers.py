@@ -56,7 +56,7 @@ from ibtui.ibkr.session import (
     LiveSession,
     lst_expiry,
 )
-from ibtui.local.logfile import setup_logging, stop_logging
+from ibtui.logfile import setup_logging, stop_logging
 from ibtui.sim import PAPER_ACCOUNT
 from ibtui.sim.demo import DemoEnvironment, build_demo
 

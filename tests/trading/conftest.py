@@ -21,7 +21,7 @@ from ibtui.ibkr.connect import Connection, connect
 from ibtui.ibkr.models import Side
 from ibtui.ibkr.pacing import Pacer
 from ibtui.ibkr.session import AccessCredentials
-from ibtui.local.logfile import setup_logging, stop_logging
+from ibtui.logfile import setup_logging, stop_logging
 from ibtui.sim import PAPER_ACCOUNT, ManualClock, SimConfig
 from ibtui.sim.demo import DemoEnvironment, build_demo
 from ibtui.trading.draft import MarketQuote, OrderDraft, TicketType

@@ -20,7 +20,7 @@ from ibtui.adapters.broker import ClientBackend
 from ibtui.ibkr import oauth
 from ibtui.ibkr.connect import connect
 from ibtui.ibkr.session import AccessCredentials
-from ibtui.local.logfile import setup_logging, stop_logging
+from ibtui.logfile import setup_logging, stop_logging
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
 from ibtui.sim.demo import build_demo, trading_offset
 from ibtui.trading.journal import journal_path

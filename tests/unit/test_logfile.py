@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ibtui.local import logfile
-from ibtui.local.logfile import LOG_FILE_NAME, log_path, redact_in_logs, setup_logging, stop_logging
+from ibtui import logfile
+from ibtui.logfile import LOG_FILE_NAME, log_path, redact_in_logs, setup_logging, stop_logging
 
 
 @pytest.fixture(autouse=True)
