@@ -5,7 +5,8 @@ timestamps in milliseconds or seconds (API.md §0.3). These helpers turn each in
 refuse anything else with a short reason naming the shape and key (never the whole body).
 
 Every text goes through :func:`to_str`, which cleans it of control characters
-(:func:`ibtui.text.clean_text`): server text is data, never terminal control codes.
+(:func:`ibtui.text.clean_text`): server text is data, never terminal control codes. Numbers must
+be finite and fit a float (``"1e400"`` is refused, not shown as ``inf``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?")
 _INTEGER = re.compile(r"[+-]?\d{1,30}(?:\.0*)?")
 _MAX_REASON_VALUE = 40
+_FLOAT_DIGITS = 308  # a float holds magnitudes below about 1.8e308
 
 
 def fail(reason: str) -> ProtocolError:
@@ -91,14 +93,15 @@ def to_decimal(value: object, what: str) -> Decimal | None:
     """A number from an int, a float or a numeric string (``"1,300"``, ``" 221.50 "``).
 
     ``None`` and ``""`` are "no value" (None). Floats go through ``repr`` so ``221.5`` stays
-    ``Decimal("221.5")``. NaN, infinities, booleans and other text are refused.
+    ``Decimal("221.5")``. NaN, infinities, numbers too large for a float (``"1e400"``, which
+    every consumer of the value would turn into ``inf``), booleans and other text are refused.
     """
     if value is None:
         return None
     if isinstance(value, bool):
         raise fail(f"{what} is {describe(value)}, not a number")
     if isinstance(value, int):
-        return Decimal(value)
+        return finite(Decimal(value), what)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise fail(f"{what} is not a finite number")
@@ -109,8 +112,15 @@ def to_decimal(value: object, what: str) -> Decimal | None:
             return None
         if not _NUMBER.fullmatch(text):
             raise fail(f"{what} is {describe(value)}, not a number")
-        return Decimal(text)
+        return finite(Decimal(text), what)
     raise fail(f"{what} is {describe(value)}, not a number")
+
+
+def finite(number: Decimal, what: str) -> Decimal:
+    """``number`` if a float can hold it (not ``inf`` once converted), else a ProtocolError."""
+    if number.adjusted() >= _FLOAT_DIGITS and not math.isfinite(float(number)):
+        raise fail(f"{what} is not a finite number (too large)")
+    return number
 
 
 def to_int(value: object, what: str) -> int | None:
