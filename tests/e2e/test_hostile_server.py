@@ -1,0 +1,135 @@
+"""A hostile server's answers (terminal escapes, markup, 1e400) against the command line and the
+console: the bytes that reach stdout, stderr and the terminal carry none of them raw."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.hostile import BEL, CLEANED, DESCRIPTION, ERROR, MARKUP, PAYLOAD, SERVER, SYMBOL
+from tests.e2e.sim_process import SimProcess, sim_process
+
+REPO = Path(__file__).resolve().parents[2]
+PAPER = "DU4820311"
+# Bytes a command's output never holds: ESC, BEL, DEL, NUL and the C1 controls in UTF-8
+CONTROLS = [b"\x1b", b"\x07", b"\x7f", b"\x00", *(bytes([0xC2, c]) for c in range(0x80, 0xA0))]
+
+
+def ibtui(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "ibtui", *args],
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def assert_no_controls(*outputs: bytes) -> None:
+    for output in outputs:
+        found = [c for c in CONTROLS if c in output]
+        assert not found, f"raw {found} in {output[:400]!r}"
+
+
+def clean(text: str) -> str:
+    return text.translate(CLEANED)
+
+
+def strict_json(text: bytes) -> object:
+    def refuse(name: str) -> None:
+        raise ValueError(f"not strict JSON: {name}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SimProcess, str]]:
+    state = tmp_path_factory.mktemp("hostile") / "state"
+    with sim_process(["--port", "0", "--state-dir", str(state), "--no-pacing"], code=SERVER) as sim:
+        yield sim, str(state / "config.toml")
+
+
+def mode(sim: SimProcess, name: str) -> None:
+    httpx.post(f"http://127.0.0.1:{sim.port}/hostile/{name}", timeout=10).raise_for_status()
+
+
+def test_positions_and_accounts_print_hostile_text_cleaned(hostile: tuple[SimProcess, str]) -> None:
+    sim, config = hostile
+    mode(sim, "text")
+    symbol = clean(SYMBOL)
+    for fmt in ("table", "csv", "json"):
+        done = ibtui("positions", "--config", config, "--account", PAPER, "--format", fmt)
+        assert done.returncode == 0, done.stderr
+        assert_no_controls(done.stdout, done.stderr)
+        if fmt == "json":
+            rows = strict_json(done.stdout)
+            assert isinstance(rows, list)
+            assert symbol in [row["symbol"] for row in rows]
+            assert clean(f"US{BEL}D") in [row["currency"] for row in rows]
+        else:
+            assert symbol in done.stdout.decode()
+    for fmt in ("table", "json"):
+        done = ibtui("accounts", "--config", config, "--format", fmt)
+        assert done.returncode == 0, done.stderr
+        assert_no_controls(done.stdout, done.stderr)
+        alias = clean(f"Alias{PAYLOAD}{MARKUP}")
+        if fmt == "json":
+            accounts = strict_json(done.stdout)
+            assert isinstance(accounts, list) and alias in [a["alias"] for a in accounts]
+        else:
+            assert alias in done.stdout.decode()
+
+
+def test_an_error_from_a_hostile_body_is_one_clean_line(hostile: tuple[SimProcess, str]) -> None:
+    sim, config = hostile
+    mode(sim, "error")
+    done = ibtui("positions", "--config", config, "--account", PAPER)
+    assert done.returncode == 1 and done.stdout == b""
+    assert_no_controls(done.stderr)
+    text = done.stderr.decode()
+    assert text.count("\n") == 1 and "Traceback" not in text
+    assert clean(ERROR) in text
+
+
+def test_a_quantity_of_1e400_is_an_error_and_json_output_stays_strict(
+    hostile: tuple[SimProcess, str],
+) -> None:
+    sim, config = hostile
+    mode(sim, "infinite")
+    done = ibtui("positions", "--config", config, "--account", PAPER, "--format", "json")
+    assert done.returncode == 1 and done.stdout == b""
+    text = done.stderr.decode()
+    assert text.count("\n") == 1 and "'position' is not a finite number" in text
+    assert b"Infinity" not in done.stdout
+
+    mode(sim, "off")
+    done = ibtui("positions", "--config", config, "--account", PAPER, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    rows = strict_json(done.stdout)
+    assert isinstance(rows, list) and rows
+
+
+def test_a_planted_journal_is_printed_cleaned(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    journal = state / "journal.jsonl"
+    record = {"ts": "t", "event": f"intent{PAYLOAD}", "coid": SYMBOL, "note": DESCRIPTION}
+    lines = [json.dumps(record), json.dumps(record, ensure_ascii=False), f"damaged {PAYLOAD}", ""]
+    journal.write_text("\n".join(lines))
+    os.chmod(journal, 0o600)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[paths]\nstate_dir = "{state}"\n')
+    config.chmod(0o600)
+    for fmt in ("table", "csv", "jsonl"):
+        done = ibtui("journal", "--config", str(config), "--format", fmt)
+        assert done.returncode == 0, done.stderr
+        assert_no_controls(done.stdout, done.stderr)
+        assert clean(SYMBOL) in done.stdout.decode(), fmt
+    assert PAYLOAD in journal.read_text()  # the file keeps what was written to it
