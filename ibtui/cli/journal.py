@@ -82,6 +82,8 @@ def main(argv: list[str]) -> int:
             print(f"ibtui journal: no journal yet ({clean_text(str(path))})", file=sys.stderr)
             records = []
         write(records, args.format, sys.stdout)
+    except BrokenPipeError:
+        raise  # the reader stopped early: the command line ends quietly (ibtui.cli)
     except (ConfigError, JournalError, OSError) as exc:
         print(f"ibtui journal: {_one_line(clean_text(str(exc)))}", file=sys.stderr)
         return 1

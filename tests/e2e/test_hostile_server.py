@@ -133,3 +133,44 @@ def test_a_planted_journal_is_printed_cleaned(tmp_path: Path) -> None:
         assert_no_controls(done.stdout, done.stderr)
         assert clean(SYMBOL) in done.stdout.decode(), fmt
     assert PAYLOAD in journal.read_text()  # the file keeps what was written to it
+
+
+# --------------------------------------------------------------------------------------------
+# A reader that stops early (`| head -1`): a quiet end with status 141, as `yes | head -1` has
+
+
+def test_positions_into_a_closed_pipe_end_quietly(hostile: tuple[SimProcess, str]) -> None:
+    sim, config = hostile
+    mode(sim, "off")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ibtui", "positions", "--config", config, "--format", "json"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the first row is written
+    errors = process.stderr.read()
+    assert process.wait(timeout=60) == 141
+    assert errors == b""
+
+
+def test_a_long_journal_into_head_ends_quietly(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    journal = state / "journal.jsonl"
+    line = json.dumps({"ts": "t", "event": "intent", "coid": "c" * 200})
+    journal.write_text((line + "\n") * 20_000)  # 4 MB: far more than a pipe holds
+    journal.chmod(0o600)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[paths]\nstate_dir = "{state}"\n')
+    config.chmod(0o600)
+    command = (
+        f"{sys.executable} -m ibtui journal --config {config} --format jsonl | head -1;"
+        ' echo "status ${PIPESTATUS[0]}" >&2'
+    )
+    done = subprocess.run(
+        ["bash", "-c", command], cwd=REPO, capture_output=True, timeout=60, check=False
+    )
+    assert done.stdout.decode().count("\n") == 1 and json.loads(done.stdout)["coid"]
+    assert done.stderr == b"status 141\n"
