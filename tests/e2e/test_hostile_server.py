@@ -3,17 +3,33 @@ console: the bytes that reach stdout, stderr and the terminal carry none of them
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import select
+import struct
 import subprocess
 import sys
+import termios
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.hostile import BEL, CLEANED, DESCRIPTION, ERROR, MARKUP, PAYLOAD, SERVER, SYMBOL
+from tests.e2e.hostile import (
+    BEL,
+    CLEANED,
+    DESCRIPTION,
+    ERROR,
+    MARKUP,
+    PAYLOAD,
+    RAW,
+    SERVER,
+    SHOWN,
+    SYMBOL,
+)
 from tests.e2e.sim_process import SimProcess, sim_process
 
 REPO = Path(__file__).resolve().parents[2]
@@ -174,3 +190,57 @@ def test_a_long_journal_into_head_ends_quietly(tmp_path: Path) -> None:
     )
     assert done.stdout.decode().count("\n") == 1 and json.loads(done.stdout)["coid"]
     assert done.stderr == b"status 141\n"
+
+
+# --------------------------------------------------------------------------------------------
+# The console in a real terminal
+
+
+def run_in_pty(args: list[str], timeout: float) -> tuple[int, bytes]:
+    """Run ``args`` in a 120x40 pseudo-terminal; its exit status and every byte it wrote."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor"}
+    process = subprocess.Popen(
+        args, stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env, start_new_session=True
+    )
+    os.close(slave)
+    output = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(master, 1 << 16)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not data:
+                    break
+                output.extend(data)
+            elif process.poll() is not None:
+                break
+    finally:
+        if process.poll() is None:
+            process.kill()
+        status = process.wait()
+        os.close(master)
+    return status, bytes(output)
+
+
+def test_the_console_shows_hostile_answers_without_their_control_codes(tmp_path: Path) -> None:
+    result = tmp_path / "steps.json"
+    state = tmp_path / "state"  # the order journal's
+    state.mkdir(mode=0o700)
+    status, output = run_in_pty(
+        [sys.executable, "-m", "tests.e2e.hostile_console", str(result), str(state)], timeout=180
+    )
+    steps = json.loads(result.read_text()) if result.exists() else []
+    tail = output[-2000:]
+    assert steps == ["positions", "ticket", "question", "orders", "error"], tail
+    assert status == 0, tail
+    raw = [pattern for pattern in RAW if pattern in output]
+    assert raw == [], f"raw control codes reached the terminal: {raw}"
+    shown = [pattern for pattern in SHOWN if pattern not in output]
+    assert shown == [], f"the hostile text was not shown (cleaned): {shown}"
+    assert b"[@click=app.quit]" in output  # the markup shown as text, not run
