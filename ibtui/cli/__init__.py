@@ -2,12 +2,18 @@
 
 Each sub-command lives in its own module with a ``main(argv: list[str]) -> int``; this file only
 dispatches, so ``ibtui --help`` stays fast (nothing heavy is imported until a command runs).
+
+A reader that stops early (``ibtui positions --format json | head -1``) ends the command quietly
+with exit status 141, as the shell reports a Unix tool stopped by SIGPIPE (``yes | head -1``):
+no traceback, and ``set -o pipefail`` scripts see what they see for ``grep`` or ``cat``.
 """
 
 from __future__ import annotations
 
 import gc
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -49,7 +55,26 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+"""The status a shell reports for a command stopped by SIGPIPE (141)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        status = dispatch(argv)
+        sys.stdout.flush()  # a reader gone shows here, not in the interpreter's flush at exit
+    except BrokenPipeError:
+        # Python's recipe (library/signal.html, "Note on SIGPIPE"): what is left to flush goes to
+        # /dev/null, so the flush at exit cannot fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+    return status
+
+
+def dispatch(argv: Sequence[str] | None = None) -> int:
+    """Run the command ``argv`` names (``sys.argv`` by default); its exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or (args[0].startswith("-") and args[0] not in ("-h", "--help", "--version")):
         args = ["run", *args]  # `ibtui` and `ibtui --config PATH` run the console

@@ -1,6 +1,8 @@
 """``ibtui journal``: print the audit journal of orders (JSON lines, CSV or a table) and exit.
 
-On any failure: one line on stderr, exit code 1, no traceback.
+On any failure: one line on stderr, exit code 1, no traceback. The journal keeps what was written
+to it as it was; what this prints is cleaned of control characters (:func:`ibtui.text.clean_data`):
+a journal's text, planted or not, never reaches the terminal raw.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ibtui.config import ConfigError, load_settings
+from ibtui.text import clean_data, clean_text
 from ibtui.trading.journal import JournalError, journal_path, read_journal
 
 __all__ = ["main"]
@@ -43,6 +46,7 @@ def _one_line(text: str) -> str:
 
 def write(records: Sequence[dict[str, Any]], fmt: str, out: TextIO) -> None:
     """``records`` in ``fmt`` (``jsonl``, ``csv`` or ``table``) on ``out``."""
+    records = clean_data(list(records), lines=True)
     if fmt == "jsonl":
         for record in records:
             out.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
@@ -75,10 +79,12 @@ def main(argv: list[str]) -> int:
         try:
             records = read_journal(path)
         except FileNotFoundError:
-            print(f"ibtui journal: no journal yet ({path})", file=sys.stderr)
+            print(f"ibtui journal: no journal yet ({clean_text(str(path))})", file=sys.stderr)
             records = []
         write(records, args.format, sys.stdout)
+    except BrokenPipeError:
+        raise  # the reader stopped early: the command line ends quietly (ibtui.cli)
     except (ConfigError, JournalError, OSError) as exc:
-        print(f"ibtui journal: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"ibtui journal: {_one_line(clean_text(str(exc)))}", file=sys.stderr)
         return 1
     return 0

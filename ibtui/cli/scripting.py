@@ -1,6 +1,8 @@
 """Scriptable commands for cron and pipes: ``ibtui accounts`` and ``ibtui positions``.
 
 They print and exit. On any failure: one line on stderr and a non-zero exit code, no traceback.
+What they print is cleaned of control characters once more (:func:`ibtui.text.clean_data`): the
+models already cleaned IBKR's text, and the terminal is the last place to make sure.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ibtui.ibkr.pacing import Pacer, SharedPacing
 from ibtui.ibkr.session import AccessCredentials, Consumer
 from ibtui.local.credentials import load_credentials
 from ibtui.logfile import setup_logging
+from ibtui.text import clean_data, clean_text
 
 __all__ = ["accounts_main", "positions_main"]
 
@@ -96,6 +99,7 @@ async def _positions(config: Path | None, account: str | None) -> list[Row]:
 
 
 def _write(rows: Sequence[Row], columns: Sequence[str], fmt: str, out: TextIO) -> None:
+    rows = clean_data(list(rows))
     if fmt == "json":
         json.dump(list(rows), out, indent=2)
         out.write("\n")
@@ -122,7 +126,7 @@ def _run(
         return asyncio.run(bounded())
     except (ConfigError, IbkrError, OSError) as exc:
         _log.error("ibtui %s failed: %s", name, exc)
-        print(f"ibtui {name}: {exc}", file=sys.stderr)
+        print(f"ibtui {name}: {clean_text(str(exc))}", file=sys.stderr)
         return None
 
 

@@ -3,6 +3,8 @@
 Every error carries a message a trader can act on (what happened and what to do next) plus the
 attributes code needs to decide (status, endpoint, ``retry_after``...). Messages never contain
 secrets: the server text quoted in them is shortened and any OAuth parameter in it is redacted.
+Messages are one line without control characters (:func:`ibtui.text.clean_text`): whatever text a
+message quotes (a server's, a key's name), it is safe to print to a terminal.
 
 ::
 
@@ -43,6 +45,7 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from ibtui.logfile import log_path
+from ibtui.text import clean_text
 
 __all__ = [
     "AccountsNotQueriedError",
@@ -76,7 +79,6 @@ _REDACT = re.compile(
     r"(?i)\b(oauth_[a-z_]+|live_session_token|diffie_hellman_[a-z_]+|access_token_secret)"
     r"(\s*[=:]\s*)(\"[^\"]*\"|[^\s,&\"]+)"
 )
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # POST /iserver/account/{acct}/orders (+ /whatif), POST|DELETE /iserver/account/{acct}/order/{id},
 # POST /iserver/reply/{id}: the endpoints whose failures are order rejections.
 _ORDER_ACTION = re.compile(
@@ -109,8 +111,7 @@ def is_order_action_path(path: str) -> bool:
 def _clean(text: str) -> str:
     """Server text fit for a message: one line, redacted, at most ~200 characters."""
     text = _REDACT.sub(lambda m: f"{m.group(1)}{m.group(2)}<redacted>", text)
-    text = _CONTROL.sub(" ", text).strip()
-    text = " ".join(text.split())
+    text = " ".join(clean_text(text).split())
     if len(text) > _MAX_SERVER_TEXT:
         text = text[: _MAX_SERVER_TEXT - 1] + "…"
     return text
@@ -149,6 +150,7 @@ class IbkrError(Exception):
     needs_attention: ClassVar[bool] = False
 
     def __init__(self, message: str) -> None:
+        message = clean_text(message)
         super().__init__(message)
         self.message = message
 

@@ -31,6 +31,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Static
 
+from ibtui.text import clean_text
 from ibtui.tui import keymap as ids
 from ibtui.tui import textual_compat
 from ibtui.tui.commands import ActionsProvider
@@ -206,7 +207,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             self.keymap_problems.append(KeymapProblem("theme", f"unknown theme {theme!r}"))
 
     def compose(self) -> ComposeResult:
-        yield Static("Connecting to IBKR…", id="connecting")
+        yield Static("Connecting to IBKR…", id="connecting", markup=False)
         yield Footer()
 
     async def on_event(self, event: events.Event) -> None:
@@ -237,7 +238,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         if self.idle_lock_minutes > 0:
             self.set_interval(1.0, self._check_idle)
         for problem in self.keymap_problems:
-            self.notify(str(problem), severity="warning", timeout=10)
+            self.notify(str(problem), severity="warning", timeout=10, markup=False)
         if self.login_flow is not None:
             from ibtui.tui.screens.login import LoginScreen
 
@@ -261,7 +262,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
                 self.accounts = list(await self.broker.accounts())
                 break
             except Exception as exc:  # shown; retried until it works or the user quits
-                problem = f"Could not connect to IBKR: {exc}"
+                problem = f"Could not connect to IBKR: {clean_text(str(exc))}"
                 if getattr(exc, "needs_attention", False):  # retrying cannot cure it
                     status.update(f"{problem}\n\nFix that, then press r to try again.")
                     await self._retry_now.wait()
@@ -443,7 +444,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def _competing_answered(self, take_back: bool | None) -> None:
         if take_back and self.poller is not None:
             self.poller.take_back()
-            self.notify("Taking the brokerage session back…", title="IBKR", timeout=4)
+            self.notify("Taking the brokerage session back…", title="IBKR", timeout=4, markup=False)
 
     # --- orders -------------------------------------------------------------------------------
     def action_ticket(self, side: str) -> None:
@@ -454,7 +455,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             return
         view = screen.table.selected_view()
         if view is None:
-            self.notify("No position selected.", severity="warning")
+            self.notify("No position selected.", severity="warning", markup=False)
             return
         from ibtui.trading import Side, TicketType
         from ibtui.tui.screens.ticket import TicketScreen
@@ -501,7 +502,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
         """An order ticket for an instrument on the chart, search or watchlist screen, in the
         instrument's currency: a held position's, else IBKR's contract details'."""
         if self.trader is None or self.account is None:
-            self.notify("Trading is not available in this session.", severity="warning")
+            self.notify(
+                "Trading is not available in this session.", severity="warning", markup=False
+            )
             return
         if self.market is not None and not self._held(message.conid):
             self._ticket_in_its_currency(message)
@@ -529,6 +532,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
                 "ticket shows amounts without it. The preview shows IBKR's.",
                 severity="warning",
                 timeout=6,
+                markup=False,
             )
         self._open_ticket(message, currency or "")
 
@@ -574,7 +578,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
 
     def _ticket_done(self, result: SubmitOutcome | None) -> None:
         if result is not None:
-            self.notify(result.message, title="Order sent", timeout=8)
+            self.notify(result.message, title="Order sent", timeout=8, markup=False)
 
     @work(exclusive=True, group="order-watch", exit_on_error=False)
     async def watch_orders(
@@ -646,7 +650,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
                 if outcome == "Rejected"
                 else "warning"
             )
-            self.notify(outcome_notice(order, outcome), title="Orders", severity=severity)
+            self.notify(
+                outcome_notice(order, outcome), title="Orders", severity=severity, markup=False
+            )
             if self.ring_bell and not rang:
                 self.bell()
                 rang = True

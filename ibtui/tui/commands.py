@@ -3,6 +3,10 @@
 Built from the live bindings (keymap applied), so the palette always offers what the keys do and
 shows the key next to each action. A screen may add its own commands (sorting by a column, say)
 by implementing :class:`CommandSource`.
+
+The palette reads a hit's text and help as markup: every hit here is plain text (a
+:class:`~textual.content.Content`, :func:`plain_highlight`, help escaped), so a symbol or a
+company name from IBKR in a hit is shown as it is and can never become a style or an action.
 """
 
 from __future__ import annotations
@@ -10,13 +14,37 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol, runtime_checkable
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
+from textual.content import Content
+from textual.markup import escape
 
 from ibtui.tui.keymap import BindingInfo, describe_active_bindings
 
-__all__ = ["ActionsProvider", "Command", "CommandSource"]
+__all__ = ["ActionsProvider", "Command", "CommandSource", "plain_highlight", "plain_hit"]
 
 Command = tuple[str, Callable[[], object], str]  # (name, callback, help)
+
+
+def plain_highlight(matcher: Matcher, text: str) -> Content:
+    """``text`` as plain text with the query's matched characters highlighted.
+
+    What ``Matcher.highlight`` shows, without reading ``text`` as markup (it does: a name with
+    ``[@click=...]`` in it would become an action).
+    """
+    content = Content(text)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, text)
+    if score:
+        for offset in offsets:
+            if not text[offset].isspace():
+                content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
+
+
+def plain_hit(
+    score: float, matcher: Matcher, text: str, command: Callable[[], object], help_text: str
+) -> Hit:
+    """A palette hit whose prompt and help are shown as plain text."""
+    return Hit(score, plain_highlight(matcher, text), command, text=text, help=escape(help_text))
 
 
 @runtime_checkable
@@ -42,11 +70,11 @@ class ActionsProvider(Provider):
 
     async def discover(self) -> Hits:
         for name, callback, help_text in self._commands():
-            yield DiscoveryHit(name, callback, help=help_text)
+            yield DiscoveryHit(Content(name), callback, text=name, help=escape(help_text))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for name, callback, help_text in self._commands():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, text=name, help=help_text)
+                yield plain_hit(score, matcher, name, callback, help_text)

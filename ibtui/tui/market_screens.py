@@ -18,9 +18,10 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
-from textual.command import Hit, Hits, Provider
+from textual.command import Hits, Provider
 from textual.screen import Screen
 
+from ibtui.tui.commands import plain_hit
 from ibtui.tui.market import MarketData, MarketDataError, Watchlist
 from ibtui.tui.viewmodels import QuoteView
 
@@ -117,7 +118,7 @@ def open_chart_for(
     nothing is."""
     target = chart_target(screen if screen is not None else app.screen)
     if target is None:
-        app.notify("Select an instrument first.", severity="warning", timeout=3)
+        app.notify("Select an instrument first.", severity="warning", timeout=3, markup=False)
         return None
     conid, symbol, description = target
     return open_chart(app, market, conid, symbol, description=description, watchlist=watchlist)
@@ -167,9 +168,10 @@ class SymbolSearchProvider(Provider):
         matcher = self.matcher(query)
         for result in results[:PALETTE_MAX_HITS]:
             name = _hit_name(result)
-            yield Hit(
+            yield plain_hit(
                 max(matcher.match(name), 0.5),
-                matcher.highlight(name),
+                matcher,
+                name,
                 partial(
                     open_chart,
                     self.app,
@@ -179,17 +181,16 @@ class SymbolSearchProvider(Provider):
                     description=result.description,
                     watchlist=watchlist,
                 ),
-                text=name,
-                help=f"{result.kinds_text} · conid {result.conid}",
+                f"{result.kinds_text} · conid {result.conid}",
             )
         if results:
             name = f"Search symbols: {text}"
-            yield Hit(
+            yield plain_hit(
                 0.1,
-                matcher.highlight(name),
+                matcher,
+                name,
                 partial(open_search, self.app, market, watchlist, text),
-                text=name,
-                help="all matches, with watchlist and order keys",
+                "all matches, with watchlist and order keys",
             )
 
 

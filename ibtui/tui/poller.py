@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from ibtui.text import clean_text
 from ibtui.tui.messages import (
     ErrorRaised,
     PositionsUpdated,
@@ -242,5 +243,7 @@ class Poller:
         retry_after = getattr(exc, "retry_after", None)
         if isinstance(retry_after, int | float) and retry_after > delay:
             delay = float(retry_after)
-        self.post(ErrorRaised(str(exc) or type(exc).__name__, retry_in=delay))
+        # shown in a notification and the status bar: one line, no control characters (an
+        # IbkrError's message already is; any other error's text is made so here)
+        self.post(ErrorRaised(clean_text(str(exc)) or type(exc).__name__, retry_in=delay))
         return delay

@@ -95,13 +95,20 @@ def _pump(stream: object, sink: queue.Queue[str | None]) -> None:
 
 @contextmanager
 def sim_process(
-    args: Sequence[str], *, oauth_only: bool = False, env: dict[str, str] | None = None
+    args: Sequence[str],
+    *,
+    oauth_only: bool = False,
+    env: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> Iterator[SimProcess]:
-    """Start the server, wait for its "listening on" line, stop it (SIGTERM) afterwards."""
+    """Start the server, wait for its "listening on" line, stop it (SIGTERM) afterwards.
+
+    ``code`` runs instead of ``ibtui sim`` (a variant of the server, as ``OAUTH_ONLY`` is).
+    """
     # `python -m ibtui sim` is the `ibtui sim` command line, dispatched by ibtui.cli
-    command = (
-        [sys.executable, "-c", OAUTH_ONLY] if oauth_only else [sys.executable, "-m", "ibtui", "sim"]
-    )
+    if oauth_only:
+        code = OAUTH_ONLY
+    command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "ibtui", "sim"]
     process = subprocess.Popen(
         [*command, *args],
         cwd=REPO,

@@ -3,11 +3,16 @@
 IBKR sends numbers as strings, ids as strings or ints, money with thousands separators and
 timestamps in milliseconds or seconds (API.md §0.3). These helpers turn each into one clean type and
 refuse anything else with a short reason naming the shape and key (never the whole body).
+
+Every text goes through :func:`to_str`, which cleans it of control characters
+(:func:`ibtui.text.clean_text`): server text is data, never terminal control codes. Numbers must
+be finite and fit a float (``"1e400"`` is refused, not shown as ``inf``).
 """
 
 from __future__ import annotations
 
 import functools
+import html
 import json
 import math
 import re
@@ -17,6 +22,7 @@ from decimal import Decimal
 from typing import ParamSpec, TypeAlias, TypeVar
 
 from ibtui.ibkr.errors import ProtocolError
+from ibtui.text import clean_text
 
 JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
 
@@ -27,6 +33,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,4})?")
 _INTEGER = re.compile(r"[+-]?\d{1,30}(?:\.0*)?")
 _MAX_REASON_VALUE = 40
+_FLOAT_DIGITS = 308  # a float holds magnitudes below about 1.8e308
 
 
 def fail(reason: str) -> ProtocolError:
@@ -86,14 +93,15 @@ def to_decimal(value: object, what: str) -> Decimal | None:
     """A number from an int, a float or a numeric string (``"1,300"``, ``" 221.50 "``).
 
     ``None`` and ``""`` are "no value" (None). Floats go through ``repr`` so ``221.5`` stays
-    ``Decimal("221.5")``. NaN, infinities, booleans and other text are refused.
+    ``Decimal("221.5")``. NaN, infinities, numbers too large for a float (``"1e400"``, which
+    every consumer of the value would turn into ``inf``), booleans and other text are refused.
     """
     if value is None:
         return None
     if isinstance(value, bool):
         raise fail(f"{what} is {describe(value)}, not a number")
     if isinstance(value, int):
-        return Decimal(value)
+        return finite(Decimal(value), what)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise fail(f"{what} is not a finite number")
@@ -104,8 +112,15 @@ def to_decimal(value: object, what: str) -> Decimal | None:
             return None
         if not _NUMBER.fullmatch(text):
             raise fail(f"{what} is {describe(value)}, not a number")
-        return Decimal(text)
+        return finite(Decimal(text), what)
     raise fail(f"{what} is {describe(value)}, not a number")
+
+
+def finite(number: Decimal, what: str) -> Decimal:
+    """``number`` if a float can hold it (not ``inf`` once converted), else a ProtocolError."""
+    if number.adjusted() >= _FLOAT_DIGITS and not math.isfinite(float(number)):
+        raise fail(f"{what} is not a finite number (too large)")
+    return number
 
 
 def to_int(value: object, what: str) -> int | None:
@@ -129,12 +144,18 @@ def to_int(value: object, what: str) -> int | None:
     raise fail(f"{what} is {describe(value)}, not an integer")
 
 
-def to_str(value: object, what: str) -> str | None:
-    """Text; numbers are accepted and written out (ids are sometimes ints). None for null."""
+def to_str(value: object, what: str, *, lines: bool = False) -> str | None:
+    """Text without control characters; numbers are accepted and written out (ids are sometimes
+    ints). None for null.
+
+    Each control character becomes U+FFFD; tab and line breaks become a space unless ``lines``
+    (a field of several lines, such as an order question) keeps tab and newline
+    (:func:`ibtui.text.clean_text`).
+    """
     if value is None:
         return None
     if isinstance(value, str):
-        return value
+        return clean_text(value, lines=lines)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise fail(f"{what} is {describe(value)}, not text")
@@ -259,16 +280,26 @@ class Obj:
             raise fail(f"{self._name(key)} is {state}")
         return value
 
+    def named_keys(self) -> list[tuple[str, str]]:
+        """``(key, name)`` for each key: ``key`` to read with, ``name`` the key as clean text."""
+        return [(key, clean_text(key)) for key in self.data]
+
     def req_str(self, key: str) -> str:
         return self._required(key, to_str(self.data.get(key), self._name(key)))
 
-    def opt_str(self, key: str) -> str | None:
-        return to_str(self.data.get(key), self._name(key))
+    def opt_str(self, key: str, *, lines: bool = False) -> str | None:
+        return to_str(self.data.get(key), self._name(key), lines=lines)
 
-    def text(self, key: str) -> str | None:
+    def text(self, key: str, *, lines: bool = False) -> str | None:
         """Optional text where ``""`` also means "none"."""
-        value = self.opt_str(key)
+        value = self.opt_str(key, lines=lines)
         return value if value else None
+
+    def html_text(self, key: str) -> str | None:
+        """Optional text with HTML entities decoded (``&amp;`` → ``&``), cleaned after decoding
+        (``&#27;`` is an ESC)."""
+        value = self.text(key)
+        return clean_text(html.unescape(value)) if value else None
 
     def req_int(self, key: str) -> int:
         return self._required(key, to_int(self.data.get(key), self._name(key)))
@@ -309,11 +340,11 @@ class Obj:
         value = self.data.get(key)
         return [] if value is None else self.items(key)
 
-    def str_list(self, key: str) -> tuple[str, ...]:
+    def str_list(self, key: str, *, lines: bool = False) -> tuple[str, ...]:
         """A list of texts (numbers are written out); null or missing → ()."""
         out: list[str] = []
         for i, item in enumerate(self.opt_items(key)):
-            text = to_str(item, f"{self._name(key)}[{i}]")
+            text = to_str(item, f"{self._name(key)}[{i}]", lines=lines)
             if text is not None:
                 out.append(text)
         return tuple(out)

@@ -96,15 +96,15 @@ class IserverAccounts:
         aliases_obj = o.opt_obj("aliases")
         aliases: dict[str, str] = {}
         if aliases_obj is not None:
-            for key in aliases_obj.data:
+            for key, account_id in aliases_obj.named_keys():
                 alias = aliases_obj.text(key)
                 if alias is not None:
-                    aliases[key] = alias
+                    aliases[account_id] = alias
         props = o.opt_obj("acctProps")
         fractions: dict[str, bool] = {}
         if props is not None:
-            for key in props.data:
-                fractions[key] = props.req_obj(key).flag("supportsFractions")
+            for key, account_id in props.named_keys():
+                fractions[account_id] = props.req_obj(key).flag("supportsFractions")
         return cls(
             accounts=tuple(i for i in ids if i != PSEUDO_ACCOUNT_ALL),
             aliases=aliases,

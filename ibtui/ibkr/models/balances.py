@@ -58,10 +58,10 @@ class AccountSummary:
     def from_json(cls, data: object) -> Self:
         o = Obj(data, "account summary")
         values: dict[str, SummaryValue] = {}
-        for key in o.data:
+        for key, name in o.named_keys():
             entry = o.req_obj(key)
             is_null = entry.flag("isNull")
-            values[key] = SummaryValue(
+            values[name] = SummaryValue(
                 amount=None if is_null else entry.opt_decimal("amount"),
                 currency=entry.text("currency"),
                 text=None if is_null else entry.text("value"),
@@ -148,7 +148,7 @@ class LedgerEntry:
 def parse_ledger(data: object) -> dict[str, LedgerEntry]:
     """``GET /portfolio/{acct}/ledger`` → entries keyed by currency (``"USD"``, ``"BASE"``...)."""
     o = Obj(data, "ledger")
-    return {key: LedgerEntry.from_json(o.raw(key), currency=key) for key in o.data}
+    return {name: LedgerEntry.from_json(o.raw(key), currency=name) for key, name in o.named_keys()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +190,7 @@ def parse_pnl(data: object) -> dict[str, PnlRow]:
     o = Obj(data, "pnl")
     rows = o.req_obj("upnl") if o.has("upnl") else o
     out: dict[str, PnlRow] = {}
-    for key in rows.data:
-        row = PnlRow.from_json(rows.raw(key), key)
+    for key, name in rows.named_keys():
+        row = PnlRow.from_json(rows.raw(key), name)
         out[row.account_id] = row
     return out

@@ -17,6 +17,7 @@ from ibtui.ibkr.models._parse import (
     as_list,
     describe,
     fail,
+    finite,
     guarded,
     to_decimal,
 )
@@ -111,7 +112,7 @@ def parse_volume(value: object, what: str = "volume") -> Decimal | None:
             number = to_decimal(match.group(1), what)
             if number is None:
                 raise fail(f"{what} is {describe(value)}, not a volume")
-            return number * _MULTIPLIERS[match.group(2).upper()]
+            return finite(number * _MULTIPLIERS[match.group(2).upper()], what)
     return to_decimal(value, what)
 
 

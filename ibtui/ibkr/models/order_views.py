@@ -18,6 +18,7 @@ from ibtui.ibkr.models._parse import (
     to_decimal,
 )
 from ibtui.ibkr.models.enums import OrderState, OrderType, Side
+from ibtui.text import clean_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +249,7 @@ class DisplayAmount:
     def parse(cls, raw: object, what: str) -> DisplayAmount | None:
         if raw is None:
             return None
-        text = raw if isinstance(raw, str) else str(to_decimal(raw, what))
+        text = clean_text(raw) if isinstance(raw, str) else str(to_decimal(raw, what))
         match = _DISPLAY.match(text)
         if not match:
             return cls(text=text, value=None, currency=None)
@@ -309,6 +310,6 @@ class WhatIf:
             initial_margin=WhatIfChange.parse(o.opt_obj("initial"), "what-if initial"),
             maintenance_margin=WhatIfChange.parse(o.opt_obj("maintenance"), "what-if maintenance"),
             position=WhatIfChange.parse(o.opt_obj("position"), "what-if position"),
-            warn=o.text("warn"),
-            error=o.text("error"),
+            warn=o.text("warn", lines=True),
+            error=o.text("error", lines=True),
         )

@@ -23,6 +23,7 @@ from typing import Self, TypeAlias
 
 from ibtui.ibkr.models._parse import JsonValue, Obj, describe, fail, guarded
 from ibtui.ibkr.models.enums import OrderState, OrderType, Side, TimeInForce
+from ibtui.text import clean_text
 
 SUPPORTED_ORDER_TYPES = frozenset(
     {OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT}
@@ -129,8 +130,9 @@ def order_body(orders: Sequence[OrderRequest]) -> dict[str, JsonValue]:
 
 
 def plain_text(text: str) -> str:
-    """IBKR message text without HTML tags and entities."""
-    return html.unescape(_TAG.sub("", text)).strip()
+    """IBKR message text without HTML tags and entities, and without control characters (cleaned
+    after the entities are decoded: ``&#27;`` is an ESC); newlines and tabs stay."""
+    return clean_text(html.unescape(_TAG.sub("", text)), lines=True).strip()
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,11 +215,10 @@ ModifyResult: TypeAlias = PlaceResult
 
 
 def _reply(o: Obj) -> ReplyRequired:
-    raw = o.raw("message")
-    if isinstance(raw, str):
-        messages: tuple[str, ...] = (raw,)
+    if isinstance(o.raw("message"), str):
+        messages: tuple[str, ...] = (o.opt_str("message", lines=True) or "",)
     else:
-        messages = o.str_list("message")
+        messages = o.str_list("message", lines=True)
     return ReplyRequired(
         reply_id=o.req_str("id"),
         messages=messages,
@@ -228,7 +229,7 @@ def _reply(o: Obj) -> ReplyRequired:
 
 def _prompt(o: Obj) -> ServerPrompt:
     return ServerPrompt(
-        text=o.opt_str("text") or "",
+        text=o.opt_str("text", lines=True) or "",
         options=o.str_list("options"),
         message_id=o.text("messageId"),
         order_id=o.opt_int("orderId"),
@@ -242,7 +243,7 @@ def _error_text(o: Obj) -> str | None:
     if not o.has("error") or o.raw("error") is None:
         return None
     value = o.raw("error")
-    return value if isinstance(value, str) else f"error {describe(value)}"
+    return o.opt_str("error") if isinstance(value, str) else f"error {describe(value)}"
 
 
 @guarded("order result")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -64,14 +63,13 @@ class Position:
         strike = o.opt_decimal("strike")
         und = o.opt_int("undConid")
         expiry_key = o.first("expiry", "lastTradingDay")
-        name = o.text("name")
         return cls(
             account=o.req_str("acctId"),
             conid=conid,
             symbol=symbol,
             description=o.text("fullName") or contract_desc or symbol,
             contract_desc=contract_desc,
-            name=html.unescape(name) if name else None,
+            name=o.html_text("name"),
             asset_class=o.text("assetClass"),
             quantity=o.req_decimal("position"),
             market_price=o.opt_decimal("mktPrice"),

@@ -497,6 +497,7 @@ class ChartScreen(Screen[None]):
             self.notify(
                 "This is the longest period." if step > 0 else "This is the shortest period.",
                 timeout=3,
+                markup=False,
             )
             return
         self.preset_index = index
@@ -519,13 +520,13 @@ class ChartScreen(Screen[None]):
     def action_watch(self) -> None:
         watchlist = self.watchlist
         if watchlist is None:
-            self.notify("No watchlist in this session.", severity="warning")
+            self.notify("No watchlist in this session.", severity="warning", markup=False)
             return
         if watchlist.add(WatchItem(self.conid, self.symbol)):
             persist_watchlist(self, watchlist)
-            self.notify(f"{self.symbol} added to the watchlist.", timeout=3)
+            self.notify(f"{self.symbol} added to the watchlist.", timeout=3, markup=False)
         else:
-            self.notify(f"{self.symbol} is already on the watchlist.", timeout=3)
+            self.notify(f"{self.symbol} is already on the watchlist.", timeout=3, markup=False)
 
     def action_ticket(self, side: str) -> None:
         self.post_message(

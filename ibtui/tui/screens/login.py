@@ -126,7 +126,9 @@ class LoginScreen(Screen[bool]):
     def action_copy_url(self) -> None:
         if self.prompt is not None:
             self.app.copy_to_clipboard(self.prompt.authorize_url)
-            self.notify("Authorize URL copied (if your terminal allows it).", timeout=3)
+            self.notify(
+                "Authorize URL copied (if your terminal allows it).", timeout=3, markup=False
+            )
 
     def action_toggle_qr(self) -> None:
         self.query_one(QrCode).toggle_class("-hidden")

@@ -74,8 +74,10 @@ class ModifyScreen(ModalScreen[ModifyValues | None]):
                 with Horizontal(classes="modify-row"):
                     yield Static(labels[name], classes="modify-label")
                     yield Input(values[name], id=f"modify-{name}", compact=True)
-                    yield Static("", id=f"modify-{name}-error", classes="modify-error")
-            yield Static("", id="modify-problem", classes="modify-error")
+                    yield Static(
+                        "", id=f"modify-{name}-error", classes="modify-error", markup=False
+                    )
+            yield Static("", id="modify-problem", classes="modify-error", markup=False)
             with Horizontal(id="modify-buttons"):
                 yield Button("Review (enter)", id="modify-submit", variant="primary")
                 yield Button("Back (esc)", id="modify-back")

@@ -137,7 +137,7 @@ class PositionsScreen(Screen[None]):
         self._set_status(error=text, retry_at=retry_at)
         if message.retry_in is not None:
             text = f"{text} (retrying in {fmt_duration(message.retry_in)})"
-        self.notify(text, title="IBKR", severity="error", timeout=8)
+        self.notify(text, title="IBKR", severity="error", timeout=8, markup=False)
 
     # --- command palette ----------------------------------------------------------------------
     def palette_commands(self) -> list[Command]:

@@ -15,6 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -52,7 +53,7 @@ class QuestionScreen(ModalScreen[bool]):
         with Vertical(id="question-box", classes="-danger" if self.danger else "") as box:
             box.border_title = self.title_text
             if self.question.message_id:
-                box.border_subtitle = f"message {self.question.message_id}"
+                box.border_subtitle = Content(f"message {self.question.message_id}")  # not markup
             with VerticalScroll(id="question-scroll"):
                 yield Static(self.question.text, id="question-text", markup=False)
             with Horizontal(id="question-buttons"):

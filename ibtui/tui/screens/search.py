@@ -183,7 +183,9 @@ class SearchScreen(Screen[None]):
     def _require(self) -> SearchResultView | None:
         result = self.selected()
         if result is None:
-            self.notify("Search, then pick a result first.", severity="warning", timeout=3)
+            self.notify(
+                "Search, then pick a result first.", severity="warning", timeout=3, markup=False
+            )
         return result
 
     @on(DataTable.RowSelected, "#search-results")
@@ -226,14 +228,14 @@ class SearchScreen(Screen[None]):
         if result is None:
             return
         if self.watchlist is None:
-            self.notify("No watchlist in this session.", severity="warning")
+            self.notify("No watchlist in this session.", severity="warning", markup=False)
             return
         if self.watchlist.add(WatchItem(result.conid, result.symbol)):
             persist_watchlist(self, self.watchlist)
             where = f" ({result.exchange})" if result.exchange else ""
-            self.notify(f"{result.symbol}{where} added to the watchlist.", timeout=3)
+            self.notify(f"{result.symbol}{where} added to the watchlist.", timeout=3, markup=False)
         else:
-            self.notify(f"{result.symbol} is already on the watchlist.", timeout=3)
+            self.notify(f"{result.symbol} is already on the watchlist.", timeout=3, markup=False)
 
     def action_ticket(self, side: str) -> None:
         result = self._require()

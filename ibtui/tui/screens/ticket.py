@@ -189,7 +189,7 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
                     compact=True,
                     id="side",
                 )
-                yield Static("", id="side-error", classes="error")
+                yield Static("", id="side-error", classes="error", markup=False)
             with Horizontal(classes="row"):
                 yield Static("Quantity", classes="label")
                 yield Input(
@@ -198,7 +198,7 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
                     id="quantity",
                     compact=True,
                 )
-                yield Static("", id="quantity-error", classes="error")
+                yield Static("", id="quantity-error", classes="error", markup=False)
             with Horizontal(classes="row"):
                 yield Static("Type", classes="label")
                 yield Select(
@@ -208,7 +208,7 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
                     id="kind",
                     compact=True,
                 )
-                yield Static("", id="kind-error", classes="error")
+                yield Static("", id="kind-error", classes="error", markup=False)
             with Horizontal(classes="row", id="limit-row"):
                 yield Static("Limit", classes="label")
                 yield Input(
@@ -217,11 +217,11 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
                     id="limit",
                     compact=True,
                 )
-                yield Static("", id="limit-error", classes="error")
+                yield Static("", id="limit-error", classes="error", markup=False)
             with Horizontal(classes="row", id="stop-row"):
                 yield Static("Stop", classes="label")
                 yield Input("", placeholder="trigger", id="stop", compact=True)
-                yield Static("", id="stop-error", classes="error")
+                yield Static("", id="stop-error", classes="error", markup=False)
             with Horizontal(classes="row"):
                 yield Static("TIF", classes="label")
                 yield Select(

@@ -124,7 +124,7 @@ class WatchlistScreen(Screen[None]):
     def _selected(self) -> WatchItem | None:
         item = self.table.selected_item()
         if item is None:
-            self.notify("The watchlist is empty.", severity="warning", timeout=3)
+            self.notify("The watchlist is empty.", severity="warning", timeout=3, markup=False)
         return item
 
     def _save(self) -> None:
@@ -158,7 +158,7 @@ class WatchlistScreen(Screen[None]):
         conids = self.watchlist.conids()
         if conids:
             self.table.select_conid(conids[min(index, len(conids) - 1)])
-        self.notify(f"{item.symbol} removed from the watchlist.", timeout=3)
+        self.notify(f"{item.symbol} removed from the watchlist.", timeout=3, markup=False)
 
     @on(DataTable.RowSelected, "#watchlist-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
@@ -170,13 +170,17 @@ class WatchlistScreen(Screen[None]):
         if item is None:
             return
         if self.market is None:
-            self.notify("Charts are not available in this session.", severity="warning")
+            self.notify(
+                "Charts are not available in this session.", severity="warning", markup=False
+            )
             return
         open_chart(self.app, self.market, item.conid, item.symbol, watchlist=self.watchlist)
 
     def action_search(self) -> None:
         if self.market is None:
-            self.notify("Search is not available in this session.", severity="warning")
+            self.notify(
+                "Search is not available in this session.", severity="warning", markup=False
+            )
             return
         self.app.push_screen(SearchScreen(self.market, watchlist=self.watchlist))
 
