@@ -1,4 +1,6 @@
-"""The grid draws its cells without Rich's renderers; what reaches the screen must not change."""
+"""The positions grid as drawn: what each line says and how it is coloured, in the states a trader
+sees (cursor, hover, zebra stripes, the fixed symbol column scrolled sideways, flashes, stale
+prices, focus lost), and that a tick redraws only what changed."""
 
 from __future__ import annotations
 
@@ -10,18 +12,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.cells import cell_len
+from rich.color import Color as RichColor
 from rich.console import Console
 from rich.padding import Padding
 from rich.segment import Segment
 from rich.style import Style
-from textual.coordinate import Coordinate
+from textual.color import Color
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.renderables.styled import Styled
 from textual.strip import Strip
 
-from ibtui.tui.textual_compat import datatable
 from ibtui.tui.viewmodels import QuoteView
+from ibtui.tui.widgets import positions_grid
 from ibtui.tui.widgets.columns import Cell
 from ibtui.tui.widgets.positions_grid import PositionsGrid, cell_lines
 from ibtui.tui.widgets.positions_table import PositionsTable
@@ -49,7 +52,7 @@ texts = st.one_of(
 def rich_lines(
     cell: Cell, width: int, padding: int, pre: Style, post: Style
 ) -> list[list[Segment]]:
-    """What ``DataTable._render_cell`` gets from Rich for a one-line cell."""
+    """What Rich renders for a one-line cell."""
     options = CONSOLE.options.update_dimensions(width, 1).update(no_wrap=True)
     return CONSOLE.render_lines(
         Styled(Padding(cell, (0, padding)), pre_style=pre, post_style=post), options
@@ -98,98 +101,161 @@ def test_plain_prices_always_take_the_direct_path() -> None:
     assert cell_lines(cell, 12, 1, Style(bgcolor="black"), Style.null()) is not None
 
 
-def drawn(grid: PositionsGrid, own: bool, monkeypatch: pytest.MonkeyPatch) -> list[Strip]:
-    """Every line of the grid as the compositor asks for it, drawn from empty caches, by the
-    grid's own drawing or (``own=False``) by DataTable's."""
-    with monkeypatch.context() as patch:
-        if not own:
-            patch.setattr(grid, "_own_drawing", lambda: False)
-        grid._clear_caches()
-        return grid.render_lines(Region(0, 0, grid.size.width, grid.size.height))
+# --- on screen ------------------------------------------------------------------------------------
+def screen(grid: PositionsGrid) -> list[Strip]:
+    """The grid's lines as the compositor asks for them."""
+    return grid.render_lines(Region(0, 0, grid.size.width, grid.size.height))
 
 
-async def test_the_grid_on_screen_is_what_datatable_draws(
-    clock: Clock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Cursor row, hover, zebra stripes, the fixed symbol column, scrolled sideways, focus lost,
-    flashes, greyed and coloured numbers, a description cut with an ellipsis, the screen's edge
-    inside a cell or right of the table: every line the grid draws itself is the line DataTable
-    would draw."""
-    views = [*sample_positions(), position(4, "LONG", "100", "1", "1", description="x" * 40)]
-    app = Host(lambda: PositionsTable(clock=clock, stale_after=6.0, cursor_blink=False))
-    async with app.run_test(size=(80, 14)) as pilot:
-        table = app.query_one(PositionsTable)
-        table.set_positions(views)
-        await pilot.pause()
-        grid = table.grid
-        grid.focus()
-        clock.advance(2)
-        table.apply_quotes({265598: QuoteView(265598, Decimal("223.91"), updated_at=clock())})
-        assert table.flashing
-        states: list[tuple[tuple[Segment, ...], ...]] = []
-        for step in (
-            "start",
-            "cursor",
-            "hover",
-            "sideways",
-            "blur",
-            "stale",
-            "cut",
-            "edge",
-            "wide",
-        ):
-            if step == "cursor":
-                await pilot.press("j", "j")
-            elif step == "hover":
-                grid._show_hover_cursor = True
-                grid.hover_coordinate = Coordinate(3, 2)
-            elif step == "sideways":
-                grid.scroll_to(x=30, animate=False)
-            elif step == "blur":
-                app.set_focus(None)
-            elif step == "stale":
-                clock.advance(30)
-                table.refresh_marks()
-            elif step == "cut":  # the screen's edge inside the market values' digits
-                grid.scroll_to(x=0, animate=False)
-                await pilot.resize_terminal(89, 14)
-            elif step == "edge":  # the screen's edge right after the market values
-                await pilot.resize_terminal(91, 14)
-            elif step == "wide":  # the table narrower than the screen: a filled right edge
-                await pilot.resize_terminal(200, 14)
-            await pilot.pause()
-            own, theirs = drawn(grid, True, monkeypatch), drawn(grid, False, monkeypatch)
-            assert [list(line) for line in own] == [list(line) for line in theirs], step
-            states.append(tuple(tuple(line) for line in own))
-        assert len(set(states)) == len(states)  # each step changed what is drawn
-        first = "\n".join("".join(segment.text for segment in line) for line in states[0])
-        assert "223.91" in first and "…" in first
+def at(line: Strip, x: int) -> Style:
+    """The style of the cell at ``x`` in a line."""
+    position = 0
+    for segment in line:
+        position += segment.cell_length
+        if position > x:
+            return segment.style or Style.null()
+    raise IndexError(x)
+
+
+def bg(line: Strip, x: int) -> RichColor | None:
+    return at(line, x).bgcolor
+
+
+def theme(pilot: Pilot[None], name: str) -> RichColor:
+    return Color.parse(pilot.app.get_css_variables()[name]).rich_color
 
 
 @asynccontextmanager
-async def sample_grid(clock: Clock) -> AsyncIterator[tuple[Pilot[None], PositionsTable]]:
-    """A positions table of the sample positions, drawn once, in a 100x12 terminal."""
+async def grid_of(
+    clock: Clock, size: tuple[int, int], extra: bool = False
+) -> AsyncIterator[tuple[Pilot[None], PositionsTable]]:
+    """A focused positions table of the sample positions (and one with a long description)."""
+    views = sample_positions()
+    if extra:
+        views.append(position(4, "LONG", "100", "1", "1", description="x" * 40))
     app = Host(lambda: PositionsTable(clock=clock, stale_after=6.0, cursor_blink=False))
-    async with app.run_test(size=(100, 12)) as pilot:
+    async with app.run_test(size=size) as pilot:
         table = app.query_one(PositionsTable)
-        table.set_positions(sample_positions())
+        table.set_positions(views)
+        table.grid.focus()
         await pilot.pause()
         yield pilot, table
 
 
-async def test_a_repainted_row_is_drawn_as_if_afresh(
-    clock: Clock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A row repainted because some of its cells changed takes the others as it last drew them:
-    after quotes, flashes ending, a cursor move, hover and stale marks, every line drawn through
-    the grid's caches is the line drawn from empty caches."""
-    async with sample_grid(clock) as (pilot, table):
+async def test_the_header_rows_and_cursor_as_drawn(clock: Clock) -> None:
+    async with grid_of(clock, (80, 14), extra=True) as (pilot, table):
         grid = table.grid
-        grid.focus()
-        region = Region(0, 0, grid.size.width, grid.size.height)
-        drawn(grid, True, monkeypatch)  # the rows' cells as last drawn
+        lines = screen(grid)
+        assert lines[0].text.split()[:5] == ["Symbol", "▲", "Description", "Class", "Qty"]
+        assert at(lines[0], 3).bold and at(lines[0], 40).bold  # the header, fixed part too
+        symbols = [line.text.split()[0] for line in lines[1:8]]
+        assert symbols == ["AAPL", "EUR.USD", "LONG", "MSFT", "SAP", "SPY", "SPY"]
+        assert all(line.cell_length == 80 for line in lines)
+        # the cursor row, the fixed symbol included, in the focused cursor's colour
+        cursor = theme(pilot, "block-cursor-background")
+        assert {bg(lines[1], x) for x in (0, 5, 30, 79)} == {cursor}
+        assert bg(lines[2], 30) != cursor
+        # zebra stripes behind the scrollable columns; the symbol column its own colour
+        assert bg(lines[2], 30) == bg(lines[4], 30) != bg(lines[3], 30) == bg(lines[5], 30)
+        assert bg(lines[2], 5) == bg(lines[3], 5) not in {bg(lines[2], 30), bg(lines[3], 30)}
+        # a description too long for its column ends in an ellipsis
+        assert "x" * 19 + "…" in lines[3].text
+        # below the rows: the grid's background
+        assert lines[-1].text.strip() == "" and bg(lines[-1], 0) not in {cursor, None}
+
+        await pilot.press("j", "j")
+        lines = screen(grid)
+        assert grid.cursor_row == 2 and bg(lines[3], 30) == cursor != bg(lines[1], 30)
+
+        pilot.app.set_focus(None)
+        await pilot.pause()
+        blurred = screen(grid)
+        assert bg(blurred[3], 30) not in {cursor, bg(blurred[2], 30), bg(blurred[4], 30)}
+
+
+async def test_the_symbol_stays_while_the_columns_scroll_sideways(clock: Clock) -> None:
+    async with grid_of(clock, (80, 14)) as (pilot, table):
+        grid = table.grid
+        before = screen(grid)
+        await pilot.press("right", "right", "right")
+        assert grid.scroll_x == 3
+        after = screen(grid)
+        assert [line.text[:12] for line in after] == [line.text[:12] for line in before]
+        assert after[1].text[12:] == before[1].text[15:] + after[1].text[-3:]
+        await pilot.press("end")
+        assert grid.scroll_x == grid.max_scroll_x > 0
+        end = screen(grid)
+        assert end[0].text.rstrip().endswith("Ccy") and end[1].text.startswith(" AAPL ")
+        await pilot.press("home")
+        assert screen(grid)[0].text == before[0].text
+
+
+async def test_a_wide_screen_fills_each_row_in_its_colours(clock: Clock) -> None:
+    async with grid_of(clock, (200, 12)) as (pilot, table):
+        lines = screen(table.grid)
+        cursor = theme(pilot, "block-cursor-background")
+        assert lines[1].cell_length == 200 and bg(lines[1], 199) == cursor
+        assert bg(lines[2], 199) == bg(lines[2], 30) and bg(lines[3], 199) == bg(lines[3], 30)
+        assert bg(lines[0], 199) == bg(lines[0], 30)  # the header's colour
+
+
+async def test_flashes_and_stale_prices_as_drawn(clock: Clock) -> None:
+    async with grid_of(clock, (100, 12)) as (pilot, table):
+        grid = table.grid
+        await pilot.press("j")  # the cursor off AAPL
+        plain = screen(grid)[1]
+        last = plain.text.index("222.91")
+        clock.advance(2)
+        table.apply_quotes({265598: QuoteView(265598, Decimal("223.91"), updated_at=clock())})
+        await pilot.pause()
+        flashed = screen(grid)[1]
+        assert "223.91" in flashed.text and at(flashed, last).bold
+        assert bg(flashed, last) not in {bg(plain, last), bg(flashed, 22)}
+        clock.advance(2)
+        table.refresh_marks()  # the flash ends
+        await pilot.pause()
+        ended = screen(grid)[1]
+        assert not at(ended, last).bold and bg(ended, last) == bg(plain, last)
+        fresh_colour = at(ended, last).color
+        clock.advance(30)
+        table.refresh_marks()  # the price is stale
+        await pilot.pause()
+        stale = screen(grid)[1]
+        stale_colour = grid.get_component_rich_style("positions-grid--stale", partial=True).color
+        assert at(stale, last).color == stale_colour != fresh_colour
+        assert at(stale, 3).color != stale_colour  # the symbol is not greyed
+
+
+async def test_the_mouse_hovers_selects_and_sorts(clock: Clock) -> None:
+    async with grid_of(clock, (100, 12)) as (pilot, table):
+        grid = table.grid
+        rest = screen(grid)
+        await pilot.hover(grid, offset=(30, 3))
+        await pilot.pause()
+        hovered = screen(grid)
+        assert bg(hovered[3], 30) not in {bg(rest[3], 30), bg(rest[2], 30), bg(rest[1], 30)}
+        assert bg(hovered[3], 3) != bg(rest[3], 3)  # the symbol too
+        assert bg(hovered[4], 30) == bg(rest[4], 30) and bg(hovered[2], 30) == bg(rest[2], 30)
+        await pilot.click(grid, offset=(30, 4))
+        assert grid.cursor_row == 3
+        await pilot.click(grid, offset=(25, 0))  # the Description header
+        await pilot.pause()
+        assert (table.sort_column, table.sort_reverse) == ("description", False)
+        assert screen(grid)[0].text.split()[:3] == ["Symbol", "Description", "▲"]
+        await pilot.click(grid, offset=(25, 0))
+        await pilot.pause()
+        assert table.sort_reverse and "Description ▼" in screen(grid)[0].text
+
+
+async def test_a_repainted_row_is_drawn_as_if_afresh(clock: Clock) -> None:
+    """A row repainted because some of its cells changed takes the others as it last drew them:
+    after quotes, flashes ending, a cursor move and stale marks, every line drawn through the
+    grid's caches is the line drawn anew (after a change of width empties them)."""
+    async with grid_of(clock, (100, 12)) as (pilot, table):
+        grid = table.grid
+        screen(grid)  # the rows' cells as last drawn
         price = Decimal("223.91")
-        for step in ("quote", "quote again", "flash ends", "cursor", "hover", "quote", "stale"):
+        for step in ("quote", "quote again", "flash ends", "cursor", "quote", "stale"):
             if step.startswith("quote"):
                 clock.advance(1)
                 price += Decimal("0.37")
@@ -200,15 +266,15 @@ async def test_a_repainted_row_is_drawn_as_if_afresh(
                 table.refresh_marks()
             elif step == "cursor":
                 await pilot.press("j")
-            elif step == "hover":
-                grid._show_hover_cursor = True
-                grid.hover_coordinate = Coordinate(0, 3)
             elif step == "stale":
                 clock.advance(30)
                 table.refresh_marks()
             await pilot.pause()
-            through_caches = grid.render_lines(region)
-            afresh = drawn(grid, True, monkeypatch)
+            through_caches = screen(grid)
+            await pilot.resize_terminal(101, 12)
+            screen(grid)
+            await pilot.resize_terminal(100, 12)
+            afresh = screen(grid)
             assert [list(line) for line in through_caches] == [list(line) for line in afresh], step
 
 
@@ -216,44 +282,23 @@ async def test_a_repainted_row_draws_only_the_cells_that_changed(
     clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A tick repaints a row from its cells: only the ones the quote changed are built again."""
-    async with sample_grid(clock) as (_pilot, table):
+    async with grid_of(clock, (100, 12)) as (_pilot, table):
         grid = table.grid
-        region = Region(0, 0, grid.size.width, grid.size.height)
-        built: list[int] = []
-        data_cell = grid._data_cell
+        built: list[str] = []
 
-        def spy(*args: object) -> object:
-            built.append(1)
-            return data_cell(*args)  # type: ignore[arg-type]
+        def spy(cell: Cell, *args: object) -> object:
+            built.append(cell.text)
+            return cell_lines(cell, *args)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(grid, "_data_cell", spy)
+        monkeypatch.setattr(positions_grid, "cell_lines", spy)
+        screen(grid)
         for step in range(3):
             clock.advance(1)
             last = Decimal("224.50") + step
             table.apply_quotes({265598: QuoteView(265598, last, updated_at=clock())})
             built.clear()
-            grid.render_lines(region)
+            lines = screen(grid)
+            assert str(last) in lines[1].text
             # the row's last price, market value and P&L cells changed: the other ten are taken
             # as the row last drew them
-            assert 0 < len(built) <= 5, step
-
-
-async def test_on_another_textual_the_grid_draws_and_updates_as_datatable(
-    clock: Clock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """When DataTable is not what the fast drawing was written for (the guard says so), the grid
-    is DataTable's own: the same lines, and a tick's prices still reach the screen."""
-    async with sample_grid(clock) as (pilot, table):
-        fast = drawn(table.grid, True, monkeypatch)
-    monkeypatch.setattr(datatable, "_SHAPE_OK", False)
-    async with sample_grid(clock) as (pilot, table):
-        grid = table.grid
-        assert not grid._own_drawing()
-        assert [list(line) for line in drawn(grid, True, monkeypatch)] == [
-            list(line) for line in fast
-        ]
-        clock.advance(1)
-        table.apply_quotes({265598: QuoteView(265598, Decimal("231.17"), updated_at=clock())})
-        await pilot.pause()
-        lines = grid.render_lines(Region(0, 0, grid.size.width, grid.size.height))
-        assert "231.17" in "".join(line.text for line in lines)
+            assert str(last) in built and 0 < len(built) <= 5, (step, built)

@@ -11,7 +11,6 @@ from decimal import Decimal
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
-from textual.widgets.data_table import ColumnKey
 
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
@@ -169,7 +168,7 @@ async def test_five_thousand_positions_page_and_keys_work_while_quotes_arrive() 
         await key(pilot, "r", lambda: table.sort_reverse and not table.filling)
         assert table.visible_keys[0] == f"{PAPER.account_id}:{COUNT}"  # the last symbol first
         await key(pilot, "greater_than_sign", lambda: table.sort_column == "description")
-        assert str(grid.columns[ColumnKey("description")].label) == "Description ▼"
+        assert str(grid.columns["description"].label) == "Description ▼"
         await wait_for(pilot, "re-sorted rows", lambda: not table.filling)
         assert table.visible_keys[0] == f"{PAPER.account_id}:{COUNT - 49}"  # "QUARTZ TRUST 4950"
 

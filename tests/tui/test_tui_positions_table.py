@@ -8,7 +8,6 @@ from decimal import Decimal
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widgets import Static
-from textual.widgets.data_table import ColumnKey, RowKey
 
 from ibtui.tui.viewmodels import QuoteView, Tally, Totals
 from ibtui.tui.widgets.columns import Cell
@@ -156,7 +155,7 @@ async def test_sort_by_keyboard_and_reverse(clock: Clock) -> None:
         await pilot.press("r")
         symbols = [table.views[k].symbol for k in table.visible_keys]
         assert symbols == ["SPY", "MSFT", "AAPL", "SAP", "SPY C580", "EUR.USD"]
-        assert str(table.grid.columns[ColumnKey("last")].label) == "Last ▼"
+        assert str(table.grid.columns["last"].label) == "Last ▼"
         await pilot.press("<")
         assert table.sort_column == "quantity"
 
@@ -473,7 +472,7 @@ async def test_positions_update_adds_and_removes_rows(clock: Clock) -> None:
         views = sample_positions()
         table.set_positions(views)
         await pilot.pause()
-        aapl_row = table.grid.rows[RowKey(AAPL)]
+        aapl_row = table.grid.rows[AAPL]
         # MSFT closed, a new position opened; AAPL's live price survives the (cached) refresh
         table.apply_quotes({265598: QuoteView(265598, Decimal("230"), updated_at=clock())})
         refreshed = [v for v in views if v.symbol != "MSFT"]
@@ -484,7 +483,7 @@ async def test_positions_update_adds_and_removes_rows(clock: Clock) -> None:
         await pilot.pause()
         assert MSFT not in table.visible_keys
         assert f"{PAPER.account_id}:9" in table.visible_keys
-        assert table.grid.rows[RowKey(AAPL)] is aapl_row
+        assert table.grid.rows[AAPL] is aapl_row
         assert table.cell(AAPL, "last").text == "230.00"
 
 

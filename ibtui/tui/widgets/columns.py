@@ -1,6 +1,6 @@
 """The positions grid's columns: label, width, how a cell looks and how it sorts.
 
-A :class:`Cell` is what the ``DataTable`` stores. It renders itself (``__rich__``) and carries the
+A :class:`Cell` is what the positions grid stores. It renders itself (``__rich__``) and carries the
 raw value to sort on, so sorting never parses formatted text. Two cells compare equal when they
 would look the same, which lets the table skip updates that change nothing.
 """

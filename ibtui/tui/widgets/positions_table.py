@@ -34,7 +34,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from ibtui.tui import keymap as ids
 from ibtui.tui.format import fmt_money
@@ -169,7 +169,7 @@ class PositionsTable(Vertical):
     @property
     def visible_keys(self) -> list[str]:
         """Row keys in display order."""
-        return [str(row.key.value) for row in self.grid.ordered_rows]
+        return list(self.grid.row_keys)
 
     @property
     def filling(self) -> bool:
@@ -378,9 +378,9 @@ class PositionsTable(Vertical):
         box.disabled = True
         self.call_after_refresh(self._update_pager)
 
-    @on(DataTable.HeaderSelected)
-    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
-        column = str(event.column_key.value)
+    @on(PositionsGrid.HeaderSelected)
+    def _header_clicked(self, event: PositionsGrid.HeaderSelected) -> None:
+        column = event.column_key
         self.sort_by(column, not self.sort_reverse if column == self.sort_column else False)
 
     # --- rows -----------------------------------------------------------------------------------
@@ -518,8 +518,7 @@ class PositionsTable(Vertical):
         grid = self.grid
         header = grid.header_height if grid.show_header else 0
         top = int(grid.scroll_y)
-        rows = grid.ordered_rows[top : top + max(0, grid.size.height - header)]
-        return {str(row.key.value) for row in rows}
+        return set(grid.row_keys[top : top + max(0, grid.size.height - header)])
 
     def _catch_up_in_view(self) -> None:
         """Format the rows that came into view since their prices last changed."""
