@@ -1,0 +1,48 @@
+"""Settings: a TOML file, ``IBTUI_*`` environment variables over it, command-line flags over both
+(see :mod:`ibtui.config.loader`)."""
+
+from ibtui.config.loader import (
+    CONFIG_ENV,
+    DEFAULT_BASE_URL,
+    ConfigError,
+    ConfigSyntaxError,
+    IbkrSettings,
+    InsecureFileError,
+    InvalidConfigError,
+    MissingConfigError,
+    OrderSettings,
+    PrecautionAction,
+    QuestionPolicy,
+    Settings,
+    StoredTokens,
+    UiSettings,
+    UnsafePathError,
+    default_config_path,
+    default_state_dir,
+    load_settings,
+    load_tokens,
+    save_tokens,
+)
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_BASE_URL",
+    "ConfigError",
+    "ConfigSyntaxError",
+    "IbkrSettings",
+    "InsecureFileError",
+    "InvalidConfigError",
+    "MissingConfigError",
+    "OrderSettings",
+    "PrecautionAction",
+    "QuestionPolicy",
+    "Settings",
+    "StoredTokens",
+    "UiSettings",
+    "UnsafePathError",
+    "default_config_path",
+    "default_state_dir",
+    "load_settings",
+    "load_tokens",
+    "save_tokens",
+]
