@@ -33,7 +33,9 @@ An existing state folder gets the same folder check.
 The package's modules: :mod:`~ibtui.config.settings` (the typed settings),
 :mod:`~ibtui.config.schema` (the keys, their kinds, value conversion), :mod:`~ibtui.config.file`
 (reading the file: its checks, its TOML, located syntax errors), :mod:`~ibtui.config.loader`
-(the layers, :func:`load_settings`) and :mod:`~ibtui.config.tokens` (the token store).
+(the layers, :func:`load_settings`), :mod:`~ibtui.config.tokens` (the token store) and
+:mod:`~ibtui.config.credentials` (the key files, DH parameters and tokens the settings name,
+read and checked; not imported here: the console imports it when it first connects).
 """
 
 from ibtui.config.file import ConfigSyntaxError
