@@ -10,7 +10,7 @@ really loads.
 - ``ibtui.sim`` imports no Textual and nothing of the client but its pure OAuth functions.
 - ``ibtui.local`` (files, paths, state) imports nothing of ibtui above it; ``ibtui.config``
   imports no Textual, nothing above it, and of the client and the trading core only the OAuth
-  functions and the order settings.
+  functions and the order settings (which the trading core owns: it imports no config).
 """
 
 from __future__ import annotations
@@ -160,6 +160,7 @@ def test_the_settings_import_of_the_client_and_the_trading_core_only_what_they_n
     assert offending_imports("config", ("ibtui.ibkr",), allowed=("ibtui.ibkr.oauth",)) == {}
     allowed = ("ibtui.trading.settings",)
     assert offending_imports("config", ("ibtui.trading",), allowed=allowed) == {}
+    assert offending_imports("trading", ("ibtui.config",)) == {}  # config fills in its settings
 
 
 def test_every_module_of_the_client_the_trading_core_and_the_simulator_loads_no_textual() -> None:
