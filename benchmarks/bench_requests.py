@@ -57,12 +57,12 @@ def _ibind_environment(env_file: Path, logs: Path) -> None:
 
 def measure(n: int, round_size: int, min_handshakes: int) -> list[Result]:
     from ibtui.config import load_settings
+    from ibtui.config.credentials import load_credentials
     from ibtui.ibkr.auth import LstSigner
     from ibtui.ibkr.client import IbkrClient
     from ibtui.ibkr.connect import connect
     from ibtui.ibkr.pacing import Pacer
     from ibtui.ibkr.session import AccessCredentials, Consumer, LiveSession
-    from ibtui.local.credentials import load_credentials
 
     samples: dict[str, list[float]] = {"ibtui": [], "ibind": []}
     round_cpu: dict[str, list[float]] = {"ibtui": [], "ibind": []}  # CPU seconds per request

@@ -8,6 +8,9 @@ really loads.
 - ``ibtui.ibkr`` (the client) and ``ibtui.trading`` (orders) import no Textual; the client
   imports nothing of ibtui above it.
 - ``ibtui.sim`` imports no Textual and nothing of the client but its pure OAuth functions.
+- ``ibtui.local`` (files, paths, state) imports nothing of ibtui above it; ``ibtui.config``
+  imports no Textual, nothing above it, and of the client and the trading core only the OAuth
+  functions and the order settings (which the trading core owns: it imports no config).
 """
 
 from __future__ import annotations
@@ -143,6 +146,21 @@ def test_the_simulator_imports_no_textual_and_of_the_client_only_its_oauth_funct
     assert offending_imports("sim", client, allowed=oauth) == {}
     above = ("textual", "ibtui.tui", "ibtui.trading", "ibtui.adapters", "ibtui.cli")
     assert offending_imports("sim", above) == {}
+
+
+def test_the_local_files_import_nothing_of_ibtui_above_them() -> None:
+    above = ("ibtui.config", "ibtui.ibkr", "ibtui.trading", "ibtui.tui", "ibtui.adapters")
+    above += ("ibtui.cli", "ibtui.sim")
+    assert offending_imports("local", above) == {}
+
+
+def test_the_settings_import_of_the_client_and_the_trading_core_only_what_they_name() -> None:
+    above = ("textual", "ibtui.tui", "ibtui.adapters", "ibtui.cli", "ibtui.sim")
+    assert offending_imports("config", above) == {}
+    assert offending_imports("config", ("ibtui.ibkr",), allowed=("ibtui.ibkr.oauth",)) == {}
+    allowed = ("ibtui.trading.settings",)
+    assert offending_imports("config", ("ibtui.trading",), allowed=allowed) == {}
+    assert offending_imports("trading", ("ibtui.config",)) == {}  # config fills in its settings
 
 
 def test_every_module_of_the_client_the_trading_core_and_the_simulator_loads_no_textual() -> None:

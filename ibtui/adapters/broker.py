@@ -232,7 +232,7 @@ def backend_from_settings(
 ) -> ClientBackend:
     """The backend for a configured consumer: first-party token from the config, a token stored
     by an earlier login, or none (the login screen runs and stores the token it gets)."""
-    from ibtui.local.credentials import load_credentials
+    from ibtui.config.credentials import load_credentials
 
     creds = load_credentials(settings.ibkr, settings.token_file)
     consumer = Consumer(

@@ -16,8 +16,8 @@ from pathlib import Path
 from Crypto.PublicKey import RSA
 
 from ibtui.config import ConfigError, default_config_path
+from ibtui.config.credentials import RFC3526_GROUP14_PRIME
 from ibtui.ibkr.oauth import DHParams, dh_params_pem
-from ibtui.local.credentials import RFC3526_GROUP14_PRIME
 from ibtui.local.files import ensure_private_dir, write_private
 
 __all__ = ["RFC3526_GROUP14_PRIME", "main", "write_consumer_files"]

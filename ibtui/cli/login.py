@@ -19,13 +19,13 @@ from typing import TextIO
 import httpx
 
 from ibtui.config import ConfigError, Settings, load_settings, save_tokens
+from ibtui.config.credentials import load_credentials
 from ibtui.ibkr.connect import connect
 from ibtui.ibkr.deadline import COMMAND_DEADLINE, command_deadline, waiting_for
 from ibtui.ibkr.errors import IbkrError, VerifierError
 from ibtui.ibkr.http_client import new_http_client
 from ibtui.ibkr.login import ThirdPartyLogin
 from ibtui.ibkr.session import AccessCredentials, Consumer
-from ibtui.local.credentials import load_credentials
 from ibtui.logfile import setup_logging
 
 __all__ = ["main"]

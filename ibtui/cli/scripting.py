@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ibtui.config import ConfigError, load_settings
+from ibtui.config.credentials import load_credentials
 from ibtui.ibkr.connect import Connection, connect
 from ibtui.ibkr.deadline import COMMAND_DEADLINE, command_deadline, waiting_for
 from ibtui.ibkr.errors import IbkrError
 from ibtui.ibkr.pacing import Pacer, SharedPacing
 from ibtui.ibkr.session import AccessCredentials, Consumer
-from ibtui.local.credentials import load_credentials
 from ibtui.logfile import setup_logging
 from ibtui.text import clean_data, clean_text
 

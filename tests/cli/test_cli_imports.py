@@ -32,7 +32,7 @@ LATER = (
     "ibtui.adapters.trader",  # the order service: on the first order read, after the prices
     "ibtui.trading.service",
     "ibtui.tui.trading",
-    "ibtui.local.credentials",
+    "ibtui.config.credentials",
     "ibtui.ibkr.login",
     "ibtui.ibkr.models.orders",  # the order models: on the first order call
     "ibtui.ibkr.models.order_views",

@@ -12,8 +12,8 @@ from Crypto.Util.number import isPrime
 
 from ibtui.cli.init import RFC3526_GROUP14_PRIME, main, write_consumer_files
 from ibtui.config import load_settings
+from ibtui.config.credentials import load_credentials
 from ibtui.ibkr import oauth
-from ibtui.local.credentials import load_credentials
 
 
 def test_the_dh_prime_is_a_2048_bit_safe_prime() -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from ibtui.config import load_settings
+from ibtui.config.credentials import load_credentials
 from ibtui.ibkr import oauth
-from ibtui.local.credentials import load_credentials
 from ibtui.sim import provision
 from ibtui.sim.oauth_server import OAuthServer
 

@@ -12,20 +12,20 @@ from Crypto.PublicKey import RSA
 from Crypto.Util.asn1 import DerSequence
 
 from ibtui.config import IbkrSettings, load_settings, save_tokens
-from ibtui.ibkr.oauth import (
-    DHParams,
-    decrypt_access_token_secret,
-    dh_params_pem,
-    load_rsa_key,
-    parse_dh_params,
-)
-from ibtui.local.credentials import (
+from ibtui.config.credentials import (
     RFC3526_GROUP14_PRIME,
     Credentials,
     CredentialsError,
     KeyFileError,
     dh_weakness,
     load_credentials,
+)
+from ibtui.ibkr.oauth import (
+    DHParams,
+    decrypt_access_token_secret,
+    dh_params_pem,
+    load_rsa_key,
+    parse_dh_params,
 )
 from ibtui.local.files import ConfigError, InsecureFileError
 

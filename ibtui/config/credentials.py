@@ -17,7 +17,8 @@ from typing import Literal
 from Crypto.Math.Primality import COMPOSITE, test_probable_prime
 from Crypto.PublicKey.RSA import RsaKey
 
-from ibtui.config import IbkrSettings, StoredTokens, load_tokens
+from ibtui.config.settings import IbkrSettings
+from ibtui.config.tokens import StoredTokens, load_tokens
 from ibtui.ibkr.oauth import (
     DHParams,
     OAuthFormatError,
