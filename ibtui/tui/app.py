@@ -479,6 +479,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             currency=view.currency,
             quote=quote,
             cursor_blink=self.cursor_blink,
+            watchlist=self.watchlist,
         )
         self.push_screen(ticket, self._ticket_done)
 
@@ -559,6 +560,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             currency=held[0].currency if held else currency if currency is not None else "USD",
             quote=quote,
             cursor_blink=self.cursor_blink,
+            watchlist=self.watchlist,
         )
         self.push_screen(ticket, self._ticket_done)
 

@@ -290,3 +290,46 @@ async def test_a_position_closed_today_keeps_its_realized_and_daily_pnl_in_the_t
         await pilot.pause()
         assert app.screen is positions
     await backend.aclose()
+
+
+async def test_a_ticket_for_an_instrument_not_held_gets_live_prices(tmp_path: Path) -> None:
+    """A ticket asked for from search (SAP, not held) is quoted while it is open; a far limit is
+    never "Ready" as if checked, before or after its first price."""
+    from ibtui.console_market import ClientMarketData
+    from ibtui.tui.market import TicketRequested
+
+    sap = 40565311
+    _demo, app, backend, _ = environment(tmp_path)
+    app.market = ClientMarketData(backend.client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        positions = app.screen
+        assert isinstance(positions, PositionsScreen)
+        await wait_for(pilot, lambda: AAPL in positions.quotes)
+        assert sap not in app.watchlist.polled()
+        app.post_message(TicketRequested(sap, "SAP", "SAP SE", "BUY"))
+        await wait_for(pilot, lambda: isinstance(app.screen, TicketScreen))
+        ticket = app.screen
+        assert isinstance(ticket, TicketScreen) and ticket.quote is None
+        await wait_for(pilot, lambda: ticket.is_mounted)
+        assert sap in app.watchlist.polled()  # the poller quotes it while the ticket is open
+        ticket.query_one("#quantity", Input).value = "5"
+        ticket.query_one("#limit", Input).value = "1000"
+        await pilot.pause()
+        if ticket.quote is None:  # no price yet: the distance could not be checked, and says so
+            assert [p.kind for p in ticket.check.precautions] == ["price_unchecked"]
+        await wait_for(pilot, lambda: ticket.quote is not None, seconds=10)
+        assert ticket.quote is not None and ticket.quote.last is not None
+        assert "waiting for market data" not in str(ticket.query_one("#market").render())
+        await wait_for(
+            pilot, lambda: "price_deviation" in [p.kind for p in ticket.check.precautions]
+        )
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: ticket.preview is not None)
+        await pilot.pause()
+        text = str(ticket.query_one("#ticket-message").render())
+        assert not text.startswith("Ready:") and "despite the warning above" in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is positions)
+        assert sap not in app.watchlist.polled()
+    await backend.aclose()
