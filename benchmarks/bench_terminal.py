@@ -5,7 +5,9 @@
    every visible row changes on every 1 s tick) scripts a run and reports its phases on a pipe with
    ``time.monotonic`` stamps; bytes read from the pty are stamped with the same clock and counted
    per phase. Bytes per tick = all bytes of the ticking phase / polling rounds in it (this includes
-   the flash ending a second later and the status bar's clock). A full repaint = the bytes of
+   the flash ending a second later and the status bar's clock). The same with an order ticket
+   open over the positions (a pop-up: what is under it still changes every tick), against the
+   screen without it (target: at most twice). A full repaint = the bytes of
    ``render_update(full=True)`` written by the app (what Textual sends after a resize) with the
    poller stopped (prices greyed as stale by then), counted in the 0.3 s after it, less the quiet
    rate (the status bar's clock). The app writes through its terminal writer
@@ -130,7 +132,7 @@ def bytes_per_tick(tick_seconds: float) -> Result:
     os.close(marks_w)
     marks: list[tuple[str, float, str]] = []
     pending = b""
-    deadline = time.monotonic() + tick_seconds + 120
+    deadline = time.monotonic() + 2 * tick_seconds + 120
     try:
         while time.monotonic() < deadline and not any(m[0] == "done" for m in marks):
             ready, _, _ = select.select([run.master, marks_r], [], [], 0.5)
@@ -168,6 +170,9 @@ def bytes_per_tick(tick_seconds: float) -> Result:
     rounds = int(values["ticks_end"])
     tick_bytes = count(at["ticks_start"], at["ticks_end"])
     per_tick = tick_bytes / max(1, rounds)
+    ticket_rounds = int(values["ticket_end"])
+    ticket_per_tick = count(at["ticket_start"], at["ticket_end"]) / max(1, ticket_rounds)
+    ticket_ratio = ticket_per_tick / per_tick if per_tick else float("nan")
     idle_rate = count(at["idle_start"], at["idle_end"]) / (at["idle_end"] - at["idle_start"])
     quiet_rate = count(at["quiet_start"], at["quiet_end"]) / (at["quiet_end"] - at["quiet_start"])
     fulls = [t for name, t, _ in marks if name == "full_start"]
@@ -187,15 +192,21 @@ def bytes_per_tick(tick_seconds: float) -> Result:
     return Result(
         id="4",
         title="Bytes to the terminal per tick, 120×40",
-        target="≤ 20% of a full repaint",
-        met=ratio <= 0.20,
+        target="≤ 20% of a full repaint; with the order ticket open ≤ 2× without it",
+        met=ratio <= 0.20 and ticket_ratio <= 2.0,
         headline=(
             f"{fmt(per_tick)} bytes per tick vs {fmt(full.median)} bytes for a full repaint: "
             f"{ratio:.0%} ({textual_ratio:.1%} of the {fmt(textual_full.median)} bytes Textual "
-            "itself writes for one)"
+            f"itself writes for one); with the order ticket open {fmt(ticket_per_tick)} bytes "
+            f"per tick, {ticket_ratio:.2f}× the screen without it"
         ),
         stats=[
             Stat.single("bytes per tick (ticking phase / rounds)", "bytes", per_tick),
+            Stat.single(
+                "bytes per tick with the order ticket open (ticket phase / rounds)",
+                "bytes",
+                ticket_per_tick,
+            ),
             Stat.of("bytes per 1 s window while ticking", "bytes", windows),
             full,
             textual_full,

@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
+from ibtui.trading import Check, OrderDraft
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
-__all__ = ["PAPER", "FakeBroker", "make_positions"]
+__all__ = ["PAPER", "FakeBroker", "ShownTicketTrader", "make_positions"]
 
 PAPER = AccountView(
     "DU4820311",
@@ -131,3 +132,18 @@ class FakeBroker:
 
     def lst_expires_at(self) -> float | None:
         return time.time() + 86_400
+
+
+class ShownTicketTrader:
+    """A trader for a ticket that is only shown (benchmark 4's ticket phase): it checks drafts
+    as the console does and sends nothing."""
+
+    def check(self, draft: OrderDraft, quote: QuoteView | None) -> Check:
+        from ibtui.adapters.trader import market_quote
+        from ibtui.trading.safety import check
+        from ibtui.trading.settings import OrderSettings
+
+        return check(draft, market_quote(quote), OrderSettings())
+
+    def __getattr__(self, name: str) -> object:
+        raise NotImplementedError(f"the benchmark's ticket does not {name}")

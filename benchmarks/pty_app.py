@@ -6,13 +6,17 @@ every row it scripts the run:
 
 1. ``ticks``: ``BENCH_TICK_SECONDS`` of polling at a 1 s interval with every price moving (all
    visible rows change on every tick); the marker carries the number of polling rounds.
-2. ``idle``: prices frozen (the poller still polls, the status bar still counts quote age).
-3. ``quiet``: the poller stopped, prices already greyed as stale (only the status bar's clock
+2. ``ticket``: an order ticket open over the positions (a pop-up), another
+   ``BENCH_TICK_SECONDS`` of polling with every price moving under it; the marker carries the
+   rounds. The ticket is opened 1.5 s before the phase starts (its own first frames are not
+   counted) and closed after it.
+3. ``idle``: prices frozen (the poller still polls, the status bar still counts quote age).
+4. ``quiet``: the poller stopped, prices already greyed as stale (only the status bar's clock
    still ticks).
-4. ``full`` (3 times, 1 s apart): the screen's compositor renders a full update
+5. ``full`` (3 times, 1 s apart): the screen's compositor renders a full update
    (``render_update(full=True)``, what Textual sends after a resize) and the app writes it
    (through ibtui's terminal writer, :mod:`ibtui.tui.terminal`).
-5. ``full_textual`` (3 times): the same, written as Textual itself writes it.
+6. ``full_textual`` (3 times): the same, written as Textual itself writes it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 from textual.app import App
 
 from benchmarks.bench_tick import wait_until
-from benchmarks.fakes import FakeBroker, make_positions
+from benchmarks.fakes import PAPER, FakeBroker, ShownTicketTrader, make_positions
 from ibtui.tui import textual_compat
 from ibtui.tui.app import IbtuiApp, console_runtime
 from ibtui.tui.poller import PollSettings
@@ -65,6 +69,7 @@ class BenchApp(IbtuiApp):
         self.mark("ticks_start")
         await asyncio.sleep(self.tick_seconds)
         self.mark("ticks_end", self.fake.round - rounds)
+        await self.ticket_phase()
         self.fake.moving = False
         await asyncio.sleep(2.5)  # flashes end
         self.mark("idle_start")
@@ -86,6 +91,32 @@ class BenchApp(IbtuiApp):
         await asyncio.sleep(1.0)
         self.mark("done")
         self.exit()
+
+    async def ticket_phase(self) -> None:
+        """The prices moving under an open order ticket (a pop-up over the positions)."""
+        from ibtui.trading import Side
+        from ibtui.tui.screens.ticket import TicketScreen
+
+        view = next(iter(self.screen.table.views.values()))  # type: ignore[attr-defined]
+        ticket = TicketScreen(
+            ShownTicketTrader(),  # type: ignore[arg-type]
+            PAPER,
+            conid=view.conid,
+            symbol=view.symbol,
+            description=view.description,
+            side=Side.BUY,
+            limit_price=view.last,
+            currency=view.currency,
+            cursor_blink=False,
+        )
+        self.push_screen(ticket)
+        await asyncio.sleep(1.5)  # the ticket's own first frames
+        rounds = self.fake.round
+        self.mark("ticket_start")
+        await asyncio.sleep(self.tick_seconds)
+        self.mark("ticket_end", self.fake.round - rounds)
+        self.pop_screen()
+        await asyncio.sleep(1.0)
 
     def full_repaint(self, *, textual: bool = False) -> None:
         """What the app writes for a full repaint; with ``textual``, what Textual's own output

@@ -16,7 +16,14 @@ from ibtui.sim.market import Market
 from ibtui.sim.matching import MarketEvent, PathCache, fill_price, scan, triggered
 from ibtui.sim.portfolio import Account, apply_fill, commission
 from ibtui.sim.starting import starting_accounts
-from ibtui.sim.valuation import AccountValue, Fill, PositionValue, value_account, value_position
+from ibtui.sim.valuation import (
+    AccountValue,
+    Fill,
+    PositionValue,
+    fills_today,
+    value_account,
+    value_position,
+)
 
 if TYPE_CHECKING:  # the order book's types: imported by the first order (see routes_orders)
     from ibtui.sim.orders import Execution, Order, Ticket
@@ -48,27 +55,34 @@ class Broker:
         got = self._values.get(account_id)
         if got is not None and got[0] == key:
             return got[1]
-        fills = [
-            Fill(e.account_id, e.instrument.conid, e.signed, e.price, e.commission, e.time)
-            for e in self.executions
-            if e.account_id == account_id
-        ]
+        fills = self._fills(account_id)
         value = value_account(
             self.accounts[account_id], self.market, now, self.config.fx_usd_per_unit, fills
         )
         self._values[account_id] = (key, value)
         return value
 
+    def _fills(self, account_id: str, conid: int | None = None) -> list[Fill]:
+        return [
+            Fill(e.account_id, e.instrument.conid, e.signed, e.price, e.commission, e.time)
+            for e in self.executions
+            if e.account_id == account_id and (conid is None or e.instrument.conid == conid)
+        ]
+
     def position_value(self, account_id: str, conid: int, now: float) -> PositionValue | None:
-        """One position valued at ``now`` (cheap, unlike a whole-account valuation)."""
+        """One position valued at ``now`` (cheap, unlike a whole-account valuation); a position
+        closed today is kept for the day's figures, as in the positions list."""
         account = self.accounts[account_id]
         pos = account.positions.get(conid)
         inst = self.market.universe.get(conid)
-        if pos is None or pos.quantity == 0 or inst is None:
+        if pos is None or inst is None:
+            return None
+        today = fills_today(self.market, inst, now, self._fills(account_id, conid))
+        if pos.quantity == 0 and not today:
             return None
         fx = self.config.fx_usd_per_unit
         rate = fx[pos.currency] / fx[account.base_currency]
-        return value_position(pos, inst, self.market, now, rate)
+        return value_position(pos, inst, self.market, now, rate, today)
 
     def order_by_coid(self, account_id: str, coid: str) -> Order | None:
         oid = self._coids.get((account_id, coid))

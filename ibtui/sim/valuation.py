@@ -16,6 +16,7 @@ __all__ = [
     "CurrencyValue",
     "Fill",
     "PositionValue",
+    "fills_today",
     "value_account",
     "value_position",
 ]
@@ -44,6 +45,14 @@ class PositionValue:
     market_value: Decimal  # cents, instrument currency
     unrealized: Decimal  # cents
     rate: Decimal  # instrument currency → base
+    # The day's P&L (instrument currency, exact): the quantity held against the prior close,
+    # plus each of today's fills against the prior close, less its commission.
+    daily: Decimal = ZERO
+
+    @property
+    def closed(self) -> bool:
+        """Closed today: no quantity left, kept (as IBKR keeps it) for the day's figures."""
+        return self.position.quantity == 0
 
 
 @dataclass(frozen=True)
@@ -100,13 +109,30 @@ class AccountValue:
         return max(ZERO, self.available_funds * 4)
 
 
+def fills_today(market: Market, inst: Instrument, t: float, fills: Iterable[Fill]) -> list[Fill]:
+    """The fills of ``inst`` since its venue's latest session opened (the trading day)."""
+    opened = market.venue(inst).last_opened(t).open
+    return [f for f in fills if f.conid == inst.conid and f.time >= opened]
+
+
 def value_position(
-    pos: Position, inst: Instrument, market: Market, t: float, rate: Decimal
+    pos: Position,
+    inst: Instrument,
+    market: Market,
+    t: float,
+    rate: Decimal,
+    today: Iterable[Fill] = (),
 ) -> PositionValue:
+    """One position valued at ``t``; ``today``: its fills of the trading day (see
+    :func:`fills_today`), for the day's P&L."""
     mark = market.last(pos.conid, t)
     exact = pos.quantity * mark
+    prior_close = market.prior_close(inst, t)
+    daily = pos.quantity * (mark - prior_close)
+    for f in today:
+        daily += f.signed_qty * (prior_close - f.price) - f.commission
     return PositionValue(
-        pos, inst, mark, cents(exact), cents(exact - pos.quantity * pos.avg_cost), rate
+        pos, inst, mark, cents(exact), cents(exact - pos.quantity * pos.avg_cost), rate, daily
     )
 
 
@@ -125,28 +151,28 @@ def value_account(
     unreal: dict[str, Decimal] = {}
     daily = ZERO
     long_v = short_v = ZERO
-    for pos in account.open_positions():
+    by_conid: dict[int, list[Fill]] = {}
+    for f in fills:
+        if f.account_id == account.account_id:
+            by_conid.setdefault(f.conid, []).append(f)
+    for pos in account.positions.values():
         inst = market.universe.get(pos.conid)
         if inst is None:
             continue
+        today = fills_today(market, inst, t, by_conid.get(pos.conid, ()))
+        if pos.quantity == 0 and not today:
+            continue  # closed before today: IBKR drops it at the next trading day
         r = rate(pos.currency)
-        pv = value_position(pos, inst, market, t, r)
-        mark, mv, upl = pv.mark, pv.market_value, pv.unrealized
+        pv = value_position(pos, inst, market, t, r, today)
+        mv, upl = pv.market_value, pv.unrealized
         positions.append(pv)
         stock[pos.currency] = stock.get(pos.currency, ZERO) + mv
         unreal[pos.currency] = unreal.get(pos.currency, ZERO) + upl
-        daily += pos.quantity * (mark - market.prior_close(inst, t)) * r
+        daily += pv.daily * r
         if mv >= 0:
             long_v += mv * r
         else:
             short_v -= mv * r
-    for f in fills:
-        inst = market.universe.get(f.conid)
-        if inst is None or f.account_id != account.account_id:
-            continue
-        if f.time >= market.venue(inst).last_opened(t).open:
-            pc = market.prior_close(inst, t)
-            daily += (f.signed_qty * (pc - f.price) - f.commission) * rate(inst.currency)
 
     currencies: dict[str, CurrencyValue] = {}
     for ccy in account.currencies():

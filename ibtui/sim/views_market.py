@@ -86,10 +86,10 @@ def snapshot_values(
                 "75": f"{position.unrealized:.2f}",
                 "76": fmt_qty(pos.quantity),
                 "77": f"{position.unrealized:,.2f}",
-                "78": f"{pos.quantity * change:.2f}",
+                "78": f"{position.daily:.2f}",
                 "79": f"{pos.realized:.2f}",
                 "80": f"{position.unrealized / abs(cost) * 100:.2f}" if cost else "0.00",
-                "7920": f"{pos.quantity * change:.2f}",
+                "7920": f"{position.daily:.2f}",
                 "7921": f"{abs(cost):.2f}",
                 "7292": f"{abs(cost):.2f}",
             }

@@ -30,7 +30,9 @@ __all__ = [
     "validate",
 ]
 
-PrecautionKind = Literal["order_value", "quantity", "price_deviation", "no_price"]
+PrecautionKind = Literal[
+    "order_value", "quantity", "price_deviation", "no_price", "price_unchecked"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,8 +237,10 @@ def precautions(
     draft: OrderDraft, last: Decimal | None, settings: OrderSettings
 ) -> list[Precaution]:
     """The precaution limits (``[orders]`` settings) the draft crosses: order value, quantity,
-    limit price too far from the last price. Each warns, or blocks when ``precaution_action`` is
-    ``"block"``. An invalid draft has none (:func:`validate` speaks for it). Never raises."""
+    limit price too far from the last price, or a limit or stop price that could not be checked
+    for want of a last price (never passed as if checked). Each warns, or blocks when
+    ``precaution_action`` is ``"block"``. An invalid draft has none (:func:`validate` speaks
+    for it). Never raises."""
     try:
         parsed = parse_draft(draft)
     except DraftError:
@@ -273,6 +277,20 @@ def precautions(
             Precaution(
                 "quantity",
                 f"quantity {_fmt(parsed.quantity)} is above your limit of {_fmt(max_quantity)}",
+                blocking,
+            )
+        )
+    if last is None and (parsed.limit_price is not None or parsed.stop_price is not None):
+        prices = [
+            f"{label} {_fmt(value)}"
+            for label, value in (("limit", parsed.limit_price), ("stop", parsed.stop_price))
+            if value is not None
+        ]
+        out.append(
+            Precaution(
+                "price_unchecked",
+                f"no last price: {' and '.join(prices)} could not be checked against the market "
+                f"(your limit: {_fmt(max_pct)}% away)",
                 blocking,
             )
         )

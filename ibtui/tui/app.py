@@ -460,6 +460,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
         from ibtui.trading import Side, TicketType
         from ibtui.tui.screens.ticket import TicketScreen
 
+        if view.closed and side == "CLOSE":
+            self.notify(f"{view.symbol} was closed today: nothing left to close.")
+            return
         closing = Side.SELL if view.quantity > 0 else Side.BUY
         chosen = closing if side == "CLOSE" else Side(side)
         quote = screen.quotes.get(view.conid)
@@ -471,12 +474,13 @@ class IbtuiApp(App[None], inherit_bindings=False):
             symbol=view.symbol,
             description=view.description,
             side=chosen,
-            quantity=abs(view.quantity) if chosen is closing else None,
+            quantity=abs(view.quantity) if chosen is closing and not view.closed else None,
             kind=TicketType.LMT,
             limit_price=quote.last if quote is not None else view.last,
             currency=view.currency,
             quote=quote,
             cursor_blink=self.cursor_blink,
+            watchlist=self.watchlist,
         )
         self.push_screen(ticket, self._ticket_done)
 
@@ -517,7 +521,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             for screen in self.screen_stack
             if isinstance(screen, PositionsScreen)
             for view in screen.table.views.values()
-            if view.conid == conid
+            if view.conid == conid and not view.closed  # a row closed today holds nothing
         ]
 
     @work(exclusive=True, group="ticket-currency", exit_on_error=False)
@@ -560,6 +564,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             currency=held[0].currency if held else currency if currency is not None else "USD",
             quote=quote,
             cursor_blink=self.cursor_blink,
+            watchlist=self.watchlist,
         )
         self.push_screen(ticket, self._ticket_done)
 

@@ -89,4 +89,5 @@ def quote_view(quote: Quote, received_at: float | None = None) -> QuoteView:
         ask=quote.ask,
         volume=quote.volume,
         traded_at=quote.updated.timestamp() if quote.updated is not None else None,
+        daily_pnl=quote.daily_pnl,
     )

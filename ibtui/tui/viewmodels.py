@@ -102,6 +102,8 @@ class QuoteView:
     ask: Decimal | None = None
     volume: Decimal | None = None
     traded_at: float | None = None  # IBKR's time of the quote (``_updated``), epoch seconds
+    # IBKR's P&L of the day of the account's position in this conid (field 7920), if any
+    daily_pnl: Decimal | None = None
 
     def received(self, at: float) -> QuoteView:
         """This quote stamped with when ibtui received it."""
@@ -145,6 +147,11 @@ class PositionView:
         return f"{self.account_id}:{self.conid}"
 
     @property
+    def closed(self) -> bool:
+        """A position closed today: IBKR keeps it, with no quantity, for the day's P&L."""
+        return not self.quantity
+
+    @property
     def cost_basis(self) -> Decimal | None:
         if self.avg_cost is None:
             return None
@@ -165,23 +172,27 @@ class PositionView:
         last = quote.last
         if last is None:
             return self
-        change = self.change if quote.change is None else quote.change
-        change_pct = self.change_pct if quote.change_pct is None else quote.change_pct
+        view = self
+        if view.closed and quote.daily_pnl is not None and quote.daily_pnl != view.daily_pnl:
+            view = _daily_set(view, quote.daily_pnl)  # a row closed today: IBKR's day for it
+        change = view.change if quote.change is None else quote.change
+        change_pct = view.change_pct if quote.change_pct is None else quote.change_pct
         if (
-            last == self.last
-            and change == self.change
-            and change_pct == self.change_pct
-            and quote.is_close == self.is_close
-            and quote.halted == self.halted
+            last == view.last
+            and change == view.change
+            and change_pct == view.change_pct
+            and quote.is_close == view.is_close
+            and quote.halted == view.halted
         ):
-            return _price_stamped(self, quote.updated_at)
+            return _price_stamped(view, quote.updated_at)
         return _repriced(
-            self, last, change, change_pct, quote.updated_at, quote.is_close, quote.halted
+            view, last, change, change_pct, quote.updated_at, quote.is_close, quote.halted
         )
 
 
 _stamped = _replacer(QuoteView, "updated_at")
 _price_stamped = _replacer(PositionView, "price_at")
+_daily_set = _replacer(PositionView, "daily_pnl")
 _with_prices = _replacer(
     PositionView,
     "last",
@@ -215,7 +226,8 @@ def _repriced(
         change_pct,
         market_value,
         market_value - basis if basis is not None else view.unrealized_pnl,
-        quantity * change * multiplier if change is not None else view.daily_pnl,
+        # a position closed today keeps the day's P&L IBKR gave it (its trades'), not 0 × change
+        quantity * change * multiplier if change is not None and quantity else view.daily_pnl,
         price_at,
         is_close,
         halted,
@@ -223,7 +235,11 @@ def _repriced(
 
 
 def merge_position(old: PositionView | None, new: PositionView) -> PositionView:
-    """A fresh row from the positions endpoint, keeping a newer live price the row already had."""
+    """A fresh row from the positions endpoint, keeping a newer live price the row already had
+    (and, for a position closed today, the day's P&L its quotes gave it: the positions endpoint
+    has none; until one comes, a row that has just closed keeps the day's P&L it had)."""
+    if old is not None and new.closed and new.daily_pnl is None and old.daily_pnl is not None:
+        new = _daily_set(new, old.daily_pnl)
     if old is None or old.price_at is None or old.last is None or new.price_at is not None:
         return new
     return _repriced(
@@ -233,7 +249,8 @@ def merge_position(old: PositionView | None, new: PositionView) -> PositionView:
 
 @dataclass(frozen=True, slots=True)
 class Totals:
-    """Sums in the account's base currency over the rows shown."""
+    """Sums in the account's base currency over the rows shown; ``count`` is of the positions
+    held (rows closed today add their day's P&L, not to the count)."""
 
     currency: str
     count: int
@@ -280,11 +297,12 @@ class Tally:
     ``fx_rate``, kept up to date as rows change: a changed row costs its difference, not a sum
     over every row (exact arithmetic, so nothing drifts)."""
 
-    __slots__ = ("_shares", "_sums", "_unconverted", "currency")
+    __slots__ = ("_closed", "_shares", "_sums", "_unconverted", "currency")
 
     def __init__(self, currency: str, views: Mapping[str, PositionView] | None = None) -> None:
         self.currency = currency
         self._shares: dict[str, Share] = {}
+        self._closed: set[str] = set()  # rows closed today: in the sums, not in the count
         self._sums = [_ZERO, _ZERO, _ZERO, _ZERO]
         self._unconverted = 0
         for key, view in (views or {}).items():
@@ -292,6 +310,10 @@ class Tally:
 
     def put(self, key: str, view: PositionView) -> None:
         """Count ``view`` as row ``key`` (in place of what the row was)."""
+        if view.closed:
+            self._closed.add(key)
+        else:
+            self._closed.discard(key)
         if key in self._shares:
             self.reprice(key, view)
         else:
@@ -319,6 +341,7 @@ class Tally:
     def discard(self, key: str) -> None:
         """Leave row ``key`` out (if it was counted)."""
         old = self._shares.pop(key, _ABSENT)
+        self._closed.discard(key)
         if old is not _ABSENT:
             self._count(old, -1)
 
@@ -336,7 +359,8 @@ class Tally:
 
     def totals(self) -> Totals:
         mv, upl, dpl, rpl = self._sums
-        return Totals(self.currency, len(self._shares), mv, upl, dpl, rpl, self._unconverted)
+        count = len(self._shares) - len(self._closed)
+        return Totals(self.currency, count, mv, upl, dpl, rpl, self._unconverted)
 
 
 class SessionState(StrEnum):

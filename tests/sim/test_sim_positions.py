@@ -78,3 +78,44 @@ async def test_positions_are_cached_until_invalidated(
     clock.advance(sim.config.positions_cache_ttl + 1)
     aged = (await client.get(f"/portfolio/{ACCT}/positions/0")).json()
     assert any(r["conid"] == 8314 and r["position"] == 8.0 for r in aged)
+
+
+async def test_a_position_closed_today_keeps_its_day_figures_until_the_next_day(
+    client: httpx.AsyncClient, clock: ManualClock
+) -> None:
+    """IBKR's portfolio keeps a position closed today as a row with position 0 and the day's
+    realized P&L (TWS's "zero position rows"); it is gone the next trading day."""
+    await brokerage(client)
+    aapl = 265598
+    await client.get("/iserver/marketdata/snapshot", params={"conids": str(aapl)})
+    (held,) = (await client.get(f"/portfolio/{ACCT}/position/{aapl}")).json()
+    sell = {"conid": aapl, "orderType": "MKT", "side": "SELL", "tif": "DAY"}
+    sell["quantity"] = held["position"]
+    reply = (await client.post(f"/iserver/account/{ACCT}/orders", json={"orders": [sell]})).json()
+    assert reply[0]["order_status"] == "Filled"
+    await client.post(f"/portfolio/{ACCT}/positions/invalidate")
+    rows = (await client.get(f"/portfolio/{ACCT}/positions/0")).json()
+    (closed,) = [r for r in rows if r["conid"] == aapl]
+    assert closed["position"] == 0.0 and closed["mktValue"] == 0.0
+    assert closed["unrealizedPnl"] == 0.0
+    realized = closed["realizedPnl"]
+    expected = round(held["unrealizedPnl"] - 1.0, 2)  # sold at the mark, $1 commission
+    assert abs(realized - expected) < held["position"] * 0.05  # within the spread
+    assert (await client.get(f"/portfolio/{ACCT}/position/{aapl}")).json()[0]["position"] == 0
+    ledger = (await client.get(f"/portfolio/{ACCT}/ledger")).json()["USD"]
+    assert ledger["realizedpnl"] == realized
+    # The day's P&L of the closed position is in its snapshot and in the account's.
+    snap = (
+        await client.get(
+            "/iserver/marketdata/snapshot", params={"conids": str(aapl), "fields": "31,7920,79"}
+        )
+    ).json()[0]
+    assert snap["79"] == f"{realized:.2f}"
+    day = float(snap["7920"])
+    assert day != 0.0
+    # The next trading day the row is gone.
+    clock.advance(24 * 3600)
+    await client.post(f"/portfolio/{ACCT}/positions/invalidate")
+    rows = (await client.get(f"/portfolio/{ACCT}/positions/0")).json()
+    assert aapl not in [r["conid"] for r in rows]
+    assert (await client.get(f"/portfolio/{ACCT}/position/{aapl}")).json() == []

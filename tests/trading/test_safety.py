@@ -183,3 +183,22 @@ def test_question_policy_per_message_id() -> None:
     assert question_policy("o451", settings) == "reject"
     assert question_policy("o354", settings) == "ask"
     assert question_policy(None, settings) == "ask"
+
+
+def test_a_limit_or_stop_without_a_last_price_says_it_could_not_be_checked() -> None:
+    """A limit of 1000 on a stock near 156 must not pass as checked while no price has come."""
+    far = replace(DRAFT, limit_price="1000")
+    (only,) = precautions(far, None, OrderSettings())
+    assert only.kind == "price_unchecked" and not only.blocking
+    assert only.message.startswith(
+        "no last price: limit 1,000 could not be checked against the market (your limit: 5"
+    )
+    blocked = check(far, None, OrderSettings(precaution_action="block"))
+    assert not blocked.sendable and blocked.precautions[0].kind == "price_unchecked"
+    stop = replace(DRAFT, order_type=TicketType.STP, limit_price=None, stop_price="90")
+    assert [p.kind for p in precautions(stop, None, OrderSettings())] == ["price_unchecked"]
+    assert "stop 90" in precautions(stop, None, OrderSettings())[0].message
+    # with a price the distance is checked as before
+    assert [p.kind for p in precautions(far, Decimal("156"), OrderSettings())] == [
+        "price_deviation"
+    ]

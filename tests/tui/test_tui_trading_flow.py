@@ -235,3 +235,101 @@ async def test_orders_screen_cancel_modify_and_kill_switch_on_the_simulator(
     events = [e["event"] for e in read_journal(journal_path(tmp_path))]
     for step in ("modify_request", "modify_response", "cancel_request", "kill_switch"):
         assert step in events, (step, events)
+
+
+async def _sell_at_market(backend: ClientBackend, quantity: Decimal, coid: str) -> None:
+    """Sell AAPL at the market straight through the client (questions answered yes)."""
+    from ibtui.ibkr.models import OrderRequest, OrderType, Side
+
+    client = await backend.client()
+    order = OrderRequest(AAPL, Side.SELL, quantity, OrderType.MARKET, coid)
+    result = await client.place_order(PAPER_ACCOUNT, order)
+    while getattr(result, "reply_id", None):
+        result = await client.reply(result.reply_id, confirmed=True)  # type: ignore[attr-defined]
+    await client.positions(PAPER_ACCOUNT, invalidate=True)  # IBKR's cached rows, rebuilt
+
+
+async def test_a_position_closed_today_keeps_its_realized_and_daily_pnl_in_the_totals(
+    tmp_path: Path,
+) -> None:
+    demo, app, backend, _ = environment(tmp_path)
+    key = f"{PAPER_ACCOUNT}:{AAPL}"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        positions = app.screen
+        assert isinstance(positions, PositionsScreen)
+        table = positions.table
+        await wait_for(pilot, lambda: AAPL in positions.quotes and key in table.views)
+        count, start = table.totals().count, held(positions)
+        assert start > 10
+        await _sell_at_market(backend, Decimal(10), "close-1")
+        await wait_for(pilot, lambda: held(positions) == start - 10)
+        partly = table.views[key].realized_pnl
+        assert partly and table.totals().realized_pnl == partly
+        await _sell_at_market(backend, start - 10, "close-2")
+        await wait_for(pilot, lambda: held(positions) == 0, seconds=20)
+
+        # The row stays, dimmed, with no quantity; its realized P&L stays in the totals.
+        closed = table.views[key]
+        assert closed.realized_pnl is not None and closed.realized_pnl != partly
+        assert key in table.visible_keys
+        assert table.cell(key, "quantity").text == "0"
+        assert table.totals().realized_pnl == closed.realized_pnl
+        assert table.totals().count == count - 1  # held positions; the closed row adds its day
+        # Its day's P&L is IBKR's for the day's trades (not 0 × the change).
+        value = demo.sim.broker.position_value(PAPER_ACCOUNT, AAPL, demo.sim.clock.now())
+        assert value is not None and value.closed
+        expected = value.daily.quantize(Decimal("0.01"))
+        await wait_for(pilot, lambda: table.views[key].daily_pnl == expected)
+        others = sum((v.daily_pnl or Decimal(0)) for k, v in table.views.items() if k != key)
+        assert table.totals().daily_pnl == others + expected
+        assert "Rlzd P&L" in str(table._totals_line.render())
+        # Nothing is left to close.
+        table.grid.move_to(key)
+        await pilot.press("x")
+        await pilot.pause()
+        assert app.screen is positions
+    await backend.aclose()
+
+
+async def test_a_ticket_for_an_instrument_not_held_gets_live_prices(tmp_path: Path) -> None:
+    """A ticket asked for from search (SAP, not held) is quoted while it is open; a far limit is
+    never "Ready" as if checked, before or after its first price."""
+    from ibtui.adapters.market import ClientMarketData
+    from ibtui.tui.market import TicketRequested
+
+    sap = 40565311
+    _demo, app, backend, _ = environment(tmp_path)
+    app.market = ClientMarketData(backend.client)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        positions = app.screen
+        assert isinstance(positions, PositionsScreen)
+        await wait_for(pilot, lambda: AAPL in positions.quotes)
+        assert sap not in app.watchlist.polled()
+        app.post_message(TicketRequested(sap, "SAP", "SAP SE", "BUY"))
+        await wait_for(pilot, lambda: isinstance(app.screen, TicketScreen))
+        ticket = app.screen
+        assert isinstance(ticket, TicketScreen) and ticket.quote is None
+        await wait_for(pilot, lambda: ticket.is_mounted)
+        assert sap in app.watchlist.polled()  # the poller quotes it while the ticket is open
+        ticket.query_one("#quantity", Input).value = "5"
+        ticket.query_one("#limit", Input).value = "1000"
+        await pilot.pause()
+        if ticket.quote is None:  # no price yet: the distance could not be checked, and says so
+            assert [p.kind for p in ticket.check.precautions] == ["price_unchecked"]
+        await wait_for(pilot, lambda: ticket.quote is not None, seconds=10)
+        assert ticket.quote is not None and ticket.quote.last is not None
+        assert "waiting for market data" not in str(ticket.query_one("#market").render())
+        await wait_for(
+            pilot, lambda: "price_deviation" in [p.kind for p in ticket.check.precautions]
+        )
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: ticket.preview is not None)
+        await pilot.pause()
+        text = str(ticket.query_one("#ticket-message").render())
+        assert not text.startswith("Ready:") and "despite the warning above" in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is positions)
+        assert sap not in app.watchlist.polled()
+    await backend.aclose()

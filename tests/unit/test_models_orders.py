@@ -199,7 +199,12 @@ def test_protocol_error_gets_the_endpoint_from_the_client() -> None:
 
 @pytest.mark.parametrize(
     ("row", "code"),
-    [({"31": "NaN"}, "31"), ({"84": "Infinity"}, "84"), ({"87": "12.2X"}, "87")],
+    [
+        ({"31": "NaN"}, "31"),
+        ({"84": "Infinity"}, "84"),
+        ({"87": "12.2X"}, "87"),
+        ({"7920": "Undefined"}, "7920"),  # a position's daily P&L: missing, not the row
+    ],
 )
 def test_a_snapshot_field_that_does_not_parse_is_missing_and_logged_by_key(
     row: dict[str, str], code: str, caplog: pytest.LogCaptureFixture

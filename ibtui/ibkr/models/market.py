@@ -48,6 +48,7 @@ F_CLOSE = "7296"
 F_PRIOR_CLOSE = "7741"
 F_MARK = "7635"
 F_VOLUME_EXACT = "7762"
+F_DAILY_PNL = "7920"  # the held (or closed today) position's P&L of the day, raw
 
 QUOTE_FIELDS: tuple[str, ...] = (
     F_LAST,
@@ -67,11 +68,12 @@ QUOTE_FIELDS: tuple[str, ...] = (
     F_CLOSE,
     F_PRIOR_CLOSE,
     F_MARK,
+    F_DAILY_PNL,
     F_AVAILABILITY,
 )
 """The ``fields`` to request so that every Quote attribute can be filled."""
 
-_DATA_FIELDS = frozenset(QUOTE_FIELDS) - {F_SYMBOL, F_AVAILABILITY} | {F_VOLUME_RAW}
+_DATA_FIELDS = frozenset(QUOTE_FIELDS) - {F_SYMBOL, F_AVAILABILITY, F_DAILY_PNL} | {F_VOLUME_RAW}
 _NO_VALUE = (None, "", "Undefined", ".", "-")  # what IBKR sends for "no value yet"
 _SUFFIX = re.compile(r"(.+?)\s*([KMBT])", re.IGNORECASE)
 _MULTIPLIERS = {"K": 10**3, "M": 10**6, "B": 10**9, "T": 10**12}
@@ -155,6 +157,7 @@ class Quote:
     close: Decimal | None = None
     prior_close: Decimal | None = None
     mark: Decimal | None = None
+    daily_pnl: Decimal | None = None  # only for a position of the selected account
     availability: DataAvailability | None = None
     availability_code: str | None = None
     updated: datetime | None = None
@@ -237,6 +240,11 @@ class Quote:
             close=price(F_CLOSE),
             prior_close=price(F_PRIOR_CLOSE),
             mark=price(F_MARK),
+            daily_pnl=_lenient(
+                conid,
+                F_DAILY_PNL,
+                lambda: to_decimal(o.raw(F_DAILY_PNL), f"snapshot {conid} field {F_DAILY_PNL}"),
+            ),
             availability=DataAvailability.parse(code),
             availability_code=code,
             updated=o.ms("_updated"),

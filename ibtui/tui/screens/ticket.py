@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from decimal import Decimal, InvalidOperation
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -45,6 +45,9 @@ from ibtui.tui.format import fmt_price
 from ibtui.tui.trading import PreviewView, QuestionView, Trader
 from ibtui.tui.viewmodels import AccountView, QuoteView
 from ibtui.tui.widgets.footer import Footer
+
+if TYPE_CHECKING:  # the watchlist's module is loaded with the market screens
+    from ibtui.tui.market import Watchlist
 
 __all__ = ["TicketScreen", "parse_ticket"]
 
@@ -146,8 +149,11 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
         currency: str = "USD",
         quote: QuoteView | None = None,
         cursor_blink: bool = True,
+        watchlist: Watchlist | None = None,
     ) -> None:
         super().__init__()
+        self.watchlist = watchlist  # keeps the instrument quoted while the ticket is open
+        self._holding = False
         self.trader = trader
         self.account = account
         self.conid = conid
@@ -255,10 +261,18 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
         yield Footer()  # the ticket's keys, over the footer of the screen under it
 
     def on_mount(self) -> None:
+        if self.watchlist is not None:  # however it was opened, the ticket gets live prices
+            self.watchlist.hold(self.conid)
+            self._holding = True
         for box in self.query(Input):
             box.cursor_blink = self.cursor_blink
         self.query_one("#confirm-row").display = not self.account.paper
         self._refresh()
+
+    def on_unmount(self) -> None:
+        if self._holding and self.watchlist is not None:
+            self.watchlist.release(self.conid)
+            self._holding = False
 
     # --- state ------------------------------------------------------------------------------
     def set_quote(self, quote: QuoteView) -> None:
@@ -324,7 +338,7 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
         )
         self.query_one("#market", Static).update(self._market_text())
         self.query_one("#preview", Static).update(self._preview_text())
-        self.query_one("#ticket-message", Static).update(self.message)
+        self.query_one("#ticket-message", Static).update(self.message or self._ready_text())
         self.query_one("#send-button", Button).disabled = not self.can_send
 
     def _market_text(self) -> str:
@@ -357,6 +371,26 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
         if p.warning:
             lines.append(f"IBKR warns: {p.warning}")
         return "\n".join(lines)
+
+    def _ready_text(self) -> str:
+        """After a good preview: ready to send, or ready but with the warnings above (a price
+        that could not be checked is never passed off as checked). Drawn anew as quotes come,
+        so a warning that a first quote clears, or raises, shows at once."""
+        draft, preview = self.draft, self.preview
+        if draft is None or preview is None or preview.error or self._previewed != draft:
+            return ""
+        if not self.check.sendable:
+            return ""
+        warnings = self.check.warnings
+        if any(p.kind in ("price_unchecked", "no_price") for p in warnings):
+            return (
+                f"Previewed, not checked against the market (see above): {draft.describe()}. "
+                "ctrl+s sends it anyway."
+            )
+        if warnings:
+            noun = "warning" if len(warnings) == 1 else "warnings"
+            return f"Ready despite the {noun} above: {draft.describe()}. ctrl+s sends it anyway."
+        return f"Ready: {draft.describe()}. ctrl+s sends it to IBKR."
 
     @property
     def can_send(self) -> bool:
@@ -438,9 +472,7 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
         if self.draft != draft:  # changed while IBKR answered: that preview is for another order
             return
         self.preview, self._previewed = preview, draft
-        self.message = (
-            "" if preview.error else f"Ready: {draft.describe()}. ctrl+s sends it to IBKR."
-        )
+        self.message = ""  # the ready line is drawn from the check as it stands (_ready_text)
         self._refresh(keep_preview=True)
 
     def action_send(self) -> None:

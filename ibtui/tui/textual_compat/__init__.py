@@ -8,6 +8,8 @@ public API only.
 
 - :mod:`.styles_cache`: the styles cache's memory leak (Textualize/textual#6665); Textual-wide.
 - :mod:`.footer`: the footer's memory leak (Textualize/textual#6666); a widget class.
+- :mod:`.background`: a screen under a pop-up repainted in full every frame (a loop that came
+  with Textualize/textual#6307); Textual-wide.
 - :mod:`.display`: the seam to the terminal writer (only changed cells, benchmark 4); per app.
 
 Speed patches stay only while they buy at least 10% of a benchmark's figure. Three did not and
@@ -33,6 +35,7 @@ from typing import Any
 from textual.app import App
 
 from ibtui.tui.terminal import TerminalWriter
+from ibtui.tui.textual_compat.background import quiet_background_refresh
 from ibtui.tui.textual_compat.display import install_terminal_writer
 from ibtui.tui.textual_compat.styles_cache import release_styles_caches
 
@@ -42,6 +45,7 @@ __all__ = ["PATCHES", "apply_patches", "install", "patched", "revert_patches"]
 # it was not applied: already applied, or Textual is not what it was written for).
 PATCHES: dict[str, Callable[[], Callable[[], None] | None]] = {
     "styles_cache": release_styles_caches,
+    "background_refresh": quiet_background_refresh,
 }
 _undo: dict[str, Callable[[], None]] = {}
 

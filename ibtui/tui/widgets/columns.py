@@ -96,6 +96,8 @@ class CellStyles:
 _ZERO = Decimal(0)
 
 Value = Callable[[PositionView], Decimal | str | None]
+# The columns a position closed today still shows in colour (the rest of its row is dimmed).
+DAY_FIGURES = frozenset({"daily_pnl", "realized_pnl"})
 Formatter = Callable[[PositionView, Decimal | str | None], str]
 
 
@@ -114,8 +116,8 @@ class Column:
         raw = self.value(view)
         text = self.formatter(view, raw)
         tone = Tone.PLAIN
-        if stale and self.price_dependent:
-            tone = Tone.STALE
+        if (stale and self.price_dependent) or (view.closed and self.key not in DAY_FIGURES):
+            tone = Tone.STALE  # a price not live; a position closed today: dimmed but its day
         elif self.signed_tone and isinstance(raw, Decimal) and not raw.is_zero():
             tone = Tone.UP if raw > 0 else Tone.DOWN
         style = styles.for_tone(tone) if styles is not None else None

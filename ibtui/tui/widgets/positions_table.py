@@ -291,7 +291,10 @@ class PositionsTable(Vertical):
             for key in by_conid.get(conid, ()):
                 old = views[key]
                 view = views[key] = old.with_quote(quote)
-                if view.market_value is not old.market_value:
+                if (
+                    view.market_value is not old.market_value
+                    or view.daily_pnl is not old.daily_pnl  # a closed row's day, from IBKR
+                ):
                     moved = True
                     if reprice is not None:
                         reprice(key, view)
