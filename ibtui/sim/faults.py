@@ -1,6 +1,11 @@
 """Faults a test can script: latency, 5xx, timeouts, dropped connections, lost responses, and
 one-shot events (forced LST expiry, a competing login, the nightly reset).
 
+The order path's misbehaviour has names too (:data:`ORDER_KINDS`): ``reply503`` (IBKR's rule
+that any other request between an order's question and its reply withdraws the question: the
+reply then answers 503 and nothing is placed), ``post429carried`` and ``post5xxcarried`` (the
+order POST is carried out, then answered 429 or 500: the order works, the client hears a failure).
+
 Rules match a path prefix (default: the whole API) and optionally a set of methods; ``count``
 limits how many requests a rule hits (None = until removed) and ``rate`` is the probability it
 hits a matching request (seeded RNG, so runs repeat).
@@ -9,12 +14,35 @@ hits a matching request (seeded RNG, so runs repeat).
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["Action", "FaultRule", "Faults"]
+__all__ = ["ORDER_KINDS", "Action", "FaultRule", "Faults"]
 
 API = "/v1/api/"
+
+# The order path's misbehaviour, by name: (what it does, the rule's defaults).
+ORDER_KINDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "reply503": (
+        "a request between an order's question and its reply withdraws the question: the reply "
+        "answers 503 and nothing is placed",
+        {},
+    ),
+    "post429carried": (
+        "an order POST (place, modify, reply) is carried out, then answered 429",
+        {"count": 1, "status": 429},
+    ),
+    "post5xxcarried": (
+        "an order POST (place, modify, reply) is carried out, then answered `status` (500)",
+        {"count": 1, "status": 500},
+    ),
+}
+# What post429carried / post5xxcarried hit: placements, modifications and replies (not what-if).
+_ORDER_POST = re.compile(
+    r"/v1/api/iserver/(account/[^/]+/orders|account/[^/]+/order/[^/]+|reply/[^/]+)/?$"
+)
 
 
 @dataclass
@@ -62,10 +90,14 @@ class Faults:
         self._expire_lsts = expire_lsts
         self._competing_login = competing_login
         self._nightly_reset = nightly_reset
+        self.order_rules: list[FaultRule] = []  # ORDER_KINDS' rules, asked by the order path
 
     # -- scripting ------------------------------------------------------------------------------
     def add(self, rule: FaultRule) -> FaultRule:
-        self.rules.append(rule)
+        if rule.kind in ORDER_KINDS:
+            self.order_rules.append(rule)
+        else:
+            self.rules.append(rule)
         return rule
 
     def latency(
@@ -112,11 +144,28 @@ class Faults:
         """Handle the request (e.g. the order IS placed), then break the connection."""
         return self.add(FaultRule("drop_response", path, _methods(methods or {"POST"}), count))
 
+    def reply503(self, *, count: int | None = None) -> FaultRule:
+        """IBKR's rule for order questions: any other request of the session between a question
+        and its reply withdraws the question; the reply then answers 503 and nothing is placed."""
+        return self.add(FaultRule("reply503", count=count))
+
+    def post_carried(
+        self, status: int = 500, *, path: str = API, count: int | None = 1
+    ) -> FaultRule:
+        """Carry out the next order POST (placement, modification or reply; ``path`` narrows
+        it), then answer ``status`` (429, 500 or 503) instead of its answer."""
+        if status not in (429, 500, 503):
+            raise ValueError("a carried-out order POST is answered 429, 500 or 503")
+        kind = "post429carried" if status == 429 else "post5xxcarried"
+        return self.add(FaultRule(kind, path, count=count, status=status))
+
     def remove(self, rule: FaultRule) -> None:
         self.rules = [r for r in self.rules if r is not rule]
+        self.order_rules = [r for r in self.order_rules if r is not rule]
 
     def clear(self) -> None:
         self.rules.clear()
+        self.order_rules.clear()
 
     # -- one-shot events ------------------------------------------------------------------------
     def expire_lsts(self) -> None:
@@ -156,6 +205,37 @@ class Faults:
         if outcome.kind == "timeout":
             return Action(delay=delay, hang=outcome.seconds)
         return Action(delay=delay, drop=True)
+
+    # -- asked by the order path ------------------------------------------------------------------
+    def withdraws_questions(self, method: str, path: str) -> bool:
+        """Does this request withdraw the session's open order questions (``reply503``)? Every
+        request but a reply does while the rule is on."""
+        if path.startswith(API + "iserver/reply/"):
+            return False
+        for rule in self.order_rules:
+            if rule.kind == "reply503" and rule.matches(method, path):
+                return True
+        return False
+
+    def question_withdrawn(self) -> None:
+        """A reply came for a withdrawn question (it is answered 503): counted as a hit."""
+        for rule in self.order_rules:
+            if rule.kind == "reply503":
+                rule.hits += 1
+                return
+
+    def carried_answer(self, method: str, path: str) -> int | None:
+        """The status to answer instead, after carrying out this order POST, if a
+        ``post429carried`` / ``post5xxcarried`` rule hits it."""
+        if method != "POST" or _ORDER_POST.match(path) is None:
+            return None
+        for rule in self.order_rules:
+            if rule.kind == "reply503" or not rule.matches(method, path):
+                continue
+            if rule.rate >= 1.0 or self._rng.random() < rule.rate:
+                rule.hits += 1
+                return rule.status
+        return None
 
 
 def _methods(methods: set[str] | None) -> frozenset[str] | None:
