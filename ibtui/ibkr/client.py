@@ -4,9 +4,11 @@ Every request goes through one core (:meth:`IbkrClient._call`): a pacing slot, t
 (the ``httpx.Auth`` on the injected client signs and renews the LST), IBKR's error envelopes
 mapped to :mod:`ibtui.ibkr.errors`, automatic retries for idempotent requests only, and the
 typed models of :mod:`ibtui.ibkr.models` as results. An order POST is never sent twice: when its
-outcome is unknown (timeout, dropped connection, 5xx) the caller gets
-:class:`~ibtui.ibkr.errors.OrderOutcomeUnknownError` and reconciles by ``cOID``. A 429 is not
-unknown: IBKR refused the request unhandled, so it is sent again after the pacer's penalty.
+outcome is unknown (timeout, dropped connection, 5xx, and 429 too: IBKR has been seen to carry an
+order out and answer 429, and a resend then meets its duplicate-cOID check) the caller gets
+:class:`~ibtui.ibkr.errors.OrderOutcomeUnknownError` and reconciles by ``cOID``. A cancel
+answered 429 is sent again after the pacer's penalty. While an order question is open every
+other request waits at the :class:`~ibtui.ibkr.gate.QuestionGate` (:attr:`question_gate`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ibtui.ibkr.errors import (
     error_from_response,
     is_order_action_path,
 )
+from ibtui.ibkr.gate import QuestionGate
 from ibtui.ibkr.models import (
     POSITIONS_PAGE_SIZE,
     QUOTE_FIELDS,
@@ -94,6 +97,7 @@ class IbkrClient:
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self._accounts_queried = False
+        self.question_gate = QuestionGate()  # held by the order service while IBKR asks
 
     def __repr__(self) -> str:
         return f"IbkrClient(base_url={self._base!r})"
@@ -108,6 +112,8 @@ class IbkrClient:
             method != "GET" and is_order_action_path(endpoint) and not endpoint.endswith("/whatif")
         )
         coid = _coid_of(body) if order else None
+        if not order:  # nothing but the order's own actions while its question is open
+            await self.question_gate.wait()
         for _ in range(_MAX_429_RETRIES + 1):
             async with self.pacer.slot(method, endpoint):
                 try:
@@ -133,9 +139,11 @@ class IbkrClient:
                         endpoint, f"cannot reach the server ({type(exc).__name__})"
                     ) from exc
             if response.status_code == 429:
-                # Refused before it was handled, so even an order action goes again once the
-                # penalty is over: nothing was placed (and its cOID guards against a second).
                 self.pacer.penalize(endpoint, _retry_after(response), method=method)
+                if order and method == "POST":  # it may have been carried out: never resent
+                    raise OrderOutcomeUnknownError(
+                        coid or "", "IBKR answered 429 (too many requests)", endpoint=endpoint
+                    )
                 continue
             self.pacer.record_success(endpoint, method=method)
             if response.status_code >= 500 and order:

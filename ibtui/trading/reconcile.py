@@ -20,6 +20,7 @@ from ibtui.trading.outcomes import (
     SubmitOutcome,
     SubmitStatus,
     UnresolvedOrder,
+    state_word,
 )
 from ibtui.trading.record import Recorder
 from ibtui.trading.safety import ParsedDraft
@@ -108,8 +109,8 @@ class Reconciler:
         )
         return SubmitOutcome(
             SubmitStatus.ACCEPTED,
-            f"accepted: order {live.order_id} {live.status.value} (found by its cOID after: "
-            f"{reason})",
+            f"{state_word(live.status)}: order {live.order_id} {live.status.value} (found by its "
+            f"cOID after: {reason})",
             coid=coid,
             order_id=live.order_id,
             order_status=live.status,
