@@ -82,11 +82,18 @@ class QuestionGate:
         try:
             yield
         finally:
-            if self._holder is task:
-                self._holder = None
-                if self._released is not None:
-                    self._released.set()
-                self._released = None
+            self.release()
+
+    def release(self) -> None:
+        """End the current task's hold now (the questions are over: a reconciliation that
+        follows need not keep the console waiting). Does nothing for another task."""
+        task = asyncio.current_task()
+        if task is None or self._holder is not task:
+            return
+        self._holder = None
+        if self._released is not None:
+            self._released.set()
+        self._released = None
 
     async def wait(self) -> None:
         """Return when no question holds the session (at once for the holding task itself),

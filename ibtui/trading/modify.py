@@ -169,6 +169,7 @@ class Modifier:
     ) -> SubmitOutcome:
         """A change whose fate is unknown: read the order back; the change is in effect when its
         quantity and prices are the ones sent. Never sent again."""
+        self.client.question_gate.release()  # no question is open any more: the console goes on
         try:
             status = await self.client.order_status(order_id)
         except IbkrError:

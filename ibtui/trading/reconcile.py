@@ -76,6 +76,7 @@ class Reconciler:
     ) -> SubmitOutcome:
         order = describe_parsed(parsed)
         self.unknown[parsed] = UnresolvedOrder(coid, order)  # held until its fate is known
+        self.client.question_gate.release()  # no question is open any more: the console goes on
         await self.recorder.note("unknown_outcome", coid, reason=reason, order=order)
         found = await self.find(coid)
         if found is not None:

@@ -80,6 +80,18 @@ async def test_a_second_order_on_the_session_waits_for_the_first() -> None:
     assert order == ["first", "first, nested", "second"]
 
 
+async def test_the_holder_may_end_its_hold_early() -> None:
+    gate = QuestionGate(limit=30)
+    log: list[str] = []
+    async with gate.hold():
+        waiter = asyncio.create_task(_waiter(gate, log, "poller"))
+        await asyncio.sleep(0.01)
+        assert not waiter.done()
+        gate.release()  # the questions are over; a reconciliation follows
+        await asyncio.wait_for(waiter, 2)
+        assert not gate.held and log == ["poller"]
+
+
 def test_the_limit_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         QuestionGate(limit=0)
