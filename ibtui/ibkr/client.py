@@ -112,8 +112,6 @@ class IbkrClient:
             method != "GET" and is_order_action_path(endpoint) and not endpoint.endswith("/whatif")
         )
         coid = _coid_of(body) if order else None
-        if not order:  # nothing but the order's own actions while its question is open
-            await self.question_gate.wait()
         for _ in range(_MAX_429_RETRIES + 1):
             async with self.pacer.slot(method, endpoint):
                 try:
@@ -187,7 +185,11 @@ class IbkrClient:
         while True:
             attempt += 1
             try:
-                data = await self._send(method, path, params, body)
+                # nothing but the order's own actions while its question is open
+                async with self.question_gate.passage(
+                    order_action=_is_order_action(method, endpoint)
+                ):
+                    data = await self._send(method, path, params, body)
                 try:
                     return parse(data)
                 except ProtocolError as exc:
@@ -435,6 +437,11 @@ class IbkrClient:
 
 def _ignore(payload: object) -> None:
     """For endpoints whose answer carries nothing beyond success."""
+
+
+def _is_order_action(method: str, endpoint: str) -> bool:
+    """A placement, reply, modification or cancel (not a what-if, not a read)."""
+    return method != "GET" and is_order_action_path(endpoint) and not endpoint.endswith("/whatif")
 
 
 def _coid_of(body: object) -> str | None:

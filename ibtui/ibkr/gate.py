@@ -6,7 +6,9 @@ same session between the question and its reply can withdraw it (the reply then 
 *holds* the gate, and every other request of the client (the poller's quotes and positions, the
 keep-alive, charts, the orders screen) waits in :meth:`QuestionGate.wait` before it is sent.
 Order actions (placements, replies, modifications, cancels) are never held: the order's own
-replies must go, and a cancel or the kill switch is never held up by a question.
+replies must go, and a cancel or the kill switch is never held up by a question. A hold starts
+once the requests already on the wire are answered (:meth:`QuestionGate.passage` counts them):
+one sent just before the order could otherwise reach IBKR just after its question.
 
 The hold is bounded: a trader who leaves a question open does not starve the session. After
 ``limit`` seconds (:data:`QUESTION_HOLD_SECONDS`, counted again from each new question of a
@@ -21,11 +23,15 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 
-__all__ = ["QUESTION_HOLD_SECONDS", "QuestionGate"]
+__all__ = ["DRAIN_SECONDS", "QUESTION_HOLD_SECONDS", "QuestionGate"]
 
 QUESTION_HOLD_SECONDS = 30.0
 """How long an open question holds the session's other requests (IBKR's reply ids live about a
 minute; the trader has half of it to answer each question)."""
+
+
+DRAIN_SECONDS = 5.0
+"""How long an order waits for the requests already on the wire to be answered before it goes."""
 
 
 class QuestionGate:
@@ -35,15 +41,19 @@ class QuestionGate:
         self,
         limit: float = QUESTION_HOLD_SECONDS,
         *,
+        drain: float = DRAIN_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if limit <= 0:
             raise ValueError("the question hold needs a positive limit")
         self.limit = limit
+        self.drain = drain
         self._clock = clock
         self._holder: asyncio.Task[object] | None = None
         self._deadline = 0.0
         self._released: asyncio.Event | None = None
+        self._on_the_wire = 0  # other requests sent and not yet answered
+        self._quiet: asyncio.Event | None = None  # set when the last of them is answered
 
     def __repr__(self) -> str:
         return f"QuestionGate(limit={self.limit:g}, held={self.held})"
@@ -80,9 +90,41 @@ class QuestionGate:
         if released is not None:
             released.set()  # an expired earlier hold: wake anyone still waiting on it
         try:
+            await self._until_quiet()  # a request already on the wire would come in between
+            self.rearm()
             yield
         finally:
             self.release()
+
+    async def _until_quiet(self) -> None:
+        """Wait (at most ``drain`` seconds) until the requests already sent are answered."""
+        until = self._clock() + self.drain
+        while self._on_the_wire > 0:
+            remaining = until - self._clock()
+            if remaining <= 0:
+                return
+            self._quiet = self._quiet or asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._quiet.wait()
+
+    @contextlib.asynccontextmanager
+    async def passage(self, *, order_action: bool) -> AsyncIterator[None]:
+        """Around one request of the client: an order action goes at once; any other request
+        waits while a question holds the session (:meth:`wait`), and is counted while it is on
+        the wire, so that a hold starts only once it is answered."""
+        if order_action:
+            yield
+            return
+        await self.wait()
+        self._on_the_wire += 1
+        try:
+            yield
+        finally:
+            self._on_the_wire -= 1
+            if self._on_the_wire == 0 and self._quiet is not None:
+                self._quiet.set()
+                self._quiet = None
 
     def release(self) -> None:
         """End the current task's hold now (the questions are over: a reconciliation that

@@ -92,6 +92,47 @@ async def test_the_holder_may_end_its_hold_early() -> None:
         assert not gate.held and log == ["poller"]
 
 
+async def test_a_hold_starts_once_the_requests_on_the_wire_are_answered() -> None:
+    gate = QuestionGate(limit=30)
+    log: list[str] = []
+    answered = asyncio.Event()
+
+    async def quotes() -> None:
+        async with gate.passage(order_action=False):
+            log.append("quotes sent")
+            await answered.wait()
+            log.append("quotes answered")
+
+    async def order() -> None:
+        async with gate.hold(), gate.passage(order_action=True):
+            log.append("order sent")
+
+    on_the_wire = asyncio.create_task(quotes())
+    await asyncio.sleep(0.01)
+    placing = asyncio.create_task(order())
+    await asyncio.sleep(0.02)
+    assert log == ["quotes sent"]  # the order waits: the quotes could reach IBKR after it
+    answered.set()
+    await asyncio.gather(on_the_wire, placing)
+    assert log == ["quotes sent", "quotes answered", "order sent"]
+
+
+async def test_a_request_stuck_on_the_wire_holds_the_order_back_for_at_most_the_drain() -> None:
+    gate = QuestionGate(limit=0.1, drain=0.15)
+    stuck = asyncio.Event()
+
+    async def stalled() -> None:
+        async with gate.passage(order_action=False):
+            await stuck.wait()
+
+    task = asyncio.create_task(stalled())
+    await asyncio.sleep(0.01)
+    async with asyncio.timeout(2):
+        async with gate.hold():
+            assert gate.held and not gate.expired  # the question's own time starts now
+    task.cancel()
+
+
 def test_the_limit_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         QuestionGate(limit=0)
