@@ -4,9 +4,11 @@ Every request goes through one core (:meth:`IbkrClient._call`): a pacing slot, t
 (the ``httpx.Auth`` on the injected client signs and renews the LST), IBKR's error envelopes
 mapped to :mod:`ibtui.ibkr.errors`, automatic retries for idempotent requests only, and the
 typed models of :mod:`ibtui.ibkr.models` as results. An order POST is never sent twice: when its
-outcome is unknown (timeout, dropped connection, 5xx) the caller gets
-:class:`~ibtui.ibkr.errors.OrderOutcomeUnknownError` and reconciles by ``cOID``. A 429 is not
-unknown: IBKR refused the request unhandled, so it is sent again after the pacer's penalty.
+outcome is unknown (timeout, dropped connection, 5xx, and 429 too: IBKR has been seen to carry an
+order out and answer 429, and a resend then meets its duplicate-cOID check) the caller gets
+:class:`~ibtui.ibkr.errors.OrderOutcomeUnknownError` and reconciles by ``cOID``. A cancel
+answered 429 is sent again after the pacer's penalty. While an order question is open every
+other request waits at the :class:`~ibtui.ibkr.gate.QuestionGate` (:attr:`question_gate`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from ibtui.ibkr.errors import (
     error_from_response,
     is_order_action_path,
 )
+from ibtui.ibkr.gate import QuestionGate
 from ibtui.ibkr.http_client import read_body
 from ibtui.ibkr.models import (
     POSITIONS_PAGE_SIZE,
@@ -118,6 +121,7 @@ class IbkrClient:
         self.gate = BrokerageGate(self.recovery, sleep)
         self.tokens = tokens  # to start over after a run of 410 Gone (None: never)
         self.selected_account: str | None = None  # as IBKR last said or was told
+        self.question_gate = QuestionGate()  # held by the order service while IBKR asks
 
     def __repr__(self) -> str:
         return f"IbkrClient(base_url={self._base!r})"
@@ -170,12 +174,14 @@ class IbkrClient:
                         ) from exc
                     raise
             if response.status_code == 429:
-                _log.warning(
-                    "%s %s: 429 (too many requests); waiting out IBKR's penalty", method, endpoint
-                )
-                # Refused before it was handled, so even an order action goes again once the
-                # penalty is over: nothing was placed (and its cOID guards against a second).
+                _log.warning("%s %s: 429 (too many requests)", method, endpoint)
                 wait = self.pacer.penalize(endpoint, _retry_after(response), method=method)
+                if order and method == "POST":  # it may have been carried out: never resent
+                    raise OrderOutcomeUnknownError(
+                        coid or "", "IBKR answered 429 (too many requests)", endpoint=endpoint
+                    )
+                # Refused before it was handled: anything else goes again once the penalty is
+                # over (a cancel too: cancelling twice is harmless)
                 refuse_long_wait(endpoint, wait)
                 continue
             self.pacer.record_success(endpoint, method=method)
@@ -227,7 +233,11 @@ class IbkrClient:
             try:
                 if iserver:  # after an init: wait for it, and the accounts come first
                     await self.gate.wait_ready(self._list_accounts)
-                data = await self._send(method, path, params, body)
+                # nothing but the order's own actions while its question is open
+                async with self.question_gate.passage(
+                    order_action=_is_order_action(method, endpoint)
+                ):
+                    data = await self._send(method, path, params, body)
                 try:
                     return parse(data)
                 except ProtocolError as exc:
@@ -594,6 +604,11 @@ _EMPTY_BODY = {"Content-Length": "0"}
 
 def _ignore(payload: object) -> None:
     """For endpoints whose answer carries nothing beyond success."""
+
+
+def _is_order_action(method: str, endpoint: str) -> bool:
+    """A placement, reply, modification or cancel (not a what-if, not a read)."""
+    return method != "GET" and is_order_action_path(endpoint) and not endpoint.endswith("/whatif")
 
 
 def _coid_of(body: object) -> str | None:
