@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import sys
 import time
-import weakref
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, ClassVar
 
@@ -45,6 +43,7 @@ from ibtui.tui.market_screens import (
 )
 from ibtui.tui.poller import Poller, PollSettings
 from ibtui.tui.protocols import Broker, LoginFlow
+from ibtui.tui.runtime import SettledFreeze, console_runtime
 from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.viewmodels import AccountView, PositionView, SessionState
@@ -64,14 +63,6 @@ ACCOUNTS_RETRY_SECONDS = 5.0
 ACCOUNTS_RETRY_MAX = 60.0
 _ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 ORDER_WATCH_SECONDS = 5.0  # IBKR's live-orders pacing: one request every 5 s
-# How long the event loop may hold the GIL while Textual's output thread waits for it (Python's
-# default is 5 ms, and a frame's write waits for it several times: for the queue, after the write,
-# for the flush); see run_app.
-OUTPUT_SWITCH_INTERVAL = 0.001
-# Seconds after an account's first prices are shown at which what the console holds is frozen out
-# of the cyclic garbage collector's walks (see IbtuiApp._freeze_when_settled).
-SETTLE_SECONDS = 2.0
-SETTLE_TRIES = 15  # waits of SETTLE_SECONDS for a replaced account's screen to be freed
 _SCREENS = (Path(__file__).parent / "screens").resolve()
 _LOGIN = "ibtui.tui.screens.login"
 _LOCK = "ibtui.tui.screens.lock"
@@ -194,9 +185,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.remember_account = remember_account
         self.accounts: list[AccountView] = []
         self.account: AccountView | None = None
-        self.freeze_settled = freeze_settled  # run_app's console: see _freeze_when_settled
-        self._frozen = False
-        self._replaced: weakref.ref[PositionsScreen] | None = None  # the last account's screen
+        self.freeze_settled = freeze_settled  # run_app's console: see SettledFreeze
+        self.settled_freeze = SettledFreeze(sleep)
         # Checking the keymap's ids needs every screen's bindings: only when there is one.
         known = binding_ids((type(self), *binding_classes())) if keymap else set()
         self.keymap_problems: list[KeymapProblem] = apply_keymap(self, keymap or {}, known)
@@ -361,11 +351,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
 
     def open_account(self, account: AccountView) -> None:
         """Show ``account``'s positions and poll for it (replacing any previous account)."""
-        if self._frozen:  # the previous account's screen is collected once it is gone
-            gc.unfreeze()
-            self._frozen = False
-        if isinstance(self.screen, PositionsScreen):
-            self._replaced = weakref.ref(self.screen)
+        shown = self.screen
+        self.settled_freeze.replacing(shown if isinstance(shown, PositionsScreen) else None)
         screen = PositionsScreen(
             account,
             clock=self.clock,
@@ -385,28 +372,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
 
     @work(exclusive=True, group="settle")
     async def _freeze_when_settled(self, screen: PositionsScreen) -> None:
-        """Once an account's first prices are shown and its screen has settled, collect the
-        garbage once and freeze what is left (``gc.freeze``): the collector no longer walks it.
-
-        With 1,000 positions the console holds about 100,000 objects that live as long as the
-        account is shown (rows, cells, widgets, caches). Each full collection walked them all
-        (about 50 ms, every twenty ticks or so) and each middle-generation collection many of
-        them: frozen, a tick's collections take about half as long. Opening another account
-        unfreezes them (:meth:`open_account`), and nothing is frozen while the replaced screen
-        is still held (its workers end a moment after it is gone): frozen, its cycles would never
-        be freed. A replaced screen still held after ``SETTLE_TRIES`` waits is held for good: then
-        nothing is frozen, rather than collecting everything every ``SETTLE_SECONDS``."""
-        await screen.priced.wait()
-        for _ in range(SETTLE_TRIES):  # then it is held for good: nothing is frozen
-            await self.sleep(SETTLE_SECONDS)
-            if screen not in self.screen_stack:
-                return
-            gc.collect()
-            if self._replaced is None or self._replaced() is None:
-                self._replaced = None
-                gc.freeze()
-                self._frozen = True
-                return
+        await self.settled_freeze.when_settled(screen, lambda: screen in self.screen_stack)
 
     @work(exclusive=True, group="poller")
     async def poll(self, account: AccountView, screen: PositionsScreen) -> None:
@@ -726,7 +692,7 @@ def run_app(
     watchlist: Watchlist | None = None,
 ) -> int:
     """Run the console until the user quits, in the :func:`console_runtime` and freezing what
-    an account's screen holds once it has settled (``IbtuiApp._freeze_when_settled``); the exit
+    an account's screen holds once it has settled (:class:`SettledFreeze`); the exit
     code for the command line. Textual's patches (:mod:`ibtui.tui.textual_compat`) are applied
     here, once, and the app writes through the terminal writer."""
     textual_compat.apply_patches()
@@ -749,25 +715,3 @@ def run_app(
     with console_runtime():
         app.run()
     return app.return_code or 0
-
-
-@contextlib.contextmanager
-def console_runtime() -> Iterator[None]:
-    """The interpreter's settings while the console runs; the previous ones are back afterwards.
-
-    Python hands the GIL to a waiting thread after ``OUTPUT_SWITCH_INTERVAL`` instead of 5 ms:
-    Textual writes each frame from a thread of its own, which took the GIL back from a busy event
-    loop two or three times a frame, so a frame reached the terminal 5-20 ms after it was drawn
-    (the account picker at start, each tick's prices). The threads that ask for the GIL
-    (Textual's output and input threads) are idle otherwise, so this costs nothing while nothing
-    is written.
-
-    The cyclic garbage collector keeps Python's thresholds: a young threshold of 10,000 cut a
-    1,000-position tick's collections from about 7 ms to 1 ms, but in a ten-minute run with
-    5,000 positions the memory then grew by 5 MB a minute (0.02 MB with Python's)."""
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(interval, OUTPUT_SWITCH_INTERVAL))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(interval)
