@@ -27,7 +27,6 @@ from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Static
 
 from ibtui.tui import keymap as ids
 from ibtui.tui import textual_compat
@@ -47,6 +46,7 @@ from ibtui.tui.runtime import SettledFreeze, console_runtime
 from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.viewmodels import AccountView, PositionView, SessionState
+from ibtui.tui.widgets.connecting import ConnectingStatus
 from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.positions_grid import PositionsGrid
 from ibtui.tui.widgets.positions_table import PositionsTable
@@ -59,8 +59,6 @@ if TYPE_CHECKING:
 
 __all__ = ["IbtuiApp", "console_runtime", "run_app"]
 
-ACCOUNTS_RETRY_SECONDS = 5.0
-ACCOUNTS_RETRY_MAX = 60.0
 _ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 ORDER_WATCH_SECONDS = 5.0  # IBKR's live-orders pacing: one request every 5 s
 _SCREENS = (Path(__file__).parent / "screens").resolve()
@@ -170,7 +168,6 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.order_watch_seconds = ORDER_WATCH_SECONDS
         self.working_orders: list[OrderView] = []  # as the order watcher last saw them
         self._quit_question: QuestionScreen | None = None
-        self._retry_now = asyncio.Event()
         self.key_order = KeyOrder(self, super().on_event)
         self.broker = broker
         self.poller: Poller | None = None  # the current account's
@@ -196,7 +193,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
             self.keymap_problems.append(KeymapProblem("theme", f"unknown theme {theme!r}"))
 
     def compose(self) -> ComposeResult:
-        yield Static("Connecting to IBKR…", id="connecting")
+        self.connecting = ConnectingStatus(id="connecting")
+        yield self.connecting
         yield Footer()
 
     async def on_event(self, event: events.Event) -> None:
@@ -241,31 +239,11 @@ class IbtuiApp(App[None], inherit_bindings=False):
             self.load_accounts()
 
     # --- accounts -----------------------------------------------------------------------------
-    @work(exclusive=True, group="accounts")
-    async def load_accounts(self) -> None:
-        status = self.query_one("#connecting", Static)
-        delay = ACCOUNTS_RETRY_SECONDS
-        while True:
-            self._retry_now.clear()
-            try:
-                self.accounts = list(await self.broker.accounts())
-                break
-            except Exception as exc:  # shown; retried until it works or the user quits
-                problem = f"Could not connect to IBKR: {exc}"
-                if getattr(exc, "needs_attention", False):  # retrying cannot cure it
-                    status.update(f"{problem}\n\nFix that, then press r to try again.")
-                    await self._retry_now.wait()
-                    continue
-                for left in range(max(1, round(delay)), 0, -1):  # a visible countdown
-                    status.update(f"{problem}\n\nRetrying in {left} s (r: now).")
-                    try:
-                        await asyncio.wait_for(self._retry_now.wait(), 1.0)
-                        break
-                    except TimeoutError:
-                        pass
-                delay = min(delay * 2, ACCOUNTS_RETRY_MAX)
-            status.update("Connecting to IBKR…")
-        status.update("Connected.")
+    def load_accounts(self) -> None:
+        self.connecting.load(self.broker, self._accounts_loaded)
+
+    def _accounts_loaded(self, accounts: list[AccountView]) -> None:
+        self.accounts = accounts
         remembered = [a for a in self.accounts if a.account_id == self.last_account]
         if remembered:
             self.open_account(remembered[0])
@@ -389,7 +367,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         await poller.run()
 
     def action_retry(self) -> None:
-        self._retry_now.set()
+        self.connecting.retry_now()
 
     # --- a competing login --------------------------------------------------------------------
     def session_changed(self, state: SessionState) -> None:
