@@ -25,7 +25,7 @@ from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
-from textual.notifications import SeverityLevel
+from textual.message import Message
 from textual.screen import Screen
 
 from ibtui.tui import keymap as ids
@@ -40,12 +40,15 @@ from ibtui.tui.market_screens import (
     open_search,
     open_watchlist,
 )
+from ibtui.tui.messages import PositionsUpdated, SessionStateChanged
+from ibtui.tui.order_watch import MIN_POLL_INTERVAL, OrdersUpdated, OrderWatch, tell_order_news
 from ibtui.tui.poller import Poller, PollSettings
 from ibtui.tui.protocols import Broker, LoginFlow
 from ibtui.tui.runtime import SettledFreeze, console_runtime
 from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
 from ibtui.tui.screens.positions import PositionsScreen
-from ibtui.tui.viewmodels import AccountView, PositionView, SessionState
+from ibtui.tui.session import Session
+from ibtui.tui.viewmodels import AccountView, SessionState
 from ibtui.tui.widgets.connecting import ConnectingStatus
 from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.positions_grid import PositionsGrid
@@ -53,19 +56,16 @@ from ibtui.tui.widgets.positions_table import PositionsTable
 
 if TYPE_CHECKING:
     from ibtui.trading import SubmitOutcome
-    from ibtui.tui.screens.orders import OrdersScreen
     from ibtui.tui.screens.question import QuestionScreen
-    from ibtui.tui.trading import OrderView, Trader
+    from ibtui.tui.trading import Trader
 
 __all__ = ["IbtuiApp", "console_runtime", "run_app"]
 
 _ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
-ORDER_WATCH_SECONDS = 5.0  # IBKR's live-orders pacing: one request every 5 s
 _SCREENS = (Path(__file__).parent / "screens").resolve()
 _LOGIN = "ibtui.tui.screens.login"
 _LOCK = "ibtui.tui.screens.lock"
 _HELP = "ibtui.tui.screens.help"
-_ORDERS = "ibtui.tui.screens.orders"
 _COMPETING = "ibtui.tui.screens.competing"
 _SEARCH = "ibtui.tui.screens.search"
 _WATCHLIST = "ibtui.tui.screens.watchlist"
@@ -165,13 +165,11 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.idle_lock_minutes = idle_lock_minutes
         self._last_input = clock()
         self.ring_bell = bell
-        self.order_watch_seconds = ORDER_WATCH_SECONDS
-        self.working_orders: list[OrderView] = []  # as the order watcher last saw them
+        self.order_watch_seconds = MIN_POLL_INTERVAL  # IBKR's live-orders pacing
         self._quit_question: QuestionScreen | None = None
         self.key_order = KeyOrder(self, super().on_event)
         self.broker = broker
-        self.poller: Poller | None = None  # the current account's
-        self.session_state = SessionState.CONNECTING  # as the poller last reported it
+        self.session = Session()  # what the screens render from, as the workers report it
         self.cursor_blink = cursor_blink
         self.login_flow = login
         self.trader = trader
@@ -180,8 +178,6 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.sleep = sleep
         self.last_account = last_account
         self.remember_account = remember_account
-        self.accounts: list[AccountView] = []
-        self.account: AccountView | None = None
         self.freeze_settled = freeze_settled  # run_app's console: see SettledFreeze
         self.settled_freeze = SettledFreeze(sleep)
         # Checking the keymap's ids needs every screen's bindings: only when there is one.
@@ -215,11 +211,11 @@ class IbtuiApp(App[None], inherit_bindings=False):
         if self.clock() - self._last_input >= self.idle_lock_minutes * 60:
             from ibtui.tui.screens.lock import LockScreen
 
-            account = self.account.account_id if self.account else None
+            account = self.session.account.account_id if self.session.account else None
             self.push_screen(LockScreen(self.idle_lock_minutes, account), self._unlocked)
 
     def _unlocked(self, _: None) -> None:
-        self.session_changed(self.session_state)  # what happened while it was locked
+        self.session_changed(self.session.state)  # what happened while it was locked
 
     def on_mount(self) -> None:
         if self.idle_lock_minutes > 0:
@@ -243,12 +239,12 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.connecting.load(self.broker, self._accounts_loaded)
 
     def _accounts_loaded(self, accounts: list[AccountView]) -> None:
-        self.accounts = accounts
-        remembered = [a for a in self.accounts if a.account_id == self.last_account]
+        self.session.accounts = accounts
+        remembered = [a for a in self.session.accounts if a.account_id == self.last_account]
         if remembered:
             self.open_account(remembered[0])
-        elif len(self.accounts) == 1:
-            self.open_account(self.accounts[0])
+        elif len(self.session.accounts) == 1:
+            self.open_account(self.session.accounts[0])
         else:
             self.action_accounts()
 
@@ -256,7 +252,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         if action == "accounts":
             return self._can_pick_account()
         if action == "retry":
-            return self.account is None and self.screen is self.screen_stack[0]
+            return self.session.account is None and self.screen is self.screen_stack[0]
         if action in ("ticket", "orders"):
             return self.trader is not None and isinstance(self._working_screen(), PositionsScreen)
         if action == "chart":
@@ -264,7 +260,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         if action in ("search", "watchlist"):
             screen = self._working_screen()
             return (
-                self.account is not None
+                self.session.account is not None
                 and (action == "watchlist" or self.market is not None)
                 and not isinstance(screen, AccountsScreen)
                 and not any(
@@ -283,7 +279,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         # From the positions (or the start screen) only: from the orders screen or a ticket the
         # new account's positions would open on top of them.
         screen = self._working_screen()
-        return bool(self.accounts) and (
+        return bool(self.session.accounts) and (
             isinstance(screen, PositionsScreen) or screen is self.screen_stack[0]
         )
 
@@ -297,13 +293,13 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def action_accounts(self) -> None:
         if not self._can_pick_account():
             return
-        current = self.account.account_id if self.account else self.last_account
+        current = self.session.account.account_id if self.session.account else self.last_account
         self.push_screen(
             AccountsScreen(
-                self.accounts,
+                self.session.accounts,
                 current=current,
                 on_choose=self._remember,
-                can_go_back=self.account is not None,
+                can_go_back=self.session.account is not None,
             ),
             self._account_chosen,
         )
@@ -323,8 +319,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
             )
 
     def _account_chosen(self, account_id: str | None) -> None:
-        chosen = [a for a in self.accounts if a.account_id == account_id]
-        if chosen and (self.account is None or chosen[0] != self.account):
+        chosen = [a for a in self.session.accounts if a.account_id == account_id]
+        if chosen and (self.session.account is None or chosen[0] != self.session.account):
             self.open_account(chosen[0])
 
     def open_account(self, account: AccountView) -> None:
@@ -341,10 +337,20 @@ class IbtuiApp(App[None], inherit_bindings=False):
             self.switch_screen(screen)
         else:
             self.push_screen(screen)
-        self.account = account
+        self.session.account = account
+        self.session.positions = ()
         self.poll(account, screen)
+        self.session.orders = None
         if self.trader is not None:
-            self.watch_orders(account, self.trader, screen)
+            self.session.orders = OrderWatch(
+                self.trader,
+                account.account_id,
+                self.post_message,
+                clock=self.clock,
+                sleep=self.sleep,
+                interval=self.order_watch_seconds,
+            )
+            self.watch_orders(self.session.orders, screen)
         if self.freeze_settled:
             self._freeze_when_settled(screen)
 
@@ -354,10 +360,10 @@ class IbtuiApp(App[None], inherit_bindings=False):
 
     @work(exclusive=True, group="poller")
     async def poll(self, account: AccountView, screen: PositionsScreen) -> None:
-        self.poller = poller = Poller(
+        self.session.poller = poller = Poller(
             self.broker,
             account.account_id,
-            screen.post_message,
+            self._via_session(screen),
             settings=self.poll_settings,
             clock=self.clock,
             sleep=self.sleep,
@@ -366,6 +372,19 @@ class IbtuiApp(App[None], inherit_bindings=False):
         )
         await poller.run()
 
+    def _via_session(self, screen: PositionsScreen) -> Callable[[Message], bool]:
+        """The poller's messages on their way to ``screen``: the session keeps the positions and
+        the brokerage session's state first."""
+
+        def post(message: Message) -> bool:
+            if isinstance(message, PositionsUpdated):
+                self.session.positions = message.positions
+            elif isinstance(message, SessionStateChanged):
+                self.session_changed(message.state)
+            return screen.post_message(message)
+
+        return post
+
     def action_retry(self) -> None:
         self.connecting.retry_now()
 
@@ -373,7 +392,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def session_changed(self, state: SessionState) -> None:
         """The poller's view of the brokerage session: another login holding it gets a screen
         that says so and offers to take it back; it closes itself when the session is back."""
-        self.session_state = state
+        self.session.state = state
         if _is_a(self.screen, _LOCK, "LockScreen"):
             return  # shown when unlocked: nothing is offered to whoever passes the terminal
         shown = [s for s in self.screen_stack if _is_a(s, _COMPETING, "CompetingSessionScreen")]
@@ -385,8 +404,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
             shown[-1].dismiss(False)
 
     def _competing_answered(self, take_back: bool | None) -> None:
-        if take_back and self.poller is not None:
-            self.poller.take_back()
+        if take_back and self.session.poller is not None:
+            self.session.poller.take_back()
             self.notify("Taking the brokerage session back…", title="IBKR", timeout=4)
 
     # --- orders -------------------------------------------------------------------------------
@@ -425,41 +444,34 @@ class IbtuiApp(App[None], inherit_bindings=False):
 
     def action_orders(self) -> None:
         """Working and recent orders of the account: cancel, modify, the kill switch, trades."""
-        if self.trader is None or self.account is None:
+        if self.trader is None or self.session.account is None:
             return
         if not isinstance(self._working_screen(), PositionsScreen):
             return
         from ibtui.tui.screens.orders import OrdersScreen
 
-        self.push_screen(
-            OrdersScreen(
-                self.trader,
-                self.account,
-                clock=self.clock,
-                bell=self.ring_bell,
-                cursor_blink=self.cursor_blink,
+        watch = self.session.orders
+        if watch is not None:
+            self.push_screen(
+                OrdersScreen(
+                    self.trader,
+                    self.session.account,
+                    watch,
+                    clock=self.clock,
+                    cursor_blink=self.cursor_blink,
+                )
             )
-        )
 
     def on_ticket_requested(self, message: TicketRequested) -> None:
         """An order ticket for an instrument on the chart, search or watchlist screen, in the
         instrument's currency: a held position's, else IBKR's contract details'."""
-        if self.trader is None or self.account is None:
+        if self.trader is None or self.session.account is None:
             self.notify("Trading is not available in this session.", severity="warning")
             return
-        if self.market is not None and not self._held(message.conid):
+        if self.market is not None and not self.session.held(message.conid):
             self._ticket_in_its_currency(message)
         else:
             self._open_ticket(message, None)
-
-    def _held(self, conid: int) -> list[PositionView]:
-        return [
-            view
-            for screen in self.screen_stack
-            if isinstance(screen, PositionsScreen)
-            for view in screen.table.views.values()
-            if view.conid == conid
-        ]
 
     @work(exclusive=True, group="ticket-currency", exit_on_error=False)
     async def _ticket_in_its_currency(self, message: TicketRequested) -> None:
@@ -477,19 +489,19 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self._open_ticket(message, currency or "")
 
     def _open_ticket(self, message: TicketRequested, currency: str | None) -> None:
-        if self.trader is None or self.account is None:
+        if self.trader is None or self.session.account is None:
             return
         from ibtui.trading import Side, TicketType
         from ibtui.tui.screens.ticket import TicketScreen
 
         quote = message.quote
-        held = self._held(message.conid)
+        held = self.session.held(message.conid)
         side = Side(message.side)
         closing = bool(held) and (held[0].quantity > 0) == (side is Side.SELL)
 
         ticket = TicketScreen(
             self.trader,
-            self.account,
+            self.session.account,
             conid=message.conid,
             symbol=message.symbol,
             description=message.description,
@@ -521,84 +533,26 @@ class IbtuiApp(App[None], inherit_bindings=False):
             self.notify(result.message, title="Order sent", timeout=8)
 
     @work(exclusive=True, group="order-watch", exit_on_error=False)
-    async def watch_orders(
-        self, account: AccountView, trader: Trader, first: PositionsScreen | None = None
-    ) -> None:
-        """Fills, rejections and cancels notified wherever the trader is in the app.
-
-        While the orders screen is open it polls and notifies itself; this loop pauses and
-        then carries on from that screen's last view, so nothing is told twice or missed.
-        The first read (the baseline: nothing is told from it) waits until the ``first``
-        positions screen shows prices, for at most one poll: the positions come first.
-        """
-        known: dict[int, OrderView] | None = None
-        started = self.clock()
-        orders_screen: OrdersScreen | None = None
+    async def watch_orders(self, watch: OrderWatch, first: PositionsScreen | None = None) -> None:
+        """The account's one order watcher (:mod:`ibtui.tui.order_watch`). The first read (the
+        baseline: nothing is told from it) waits until the ``first`` positions screen shows
+        prices, for at most one poll: the positions come first."""
         if first is not None:
-            wait = min(self.poll_settings.interval, self.order_watch_seconds)
+            wait = min(self.poll_settings.interval, watch.interval)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(first.priced.wait(), wait)
-        while True:
-            shown = self._orders_screen()
-            if shown is not None:
-                orders_screen = shown
-                await asyncio.sleep(self.order_watch_seconds)
-                continue
-            if orders_screen is not None:
-                if orders_screen.loaded:
-                    known = dict(orders_screen.orders)
-                    self.working_orders = [o for o in known.values() if o.working]
-                orders_screen = None
-            try:
-                fresh = {o.order_id: o for o in await trader.orders(account.account_id)}
-            except Exception:  # the status bar shows connection trouble; try again later
-                await asyncio.sleep(2 * self.order_watch_seconds)
-                continue
-            if known is not None:
-                self._notify_order_news(known, fresh, started)
-            known = fresh
-            self.working_orders = [o for o in fresh.values() if o.working]
-            await asyncio.sleep(self.order_watch_seconds)
+        await watch.run()
 
-    def _orders_screen(self) -> OrdersScreen | None:
-        """The orders screen on the stack, if any."""
-        if _ORDERS not in sys.modules:
-            return None  # never opened
-        from ibtui.tui.screens.orders import OrdersScreen
-
-        return next((s for s in self.screen_stack if isinstance(s, OrdersScreen)), None)
-
-    def _notify_order_news(
-        self, known: dict[int, OrderView], fresh: dict[int, OrderView], since: float
-    ) -> None:
-        from ibtui.tui.widgets.blotter import order_outcome, outcome_notice
-
-        rang = False
-        for order in fresh.values():
-            outcome = order_outcome(order.status)
-            if outcome is None:
-                continue
-            before = known.get(order.order_id)
-            if before is not None and order_outcome(before.status) == outcome:
-                continue
-            if before is None and (order.updated_at is None or order.updated_at < since):
-                continue  # finished before ibtui started watching: not news
-            severity: SeverityLevel = (
-                "information"
-                if outcome == "Filled"
-                else "error"
-                if outcome == "Rejected"
-                else "warning"
-            )
-            self.notify(outcome_notice(order, outcome), title="Orders", severity=severity)
-            if self.ring_bell and not rang:
-                self.bell()
-                rang = True
+    def on_orders_updated(self, message: OrdersUpdated) -> None:
+        """Fills, rejections and cancels notified wherever the trader is in the app."""
+        watch = self.session.orders
+        if watch is not None and message.account_id == watch.account_id:
+            tell_order_news(self, message.news, bell=self.ring_bell)
 
     # --- quitting -----------------------------------------------------------------------------
     def action_leave(self) -> None:
         """Quit; with orders still working, say so and ask first (they stay working at IBKR)."""
-        working = self._working_orders_now()
+        working = self.session.working_orders
         if not working or (self._quit_question is not None and self.screen is self._quit_question):
             self.exit()  # nothing working, or ctrl+q again on the question itself
             return
@@ -608,7 +562,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         from ibtui.tui.trading import QuestionView
         from ibtui.tui.widgets.blotter import describe_order
 
-        account = self.account.account_id if self.account else "the account"
+        account = self.session.account.account_id if self.session.account else "the account"
         lines = [f"{len(working)} order(s) are still working on {account}:"]
         lines += [f"  {describe_order(o)}" for o in working[:8]]
         if len(working) > 8:
@@ -638,12 +592,6 @@ class IbtuiApp(App[None], inherit_bindings=False):
                     f"Press {key} to quit ibtui.", title="Do you want to quit?", markup=False
                 )
                 return
-
-    def _working_orders_now(self) -> list[OrderView]:
-        shown = self._orders_screen()
-        if shown is not None and shown.loaded:
-            return [o for o in shown.orders.values() if o.working]
-        return self.working_orders
 
     # --- help ---------------------------------------------------------------------------------
     def action_help(self) -> None:

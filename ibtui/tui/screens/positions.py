@@ -118,9 +118,6 @@ class PositionsScreen(Screen[None]):
             self.table.set_positions(message.positions)
 
     def on_session_state_changed(self, message: SessionStateChanged) -> None:
-        session_changed = getattr(self.app, "session_changed", None)  # the console's, if any
-        if callable(session_changed):
-            session_changed(message.state)
         self._set_status(session=message.state)
         if message.state.healthy:
             self._set_status(error=None, retry_at=None)
