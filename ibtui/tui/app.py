@@ -1,9 +1,11 @@
-"""``IbtuiApp``: wiring only — screens, global keys, the command palette, the poller's worker.
+"""``IbtuiApp``: wiring only — screens, global keys, the command palette, the workers.
 
 The flow: login (skipped without a :class:`~ibtui.tui.protocols.LoginFlow`) → accounts (skipped when
 the remembered account or the only account is available) → positions, with the poller running in
-an exclusive worker that posts to the positions screen. ``a`` goes back to the account picker at
-any time, ``?`` lists the keys, ``ctrl+p`` offers every action by name.
+an exclusive worker that posts to the positions screen and, with a trader, the account's one order
+watcher (:mod:`ibtui.tui.order_watch`). What the app reads of them is in ``app.session``
+(:class:`~ibtui.tui.session.Session`), never in a screen's widgets. ``a`` goes back to the account
+picker at any time, ``?`` lists the keys, ``ctrl+p`` offers every action by name.
 
 Only the screens of that flow are imported at start; the others (orders, ticket, chart, search,
 watchlist, help, lock, ...) when first opened, so that the first positions come sooner. Checks
@@ -32,7 +34,13 @@ from ibtui.tui import keymap as ids
 from ibtui.tui import textual_compat
 from ibtui.tui.commands import ActionsProvider
 from ibtui.tui.key_order import KeyOrder
-from ibtui.tui.keymap import KeymapProblem, apply_keymap, binding_ids, describe_active_bindings
+from ibtui.tui.keymap import (
+    KeymapProblem,
+    apply_keymap,
+    binding_classes,
+    binding_ids,
+    describe_active_bindings,
+)
 from ibtui.tui.market import MarketData, MarketDataError, TicketRequested, Watchlist
 from ibtui.tui.market_screens import (
     SymbolSearchProvider,
@@ -45,18 +53,16 @@ from ibtui.tui.order_watch import MIN_POLL_INTERVAL, OrdersUpdated, OrderWatch, 
 from ibtui.tui.poller import Poller, PollSettings
 from ibtui.tui.protocols import Broker, LoginFlow
 from ibtui.tui.runtime import SettledFreeze, console_runtime
-from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
+from ibtui.tui.screens.accounts import AccountsScreen
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.session import Session
+from ibtui.tui.tickets import ticket_for
 from ibtui.tui.viewmodels import AccountView, SessionState
 from ibtui.tui.widgets.connecting import ConnectingStatus
 from ibtui.tui.widgets.footer import Footer
-from ibtui.tui.widgets.positions_grid import PositionsGrid
-from ibtui.tui.widgets.positions_table import PositionsTable
 
 if TYPE_CHECKING:
     from ibtui.trading import SubmitOutcome
-    from ibtui.tui.screens.question import QuestionScreen
     from ibtui.tui.trading import Trader
 
 __all__ = ["IbtuiApp", "console_runtime", "run_app"]
@@ -67,6 +73,7 @@ _LOGIN = "ibtui.tui.screens.login"
 _LOCK = "ibtui.tui.screens.lock"
 _HELP = "ibtui.tui.screens.help"
 _COMPETING = "ibtui.tui.screens.competing"
+_QUIT = "ibtui.tui.screens.quit"
 _SEARCH = "ibtui.tui.screens.search"
 _WATCHLIST = "ibtui.tui.screens.watchlist"
 
@@ -76,42 +83,6 @@ def _is_a(obj: object, module: str, name: str) -> bool:
     a class whose module has not been imported."""
     loaded = sys.modules.get(module)
     return loaded is not None and isinstance(obj, getattr(loaded, name))
-
-
-def binding_classes() -> tuple[type, ...]:
-    """Every class whose bindings the keymap may remap (imports every screen)."""
-    from ibtui.tui.screens.chart import ChartScreen
-    from ibtui.tui.screens.competing import CompetingSessionScreen
-    from ibtui.tui.screens.help import HelpScreen
-    from ibtui.tui.screens.lock import LockScreen
-    from ibtui.tui.screens.login import LoginScreen
-    from ibtui.tui.screens.modify import ModifyScreen
-    from ibtui.tui.screens.orders import OrdersScreen
-    from ibtui.tui.screens.question import QuestionScreen
-    from ibtui.tui.screens.search import SearchScreen
-    from ibtui.tui.screens.ticket import TicketScreen
-    from ibtui.tui.screens.watchlist import WatchlistScreen
-    from ibtui.tui.widgets.blotter import BlotterTable
-
-    return (
-        LoginScreen,
-        AccountsScreen,
-        AccountTable,
-        PositionsTable,
-        PositionsGrid,
-        PositionsScreen,
-        TicketScreen,
-        OrdersScreen,
-        BlotterTable,
-        ModifyScreen,
-        QuestionScreen,
-        ChartScreen,
-        SearchScreen,
-        WatchlistScreen,
-        LockScreen,
-        CompetingSessionScreen,
-        HelpScreen,
-    )
 
 
 class IbtuiApp(App[None], inherit_bindings=False):
@@ -166,7 +137,6 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self._last_input = clock()
         self.ring_bell = bell
         self.order_watch_seconds = MIN_POLL_INTERVAL  # IBKR's live-orders pacing
-        self._quit_question: QuestionScreen | None = None
         self.key_order = KeyOrder(self, super().on_event)
         self.broker = broker
         self.session = Session()  # what the screens render from, as the workers report it
@@ -415,29 +385,20 @@ class IbtuiApp(App[None], inherit_bindings=False):
         screen = self._working_screen()
         if self.trader is None or not isinstance(screen, PositionsScreen):
             return
-        view = screen.table.selected_view()
+        view = screen.selected_position()
         if view is None:
             self.notify("No position selected.", severity="warning")
             return
-        from ibtui.trading import Side, TicketType
-        from ibtui.tui.screens.ticket import TicketScreen
-
-        closing = Side.SELL if view.quantity > 0 else Side.BUY
-        chosen = closing if side == "CLOSE" else Side(side)
-        quote = screen.quotes.get(view.conid)
-
-        ticket = TicketScreen(
+        ticket = ticket_for(
             self.trader,
             screen.account,
             conid=view.conid,
             symbol=view.symbol,
             description=view.description,
-            side=chosen,
-            quantity=abs(view.quantity) if chosen is closing else None,
-            kind=TicketType.LMT,
-            limit_price=quote.last if quote is not None else view.last,
-            currency=view.currency,
-            quote=quote,
+            side=side,
+            held=view,
+            quote=screen.quotes.get(view.conid),
+            last=view.last,
             cursor_blink=self.cursor_blink,
         )
         self.push_screen(ticket, self._ticket_done)
@@ -491,26 +452,17 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def _open_ticket(self, message: TicketRequested, currency: str | None) -> None:
         if self.trader is None or self.session.account is None:
             return
-        from ibtui.trading import Side, TicketType
-        from ibtui.tui.screens.ticket import TicketScreen
-
-        quote = message.quote
         held = self.session.held(message.conid)
-        side = Side(message.side)
-        closing = bool(held) and (held[0].quantity > 0) == (side is Side.SELL)
-
-        ticket = TicketScreen(
+        ticket = ticket_for(
             self.trader,
             self.session.account,
             conid=message.conid,
             symbol=message.symbol,
             description=message.description,
-            side=side,
-            quantity=abs(held[0].quantity) if closing else None,
-            kind=TicketType.LMT,
-            limit_price=quote.last if quote is not None else None,
-            currency=held[0].currency if held else currency if currency is not None else "USD",
-            quote=quote,
+            side=message.side,
+            held=held[0] if held else None,
+            quote=message.quote,
+            currency=currency,
             cursor_blink=self.cursor_blink,
         )
         self.push_screen(ticket, self._ticket_done)
@@ -553,35 +505,18 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def action_leave(self) -> None:
         """Quit; with orders still working, say so and ask first (they stay working at IBKR)."""
         working = self.session.working_orders
-        if not working or (self._quit_question is not None and self.screen is self._quit_question):
+        asking = [s for s in self.screen_stack if _is_a(s, _QUIT, "QuitQuestion")]
+        if not working or (asking and self.screen is asking[-1]):
             self.exit()  # nothing working, or ctrl+q again on the question itself
-            return
-        if self._quit_question is not None and self._quit_question in self.screen_stack:
-            return
-        from ibtui.tui.screens.question import QuestionScreen
-        from ibtui.tui.trading import QuestionView
-        from ibtui.tui.widgets.blotter import describe_order
+        elif not asking:
+            from ibtui.tui.screens.quit import QuitQuestion
 
-        account = self.session.account.account_id if self.session.account else "the account"
-        lines = [f"{len(working)} order(s) are still working on {account}:"]
-        lines += [f"  {describe_order(o)}" for o in working[:8]]
-        if len(working) > 8:
-            lines.append(f"  … and {len(working) - 8} more")
-        lines.append("They stay working at IBKR after ibtui quits. Quit anyway?")
-        question = QuestionScreen(
-            QuestionView("\n".join(lines)),
-            title="Orders are working",
-            confirm_label="Quit",
-            reject_label="Stay",
-        )
-        self._quit_question = question
+            account = self.session.account.account_id if self.session.account else "the account"
+            self.push_screen(QuitQuestion(working, account), self._quit_answered)
 
-        def answered(quit_anyway: bool | None) -> None:
-            self._quit_question = None
-            if quit_anyway:
-                self.exit()
-
-        self.push_screen(question, answered)
+    def _quit_answered(self, quit_anyway: bool | None) -> None:
+        if quit_anyway:
+            self.exit()
 
     def action_help_quit(self) -> None:
         """ctrl+c: it does not quit (in a text box it copies), so say which key does. Textual's

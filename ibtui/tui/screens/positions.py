@@ -26,7 +26,7 @@ from ibtui.tui.messages import (
     SessionStateChanged,
     TokenLifetime,
 )
-from ibtui.tui.viewmodels import AccountView, QuoteView, StatusView
+from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, StatusView
 from ibtui.tui.widgets.columns import COLUMNS
 from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.positions_table import PositionsTable
@@ -81,6 +81,10 @@ class PositionsScreen(Screen[None]):
     @property
     def table(self) -> PositionsTable:
         return self.query_one(PositionsTable)
+
+    def selected_position(self) -> PositionView | None:
+        """The position under the cursor."""
+        return self.table.selected_view()
 
     def conids_in_view(self) -> list[int]:
         """The conids of the position rows on screen (none before the screen is mounted)."""
