@@ -457,6 +457,20 @@ def test_orders_screen_snapshot(snap_compare: Any, size: tuple[int, int], utc: N
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_modify_dialog_snapshot(snap_compare: Any, size: tuple[int, int], utc: None) -> None:
+    app, _, _ = make()
+
+    async def ready(pilot: Any) -> None:
+        screen = await loaded(pilot, app)
+        modify = await open_modify(pilot, app, screen)
+        modify.query_one("#modify-quantity", Input).value = "-5"  # a field with a problem
+        await pilot.press("enter")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 def test_question_snapshot(snap_compare: Any, size: tuple[int, int]) -> None:
     question = QuestionView(
         "You are about to submit a stop order. Please be aware of the various stop order types "
