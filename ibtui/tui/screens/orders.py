@@ -18,8 +18,7 @@ Every order action asks first (:class:`~ibtui.tui.screens.question.QuestionScree
 * ``ctrl+k`` then ``K`` within 2 s (the kill switch) asks to cancel every working order on the
   account, then calls :meth:`Trader.cancel_all`.
 
-Newly filled, rejected or cancelled orders are notified by the app, from the same watch,
-wherever the trader is.
+Newly finished orders are notified by the app, from the same watch, wherever the trader is.
 """
 
 from __future__ import annotations
