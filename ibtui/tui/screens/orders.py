@@ -132,7 +132,6 @@ class OrdersScreen(Screen[None]):
     def on_unmount(self) -> None:
         self.order_watch.unfollow(self)
 
-    # --- read access ----------------------------------------------------------------------------
     @property
     def table(self) -> BlotterTable:
         return self.query_one("#orders-table", BlotterTable)
