@@ -69,7 +69,7 @@ async def test_the_console_keeps_still_while_ibkrs_question_is_open(tmp_path: Pa
         await wait_for(pilot, lambda: app.screen is not ticket, seconds=30)
         await wait_for(pilot, lambda: any("order" in n.message for n in app._notifications))
         told = [n.message for n in app._notifications if "order" in n.message]
-        poller = app.poller
+        poller = app.session.poller
         assert poller is not None
         rounds = poller.rounds
         await wait_for(pilot, lambda: poller.rounds > rounds)  # and the polling goes on
