@@ -158,6 +158,10 @@ class ClientBackend:
         account = self._accounts.get(account_id)
         return None if account is None else account.paper
 
+    def base_currency(self, account_id: str) -> str | None:
+        account = self._accounts.get(account_id)
+        return None if account is None else account.base_currency
+
     def trader(self, settings: OrderSettings, state_dir: Path) -> ClientTrader:
         """Trading for the screens, journaled in ``state_dir``."""
         from ibtui.adapters.trader import ClientTrader
@@ -168,6 +172,7 @@ class ClientBackend:
             Journal(journal_path(state_dir)),
             settings,
             is_paper=self.is_paper,
+            base_currency=self.base_currency,
             on_change=self._positions_changed,
         )
 

@@ -12,9 +12,11 @@ from pathlib import Path
 from textual.widgets import Input
 
 from ibtui.adapters.broker import ClientBackend
+from ibtui.ibkr.models import Side
 from ibtui.ibkr.session import AccessCredentials
-from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
+from ibtui.sim import LIVE_ACCOUNT, PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
 from ibtui.sim.demo import DemoEnvironment, build_demo, trading_offset
+from ibtui.trading.draft import OrderDraft, TicketType
 from ibtui.trading.journal import journal_path, read_journal
 from ibtui.trading.settings import OrderSettings
 from ibtui.tui.app import IbtuiApp
@@ -235,3 +237,30 @@ async def test_orders_screen_cancel_modify_and_kill_switch_on_the_simulator(
     events = [e["event"] for e in read_journal(journal_path(tmp_path))]
     for step in ("modify_request", "modify_response", "cancel_request", "kill_switch"):
         assert step in events, (step, events)
+
+
+async def test_the_preview_shows_account_figures_in_the_accounts_currency(tmp_path: Path) -> None:
+    """A EUR order on a USD account: cost and commission in EUR, margin and equity in USD (the
+    account's figures); a USD order on the EUR account the other way round."""
+    _demo, _app, backend, _secret = environment(tmp_path)
+    trader = backend.trader(OrderSettings(max_order_value=1_000_000.0), tmp_path)
+    await backend.accounts()
+    cases = (
+        (PAPER_ACCOUNT, 40565311, "SAP", "EUR", "USD"),
+        (LIVE_ACCOUNT, AAPL, "AAPL", "USD", "EUR"),
+    )
+    for account, conid, symbol, order_ccy, account_ccy in cases:
+        draft = OrderDraft(
+            account, conid, symbol, Side.BUY, "10", TicketType.LMT, "100", currency=order_ccy
+        )
+        preview = await trader.preview(draft)
+        assert preview.error is None
+        assert preview.amount is not None and preview.amount.endswith(f" {order_ccy}")
+        assert preview.commission is not None and preview.commission.endswith(f" {order_ccy}")
+        for figure in (
+            preview.equity_after,
+            preview.initial_margin_change,
+            preview.maintenance_margin_change,
+        ):
+            assert figure is not None and figure.endswith(f" {account_ccy}"), (symbol, figure)
+    await backend.aclose()
