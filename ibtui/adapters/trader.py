@@ -153,6 +153,8 @@ class ClientTrader:
         self._delays = reconcile_delays
         self._services: dict[str, OrderService] = {}
         self._filled: dict[int, Decimal] = {}  # filled quantity per order id, as last seen
+        self._placed_ids: set[int] = set()  # orders sent from here (their fills are news)
+        self._placed_coids: set[str] = set()
         self._lock = asyncio.Lock()
 
     def _as_known(self, draft: OrderDraft) -> OrderDraft:
@@ -203,6 +205,10 @@ class ClientTrader:
         outcome = await service.submit(
             self._as_known(draft), answer, market=market_quote(quote), confirmation=confirmation
         )
+        if outcome.order_id is not None:
+            self._placed_ids.add(outcome.order_id)
+        if outcome.coid:  # also an unknown outcome, found later by its cOID
+            self._placed_coids.add(outcome.coid)
         self._changed(draft.account_id, outcome)
         return outcome
 
@@ -213,12 +219,17 @@ class ClientTrader:
 
     async def orders(self, account_id: str) -> Sequence[OrderView]:
         service = await self.service(account_id)
-        views = [order_view(o, account_id) for o in await service.orders()]
+        views = [self._marked(order_view(o, account_id)) for o in await service.orders()]
         filled = {v.order_id: v.filled for v in views if v.filled}
         if any(self._filled.get(oid) != qty for oid, qty in filled.items()):
             self._changed(account_id)  # a fill moved the positions
         self._filled.update(filled)
         return views
+
+    def _marked(self, view: OrderView) -> OrderView:
+        if view.order_id in self._placed_ids or (view.coid and view.coid in self._placed_coids):
+            return dataclasses.replace(view, placed_here=True)
+        return view
 
     async def trades(self, account_id: str) -> Sequence[TradeView]:
         service = await self.service(account_id)

@@ -588,8 +588,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
 
         While the orders screen is open it polls and notifies itself; this loop pauses and
         then carries on from that screen's last view, so nothing is told twice or missed.
-        The first read (the baseline: nothing is told from it) waits until the ``first``
-        positions screen shows prices, for at most one poll: the positions come first.
+        The first read (the baseline: nothing is told from it but the outcome of an order sent
+        from here meanwhile) waits until the ``first`` positions screen shows prices, for at
+        most one poll: the positions come first.
         """
         known: dict[int, OrderView] | None = None
         started = self.clock()
@@ -614,8 +615,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             except Exception:  # the status bar shows connection trouble; try again later
                 await asyncio.sleep(2 * self.order_watch_seconds)
                 continue
-            if known is not None:
-                self._notify_order_news(known, fresh, started)
+            self._notify_order_news(known, fresh, started)
             known = fresh
             self.working_orders = [o for o in fresh.values() if o.working]
             await asyncio.sleep(self.order_watch_seconds)
@@ -629,20 +629,23 @@ class IbtuiApp(App[None], inherit_bindings=False):
         return next((s for s in self.screen_stack if isinstance(s, OrdersScreen)), None)
 
     def _notify_order_news(
-        self, known: dict[int, OrderView], fresh: dict[int, OrderView], since: float
+        self, known: dict[int, OrderView] | None, fresh: dict[int, OrderView], since: float
     ) -> None:
+        """Notify what changed from ``known`` to ``fresh`` (``known`` None: ``fresh`` is the
+        first read, where only an order sent from here is news)."""
         from ibtui.tui.widgets.blotter import order_outcome, outcome_notice
 
         rang = False
         for order in fresh.values():
             outcome = order_outcome(order.status)
-            if outcome is None:
+            if outcome is None or (known is None and not order.placed_here):
                 continue
-            before = known.get(order.order_id)
+            before = None if known is None else known.get(order.order_id)
             if before is not None and order_outcome(before.status) == outcome:
                 continue
-            if before is None and (order.updated_at is None or order.updated_at < since):
-                continue  # finished before ibtui started watching: not news
+            stamped_before = order.updated_at is None or order.updated_at < since
+            if before is None and stamped_before and not order.placed_here:
+                continue  # finished before ibtui started watching (and not sent from here)
             severity: SeverityLevel = (
                 "information"
                 if outcome == "Filled"

@@ -75,6 +75,7 @@ class OrderView:
     tif: str | None = None
     updated_at: float | None = None
     coid: str | None = None
+    placed_here: bool = False  # sent from this console since it started: its outcome is news
 
 
 @dataclass(frozen=True, slots=True)

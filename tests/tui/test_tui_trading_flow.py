@@ -9,7 +9,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 from ibtui.adapters.broker import ClientBackend
 from ibtui.ibkr.models import Side
@@ -263,4 +263,46 @@ async def test_the_preview_shows_account_figures_in_the_accounts_currency(tmp_pa
             preview.maintenance_margin_change,
         ):
             assert figure is not None and figure.endswith(f" {account_ccy}"), (symbol, figure)
+    await backend.aclose()
+
+
+async def test_an_order_that_fills_at_once_is_notified_with_the_bell_on_a_replayed_clock(
+    tmp_path: Path,
+) -> None:
+    """The demo replays a past trading day: its orders are stamped before the console started.
+    An order sent from the console that fills at once is still news: a notice and the bell."""
+    offset = trading_offset(time.time()) or -7 * 86400.0  # a trading day in the past
+    demo = build_demo(
+        key_bits=1024,
+        config=SimConfig(seed=7, clock=ShiftedClock(SystemClock(), offset), pacing_enabled=False),
+    )
+    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
+    backend = ClientBackend(
+        demo.base_url,
+        demo.consumer,
+        access=AccessCredentials(token, secret),
+        transport=demo.transport,
+    )
+    app = IbtuiApp(
+        backend,
+        trader=backend.trader(OrderSettings(max_order_value=1_000_000.0), tmp_path),
+        last_account=PAPER_ACCOUNT,
+        poll=PollSettings(interval=0.2, positions_every=0.5),
+        cursor_blink=False,
+    )
+    app.order_watch_seconds = 0.1
+    notices: list[str] = []
+    bells: list[None] = []
+    app.notify = lambda message, **kw: notices.append(str(message))  # type: ignore[method-assign]
+    app.bell = lambda: bells.append(None)  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        _positions, ticket = await open_aapl_ticket(app, pilot)
+        ticket.query_one("#quantity", Input).value = "1"
+        ticket.query_one("#kind", Select).value = TicketType.MKT
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: ticket.preview is not None)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any(n.startswith("Filled") for n in notices), seconds=10)
+        assert bells
     await backend.aclose()

@@ -284,7 +284,7 @@ class OrdersScreen(Screen[None]):
                 rang = True
 
     def _recent(self, order: OrderView) -> bool:
-        return (
+        return order.placed_here or (
             order.updated_at is not None
             and self._loaded_at is not None
             and order.updated_at >= self._loaded_at - self.poll_interval
