@@ -18,11 +18,11 @@ import httpx
 
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.connect import Connection, Recovery, connect
-from ibtui.ibkr.errors import IbkrError
+from ibtui.ibkr.errors import IbkrError, VerifierError
 from ibtui.ibkr.http_client import new_http_client
 from ibtui.ibkr.session import AccessCredentials, Consumer
 from ibtui.tui.convert import account_view, fx_rates, position_view, quote_view
-from ibtui.tui.protocols import LoginPrompt, LoginStep, Progress
+from ibtui.tui.protocols import LinkUsedUp, LoginPrompt, LoginStep, Progress
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
 if TYPE_CHECKING:
@@ -98,7 +98,10 @@ class ClientBackend:
 
         async with new_http_client(transport=self._transport) as http:
             login = ThirdPartyLogin(http, self._base_url, self._consumer, clock=self._clock)
-            access = await login.access_token(self._request, verifier)
+            try:
+                access = await login.access_token(self._request, verifier)
+            except VerifierError as exc:  # the request token is spent either way
+                raise LinkUsedUp(str(exc)) from exc
         self._access = access
         if self._save_access is not None:
             self._save_access(access)

@@ -42,10 +42,20 @@ async def test_login_account_and_live_positions_from_the_simulator() -> None:
         assert "verifier" in (screen.error or "").lower()
         assert screen.query_one("#verifier", Input).value == "00000000deadbeef0000"
         assert isinstance(app.screen, LoginScreen)
+        assert "ctrl+n" in (screen.error or "")
 
-        # a new link, and the verifier the simulated IBKR page shows for it
+        # the link is used up: its right verifier is not sent, the screen says to press ctrl+n
+        used = str(screen.query_one("#hint").render()).split()[-1]
+        screen.query_one("#verifier", Input).value = used
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert "already used" not in (screen.error or "")
+        assert "ctrl+n" in (screen.error or "") and isinstance(app.screen, LoginScreen)
+
+        # a new link (the box emptied), and the verifier the simulated IBKR page shows for it
         await pilot.press("ctrl+n")
-        await wait_for(pilot, lambda: "verifier" in str(screen.query_one("#hint").render()))
+        await wait_for(pilot, lambda: used not in str(screen.query_one("#hint").render()))
+        assert screen.query_one("#verifier", Input).value == ""
         verifier = str(screen.query_one("#hint").render()).split()[-1]
         screen.query_one("#verifier", Input).value = verifier
         await pilot.press("enter")
