@@ -18,7 +18,7 @@ import httpx
 
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.connect import Connection, Recovery, connect
-from ibtui.ibkr.errors import IbkrError, VerifierError
+from ibtui.ibkr.errors import ApiConnectionError, ApiTimeoutError, IbkrError, VerifierError
 from ibtui.ibkr.http_client import new_http_client
 from ibtui.ibkr.session import AccessCredentials, Consumer
 from ibtui.tui.convert import account_view, fx_rates, position_view, quote_view
@@ -213,9 +213,14 @@ class ClientBackend:
         return [quote_view(q, received) for q in quotes if not q.is_warmup]
 
     async def keep_alive(self, *, take_back: bool = False) -> SessionState:
-        """Tickle; a lost or competing brokerage session is reopened by the connection."""
+        """Tickle; a lost or competing brokerage session is reopened by the connection. A server
+        that cannot be reached (or does not answer) leaves the session's state unknown:
+        ``UNREACHABLE``, never the ``CONNECTED`` it was."""
         conn = await self._ensure_started()
-        result = await conn.keep_alive(take_back=take_back)
+        try:
+            result = await conn.keep_alive(take_back=take_back)
+        except (ApiConnectionError, ApiTimeoutError):
+            return SessionState.UNREACHABLE
         if result.healthy:
             return SessionState.CONNECTED
         status = result.status
