@@ -34,6 +34,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Static
 
+from ibtui.ibkr.models import OrderState
 from ibtui.trading import SubmitOutcome, SubmitStatus
 from ibtui.tui import keymap as ids
 from ibtui.tui.format import (
@@ -602,8 +603,10 @@ def _modify_text(
     order_id: int, result: SubmitOutcome
 ) -> tuple[str, Literal["info", "warning", "error"]]:
     status = result.status
-    if status is SubmitStatus.ACCEPTED:
-        return f"Order {order_id} modified: {result.message}", "info"
+    if status is SubmitStatus.ACCEPTED:  # (the outcome's message says "modified: order N …")
+        state = result.order_status
+        known = state is not None and state is not OrderState.UNKNOWN
+        return f"Order {order_id} modified" + (f": {state}" if known else ""), "info"
     if status is SubmitStatus.CANCELLED:
         return f"Modify of order {order_id} declined, nothing sent: {result.message}", "warning"
     if status is SubmitStatus.REJECTED:
