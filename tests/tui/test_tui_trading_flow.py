@@ -306,3 +306,21 @@ async def test_an_order_that_fills_at_once_is_notified_with_the_bell_on_a_replay
         await wait_for(pilot, lambda: any(n.startswith("Filled") for n in notices), seconds=10)
         assert bells
     await backend.aclose()
+
+
+async def test_the_preview_shows_ibkrs_margin_refusal_and_the_order_cannot_be_sent(
+    tmp_path: Path,
+) -> None:
+    _demo, app, backend, _ = environment(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        _positions, ticket = await open_aapl_ticket(app, pilot)
+        await pilot.press("ctrl+o")  # SELL
+        ticket.query_one("#quantity", Input).value = "99999999"
+        ticket.query_one("#kind", Select).value = TicketType.MKT
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: ticket.preview is not None)
+        shown = str(ticket.query_one("#preview").render())
+        assert shown.startswith("IBKR would reject this order: YOUR ORDER IS NOT ACCEPTED")
+        assert not ticket.can_send
+    await backend.aclose()
