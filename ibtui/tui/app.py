@@ -584,7 +584,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
     async def watch_orders(
         self, account: AccountView, trader: Trader, first: PositionsScreen | None = None
     ) -> None:
-        """Fills, rejections and cancels notified wherever the trader is in the app.
+        """Fills, rejections and cancels notified wherever the trader is in the app, and a
+        working order IBKR stops listing without a final state (a server restart drops them).
 
         While the orders screen is open it polls and notifies itself; this loop pauses and
         then carries on from that screen's last view, so nothing is told twice or missed.
@@ -592,7 +593,10 @@ class IbtuiApp(App[None], inherit_bindings=False):
         from here meanwhile) waits until the ``first`` positions screen shows prices, for at
         most one poll: the positions come first.
         """
+        from ibtui.tui.trading import VanishedOrders
+
         known: dict[int, OrderView] | None = None
+        vanished = VanishedOrders()  # working orders IBKR stopped listing (a server restart)
         started = self.clock()
         orders_screen: OrdersScreen | None = None
         if first is not None:
@@ -616,6 +620,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
                 await asyncio.sleep(2 * self.order_watch_seconds)
                 continue
             self._notify_order_news(known, fresh, started)
+            for order in vanished.update(known, fresh):
+                self._notify_vanished(order)
             known = fresh
             self.working_orders = [o for o in fresh.values() if o.working]
             await asyncio.sleep(self.order_watch_seconds)
@@ -627,6 +633,19 @@ class IbtuiApp(App[None], inherit_bindings=False):
         from ibtui.tui.screens.orders import OrdersScreen
 
         return next((s for s in self.screen_stack if isinstance(s, OrdersScreen)), None)
+
+    def _notify_vanished(self, order: OrderView) -> None:
+        from ibtui.tui.widgets.blotter import describe_order
+
+        self.notify(
+            f"Order {order.order_id} ({describe_order(order)}) was working and IBKR no longer "
+            "lists it: it may have been dropped. Check it before trading on.",
+            title="Orders",
+            severity="error",
+            markup=False,
+        )
+        if self.ring_bell:
+            self.bell()
 
     def _notify_order_news(
         self, known: dict[int, OrderView] | None, fresh: dict[int, OrderView], since: float

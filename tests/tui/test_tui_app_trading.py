@@ -237,3 +237,19 @@ async def test_the_palette_finds_the_kill_switch_from_the_positions_screen() -> 
         orders = app.screen
         assert isinstance(orders, OrdersScreen)
         await settle(pilot, lambda: "Kill switch: press" in orders.message)
+
+
+def test_a_working_order_missing_from_one_list_only_is_not_news() -> None:
+    from ibtui.tui.trading import VanishedOrders
+
+    vanished = VanishedOrders(looks=2)
+    listed = {WORKING.order_id: WORKING}
+    assert vanished.update(None, listed) == []
+    assert vanished.update(listed, {}) == []  # one list without it (IBKR's can be incomplete)
+    assert vanished.update({}, listed) == []  # back: forgotten
+    assert vanished.update(listed, {}) == []
+    assert vanished.update({}, {}) == [WORKING]  # missing twice in a row: told
+    assert vanished.update({}, {}) == []  # once
+    done = replace(WORKING, status="Filled", working=False)
+    assert vanished.update({done.order_id: done}, {}) == []  # a finished order may drop out
+    assert vanished.update({}, {}) == []

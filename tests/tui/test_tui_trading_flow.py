@@ -324,3 +324,39 @@ async def test_the_preview_shows_ibkrs_margin_refusal_and_the_order_cannot_be_se
         assert shown.startswith("IBKR would reject this order: YOUR ORDER IS NOT ACCEPTED")
         assert not ticket.can_send
     await backend.aclose()
+
+
+async def test_a_working_order_the_server_drops_is_told(tmp_path: Path) -> None:
+    """A simulator restart forgets the working orders: the console says the order is gone."""
+    from ibtui.trading import SubmitStatus
+
+    demo, app, backend, _ = environment(tmp_path)
+    app.order_watch_seconds = 0.1
+    notices: list[str] = []
+    app.notify = lambda message, **kw: notices.append(str(message))  # type: ignore[method-assign]
+    assert app.trader is not None
+    trader = app.trader
+
+    async def never(question: object) -> bool:
+        raise AssertionError(f"unexpected question: {question}")
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        positions = app.screen
+        assert isinstance(positions, PositionsScreen)
+        await wait_for(pilot, lambda: AAPL in positions.quotes)
+        last = positions.quotes[AAPL].last
+        assert last is not None
+        below = (last * Decimal("0.98")).quantize(Decimal("0.01"))
+        draft = OrderDraft(PAPER_ACCOUNT, AAPL, "AAPL", Side.BUY, "1", TicketType.LMT, below)
+        result = await trader.submit(draft, never)
+        assert result.status is SubmitStatus.ACCEPTED and result.order_id is not None
+        oid = result.order_id
+        await wait_for(pilot, lambda: any(o.order_id == oid for o in app.working_orders), 20)
+        del demo.sim.broker.orders[oid]  # what a restart of the simulator does to it
+        await wait_for(pilot, lambda: any(f"Order {oid}" in n for n in notices), seconds=30)
+        (notice,) = [n for n in notices if f"Order {oid}" in n]
+        assert "no longer lists it" in notice and "BUY 1 AAPL" in notice
+        await pilot.pause(1)
+        assert len([n for n in notices if f"Order {oid}" in n]) == 1  # told once
+    await backend.aclose()
