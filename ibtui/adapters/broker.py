@@ -18,11 +18,11 @@ import httpx
 
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.connect import Connection, Recovery, connect
-from ibtui.ibkr.errors import IbkrError
+from ibtui.ibkr.errors import ApiConnectionError, ApiTimeoutError, IbkrError, VerifierError
 from ibtui.ibkr.http_client import new_http_client
 from ibtui.ibkr.session import AccessCredentials, Consumer
 from ibtui.tui.convert import account_view, fx_rates, position_view, quote_view
-from ibtui.tui.protocols import LoginPrompt, LoginStep, Progress
+from ibtui.tui.protocols import LinkUsedUp, LoginPrompt, LoginStep, Progress
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
 if TYPE_CHECKING:
@@ -98,7 +98,10 @@ class ClientBackend:
 
         async with new_http_client(transport=self._transport) as http:
             login = ThirdPartyLogin(http, self._base_url, self._consumer, clock=self._clock)
-            access = await login.access_token(self._request, verifier)
+            try:
+                access = await login.access_token(self._request, verifier)
+            except VerifierError as exc:  # the request token is spent either way
+                raise LinkUsedUp(str(exc)) from exc
         self._access = access
         if self._save_access is not None:
             self._save_access(access)
@@ -158,6 +161,10 @@ class ClientBackend:
         account = self._accounts.get(account_id)
         return None if account is None else account.paper
 
+    def base_currency(self, account_id: str) -> str | None:
+        account = self._accounts.get(account_id)
+        return None if account is None else account.base_currency
+
     def trader(self, settings: OrderSettings, state_dir: Path) -> ClientTrader:
         """Trading for the screens, journaled in ``state_dir``."""
         from ibtui.adapters.trader import ClientTrader
@@ -168,6 +175,7 @@ class ClientBackend:
             Journal(journal_path(state_dir)),
             settings,
             is_paper=self.is_paper,
+            base_currency=self.base_currency,
             on_change=self._positions_changed,
         )
 
@@ -205,9 +213,14 @@ class ClientBackend:
         return [quote_view(q, received) for q in quotes if not q.is_warmup]
 
     async def keep_alive(self, *, take_back: bool = False) -> SessionState:
-        """Tickle; a lost or competing brokerage session is reopened by the connection."""
+        """Tickle; a lost or competing brokerage session is reopened by the connection. A server
+        that cannot be reached (or does not answer) leaves the session's state unknown:
+        ``UNREACHABLE``, never the ``CONNECTED`` it was."""
         conn = await self._ensure_started()
-        result = await conn.keep_alive(take_back=take_back)
+        try:
+            result = await conn.keep_alive(take_back=take_back)
+        except (ApiConnectionError, ApiTimeoutError):
+            return SessionState.UNREACHABLE
         if result.healthy:
             return SessionState.CONNECTED
         status = result.status

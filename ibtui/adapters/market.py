@@ -107,10 +107,16 @@ def _epoch(when: datetime) -> float:
     return when.timestamp()
 
 
+HISTORY_VOLUME_UNIT = 100
+"""IBKR's history bars count volume in hundreds of shares (a daily AAPL bar says 472117.45), its
+snapshots in shares (API.md §5): the charts show shares, as the watchlist's day volume does."""
+
+
 def bar_view(bar: HistoryBar) -> BarView:
     from ibtui.tui.market_views import BarView
 
-    return BarView(_epoch(bar.time), bar.open, bar.high, bar.low, bar.close, bar.volume)
+    volume = None if bar.volume is None else bar.volume * HISTORY_VOLUME_UNIT
+    return BarView(_epoch(bar.time), bar.open, bar.high, bar.low, bar.close, volume)
 
 
 def history_view(

@@ -44,16 +44,20 @@ def _money(value: Decimal | None, currency: str | None, *, signed: bool = False)
     return f"{text} {currency}" if currency else text
 
 
-def preview_from_service(preview: Preview) -> PreviewView:
+def preview_from_service(preview: Preview, account_currency: str | None = None) -> PreviewView:
+    """The what-if as the ticket shows it. The order's cost and commission are in the order's
+    currency; margin and equity are the account's figures, in its base currency
+    (``account_currency``; left unlabelled when it is not known)."""
     from ibtui.tui.trading import PreviewView
 
     c = preview.currency
+    base = account_currency
     return PreviewView(
         commission=_money(preview.commission, c),
         amount=_money(preview.amount, c),
-        initial_margin_change=_money(preview.initial_margin_change, c, signed=True),
-        maintenance_margin_change=_money(preview.maintenance_margin_change, c, signed=True),
-        equity_after=_money(preview.equity_after, c),
+        initial_margin_change=_money(preview.initial_margin_change, base, signed=True),
+        maintenance_margin_change=_money(preview.maintenance_margin_change, base, signed=True),
+        equity_after=_money(preview.equity_after, base),
         warning=preview.warning,
         error=preview.error,
     )
@@ -125,7 +129,8 @@ class ClientTrader:
     """:class:`~ibtui.tui.trading.Trader` over one :class:`OrderService` per account.
 
     ``client`` gives the connected client (opening the connection when needed); ``is_paper``
-    says whether an account is a paper account (None: unknown, treated as LIVE).
+    says whether an account is a paper account (None: unknown, treated as LIVE);
+    ``base_currency`` gives an account's base currency (the previews' margin and equity are in it).
     """
 
     def __init__(
@@ -135,6 +140,7 @@ class ClientTrader:
         settings: OrderSettings,
         *,
         is_paper: Callable[[str], bool | None],
+        base_currency: Callable[[str], str | None] | None = None,
         reconcile_delays: Sequence[float] | None = None,
         on_change: Callable[[str], None] | None = None,
     ) -> None:
@@ -143,9 +149,12 @@ class ClientTrader:
         self.journal = journal
         self.settings = settings
         self._is_paper = is_paper
+        self._base_currency = base_currency
         self._delays = reconcile_delays
         self._services: dict[str, OrderService] = {}
         self._filled: dict[int, Decimal] = {}  # filled quantity per order id, as last seen
+        self._placed_ids: set[int] = set()  # orders sent from here (their fills are news)
+        self._placed_coids: set[str] = set()
         self._lock = asyncio.Lock()
 
     def _as_known(self, draft: OrderDraft) -> OrderDraft:
@@ -179,7 +188,8 @@ class ClientTrader:
 
     async def preview(self, draft: OrderDraft) -> PreviewView:
         service = await self.service(draft.account_id)
-        return preview_from_service(await service.preview(self._as_known(draft)))
+        base = self._base_currency(draft.account_id) if self._base_currency else None
+        return preview_from_service(await service.preview(self._as_known(draft)), base)
 
     async def submit(
         self,
@@ -195,6 +205,10 @@ class ClientTrader:
         outcome = await service.submit(
             self._as_known(draft), answer, market=market_quote(quote), confirmation=confirmation
         )
+        if outcome.order_id is not None:
+            self._placed_ids.add(outcome.order_id)
+        if outcome.coid:  # also an unknown outcome, found later by its cOID
+            self._placed_coids.add(outcome.coid)
         self._changed(draft.account_id, outcome)
         return outcome
 
@@ -205,12 +219,17 @@ class ClientTrader:
 
     async def orders(self, account_id: str) -> Sequence[OrderView]:
         service = await self.service(account_id)
-        views = [order_view(o, account_id) for o in await service.orders()]
+        views = [self._marked(order_view(o, account_id)) for o in await service.orders()]
         filled = {v.order_id: v.filled for v in views if v.filled}
         if any(self._filled.get(oid) != qty for oid, qty in filled.items()):
             self._changed(account_id)  # a fill moved the positions
         self._filled.update(filled)
         return views
+
+    def _marked(self, view: OrderView) -> OrderView:
+        if view.order_id in self._placed_ids or (view.coid and view.coid in self._placed_coids):
+            return dataclasses.replace(view, placed_here=True)
+        return view
 
     async def trades(self, account_id: str) -> Sequence[TradeView]:
         service = await self.service(account_id)

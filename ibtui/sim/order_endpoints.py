@@ -16,7 +16,7 @@ from ibtui.sim.replies import PendingReply, Question, questions_for
 from ibtui.sim.sessions import Brokerage
 from ibtui.sim.views_orders import live_order_json, order_status_json, trade_json
 from ibtui.sim.web import RequestState, error, flag, ok, read_json, state
-from ibtui.sim.whatif import whatif_json
+from ibtui.sim.whatif import margin_refusal, whatif_json
 
 __all__ = [
     "cancel",
@@ -62,6 +62,17 @@ def _questions(st: RequestState, tickets: list[Ticket], *, modify: bool) -> list
     return [q for q in qs if q.message_id not in b.suppressed]
 
 
+def _margin_refusal(st: RequestState, acct: str, tickets: list[Ticket]) -> str | None:
+    """IBKR refuses an order whose initial margin the account's equity cannot cover."""
+    value = st.sim.broker.valuation(acct, st.now)
+    for t in tickets:
+        if t.parent_coid is None:  # (a bracket's children close what the parent opens)
+            refused = margin_refusal(t, value, st.sim.market.tick(t.instrument.conid, st.now))
+            if refused is not None:
+                return refused
+    return None
+
+
 def _execute(st: RequestState, pending: PendingReply) -> Response:
     broker = st.sim.broker
     try:
@@ -93,6 +104,9 @@ async def place(request: Request) -> Response:
         st.sim.broker.check_new(acct, tickets)
     except TicketError as exc:
         return ok({"error": str(exc)})
+    refused = _margin_refusal(st, acct, tickets)
+    if refused is not None:
+        return ok({"error": refused})
     expires = st.now + st.sim.config.reply_id_lifetime
     pending = PendingReply("place", acct, tickets, [], expires)
     return _submit(st, pending, _questions(st, tickets, modify=False))

@@ -5,8 +5,10 @@ something actually changed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Protocol
+
+from ibtui.trading.draft import parse_amount
 
 __all__ = ["ModifyValues", "WorkingOrder", "kind_code", "parse_modify", "uses_limit", "uses_stop"]
 
@@ -73,12 +75,8 @@ def _positive(text: str, problems: dict[str, str], field: str) -> Decimal | None
     if not text:
         problems[field] = "required"
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        problems[field] = "numbers only"
-        return None
-    if not value.is_finite():
+    value = parse_amount(text)  # digits and a point: no exponent ("1e3"), no NaN
+    if value is None:
         problems[field] = "numbers only"
         return None
     if value <= 0:
@@ -94,7 +92,10 @@ def parse_modify(
     when nothing changed)."""
     problems: dict[str, str] = {}
     size = _positive(quantity, problems, "quantity")
-    if size is not None and order.filled is not None and size <= order.filled:
+    whole = order.quantity is None or order.quantity == order.quantity.to_integral_value()
+    if size is not None and whole and size != size.to_integral_value():
+        problems["quantity"] = "whole shares only"  # the order is for whole shares
+    elif size is not None and order.filled is not None and size <= order.filled:
         problems["quantity"] = f"must be more than the {_quantity(order.filled)} filled"
     limit_price = _positive(limit, problems, "limit") if uses_limit(order.kind) else None
     stop_price = _positive(stop, problems, "stop") if uses_stop(order.kind) else None

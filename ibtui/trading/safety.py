@@ -96,6 +96,15 @@ class ParsedDraft:
 
 
 def _fmt(value: Decimal) -> str:
+    """``10,000``, ``0.25``: a quantity or a limit setting; a whole number without decimals (a
+    setting read as 10000.0 shows as 10,000), any other as given."""
+    if value == value.to_integral_value():
+        return f"{value:,.0f}"
+    return f"{value:,f}"
+
+
+def _price(value: Decimal) -> str:
+    """A price as given (``215.50``, ``100.00``)."""
     return f"{value:,f}"
 
 
@@ -185,11 +194,15 @@ def _market_rules(parsed: ParsedDraft, last: Decimal | None) -> list[FieldError]
     if stop is not None and last is not None:
         if parsed.side is Side.BUY and stop <= last:
             errors.append(
-                FieldError("stop_price", f"a buy stop must be above the last price ({_fmt(last)})")
+                FieldError(
+                    "stop_price", f"a buy stop must be above the last price ({_price(last)})"
+                )
             )
         if parsed.side is Side.SELL and stop >= last:
             errors.append(
-                FieldError("stop_price", f"a sell stop must be below the last price ({_fmt(last)})")
+                FieldError(
+                    "stop_price", f"a sell stop must be below the last price ({_price(last)})"
+                )
             )
     if parsed.order_type is TicketType.STP_LMT and stop is not None and limit is not None:
         if parsed.side is Side.BUY and limit < stop:
@@ -267,8 +280,7 @@ def precautions(
                 Precaution(
                     "order_value",
                     f"order value {f'{value:,.2f} {parsed.currency}'.strip()} is above your "
-                    "limit of "
-                    f"{_fmt(max_value)}",
+                    f"limit of {max_value:,.2f}",
                     blocking,
                 )
             )
@@ -300,8 +312,8 @@ def precautions(
             out.append(
                 Precaution(
                     "price_deviation",
-                    f"limit {_fmt(parsed.limit_price)} is {away:.1f}% away from the last price "
-                    f"{_fmt(last)} (your limit: {_fmt(max_pct)}%)",
+                    f"limit {_price(parsed.limit_price)} is {away:.1f}% away from the last price "
+                    f"{_price(last)} (your limit: {_fmt(max_pct)}%)",
                     blocking,
                 )
             )

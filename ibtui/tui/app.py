@@ -507,7 +507,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         """Fills, rejections and cancels notified wherever the trader is in the app."""
         watch = self.session.orders
         if watch is not None and message.account_id == watch.account_id:
-            tell_order_news(self, message.news, bell=self.ring_bell)
+            tell_order_news(self, message.news, bell=self.ring_bell, vanished=message.vanished)
 
     # --- quitting -----------------------------------------------------------------------------
     def action_leave(self) -> None:

@@ -1,4 +1,6 @@
-"""The command palette's actions: every binding of the screen it was opened on, by name.
+"""The command palette's actions: every binding of the screen it was opened on, by name, and the
+actions of the screens it can open (:data:`ELSEWHERE`: the orders screen's kill switch, from the
+positions): such a command opens that screen and runs the action there.
 
 Built from the live bindings (keymap applied), so the palette always offers what the keys do and
 shows the key next to each action. A screen may add its own commands (sorting by a column, say)
@@ -11,18 +13,53 @@ company name from IBKR in a hit is shown as it is and can never become a style o
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
 from textual.markup import escape
 
-from ibtui.tui.keymap import BindingInfo, describe_active_bindings
+from ibtui.tui import keymap as ids
+from ibtui.tui.keymap import BindingInfo, bindings_of, describe_active_bindings
 
-__all__ = ["ActionsProvider", "Command", "CommandSource", "plain_highlight", "plain_hit"]
+__all__ = [
+    "ELSEWHERE",
+    "ActionsProvider",
+    "Command",
+    "CommandSource",
+    "Elsewhere",
+    "plain_highlight",
+    "plain_hit",
+]
 
 Command = tuple[str, Callable[[], object], str]  # (name, callback, help)
+
+
+@dataclass(frozen=True, slots=True)
+class Elsewhere:
+    """Actions of a screen the palette offers from the screens that open it."""
+
+    opener: str  # the app's action that opens the screen ("orders")
+    place: str  # how the palette names the screen ("orders screen")
+    module: str  # where the screen's class is (imported only when the screen is opened)
+    name: str
+    binding_ids: tuple[str, ...]  # its actions that make sense just after it opens
+
+
+ELSEWHERE = (
+    Elsewhere(
+        "orders",
+        "orders screen",
+        "ibtui.tui.screens.orders",
+        "OrdersScreen",
+        (ids.ORDERS_KILL, ids.ORDERS_TRADES),
+    ),
+)
+_OPEN_WAIT = 2.0  # seconds the opened screen may take to mount
 
 
 def plain_highlight(matcher: Matcher, text: str) -> Content:
@@ -67,6 +104,36 @@ class ActionsProvider(Provider):
                 yield (info.description, self._run(info), f"key: {info.keys}")
         if isinstance(self.screen, CommandSource):
             yield from self.screen.palette_commands()
+        yield from self._elsewhere()
+
+    def _elsewhere(self) -> Iterator[Command]:
+        """The actions of the screens this one opens (not of the screen already shown)."""
+        app = self.app
+        for place in ELSEWHERE:
+            if type(self.screen).__name__ == place.name or not app.check_action(place.opener, ()):
+                continue
+            for binding in _class_bindings(place):
+                if binding.id in place.binding_ids and binding.description:
+                    yield (
+                        f"{binding.description} ({place.place})",
+                        self._open_and_run(place, binding.action),
+                        f"opens the {place.place} and runs it there",
+                    )
+
+    def _open_and_run(self, place: Elsewhere, action: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            app = self.app
+            await app.run_action(place.opener)
+            waited = 0.0
+            while waited < _OPEN_WAIT:
+                screen = app.screen
+                if type(screen).__name__ == place.name and screen.is_mounted:
+                    await app.run_action(action, screen)
+                    return
+                await asyncio.sleep(0.02)
+                waited += 0.02
+
+        return run
 
     async def discover(self) -> Hits:
         for name, callback, help_text in self._commands():
@@ -78,3 +145,11 @@ class ActionsProvider(Provider):
             score = matcher.match(name)
             if score > 0:
                 yield plain_hit(score, matcher, name, callback, help_text)
+
+
+def _class_bindings(place: Elsewhere) -> list[Binding]:
+    """The bindings the screen's class declares (its module imported now: the palette is open)."""
+    import importlib
+
+    module = importlib.import_module(place.module)
+    return bindings_of([getattr(module, place.name)])

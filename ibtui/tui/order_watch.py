@@ -6,9 +6,13 @@ screen that follows the watch (the orders screen renders from it). Polls come ev
 seconds, never faster than IBKR's live-orders pacing (one request per 5 s); a failed poll is
 posted too (``orders`` None, with the error and the growing delay before the next try).
 
-News: the first list is the baseline (nothing in it is news); after it, an order newly filled,
-rejected or cancelled is news once, and an order first seen already finished only when it was
-updated since the watch began (less one interval): IBKR lists old orders late.
+News: the first list is the baseline (nothing in it is news but the outcome of an order sent
+from this console); after it, an order newly filled, rejected or cancelled is news once, and an
+order first seen already finished only when it was updated since the watch began (less one
+interval; IBKR lists old orders late) or was sent from this console (the demo replays a past
+day, so its orders are stamped before the console started). A working order that IBKR stops
+listing without a final state (a server restart drops them) is news too, once
+(:class:`~ibtui.tui.trading.VanishedOrders`).
 """
 
 from __future__ import annotations
@@ -55,35 +59,42 @@ class OrdersUpdated(Message, bubble=False):
     error: str | None = None
     retry_in: float | None = None
     news: News = field(default=())
+    vanished: tuple[OrderView, ...] = ()  # working orders IBKR no longer lists
 
 
 class OrderNews:
     """Which orders a poll shows newly finished (see the module's docstring)."""
 
     def __init__(self, interval: float) -> None:
+        from ibtui.tui.trading import VanishedOrders
+
         self.interval = interval
         self.known: dict[int, OrderView] | None = None  # the last list (None: no baseline yet)
         self.since: float | None = None
+        self.vanished: tuple[OrderView, ...] = ()  # with the last update
+        self._vanishing = VanishedOrders()
 
     def update(self, orders: Sequence[OrderView], now: float) -> News:
         fresh = {order.order_id: order for order in orders}
         known, self.known = self.known, fresh
-        if known is None or self.since is None:
+        self.vanished = tuple(self._vanishing.update(known, fresh))
+        if self.since is None:
             self.since = now - self.interval
-            return ()
         from ibtui.tui.widgets.blotter import order_outcome
 
         news: list[tuple[OrderView, Outcome]] = []
         for order in fresh.values():
             outcome = order_outcome(order.status)
-            if outcome is None:
-                continue
-            before = known.get(order.order_id)
+            if outcome is None or (known is None and not order.placed_here):
+                continue  # the baseline: only an order sent from here is news in it
+            before = None if known is None else known.get(order.order_id)
             if before is not None:
                 if order_outcome(before.status) == outcome:
                     continue
-            elif order.updated_at is None or order.updated_at < self.since:
-                continue  # finished before the watch began: not news
+            elif not order.placed_here and (
+                order.updated_at is None or order.updated_at < self.since
+            ):
+                continue  # finished before the watch began (and not sent from here): not news
             news.append((order, outcome))
         return tuple(news)
 
@@ -143,7 +154,9 @@ class OrderWatch:
                 now = self.clock()
                 news = self.news.update(fresh, now)
                 self.orders = fresh
-                update = OrdersUpdated(self.account_id, fresh, now, news=news)
+                update = OrdersUpdated(
+                    self.account_id, fresh, now, news=news, vanished=self.news.vanished
+                )
             self.last = update
             self.post(update)
             for follower in list(self._followers):
@@ -154,14 +167,31 @@ class OrderWatch:
 def _copy(update: OrdersUpdated) -> OrdersUpdated:
     """A message of its own for each receiver (a message is handled once)."""
     return OrdersUpdated(
-        update.account_id, update.orders, update.at, update.error, update.retry_in, update.news
+        update.account_id,
+        update.orders,
+        update.at,
+        update.error,
+        update.retry_in,
+        update.news,
+        update.vanished,
     )
 
 
-def tell_order_news(app: App[Any], news: News, *, bell: bool) -> None:
-    """Notify each newly finished order (``Filled: BUY 10 AAPL @ 215.02``); ring the terminal
-    bell once when ``bell`` is set."""
-    from ibtui.tui.widgets.blotter import outcome_notice
+def tell_order_news(
+    app: App[Any], news: News, *, bell: bool, vanished: Sequence[OrderView] = ()
+) -> None:
+    """Notify each newly finished order (``Filled: BUY 10 AAPL @ 215.02``) and each working order
+    IBKR stopped listing; ring the terminal bell once when ``bell`` is set."""
+    from ibtui.tui.widgets.blotter import describe_order, outcome_notice
+
+    for order in vanished:
+        app.notify(
+            f"Order {order.order_id} ({describe_order(order)}) was working and IBKR no longer "
+            "lists it: it may have been dropped. Check it before trading on.",
+            title="Orders",
+            severity="error",
+            markup=False,
+        )
 
     for order, outcome in news:
         severity: SeverityLevel = (
@@ -172,5 +202,5 @@ def tell_order_news(app: App[Any], news: News, *, bell: bool) -> None:
             else "warning"
         )
         app.notify(outcome_notice(order, outcome), title="Orders", severity=severity, markup=False)
-    if news and bell:
+    if (news or vanished) and bell:
         app.bell()

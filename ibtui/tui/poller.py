@@ -1,12 +1,12 @@
 """The background loop that keeps the positions screen fed; it runs in a Textual worker.
 
-Each round: a tickle that reports the session state (every ``keep_alive_every`` seconds, and
-first thing after a failure), the account's selection (``/iserver/account``, once), the positions
-(every ``positions_every`` seconds), then snapshots of every held conid and every ``watched()``
-one (the watchlist, an open chart) together in batches of at most 100 (those of the rows on
-screen, ``first()``, in the first batch; up to ``concurrent_batches`` asked at once, each posted
-as it answers), and the token's life. While another login holds the brokerage session, only the
-tickle runs. A
+Each round: a tickle that reports the session state (every ``keep_alive_every`` seconds, first
+thing after a failure, and every round while the server is unreachable), the account's selection
+(``/iserver/account``, once), the positions (every ``positions_every`` seconds), then snapshots of
+every held conid and every ``watched()`` one (the watchlist, an open chart) together in batches
+of at most 100 (those of the rows on screen, ``first()``, in the first batch; up to
+``concurrent_batches`` asked at once, each posted as it answers), and the token's life. While
+another login holds the brokerage session, only the tickle runs. A
 conid answered only by IBKR's warm-up (no values yet) is asked again after ``warmup_retry`` seconds
 instead of a whole interval. Failures are posted as :class:`~ibtui.tui.messages.ErrorRaised` and
 retried with exponential back-off (honouring a ``retry_after`` the error carries, as a 429 does).
@@ -152,6 +152,8 @@ class Poller:
         every = self.settings.keep_alive_every
         if state is SessionState.COMPETING:
             every = min(every, self.settings.competing_check)
+        elif state is SessionState.UNREACHABLE:  # asked again every round until it answers
+            every = 0.0
         self._keep_alive_due = self.clock() + every
 
     def _report_lifetime(self) -> None:

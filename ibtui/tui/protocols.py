@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
-__all__ = ["Broker", "LoginFlow", "LoginPrompt", "LoginStep", "Progress"]
+__all__ = ["Broker", "LinkUsedUp", "LoginFlow", "LoginPrompt", "LoginStep", "Progress"]
 
 
 class LoginStep(StrEnum):
@@ -26,6 +26,11 @@ class LoginStep(StrEnum):
 
 
 Progress = Callable[[LoginStep], None]
+
+
+class LinkUsedUp(Exception):
+    """The verifier was refused and the authorize link is spent (IBKR's request tokens are single
+    use): the login goes on with a new link. ``str()`` is shown to the user."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +48,8 @@ class LoginFlow(Protocol):
     fresh link. ``complete`` exchanges the verifier for an access token, then acquires the live
     session token and opens the brokerage session, calling ``progress(step)`` as each step
     *starts*. Failures raise an exception whose ``str()`` is shown to the user as is (so it must
-    be readable and free of secrets); the screen stays usable and the user may retry.
+    be readable and free of secrets); the screen stays usable and the user may retry. A refused
+    verifier raises :class:`LinkUsedUp`: the retry needs a new link.
     """
 
     async def start(self) -> LoginPrompt: ...

@@ -27,6 +27,7 @@ __all__ = [
     "QuestionView",
     "TradeView",
     "Trader",
+    "VanishedOrders",
 ]
 
 
@@ -75,6 +76,7 @@ class OrderView:
     tif: str | None = None
     updated_at: float | None = None
     coid: str | None = None
+    placed_here: bool = False  # sent from this console since it started: its outcome is news
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +142,31 @@ class Trader(Protocol):
     ) -> SubmitOutcome: ...
 
     async def cancel_all(self, account_id: str) -> CancelAllResult: ...
+
+
+class VanishedOrders:
+    """Working orders that IBKR stopped listing without a final state (a server restart can drop
+    them): each told once, after it has been missing from ``looks`` order lists in a row (one
+    incomplete list is not news). An order that shows up again is forgotten."""
+
+    def __init__(self, looks: int = 2) -> None:
+        self.looks = looks
+        self._missing: dict[int, tuple[OrderView, int]] = {}  # order id -> (last view, misses)
+
+    def update(
+        self, known: dict[int, OrderView] | None, fresh: dict[int, OrderView]
+    ) -> list[OrderView]:
+        """The orders that vanished with this look (``known``: the previous look's orders)."""
+        for order_id in [oid for oid in self._missing if oid in fresh]:
+            del self._missing[order_id]
+        for order in (known or {}).values():
+            if order.working and order.order_id not in fresh:
+                self._missing.setdefault(order.order_id, (order, 0))
+        gone: list[OrderView] = []
+        for order_id, (order, misses) in list(self._missing.items()):
+            if misses + 1 >= self.looks:
+                del self._missing[order_id]
+                gone.append(order)
+            else:
+                self._missing[order_id] = (order, misses + 1)
+        return gone

@@ -373,6 +373,7 @@ class SessionState(StrEnum):
     RECONNECTING = "reconnecting"
     EXPIRED = "expired"
     DISCONNECTED = "disconnected"
+    UNREACHABLE = "unreachable"  # the server did not answer the keep-alive: state unknown
 
     @property
     def healthy(self) -> bool:

@@ -141,3 +141,26 @@ async def test_get_retries_a_500_but_an_order_post_is_never_resent(
     await conn.client.live_orders()
     live = await conn.client.live_orders()
     assert len([o for o in live.orders if o.order_ref == coid]) == 1  # placed once, not resent
+
+
+async def test_chart_volumes_agree_with_the_snapshots_day_volume(conn: Connection) -> None:
+    """The day's 1-minute bars add up to the snapshot's day volume (in shares, like the
+    watchlist shows it), today's daily bar is that volume, a month's bar is many days of it."""
+    await conn.start()
+
+    async def client() -> IbkrClient:
+        return conn.client
+
+    market = ClientMarketData(client)
+    await conn.client.snapshot([AAPL])
+    (quote,) = await conn.client.snapshot([AAPL])
+    assert quote.volume is not None and quote.volume > 0
+    day = quote.volume
+    minutes = await market.history(AAPL, "1d", "1min")
+    total = sum(b.volume or 0 for b in minutes.bars)
+    assert abs(total - day) / day < Decimal("0.15"), (total, day)
+    daily = await market.history(AAPL, "3m", "1d")
+    today = daily.bars[-1].volume
+    assert today is not None and abs(today - day) / day < Decimal("0.01"), (today, day)
+    monthly = await market.history(AAPL, "15y", "1m")
+    assert max(b.volume or 0 for b in monthly.bars[:-1]) > 10 * day  # whole months of trading

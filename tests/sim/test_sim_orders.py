@@ -16,7 +16,7 @@ from ibtui.sim import ManualClock, Simulator
 from .conftest import brokerage, client_for, snapshot_twice
 
 ACCT = "DU4820311"
-AAPL, SPY, IBM = 265598, 756733, 8314
+AAPL, SPY, IBM, GLD = 265598, 756733, 8314, 51529211
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
@@ -100,7 +100,8 @@ async def test_declined_and_expired_reply_ids(
 
 async def test_value_limit_suppression_and_reset(client: httpx.AsyncClient, sim: Simulator) -> None:
     await ready(client)
-    big = lmt(SPY, "BUY", 1000, last(sim, SPY))  # ~570k USD > 250k limit
+    # ~257k USD > 250k limit, 2 % under the market (it rests: the margin stays coverable)
+    big = lmt(SPY, "BUY", 460, (last(sim, SPY) * Decimal("0.98")).quantize(Decimal("0.01")))
     _, seen = await confirm_all(client, await post_orders(client, big))
     assert seen == ["o451"]
     body = {"messageIds": ["o451", "o163"]}
@@ -314,7 +315,7 @@ async def test_stop_limit_and_ioc(client: httpx.AsyncClient, sim: Simulator) -> 
     assert row["order_status"] == "Submitted" and row["stop_price"] == f"{now_last - 5:.2f}"
     # IOC larger than the displayed size: partly filled, the rest cancelled.
     tick = sim.market.tick(AAPL, sim.now())
-    ioc = lmt(AAPL, "BUY", 50_000, tick.ask, tif="IOC")
+    ioc = lmt(AAPL, "BUY", int(tick.ask_size) + 100, tick.ask, tif="IOC")
     oid = (await post_orders(client, ioc))[0]["order_id"]
     st = (await client.get(f"/iserver/account/order/status/{oid}")).json()
     assert st["order_status"] == "Cancelled" and st["cum_fill"] == f"{tick.ask_size:.1f}"
@@ -387,3 +388,30 @@ async def test_whatif(client: httpx.AsyncClient, sim: Simulator) -> None:
     assert (await client.post(f"/iserver/account/{ACCT}/orders/whatif", json=order)).json()[
         "warn"
     ] is None
+    assert body["error"] is None
+
+
+async def test_an_order_the_equity_cannot_margin_is_refused_in_the_whatif_and_when_placed(
+    client: httpx.AsyncClient, sim: Simulator
+) -> None:
+    """IBKR refuses an order whose initial margin is more than the equity it leaves: a huge
+    short (its commission alone sinks the equity) and a buy of 2,000 GLD (about 500k USD)."""
+    await ready(client, (AAPL, GLD))
+    huge_short = lmt(AAPL, "SELL", 99_999_999, last(sim, AAPL))
+    big_buy = lmt(GLD, "BUY", 2000, last(sim, GLD))
+    for order in (huge_short, big_buy):
+        url = f"/iserver/account/{ACCT}/orders/whatif"
+        body = (await client.post(url, json={"orders": [order]})).json()
+        error = body["error"]
+        assert error is not None and error.startswith("YOUR ORDER IS NOT ACCEPTED"), body
+        assert "EQUITY WITH LOAN VALUE [" in error and "INITIAL MARGIN [" in error
+        placed = await post_orders(client, order)
+        while isinstance(placed, list) and "messageIds" in placed[0]:  # IBKR's questions first
+            reply = f"/iserver/reply/{placed[0]['id']}"
+            placed = (await client.post(reply, json={"confirmed": True})).json()
+        assert isinstance(placed, dict) and placed["error"] == error
+    assert sim.broker.orders == {}
+    # closing part of a position frees margin: never refused
+    small = lmt(AAPL, "SELL", 10, last(sim, AAPL))
+    body = (await client.post(url, json={"orders": [small]})).json()
+    assert body["error"] is None

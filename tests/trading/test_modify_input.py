@@ -37,6 +37,14 @@ def test_parse_modify_checks_each_field() -> None:
         "limit": "required",
     }
     assert parse_modify(aapl, "10", "215")[1] == {"": "nothing changed"}
+    assert parse_modify(aapl, "1e3", "2e2")[1] == {  # no exponents: not 1,000 and 200
+        "quantity": "numbers only",
+        "limit": "numbers only",
+    }
+    assert parse_modify(aapl, "12.5", "215")[1] == {"quantity": "whole shares only"}
+    fractional = Order("LMT", D("2.5"), D("0"), limit_price=D("215.00"))
+    values, problems = parse_modify(fractional, "3.5", "215")
+    assert problems == {} and values is not None and values.quantity == D("3.5")
     stop = Order("STP", D("5"), D("0"), stop_price=D("400"))
     values, problems = parse_modify(stop, "5", "ignored", "399.5")
     assert values is not None and values.stop_price == Decimal("399.5")

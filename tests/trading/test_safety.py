@@ -161,6 +161,21 @@ def test_precautions_warn_by_default_and_block_when_configured() -> None:
     assert "2,000.00 USD" in result.precautions[0].message
 
 
+def test_precaution_messages_show_the_limits_as_numbers_are_written() -> None:
+    """Settings read from TOML are floats (50000.0): the messages show 50,000, never 50,000.0."""
+    settings = OrderSettings(max_order_value=50_000.0, max_quantity=10_000.0)
+    settings = replace(settings, max_price_deviation_pct=5.0)
+    big = replace(DRAFT, quantity="20000", limit_price="100")
+    kinds = {p.kind: p.message for p in precautions(big, MARKET.last, settings)}
+    assert kinds["order_value"] == ("order value 2,000,000.00 USD is above your limit of 50,000.00")
+    assert kinds["quantity"] == "quantity 20,000 is above your limit of 10,000"
+    far = replace(DRAFT, limit_price="110.50")
+    (deviation,) = precautions(far, MARKET.last, settings)
+    assert deviation.message == (
+        "limit 110.50 is 10.5% away from the last price 100.00 (your limit: 5%)"
+    )
+
+
 def test_a_market_order_without_a_last_price_cannot_be_valued() -> None:
     market = replace(DRAFT, order_type=TicketType.MKT)
     (only,) = precautions(market, None, OrderSettings())

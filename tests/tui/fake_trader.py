@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from ibtui.ibkr.models import OrderState
 from ibtui.trading import (
     Check,
     FieldError,
@@ -135,8 +136,12 @@ class FakeTrader:
             return SubmitOutcome(
                 SubmitStatus.CANCELLED, "you declined IBKR's question", order_id=order.order_id
             )
-        return SubmitOutcome(
-            SubmitStatus.ACCEPTED, "Order modified", order_id=order.order_id, coid=order.coid
+        return SubmitOutcome(  # the order service's wording
+            SubmitStatus.ACCEPTED,
+            f"modified: order {order.order_id} Submitted",
+            order_id=order.order_id,
+            coid=order.coid,
+            order_status=OrderState.SUBMITTED,
         )
 
     async def cancel_all(self, account_id: str) -> CancelAllResult:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Select
 
 from ibtui.trading import Side
@@ -242,3 +243,39 @@ async def test_ctrl_c_says_which_key_quits() -> None:
         assert app.is_running  # it does not quit
         hints = [n.message for n in app._notifications if "quit" in n.message]
         assert hints == ["Press ctrl+x to quit ibtui."]  # the key the keymap gave it
+
+
+async def test_the_palette_finds_the_kill_switch_from_the_positions_screen() -> None:
+    """ctrl+p "kill" on the positions screen: the orders screen opens with the kill switch armed
+    (its second key still asked for)."""
+    app, _ = console(FakeTrader(order_list=[WORKING]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        await pilot.press("ctrl+p", *"kill")
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        hits = palette.query_one(CommandList)
+        await settle(pilot, lambda: hits.option_count > 0)  # searched in a worker
+        first = hits.get_option_at_index(0).prompt
+        assert "Kill all (orders screen)" in str(first)
+        await pilot.press("enter")
+        await settle(pilot, lambda: isinstance(app.screen, OrdersScreen))
+        orders = app.screen
+        assert isinstance(orders, OrdersScreen)
+        await settle(pilot, lambda: "Kill switch: press" in orders.message)
+
+
+def test_a_working_order_missing_from_one_list_only_is_not_news() -> None:
+    from ibtui.tui.trading import VanishedOrders
+
+    vanished = VanishedOrders(looks=2)
+    listed = {WORKING.order_id: WORKING}
+    assert vanished.update(None, listed) == []
+    assert vanished.update(listed, {}) == []  # one list without it (IBKR's can be incomplete)
+    assert vanished.update({}, listed) == []  # back: forgotten
+    assert vanished.update(listed, {}) == []
+    assert vanished.update({}, {}) == [WORKING]  # missing twice in a row: told
+    assert vanished.update({}, {}) == []  # once
+    done = replace(WORKING, status="Filled", working=False)
+    assert vanished.update({done.order_id: done}, {}) == []  # a finished order may drop out
+    assert vanished.update({}, {}) == []

@@ -7,7 +7,7 @@ import asyncio
 from textual.app import App
 from textual.widgets import Input, Static
 
-from ibtui.tui.protocols import LoginPrompt, LoginStep, Progress
+from ibtui.tui.protocols import LinkUsedUp, LoginPrompt, LoginStep, Progress
 from ibtui.tui.screens.login import LoginScreen, clean_verifier
 from ibtui.tui.widgets.qr import QrCode, qr_lines
 
@@ -36,7 +36,7 @@ class Flow:
         self.tried.append(verifier)
         progress(LoginStep.ACCESS_TOKEN)
         if verifier != self.good:
-            raise PermissionError("IBKR did not accept the verifier (wrong, used or expired).")
+            raise LinkUsedUp("IBKR did not accept the verifier (wrong, used or expired).")
         for step in (LoginStep.LIVE_SESSION_TOKEN, LoginStep.BROKERAGE_SESSION):
             if self.gate is not None:
                 await self.gate.wait()
@@ -105,9 +105,20 @@ async def test_wrong_verifier_shows_the_error_and_keeps_the_text() -> None:
         assert box.value == "wrong123"
         assert not box.disabled and app.focused is box
         assert "✗ access token" in text_of(app, "#steps")
+        assert "ctrl+n" in text_of(app, "#error")  # the link is used up: how to get a new one
         assert app.results == []
-        # fix the typo and try again on the same screen
+        # the right verifier for the used-up link is not sent (IBKR would refuse it)
         await pilot.press("ctrl+a", "ctrl+k", *"a1b2c3d4", "enter")
+        await pilot.pause()
+        assert flow.tried == ["wrong123"]
+        assert "used up" in text_of(app, "#error") and "ctrl+n" in text_of(app, "#error")
+        # ctrl+n: a new link and an empty box (the old verifier belongs to the old link)
+        await pilot.press("ctrl+n")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert text_of(app, "#url") == URL + "2"
+        assert box.value == ""
+        await pilot.press(*"a1b2c3d4", "enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert flow.tried == ["wrong123", "a1b2c3d4"]

@@ -281,6 +281,7 @@ async def test_modify_through_ibkrs_question_sends_the_new_values() -> None:
         )
         await pilot.press("y")
         await until(pilot, lambda: "modified" in screen.message)
+        assert screen.message == f"Order {AAPL} modified: Submitted"  # said once
         assert trader.modifies == [
             {
                 "order_id": AAPL,

@@ -179,7 +179,8 @@ async def test_a_fill_notification_shows_the_symbol_as_it_is() -> None:
 async def test_an_error_notification_shows_the_error_as_it_is_without_control_codes() -> None:
     app, broker = console()
     broker.failures = [RuntimeError(f"IBKR answered 400: {HOSTILE}\x1b]52;c;SGk=\x07")]
-    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+    # wide enough for the whole error beside its countdown in the status bar
+    async with app.run_test(size=(200, 40), notifications=True) as pilot:
         await notified(pilot, app, f"IBKR answered 400: {HOSTILE}\ufffd]52;c;SGk=\ufffd")
         positions = app.screen
         assert isinstance(positions, PositionsScreen)

@@ -86,6 +86,43 @@ def test_parse_ticket_names_the_field_of_each_problem() -> None:
     assert "numbers only" in parse(limit="NaN")[1][0].message or parse(limit="NaN")[1]
 
 
+def test_quantity_takes_no_exponent_and_whole_shares_unless_the_instrument_has_fractions() -> None:
+    def quantity_problem(typed: str, **kw: object) -> str | None:
+        draft, problems = parse_ticket(
+            PAPER,
+            AAPL,
+            "AAPL",
+            side=Side.BUY,
+            quantity=typed,
+            kind=TicketType.LMT,
+            limit="215",
+            stop="",
+            tif=TimeInForce.DAY,
+            outside_rth=False,
+            **kw,  # type: ignore[arg-type]
+        )
+        found = [p.message for p in problems if p.field == "quantity"]
+        assert (draft is None) == bool(found)
+        return found[0] if found else None
+
+    assert "numbers only" in (quantity_problem("1e3") or "")  # not 1,000
+    assert "numbers only" in (quantity_problem("1E+2") or "")
+    assert "numbers only" in (quantity_problem("Infinity") or "")
+    assert quantity_problem("1.5") == "Quantity: whole shares only"
+    assert quantity_problem("2.0") is None  # a whole number written with a point
+    assert quantity_problem("1.5", fractional=True) is None
+
+
+async def test_a_ticket_for_a_fractional_position_takes_fractions() -> None:
+    app = TicketApp(FakeTrader(), quantity=Decimal("2.5"), limit_price=Decimal(215))
+    async with app.run_test(size=(100, 30)) as pilot:
+        ticket = app.screen
+        assert isinstance(ticket, TicketScreen)
+        await pilot.pause()
+        assert text(ticket, "#quantity-error") == ""
+        assert ticket.draft is not None and ticket.draft.quantity == Decimal("2.5")
+
+
 async def test_errors_show_beside_their_fields_as_you_type() -> None:
     app = TicketApp(FakeTrader())
     async with app.run_test(size=(100, 30)) as pilot:

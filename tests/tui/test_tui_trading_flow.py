@@ -9,12 +9,14 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from textual.widgets import Input
+from textual.widgets import Input, Select
 
 from ibtui.adapters.broker import ClientBackend
+from ibtui.ibkr.models import Side
 from ibtui.ibkr.session import AccessCredentials
-from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
+from ibtui.sim import LIVE_ACCOUNT, PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
 from ibtui.sim.demo import DemoEnvironment, build_demo, trading_offset
+from ibtui.trading.draft import OrderDraft, TicketType
 from ibtui.trading.journal import journal_path, read_journal
 from ibtui.trading.settings import OrderSettings
 from ibtui.tui.app import IbtuiApp
@@ -332,4 +334,129 @@ async def test_a_ticket_for_an_instrument_not_held_gets_live_prices(tmp_path: Pa
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is positions)
         assert sap not in app.watchlist.polled()
+    await backend.aclose()
+
+
+async def test_the_preview_shows_account_figures_in_the_accounts_currency(tmp_path: Path) -> None:
+    """A EUR order on a USD account: cost and commission in EUR, margin and equity in USD (the
+    account's figures); a USD order on the EUR account the other way round."""
+    _demo, _app, backend, _secret = environment(tmp_path)
+    trader = backend.trader(OrderSettings(max_order_value=1_000_000.0), tmp_path)
+    await backend.accounts()
+    cases = (
+        (PAPER_ACCOUNT, 40565311, "SAP", "EUR", "USD"),
+        (LIVE_ACCOUNT, AAPL, "AAPL", "USD", "EUR"),
+    )
+    for account, conid, symbol, order_ccy, account_ccy in cases:
+        draft = OrderDraft(
+            account, conid, symbol, Side.BUY, "10", TicketType.LMT, "100", currency=order_ccy
+        )
+        preview = await trader.preview(draft)
+        assert preview.error is None
+        assert preview.amount is not None and preview.amount.endswith(f" {order_ccy}")
+        assert preview.commission is not None and preview.commission.endswith(f" {order_ccy}")
+        for figure in (
+            preview.equity_after,
+            preview.initial_margin_change,
+            preview.maintenance_margin_change,
+        ):
+            assert figure is not None and figure.endswith(f" {account_ccy}"), (symbol, figure)
+    await backend.aclose()
+
+
+async def test_an_order_that_fills_at_once_is_notified_with_the_bell_on_a_replayed_clock(
+    tmp_path: Path,
+) -> None:
+    """The demo replays a past trading day: its orders are stamped before the console started.
+    An order sent from the console that fills at once is still news: a notice and the bell."""
+    offset = trading_offset(time.time()) or -7 * 86400.0  # a trading day in the past
+    demo = build_demo(
+        key_bits=1024,
+        config=SimConfig(seed=7, clock=ShiftedClock(SystemClock(), offset), pacing_enabled=False),
+    )
+    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
+    backend = ClientBackend(
+        demo.base_url,
+        demo.consumer,
+        access=AccessCredentials(token, secret),
+        transport=demo.transport,
+    )
+    app = IbtuiApp(
+        backend,
+        trader=backend.trader(OrderSettings(max_order_value=1_000_000.0), tmp_path),
+        last_account=PAPER_ACCOUNT,
+        poll=PollSettings(interval=0.2, positions_every=0.5),
+        cursor_blink=False,
+    )
+    app.order_watch_seconds = 0.1
+    notices: list[str] = []
+    bells: list[None] = []
+    app.notify = lambda message, **kw: notices.append(str(message))  # type: ignore[method-assign]
+    app.bell = lambda: bells.append(None)  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        _positions, ticket = await open_aapl_ticket(app, pilot)
+        ticket.query_one("#quantity", Input).value = "1"
+        ticket.query_one("#kind", Select).value = TicketType.MKT
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: ticket.preview is not None)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: any(n.startswith("Filled") for n in notices), seconds=10)
+        assert bells
+    await backend.aclose()
+
+
+async def test_the_preview_shows_ibkrs_margin_refusal_and_the_order_cannot_be_sent(
+    tmp_path: Path,
+) -> None:
+    _demo, app, backend, _ = environment(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        _positions, ticket = await open_aapl_ticket(app, pilot)
+        await pilot.press("ctrl+o")  # SELL
+        ticket.query_one("#quantity", Input).value = "99999999"
+        ticket.query_one("#kind", Select).value = TicketType.MKT
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: ticket.preview is not None)
+        shown = str(ticket.query_one("#preview").render())
+        assert shown.startswith("IBKR would reject this order: YOUR ORDER IS NOT ACCEPTED")
+        assert not ticket.can_send
+    await backend.aclose()
+
+
+async def test_a_working_order_the_server_drops_is_told(tmp_path: Path) -> None:
+    """A simulator restart forgets the working orders: the console says the order is gone."""
+    from ibtui.trading import SubmitStatus
+
+    demo, app, backend, _ = environment(tmp_path)
+    app.order_watch_seconds = 0.1
+    notices: list[str] = []
+    app.notify = lambda message, **kw: notices.append(str(message))  # type: ignore[method-assign]
+    assert app.trader is not None
+    trader = app.trader
+
+    async def never(question: object) -> bool:
+        raise AssertionError(f"unexpected question: {question}")
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        positions = app.screen
+        assert isinstance(positions, PositionsScreen)
+        await wait_for(pilot, lambda: AAPL in positions.quotes)
+        last = positions.quotes[AAPL].last
+        assert last is not None
+        below = (last * Decimal("0.98")).quantize(Decimal("0.01"))
+        draft = OrderDraft(PAPER_ACCOUNT, AAPL, "AAPL", Side.BUY, "1", TicketType.LMT, below)
+        result = await trader.submit(draft, never)
+        assert result.status is SubmitStatus.ACCEPTED and result.order_id is not None
+        oid = result.order_id
+        await wait_for(
+            pilot, lambda: any(o.order_id == oid for o in app.session.working_orders), 20
+        )
+        del demo.sim.broker.orders[oid]  # what a restart of the simulator does to it
+        await wait_for(pilot, lambda: any(f"Order {oid}" in n for n in notices), seconds=30)
+        (notice,) = [n for n in notices if f"Order {oid}" in n]
+        assert "no longer lists it" in notice and "BUY 1 AAPL" in notice
+        await pilot.pause(1)
+        assert len([n for n in notices if f"Order {oid}" in n]) == 1  # told once
     await backend.aclose()

@@ -4,6 +4,11 @@ Made for a headless server reached over SSH: the URL is selectable text (and ``c
 through the terminal), the QR code is for a phone. A wrong verifier or a server error is shown on
 the screen, which stays usable and keeps what was typed. The screen dismisses with ``True`` once
 the brokerage session is open.
+
+IBKR's request tokens are single use: once a verifier has been exchanged for one, right or wrong,
+its link is used up. After a refused verifier the screen says so and names ``ctrl+n``, and does
+not send a verifier for that link again; ``ctrl+n`` gets a new link and empties the box (a
+verifier belongs to its link).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Static
 
 from ibtui.tui import keymap as ids
-from ibtui.tui.protocols import LoginFlow, LoginPrompt, LoginStep
+from ibtui.tui.protocols import LinkUsedUp, LoginFlow, LoginPrompt, LoginStep
 from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.qr import QrCode
 
@@ -30,6 +35,7 @@ __all__ = ["LoginScreen", "VerifierValidator", "clean_verifier"]
 _VERIFIER = re.compile(r"[A-Za-z0-9\-_.~]{4,128}")
 _FROM_URL = re.compile(r"oauth_verifier=([^&#\s]+)")
 _MARKS = {"pending": "·", "running": "…", "done": "✓", "failed": "✗"}
+USED_UP = "This link is used up: press ctrl+n for a new link, approve it, then type its verifier."
 
 
 def clean_verifier(text: str) -> str | None:
@@ -71,6 +77,7 @@ class LoginScreen(Screen[bool]):
         self.prompt: LoginPrompt | None = None
         self.error: str | None = None
         self.busy = False
+        self.link_used = False  # a verifier was exchanged for this link: IBKR will not take another
         self.steps: dict[LoginStep, str] = dict.fromkeys(LoginStep, "pending")
 
     def compose(self) -> ComposeResult:
@@ -110,6 +117,7 @@ class LoginScreen(Screen[bool]):
             self._show_error(f"Could not start the login: {exc}  (ctrl+n tries again)")
             return
         self.prompt = prompt
+        self.link_used = False
         self.query_one("#url", Static).update(Content(prompt.authorize_url))
         self.query_one(QrCode).show(prompt.authorize_url)
         hint = self.query_one("#hint", Static)
@@ -119,6 +127,8 @@ class LoginScreen(Screen[bool]):
 
     def action_new_link(self) -> None:
         if not self.busy:
+            if self.prompt is not None:  # the verifier typed was for the old link
+                self.query_one("#verifier", Input).value = ""
             self.steps = dict.fromkeys(LoginStep, "pending")
             self._show_steps()
             self.fetch_link()
@@ -145,6 +155,9 @@ class LoginScreen(Screen[bool]):
         if verifier is None or self.prompt is None:
             self._show_error("Wait for the authorize link first (ctrl+n asks for a new one).")
             return
+        if self.link_used:
+            self._show_error(USED_UP)
+            return
         self.complete_login(verifier)
 
     @work(exclusive=True, group="login-complete")
@@ -159,7 +172,11 @@ class LoginScreen(Screen[bool]):
             await self.flow.complete(verifier, self._report_step)
         except Exception as exc:  # shown to the user; nothing typed is lost
             self._fail_running_step()
-            self._show_error(str(exc) or type(exc).__name__)
+            message = str(exc) or type(exc).__name__
+            if isinstance(exc, LinkUsedUp):
+                self.link_used = True
+                message = f"{message}\n{USED_UP}"
+            self._show_error(message)
             self.busy = False
             box.disabled = False
             box.focus()

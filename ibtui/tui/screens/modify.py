@@ -133,8 +133,12 @@ def modify_outcome_text(
 ) -> tuple[str, Literal["info", "warning", "error"]]:
     """What the orders screen says of a modify's outcome, and how loudly."""
     status = result.status
-    if status is SubmitStatus.ACCEPTED:
-        return f"Order {order_id} modified: {result.message}", "info"
+    if status is SubmitStatus.ACCEPTED:  # (the outcome's message says "modified: order N …")
+        from ibtui.ibkr.models.enums import OrderState
+
+        state = result.order_status
+        known = state is not None and state is not OrderState.UNKNOWN
+        return f"Order {order_id} modified" + (f": {state}" if known else ""), "info"
     if status is SubmitStatus.CANCELLED:
         return f"Modify of order {order_id} declined, nothing sent: {result.message}", "warning"
     if status is SubmitStatus.REJECTED:

@@ -18,7 +18,7 @@ Dismisses with the :class:`~ibtui.trading.SubmitOutcome` of an accepted order, o
 from __future__ import annotations
 
 import contextlib
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -39,6 +39,7 @@ from ibtui.trading import (
     SubmitStatus,
     TicketType,
     TimeInForce,
+    parse_amount,
 )
 from ibtui.tui import keymap as ids
 from ibtui.tui.format import fmt_price
@@ -62,15 +63,15 @@ FIELDS = {
 
 
 def _number(text: str, name: str, problems: list[FieldError], field: str) -> Decimal | None:
+    """A positive number as typed: digits, a point, thousands commas (no exponent: "1e3")."""
     text = text.strip().replace(",", "")
     if not text:
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        problems.append(FieldError(field, f"{name}: numbers only"))
+    value = parse_amount(text)
+    if value is None:
+        problems.append(FieldError(field, f"{name}: numbers only (digits and a point)"))
         return None
-    if not value.is_finite() or value <= 0:
+    if value <= 0:
         problems.append(FieldError(field, f"{name} must be more than 0"))
         return None
     return value
@@ -89,10 +90,15 @@ def parse_ticket(
     tif: TimeInForce,
     outside_rth: bool,
     currency: str = "USD",
+    fractional: bool = False,
 ) -> tuple[OrderDraft | None, list[FieldError]]:
-    """The draft the fields describe, or the reasons there is none (by the draft's field)."""
+    """The draft the fields describe, or the reasons there is none (by the draft's field).
+    ``fractional``: the instrument trades in fractions of a share (else whole shares only)."""
     problems: list[FieldError] = []
     qty = _number(quantity, "Quantity", problems, "quantity")
+    if qty is not None and not fractional and qty != qty.to_integral_value():
+        problems.append(FieldError("quantity", "Quantity: whole shares only"))
+        qty = None
     if qty is None and not any(p.field == "quantity" for p in problems):
         problems.append(FieldError("quantity", "Quantity is required"))
     limit_price = stop_price = None
@@ -163,6 +169,8 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
         self.quote = quote
         self.cursor_blink = cursor_blink
         self._initial = (side, quantity, kind, limit_price)
+        # fractions of a share only where the instrument has them (a fractional position)
+        self.fractional = quantity is not None and quantity != quantity.to_integral_value()
         self.draft: OrderDraft | None = None
         self.check: Check = Check()
         self.preview: PreviewView | None = None
@@ -306,6 +314,7 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
             tif=tif,
             outside_rth=self.query_one("#outside-rth", Checkbox).value,
             currency=self.currency,
+            fractional=self.fractional,
         )
 
     def _refresh(self, *, keep_preview: bool = False) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import ClassVar
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
@@ -157,9 +158,13 @@ class StatusBar(Widget):
                 line.append(" STALE", style=style("status-bar--warn"))
         if status.error:
             line.append(_SEP)
-            line.append(status.error, style=style("status-bar--bad"))
+            again = ""
             if status.retry_at is not None:
                 left = status.retry_at - now
                 again = f" (retrying in {fmt_duration(left)})" if left > 0 else " (retrying…)"
-                line.append(again, style=style("status-bar--bad"))
+            error = status.error
+            room = self.size.width - line.cell_len - cell_len(again)
+            if again and 1 < room < cell_len(error):  # the error is cut, never the countdown
+                error = set_cell_size(error, room - 1) + "…"
+            line.append(error + again, style=style("status-bar--bad"))
         return line
