@@ -41,12 +41,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--state-dir",
         type=Path,
-        help="where the demo keeps its order journal (default: a new temporary folder)",
+        help="where the demo keeps its order journal, watchlist and log (default: the demo's own "
+        "folder in the state dir, apart from the real console's)",
     )
     args = parser.parse_args(argv)
     from ibtui.tui.app import run_app
 
-    demo = build_demo(seed=args.seed, key_dir=_demo_key_dir())
+    demo_dir = _demo_dir()
+    demo = build_demo(seed=args.seed, key_dir=demo_dir)
     access = None
     if args.skip_login:
         token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
@@ -54,7 +56,7 @@ def main(argv: list[str]) -> int:
     backend = ClientBackend(
         demo.base_url, demo.consumer, access=access, transport=demo.transport, demo=demo
     )
-    state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="ibtui-demo-"))
+    state_dir = args.state_dir or demo_dir or Path(tempfile.mkdtemp(prefix="ibtui-demo-"))
     setup_logging(state_dir, "demo")
     return run_app(
         backend,
@@ -72,8 +74,9 @@ def _demo_trader(backend: ClientBackend, state_dir: Path) -> ClientTrader:
     return backend.trader(OrderSettings(), state_dir)
 
 
-def _demo_key_dir() -> Path | None:
-    """Where ``ibtui demo`` keeps its consumer keys between runs: the state dir's ``demo``."""
+def _demo_dir() -> Path | None:
+    """Where ``ibtui demo`` keeps its consumer keys, journal, watchlist and log between runs: the
+    platform state dir's ``demo``, apart from the real console's files."""
     try:
         return default_state_dir() / "demo"
     except (OSError, RuntimeError):  # no home folder to keep them in: fresh keys each run
