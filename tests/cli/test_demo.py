@@ -85,3 +85,75 @@ def test_state_dir_still_overrides_the_demo_folder(home: Home, tmp_path: Path) -
     assert run["trader"].journal.path.parent == chosen
     assert (chosen / "ibtui.log").is_file()
     assert not (home.demo_dir / "ibtui.log").exists()
+
+
+USER_CONFIG = """\
+[ibkr]
+base_url = "https://example.invalid/v1/api/"
+consumer_key = "MYKEY0001"
+signature_key = "missing_signature.pem"
+encryption_key = "missing_encryption.pem"
+dh_params = "missing_dhparam.pem"
+access_token = "token-of-mine"
+access_token_secret = "c2VjcmV0"
+
+[ui]
+poll_interval = 0.5
+theme = "nord"
+bell = false
+idle_lock_minutes = 15
+
+[orders]
+max_quantity = 7
+precaution_action = "block"
+
+[keymap]
+buy = "ctrl+b"
+"""
+
+
+def _write_config(path: Path, text: str = USER_CONFIG) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def _check_user_settings(run: dict[str, Any]) -> None:
+    assert run["keymap"] == {"buy": "ctrl+b"}
+    assert (run["poll_interval"], run["theme"], run["bell"]) == (0.5, "nord", False)
+    assert run["idle_lock_minutes"] == 15
+    orders = run["trader"].settings
+    assert orders.max_quantity == 7 and orders.precaution_action == "block"
+    # never the [ibkr] credentials: the demo still logs in to its own simulator
+    assert run["login"] is run["broker"] and run["broker"].needs_login
+
+
+def test_the_demo_uses_the_ui_orders_and_keymap_of_the_usual_config(home: Home) -> None:
+    _write_config(home.config / "ibtui" / "config.toml")
+    _check_user_settings(home.run())
+
+
+def test_config_names_the_file_and_poll_interval_still_wins(home: Home, tmp_path: Path) -> None:
+    config = _write_config(tmp_path / "elsewhere" / "mine.toml")
+    run = home.run("--config", str(config))
+    _check_user_settings(run)
+    assert home.run("--config", str(config), "--poll-interval", "3")["poll_interval"] == 3.0
+
+
+def test_without_a_config_the_demo_runs_on_defaults(home: Home) -> None:
+    run = home.run()
+    assert run["keymap"] == {} and run["poll_interval"] == 2.0 and run["bell"] is True
+    assert run["trader"].settings.precaution_action == "warn"
+
+
+def test_a_config_error_is_one_line_and_nothing_starts(
+    home: Home, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _write_config(tmp_path / "bad.toml", "[ui]\npoll_intervall = 1\n")
+    assert demo_cli.main(["--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.toml" in err and "ui.poll_interval" in err
+    assert home.runs == []
+    assert demo_cli.main(["--config", str(tmp_path / "missing.toml")]) == 1
+    assert "missing.toml: no such config file" in capsys.readouterr().err
