@@ -346,6 +346,20 @@ async def test_kill_switch_chord_and_confirm_cancels_everything_once() -> None:
         assert trader.cancels == []
 
 
+async def test_with_no_working_order_the_kill_switch_says_so_and_offers_nothing() -> None:
+    app, trader, _ = make(account=LIVE)
+    trader.order_list = [
+        order(AAPL, "AAPL", "BUY", "LMT", "5", status="Filled", account=LIVE.account_id)
+    ]
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot, app)
+        await pilot.press("ctrl+k", "K")
+        await pilot.pause()
+        assert app.screen is screen  # no "Cancel 0 working orders?" question
+        assert screen.message == "Kill switch: no working orders on U1234567; nothing to cancel."
+        assert trader.kills == []
+
+
 async def test_a_lone_second_key_or_a_slow_chord_does_nothing() -> None:
     app, trader, _ = make()
     async with app.run_test(size=SIZE) as pilot:
