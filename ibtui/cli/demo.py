@@ -1,5 +1,8 @@
 """``ibtui demo``: the console on the embedded simulated IBKR server, through the real login flow.
 
+The user's config file gives the demo its ``[ui]``, ``[orders]`` and ``[keymap]`` (never
+``[ibkr]``: the demo logs in to its own simulator); its state folder is its own.
+
 The only command (with ``ibtui sim``) that imports the simulator: its bootstrap,
 :mod:`ibtui.sim.demo`, starts the simulator in-process and registers a consumer with it.
 """
@@ -7,12 +10,14 @@ The only command (with ``ibtui sim``) that imports the simulator: its bootstrap,
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ibtui.adapters.broker import ClientBackend
 from ibtui.adapters.market import ClientMarketData, StateWatchlistStore
+from ibtui.cli.run import show_problem
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.local.paths import default_state_dir
 from ibtui.local.state import StateStore
@@ -21,7 +26,7 @@ from ibtui.sim.demo import build_demo
 from ibtui.tui.market import Watchlist
 
 if TYPE_CHECKING:
-    from ibtui.adapters.trader import ClientTrader
+    from ibtui.config import Settings
 
 __all__ = ["main"]
 
@@ -37,16 +42,29 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="start with a first-party access token instead of the third-party login screen",
     )
-    parser.add_argument("--poll-interval", type=float, default=2.0, help="seconds between polls")
+    parser.add_argument(
+        "--poll-interval", type=float, help="seconds between polls (default: [ui] poll_interval)"
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="configuration file whose [ui], [orders] and [keymap] the demo uses (default: the "
+        "usual config file, if any; its [ibkr] is never used)",
+    )
     parser.add_argument(
         "--state-dir",
         type=Path,
-        help="where the demo keeps its order journal (default: a new temporary folder)",
+        help="where the demo keeps its order journal, watchlist and log (default: the demo's own "
+        "folder in the state dir, apart from the real console's)",
     )
     args = parser.parse_args(argv)
+    settings = _user_settings(args.config)
+    if settings is None:
+        return 1
     from ibtui.tui.app import run_app
 
-    demo = build_demo(seed=args.seed, key_dir=_demo_key_dir())
+    demo_dir = _demo_dir()
+    demo = build_demo(seed=args.seed, key_dir=demo_dir)
     access = None
     if args.skip_login:
         token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
@@ -54,26 +72,42 @@ def main(argv: list[str]) -> int:
     backend = ClientBackend(
         demo.base_url, demo.consumer, access=access, transport=demo.transport, demo=demo
     )
-    state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="ibtui-demo-"))
+    state_dir = args.state_dir or demo_dir or Path(tempfile.mkdtemp(prefix="ibtui-demo-"))
     setup_logging(state_dir, "demo")
     return run_app(
         backend,
         login=backend if backend.needs_login else None,
-        trader=_demo_trader(backend, state_dir),
+        trader=backend.trader(settings.orders, state_dir),
         market=ClientMarketData(backend.client),
         watchlist=Watchlist.load(StateWatchlistStore(StateStore(state_dir))),
-        poll_interval=args.poll_interval,
+        keymap=settings.keymap,
+        poll_interval=args.poll_interval or settings.ui.poll_interval,
+        theme=settings.ui.theme,
+        bell=settings.ui.bell,
+        idle_lock_minutes=settings.ui.idle_lock_minutes,
     )
 
 
-def _demo_trader(backend: ClientBackend, state_dir: Path) -> ClientTrader:
-    from ibtui.trading.settings import OrderSettings
+def _user_settings(config: Path | None) -> Settings | None:
+    """The user's settings for their ``[ui]``, ``[orders]`` and ``[keymap]`` (the demo never
+    uses ``[ibkr]``): from ``config``, else ``IBTUI_CONFIG`` or the usual file when there is one.
+    A problem is shown as ``ibtui run`` shows it; None when the user gives up."""
+    from ibtui.config import ConfigError, load_settings
 
-    return backend.trader(OrderSettings(), state_dir)
+    while True:
+        try:
+            return load_settings(config)
+        except (ConfigError, OSError) as exc:
+            if not (sys.stdin.isatty() and sys.stdout.isatty()):
+                print(f"ibtui: {exc}", file=sys.stderr)
+                return None
+            if not show_problem("ibtui demo cannot start", str(exc)):
+                return None
 
 
-def _demo_key_dir() -> Path | None:
-    """Where ``ibtui demo`` keeps its consumer keys between runs: the state dir's ``demo``."""
+def _demo_dir() -> Path | None:
+    """Where ``ibtui demo`` keeps its consumer keys, journal, watchlist and log between runs: the
+    platform state dir's ``demo``, apart from the real console's files."""
     try:
         return default_state_dir() / "demo"
     except (OSError, RuntimeError):  # no home folder to keep them in: fresh keys each run

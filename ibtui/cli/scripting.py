@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import functools
 import json
 import logging
 import sys
@@ -27,6 +28,7 @@ from ibtui.ibkr.pacing import Pacer, SharedPacing
 from ibtui.ibkr.session import AccessCredentials, Consumer
 from ibtui.logfile import setup_logging
 from ibtui.text import clean_data, clean_text
+from ibtui.tui.format import fmt_money, fmt_price, fmt_quantity
 
 __all__ = ["accounts_main", "positions_main"]
 
@@ -47,10 +49,6 @@ def _open(config: Path | None) -> Connection:
     # IBKR's pacing is per user: back-to-back commands share it through the state folder.
     shared = SharedPacing.for_user(settings.state_dir, creds.consumer_key, creds.access_token)
     return connect(settings.ibkr.base_url, consumer, access, pacer=Pacer(shared=shared))
-
-
-def _number(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
 
 
 async def _start(conn: Connection) -> None:
@@ -86,32 +84,69 @@ async def _positions(config: Path | None, account: str | None) -> list[Row]:
                         "account": p.account,
                         "conid": p.conid,
                         "symbol": p.symbol,
-                        "quantity": _number(p.quantity),
-                        "last": _number(p.market_price),
-                        "market_value": _number(p.market_value),
-                        "avg_cost": _number(p.avg_price),
-                        "unrealized_pnl": _number(p.unrealized_pnl),
-                        "realized_pnl": _number(p.realized_pnl),
+                        "quantity": p.quantity,
+                        "last": p.market_price,
+                        "market_value": p.market_value,
+                        "avg_cost": p.avg_price,
+                        "unrealized_pnl": p.unrealized_pnl,
+                        "realized_pnl": p.realized_pnl,
                         "currency": p.currency,
                     }
                 )
         return rows
 
 
+# The table shows numbers as the console's positions grid does; csv gives them exactly.
+_TABLE_NUMBERS: dict[str, Callable[[Decimal], str]] = {
+    "quantity": fmt_quantity,
+    "last": fmt_price,
+    "market_value": fmt_money,
+    "avg_cost": fmt_price,
+    "unrealized_pnl": functools.partial(fmt_money, signed=True),
+    "realized_pnl": functools.partial(fmt_money, signed=True),
+}
+
+
+def _exact(value: Decimal) -> str:
+    """A number as plain text, exact, without exponent or trailing zeros: 60, -1478, 207.4215."""
+    text = format(value.normalize(), "f")
+    return "0" if text == "-0" else text
+
+
+def _json_number(value: object) -> float:
+    if isinstance(value, Decimal):
+        return float(value)  # the float IBKR sent: exact
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def _write(rows: Sequence[Row], columns: Sequence[str], fmt: str, out: TextIO) -> None:
     rows = clean_data(list(rows))
     if fmt == "json":
-        json.dump(list(rows), out, indent=2)
+        json.dump(list(rows), out, indent=2, default=_json_number)
         out.write("\n")
     elif fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        for row in rows:
+            writer.writerow({c: _exact(v) if isinstance(v, Decimal) else v for c, v in row.items()})
     else:
-        cells = [[("" if r[c] is None else str(r[c])) for c in columns] for r in rows]
+
+        def cell(column: str, value: object) -> str:
+            if value is None:
+                return ""
+            if isinstance(value, Decimal):
+                return _TABLE_NUMBERS.get(column, _exact)(value)
+            return str(value)
+
+        cells = [[cell(c, r[c]) for c in columns] for r in rows]
         widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+        numeric = [any(isinstance(r[c], Decimal) for r in rows) for c in columns]
         for line in [list(columns), *cells]:
-            out.write("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+            texts = [
+                v.rjust(w) if right else v.ljust(w)
+                for v, w, right in zip(line, widths, numeric, strict=True)
+            ]
+            out.write("  ".join(texts).rstrip())
             out.write("\n")
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
+import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from ibtui.ibkr.oauth import DHParams, dh_params_pem, parse_dh_params
@@ -39,6 +43,26 @@ def test_positions_as_json_and_csv_and_errors(tmp_path: Path) -> None:
         for key in ("last", "market_value", "avg_cost", "unrealized_pnl", "realized_pnl"):
             assert isinstance(aapl[key], float)
         assert aapl["currency"] == "USD"
+
+        # csv: the same numbers, exact, without a stray ".0"
+        done = ibtui("positions", "--config", config, "--account", "U7654321", "--format", "csv")
+        assert done.returncode == 0, done.stderr
+        intc = next(r for r in csv.DictReader(io.StringIO(done.stdout)) if r["symbol"] == "INTC")
+        assert intc["quantity"] == "-100" and intc["realized_pnl"] == "0"
+        assert all(Decimal(intc[k]) for k in ("last", "market_value", "avg_cost"))
+        assert not re.search(r"\.0(,|$)", done.stdout, re.MULTILINE)  # no "60.0", "-1478.0"
+
+        # the table: as the console shows them, grouped, signed P&L, aligned on the right
+        done = ibtui("positions", "--config", config, "--account", "U7654321")
+        assert done.returncode == 0, done.stderr
+        header, *lines = done.stdout.splitlines()
+        intc_line = next(line for line in lines if " INTC " in line)
+        cells = intc_line.split()
+        value = Decimal(cells[5].replace(",", ""))
+        assert value < -1000 and cells[5] == f"{value:,.2f}", intc_line  # "-1,478.00"
+        assert cells[3] == "-100", intc_line
+        assert re.fullmatch(r"[+-][\d,]+\.\d\d", cells[7]) and cells[8] == "0.00", intc_line
+        assert header.index("quantity") + len("quantity") == intc_line.index("-100") + 4
 
         done = ibtui("accounts", "--config", config, "--format", "json")
         assert done.returncode == 0, done.stderr

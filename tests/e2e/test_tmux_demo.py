@@ -120,6 +120,7 @@ def test_demo_in_tmux_login_account_and_positions(tmp_path: Path) -> None:
     command = (
         f"env -u COLUMNS -u LINES HOME={shlex.quote(str(home))}"
         f" XDG_CONFIG_HOME={shlex.quote(str(home / '.config'))}"
+        f" XDG_STATE_HOME={shlex.quote(str(home / '.local' / 'state'))}"
         f" {shlex.quote(str(ibtui))} demo --seed 1"
     )
     tmux = Tmux(tmux_path, name, config)

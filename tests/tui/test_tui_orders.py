@@ -263,9 +263,11 @@ async def test_modify_through_ibkrs_question_sends_the_new_values() -> None:
         limit = modify.query_one("#modify-limit", Input)
         assert (quantity.value, limit.value) == ("10", "215.00")
         assert not modify.query("#modify-stop")  # a limit order has no stop price
+        assert quantity.has_focus  # the first field; tab goes on to the limit
+        await pilot.press("2", "0")  # the prefilled text is selected: typing replaces it
+        await pilot.press("tab")
         assert limit.has_focus
-        await pilot.press(*"214.5")  # the prefilled text is selected: typing replaces it
-        quantity.value = "20"
+        await pilot.press(*"214.5")
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, QuestionScreen))
         assert line(app.screen, "#question-text") == (
@@ -292,6 +294,22 @@ async def test_modify_through_ibkrs_question_sends_the_new_values() -> None:
         ]
         assert trader.answers == [True]
         assert app.screen is screen
+
+
+async def test_tab_goes_through_quantity_limit_and_stop_before_the_buttons() -> None:
+    stop_limit = order(SPY, "SPY", "SELL", "Stop Limit", "20", stop="590", limit="589.5")
+    app, _, _ = make(FakeTrader(order_list=[stop_limit]))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot, app)
+        await pilot.press("m")
+        await until(pilot, lambda: isinstance(app.screen, ModifyScreen))
+        seen = []
+        for _ in range(4):
+            focused = app.focused
+            seen.append(focused.id if focused is not None else None)
+            await pilot.press("tab")
+        assert seen == ["modify-quantity", "modify-limit", "modify-stop", "modify-submit"]
+        assert app.screen is not screen
 
 
 async def test_rejecting_ibkrs_question_during_modify_says_declined() -> None:
@@ -347,6 +365,20 @@ async def test_kill_switch_chord_and_confirm_cancels_everything_once() -> None:
         assert trader.kills == [LIVE.account_id]
         assert {table_status(screen, i) for i in (AAPL, MSFT, SPY)} == {"Cancel sent"}
         assert trader.cancels == []
+
+
+async def test_with_no_working_order_the_kill_switch_says_so_and_offers_nothing() -> None:
+    app, trader, _ = make(account=LIVE)
+    trader.order_list = [
+        order(AAPL, "AAPL", "BUY", "LMT", "5", status="Filled", account=LIVE.account_id)
+    ]
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot, app)
+        await pilot.press("ctrl+k", "K")
+        await pilot.pause()
+        assert app.screen is screen  # no "Cancel 0 working orders?" question
+        assert screen.message == "Kill switch: no working orders on U1234567; nothing to cancel."
+        assert trader.kills == []
 
 
 async def test_a_lone_second_key_or_a_slow_chord_does_nothing() -> None:

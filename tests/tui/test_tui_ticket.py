@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+from rich.cells import cell_len
 from textual.app import App, ComposeResult
-from textual.widgets import Button, Input, Select, Static
+from textual.widgets import Button, Checkbox, Input, Select, Static
 
 from ibtui.trading import Precaution, Side, SubmitOutcome, SubmitStatus, TicketType, TimeInForce
 from ibtui.tui.screens.ticket import TicketScreen, parse_ticket
@@ -128,21 +129,54 @@ async def test_errors_show_beside_their_fields_as_you_type() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         ticket = app.screen
         assert isinstance(ticket, TicketScreen)
-        assert "Quantity is required" in text(ticket, "#quantity-error")
+        assert text(ticket, "#quantity-error") == ""  # nothing typed yet: nothing required yet
         await pilot.press(*"1x")  # (the field starts empty)
         assert "numbers only" in text(ticket, "#quantity-error")
-        await pilot.press("backspace", "0")
+        await pilot.press("backspace", "backspace")  # emptied once typed in: now required
+        assert "Quantity is required" in text(ticket, "#quantity-error")
+        await pilot.press("1", "0")
         assert text(ticket, "#quantity-error") == ""
         assert ticket.query_one("#send-button", Button).disabled
         ticket.query_one("#kind", Select).value = TicketType.STP
         await pilot.pause()
         assert ticket.query_one("#stop-row").display
         assert not ticket.query_one("#limit-row").display
+        assert text(ticket, "#stop-error") == ""  # the stop not touched yet
+        await pilot.press("enter")  # a preview tried: every field that is required says so
+        await pilot.pause()
         assert "needs a stop price" in text(ticket, "#stop-error")
+        assert ticket.message == "Fix the fields marked above first."
         ticket.query_one("#stop", Input).value = "200"  # below the market: the trader's check
         await pilot.pause()
         assert "above 215.02" in text(ticket, "#stop-error")
         assert "bid 215.01" in text(ticket, "#market") and "ask 215.03" in text(ticket, "#market")
+
+
+async def test_leaving_the_empty_quantity_says_it_is_required() -> None:
+    app = TicketApp(FakeTrader())
+    async with app.run_test(size=(100, 30)) as pilot:
+        ticket = app.screen
+        assert isinstance(ticket, TicketScreen)
+        assert ticket.query_one("#quantity", Input).has_focus
+        assert text(ticket, "#quantity-error") == ""
+        await pilot.press("tab")
+        await pilot.pause()
+        assert text(ticket, "#quantity-error") == "Quantity is required"
+
+
+async def test_outside_rth_shows_its_state_without_colour() -> None:
+    app = TicketApp(FakeTrader(), quantity=Decimal(1), limit_price=Decimal("215.00"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        ticket = app.screen
+        assert isinstance(ticket, TicketScreen)
+        box = ticket.query_one("#outside-rth", Checkbox)
+        assert str(box.render()).startswith("▐ ▌ Outside RTH")  # off: an empty box
+        box.focus()
+        await pilot.press("space")
+        assert box.value and str(box.render()).startswith("▐X▌ Outside RTH")
+        assert ticket.draft is not None and ticket.draft.outside_rth
+        await pilot.press("space")
+        assert not box.value and str(box.render()).startswith("▐ ▌")
 
 
 async def test_preview_then_send_once_and_the_ticket_closes_with_the_result() -> None:
@@ -212,6 +246,9 @@ async def test_a_live_account_needs_its_last_four_characters() -> None:
         assert isinstance(ticket, TicketScreen)
         assert "LIVE" in text(ticket, "#mode")
         assert ticket.query_one("#confirm-row").display
+        hint = ticket.query_one("#confirm-error", Static)
+        assert text(ticket, "#confirm-error") == "type the last 4 characters of U7654321"
+        assert not hint.has_class("-ok", "-wrong")
         await pilot.press("enter")
         await settle(pilot, lambda: ticket.preview is not None)
         await pilot.press("ctrl+s")
@@ -219,13 +256,30 @@ async def test_a_live_account_needs_its_last_four_characters() -> None:
         assert trader.submitted == [] and "last four" in ticket.message
         ticket.query_one("#confirm", Input).value = "4321"[::-1]  # wrong
         await pilot.pause()
+        assert text(ticket, "#confirm-error") == "does not match the last 4 of U7654321"
+        assert hint.has_class("-wrong") and not hint.has_class("-ok")
         await pilot.press("ctrl+s")
         assert trader.submitted == []
         ticket.query_one("#confirm", Input).value = "4321"
         await pilot.pause()
+        assert text(ticket, "#confirm-error") == "✓ matches U7654321"  # green, no longer red
+        assert hint.has_class("-ok") and not hint.has_class("-wrong")
         await pilot.press("ctrl+s")
         await settle(pilot, lambda: bool(app.results))
     assert len(trader.submitted) == 1 and trader.confirmations == ["4321"]
+
+
+async def test_the_live_confirmation_hint_fits_at_80x24() -> None:
+    app = TicketApp(FakeTrader(), LIVE, quantity=Decimal(1), limit_price=Decimal("215.00"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        ticket = app.screen
+        assert isinstance(ticket, TicketScreen)
+        hint = ticket.query_one("#confirm-error", Static)
+        for typed in ("", "1234", "4321"):
+            ticket.query_one("#confirm", Input).value = typed
+            await pilot.pause()
+            shown = text(ticket, "#confirm-error")
+            assert "U7654321" in shown and cell_len(shown) <= hint.content_region.width, shown
 
 
 async def test_an_unknown_outcome_keeps_send_disabled() -> None:

@@ -1,5 +1,5 @@
-"""Snapshots of the order ticket: empty with its errors, previewed, and LIVE with the typed
-confirmation row, at 80x24 and 120x40 (fixed data, no cursor blink)."""
+"""Snapshots of the order ticket: empty with its errors after a preview was tried, previewed,
+and LIVE with the typed confirmation row, at 80x24 and 120x40 (fixed data, no cursor blink)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ SIZES = [(80, 24), (120, 40)]
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 def test_ticket_with_errors(snap_compare: Any, size: tuple[int, int]) -> None:
-    assert snap_compare(TicketApp(FakeTrader()), terminal_size=size)
+    async def tried(pilot: Any) -> None:
+        await pilot.press("enter")  # required fields say so only once a preview was tried
+        await pilot.pause()
+
+    assert snap_compare(TicketApp(FakeTrader()), terminal_size=size, run_before=tried)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])

@@ -86,8 +86,8 @@ class ModifyScreen(ModalScreen[ModifyValues | None]):
     def on_mount(self) -> None:
         for box in self.query(Input):
             box.cursor_blink = self.cursor_blink
-        # the price is what is changed most; the quantity when there is none
-        self.query_one(f"#modify-{self.fields[-1]}", Input).focus()
+        # the first field (quantity, then limit, then stop): tab goes through them in that order
+        self.query_one(f"#modify-{self.fields[0]}", Input).focus()
 
     def _texts(self) -> dict[str, str]:
         return {name: self.query_one(f"#modify-{name}", Input).value for name in self.fields}

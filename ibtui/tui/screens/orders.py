@@ -351,6 +351,8 @@ class OrdersScreen(Screen[None]):
             self._modify_flow(order)
 
     def action_kill_switch(self) -> None:
+        if self._nothing_to_kill():
+            return
         self._kill_armed_at = self.clock()
         armed = self._kill_armed_at
         self.say(
@@ -469,14 +471,28 @@ class OrdersScreen(Screen[None]):
         finally:
             self._busy.discard(order_id)
 
+    def _nothing_to_kill(self) -> bool:
+        """No working order as of the last update: said, and nothing offered. (Before the
+        orders have loaded, or while they cannot be, the kill switch is always offered.)"""
+        if not self.loaded or self.working_orders:
+            return False
+        self._kill_armed_at = None
+        self.say(f"Kill switch: no working orders on {self.account.account_id}; nothing to cancel.")
+        return True
+
     @work(exclusive=True, group="orders-kill", exit_on_error=False)
     async def _kill_flow(self) -> None:
+        if self._nothing_to_kill():  # the last one finished while the chord was typed
+            return
         account = self.account
         count = len(self.working_orders)
         noun = "order" if count == 1 else "orders"
         text = (
             f"Cancel {count} working {noun} on {account.mode} account {account.label}?"
             " Orders placed since the last update are cancelled too."
+            if self.loaded
+            else f"Cancel every working order on {account.mode} account {account.label}?"
+            " The orders have not loaded yet."
         )
         if not await self._confirm(text, "KILL SWITCH", "Cancel all", danger=True):
             self.say("Kill switch: nothing cancelled.")

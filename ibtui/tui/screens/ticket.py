@@ -45,6 +45,7 @@ from ibtui.tui import keymap as ids
 from ibtui.tui.format import fmt_price
 from ibtui.tui.trading import PreviewView, QuestionView, Trader
 from ibtui.tui.viewmodels import AccountView, QuoteView
+from ibtui.tui.widgets.checkbox import OnOffCheckbox
 from ibtui.tui.widgets.footer import Footer
 
 if TYPE_CHECKING:  # the watchlist's module is loaded with the market screens
@@ -179,6 +180,9 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
         self.blocked_reason: str | None = None  # set after an unknown outcome
         self.result: SubmitOutcome | None = None
         self.message = ""
+        # An empty field says it is required only once it was touched or a send was tried.
+        self._touched: set[str] = set()
+        self._attempted = False
 
     # --- layout -----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -245,7 +249,7 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
                     compact=True,
                     id="tif",
                 )
-                yield Checkbox("Outside RTH", id="outside-rth", compact=True)
+                yield OnOffCheckbox("Outside RTH", id="outside-rth", compact=True)
             yield Static("", id="precautions", markup=False)
             yield Static("", id="preview", markup=False)
             with Horizontal(classes="row", id="confirm-row"):
@@ -253,12 +257,7 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
                 yield Input(
                     placeholder="last 4 of account", id="confirm", max_length=4, compact=True
                 )
-                yield Static(
-                    f"LIVE account: type the last four characters of {self.account.account_id}",
-                    id="confirm-error",
-                    classes="error",
-                    markup=False,
-                )
+                yield Static("", id="confirm-error", classes="error", markup=False)
             yield Static("", id="ticket-message", markup=False)
             with Horizontal(id="buttons"):
                 yield Button("Preview ⏎", id="preview-button", variant="primary", compact=True)
@@ -338,8 +337,11 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
             name = problem.field if problem.field in FIELDS else "order_type"
             by_field.setdefault(name, []).append(problem.message)
         for name, box_id in FIELDS.items():
-            box = self.query_one(f"#{box_id}-error", Static)
-            box.update("; ".join(by_field.get(name, [])))
+            messages = by_field.get(name, [])
+            if not self._attempted and box_id not in self._touched and self._blank(box_id):
+                messages = []  # not filled in yet: no "required" before it was touched
+            self.query_one(f"#{box_id}-error", Static).update("; ".join(messages))
+        self._show_confirm()
         self.query_one("#precautions", Static).update(
             "\n".join(
                 ("BLOCKED: " if p.blocking else "Warning: ") + p.message for p in check.precautions
@@ -349,6 +351,28 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
         self.query_one("#preview", Static).update(self._preview_text())
         self.query_one("#ticket-message", Static).update(self.message or self._ready_text())
         self.query_one("#send-button", Button).disabled = not self.can_send
+
+    def _blank(self, box_id: str) -> bool:
+        box = self.query_one(f"#{box_id}")
+        return isinstance(box, Input) and not box.value.strip()
+
+    def _show_confirm(self) -> None:
+        """The LIVE confirmation's hint: what to type, then whether it matches (in green)."""
+        if self.account.paper:
+            return
+        account_id = self.account.account_id
+        typed = self.query_one("#confirm", Input).value.strip()
+        hint = self.query_one("#confirm-error", Static)
+        matches = self._live_confirmed()
+        wrong = not matches and len(typed) >= min(4, len(account_id))
+        hint.set_class(matches, "-ok")
+        hint.set_class(wrong, "-wrong")
+        if matches:
+            hint.update(f"✓ matches {account_id}")
+        elif wrong:
+            hint.update(f"does not match the last 4 of {account_id}")
+        else:
+            hint.update(f"type the last 4 characters of {account_id}")
 
     def _market_text(self) -> str:
         q = self.quote
@@ -424,9 +448,18 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
     @on(Input.Changed)
     @on(Select.Changed)
     @on(Checkbox.Changed)
-    def _changed(self) -> None:
+    def _changed(self, event: Input.Changed | Select.Changed | Checkbox.Changed) -> None:
+        if isinstance(event, Input.Changed) and event.input.has_focus and event.input.id:
+            self._touched.add(event.input.id)  # typed in
         self.message = ""
         self._refresh()
+
+    @on(Input.Blurred)
+    def _left(self, event: Input.Blurred) -> None:
+        if event.input.id and event.input.id not in self._touched:
+            self._touched.add(event.input.id)
+            with contextlib.suppress(NoMatches):  # also when the ticket is being dismissed
+                self._refresh(keep_preview=True)
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -458,6 +491,7 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
     def action_preview(self) -> None:
         if self.sending:
             return
+        self._attempted = True
         if self.preview is not None and self._previewed == self.draft and self.can_send:
             self.message = "Previewed: ctrl+s sends it."
             self._refresh(keep_preview=True)
@@ -487,6 +521,9 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
     def action_send(self) -> None:
         # Checked and set synchronously: a second key press sees `sending` and does nothing.
         if not self.can_send or self.draft is None:
+            if not self._attempted:
+                self._attempted = True
+                self._refresh(keep_preview=True)
             if not self.sending and self.blocked_reason is None and not self._live_confirmed():
                 self.message = "Type the last four characters of the LIVE account to send."
                 self._refresh(keep_preview=True)
