@@ -19,6 +19,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
+from ibtui.ibkr.error_mapping import (
+    connection_error,
+    endpoint_path,
+    error_from_response,
+    is_order_action_path,
+)
 from ibtui.ibkr.errors import (
     AccountsNotQueriedError,
     ApiConnectionError,
@@ -33,10 +39,6 @@ from ibtui.ibkr.errors import (
     ResponseTooLargeError,
     SessionExpiredError,
     TlsVerificationError,
-    connection_error,
-    endpoint_path,
-    error_from_response,
-    is_order_action_path,
 )
 from ibtui.ibkr.http_client import read_body
 from ibtui.ibkr.models import AuthStatus, IserverAccounts, decode_body

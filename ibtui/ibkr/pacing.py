@@ -35,14 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from ibtui.ibkr.errors import (
-    ApiConnectionError,
-    ApiStatusError,
-    ApiTimeoutError,
-    RateLimitedError,
-    endpoint_path,
-    is_order_action_path,
-)
+from ibtui.ibkr.error_mapping import endpoint_path, is_order_action_path
+from ibtui.ibkr.errors import ApiConnectionError, ApiStatusError, ApiTimeoutError, RateLimitedError
 
 __all__ = [
     "GLOBAL_KEY",
