@@ -18,7 +18,7 @@ Dismisses with the :class:`~ibtui.trading.SubmitOutcome` of an accepted order, o
 from __future__ import annotations
 
 import contextlib
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -40,6 +40,7 @@ from ibtui.trading import (
     TicketType,
     TimeInForce,
 )
+from ibtui.trading.ticket_input import parse_ticket
 from ibtui.tui import keymap as ids
 from ibtui.tui.format import fmt_price
 from ibtui.tui.trading import PreviewView, QuestionView, Trader
@@ -59,68 +60,6 @@ FIELDS = {
     "limit_price": "limit",
     "stop_price": "stop",
 }
-
-
-def _number(text: str, name: str, problems: list[FieldError], field: str) -> Decimal | None:
-    text = text.strip().replace(",", "")
-    if not text:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        problems.append(FieldError(field, f"{name}: numbers only"))
-        return None
-    if not value.is_finite() or value <= 0:
-        problems.append(FieldError(field, f"{name} must be more than 0"))
-        return None
-    return value
-
-
-def parse_ticket(
-    account: AccountView,
-    conid: int,
-    symbol: str,
-    *,
-    side: Side,
-    quantity: str,
-    kind: TicketType,
-    limit: str,
-    stop: str,
-    tif: TimeInForce,
-    outside_rth: bool,
-    currency: str = "USD",
-) -> tuple[OrderDraft | None, list[FieldError]]:
-    """The draft the fields describe, or the reasons there is none (by the draft's field)."""
-    problems: list[FieldError] = []
-    qty = _number(quantity, "Quantity", problems, "quantity")
-    if qty is None and not any(p.field == "quantity" for p in problems):
-        problems.append(FieldError("quantity", "Quantity is required"))
-    limit_price = stop_price = None
-    if kind.needs_limit:
-        limit_price = _number(limit, "Limit price", problems, "limit_price")
-        if limit_price is None and not any(p.field == "limit_price" for p in problems):
-            problems.append(FieldError("limit_price", f"{kind.value} needs a limit price"))
-    if kind.needs_stop:
-        stop_price = _number(stop, "Stop price", problems, "stop_price")
-        if stop_price is None and not any(p.field == "stop_price" for p in problems):
-            problems.append(FieldError("stop_price", f"{kind.value} needs a stop price"))
-    if problems or qty is None:
-        return None, problems
-    draft = OrderDraft(
-        account_id=account.account_id,
-        conid=conid,
-        symbol=symbol,
-        side=side,
-        quantity=qty,
-        order_type=kind,
-        limit_price=limit_price,
-        stop_price=stop_price,
-        tif=tif,
-        outside_rth=outside_rth,
-        is_paper=account.paper,
-        currency=currency,
-    )
-    return draft, []
 
 
 class TicketScreen(ModalScreen[SubmitOutcome | None]):
