@@ -5,9 +5,11 @@ Every request goes through :meth:`BaseClient._call`: a pacing slot, the signed s
 :mod:`ibtui.ibkr.errors`, automatic retries for idempotent requests only, and the brokerage
 session's recovery (a reopen after "no bridge", the accounts listed when IBKR wants them first, a
 run of 410 Gone answered with a new LST). An order POST is never sent twice: when its outcome is
-unknown (timeout, dropped connection, 5xx) the caller gets
-:class:`~ibtui.ibkr.errors.OrderOutcomeUnknownError` and reconciles by ``cOID``. A 429 is not
-unknown: IBKR refused the request unhandled, so it is sent again after the pacer's penalty.
+unknown (timeout, dropped connection, 5xx, and 429 too: IBKR has been seen to carry an order
+out and answer 429, and a resend then meets its duplicate-cOID check) the caller gets
+:class:`~ibtui.ibkr.errors.OrderOutcomeUnknownError` and reconciles by ``cOID``. A cancel
+answered 429 is sent again after the pacer's penalty. While an order question is open every
+other request waits at the :class:`~ibtui.ibkr.gate.QuestionGate` (:attr:`question_gate`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from ibtui.ibkr.errors import (
     SessionExpiredError,
     TlsVerificationError,
 )
+from ibtui.ibkr.gate import QuestionGate
 from ibtui.ibkr.http_client import read_body
 from ibtui.ibkr.models import AuthStatus, IserverAccounts, decode_body
 from ibtui.ibkr.pacing import Pacer, RetryPolicy, refuse_long_wait
@@ -88,6 +91,7 @@ class BaseClient:
         self.gate = BrokerageGate(self.recovery, sleep)
         self.tokens = tokens  # to start over after a run of 410 Gone (None: never)
         self.selected_account: str | None = None  # as IBKR last said or was told
+        self.question_gate = QuestionGate()  # held by the order service while IBKR asks
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, str] | None, body: object
@@ -135,12 +139,14 @@ class BaseClient:
                         ) from exc
                     raise
             if response.status_code == 429:
-                _log.warning(
-                    "%s %s: 429 (too many requests); waiting out IBKR's penalty", method, endpoint
-                )
-                # Refused before it was handled, so even an order action goes again once the
-                # penalty is over: nothing was placed (and its cOID guards against a second).
+                _log.warning("%s %s: 429 (too many requests)", method, endpoint)
                 wait = self.pacer.penalize(endpoint, _retry_after(response), method=method)
+                if order and method == "POST":  # it may have been carried out: never resent
+                    raise OrderOutcomeUnknownError(
+                        coid or "", "IBKR answered 429 (too many requests)", endpoint=endpoint
+                    )
+                # Refused before it was handled: anything else goes again once the penalty is
+                # over (a cancel too: cancelling twice is harmless)
                 refuse_long_wait(endpoint, wait)
                 continue
             self.pacer.record_success(endpoint, method=method)
@@ -192,7 +198,11 @@ class BaseClient:
             try:
                 if iserver:  # after an init: wait for it, and the accounts come first
                     await self.gate.wait_ready(self._list_accounts)
-                data = await self._send(method, path, params, body)
+                # nothing but the order's own actions while its question is open
+                async with self.question_gate.passage(
+                    order_action=_is_order_action(method, endpoint)
+                ):
+                    data = await self._send(method, path, params, body)
                 try:
                     return parse(data)
                 except ProtocolError as exc:
@@ -322,6 +332,11 @@ def _log_unreadable(
 # httpx sends no Content-Length for an empty body; IBKR's samples (and requests) send 0, and some
 # proxies in front of it refuse a DELETE without it.
 _EMPTY_BODY = {"Content-Length": "0"}
+
+
+def _is_order_action(method: str, endpoint: str) -> bool:
+    """A placement, reply, modification or cancel (not a what-if, not a read)."""
+    return method != "GET" and is_order_action_path(endpoint) and not endpoint.endswith("/whatif")
 
 
 def _coid_of(body: object) -> str | None:

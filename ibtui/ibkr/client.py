@@ -4,9 +4,10 @@ Every request goes through one core (:meth:`~ibtui.ibkr.base_client.BaseClient._
 :mod:`ibtui.ibkr.base_client`): a pacing slot, the signed send (the ``httpx.Auth`` on the
 injected client signs and renews the LST), IBKR's error envelopes mapped to
 :mod:`ibtui.ibkr.errors`, automatic retries for idempotent requests only, and the brokerage
-session's recovery. The endpoints here return the typed models of :mod:`ibtui.ibkr.models`. An
-order POST is never sent twice: when its outcome is unknown (timeout, dropped connection, 5xx)
-the caller gets :class:`~ibtui.ibkr.errors.OrderOutcomeUnknownError` and reconciles by ``cOID``.
+session's recovery, and the question gate. The endpoints here return the typed models of
+:mod:`ibtui.ibkr.models`. An order POST is never sent twice: when its outcome is unknown
+(timeout, dropped connection, 5xx, 429) the caller gets
+:class:`~ibtui.ibkr.errors.OrderOutcomeUnknownError` and reconciles by ``cOID``.
 """
 
 from __future__ import annotations

@@ -76,7 +76,6 @@ class Connection:
             now = self.clock()
             if not take_back and (self.reclaim_in() or 0.0) > 0:
                 return KeepAlive(status, Recovery.COMPETING)
-            self._last_reclaim = now
             recovery = Recovery.RECLAIMED
             _log.info("another login held the brokerage session; taking it back")
         else:
@@ -85,6 +84,8 @@ class Connection:
         # One init for all: the gate polls the status until authenticated and lists the
         # accounts; requests that met the dropped session meanwhile wait for it.
         status, _ = await self.client.open_brokerage(compete=True)
+        if recovery is Recovery.RECLAIMED:  # only a take-back that worked starts the wait
+            self._last_reclaim = now
         return KeepAlive(status, recovery)
 
     def reclaim_in(self) -> float | None:

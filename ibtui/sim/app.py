@@ -196,6 +196,11 @@ class Gateway:
             ):
                 await _json(send, 400, {"error": "Bad Request: no bridge", "statusCode": 400})
                 return
+            if session.brokerage is not None and sim.faults.withdraws_questions(method, path):
+                session.brokerage.replies.withdraw()  # the order path's faults (ORDER_KINDS)
+            carried = sim.faults.carried_answer(method, path)
+            if carried is not None:
+                send = _answered_instead(send, carried)
             child = dict(scope)
             child["path"] = route
             child["raw_path"] = route.encode()
@@ -254,6 +259,19 @@ def _emptied_dh(send: Send) -> Send:
         await send(message)
 
     return emptied
+
+
+def _answered_instead(send: Send, status: int) -> Send:
+    """``send`` with the route's answer swallowed and ``status`` answered instead, once the route
+    is done: the request is carried out (an order placed), the client hears a failure."""
+
+    async def instead(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            text = {429: "Too many requests", 500: "Internal Server Error"}
+            said = text.get(status, "Service Unavailable")
+            await _json(send, status, {"error": said, "statusCode": status})
+
+    return instead
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:

@@ -5,6 +5,11 @@ Diffie-Hellman response, "no bridge" for a while after ``ssodh/init``, placehold
 snapshots, the nightly reset, answers that trickle in byte by byte, and 429 with a long
 ``Retry-After``.
 
+The order path's misbehaviour has names too (:data:`ORDER_KINDS`): ``reply503`` (IBKR's rule
+that any other request between an order's question and its reply withdraws the question: the
+reply then answers 503 and nothing is placed), ``post429carried`` and ``post5xxcarried`` (the
+order POST is carried out, then answered 429 or 500: the order works, the client hears a failure).
+
 Rules match a path prefix (default: the whole API) and optionally a set of methods; ``count``
 limits how many requests a rule hits (None = until removed) and ``rate`` is the probability it
 hits a matching request (seeded RNG, so runs repeat). ``every`` instead hits the last ``burst``
@@ -18,12 +23,14 @@ kinds, each with ``:name=value`` options, e.g. ``gone410:every=40:burst=3,nobrid
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 __all__ = [
     "KINDS",
+    "ORDER_KINDS",
     "PLACEHOLDERS",
     "Action",
     "FaultRule",
@@ -37,6 +44,27 @@ LST_PATH = "/v1/api/oauth/live_session_token"
 SNAPSHOT_PATH = "/v1/api/iserver/marketdata/snapshot"
 PLACEHOLDERS = ("Undefined", ".", "-", "")
 """What IBKR sends in snapshot fields that have no value (besides leaving them out)."""
+
+# The order path's misbehaviour, by name: (what it does, the rule's defaults).
+ORDER_KINDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "reply503": (
+        "a request between an order's question and its reply withdraws the question: the reply "
+        "answers 503 and nothing is placed",
+        {},
+    ),
+    "post429carried": (
+        "an order POST (place, modify, reply) is carried out, then answered 429",
+        {"count": 1, "status": 429},
+    ),
+    "post5xxcarried": (
+        "an order POST (place, modify, reply) is carried out, then answered `status` (500)",
+        {"count": 1, "status": 500},
+    ),
+}
+# What post429carried / post5xxcarried hit: placements, modifications and replies (not what-if).
+_ORDER_POST = re.compile(
+    r"/v1/api/iserver/(account/[^/]+/orders|account/[^/]+/order/[^/]+|reply/[^/]+)/?$"
+)
 
 
 @dataclass
@@ -92,6 +120,7 @@ KINDS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "retry_after": ("429 with a Retry-After of `seconds`", {"count": 1, "seconds": 900.0}),
 }
+KINDS.update(ORDER_KINDS)  # the order path's misbehaviour, by name too (--faults reply503)
 _SESSION_ONLY = frozenset({"gone410", "spurious401", "reset"})
 _BASIC = {"latency", "error", "timeout", "drop", "drop_response"}
 _OPTIONS = {
@@ -196,10 +225,14 @@ class Faults:
         self._expire_lsts = expire_lsts
         self._competing_login = competing_login
         self._nightly_reset = nightly_reset
+        self.order_rules: list[FaultRule] = []  # ORDER_KINDS' rules, asked by the order path
 
     # -- scripting ------------------------------------------------------------------------------
     def add(self, rule: FaultRule) -> FaultRule:
-        self.rules.append(rule)
+        if rule.kind in ORDER_KINDS:
+            self.order_rules.append(rule)
+        else:
+            self.rules.append(rule)
         return rule
 
     def latency(
@@ -265,11 +298,28 @@ class Faults:
             raise ValueError(f"unknown options {sorted(unknown)}")
         return self.add(FaultRule(kind, **values))
 
+    def reply503(self, *, count: int | None = None) -> FaultRule:
+        """IBKR's rule for order questions: any other request of the session between a question
+        and its reply withdraws the question; the reply then answers 503 and nothing is placed."""
+        return self.add(FaultRule("reply503", count=count))
+
+    def post_carried(
+        self, status: int = 500, *, path: str = API, count: int | None = 1
+    ) -> FaultRule:
+        """Carry out the next order POST (placement, modification or reply; ``path`` narrows
+        it), then answer ``status`` (429, 500 or 503) instead of its answer."""
+        if status not in (429, 500, 503):
+            raise ValueError("a carried-out order POST is answered 429, 500 or 503")
+        kind = "post429carried" if status == 429 else "post5xxcarried"
+        return self.add(FaultRule(kind, path, count=count, status=status))
+
     def remove(self, rule: FaultRule) -> None:
         self.rules = [r for r in self.rules if r is not rule]
+        self.order_rules = [r for r in self.order_rules if r is not rule]
 
     def clear(self) -> None:
         self.rules.clear()
+        self.order_rules.clear()
 
     # -- one-shot events ------------------------------------------------------------------------
     def expire_lsts(self) -> None:
@@ -358,6 +408,37 @@ class Faults:
                     if self._cells.random() < rule.rate:
                         row[key] = PLACEHOLDERS[rule.seen % len(PLACEHOLDERS)]
                         rule.seen += 1
+
+    # -- asked by the order path ------------------------------------------------------------------
+    def withdraws_questions(self, method: str, path: str) -> bool:
+        """Does this request withdraw the session's open order questions (``reply503``)? Every
+        request but a reply does while the rule is on."""
+        if path.startswith(API + "iserver/reply/"):
+            return False
+        for rule in self.order_rules:
+            if rule.kind == "reply503" and rule.matches(method, path):
+                return True
+        return False
+
+    def question_withdrawn(self) -> None:
+        """A reply came for a withdrawn question (it is answered 503): counted as a hit."""
+        for rule in self.order_rules:
+            if rule.kind == "reply503":
+                rule.hits += 1
+                return
+
+    def carried_answer(self, method: str, path: str) -> int | None:
+        """The status to answer instead, after carrying out this order POST, if a
+        ``post429carried`` / ``post5xxcarried`` rule hits it."""
+        if method != "POST" or _ORDER_POST.match(path) is None:
+            return None
+        for rule in self.order_rules:
+            if rule.kind == "reply503" or not rule.matches(method, path):
+                continue
+            if rule.rate >= 1.0 or self._rng.random() < rule.rate:
+                rule.hits += 1
+                return rule.status
+        return None
 
 
 def _methods(methods: set[str] | None) -> frozenset[str] | None:

@@ -103,6 +103,9 @@ async def reply(request: Request) -> Response:
     rid = request.path_params["rid"]
     body = await read_json(request)
     pending = _brokerage(st).replies.take(rid, st.now)
+    if pending is None and _brokerage(st).replies.was_withdrawn(rid):
+        st.sim.faults.question_withdrawn()
+        return error("Service Unavailable", 503)
     if pending is None:
         return ok({"error": f"reply id not found: '{rid}'"})
     if not flag(body.get("confirmed") if isinstance(body, dict) else None):

@@ -109,6 +109,7 @@ class ReplyBook:
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
         self._pending: dict[str, PendingReply] = {}
+        self._withdrawn: set[str] = set()  # questions another request withdrew (fault reply503)
 
     def ask(self, pending: PendingReply, question: Question) -> list[dict[str, Any]]:
         rid = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -127,9 +128,23 @@ class ReplyBook:
         self._expire(now)
         return self._pending.pop(reply_id, None)
 
+    def withdraw(self) -> None:
+        """Another request came between the open questions and their replies: IBKR drops them
+        (their replies answer 503, see :meth:`was_withdrawn`; nothing is placed)."""
+        self._withdrawn.update(self._pending)
+        self._pending.clear()
+
+    def was_withdrawn(self, reply_id: str) -> bool:
+        """True (once) when ``reply_id`` was withdrawn by :meth:`withdraw`."""
+        if reply_id in self._withdrawn:
+            self._withdrawn.discard(reply_id)
+            return True
+        return False
+
     def _expire(self, now: float) -> None:
         for rid in [r for r, p in self._pending.items() if p.expires_at < now]:
             del self._pending[rid]
 
     def clear(self) -> None:
         self._pending.clear()
+        self._withdrawn.clear()

@@ -1,6 +1,8 @@
 """Changing a working order: IBKR wants every field of the original again, so they are read
 from the order's status, the changes laid over them, and the result checked, journaled and sent
-like a new order (IBKR's questions included)."""
+like a new order (IBKR's questions included). A change whose fate is unknown (no answer, a 429 or
+5xx, a question gone) is never sent again: the order is read back, and the change is in effect
+when it shows the quantity and prices sent."""
 
 from __future__ import annotations
 
@@ -8,9 +10,16 @@ import contextlib
 from decimal import Decimal
 
 from ibtui.ibkr.errors import IbkrError, OrderOutcomeUnknownError, ProtocolError
-from ibtui.ibkr.models import TimeInForce, make_coid
+from ibtui.ibkr.models import OrderRequest, OrderStatus, TimeInForce, make_coid
 from ibtui.trading.draft import MarketQuote, OrderDraft, TicketType
-from ibtui.trading.outcomes import CHECK_ORDERS, Answer, SubmitOutcome, SubmitStatus
+from ibtui.trading.outcomes import (
+    CHECK_ORDERS,
+    Answer,
+    AnsweredQuestion,
+    SubmitOutcome,
+    SubmitStatus,
+    state_word,
+)
 from ibtui.trading.record import rejection
 from ibtui.trading.safety import build_order, parse_draft, precautions, validate
 from ibtui.trading.submit import Submitter
@@ -111,32 +120,9 @@ class Modifier:
         await self.recorder.note(
             "modify_request", coid, required=True, order_id=order_id, order=order.to_json()
         )
-        try:
-            result = await self.client.modify_order(self.account_id, order_id, order)
-        except (OrderOutcomeUnknownError, ProtocolError) as exc:
-            reason = exc.reason if isinstance(exc, OrderOutcomeUnknownError) else str(exc)
-            await self.recorder.note("unknown_outcome", coid, order_id=order_id, reason=reason)
-            return SubmitOutcome(
-                SubmitStatus.UNKNOWN,
-                f"{CHECK_ORDERS}: the change may or may not have reached IBKR ({reason})",
-                coid=coid,
-                order_id=order_id,
-            )
-        except IbkrError as exc:
-            await self.recorder.note(
-                "modify_response", coid, order_id=order_id, result="error", text=str(exc)
-            )
-            return SubmitOutcome(
-                SubmitStatus.REJECTED, rejection(exc), coid=coid, order_id=order_id
-            )
-        outcome = await self.submitter.drive(
-            result,
-            answer,
-            coid=wire_coid,
-            order=draft.describe(),
-            action="modify",
-            order_id=order_id,
-        )
+        # nothing else goes out until IBKR's questions about the change are answered
+        async with self.client.question_gate.hold():
+            outcome = await self._send(order_id, order, coid, answer, draft.describe())
         return SubmitOutcome(
             outcome.status,
             outcome.message,
@@ -146,3 +132,81 @@ class Modifier:
             precautions=tuple(cautions),
             answers=outcome.answers,
         )
+
+    async def _send(
+        self, order_id: int, order: OrderRequest, coid: str | None, answer: Answer, what: str
+    ) -> SubmitOutcome:
+        try:
+            result = await self.client.modify_order(self.account_id, order_id, order)
+        except (OrderOutcomeUnknownError, ProtocolError) as exc:
+            reason = exc.reason if isinstance(exc, OrderOutcomeUnknownError) else str(exc)
+            await self.recorder.note("unknown_outcome", coid, order_id=order_id, reason=reason)
+            return await self._resolve(order_id, order, coid, reason, ())
+        except IbkrError as exc:
+            await self.recorder.note(
+                "modify_response", coid, order_id=order_id, result="error", text=str(exc)
+            )
+            return SubmitOutcome(
+                SubmitStatus.REJECTED, rejection(exc), coid=coid, order_id=order_id
+            )
+        outcome = await self.submitter.drive(
+            result, answer, coid=order.coid, order=what, action="modify", order_id=order_id
+        )
+        if outcome.status is SubmitStatus.UNKNOWN:
+            await self.recorder.note(
+                "unknown_outcome", coid, order_id=order_id, reason=outcome.message
+            )
+            return await self._resolve(order_id, order, coid, outcome.message, outcome.answers)
+        return outcome
+
+    async def _resolve(
+        self,
+        order_id: int,
+        order: OrderRequest,
+        coid: str | None,
+        reason: str,
+        answers: tuple[AnsweredQuestion, ...],
+    ) -> SubmitOutcome:
+        """A change whose fate is unknown: read the order back; the change is in effect when its
+        quantity and prices are the ones sent. Never sent again."""
+        self.client.question_gate.release()  # no question is open any more: the console goes on
+        try:
+            status = await self.client.order_status(order_id)
+        except IbkrError:
+            status = None
+        if status is not None and _in_effect(status, order):
+            await self.recorder.note(
+                "reconciled",
+                coid,
+                found=True,
+                order_id=order_id,
+                status=status.status,
+                result="change in effect",
+            )
+            return SubmitOutcome(
+                SubmitStatus.ACCEPTED,
+                f"modified: order {order_id} {state_word(status.status)} ({status.status.value}; "
+                f"the change was found in effect after: {reason})",
+                coid=coid,
+                order_id=order_id,
+                order_status=status.status,
+                answers=answers,
+            )
+        await self.recorder.note(
+            "reconciled", coid, found=False, order_id=order_id, result="still unknown"
+        )
+        return SubmitOutcome(
+            SubmitStatus.UNKNOWN,
+            f"{CHECK_ORDERS}: the change may or may not have reached IBKR ({reason})",
+            coid=coid,
+            order_id=order_id,
+            answers=answers,
+        )
+
+
+def _in_effect(status: OrderStatus, order: OrderRequest) -> bool:
+    """The order shows the quantity and prices of the change."""
+    if status.total_size is None or status.total_size != order.quantity:
+        return False
+    shown = {p for p in (status.limit_price, status.stop_price) if p is not None}
+    return all(p in shown for p in (order.price, order.aux_price) if p is not None)

@@ -28,9 +28,17 @@ __all__ = [
     "SubmitStatus",
     "UnresolvedOrder",
     "preview_of",
+    "state_word",
 ]
 
 CHECK_ORDERS = "unknown: check the orders screen"
+
+
+def state_word(status: OrderState) -> str:
+    """What an order IBKR has is, in a word for the trader: working, filled, cancelled, ..."""
+    if status.is_working:
+        return "working"
+    return status.value.lower()
 
 
 class SubmitStatus(StrEnum):

@@ -20,6 +20,7 @@ from ibtui.trading.outcomes import (
     SubmitOutcome,
     SubmitStatus,
     UnresolvedOrder,
+    state_word,
 )
 from ibtui.trading.record import Recorder
 from ibtui.trading.safety import ParsedDraft
@@ -75,6 +76,7 @@ class Reconciler:
     ) -> SubmitOutcome:
         order = describe_parsed(parsed)
         self.unknown[parsed] = UnresolvedOrder(coid, order)  # held until its fate is known
+        self.client.question_gate.release()  # no question is open any more: the console goes on
         await self.recorder.note("unknown_outcome", coid, reason=reason, order=order)
         found = await self.find(coid)
         if found is not None:
@@ -108,8 +110,8 @@ class Reconciler:
         )
         return SubmitOutcome(
             SubmitStatus.ACCEPTED,
-            f"accepted: order {live.order_id} {live.status.value} (found by its cOID after: "
-            f"{reason})",
+            f"{state_word(live.status)}: order {live.order_id} {live.status.value} (found by its "
+            f"cOID after: {reason})",
             coid=coid,
             order_id=live.order_id,
             order_status=live.status,

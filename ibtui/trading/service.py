@@ -3,10 +3,11 @@
 :class:`OrderService` wraps an :class:`~ibtui.ibkr.client.IbkrClient` for one account and adds
 what IBKR does not: validation and precaution limits before anything is sent, the typed
 confirmation for live accounts, IBKR's questions shown to the trader (or answered by the
-configured policy) with follow-ups chained, one submission at a time (a double key press sends
-once), reconciliation by ``cOID`` when an order's fate is unknown (and no second send of the
-same draft until it is known), cancel, modify, a kill switch, and an audit journal line for
-every step. Results are frozen dataclasses with ``Decimal`` money; no raw JSON leaves here.
+configured policy) with follow-ups chained while the session's other requests wait
+(:mod:`ibtui.ibkr.gate`), one submission at a time (a double key press sends once),
+reconciliation by ``cOID`` when an order's fate is unknown (and no second send of the same draft
+until it is known), cancel, modify, a kill switch, and an audit journal line for every step.
+Results are frozen dataclasses with ``Decimal`` money; no raw JSON leaves here.
 
 It is a thin front: each job has its module — :mod:`~ibtui.trading.submit` (sending and IBKR's
 questions), :mod:`~ibtui.trading.reconcile` (unknown outcomes, by cOID),

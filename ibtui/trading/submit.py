@@ -10,7 +10,12 @@ from itertools import zip_longest
 from typing import Literal
 
 from ibtui.ibkr.client import IbkrClient
-from ibtui.ibkr.errors import IbkrError, OrderOutcomeUnknownError, ProtocolError
+from ibtui.ibkr.errors import (
+    IbkrError,
+    OrderOutcomeUnknownError,
+    OrderRejectedError,
+    ProtocolError,
+)
 from ibtui.ibkr.models import (
     Accepted,
     OrderError,
@@ -33,6 +38,7 @@ from ibtui.trading.reconcile import Reconciler
 from ibtui.trading.record import Recorder, draft_fields, rejection, result_fields
 from ibtui.trading.safety import (
     FieldError,
+    ParsedDraft,
     Precaution,
     build_order,
     live_confirmation_ok,
@@ -43,10 +49,20 @@ from ibtui.trading.safety import (
 )
 from ibtui.trading.settings import OrderSettings
 
-__all__ = ["CANCELLED_BY_YOU", "MAX_QUESTIONS", "Submitter"]
+__all__ = ["CANCELLED_BY_YOU", "MAX_QUESTIONS", "Submitter", "carried_out_maybe"]
 
 MAX_QUESTIONS = 20  # follow-up questions of one order before ibtui gives up (ibind: 20 too)
 CANCELLED_BY_YOU = "cancelled by you: nothing was placed"
+# IBKR's refusals that say nothing of this send's fate: the cOID is taken (an earlier send of it
+# was carried out), the question is gone (withdrawn by another request, expired, or used by an
+# earlier reply that was carried out). The order is looked up by its cOID, never sent again.
+_UNKNOWN_REFUSALS = ("is already registered", "reply id not found")
+
+
+def carried_out_maybe(text: str) -> bool:
+    """True for IBKR's refusals that leave the order's fate unknown (see above)."""
+    lowered = text.lower()
+    return any(refusal in lowered for refusal in _UNKNOWN_REFUSALS)
 
 
 class Submitter:
@@ -144,6 +160,19 @@ class Submitter:
                 reason=f"an earlier send of this order ({earlier.coid}) has an unknown outcome",
             )
             return await self.reconciler.retry_of_unknown(parsed, earlier)
+        # From the order POST until its last question is answered the session sends nothing
+        # else: another request in between can withdraw IBKR's question (see ibtui.ibkr.gate).
+        async with self.client.question_gate.hold():
+            return await self._place(draft, parsed, coid, answer, cautions)
+
+    async def _place(
+        self,
+        draft: OrderDraft,
+        parsed: ParsedDraft,
+        coid: str,
+        answer: Answer,
+        cautions: Sequence[Precaution],
+    ) -> SubmitOutcome:
         order = build_order(parsed, coid)
         await self.recorder.note("submit", coid, required=True, order=order.to_json())
         try:
@@ -160,6 +189,8 @@ class Submitter:
             raise
         except IbkrError as exc:
             await self.recorder.note("response", coid, result="error", text=str(exc))
+            if isinstance(exc, OrderRejectedError) and carried_out_maybe(exc.text):
+                return await self.reconciler.unknown_outcome(parsed, coid, exc.text, ())
             return SubmitOutcome(SubmitStatus.REJECTED, rejection(exc), coid=coid)
         finally:
             self.posting = False
@@ -196,6 +227,7 @@ class Submitter:
         replied to, follow-ups chained. An UNKNOWN outcome here has no order id."""
         response_event = "response" if action == "place" else "modify_response"
         answers: list[AnsweredQuestion] = []
+        gate = self.client.question_gate
         for _ in range(MAX_QUESTIONS + 1):
             fields = {"order_id": order_id, **result_fields(result)}
             await self.recorder.note(response_event, coid, required=False, **fields)
@@ -210,6 +242,13 @@ class Submitter:
                         order_id=ack.order_id,
                         order_status=ack.status,
                         answers=tuple(answers),
+                    )
+                case OrderError(text=text) if carried_out_maybe(text):
+                    await self.recorder.note(
+                        response_event, coid, order_id=order_id, result="unknown"
+                    )
+                    return SubmitOutcome(
+                        SubmitStatus.UNKNOWN, text, coid=coid, answers=tuple(answers)
                     )
                 case OrderError(text=text):
                     return SubmitOutcome(
@@ -226,8 +265,14 @@ class Submitter:
                         answers=tuple(answers),
                     )
                 case ReplyRequired():
-                    pass
+                    gate.rearm()  # each question holds the session for its own while
             verdict = await self._ask_all(result, answer, coid, order, action, answers)
+            if verdict is None and gate.expired:
+                verdict = (
+                    f"IBKR's question was open over {gate.limit:g} s and has expired (the "
+                    "console went on meanwhile): nothing was placed; send the order again"
+                )
+                await self.recorder.note(response_event, coid, order_id=order_id, expired=True)
             if verdict is not None:  # declined: tell IBKR, place nothing
                 await self._decline(result.reply_id, coid, order_id, response_event)
                 return SubmitOutcome(
@@ -247,6 +292,10 @@ class Submitter:
             except IbkrError as exc:
                 self.posting = False
                 await self.recorder.note(response_event, coid, result="error", text=str(exc))
+                if isinstance(exc, OrderRejectedError) and carried_out_maybe(exc.text):
+                    return SubmitOutcome(
+                        SubmitStatus.UNKNOWN, exc.text, coid=coid, answers=tuple(answers)
+                    )
                 return SubmitOutcome(
                     SubmitStatus.REJECTED, rejection(exc), coid=coid, answers=tuple(answers)
                 )

@@ -20,6 +20,7 @@ __all__ = [
     "BindingInfo",
     "KeymapProblem",
     "apply_keymap",
+    "binding_classes",
     "binding_ids",
     "bindings_of",
     "describe_active_bindings",
@@ -145,6 +146,46 @@ def bindings_of(classes: Iterable[type[DOMNode]]) -> list[Binding]:
             declared: list[BindingType] = list(getattr(klass, "BINDINGS", []) or [])
             found.extend(item for item in declared if isinstance(item, Binding))
     return found
+
+
+def binding_classes() -> tuple[type, ...]:
+    """Every class but the app's whose bindings the keymap may remap (imports every screen)."""
+    from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
+    from ibtui.tui.screens.chart import ChartScreen
+    from ibtui.tui.screens.competing import CompetingSessionScreen
+    from ibtui.tui.screens.help import HelpScreen
+    from ibtui.tui.screens.lock import LockScreen
+    from ibtui.tui.screens.login import LoginScreen
+    from ibtui.tui.screens.modify import ModifyScreen
+    from ibtui.tui.screens.orders import OrdersScreen
+    from ibtui.tui.screens.positions import PositionsScreen
+    from ibtui.tui.screens.question import QuestionScreen
+    from ibtui.tui.screens.search import SearchScreen
+    from ibtui.tui.screens.ticket import TicketScreen
+    from ibtui.tui.screens.watchlist import WatchlistScreen
+    from ibtui.tui.widgets.blotter import BlotterTable
+    from ibtui.tui.widgets.positions_grid import PositionsGrid
+    from ibtui.tui.widgets.positions_table import PositionsTable
+
+    return (
+        LoginScreen,
+        AccountsScreen,
+        AccountTable,
+        PositionsTable,
+        PositionsGrid,
+        PositionsScreen,
+        TicketScreen,
+        OrdersScreen,
+        BlotterTable,
+        ModifyScreen,
+        QuestionScreen,
+        ChartScreen,
+        SearchScreen,
+        WatchlistScreen,
+        LockScreen,
+        CompetingSessionScreen,
+        HelpScreen,
+    )
 
 
 def binding_ids(classes: Iterable[type[DOMNode]]) -> set[str]:

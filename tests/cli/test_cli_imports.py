@@ -27,6 +27,7 @@ LATER = (
     "ibtui.tui.screens.lock",
     "ibtui.tui.screens.question",
     "ibtui.tui.screens.competing",
+    "ibtui.tui.screens.quit",
     "ibtui.tui.widgets.qr",
     "ibtui.tui.widgets.watchlist",
     "ibtui.adapters.trader",  # the order service: on the first order read, after the prices

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ibtui.ibkr.connect import Connection, Recovery
-from ibtui.ibkr.errors import CompetingSessionError
+from ibtui.ibkr.errors import CompetingSessionError, IbkrError
 from ibtui.sim import PAPER_ACCOUNT
 from ibtui.sim.demo import DemoEnvironment
 
@@ -115,3 +115,21 @@ async def test_a_request_never_takes_the_session_from_a_competing_login(
 
     assert (await conn.keep_alive()).recovery is Recovery.RECLAIMED
     assert await conn.client.snapshot([265598])
+
+
+async def test_a_take_back_that_failed_is_tried_again_at_the_next_keep_alive(
+    demo: DemoEnvironment, conn: Connection
+) -> None:
+    # Only a take-back that worked starts the wait before the next one: one whose ssodh/init
+    # met a 503 left the session lost for reclaim_every seconds (found by the soak).
+    now = [1000.0]
+    conn.clock = lambda: now[0]
+    await conn.start()
+    demo.sim.faults.competing_login()
+    demo.sim.faults.errors(503, path="/v1/api/iserver/auth/ssodh/init", count=1)
+    with pytest.raises(IbkrError):
+        await conn.keep_alive()
+    assert conn.reclaim_in() is None
+    now[0] += 60
+    result = await conn.keep_alive()
+    assert result.recovery is Recovery.RECLAIMED and result.healthy

@@ -1,5 +1,6 @@
 """The client's pacing against the simulator's real limits (API.md §11): a burst from many tasks
-reaches the server inside every limit, so no 429 ever comes back to the caller."""
+reaches the server inside every limit, so no 429 ever comes back to the caller; an order POST
+answered 429 anyway is never sent again."""
 
 from __future__ import annotations
 
@@ -11,15 +12,8 @@ import httpx
 import pytest
 
 from ibtui.ibkr.connect import connect
-from ibtui.ibkr.errors import RateLimitedError
-from ibtui.ibkr.models import (
-    Accepted,
-    OrderRequest,
-    OrderType,
-    ReplyRequired,
-    Side,
-    make_coid,
-)
+from ibtui.ibkr.errors import OrderOutcomeUnknownError, RateLimitedError
+from ibtui.ibkr.models import OrderError, OrderRequest, OrderType, Side, make_coid
 from ibtui.ibkr.pacing import Pacer
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
@@ -75,8 +69,14 @@ class RefuseFirstOrder(httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.order_posts = 0
+        self.cancels = 0
+        self.cancels_refused = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE":
+            self.cancels += 1
+            if self.cancels <= self.cancels_refused:
+                return httpx.Response(429, json={"error": "Too many requests"})
         if request.method == "POST" and request.url.path.endswith(f"/{PAPER_ACCOUNT}/orders"):
             self.order_posts += 1
             if self.order_posts == 1:
@@ -84,11 +84,10 @@ class RefuseFirstOrder(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
-async def test_an_order_refused_with_429_is_placed_once_after_the_penalty(
-    paced_demo: DemoEnvironment,
-) -> None:
-    # A 429 means IBKR did not handle the request: the order is sent again once the penalty is
-    # over instead of coming back to the trader as "not placed: rate limit".
+async def test_an_order_answered_429_is_never_sent_again(paced_demo: DemoEnvironment) -> None:
+    # IBKR has been seen to carry an order out and answer 429: sent again, it would meet the
+    # duplicate-cOID check (or, without one, be placed twice). Its outcome is unknown instead,
+    # for the order service to resolve by cOID; the pacer still sits out the penalty.
     wire = RefuseFirstOrder(paced_demo.transport)
     order = OrderRequest(
         AAPL, Side.BUY, Decimal(1), OrderType.LIMIT, make_coid(), price=Decimal("1.00")
@@ -101,12 +100,13 @@ async def test_an_order_refused_with_429_is_placed_once_after_the_penalty(
         pacer=Pacer(backoff_base=0.05),
     ) as conn:
         await conn.start()
-        result = await conn.client.place_order(PAPER_ACCOUNT, order)
-        for _ in range(5):  # IBKR's questions (far from the market, no market data): yes
-            if not isinstance(result, ReplyRequired):
-                break
-            result = await conn.client.reply(result.reply_id, confirmed=True)
-    assert isinstance(result, Accepted)
-    assert wire.order_posts == 2
-    placed = [o for o in paced_demo.sim.broker.orders.values() if o.ticket.coid == order.coid]
-    assert [o.order_id for o in placed] == [result.orders[0].order_id]
+        with pytest.raises(OrderOutcomeUnknownError) as caught:
+            await conn.client.place_order(PAPER_ACCOUNT, order)
+        assert caught.value.coid == order.coid and "429" in caught.value.reason
+        assert wire.order_posts == 1
+        # a cancel is not an order POST: answered 429, it goes again after the penalty
+        wire.cancels_refused = 1
+        refused = await conn.client.cancel_order(PAPER_ACCOUNT, 123)
+        assert isinstance(refused, OrderError) and "doesn't exist" in refused.text
+        assert wire.cancels == 2
+    assert not [o for o in paced_demo.sim.broker.orders.values() if o.ticket.coid == order.coid]

@@ -106,6 +106,9 @@ def test_the_spec_format() -> None:
         "placeholders",
         "reset",
         "trickle",
+        "reply503",
+        "post429carried",
+        "post5xxcarried",
     }
     for bad, words in [
         ("gone411", "unknown fault 'gone411'"),

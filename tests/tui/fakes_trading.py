@@ -12,6 +12,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 from ibtui.trading import Side
+from ibtui.tui.order_watch import OrdersUpdated, OrderWatch, tell_order_news
 from ibtui.tui.screens.orders import OrdersScreen
 from ibtui.tui.trading import OrderView, TradeView
 from ibtui.tui.viewmodels import AccountView
@@ -136,7 +137,8 @@ class Polls:
 
 
 class OrdersApp(App[None]):
-    """Pushes an :class:`OrdersScreen` over a stand-in screen; records notifications and bells."""
+    """Runs the account's order watch as the console does and pushes an :class:`OrdersScreen`
+    over a stand-in screen; records notifications and bells."""
 
     def __init__(
         self,
@@ -160,16 +162,22 @@ class OrdersApp(App[None]):
         yield Static("positions")
 
     def on_mount(self) -> None:
+        self.order_watch = OrderWatch(
+            self.trader,
+            self.account.account_id,
+            self.post_message,
+            clock=self.clock,
+            sleep=self.polls.sleep,
+        )
+        self.run_worker(self.order_watch.run(), exclusive=True, group="order-watch")
         self.push_screen(
             OrdersScreen(
-                self.trader,
-                self.account,
-                clock=self.clock,
-                bell=self.use_bell,
-                cursor_blink=False,
-                sleep=self.polls.sleep,
+                self.trader, self.account, self.order_watch, clock=self.clock, cursor_blink=False
             )
         )
+
+    def on_orders_updated(self, message: OrdersUpdated) -> None:
+        tell_order_news(self, message.news, bell=self.use_bell)
 
     def notify(self, message: str, **kwargs: Any) -> None:
         self.notes.append(message)

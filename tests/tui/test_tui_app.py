@@ -309,7 +309,7 @@ async def test_a_competing_login_while_locked_is_shown_once_unlocked(clock: Cloc
         for _ in range(2):
             rounds.release()
             await settle(pilot, rounds)
-        assert app.session_state is SessionState.COMPETING
+        assert app.session.state is SessionState.COMPETING
         assert isinstance(app.screen, LockScreen)  # nothing offered over the lock
 
         await pilot.press("enter")

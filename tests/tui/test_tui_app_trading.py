@@ -136,11 +136,37 @@ async def test_fills_are_notified_on_the_positions_screen_too() -> None:
         assert len(fills()) == 1  # once
 
 
+async def test_one_order_watcher_feeds_the_orders_screen_and_the_notices() -> None:
+    """With the orders screen open, its rows and the fill notices come from the app's one
+    watcher: one request per poll, a fill told once."""
+    filled = replace(WORKING, status="Filled", working=False, filled=Decimal(10))
+    trader = FakeTrader(order_lists=[[WORKING]] * 20 + [[filled]])
+    app, _ = console(trader)
+
+    def fills() -> list[str]:
+        return [n.message for n in app._notifications if "Filled" in n.message]
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        await settle(pilot, lambda: bool(app.session.working_orders))
+        await pilot.press("o")
+        await settle(pilot, lambda: isinstance(app.screen, OrdersScreen))
+        orders = app.screen
+        assert isinstance(orders, OrdersScreen)
+        await settle(pilot, lambda: orders.loaded)
+        await settle(pilot, lambda: bool(fills()))
+        await settle(pilot, lambda: orders.table.text("7", "status") == "Filled")
+        calls, polls = len(trader.order_calls), orders.polls
+        await settle(pilot, lambda: orders.polls >= polls + 3)
+        assert len(trader.order_calls) - calls == orders.polls - polls  # one request a poll
+        assert fills() == ["Filled: BUY 10 AAA"] and not app.session.working_orders
+
+
 async def test_quitting_with_working_orders_asks_first() -> None:
     app, _ = console(FakeTrader(order_lists=[[WORKING]]))
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
-        await settle(pilot, lambda: bool(app.working_orders))
+        await settle(pilot, lambda: bool(app.session.working_orders))
         await pilot.press("ctrl+q")
         await settle(pilot, lambda: isinstance(app.screen, QuestionScreen))
         text = str(app.screen.query_one("#question-text").render())

@@ -129,11 +129,13 @@ async def test_rows_appear_working_first_and_update_in_place() -> None:
         assert all(delay == 5.0 for delay in polls.delays)  # IBKR's pacing for live orders
 
 
-async def test_a_faster_poll_interval_is_raised_to_ibkrs_pacing() -> None:
-    trader, clock = with_samples(), Clock()
-    polls = Polls(clock)
-    screen = OrdersScreen(trader, PAPER, clock=clock, poll_interval=1.0, sleep=polls.sleep)
-    assert screen.poll_interval == 5.0
+async def test_the_order_watch_polls_at_ibkrs_pacing() -> None:
+    app, trader, polls = make()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot, app)
+        for _ in range(3):
+            await next_poll(pilot, screen, polls)
+        assert len(trader.order_calls) == 4 and polls.delays == [5.0] * 4
 
 
 async def test_a_fill_is_notified_once_with_the_bell_and_not_on_the_first_load() -> None:
@@ -158,7 +160,7 @@ async def test_a_fill_is_notified_once_with_the_bell_and_not_on_the_first_load()
         await next_poll(pilot, screen, polls)
         assert app.notes == ["Filled: BUY 10 AAPL @ 215.02"] and app.bells == 1
         # a rejection is news too; with the bell off (configurable) it is silent
-        screen.ring_bell = False
+        app.use_bell = False
         trader.change(MSFT, status="Inactive", working=False)
         await next_poll(pilot, screen, polls)
         assert app.notes[1:] == [f"Rejected: SELL 5 MSFT STP 400.00 (order {MSFT})"]
@@ -384,7 +386,7 @@ async def test_trades_tab_lists_executions_fetched_when_shown_at_most_every_5s()
         await pilot.pause()
         assert trader.trade_calls == [PAPER.account_id]
         await next_poll(pilot, screen, polls)  # 5 s later, still shown: refreshed
-        assert len(trader.trade_calls) == 2
+        await until(pilot, lambda: len(trader.trade_calls) == 2)
         await pilot.press("t")  # the orders again
         assert screen.table.display and screen.table.has_focus
 
@@ -450,6 +452,20 @@ def test_orders_screen_snapshot(snap_compare: Any, size: tuple[int, int], utc: N
         await until(pilot, lambda: "Request was submitted" in screen.message)
         trader.failures.append(RuntimeError("IBKR is not answering (503)"))
         await next_poll(pilot, screen, polls)
+
+    assert snap_compare(app, terminal_size=size, run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_modify_dialog_snapshot(snap_compare: Any, size: tuple[int, int], utc: None) -> None:
+    app, _, _ = make()
+
+    async def ready(pilot: Any) -> None:
+        screen = await loaded(pilot, app)
+        modify = await open_modify(pilot, app, screen)
+        modify.query_one("#modify-quantity", Input).value = "-5"  # a field with a problem
+        await pilot.press("enter")
+        await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=ready)
 

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 import pytest
 
 from ibtui.tui import app as tui_app
-from ibtui.tui.app import OUTPUT_SWITCH_INTERVAL, IbtuiApp, run_app
+from ibtui.tui import runtime
+from ibtui.tui.app import IbtuiApp, run_app
 from ibtui.tui.poller import PollSettings
+from ibtui.tui.runtime import OUTPUT_SWITCH_INTERVAL
 from ibtui.tui.screens.positions import PositionsScreen
 from tests.tui.conftest import PAPER, Clock, ViewBroker, sample_positions
 from tests.tui.test_tui_ticket import settle
@@ -61,8 +63,8 @@ def test_the_previous_interval_is_back_when_the_app_fails(
 def unfrozen(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Nothing frozen before or after; an account's screen settles in 10 ms, and a replaced
     one has 10 s to be freed."""
-    monkeypatch.setattr(tui_app, "SETTLE_SECONDS", 0.01)
-    monkeypatch.setattr(tui_app, "SETTLE_TRIES", 1000)
+    monkeypatch.setattr(runtime, "SETTLE_SECONDS", 0.01)
+    monkeypatch.setattr(runtime, "SETTLE_TRIES", 1000)
     gc.unfreeze()
     yield
     gc.unfreeze()
@@ -99,7 +101,7 @@ async def test_nothing_is_frozen_while_a_replaced_screen_stays_held(
 ) -> None:
     """A replaced account's screen that is never freed is not frozen with the new one (its
     cycles would never be freed), and the console stops collecting after SETTLE_TRIES waits."""
-    monkeypatch.setattr(tui_app, "SETTLE_TRIES", 3)
+    monkeypatch.setattr(runtime, "SETTLE_TRIES", 3)
     collections: list[int] = []
     collect = gc.collect
     monkeypatch.setattr(gc, "collect", lambda *a: collections.append(1) or collect(*a))

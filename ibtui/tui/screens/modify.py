@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from textual import on
 from textual.app import ComposeResult
@@ -13,13 +13,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from ibtui.trading import SubmitOutcome, SubmitStatus
 from ibtui.trading.modify_input import ModifyValues, parse_modify, uses_limit, uses_stop
 from ibtui.tui import keymap as ids
 from ibtui.tui.format import fmt_quantity, price_decimals
 from ibtui.tui.trading import OrderView
 from ibtui.tui.widgets.blotter import describe_order
 
-__all__ = ["ModifyScreen"]
+__all__ = ["ModifyScreen", "modify_outcome_text"]
 
 
 def _plain(value: Decimal | None, *, price: bool = False) -> str:
@@ -125,3 +126,23 @@ class ModifyScreen(ModalScreen[ModifyValues | None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+
+def modify_outcome_text(
+    order_id: int, result: SubmitOutcome
+) -> tuple[str, Literal["info", "warning", "error"]]:
+    """What the orders screen says of a modify's outcome, and how loudly."""
+    status = result.status
+    if status is SubmitStatus.ACCEPTED:
+        return f"Order {order_id} modified: {result.message}", "info"
+    if status is SubmitStatus.CANCELLED:
+        return f"Modify of order {order_id} declined, nothing sent: {result.message}", "warning"
+    if status is SubmitStatus.REJECTED:
+        return f"IBKR rejected the modify of order {order_id}: {result.message}", "error"
+    if status is SubmitStatus.UNKNOWN:
+        return (
+            f"Modify of order {order_id}: no answer ({result.message}); check the order before "
+            "trying again",
+            "error",
+        )
+    return f"Modify of order {order_id} not sent: {result.message}", "warning"

@@ -1,10 +1,12 @@
 """The orders screen: working and recent orders, the executions, cancel, modify, the kill switch.
 
-The orders list comes from :meth:`Trader.orders` in a worker, every ``poll_interval`` seconds and
-never faster than IBKR's live-orders pacing (one request per 5 s); a failed poll is shown on the
-error line and retried with a growing delay. Rows are keyed by order id and only changed cells are
-written; working orders come first (newest first), then the finished ones (most recently updated
-first). ``t`` shows the executions (:meth:`Trader.trades`, fetched when shown, at most every 5 s).
+The orders list comes from the account's :class:`~ibtui.tui.order_watch.OrderWatch` (the app's
+one order watcher, polling in a worker at IBKR's live-orders pacing): the screen follows it while
+mounted and renders each :class:`~ibtui.tui.order_watch.OrdersUpdated`, the last one at once. A
+failed poll is shown on the error line with the delay before the next try. Rows are keyed by
+order id and only changed cells are written; working orders come first (newest first), then the
+finished ones (most recently updated first). ``t`` shows the executions (:meth:`Trader.trades`,
+fetched when shown and after each poll while shown, at most every 5 s).
 
 Every order action asks first (:class:`~ibtui.tui.screens.question.QuestionScreen`):
 
@@ -16,15 +18,13 @@ Every order action asks first (:class:`~ibtui.tui.screens.question.QuestionScree
 * ``ctrl+k`` then ``K`` within 2 s (the kill switch) asks to cancel every working order on the
   account, then calls :meth:`Trader.cancel_all`.
 
-When a poll shows an order newly filled, rejected or cancelled (not on the first load), the app
-notifies (``Filled: BUY 10 AAPL @ 215.02``) and rings the terminal bell when ``bell`` is set.
+Newly finished orders are notified by the app, from the same watch, wherever the trader is.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from typing import ClassVar, Literal
 
 from rich.text import Text
@@ -34,12 +34,12 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Static
 
-from ibtui.trading import SubmitOutcome, SubmitStatus
 from ibtui.tui import keymap as ids
 from ibtui.tui.format import (
     fmt_duration,
 )
-from ibtui.tui.screens.modify import ModifyScreen
+from ibtui.tui.order_watch import OrdersUpdated, OrderWatch
+from ibtui.tui.screens.modify import ModifyScreen, modify_outcome_text
 from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.trading import OrderView, QuestionView, Trader, TradeView
 from ibtui.tui.viewmodels import AccountView
@@ -48,13 +48,9 @@ from ibtui.tui.widgets.blotter import (
     TRADE_COLUMNS,
     BlotterTable,
     RowStyles,
-    Signature,
-    cell_text,
     clock_time,
     describe_order,
     order_cells,
-    order_outcome,
-    outcome_notice,
     trade_cells,
 )
 from ibtui.tui.widgets.footer import Footer
@@ -62,11 +58,8 @@ from ibtui.tui.widgets.footer import Footer
 __all__ = ["OrdersScreen"]
 
 Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
 
-MIN_POLL_INTERVAL = 5.0  # IBKR: /iserver/account/orders, 1 request per 5 s
 TRADES_MIN_INTERVAL = 5.0  # IBKR: /iserver/account/trades, 1 request per 5 s
-MAX_BACKOFF = 60.0
 CHORD_SECONDS = 2.0  # the kill switch's second key must follow the first within this
 
 
@@ -92,33 +85,26 @@ class OrdersScreen(Screen[None]):
         self,
         trader: Trader,
         account: AccountView,
+        order_watch: OrderWatch,
         *,
         clock: Clock = time.time,
-        poll_interval: float = MIN_POLL_INTERVAL,
-        bell: bool = True,
         cursor_blink: bool = True,
-        sleep: Sleep = asyncio.sleep,
     ) -> None:
         super().__init__()
         self.trader = trader
         self.account = account
+        self.order_watch = order_watch
         self.clock = clock
-        self.poll_interval = max(poll_interval, MIN_POLL_INTERVAL)
-        self.ring_bell = bell
         self.cursor_blink = cursor_blink
-        self.sleep = sleep
         self.orders: dict[int, OrderView] = {}  # the last poll's, by order id
         self.trades: dict[str, TradeView] = {}
         self.showing_trades = False
         self.loaded = False  # a poll has succeeded
-        self.polls = 0  # polls answered (successfully or not)
+        self.polls = 0  # polls shown (successful or not)
         self.updated_at: float | None = None
         self.message = ""
         self.error: str | None = None
         self.pending_cancel: set[int] = set()
-        self._loaded_at: float | None = None
-        self._cells: dict[str, dict[str, Signature]] = {}
-        self._trade_cells: dict[str, dict[str, Signature]] = {}
         self._styles: RowStyles | None = None
         self._busy: set[int] = set()
         self._kill_armed_at: float | None = None
@@ -141,9 +127,11 @@ class OrdersScreen(Screen[None]):
         self._show_head()
         self._show_error()
         self._show_help()
-        self._poll_loop()
+        self.order_watch.follow(self)
 
-    # --- read access ----------------------------------------------------------------------------
+    def on_unmount(self) -> None:
+        self.order_watch.unfollow(self)
+
     @property
     def table(self) -> BlotterTable:
         return self.query_one("#orders-table", BlotterTable)
@@ -160,78 +148,46 @@ class OrdersScreen(Screen[None]):
     def working_orders(self) -> list[OrderView]:
         return [order for order in self.orders.values() if order.working]
 
-    # --- polling --------------------------------------------------------------------------------
-    @work(exclusive=True, group="orders-poll", exit_on_error=False)
-    async def _poll_loop(self) -> None:
-        failures = 0
-        while True:
+    # --- the order watch's polls ------------------------------------------------------------------
+    def on_orders_updated(self, message: OrdersUpdated) -> None:
+        if message.orders is None:
+            retry = message.retry_in
+            again = "" if retry is None else f" (retrying in {fmt_duration(retry)})"
+            self._orders_error = f"Could not load the orders: {message.error}{again}"
+        else:
+            self._orders_error = None
             try:
-                fresh = await self.trader.orders(self.account.account_id)
-            except Exception as exc:  # shown, retried later: never a crash
-                failures += 1
-                delay = min(self.poll_interval * 2**failures, MAX_BACKOFF)
-                self._orders_error = (
-                    f"Could not load the orders: {exc} (retrying in {fmt_duration(delay)})"
-                )
-            else:
-                failures = 0
-                delay = self.poll_interval
-                self._orders_error = None
-                try:
-                    self.apply_orders(fresh)
-                except Exception as exc:  # a bad answer must not stop the polling
-                    self._orders_error = f"Could not show the orders: {exc}"
-            self.polls += 1
-            self._show_error()
-            if self.showing_trades and self._trades_due():
-                await self._fetch_trades()
-            await self.sleep(delay)
+                self.apply_orders(message.orders)
+            except Exception as exc:  # a bad answer must not stop the screen
+                self._orders_error = f"Could not show the orders: {exc}"
+        self.polls += 1
+        self._show_error()
+        if self.showing_trades and self._trades_due():
+            self._load_trades()
 
     def apply_orders(self, orders: Iterable[OrderView]) -> None:
-        """One poll's answer: rows added, changed cells rewritten, gone rows removed; newly
-        finished orders notified (not on the first load)."""
+        """One poll's answer: rows added, changed cells rewritten, gone rows removed."""
         now = self.clock()
         fresh = {order.order_id: order for order in orders}
-        previous = self.orders
-        first = not self.loaded
         self.orders = fresh
         self.loaded = True
         self.updated_at = now
-        if self._loaded_at is None:
-            self._loaded_at = now
         for order_id in list(self.pending_cancel):
             order = fresh.get(order_id)
             if order is None or not order.working:
                 self.pending_cancel.discard(order_id)
         table = self.table
-        keep = table.cursor_key() if self._cells else None  # a first list starts at the top
-        for key in [key for key in self._cells if int(key) not in fresh]:
-            table.remove_row(key)
-            del self._cells[key]
+        keep = table.cursor_key() if table.row_count else None  # a first list starts at the top
+        table.keep_only({str(order_id) for order_id in fresh})
         for order in fresh.values():
             self._draw(order, now)
         self._sort(keep)
         self._show_head()
-        if not first:
-            self._notify_outcomes(previous, fresh.values())
 
     def _draw(self, order: OrderView, now: float | None = None) -> None:
-        key = str(order.order_id)
-        cells = order_cells(
-            order,
-            order.order_id in self.pending_cancel,
-            self._styles,
-            self.clock() if now is None else now,
-        )
-        table = self.table
-        shown = self._cells.get(key)
-        if shown is None:
-            table.add_row(*(cell_text(cells[c.key], c) for c in ORDER_COLUMNS), key=key)
-        else:
-            for column in ORDER_COLUMNS:
-                if shown[column.key] != cells[column.key]:
-                    table.update_cell(key, column.key, cell_text(cells[column.key], column))
-        self._cells[key] = cells
+        now = self.clock() if now is None else now
+        pending = order.order_id in self.pending_cancel
+        self.table.put_row(str(order.order_id), order_cells(order, pending, self._styles, now))
 
     def _redraw(self, order_id: int) -> None:
         order = self.orders.get(order_id)
@@ -249,46 +205,9 @@ class OrdersScreen(Screen[None]):
 
         wanted = [str(o.order_id) for o in sorted(self.orders.values(), key=rank)]
         table = self.table
-        if table.keys != wanted:
-            place = {key: index for index, key in enumerate(wanted)}
-            table.sort("order", key=lambda cell: place[cell.plain])
-            if keep is not None:
-                table.move_to(keep)  # (a row cursor stays on its index when rows move)
+        table.order_rows(wanted, "order", keep)
         if keep is None and table.row_count:
             table.move_cursor(row=0, animate=False)
-
-    def _notify_outcomes(self, previous: dict[int, OrderView], fresh: Iterable[OrderView]) -> None:
-        rang = False
-        for order in fresh:
-            outcome = order_outcome(order.status)
-            if outcome is None:
-                continue
-            before = previous.get(order.order_id)
-            if before is not None:
-                if order_outcome(before.status) == outcome:
-                    continue
-            elif not self._recent(order):  # an old order IBKR lists late: no news
-                continue
-            severity: Literal["information", "warning", "error"] = (
-                "information"
-                if outcome == "Filled"
-                else "error"
-                if outcome == "Rejected"
-                else "warning"
-            )
-            self.app.notify(
-                outcome_notice(order, outcome), title="Orders", severity=severity, markup=False
-            )
-            if self.ring_bell and not rang:
-                self.app.bell()
-                rang = True
-
-    def _recent(self, order: OrderView) -> bool:
-        return (
-            order.updated_at is not None
-            and self._loaded_at is not None
-            and order.updated_at >= self._loaded_at - self.poll_interval
-        )
 
     # --- trades ---------------------------------------------------------------------------------
     def _trades_due(self) -> bool:
@@ -296,9 +215,6 @@ class OrdersScreen(Screen[None]):
 
     @work(exclusive=True, group="orders-trades", exit_on_error=False)
     async def _load_trades(self) -> None:
-        await self._fetch_trades()
-
-    async def _fetch_trades(self) -> None:
         if not self._trades_due():
             return
         self._trades_at = self.clock()  # the pacing counts from the request
@@ -317,26 +233,11 @@ class OrdersScreen(Screen[None]):
         fresh = {trade.execution_id: trade for trade in trades}
         self.trades = fresh
         table = self.trades_table
-        for key in [key for key in self._trade_cells if key not in fresh]:
-            table.remove_row(key)
-            del self._trade_cells[key]
+        table.keep_only(fresh)
         for key, trade in fresh.items():
-            cells = trade_cells(trade, self._styles, now)
-            shown = self._trade_cells.get(key)
-            if shown is None:
-                table.add_row(*(cell_text(cells[c.key], c) for c in TRADE_COLUMNS), key=key)
-            else:
-                for column in TRADE_COLUMNS:
-                    if shown[column.key] != cells[column.key]:
-                        table.update_cell(key, column.key, cell_text(cells[column.key], column))
-            self._trade_cells[key] = cells
+            table.put_row(key, trade_cells(trade, self._styles, now))
         ordered = sorted(fresh.values(), key=lambda t: (-(t.time or 0.0), t.execution_id))
-        wanted = [t.execution_id for t in ordered]
-        if table.keys != wanted:
-            place = {key: index for index, key in enumerate(wanted)}
-            keep = table.cursor_key()
-            table.sort("execution", key=lambda cell: place[cell.plain])
-            table.move_to(keep)
+        table.order_rows([t.execution_id for t in ordered], "execution", table.cursor_key())
         self._show_head()
 
     # --- lines ----------------------------------------------------------------------------------
@@ -563,7 +464,7 @@ class OrdersScreen(Screen[None]):
                     level="error",
                 )
                 return
-            text, level = _modify_text(order_id, result)
+            text, level = modify_outcome_text(order_id, result)
             self.say(text, level=level)
         finally:
             self._busy.discard(order_id)
@@ -596,22 +497,3 @@ class OrdersScreen(Screen[None]):
             text += f"; {len(result.failed)} failed: " + "; ".join(result.failed)
         self.say(text, level="error" if result.failed else "warning")
         self.app.notify(text, title="Kill switch", severity="warning", markup=False)
-
-
-def _modify_text(
-    order_id: int, result: SubmitOutcome
-) -> tuple[str, Literal["info", "warning", "error"]]:
-    status = result.status
-    if status is SubmitStatus.ACCEPTED:
-        return f"Order {order_id} modified: {result.message}", "info"
-    if status is SubmitStatus.CANCELLED:
-        return f"Modify of order {order_id} declined, nothing sent: {result.message}", "warning"
-    if status is SubmitStatus.REJECTED:
-        return f"IBKR rejected the modify of order {order_id}: {result.message}", "error"
-    if status is SubmitStatus.UNKNOWN:
-        return (
-            f"Modify of order {order_id}: no answer ({result.message}); check the order before "
-            "trying again",
-            "error",
-        )
-    return f"Modify of order {order_id} not sent: {result.message}", "warning"

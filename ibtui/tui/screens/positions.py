@@ -26,7 +26,7 @@ from ibtui.tui.messages import (
     SessionStateChanged,
     TokenLifetime,
 )
-from ibtui.tui.viewmodels import AccountView, QuoteView, StatusView
+from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, StatusView
 from ibtui.tui.widgets.columns import COLUMNS
 from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.positions_table import PositionsTable
@@ -82,6 +82,10 @@ class PositionsScreen(Screen[None]):
     def table(self) -> PositionsTable:
         return self.query_one(PositionsTable)
 
+    def selected_position(self) -> PositionView | None:
+        """The position under the cursor."""
+        return self.table.selected_view()
+
     def conids_in_view(self) -> list[int]:
         """The conids of the position rows on screen (none before the screen is mounted)."""
         if not self.is_mounted:
@@ -118,9 +122,6 @@ class PositionsScreen(Screen[None]):
             self.table.set_positions(message.positions)
 
     def on_session_state_changed(self, message: SessionStateChanged) -> None:
-        session_changed = getattr(self.app, "session_changed", None)  # the console's, if any
-        if callable(session_changed):
-            session_changed(message.state)
         self._set_status(session=message.state)
         if message.state.healthy:
             self._set_status(error=None, retry_at=None)

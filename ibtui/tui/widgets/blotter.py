@@ -7,7 +7,7 @@ only the cells that changed (:func:`order_cells`, :func:`trade_cells` say what a
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar, Literal
@@ -178,6 +178,8 @@ class BlotterTable(DataTable[Text]):
     def __init__(self, columns: Sequence[_Col], *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.fixed_columns = 1
+        self.spec = tuple(columns)
+        self._drawn: dict[str, dict[str, Signature]] = {}  # each row's cells as drawn
         for column in columns:
             label = Text(column.label, justify="right" if column.right else "left")
             self.add_column(label, width=column.width, key=column.key)
@@ -212,6 +214,31 @@ class BlotterTable(DataTable[Text]):
 
     def text(self, key: str, column: str) -> str:
         return self.get_cell(key, column).plain
+
+    def put_row(self, key: str, cells: dict[str, Signature]) -> None:
+        """Add the row ``key``, or rewrite those of its cells that changed."""
+        drawn = self._drawn.get(key)
+        if drawn is None:
+            self.add_row(*(cell_text(cells[c.key], c) for c in self.spec), key=key)
+        else:
+            for column in self.spec:
+                if drawn[column.key] != cells[column.key]:
+                    self.update_cell(key, column.key, cell_text(cells[column.key], column))
+        self._drawn[key] = cells
+
+    def keep_only(self, keys: Container[str]) -> None:
+        """Remove the rows whose key is not in ``keys``."""
+        for key in [key for key in self._drawn if key not in keys]:
+            self.remove_row(key)
+            del self._drawn[key]
+
+    def order_rows(self, wanted: Sequence[str], by: str, keep: str | None) -> None:
+        """The rows in the order of ``wanted`` (sorted on the column ``by``, which shows the row's
+        key); the cursor stays on the row ``keep``."""
+        if self.keys != list(wanted):
+            place = {key: index for index, key in enumerate(wanted)}
+            self.sort(by, key=lambda cell: place[cell.plain])
+            self.move_to(keep)  # (a row cursor stays on its index when rows move)
 
 
 def order_cells(

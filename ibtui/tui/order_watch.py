@@ -1,0 +1,176 @@
+"""The one order watcher: an account's orders polled in a worker, posted as :class:`OrdersUpdated`.
+
+The app runs :meth:`OrderWatch.run` in an exclusive worker for the account shown; every poll goes
+to the app (which notifies fills, rejections and cancels, :func:`tell_order_news`) and to each
+screen that follows the watch (the orders screen renders from it). Polls come every ``interval``
+seconds, never faster than IBKR's live-orders pacing (one request per 5 s); a failed poll is
+posted too (``orders`` None, with the error and the growing delay before the next try).
+
+News: the first list is the baseline (nothing in it is news); after it, an order newly filled,
+rejected or cancelled is news once, and an order first seen already finished only when it was
+updated since the watch began (less one interval): IBKR lists old orders late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from textual.app import App
+from textual.message import Message
+from textual.message_pump import MessagePump
+from textual.notifications import SeverityLevel
+
+if TYPE_CHECKING:
+    from ibtui.tui.trading import OrderView, Trader
+    from ibtui.tui.widgets.blotter import Outcome
+
+    News = tuple[tuple[OrderView, Outcome], ...]  # orders newly finished, and how
+
+__all__ = [
+    "MAX_BACKOFF",
+    "MIN_POLL_INTERVAL",
+    "OrderNews",
+    "OrderWatch",
+    "OrdersUpdated",
+    "tell_order_news",
+]
+
+MIN_POLL_INTERVAL = 5.0  # IBKR: /iserver/account/orders, 1 request per 5 s
+MAX_BACKOFF = 60.0
+
+
+@dataclass
+class OrdersUpdated(Message, bubble=False):
+    """One poll of an account's orders. ``orders`` is None when the poll failed: ``error`` says
+    why and ``retry_in`` when the next try comes. ``news`` are the orders this poll shows newly
+    finished, with how they finished."""
+
+    account_id: str
+    orders: Sequence[OrderView] | None
+    at: float
+    error: str | None = None
+    retry_in: float | None = None
+    news: News = field(default=())
+
+
+class OrderNews:
+    """Which orders a poll shows newly finished (see the module's docstring)."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.known: dict[int, OrderView] | None = None  # the last list (None: no baseline yet)
+        self.since: float | None = None
+
+    def update(self, orders: Sequence[OrderView], now: float) -> News:
+        fresh = {order.order_id: order for order in orders}
+        known, self.known = self.known, fresh
+        if known is None or self.since is None:
+            self.since = now - self.interval
+            return ()
+        from ibtui.tui.widgets.blotter import order_outcome
+
+        news: list[tuple[OrderView, Outcome]] = []
+        for order in fresh.values():
+            outcome = order_outcome(order.status)
+            if outcome is None:
+                continue
+            before = known.get(order.order_id)
+            if before is not None:
+                if order_outcome(before.status) == outcome:
+                    continue
+            elif order.updated_at is None or order.updated_at < self.since:
+                continue  # finished before the watch began: not news
+            news.append((order, outcome))
+        return tuple(news)
+
+
+class OrderWatch:
+    """Polls ``trader``'s orders of ``account_id`` (:meth:`run`, in a worker) and posts every
+    poll to ``post`` and to the screens that :meth:`follow` it."""
+
+    def __init__(
+        self,
+        trader: Trader,
+        account_id: str,
+        post: Callable[[OrdersUpdated], object],
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        interval: float = MIN_POLL_INTERVAL,
+    ) -> None:
+        self.trader = trader
+        self.account_id = account_id
+        self.post = post
+        self.clock = clock
+        self.sleep = sleep
+        self.interval = interval
+        self.last: OrdersUpdated | None = None  # the last poll's (a follower starts from it)
+        self.orders: Sequence[OrderView] | None = None  # the last list a poll got
+        self.news = OrderNews(self.interval)
+        self._followers: list[MessagePump] = []
+
+    @property
+    def working(self) -> list[OrderView]:
+        """The working orders of the last list (none before the first)."""
+        return [order for order in self.orders or () if order.working]
+
+    def follow(self, follower: MessagePump) -> None:
+        """Post every poll to ``follower`` too, starting with the last one."""
+        self._followers.append(follower)
+        if self.last is not None:
+            follower.post_message(_copy(self.last))
+
+    def unfollow(self, follower: MessagePump) -> None:
+        if follower in self._followers:
+            self._followers.remove(follower)
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                fresh = list(await self.trader.orders(self.account_id))
+            except Exception as exc:  # posted, retried later: never a crash
+                failures += 1
+                delay = min(self.interval * 2**failures, MAX_BACKOFF)
+                update = OrdersUpdated(self.account_id, None, self.clock(), str(exc), delay)
+            else:
+                failures = 0
+                delay = self.interval
+                now = self.clock()
+                news = self.news.update(fresh, now)
+                self.orders = fresh
+                update = OrdersUpdated(self.account_id, fresh, now, news=news)
+            self.last = update
+            self.post(update)
+            for follower in list(self._followers):
+                follower.post_message(_copy(update))
+            await self.sleep(delay)
+
+
+def _copy(update: OrdersUpdated) -> OrdersUpdated:
+    """A message of its own for each receiver (a message is handled once)."""
+    return OrdersUpdated(
+        update.account_id, update.orders, update.at, update.error, update.retry_in, update.news
+    )
+
+
+def tell_order_news(app: App[Any], news: News, *, bell: bool) -> None:
+    """Notify each newly finished order (``Filled: BUY 10 AAPL @ 215.02``); ring the terminal
+    bell once when ``bell`` is set."""
+    from ibtui.tui.widgets.blotter import outcome_notice
+
+    for order, outcome in news:
+        severity: SeverityLevel = (
+            "information"
+            if outcome == "Filled"
+            else "error"
+            if outcome == "Rejected"
+            else "warning"
+        )
+        app.notify(outcome_notice(order, outcome), title="Orders", severity=severity, markup=False)
+    if news and bell:
+        app.bell()

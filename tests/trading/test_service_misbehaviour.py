@@ -1,0 +1,254 @@
+"""The order service against the real IBKR's misbehaviour on the order path (the simulator's
+named faults): a question withdrawn by another request, an order POST carried out but answered
+429 or 5xx, IBKR's duplicate-cOID refusal, a reply id gone. Each order is accounted for exactly
+once: one order at the simulator (or none), the journal says what happened, and the outcome says
+working (or filled), never rejected, for an order that works."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from ibtui.ibkr.connect import connect
+from ibtui.ibkr.gate import QuestionGate
+from ibtui.ibkr.pacing import Pacer
+from ibtui.ibkr.session import AccessCredentials
+from ibtui.sim import PAPER_ACCOUNT
+from ibtui.trading.journal import read_journal
+from ibtui.trading.outcomes import Question, SubmitStatus
+from ibtui.trading.service import OrderService
+from ibtui.trading.settings import OrderSettings
+from tests.trading.conftest import AAPL, Answers, World, limit_draft
+
+
+def _events(world: World, coid: str | None) -> list[str]:
+    return [r["event"] for r in read_journal(world.journal.path) if r["coid"] == coid]
+
+
+def _mine(world: World) -> list[Any]:
+    return [o for o in world.demo.sim.broker.orders.values() if o.account_id == PAPER_ACCOUNT]
+
+
+@contextlib.asynccontextmanager
+async def polling(world: World, log: list[str]) -> AsyncIterator[None]:
+    """What the console does meanwhile: keep-alive and quotes, every few milliseconds."""
+
+    async def poll() -> None:
+        while True:
+            await world.conn.client.tickle()
+            await world.conn.client.snapshot([AAPL])
+            log.append("polled")
+            await asyncio.sleep(0.005)
+
+    task = asyncio.create_task(poll())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+# --- 7: order questions and the requests around them ---------------------------------------------
+
+
+async def test_the_console_polling_during_a_question_does_not_withdraw_it(world: World) -> None:
+    rule = world.demo.sim.faults.reply503()  # IBKR: a request in between withdraws the question
+    service = world.service()
+    market = await world.market()
+    log: list[str] = []
+
+    async def slow_yes(question: Question) -> bool:
+        log.append("asked")
+        await asyncio.sleep(0.1)  # the trader reads it; the poller would have gone 10 times
+        log.append("answered")
+        return True
+
+    async with polling(world, log):
+        await asyncio.sleep(0.02)
+        outcome = await service.submit(limit_draft(market, "0.95"), slow_yes)  # o163
+        await asyncio.sleep(0.02)
+
+    assert outcome.status is SubmitStatus.ACCEPTED, outcome.message
+    assert outcome.message.startswith("accepted: order")
+    assert len(_mine(world)) == 1 and rule.hits == 0
+    asked = log.index("asked")
+    assert "polled" in log[:asked] and "polled" in log[asked:]  # paused, then resumed
+    assert "polled" not in log[asked : log.index("answered")]
+
+
+async def test_a_question_left_open_past_the_limit_expires_and_places_nothing(
+    world: World,
+) -> None:
+    world.demo.sim.faults.reply503()
+    world.conn.client.question_gate = QuestionGate(limit=0.05)
+    service = world.service()
+    market = await world.market()
+    log: list[str] = []
+
+    async def away(question: Question) -> bool:
+        log.append("asked")
+        await asyncio.sleep(0.3)  # the trader went for coffee
+        log.append("answered")
+        return True
+
+    async with polling(world, log):
+        outcome = await service.submit(limit_draft(market, "0.95"), away)
+
+    assert outcome.status is SubmitStatus.CANCELLED, outcome.message
+    assert "expired" in outcome.message and "nothing was placed" in outcome.message
+    assert "polled" in log[log.index("asked") : log.index("answered")]  # not starved
+    assert _mine(world) == []
+    assert "expired" in str(read_journal(world.journal.path))
+
+
+async def test_a_reply_answered_503_is_resolved_by_coid_not_resent(world: World) -> None:
+    # the reply is carried out (the order placed), but its answer is a 503
+    world.demo.sim.faults.post_carried(503, path="/v1/api/iserver/reply/")
+    service = world.service()
+    market = await world.market()
+
+    outcome = await service.submit(limit_draft(market, "0.95"), Answers())
+
+    assert outcome.status is SubmitStatus.ACCEPTED, outcome.message
+    assert outcome.message.startswith("working: order") and "found by its cOID" in outcome.message
+    assert [o.order_id for o in _mine(world)] == [outcome.order_id]
+    assert _events(world, outcome.coid)[-2:] == ["unknown_outcome", "reconciled"]
+
+
+async def test_a_reply_id_not_found_is_unknown_not_rejected(world: World) -> None:
+    service = world.service()
+    market = await world.market()
+
+    async def too_late(question: Question) -> bool:
+        world.clock.advance(61)  # IBKR's reply id is gone by the time the answer comes
+        return True
+
+    outcome = await service.submit(limit_draft(market, "0.95"), too_late)
+
+    assert outcome.status is SubmitStatus.UNKNOWN, outcome.message
+    assert "reply id not found" in outcome.message
+    assert _mine(world) == []  # and nothing was sent again
+    events = _events(world, outcome.coid)
+    assert events.count("submit") == 1 and events[-2:] == ["unknown_outcome", "reconciled"]
+
+
+# --- 8: a carried-out order POST answered 429 or 5xx ---------------------------------------------
+
+
+async def test_an_order_carried_out_then_answered_429_is_found_working(world: World) -> None:
+    rule = world.demo.sim.faults.post_carried(429)
+    service = world.service()
+    market = await world.market()
+
+    outcome = await service.submit(limit_draft(market, "0.99"), Answers())  # rests, no question
+
+    assert rule.hits == 1
+    assert outcome.status is SubmitStatus.ACCEPTED, outcome.message
+    assert outcome.message.startswith("working: order") and "429" in outcome.message
+    assert [o.order_id for o in _mine(world)] == [outcome.order_id]
+    assert _events(world, outcome.coid)[-3:] == ["submit", "unknown_outcome", "reconciled"]
+
+
+async def test_an_order_carried_out_then_answered_500_is_found_working(world: World) -> None:
+    world.demo.sim.faults.post_carried(500)
+    service = world.service()
+    market = await world.market()
+
+    outcome = await service.submit(limit_draft(market, "0.99"), Answers())
+
+    assert outcome.status is SubmitStatus.ACCEPTED, outcome.message
+    assert outcome.message.startswith("working: order") and "500" in outcome.message
+    assert [o.order_id for o in _mine(world)] == [outcome.order_id]
+
+
+async def test_a_marketable_order_found_after_a_failure_says_filled(world: World) -> None:
+    world.demo.sim.faults.post_carried(500)
+    service = world.service()
+    market = await world.market()
+
+    outcome = await service.submit(limit_draft(market, "1.01"), Answers())  # marketable
+
+    assert outcome.status is SubmitStatus.ACCEPTED, outcome.message
+    assert outcome.message.startswith("filled: order"), outcome.message
+
+
+class AnswerLostOnce(httpx.AsyncBaseTransport):
+    """The first order POST is carried out, but its answer is replaced by a 401: the client's
+    signer renews the token and sends it again (as it does after any 401), and IBKR answers the
+    second with its duplicate-cOID refusal."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.order_posts = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        answer = await self.inner.handle_async_request(request)
+        if request.method == "POST" and request.url.path.endswith(f"/{PAPER_ACCOUNT}/orders"):
+            self.order_posts += 1
+            if self.order_posts == 1:
+                await answer.aread()
+                return httpx.Response(401, json={"error": "Invalid signature"})
+        return answer
+
+
+async def test_a_duplicate_coid_refusal_is_unknown_and_found_working(world: World) -> None:
+    wire = AnswerLostOnce(world.demo.transport)
+    demo = world.demo
+    access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
+    unpaced = Pacer(global_limit=None, rules=())
+    async with connect(demo.base_url, demo.consumer, access, transport=wire, pacer=unpaced) as conn:
+        await conn.start()
+        await conn.client.snapshot([AAPL])
+        service = OrderService(
+            conn.client, PAPER_ACCOUNT, world.journal, OrderSettings(), reconcile_delays=(0.0,)
+        )
+        market = await world.market()
+
+        outcome = await service.submit(limit_draft(market, "0.99"), Answers())
+
+    assert wire.order_posts == 2
+    assert outcome.status is SubmitStatus.ACCEPTED, outcome.message
+    assert outcome.message.startswith("working: order") and "already registered" in outcome.message
+    assert [o.order_id for o in _mine(world)] == [outcome.order_id]
+    journal = [r for r in read_journal(world.journal.path) if r["coid"] == outcome.coid]
+    assert [r["event"] for r in journal][-3:] == ["response", "unknown_outcome", "reconciled"]
+
+
+async def test_a_change_carried_out_then_answered_500_is_found_in_effect(world: World) -> None:
+    service = world.service()
+    market = await world.market()
+    placed = await service.submit(limit_draft(market, "0.99", quantity=4), Answers())
+    assert placed.order_id is not None
+    world.demo.sim.faults.post_carried(500)
+
+    outcome = await service.modify(placed.order_id, quantity="6", answer=Answers())
+
+    assert outcome.status is SubmitStatus.ACCEPTED, outcome.message
+    assert outcome.message.startswith(f"modified: order {placed.order_id} working")
+    assert (await world.conn.client.order_status(placed.order_id)).total_size == 6
+    assert len(_mine(world)) == 1
+    assert _events(world, placed.coid)[-2:] == ["unknown_outcome", "reconciled"]
+
+
+async def test_a_change_answered_429_is_not_sent_again(world: World) -> None:
+    service = world.service()
+    market = await world.market()
+    placed = await service.submit(limit_draft(market, "0.99", quantity=4), Answers())
+    assert placed.order_id is not None
+    rule = world.demo.sim.faults.post_carried(429)
+    assert market.last is not None
+    price = (market.last * Decimal("0.985")).quantize(Decimal("0.01"))
+
+    outcome = await service.modify(placed.order_id, limit_price=price, answer=Answers())
+
+    assert rule.hits == 1
+    assert outcome.status is SubmitStatus.ACCEPTED, outcome.message
+    assert "found in effect" in outcome.message and "429" in outcome.message
+    assert (await world.conn.client.order_status(placed.order_id)).limit_price == price
+    assert _events(world, placed.coid)[-2:] == ["unknown_outcome", "reconciled"]
