@@ -97,9 +97,7 @@ class BaseClient:
         self, method: str, path: str, params: Mapping[str, str] | None, body: object
     ) -> object:
         endpoint = endpoint_path(path)
-        order = (
-            method != "GET" and is_order_action_path(endpoint) and not endpoint.endswith("/whatif")
-        )
+        order = _is_order_action(method, endpoint)
         coid = _coid_of(body) if order else None
         for _ in range(_MAX_429_RETRIES + 1):
             async with self.pacer.slot(method, endpoint):
