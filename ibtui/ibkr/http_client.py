@@ -22,7 +22,8 @@ from collections.abc import AsyncIterator, Mapping
 
 import httpx
 
-from ibtui.ibkr.errors import ResponseTooLargeError, endpoint_path
+from ibtui.ibkr.error_mapping import endpoint_path
+from ibtui.ibkr.errors import ResponseTooLargeError
 
 __all__ = ["BODY_LIMIT", "DEFAULT_TIMEOUT", "new_http_client", "read_body"]
 

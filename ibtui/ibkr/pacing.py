@@ -11,7 +11,9 @@
 
 A window limit of N per T seconds allows at most N requests to *start* in any span of T seconds
 and counts a request still in flight as just sent, so a slow answer cannot let the next request
-arrive too early. The clock and sleep are injectable (tests use a fake clock).
+arrive too early. The clock and sleep are injectable (tests use a fake clock). The slow
+endpoints' windows and penalty boxes are shared across processes by
+:class:`~ibtui.ibkr.shared_pacing.SharedPacing` (re-exported here).
 
 :class:`RetryPolicy` says which requests may be retried: idempotent reads on 429, 5xx, timeouts and
 connection errors, with capped, jittered exponential backoff. Order actions (placement, reply,
@@ -21,28 +23,20 @@ modify, cancel) are never retried: their outcome must be reported as unknown ins
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
-import hashlib
-import json
-import os
 import random
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from ibtui.ibkr.errors import (
-    ApiConnectionError,
-    ApiStatusError,
-    ApiTimeoutError,
-    RateLimitedError,
-    endpoint_path,
-    is_order_action_path,
-)
+from ibtui.ibkr.error_mapping import endpoint_path, is_order_action_path
+from ibtui.ibkr.errors import ApiConnectionError, ApiStatusError, ApiTimeoutError, RateLimitedError
+from ibtui.lazy import lazy_names
+
+if TYPE_CHECKING:
+    from ibtui.ibkr.shared_pacing import SharedPacing
 
 __all__ = [
     "GLOBAL_KEY",
@@ -56,6 +50,9 @@ __all__ = [
     "is_order_action_path",
     "is_retryable",
 ]
+
+if not TYPE_CHECKING:  # re-exported; it imports this module's limits
+    __getattr__ = lazy_names(__name__, {"SharedPacing": "ibtui.ibkr.shared_pacing"})
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -179,80 +176,6 @@ class _Window:
 class _Backoff:
     failures: int = 0
     blocked_until: float = 0.0
-
-
-class SharedPacing:
-    """Per-endpoint pacing shared by every ibtui process of one user and consumer: a small JSON
-    file in the state folder (mode 0600, locked with ``fcntl.flock``) holding when each slow
-    endpoint was last asked and any penalty box. Back-to-back commands (a cron job and a shell)
-    then wait their turn instead of tripping IBKR's penalty box. Times are wall-clock seconds.
-    """
-
-    def __init__(self, path: Path, clock: Clock = time.time) -> None:
-        self.path = path
-        self._clock = clock
-
-    @classmethod
-    def for_user(cls, state_dir: Path, consumer_key: str, access_token: str) -> SharedPacing:
-        digest = hashlib.sha256(f"{consumer_key}\0{access_token}".encode()).hexdigest()[:16]
-        return cls(state_dir / "pacing" / f"{digest}.json")
-
-    def _update(self, change: Callable[[dict[str, list[float]], float], float]) -> float:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "r+", encoding="utf-8") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            data: dict[str, list[float]] = {}
-            with contextlib.suppress(ValueError):
-                raw = json.loads(f.read() or "{}")
-                if isinstance(raw, dict):
-                    data = {
-                        str(k): [float(t) for t in v if isinstance(t, int | float)]
-                        for k, v in raw.items()
-                        if isinstance(v, list)
-                    }
-            result = change(data, self._clock())
-            f.seek(0)
-            f.truncate()
-            f.write(json.dumps(data))
-            return result
-
-    def reserve(self, key: str, limit: RateLimit) -> float:
-        """Record a request to ``key`` now and return 0, or the seconds to wait first."""
-
-        def change(data: dict[str, list[float]], now: float) -> float:
-            boxed = max(data.get("box:" + key, [0.0]) + data.get("box:" + GLOBAL_KEY, [0.0]))
-            if boxed > now:
-                return boxed - now
-            # Recorded as a request starts, but IBKR counts it as it arrives: a margin for that.
-            per = limit.per + _SHARED_MARGIN
-            times = [t for t in data.get(key, []) if now - per < t <= now + 1]
-            if len(times) >= limit.count:
-                data[key] = times
-                return min(times) + per - now
-            data[key] = [*times, now]
-            return 0.0
-
-        return self._update(change)
-
-    def penalize(self, key: str, seconds: float) -> None:
-        def change(data: dict[str, list[float]], now: float) -> float:
-            data["box:" + key] = [max([*data.get("box:" + key, [0.0]), now + seconds])]
-            return 0.0
-
-        self._update(change)
-
-    def boxed_for(self, key: str) -> float:
-        """Seconds any process must still wait after a 429 on ``key`` (or everywhere)."""
-
-        def change(data: dict[str, list[float]], now: float) -> float:
-            boxed = max(data.get("box:" + key, [0.0]) + data.get("box:" + GLOBAL_KEY, [0.0]))
-            return max(0.0, boxed - now)
-
-        return self._update(change)
-
-
-_SHARED_MARGIN = 0.5  # seconds
 
 
 def _shared(limit: RateLimit | None) -> bool:

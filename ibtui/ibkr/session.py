@@ -20,14 +20,8 @@ import httpx
 
 from ibtui.ibkr import oauth
 from ibtui.ibkr.auth import LiveSessionToken
-from ibtui.ibkr.errors import (
-    ApiTimeoutError,
-    AuthError,
-    LstValidationError,
-    ProtocolError,
-    connection_error,
-    error_from_response,
-)
+from ibtui.ibkr.error_mapping import connection_error, error_from_response
+from ibtui.ibkr.errors import ApiTimeoutError, AuthError, LstValidationError, ProtocolError
 from ibtui.ibkr.http_client import read_body
 from ibtui.ibkr.oauth import Consumer  # re-exported: the client's callers name it from here
 from ibtui.ibkr.recovery import EmptyDhResponseError, RecoverySettings

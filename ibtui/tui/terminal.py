@@ -27,6 +27,9 @@ other than a compositor update, and on every full ``LayoutUpdate`` (a resize or 
 those are sent in full, every cell, only with cheaper escape codes. Inline and headless apps get
 Textual's behaviour unchanged. Set ``IBTUI_TERMINAL_WRITER=0`` to turn the writer off.
 
+The escape codes themselves (cursor moves, pens and the transitions between them) are
+:mod:`ibtui.tui.terminal_codes`.
+
 The cursor column is trusted only after ASCII text: after any other character (whose width a
 terminal might see differently from Rich) the next run starts with an absolute move.
 
@@ -48,7 +51,8 @@ from typing import TYPE_CHECKING, Protocol
 from rich.cells import cell_len, get_character_cell_size
 from rich.color import ColorSystem
 from rich.segment import Segment
-from rich.style import Style
+
+from ibtui.tui.terminal_codes import DEFAULT_PEN, Fallback, Pens, cursor_move
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -82,157 +86,12 @@ class LayoutFrame(Protocol):
     def render_segments(self, console: Console) -> str: ...
 
 
-# A pen: (attribute bits that are on, foreground SGR codes, background SGR codes); "" = default.
-Pen = tuple[int, str, str]
-
-DEFAULT_PEN = 0
 _TAIL = ""  # the text of the right half of a wide character
-
-# Rich's attribute bits, in order (textual.strip.SGR_STYLES): bold, dim, italic, underline,
-# blink, blink2, reverse, conceal, strike, underline2, frame, encircle, overline.
-_ON = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "21", "51", "52", "53")
-_OFF = ("22", "22", "23", "24", "25", "25", "27", "28", "29", "24", "54", "54", "55")
-# the bits each "off" code clears
-_CLEARS = {code: sum(1 << bit for bit, c in enumerate(_OFF) if c == code) for code in _OFF}
-_ATTRIBUTE_BITS = len(_ON)
-
-_STYLE_CACHE_LIMIT = 4096
-_TRANSITION_CACHE_LIMIT = 16384
 
 
 def writer_enabled() -> bool:
     """Whether the environment leaves the writer on (``IBTUI_TERMINAL_WRITER=0`` turns it off)."""
     return os.environ.get("IBTUI_TERMINAL_WRITER", "1").strip().lower() not in {"0", "off", "no"}
-
-
-class _Fallback(Exception):
-    """The update has something the writer does not vouch for: use Textual's own output."""
-
-
-def _csi(count: int, final: str) -> str:
-    return f"\x1b[{final}" if count == 1 else f"\x1b[{count}{final}"
-
-
-def _cup(x: int, y: int) -> str:
-    if x == 0:
-        return "\x1b[H" if y == 0 else f"\x1b[{y + 1}H"
-    return f"\x1b[{y + 1};{x + 1}H"
-
-
-def _move(cx: int | None, cy: int | None, x: int, y: int) -> str:
-    """The shortest sequence from the cursor at (cx, cy) (None: not known) to (x, y)."""
-    best = _cup(x, y)
-    if cy is None:
-        return best
-    if cy == y:
-        vertical = ""
-    else:
-        vertical = _csi(y - cy, "B") if y > cy else _csi(cy - y, "A")
-        absolute_row = f"\x1b[{y + 1}d"
-        if len(absolute_row) < len(vertical):
-            vertical = absolute_row
-    horizontal = f"\x1b[{x + 1}G" if x else "\x1b[G"
-    if cx is not None:
-        if cx == x:
-            horizontal = ""
-        else:
-            relative = _csi(x - cx, "C") if x > cx else _csi(cx - x, "D")
-            if len(relative) < len(horizontal):
-                horizontal = relative
-    candidate = vertical + horizontal
-    return candidate if len(candidate) < len(best) else best
-
-
-class _Pens:
-    """Interned pens, the pen of each Rich style, and the SGR transitions between pens."""
-
-    def __init__(self) -> None:
-        self.pens: list[Pen] = [(0, "", "")]
-        self._ids: dict[Pen, int] = {(0, "", ""): DEFAULT_PEN}
-        self._styles: dict[Style, int] = {}
-        # the same Style objects come back frame after frame: found by identity first (the
-        # entry holds the style, so its id cannot be reused while it is in here)
-        self._by_id: dict[int, tuple[Style, int]] = {}
-        self._color_system: ColorSystem | None = None
-        self._transitions: dict[tuple[int, int], str] = {}
-
-    def set_color_system(self, color_system: ColorSystem) -> None:
-        if color_system != self._color_system:
-            self._styles.clear()
-            self._by_id.clear()
-            self._color_system = color_system
-
-    def of(self, style: Style | None) -> int:
-        """The pen Textual's output leaves a segment of this style in (``None``: the default)."""
-        if style is None:
-            return DEFAULT_PEN
-        known = self._by_id.get(id(style))
-        if known is not None and known[0] is style:
-            return known[1]
-        pen = self._styles.get(style)
-        if pen is not None:
-            self._remember(style, pen)
-            return pen
-        if style._link:
-            raise _Fallback("link")
-        color_system = self._color_system or ColorSystem.TRUECOLOR
-        attributes = style._attributes & style._set_attributes
-        fg = bg = ""
-        if style._color is not None:
-            fg = ";".join(style._color.downgrade(color_system).get_ansi_codes())
-            fg = "" if fg == "39" else fg
-        if style._bgcolor is not None:
-            bg = ";".join(style._bgcolor.downgrade(color_system).get_ansi_codes(False))
-            bg = "" if bg == "49" else bg
-        key = (attributes, fg, bg)
-        pen = self._ids.get(key)
-        if pen is None:
-            pen = self._ids[key] = len(self.pens)
-            self.pens.append(key)
-        if len(self._styles) >= _STYLE_CACHE_LIMIT:
-            self._styles.clear()
-        self._styles[style] = pen
-        self._remember(style, pen)
-        return pen
-
-    def _remember(self, style: Style, pen: int) -> None:
-        if len(self._by_id) >= _STYLE_CACHE_LIMIT:
-            self._by_id.clear()
-        self._by_id[id(style)] = (style, pen)
-
-    def transition(self, old: int, new: int) -> str:
-        """The shortest SGR sequence that turns pen ``old`` into pen ``new``."""
-        if old == new:
-            return ""
-        cached = self._transitions.get((old, new))
-        if cached is not None:
-            return cached
-        a_attrs, a_fg, a_bg = self.pens[old]
-        b_attrs, b_fg, b_bg = self.pens[new]
-        codes: list[str] = []
-        remaining = a_attrs
-        off = a_attrs & ~b_attrs
-        for bit in range(_ATTRIBUTE_BITS):
-            if off & (1 << bit):
-                code = _OFF[bit]
-                if code not in codes:
-                    codes.append(code)
-                    remaining &= ~_CLEARS[code]
-        on = b_attrs & ~remaining
-        codes.extend(_ON[bit] for bit in range(_ATTRIBUTE_BITS) if on & (1 << bit))
-        if a_fg != b_fg:
-            codes.append(b_fg or "39")
-        if a_bg != b_bg:
-            codes.append(b_bg or "49")
-        incremental = f"\x1b[{';'.join(codes)}m"
-        fresh = [_ON[bit] for bit in range(_ATTRIBUTE_BITS) if b_attrs & (1 << bit)]
-        fresh.extend(code for code in (b_fg, b_bg) if code)
-        reset = f"\x1b[0;{';'.join(fresh)}m" if fresh else "\x1b[m"
-        sequence = reset if len(reset) < len(incremental) else incremental
-        if len(self._transitions) >= _TRANSITION_CACHE_LIMIT:
-            self._transitions.clear()
-        self._transitions[(old, new)] = sequence
-        return sequence
 
 
 class _Row:
@@ -286,7 +145,7 @@ class TerminalWriter:
 
     def __init__(self, enabled: bool | None = None) -> None:
         self.enabled = writer_enabled() if enabled is None else enabled
-        self._pens = _Pens()
+        self._pens = Pens()
         self._shadow: _Shadow | None = None
         # what it last wrote through (the app's driver and its writer thread): a new one means
         # a cleared terminal (kept by the seam, ibtui.tui.textual_compat.display)
@@ -314,11 +173,11 @@ class TerminalWriter:
                 writes = self._chops_cells(update, size)
                 full = False
             else:
-                raise _Fallback("unknown update")
+                raise Fallback("unknown update")
             if self._shadow is None or (self._shadow.width, self._shadow.height) != size:
                 self._shadow = _Shadow(*size)
             return self._emit(writes, self._shadow, full)
-        except Exception:  # _Fallback, or a bug: Textual's output is always right
+        except Exception:  # Fallback, or a bug: Textual's output is always right
             self.reset()
             self.fallbacks += 1
             return update.render_segments(console)
@@ -335,7 +194,7 @@ class TerminalWriter:
         chops: Sequence[Mapping[int, Strip | None]] = update.chops
         chop_ends = update.chop_ends
         if len(chops) != height or any(ends and ends[-1] != width for ends in chop_ends):
-            raise _Fallback("the update is not the size of the screen")
+            raise Fallback("the update is not the size of the screen")
         reach: dict[int, dict[int, int]] = {}  # line -> chop start -> where its writing ends
         for y, x1, x2 in update.spans:
             line = reach.get(y)
@@ -367,14 +226,14 @@ class TerminalWriter:
         width, height = size
         region = update.region
         if region.right > width or region.bottom > height:
-            raise _Fallback("the update is larger than the screen")
+            raise Fallback("the update is larger than the screen")
         writes = _Writes(width)
         for y, line in enumerate(update.strips, region.y):
             row = writes.row(y)
             x = region.x
             for strip in line:
                 if strip is None:
-                    raise _Fallback("no strip")
+                    raise Fallback("no strip")
                 x = self._put(writes, y, row, x, strip)
         return writes
 
@@ -387,17 +246,17 @@ class TerminalWriter:
         first = x
         for text, style, control in segments:
             if control:
-                raise _Fallback("control segment")
+                raise Fallback("control segment")
             if not text:
                 continue
             pen = pen_of(style)
             if text.isascii() and not text.isprintable():
-                raise _Fallback("control character")
+                raise Fallback("control character")
             # one cell a character: ASCII, or box lines, dashes, arrows
             if text.isascii() or _narrow(text):
                 end = x + len(text)
                 if end > width:
-                    raise _Fallback("text beyond the screen")
+                    raise Fallback("text beyond the screen")
                 texts[x:end] = text  # its characters
                 pens[x:end] = repeat(pen, end - x)
                 x = end
@@ -407,20 +266,20 @@ class TerminalWriter:
                 size = get_character_cell_size(character)
                 if size == 1:
                     if x >= width:
-                        raise _Fallback("text beyond the screen")
+                        raise Fallback("text beyond the screen")
                     texts[x], pens[x] = character, pen
                     x += 1
                 elif size == 2 and character.isprintable():
                     if x + 1 >= width:
-                        raise _Fallback("text beyond the screen")
+                        raise Fallback("text beyond the screen")
                     texts[x], pens[x] = character, pen
                     texts[x + 1], pens[x + 1] = _TAIL, pen
                     x += 2
                     writes.wide.add(y)
                 else:  # zero-width, combining, control: the terminal may see it otherwise
-                    raise _Fallback("a character of no width")
+                    raise Fallback("a character of no width")
             if x - start != cell_len(text):
-                raise _Fallback("graphemes")
+                raise Fallback("graphemes")
         if x > first:
             writes.spans[y].append((first, x))
         return x
@@ -450,7 +309,7 @@ class TerminalWriter:
                     # from the previous run's end: move, or send the unchanged cells again
                     gap_start = runs[index - 1][1]
                     first_pen = cell_pens[start]
-                    move = _move(cx, cy, start, y)
+                    move = cursor_move(cx, cy, start, y)
                     move_cost = len(move) + len(transition(pen, first_pen))
                     resend = (
                         None
@@ -465,7 +324,7 @@ class TerminalWriter:
                         append(move)
                         cx, cy = start, y
                 else:
-                    append(_move(cx, cy, start, y))
+                    append(cursor_move(cx, cy, start, y))
                     cx, cy = start, y
                 trusted = True
                 for x in range(start, end):
@@ -585,7 +444,7 @@ def _changed_runs(new: _Row, old: _Row, spans: list[tuple[int, int]]) -> list[tu
             if new_texts[start] == _TAIL:
                 start -= 1  # the left half of a wide character
                 if start < 0 or new_texts[start] is None:
-                    raise _Fallback("half a wide character")
+                    raise Fallback("half a wide character")
             if x < width and new_texts[x] == _TAIL:
                 x += 1  # the right half of a wide character that changed
             if runs and runs[-1][1] >= start:

@@ -24,7 +24,7 @@ from textual.renderables.styled import Styled
 from textual.strip import Strip
 
 from ibtui.tui.viewmodels import QuoteView
-from ibtui.tui.widgets import positions_grid
+from ibtui.tui.widgets import grid_lines
 from ibtui.tui.widgets.columns import Cell
 from ibtui.tui.widgets.positions_grid import PositionsGrid, cell_lines
 from ibtui.tui.widgets.positions_table import PositionsTable
@@ -290,7 +290,7 @@ async def test_a_repainted_row_draws_only_the_cells_that_changed(
             built.append(cell.text)
             return cell_lines(cell, *args)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(positions_grid, "cell_lines", spy)
+        monkeypatch.setattr(grid_lines, "cell_lines", spy)
         screen(grid)
         for step in range(3):
             clock.advance(1)

@@ -39,8 +39,8 @@ from ibtui.trading import (
     SubmitStatus,
     TicketType,
     TimeInForce,
-    parse_amount,
 )
+from ibtui.trading.ticket_input import parse_ticket
 from ibtui.tui import keymap as ids
 from ibtui.tui.format import fmt_price
 from ibtui.tui.trading import PreviewView, QuestionView, Trader
@@ -61,73 +61,6 @@ FIELDS = {
     "limit_price": "limit",
     "stop_price": "stop",
 }
-
-
-def _number(text: str, name: str, problems: list[FieldError], field: str) -> Decimal | None:
-    """A positive number as typed: digits, a point, thousands commas (no exponent: "1e3")."""
-    text = text.strip().replace(",", "")
-    if not text:
-        return None
-    value = parse_amount(text)
-    if value is None:
-        problems.append(FieldError(field, f"{name}: numbers only (digits and a point)"))
-        return None
-    if value <= 0:
-        problems.append(FieldError(field, f"{name} must be more than 0"))
-        return None
-    return value
-
-
-def parse_ticket(
-    account: AccountView,
-    conid: int,
-    symbol: str,
-    *,
-    side: Side,
-    quantity: str,
-    kind: TicketType,
-    limit: str,
-    stop: str,
-    tif: TimeInForce,
-    outside_rth: bool,
-    currency: str = "USD",
-    fractional: bool = False,
-) -> tuple[OrderDraft | None, list[FieldError]]:
-    """The draft the fields describe, or the reasons there is none (by the draft's field).
-    ``fractional``: the instrument trades in fractions of a share (else whole shares only)."""
-    problems: list[FieldError] = []
-    qty = _number(quantity, "Quantity", problems, "quantity")
-    if qty is not None and not fractional and qty != qty.to_integral_value():
-        problems.append(FieldError("quantity", "Quantity: whole shares only"))
-        qty = None
-    if qty is None and not any(p.field == "quantity" for p in problems):
-        problems.append(FieldError("quantity", "Quantity is required"))
-    limit_price = stop_price = None
-    if kind.needs_limit:
-        limit_price = _number(limit, "Limit price", problems, "limit_price")
-        if limit_price is None and not any(p.field == "limit_price" for p in problems):
-            problems.append(FieldError("limit_price", f"{kind.value} needs a limit price"))
-    if kind.needs_stop:
-        stop_price = _number(stop, "Stop price", problems, "stop_price")
-        if stop_price is None and not any(p.field == "stop_price" for p in problems):
-            problems.append(FieldError("stop_price", f"{kind.value} needs a stop price"))
-    if problems or qty is None:
-        return None, problems
-    draft = OrderDraft(
-        account_id=account.account_id,
-        conid=conid,
-        symbol=symbol,
-        side=side,
-        quantity=qty,
-        order_type=kind,
-        limit_price=limit_price,
-        stop_price=stop_price,
-        tif=tif,
-        outside_rth=outside_rth,
-        is_paper=account.paper,
-        currency=currency,
-    )
-    return draft, []
 
 
 class TicketScreen(ModalScreen[SubmitOutcome | None]):

@@ -18,8 +18,11 @@ added, then removed: a stylesheet pass over the key and its parts each time, abo
 the styling before the first positions). The binding still sets the footer's value on mount,
 which then changes nothing.
 
-Upstream: https://github.com/Textualize/textual/issues/6666 (``textual/widgets/_footer.py``,
-Textual 8.2). It reads Textual's private ``FooterKey``, the footer's ``_bindings_ready`` and
+Upstream: https://github.com/Textualize/textual/issues/6666 (open; ``textual/widgets/_footer.py``,
+Textual 8.2), which carries the report and its repro for the watchers (its "Concrete example
+(Footer)": ``data_bind`` leaves each old key's watcher on the footer until ``compact`` changes).
+The recompose on a screen that is not current and the keys' double restyle are not reported
+upstream yet. It reads Textual's private ``FooterKey``, the footer's ``_bindings_ready`` and
 watchers, and a key's ``_reactive_connect``. Guard: Textual 8.2.x with ``Footer`` and
 ``FooterKey`` as this was written for; otherwise :class:`Footer` is Textual's own (with a warning
 in the log)."""

@@ -1,14 +1,11 @@
 """The positions grid: a table drawn line by line on Textual's Line API.
 
 :class:`PositionsGrid` is a ``ScrollView`` that draws each line in ``render_line`` (as Textual's own
-``Log`` does): a header, the fixed symbol column, zebra stripes, the cursor row, hover, and a
-filler right of the table, with the look of Textual's ``DataTable`` (the same component classes,
-under the grid's own names). A tick costs what changed: :meth:`PositionsGrid.update_cells` sets
-the cells, bumps the changed rows' versions and refreshes only the changed cells' regions; a line
-is cached on its row's version and what it is drawn in, and a row drawn again after a tick takes
-its unchanged cells as it last drew them. A cell is built directly (:func:`cell_lines`), not
-through Rich's renderers, unless its text needs Rich (an ellipsis, wide characters, spaces at its
-ends).
+``Log`` does), with the look of Textual's ``DataTable`` (the same component classes, under the
+grid's own names). This module holds the rows, the sort, the cursor, the keys and the mouse; the
+drawing (lines, cells, their caches) is :class:`~ibtui.tui.widgets.grid_lines.GridLines`, its base.
+A tick costs what changed: :meth:`PositionsGrid.update_cells` sets the cells, bumps the changed
+rows' versions and refreshes only the changed cells' regions.
 """
 
 from __future__ import annotations
@@ -16,37 +13,30 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import chain
-from typing import ClassVar, NamedTuple
+from typing import ClassVar
 
-from rich.cells import cell_len, set_cell_size
-from rich.padding import Padding
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.geometry import Region, Size, Spacing
 from textual.message import Message
-from textual.renderables.styled import Styled
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
 
 from ibtui.tui import keymap as ids
 from ibtui.tui.widgets.columns import COLUMNS, Cell, CellStyles
+from ibtui.tui.widgets.grid_lines import (
+    FIXED_COLUMNS,
+    HEADER,
+    GridColumn,
+    GridLines,
+    GridRow,
+    cell_lines,
+)
 
 __all__ = ["GridColumn", "GridRow", "PositionsGrid", "SortKey", "cell_lines", "sort_key"]
 
 SortKey = tuple[bool, Decimal | str, str]
-CellLine = list[Segment]
 
-_PADDING = 1  # blank cells each side of a cell's text
-_FIXED_COLUMNS = 1  # the symbol stays while the others scroll sideways
-_HEADER = -1  # the header's row index (in the segments' meta, as DataTable's)
 _NO_ROW = -2
-_LINES_CACHED = 1000
-_ROWS_REMEMBERED = 1000  # rows whose cells as last drawn are kept (a screen holds a few dozen)
 
 
 def sort_key(cell: Cell, symbol: str, reverse: bool) -> SortKey:
@@ -54,110 +44,7 @@ def sort_key(cell: Cell, symbol: str, reverse: bool) -> SortKey:
     return (cell.missing != reverse, cell.sort_key, symbol)
 
 
-def cell_lines(
-    cell: Cell, width: int, padding: int, pre: Style, post: Style
-) -> list[CellLine] | None:
-    """The one line of segments Rich renders for a grid cell, built directly.
-
-    This is what Rich gives for ``Styled(Padding(cell, (0, padding)), pre, post)`` (``pre`` and
-    ``post`` applied to every segment, the text justified in the padded width with the cell's
-    own style), at a small fraction of the cost; it is what a tick repaints. None when the text
-    would not fit, is not plain printable text or starts or ends with a space: Rich then renders
-    the cell (ellipsis, wide characters cut at the edge, justified spaces).
-    """
-    inner = width - 2 * padding
-    text = cell.text
-    used = cell_len(text)
-    if inner <= 0 or used > inner or not text.isprintable() or text != text.strip():
-        return None
-    fill = " " * (inner - used)
-    body_style = pre + cell.style if cell.style else pre
-    side_style = pre
-    if post:
-        body_style += post
-        side_style += post
-    body = Segment(fill + text if cell.numeric else text + fill, body_style)
-    if not padding:
-        return [[body]]
-    side = Segment(" " * padding, side_style)
-    return [[side, body, side]]
-
-
-@dataclass
-class GridColumn:
-    key: str
-    label: Text
-    width: int  # of the text, without the padding
-
-    @property
-    def render_width(self) -> int:
-        return self.width + 2 * _PADDING
-
-
-@dataclass(eq=False)
-class GridRow:
-    """A row's cells by column key; ``version`` goes up with every change to them."""
-
-    key: str
-    cells: dict[str, Cell]
-    version: int = 0
-
-
-class _Look(NamedTuple):
-    """The styles a frame is drawn with, and its width (a change empties the line caches)."""
-
-    base: Style
-    header: Style
-    fixed: Style
-    even: Style
-    odd: Style
-    hover: Style
-    header_hover: Style
-    cursor: Style
-    header_cursor: Style
-    fixed_cursor: Style
-    width: int
-
-
-# A cell as a row last drew it: the cell, its segments (one style's joined) and their width.
-_Drawn = tuple[Cell, CellLine, int]
-
-
-class _Pieces(NamedTuple):
-    """A line in cells: the fixed columns', then the others' and the filler right of them."""
-
-    fixed: list[CellLine]
-    scrollable: list[CellLine]
-    fixed_width: int
-    lengths: list[int]  # of the scrollable pieces
-
-
-def _cut(pieces: _Pieces, width: int) -> Strip | None:
-    """A line when it is not scrolled sideways, cut at ``width`` as ``Strip.adjust_cell_length``
-    cuts (the segment reaching the edge is sized to it, what follows is dropped), its segments
-    already joined as ``Strip.simplify`` joins them. None when the cells do not reach the width."""
-    segments = list(chain.from_iterable(pieces.fixed))
-    position = pieces.fixed_width
-    if position >= width:
-        return None
-    for cell, length in zip(pieces.scrollable, pieces.lengths, strict=True):
-        if position + length < width:
-            segments += cell
-            position += length
-            continue
-        for segment in cell:
-            size = segment.cell_length
-            if position + size < width:
-                segments.append(segment)
-                position += size
-            else:
-                text = set_cell_size(segment.text, width - position)
-                segments.append(Segment(text, segment.style))
-                return Strip(segments, width)
-    return None
-
-
-class PositionsGrid(ScrollView, can_focus=True):
+class PositionsGrid(GridLines, can_focus=True):
     """Rows keyed ``account:conid``; the columns of :data:`~ibtui.tui.widgets.columns.COLUMNS`."""
 
     ALLOW_SELECT = False
@@ -278,13 +165,6 @@ class PositionsGrid(ScrollView, can_focus=True):
         self._hover = _NO_ROW
         self._show_hover = False
         self._header_version = 0
-        self._look: _Look | None = None  # this frame's
-        self._last_look: _Look | None = None  # the caches'
-        self._styles: dict[tuple[bool, bool, bool, bool], tuple[Style, Style]] = {}
-        self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(_LINES_CACHED)
-        # each row's cells as last drawn, with what they were drawn in, the rows drawn last at
-        # the end
-        self._drawn: dict[str, tuple[tuple[object, ...], dict[int, _Drawn]]] = {}
 
     # --- rows -------------------------------------------------------------------------------------
     @property
@@ -372,7 +252,7 @@ class PositionsGrid(ScrollView, can_focus=True):
         lefts: dict[str, tuple[int, int, bool]] = {}
         x = 0
         for position, spec in enumerate(self._columns):
-            lefts[spec.key] = (x, spec.render_width, position < _FIXED_COLUMNS)
+            lefts[spec.key] = (x, spec.render_width, position < FIXED_COLUMNS)
             x += spec.render_width
         regions: list[Region] = []
         for row_key, columns in changed.items():
@@ -418,7 +298,7 @@ class PositionsGrid(ScrollView, can_focus=True):
             label = spec.label + arrow if spec.key == column else spec.label
             self.columns[spec.key].label = Text(label)
         self._header_version += 1
-        self._refresh_rows(_HEADER)
+        self._refresh_rows(HEADER)
 
     def cell_styles(self) -> CellStyles:
         style = self.get_component_rich_style
@@ -457,7 +337,7 @@ class PositionsGrid(ScrollView, can_focus=True):
         if not self._order:
             return
         header = self.header_height if self.show_header else 0
-        left = sum(column.render_width for column in self._columns[:_FIXED_COLUMNS])
+        left = sum(column.render_width for column in self._columns[:FIXED_COLUMNS])
         width = max(self.size.width, self.virtual_size.width)
         region = Region(int(self.scroll_x) + left, header + self._cursor, width - left, 1)
         spacing = Spacing(header, 0, 0, left)
@@ -469,7 +349,7 @@ class PositionsGrid(ScrollView, can_focus=True):
         width, height = self.size
         scroll_y = int(self.scroll_y)
         for index in indexes:
-            if index == _HEADER:
+            if index == HEADER:
                 self.refresh(Region(0, 0, width, header))
             elif index >= 0 and 0 <= index - scroll_y < height - header:
                 self.refresh(Region(0, header + index - scroll_y, width, 1))
@@ -548,7 +428,7 @@ class PositionsGrid(ScrollView, can_focus=True):
         if not isinstance(row, int) or not isinstance(column, int):
             return
         self._set_hover(True, row)
-        if row == _HEADER:
+        if row == HEADER:
             if self.show_header and 0 <= column < len(self._columns):
                 self.post_message(self.HeaderSelected(self, self._columns[column].key))
             return
@@ -556,200 +436,3 @@ class PositionsGrid(ScrollView, can_focus=True):
             self.action_select_cursor()
         self.move_cursor(row=row, animate=True)
         event.stop()
-
-    # --- drawing ----------------------------------------------------------------------------------
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._look = None
-        self.refresh()
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        self._look = None  # looked up again for this frame (focus changes the cursor's colours)
-        return super().render_lines(crop)
-
-    def _frame_look(self) -> _Look:
-        """The styles of this frame; the caches are emptied when they differ from the last."""
-        look = self._look
-        if look is None:
-            component = self.get_component_styles
-            rich = self.get_component_rich_style
-            fixed = component("positions-grid--fixed").rich_style
-            look = self._look = _Look(
-                base=self.rich_style,
-                header=component("positions-grid--header").rich_style,
-                fixed=fixed + Style.from_meta({"fixed": True}),
-                even=component("positions-grid--even-row").rich_style,
-                odd=component("positions-grid--odd-row").rich_style,
-                hover=rich("positions-grid--hover"),
-                header_hover=rich("positions-grid--header-hover"),
-                cursor=rich("positions-grid--cursor"),
-                header_cursor=rich("positions-grid--header-cursor"),
-                fixed_cursor=rich("positions-grid--fixed-cursor"),
-                width=self.size.width,
-            )
-            if look != self._last_look:
-                self._last_look = look
-                self._lines.clear()
-                self._drawn.clear()
-                self._styles.clear()
-        return look
-
-    def _cell_style(
-        self, header: bool, fixed: bool, hover: bool, cursor: bool
-    ) -> tuple[Style, Style]:
-        """The hover's and the cursor's style over a cell, and the style laid over its text (the
-        cursor's colour wins over the cell's own), as DataTable layers them."""
-        memo = self._styles.get((header, fixed, hover, cursor))
-        if memo is not None:
-            return memo
-        look = self._frame_look()
-        style = Style()
-        if hover:
-            style += look.hover
-            if header:
-                style += look.header_hover
-        if cursor:
-            style += look.cursor
-            if header:
-                style += look.header_cursor
-            elif fixed:
-                style += look.fixed_cursor
-        memo = self._styles[(header, fixed, hover, cursor)] = (style, Style.from_color(style.color))
-        return memo
-
-    def render_line(self, y: int) -> Strip:
-        look = self._frame_look()
-        scroll_x, scroll_y = self.scroll_offset
-        header = self.header_height if self.show_header else 0
-        if y < header:
-            hover = self._hovered(_HEADER)
-            key: tuple[object, ...] = (_HEADER, self._header_version, hover, scroll_x)
-            strip = self._lines.get(key)
-            if strip is None:
-                strip = self._lines[key] = self._line(self._header_pieces(), scroll_x, look)
-            return strip
-        index = y - header + scroll_y
-        if not 0 <= index < len(self._order):
-            return Strip.blank(look.width, look.base)
-        row = self._rows[self._order[index]]
-        cursor, hover = index == self._cursor, self._hovered(index)
-        key = (row.key, row.version, index, cursor, hover, scroll_x)
-        strip = self._lines.get(key)
-        if strip is None:
-            pieces = self._row_pieces(row, index, cursor, hover)
-            strip = self._lines[key] = self._line(pieces, scroll_x, look)
-        return strip
-
-    def _hovered(self, index: int) -> bool:
-        return self._show_hover and index == self._hover
-
-    @staticmethod
-    def _line(pieces: _Pieces, scroll_x: int, look: _Look) -> Strip:
-        """The line on screen: the fixed cells, then the others from ``scroll_x`` on."""
-        width = look.width
-        strip = _cut(pieces, width) if not scroll_x else None
-        if strip is None:
-            scrollable = Strip(list(chain.from_iterable(pieces.scrollable)))
-            shown = scrollable.crop(scroll_x, scroll_x + width - pieces.fixed_width)
-            segments = [*chain.from_iterable(pieces.fixed), *shown]
-            strip = Strip(segments).adjust_cell_length(width, look.base).simplify()
-        return strip
-
-    def _filler(
-        self, index: int, row_style: Style, cursor: bool, hover: bool
-    ) -> tuple[CellLine, int]:
-        """The space right of the table, in the row's colours."""
-        look = self._frame_look()
-        table_width = sum(column.render_width for column in self._columns[_FIXED_COLUMNS:])
-        space = max(0, look.width - table_width)
-        style = row_style + self._cell_style(index == _HEADER, False, hover, cursor)[0]
-        style += Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})
-        return [Segment(" " * space, style)], space
-
-    def _header_pieces(self) -> _Pieces:
-        """The header's cells, drawn by Rich (the labels change only with the sort)."""
-        look = self._frame_look()
-        hover = self._hovered(_HEADER)
-        component, post = self._cell_style(True, False, hover, False)
-        console, options = self.app.console, self.app.console_options
-        cells: list[CellLine] = []
-        lengths: list[int] = []
-        for index, column in enumerate(self._columns):
-            width = column.render_width
-            pre = look.header + Style.from_meta({"row": _HEADER, "column": index}) + component
-            rendered = console.render_lines(
-                Styled(Padding(column.label, (0, _PADDING)), pre_style=pre, post_style=post),
-                options.update_dimensions(width, 1).update(no_wrap=True),
-            )
-            cells.append(list(Segment.simplify(rendered[0])))
-            lengths.append(width)
-        filler, space = self._filler(_HEADER, look.header, False, hover)
-        return _Pieces(
-            cells[:_FIXED_COLUMNS],
-            [*cells[_FIXED_COLUMNS:], filler],
-            sum(lengths[:_FIXED_COLUMNS]),
-            [*lengths[_FIXED_COLUMNS:], space],
-        )
-
-    def _row_pieces(self, row: GridRow, index: int, cursor: bool, hover: bool) -> _Pieces:
-        """A data row's cells, each with its segments of one style joined. A row drawn again in
-        the same setting (its place, the cursor and hover on it) takes the cells it holds
-        unchanged as it last drew them."""
-        look = self._frame_look()
-        setting = (index, cursor, hover)
-        last = self._drawn.pop(row.key, None)
-        before = last[1] if last is not None and last[0] == setting else {}
-        drawn: dict[int, _Drawn] = {}
-        self._drawn[row.key] = (setting, drawn)
-        if len(self._drawn) > _ROWS_REMEMBERED:
-            del self._drawn[next(iter(self._drawn))]  # the row drawn longest ago
-        row_style = look.odd if index % 2 else look.even
-        cells = row.cells
-        fixed: list[CellLine] = []
-        scrollable: list[CellLine] = []
-        lengths: list[int] = []
-        fixed_width = 0
-        for position, column in enumerate(self._columns):
-            cell = cells[column.key]
-            is_fixed = position < _FIXED_COLUMNS
-            entry = before.get(position)
-            if entry is None or entry[0] is not cell:
-                base = look.fixed if is_fixed else row_style
-                width = column.render_width
-                entry = self._draw_cell(cell, index, position, base, width, is_fixed, cursor, hover)
-            drawn[position] = entry
-            if is_fixed:
-                fixed.append(entry[1])
-                fixed_width += entry[2]
-            else:
-                scrollable.append(entry[1])
-                lengths.append(entry[2])
-        filler, space = self._filler(index, row_style, cursor, hover)
-        scrollable.append(filler)
-        lengths.append(space)
-        return _Pieces(fixed, scrollable, fixed_width, lengths)
-
-    def _draw_cell(
-        self,
-        cell: Cell,
-        index: int,
-        position: int,
-        base: Style,
-        width: int,
-        fixed: bool,
-        cursor: bool,
-        hover: bool,
-    ) -> _Drawn:
-        """A cell's one line, built directly (:func:`cell_lines`) or, for text that needs it, by
-        Rich; its segments of one style joined, and its width."""
-        component, post = self._cell_style(False, fixed, hover, cursor)
-        pre = base + Style.from_meta({"row": index, "column": position}) + component
-        lines = cell_lines(cell, width, _PADDING, pre, post)
-        if lines is not None:
-            return cell, list(Segment.simplify(lines[0])), width
-        options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
-        rendered = self.app.console.render_lines(
-            Styled(Padding(cell, (0, _PADDING)), pre_style=pre, post_style=post), options
-        )
-        segments = list(Segment.simplify(rendered[0]))
-        return cell, segments, Segment.get_line_length(segments)

@@ -1,0 +1,90 @@
+"""The totals line under the positions grid: its text, and the widget that draws it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.strip import Strip
+from textual.widget import Widget
+
+from ibtui.tui.format import fmt_money
+from ibtui.tui.viewmodels import Totals
+from ibtui.tui.widgets.columns import CellStyles
+
+__all__ = ["TotalsLine", "totals_parts"]
+
+_WIDE = 110  # narrower: a compact totals line
+_BOLD = Style(bold=True)
+
+
+def totals_parts(
+    totals: Totals, *, filtered: bool, width: int, styles: CellStyles | None
+) -> list[tuple[str, Style | None]]:
+    """The totals line's pieces of text, each with its style (shorter labels when narrow)."""
+    scope = "shown" if filtered else "all"
+    wide = width >= _WIDE
+    noun = "position" if totals.count == 1 else "positions"
+    head = f"{totals.count:,} {noun} ({scope}) in {totals.currency}"
+    line: list[tuple[str, Style | None]] = [
+        (head if wide else f"{totals.count:,} {totals.currency}", _BOLD)
+    ]
+    parts = (
+        ("Mkt value" if wide else "MV", totals.market_value, False),
+        ("Unrl P&L" if wide else "Unrl", totals.unrealized_pnl, True),
+        ("Daily P&L" if wide else "Day", totals.daily_pnl, True),
+        ("Rlzd P&L" if wide else "Rlzd", totals.realized_pnl, True),
+    )
+    gap = "   " if wide else " "
+    for label, amount, signed in parts:
+        line.append((f"{gap}{label} ", None))
+        style = None
+        if signed and styles is not None and not amount.is_zero():
+            style = styles.up if amount > 0 else styles.down
+        line.append((fmt_money(amount, signed=signed), style))
+    if totals.unconverted:
+        line.append((f"{gap}({totals.unconverted} without an exchange rate left out)", None))
+    return line
+
+
+class TotalsLine(Widget):
+    """The totals line. Its text is summed when it is drawn: once a frame, however many batches
+    of quotes the table applied since the last one (a round of 1,000 conids comes in ten).
+
+    It draws its one line itself (Textual's line API) from its pieces of text: as a text it went
+    through Textual's content layout and cost about as much as all the rows a tick changes. A
+    line too long for the widget ends at the last whole word that fits, as wrapped text would.
+    """
+
+    DEFAULT_CSS = """
+    TotalsLine { height: 1; }
+    """
+
+    def __init__(
+        self, parts: Callable[[], list[tuple[str, Style | None]]], *, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self._parts = parts
+
+    def render(self) -> Text:
+        """The line as text (what it says)."""
+        line = Text()
+        for text, style in self._parts():
+            line.append(text, style or "")
+        return line
+
+    def render_line(self, y: int) -> Strip:
+        base = self.rich_style
+        width = self.content_size.width
+        if y:
+            return Strip.blank(width, base)
+        parts = self._parts()
+        strip = Strip([Segment(text, base + style if style else base) for text, style in parts])
+        if strip.cell_length > width:
+            plain = "".join(text for text, _ in parts)
+            cut = plain.rfind(" ", 0, width + 1)
+            strip = strip.crop(0, cut if cut > 0 else width)
+        # filled as the padding around it is: in the background colour alone
+        return strip.adjust_cell_length(width, Style(bgcolor=base.bgcolor)).simplify()
