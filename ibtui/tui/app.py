@@ -31,7 +31,6 @@ from textual.message import Message
 from textual.screen import Screen
 
 from ibtui.tui import keymap as ids
-from ibtui.tui import textual_compat
 from ibtui.tui.commands import ActionsProvider
 from ibtui.tui.key_order import KeyOrder
 from ibtui.tui.keymap import (
@@ -52,7 +51,7 @@ from ibtui.tui.messages import PositionsUpdated, SessionStateChanged
 from ibtui.tui.order_watch import MIN_POLL_INTERVAL, OrdersUpdated, OrderWatch, tell_order_news
 from ibtui.tui.poller import Poller, PollSettings
 from ibtui.tui.protocols import Broker, LoginFlow
-from ibtui.tui.runtime import SettledFreeze, console_runtime
+from ibtui.tui.runtime import SettledFreeze, console_runtime, run_app
 from ibtui.tui.screens.accounts import AccountsScreen
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.session import Session
@@ -543,44 +542,3 @@ class IbtuiApp(App[None], inherit_bindings=False):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(describe_active_bindings(self.screen)))
-
-
-def run_app(
-    broker: Broker,
-    *,
-    login: LoginFlow | None = None,
-    trader: Trader | None = None,
-    keymap: Mapping[str, str] | None = None,
-    poll_interval: float = 2.0,
-    last_account: str | None = None,
-    remember_account: Callable[[str], None] | None = None,
-    theme: str | None = None,
-    bell: bool = True,
-    idle_lock_minutes: float = 0,
-    market: MarketData | None = None,
-    watchlist: Watchlist | None = None,
-) -> int:
-    """Run the console until the user quits, in the :func:`console_runtime` and freezing what
-    an account's screen holds once it has settled (:class:`SettledFreeze`); the exit
-    code for the command line. Textual's patches (:mod:`ibtui.tui.textual_compat`) are applied
-    here, once, and the app writes through the terminal writer."""
-    textual_compat.apply_patches()
-    app = IbtuiApp(
-        broker,
-        login=login,
-        trader=trader,
-        keymap=keymap,
-        poll=PollSettings(interval=poll_interval),
-        last_account=last_account,
-        remember_account=remember_account,
-        theme=theme,
-        bell=bell,
-        idle_lock_minutes=idle_lock_minutes,
-        market=market,
-        watchlist=watchlist,
-        freeze_settled=True,
-    )
-    textual_compat.install(app)
-    with console_runtime():
-        app.run()
-    return app.return_code or 0
