@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path, PurePath
@@ -32,6 +31,8 @@ from textual.screen import Screen
 
 from ibtui.tui import keymap as ids
 from ibtui.tui.commands import ActionsProvider
+from ibtui.tui.controllers import is_a
+from ibtui.tui.controllers.idle_lock import IdleLock
 from ibtui.tui.key_order import KeyOrder
 from ibtui.tui.keymap import (
     KeymapProblem,
@@ -66,7 +67,6 @@ if TYPE_CHECKING:
 
 __all__ = ["IbtuiApp", "console_runtime", "run_app"]
 
-_ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 _SCREENS = (Path(__file__).parent / "screens").resolve()
 _LOGIN = "ibtui.tui.screens.login"
 _LOCK = "ibtui.tui.screens.lock"
@@ -75,13 +75,6 @@ _COMPETING = "ibtui.tui.screens.competing"
 _QUIT = "ibtui.tui.screens.quit"
 _SEARCH = "ibtui.tui.screens.search"
 _WATCHLIST = "ibtui.tui.screens.watchlist"
-
-
-def _is_a(obj: object, module: str, name: str) -> bool:
-    """``isinstance(obj, module.name)`` without importing ``module``: nothing is an instance of
-    a class whose module has not been imported."""
-    loaded = sys.modules.get(module)
-    return loaded is not None and isinstance(obj, getattr(loaded, name))
 
 
 class IbtuiApp(App[None], inherit_bindings=False):
@@ -132,8 +125,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         super().__init__()
         self.market = market  # charts and symbol search (the palette's provider reads it too)
         self.watchlist = watchlist if watchlist is not None else Watchlist()
-        self.idle_lock_minutes = idle_lock_minutes
-        self._last_input = clock()
+        self.idle_lock = IdleLock(self, idle_lock_minutes, clock)
         self.ring_bell = bell
         self.order_watch_seconds = MIN_POLL_INTERVAL  # IBKR's live-orders pacing
         self.key_order = KeyOrder(self, super().on_event)
@@ -163,8 +155,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         yield Footer()
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, _ACTIVITY):  # the idle lock's clock restarts on any input
-            self._last_input = self.clock()
+        self.idle_lock.saw(event)
         if isinstance(event, events.Key) and not event.is_forwarded:  # from the driver
             await self.key_order.receive(event)  # in the order typed (ibtui/tui/key_order.py)
             return
@@ -173,22 +164,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def on_key_order_settled(self, message: KeyOrder.Settled) -> None:
         self.key_order.settled(message)
 
-    def _check_idle(self) -> None:
-        locked = any(_is_a(s, _LOCK, "LockScreen") for s in self.screen_stack)
-        if self.idle_lock_minutes <= 0 or locked:
-            return
-        if self.clock() - self._last_input >= self.idle_lock_minutes * 60:
-            from ibtui.tui.screens.lock import LockScreen
-
-            account = self.session.account.account_id if self.session.account else None
-            self.push_screen(LockScreen(self.idle_lock_minutes, account), self._unlocked)
-
-    def _unlocked(self, _: None) -> None:
-        self.session_changed(self.session.state)  # what happened while it was locked
-
     def on_mount(self) -> None:
-        if self.idle_lock_minutes > 0:
-            self.set_interval(1.0, self._check_idle)
+        self.idle_lock.start()
         for problem in self.keymap_problems:
             self.notify(str(problem), severity="warning", timeout=10, markup=False)
         if self.login_flow is not None:
@@ -233,7 +210,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
                 and (action == "watchlist" or self.market is not None)
                 and not isinstance(screen, AccountsScreen)
                 and not any(
-                    _is_a(screen, module, name)
+                    is_a(screen, module, name)
                     for module, name in (
                         (_LOGIN, "LoginScreen"),
                         (_HELP, "HelpScreen"),
@@ -362,9 +339,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
         """The poller's view of the brokerage session: another login holding it gets a screen
         that says so and offers to take it back; it closes itself when the session is back."""
         self.session.state = state
-        if _is_a(self.screen, _LOCK, "LockScreen"):
+        if is_a(self.screen, _LOCK, "LockScreen"):
             return  # shown when unlocked: nothing is offered to whoever passes the terminal
-        shown = [s for s in self.screen_stack if _is_a(s, _COMPETING, "CompetingSessionScreen")]
+        shown = [s for s in self.screen_stack if is_a(s, _COMPETING, "CompetingSessionScreen")]
         if state is SessionState.COMPETING and not shown:
             from ibtui.tui.screens.competing import CompetingSessionScreen
 
@@ -512,7 +489,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def action_leave(self) -> None:
         """Quit; with orders still working, say so and ask first (they stay working at IBKR)."""
         working = self.session.working_orders
-        asking = [s for s in self.screen_stack if _is_a(s, _QUIT, "QuitQuestion")]
+        asking = [s for s in self.screen_stack if is_a(s, _QUIT, "QuitQuestion")]
         if not working or (asking and self.screen is asking[-1]):
             self.exit()  # nothing working, or ctrl+q again on the question itself
         elif not asking:
