@@ -32,6 +32,7 @@ from textual.screen import Screen
 from ibtui.tui import keymap as ids
 from ibtui.tui.commands import ActionsProvider
 from ibtui.tui.controllers import is_a
+from ibtui.tui.controllers.competing import CompetingLogin
 from ibtui.tui.controllers.idle_lock import IdleLock
 from ibtui.tui.key_order import KeyOrder
 from ibtui.tui.keymap import (
@@ -57,7 +58,7 @@ from ibtui.tui.screens.accounts import AccountsScreen
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.session import Session
 from ibtui.tui.tickets import ticket_for
-from ibtui.tui.viewmodels import AccountView, SessionState
+from ibtui.tui.viewmodels import AccountView
 from ibtui.tui.widgets.connecting import ConnectingStatus
 from ibtui.tui.widgets.footer import Footer
 
@@ -69,9 +70,7 @@ __all__ = ["IbtuiApp", "console_runtime", "run_app"]
 
 _SCREENS = (Path(__file__).parent / "screens").resolve()
 _LOGIN = "ibtui.tui.screens.login"
-_LOCK = "ibtui.tui.screens.lock"
 _HELP = "ibtui.tui.screens.help"
-_COMPETING = "ibtui.tui.screens.competing"
 _QUIT = "ibtui.tui.screens.quit"
 _SEARCH = "ibtui.tui.screens.search"
 _WATCHLIST = "ibtui.tui.screens.watchlist"
@@ -126,6 +125,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.market = market  # charts and symbol search (the palette's provider reads it too)
         self.watchlist = watchlist if watchlist is not None else Watchlist()
         self.idle_lock = IdleLock(self, idle_lock_minutes, clock)
+        self.competing_login = CompetingLogin(self)
         self.ring_bell = bell
         self.order_watch_seconds = MIN_POLL_INTERVAL  # IBKR's live-orders pacing
         self.key_order = KeyOrder(self, super().on_event)
@@ -326,33 +326,13 @@ class IbtuiApp(App[None], inherit_bindings=False):
             if isinstance(message, PositionsUpdated):
                 self.session.positions = message.positions
             elif isinstance(message, SessionStateChanged):
-                self.session_changed(message.state)
+                self.competing_login.changed(message.state)
             return screen.post_message(message)
 
         return post
 
     def action_retry(self) -> None:
         self.connecting.retry_now()
-
-    # --- a competing login --------------------------------------------------------------------
-    def session_changed(self, state: SessionState) -> None:
-        """The poller's view of the brokerage session: another login holding it gets a screen
-        that says so and offers to take it back; it closes itself when the session is back."""
-        self.session.state = state
-        if is_a(self.screen, _LOCK, "LockScreen"):
-            return  # shown when unlocked: nothing is offered to whoever passes the terminal
-        shown = [s for s in self.screen_stack if is_a(s, _COMPETING, "CompetingSessionScreen")]
-        if state is SessionState.COMPETING and not shown:
-            from ibtui.tui.screens.competing import CompetingSessionScreen
-
-            self.push_screen(CompetingSessionScreen(), self._competing_answered)
-        elif state.healthy and shown and self.screen is shown[-1]:
-            shown[-1].dismiss(False)
-
-    def _competing_answered(self, take_back: bool | None) -> None:
-        if take_back and self.session.poller is not None:
-            self.session.poller.take_back()
-            self.notify("Taking the brokerage session back…", title="IBKR", timeout=4, markup=False)
 
     # --- orders -------------------------------------------------------------------------------
     def action_ticket(self, side: str) -> None:

@@ -49,4 +49,5 @@ class IdleLock:
             self.app.push_screen(LockScreen(self.minutes, account), self._unlocked)
 
     def _unlocked(self, _: None) -> None:
-        self.app.session_changed(self.app.session.state)  # what happened while it was locked
+        app = self.app
+        app.competing_login.changed(app.session.state)  # what happened while it was locked
