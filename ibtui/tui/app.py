@@ -16,7 +16,6 @@ screen of it can exist then).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path, PurePath
@@ -26,12 +25,12 @@ from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
-from textual.message import Message
 from textual.screen import Screen
 
 from ibtui.tui import keymap as ids
 from ibtui.tui.commands import ActionsProvider
 from ibtui.tui.controllers import is_a
+from ibtui.tui.controllers.accounts import AccountFlow
 from ibtui.tui.controllers.competing import CompetingLogin
 from ibtui.tui.controllers.idle_lock import IdleLock
 from ibtui.tui.key_order import KeyOrder
@@ -49,16 +48,14 @@ from ibtui.tui.market_screens import (
     open_search,
     open_watchlist,
 )
-from ibtui.tui.messages import PositionsUpdated, SessionStateChanged
-from ibtui.tui.order_watch import MIN_POLL_INTERVAL, OrdersUpdated, OrderWatch, tell_order_news
-from ibtui.tui.poller import Poller, PollSettings
+from ibtui.tui.order_watch import MIN_POLL_INTERVAL, OrdersUpdated, tell_order_news
+from ibtui.tui.poller import PollSettings
 from ibtui.tui.protocols import Broker, LoginFlow
 from ibtui.tui.runtime import SettledFreeze, console_runtime, run_app
 from ibtui.tui.screens.accounts import AccountsScreen
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.session import Session
 from ibtui.tui.tickets import ticket_for
-from ibtui.tui.viewmodels import AccountView
 from ibtui.tui.widgets.connecting import ConnectingStatus
 from ibtui.tui.widgets.footer import Footer
 
@@ -126,6 +123,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.watchlist = watchlist if watchlist is not None else Watchlist()
         self.idle_lock = IdleLock(self, idle_lock_minutes, clock)
         self.competing_login = CompetingLogin(self)
+        self.account_flow = AccountFlow(
+            self, last_account=last_account, remember_account=remember_account
+        )
         self.ring_bell = bell
         self.order_watch_seconds = MIN_POLL_INTERVAL  # IBKR's live-orders pacing
         self.key_order = KeyOrder(self, super().on_event)
@@ -137,8 +137,6 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.poll_settings = poll or PollSettings()
         self.clock = clock
         self.sleep = sleep
-        self.last_account = last_account
-        self.remember_account = remember_account
         self.freeze_settled = freeze_settled  # run_app's console: see SettledFreeze
         self.settled_freeze = SettledFreeze(sleep)
         # Checking the keymap's ids needs every screen's bindings: only when there is one.
@@ -174,29 +172,15 @@ class IbtuiApp(App[None], inherit_bindings=False):
             login = LoginScreen(self.login_flow, cursor_blink=self.cursor_blink)
             self.push_screen(login, self._logged_in)
         else:
-            self.load_accounts()
+            self.account_flow.load()
 
     def _logged_in(self, ok: bool | None) -> None:
         if ok:
-            self.load_accounts()
-
-    # --- accounts -----------------------------------------------------------------------------
-    def load_accounts(self) -> None:
-        self.connecting.load(self.broker, self._accounts_loaded)
-
-    def _accounts_loaded(self, accounts: list[AccountView]) -> None:
-        self.session.accounts = accounts
-        remembered = [a for a in self.session.accounts if a.account_id == self.last_account]
-        if remembered:
-            self.open_account(remembered[0])
-        elif len(self.session.accounts) == 1:
-            self.open_account(self.session.accounts[0])
-        else:
-            self.action_accounts()
+            self.account_flow.load()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "accounts":
-            return self._can_pick_account()
+            return self.account_flow.can_pick(self._working_screen())
         if action == "retry":
             return self.session.account is None and self.screen is self.screen_stack[0]
         if action in ("ticket", "orders"):
@@ -221,14 +205,6 @@ class IbtuiApp(App[None], inherit_bindings=False):
             )
         return True
 
-    def _can_pick_account(self) -> bool:
-        # From the positions (or the start screen) only: from the orders screen or a ticket the
-        # new account's positions would open on top of them.
-        screen = self._working_screen()
-        return bool(self.session.accounts) and (
-            isinstance(screen, PositionsScreen) or screen is self.screen_stack[0]
-        )
-
     def _working_screen(self) -> Screen[object]:
         """The screen an action applies to: the one under the command palette when it is open."""
         stack = self.screen_stack
@@ -237,99 +213,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
         return stack[-1]
 
     def action_accounts(self) -> None:
-        if not self._can_pick_account():
-            return
-        current = self.session.account.account_id if self.session.account else self.last_account
-        self.push_screen(
-            AccountsScreen(
-                self.session.accounts,
-                current=current,
-                on_choose=self._remember,
-                can_go_back=self.session.account is not None,
-            ),
-            self._account_chosen,
-        )
-
-    def _remember(self, account_id: str) -> None:
-        self.last_account = account_id
-        if self.remember_account is not None:  # a file write: off the event loop
-            self._store_account(self.remember_account, account_id)
-
-    @work(thread=True, exclusive=True, group="remember", exit_on_error=False)
-    def _store_account(self, store: Callable[[str], None], account_id: str) -> None:
-        try:
-            store(account_id)
-        except OSError as exc:
-            self.call_from_thread(
-                self.notify, f"Could not remember the account: {exc}", severity="warning"
-            )
-
-    def _account_chosen(self, account_id: str | None) -> None:
-        chosen = [a for a in self.session.accounts if a.account_id == account_id]
-        if chosen and (self.session.account is None or chosen[0] != self.session.account):
-            self.open_account(chosen[0])
-
-    def open_account(self, account: AccountView) -> None:
-        """Show ``account``'s positions and poll for it (replacing any previous account)."""
-        shown = self.screen
-        self.settled_freeze.replacing(shown if isinstance(shown, PositionsScreen) else None)
-        screen = PositionsScreen(
-            account,
-            clock=self.clock,
-            poll_interval=self.poll_settings.interval,
-            cursor_blink=self.cursor_blink,
-        )
-        if isinstance(self.screen, PositionsScreen):
-            self.switch_screen(screen)
-        else:
-            self.push_screen(screen)
-        self.session.account = account
-        self.session.positions = ()
-        self.poll(account, screen)
-        self.session.orders = None
-        if self.trader is not None:
-            self.session.orders = OrderWatch(
-                self.trader,
-                account.account_id,
-                self.post_message,
-                clock=self.clock,
-                sleep=self.sleep,
-                interval=self.order_watch_seconds,
-            )
-            self.watch_orders(self.session.orders, screen)
-        if self.freeze_settled:
-            self._freeze_when_settled(screen)
-
-    @work(exclusive=True, group="settle")
-    async def _freeze_when_settled(self, screen: PositionsScreen) -> None:
-        await self.settled_freeze.when_settled(screen, lambda: screen in self.screen_stack)
-
-    @work(exclusive=True, group="poller")
-    async def poll(self, account: AccountView, screen: PositionsScreen) -> None:
-        self.session.poller = poller = Poller(
-            self.broker,
-            account.account_id,
-            self._via_session(screen),
-            settings=self.poll_settings,
-            clock=self.clock,
-            sleep=self.sleep,
-            watched=self.watchlist.polled,
-            first=screen.conids_in_view,
-        )
-        await poller.run()
-
-    def _via_session(self, screen: PositionsScreen) -> Callable[[Message], bool]:
-        """The poller's messages on their way to ``screen``: the session keeps the positions and
-        the brokerage session's state first."""
-
-        def post(message: Message) -> bool:
-            if isinstance(message, PositionsUpdated):
-                self.session.positions = message.positions
-            elif isinstance(message, SessionStateChanged):
-                self.competing_login.changed(message.state)
-            return screen.post_message(message)
-
-        return post
+        if self.account_flow.can_pick(self._working_screen()):
+            self.account_flow.pick()
 
     def action_retry(self) -> None:
         self.connecting.retry_now()
@@ -447,17 +332,6 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def _ticket_done(self, result: SubmitOutcome | None) -> None:
         if result is not None:
             self.notify(result.message, title="Order sent", timeout=8, markup=False)
-
-    @work(exclusive=True, group="order-watch", exit_on_error=False)
-    async def watch_orders(self, watch: OrderWatch, first: PositionsScreen | None = None) -> None:
-        """The account's one order watcher (:mod:`ibtui.tui.order_watch`). The first read (the
-        baseline: nothing is told from it) waits until the ``first`` positions screen shows
-        prices, for at most one poll: the positions come first."""
-        if first is not None:
-            wait = min(self.poll_settings.interval, watch.interval)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(first.priced.wait(), wait)
-        await watch.run()
 
     def on_orders_updated(self, message: OrdersUpdated) -> None:
         """Fills, rejections and cancels notified wherever the trader is in the app."""
