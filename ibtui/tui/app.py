@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import events, work
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
@@ -33,6 +33,7 @@ from ibtui.tui.controllers import is_a
 from ibtui.tui.controllers.accounts import AccountFlow
 from ibtui.tui.controllers.competing import CompetingLogin
 from ibtui.tui.controllers.idle_lock import IdleLock
+from ibtui.tui.controllers.tickets import TicketFlow
 from ibtui.tui.key_order import KeyOrder
 from ibtui.tui.keymap import (
     KeymapProblem,
@@ -41,7 +42,7 @@ from ibtui.tui.keymap import (
     binding_ids,
     describe_active_bindings,
 )
-from ibtui.tui.market import MarketData, MarketDataError, TicketRequested, Watchlist
+from ibtui.tui.market import MarketData, TicketRequested, Watchlist
 from ibtui.tui.market_screens import (
     SymbolSearchProvider,
     open_chart_for,
@@ -55,12 +56,10 @@ from ibtui.tui.runtime import SettledFreeze, console_runtime, run_app
 from ibtui.tui.screens.accounts import AccountsScreen
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.session import Session
-from ibtui.tui.tickets import ticket_for
 from ibtui.tui.widgets.connecting import ConnectingStatus
 from ibtui.tui.widgets.footer import Footer
 
 if TYPE_CHECKING:
-    from ibtui.trading import SubmitOutcome
     from ibtui.tui.trading import Trader
 
 __all__ = ["IbtuiApp", "console_runtime", "run_app"]
@@ -123,6 +122,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.watchlist = watchlist if watchlist is not None else Watchlist()
         self.idle_lock = IdleLock(self, idle_lock_minutes, clock)
         self.competing_login = CompetingLogin(self)
+        self.ticket_flow = TicketFlow(self)
         self.account_flow = AccountFlow(
             self, last_account=last_account, remember_account=remember_account
         )
@@ -223,30 +223,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def action_ticket(self, side: str) -> None:
         """An order ticket for the position under the cursor: ``BUY``, ``SELL`` or ``CLOSE``
         (the side and quantity that close the position)."""
-        screen = self._working_screen()
-        if self.trader is None or not isinstance(screen, PositionsScreen):
-            return
-        view = screen.selected_position()
-        if view is None:
-            self.notify("No position selected.", severity="warning", markup=False)
-            return
-        if view.closed and side == "CLOSE":
-            self.notify(f"{view.symbol} was closed today: nothing left to close.", markup=False)
-            return
-        ticket = ticket_for(
-            self.trader,
-            screen.account,
-            conid=view.conid,
-            symbol=view.symbol,
-            description=view.description,
-            side=side,
-            held=view,
-            quote=screen.quotes.get(view.conid),
-            last=view.last,
-            cursor_blink=self.cursor_blink,
-            watchlist=self.watchlist,
-        )
-        self.push_screen(ticket, self._ticket_done)
+        self.ticket_flow.for_position(self._working_screen(), side)
 
     def action_orders(self) -> None:
         """Working and recent orders of the account: cancel, modify, the kill switch, trades."""
@@ -269,52 +246,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             )
 
     def on_ticket_requested(self, message: TicketRequested) -> None:
-        """An order ticket for an instrument on the chart, search or watchlist screen, in the
-        instrument's currency: a held position's, else IBKR's contract details'."""
-        if self.trader is None or self.session.account is None:
-            self.notify(
-                "Trading is not available in this session.", severity="warning", markup=False
-            )
-            return
-        if self.market is not None and not self.session.held(message.conid):
-            self._ticket_in_its_currency(message)
-        else:
-            self._open_ticket(message, None)
-
-    @work(exclusive=True, group="ticket-currency", exit_on_error=False)
-    async def _ticket_in_its_currency(self, message: TicketRequested) -> None:
-        assert self.market is not None
-        try:
-            currency = await asyncio.wait_for(self.market.currency(message.conid), 10.0)
-        except (MarketDataError, TimeoutError) as exc:
-            currency = None
-            self.notify(
-                f"The currency of {message.symbol} is not known ({exc or 'no answer'}); the "
-                "ticket shows amounts without it. The preview shows IBKR's.",
-                severity="warning",
-                timeout=6,
-                markup=False,
-            )
-        self._open_ticket(message, currency or "")
-
-    def _open_ticket(self, message: TicketRequested, currency: str | None) -> None:
-        if self.trader is None or self.session.account is None:
-            return
-        held = self.session.held(message.conid)
-        ticket = ticket_for(
-            self.trader,
-            self.session.account,
-            conid=message.conid,
-            symbol=message.symbol,
-            description=message.description,
-            side=message.side,
-            held=held[0] if held else None,
-            quote=message.quote,
-            currency=currency,
-            cursor_blink=self.cursor_blink,
-            watchlist=self.watchlist,
-        )
-        self.push_screen(ticket, self._ticket_done)
+        self.ticket_flow.requested(message)
 
     # --- charts, symbol search, watchlist -----------------------------------------------------
     def action_chart(self) -> None:
@@ -328,10 +260,6 @@ class IbtuiApp(App[None], inherit_bindings=False):
 
     def action_watchlist(self) -> None:
         open_watchlist(self, self.watchlist, self.market)
-
-    def _ticket_done(self, result: SubmitOutcome | None) -> None:
-        if result is not None:
-            self.notify(result.message, title="Order sent", timeout=8, markup=False)
 
     def on_orders_updated(self, message: OrdersUpdated) -> None:
         """Fills, rejections and cancels notified wherever the trader is in the app."""

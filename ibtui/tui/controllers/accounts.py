@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.message import Message
 from textual.screen import Screen
-from textual.worker import Worker
 
+from ibtui.tui.controllers import exclusive
 from ibtui.tui.messages import PositionsUpdated, SessionStateChanged
 from ibtui.tui.order_watch import OrderWatch
 from ibtui.tui.poller import Poller
@@ -126,7 +126,7 @@ class AccountFlow:
             app.push_screen(screen)
         app.session.account = account
         app.session.positions = ()
-        self._exclusive(partial(self._poll, account, screen), "poll", "poller")
+        exclusive(app, partial(self._poll, account, screen), "poll", "poller")
         app.session.orders = None
         if app.trader is not None:
             app.session.orders = OrderWatch(
@@ -138,24 +138,10 @@ class AccountFlow:
                 interval=app.order_watch_seconds,
             )
             watch = partial(self._watch_orders, app.session.orders, screen)
-            self._exclusive(watch, "watch_orders", "order-watch", exit_on_error=False)
+            exclusive(app, watch, "watch_orders", "order-watch", exit_on_error=False)
         if app.freeze_settled:
             freeze = partial(self._freeze_when_settled, screen)
-            self._exclusive(freeze, "freeze_when_settled", "settle")
-
-    def _exclusive(
-        self,
-        work: Callable[[], Coroutine[None, None, None]],
-        name: str,
-        group: str,
-        *,
-        exit_on_error: bool = True,
-    ) -> Worker[None]:
-        """``work`` in the app's exclusive worker of ``group`` (as ``@work(exclusive=True)``)."""
-        worker: Worker[None] = self.app.run_worker(
-            work, name=name, group=group, exclusive=True, exit_on_error=exit_on_error
-        )
-        return worker
+            exclusive(app, freeze, "freeze_when_settled", "settle")
 
     async def _freeze_when_settled(self, screen: PositionsScreen) -> None:
         app = self.app
