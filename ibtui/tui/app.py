@@ -1,11 +1,13 @@
-"""``IbtuiApp``: wiring only — screens, global keys, the command palette, the workers.
+"""``IbtuiApp``: wiring only — screens, global keys, the command palette, and the pieces it
+composes (:mod:`ibtui.tui.controllers`: the idle lock, a competing login, the accounts, tickets).
 
 The flow: login (skipped without a :class:`~ibtui.tui.protocols.LoginFlow`) → accounts (skipped when
 the remembered account or the only account is available) → positions, with the poller running in
 an exclusive worker that posts to the positions screen and, with a trader, the account's one order
-watcher (:mod:`ibtui.tui.order_watch`). What the app reads of them is in ``app.session``
-(:class:`~ibtui.tui.session.Session`), never in a screen's widgets. ``a`` goes back to the account
-picker at any time, ``?`` lists the keys, ``ctrl+p`` offers every action by name.
+watcher (:mod:`ibtui.tui.order_watch`); :class:`~ibtui.tui.controllers.accounts.AccountFlow` runs
+them. What the app reads of them is in ``app.session`` (:class:`~ibtui.tui.session.Session`), never
+in a screen's widgets. ``a`` goes back to the account picker at any time, ``?`` lists the keys,
+``ctrl+p`` offers every action by name. ``run_app`` (:mod:`ibtui.tui.runtime`) runs the console.
 
 Only the screens of that flow are imported at start; the others (orders, ticket, chart, search,
 watchlist, help, lock, ...) when first opened, so that the first positions come sooner. Checks
@@ -248,6 +250,12 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def on_ticket_requested(self, message: TicketRequested) -> None:
         self.ticket_flow.requested(message)
 
+    def on_orders_updated(self, message: OrdersUpdated) -> None:
+        """Fills, rejections and cancels notified wherever the trader is in the app."""
+        watch = self.session.orders
+        if watch is not None and message.account_id == watch.account_id:
+            tell_order_news(self, message.news, bell=self.ring_bell)
+
     # --- charts, symbol search, watchlist -----------------------------------------------------
     def action_chart(self) -> None:
         """A chart of the position under the cursor."""
@@ -260,12 +268,6 @@ class IbtuiApp(App[None], inherit_bindings=False):
 
     def action_watchlist(self) -> None:
         open_watchlist(self, self.watchlist, self.market)
-
-    def on_orders_updated(self, message: OrdersUpdated) -> None:
-        """Fills, rejections and cancels notified wherever the trader is in the app."""
-        watch = self.session.orders
-        if watch is not None and message.account_id == watch.account_id:
-            tell_order_news(self, message.news, bell=self.ring_bell)
 
     # --- quitting -----------------------------------------------------------------------------
     def action_leave(self) -> None:
