@@ -1,11 +1,13 @@
-"""``IbtuiApp``: wiring only — screens, global keys, the command palette, the workers.
+"""``IbtuiApp``: wiring only — screens, global keys, the command palette, and the pieces it
+composes (:mod:`ibtui.tui.controllers`: the idle lock, a competing login, the accounts, tickets).
 
 The flow: login (skipped without a :class:`~ibtui.tui.protocols.LoginFlow`) → accounts (skipped when
 the remembered account or the only account is available) → positions, with the poller running in
 an exclusive worker that posts to the positions screen and, with a trader, the account's one order
-watcher (:mod:`ibtui.tui.order_watch`). What the app reads of them is in ``app.session``
-(:class:`~ibtui.tui.session.Session`), never in a screen's widgets. ``a`` goes back to the account
-picker at any time, ``?`` lists the keys, ``ctrl+p`` offers every action by name.
+watcher (:mod:`ibtui.tui.order_watch`); :class:`~ibtui.tui.controllers.accounts.AccountFlow` runs
+them. What the app reads of them is in ``app.session`` (:class:`~ibtui.tui.session.Session`), never
+in a screen's widgets. ``a`` goes back to the account picker at any time, ``?`` lists the keys,
+``ctrl+p`` offers every action by name. ``run_app`` (:mod:`ibtui.tui.runtime`) runs the console.
 
 Only the screens of that flow are imported at start; the others (orders, ticket, chart, search,
 watchlist, help, lock, ...) when first opened, so that the first positions come sooner. Checks
@@ -16,23 +18,24 @@ screen of it can exist then).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import events, work
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.command import CommandPalette
-from textual.message import Message
 from textual.screen import Screen
 
 from ibtui.tui import keymap as ids
-from ibtui.tui import textual_compat
 from ibtui.tui.commands import ActionsProvider
+from ibtui.tui.controllers import is_a
+from ibtui.tui.controllers.accounts import AccountFlow
+from ibtui.tui.controllers.competing import CompetingLogin
+from ibtui.tui.controllers.idle_lock import IdleLock
+from ibtui.tui.controllers.tickets import TicketFlow
 from ibtui.tui.key_order import KeyOrder
 from ibtui.tui.keymap import (
     KeymapProblem,
@@ -41,48 +44,34 @@ from ibtui.tui.keymap import (
     binding_ids,
     describe_active_bindings,
 )
-from ibtui.tui.market import MarketData, MarketDataError, TicketRequested, Watchlist
+from ibtui.tui.market import MarketData, TicketRequested, Watchlist
 from ibtui.tui.market_screens import (
     SymbolSearchProvider,
     open_chart_for,
     open_search,
     open_watchlist,
 )
-from ibtui.tui.messages import PositionsUpdated, SessionStateChanged
-from ibtui.tui.order_watch import MIN_POLL_INTERVAL, OrdersUpdated, OrderWatch, tell_order_news
-from ibtui.tui.poller import Poller, PollSettings
+from ibtui.tui.order_watch import MIN_POLL_INTERVAL, OrdersUpdated, tell_order_news
+from ibtui.tui.poller import PollSettings
 from ibtui.tui.protocols import Broker, LoginFlow
-from ibtui.tui.runtime import SettledFreeze, console_runtime
+from ibtui.tui.runtime import SettledFreeze, console_runtime, run_app
 from ibtui.tui.screens.accounts import AccountsScreen
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.session import Session
-from ibtui.tui.tickets import ticket_for
-from ibtui.tui.viewmodels import AccountView, SessionState
 from ibtui.tui.widgets.connecting import ConnectingStatus
 from ibtui.tui.widgets.footer import Footer
 
 if TYPE_CHECKING:
-    from ibtui.trading import SubmitOutcome
     from ibtui.tui.trading import Trader
 
 __all__ = ["IbtuiApp", "console_runtime", "run_app"]
 
-_ACTIVITY = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp)
 _SCREENS = (Path(__file__).parent / "screens").resolve()
 _LOGIN = "ibtui.tui.screens.login"
-_LOCK = "ibtui.tui.screens.lock"
 _HELP = "ibtui.tui.screens.help"
-_COMPETING = "ibtui.tui.screens.competing"
 _QUIT = "ibtui.tui.screens.quit"
 _SEARCH = "ibtui.tui.screens.search"
 _WATCHLIST = "ibtui.tui.screens.watchlist"
-
-
-def _is_a(obj: object, module: str, name: str) -> bool:
-    """``isinstance(obj, module.name)`` without importing ``module``: nothing is an instance of
-    a class whose module has not been imported."""
-    loaded = sys.modules.get(module)
-    return loaded is not None and isinstance(obj, getattr(loaded, name))
 
 
 class IbtuiApp(App[None], inherit_bindings=False):
@@ -133,8 +122,12 @@ class IbtuiApp(App[None], inherit_bindings=False):
         super().__init__()
         self.market = market  # charts and symbol search (the palette's provider reads it too)
         self.watchlist = watchlist if watchlist is not None else Watchlist()
-        self.idle_lock_minutes = idle_lock_minutes
-        self._last_input = clock()
+        self.idle_lock = IdleLock(self, idle_lock_minutes, clock)
+        self.competing_login = CompetingLogin(self)
+        self.ticket_flow = TicketFlow(self)
+        self.account_flow = AccountFlow(
+            self, last_account=last_account, remember_account=remember_account
+        )
         self.ring_bell = bell
         self.order_watch_seconds = MIN_POLL_INTERVAL  # IBKR's live-orders pacing
         self.key_order = KeyOrder(self, super().on_event)
@@ -146,8 +139,6 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.poll_settings = poll or PollSettings()
         self.clock = clock
         self.sleep = sleep
-        self.last_account = last_account
-        self.remember_account = remember_account
         self.freeze_settled = freeze_settled  # run_app's console: see SettledFreeze
         self.settled_freeze = SettledFreeze(sleep)
         # Checking the keymap's ids needs every screen's bindings: only when there is one.
@@ -164,8 +155,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         yield Footer()
 
     async def on_event(self, event: events.Event) -> None:
-        if isinstance(event, _ACTIVITY):  # the idle lock's clock restarts on any input
-            self._last_input = self.clock()
+        self.idle_lock.saw(event)
         if isinstance(event, events.Key) and not event.is_forwarded:  # from the driver
             await self.key_order.receive(event)  # in the order typed (ibtui/tui/key_order.py)
             return
@@ -174,22 +164,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def on_key_order_settled(self, message: KeyOrder.Settled) -> None:
         self.key_order.settled(message)
 
-    def _check_idle(self) -> None:
-        locked = any(_is_a(s, _LOCK, "LockScreen") for s in self.screen_stack)
-        if self.idle_lock_minutes <= 0 or locked:
-            return
-        if self.clock() - self._last_input >= self.idle_lock_minutes * 60:
-            from ibtui.tui.screens.lock import LockScreen
-
-            account = self.session.account.account_id if self.session.account else None
-            self.push_screen(LockScreen(self.idle_lock_minutes, account), self._unlocked)
-
-    def _unlocked(self, _: None) -> None:
-        self.session_changed(self.session.state)  # what happened while it was locked
-
     def on_mount(self) -> None:
-        if self.idle_lock_minutes > 0:
-            self.set_interval(1.0, self._check_idle)
+        self.idle_lock.start()
         for problem in self.keymap_problems:
             self.notify(str(problem), severity="warning", timeout=10, markup=False)
         if self.login_flow is not None:
@@ -198,29 +174,15 @@ class IbtuiApp(App[None], inherit_bindings=False):
             login = LoginScreen(self.login_flow, cursor_blink=self.cursor_blink)
             self.push_screen(login, self._logged_in)
         else:
-            self.load_accounts()
+            self.account_flow.load()
 
     def _logged_in(self, ok: bool | None) -> None:
         if ok:
-            self.load_accounts()
-
-    # --- accounts -----------------------------------------------------------------------------
-    def load_accounts(self) -> None:
-        self.connecting.load(self.broker, self._accounts_loaded)
-
-    def _accounts_loaded(self, accounts: list[AccountView]) -> None:
-        self.session.accounts = accounts
-        remembered = [a for a in self.session.accounts if a.account_id == self.last_account]
-        if remembered:
-            self.open_account(remembered[0])
-        elif len(self.session.accounts) == 1:
-            self.open_account(self.session.accounts[0])
-        else:
-            self.action_accounts()
+            self.account_flow.load()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "accounts":
-            return self._can_pick_account()
+            return self.account_flow.can_pick(self._working_screen())
         if action == "retry":
             return self.session.account is None and self.screen is self.screen_stack[0]
         if action in ("ticket", "orders"):
@@ -234,7 +196,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
                 and (action == "watchlist" or self.market is not None)
                 and not isinstance(screen, AccountsScreen)
                 and not any(
-                    _is_a(screen, module, name)
+                    is_a(screen, module, name)
                     for module, name in (
                         (_LOGIN, "LoginScreen"),
                         (_HELP, "HelpScreen"),
@@ -245,14 +207,6 @@ class IbtuiApp(App[None], inherit_bindings=False):
             )
         return True
 
-    def _can_pick_account(self) -> bool:
-        # From the positions (or the start screen) only: from the orders screen or a ticket the
-        # new account's positions would open on top of them.
-        screen = self._working_screen()
-        return bool(self.session.accounts) and (
-            isinstance(screen, PositionsScreen) or screen is self.screen_stack[0]
-        )
-
     def _working_screen(self) -> Screen[object]:
         """The screen an action applies to: the one under the command palette when it is open."""
         stack = self.screen_stack
@@ -261,151 +215,17 @@ class IbtuiApp(App[None], inherit_bindings=False):
         return stack[-1]
 
     def action_accounts(self) -> None:
-        if not self._can_pick_account():
-            return
-        current = self.session.account.account_id if self.session.account else self.last_account
-        self.push_screen(
-            AccountsScreen(
-                self.session.accounts,
-                current=current,
-                on_choose=self._remember,
-                can_go_back=self.session.account is not None,
-            ),
-            self._account_chosen,
-        )
-
-    def _remember(self, account_id: str) -> None:
-        self.last_account = account_id
-        if self.remember_account is not None:  # a file write: off the event loop
-            self._store_account(self.remember_account, account_id)
-
-    @work(thread=True, exclusive=True, group="remember", exit_on_error=False)
-    def _store_account(self, store: Callable[[str], None], account_id: str) -> None:
-        try:
-            store(account_id)
-        except OSError as exc:
-            self.call_from_thread(
-                self.notify, f"Could not remember the account: {exc}", severity="warning"
-            )
-
-    def _account_chosen(self, account_id: str | None) -> None:
-        chosen = [a for a in self.session.accounts if a.account_id == account_id]
-        if chosen and (self.session.account is None or chosen[0] != self.session.account):
-            self.open_account(chosen[0])
-
-    def open_account(self, account: AccountView) -> None:
-        """Show ``account``'s positions and poll for it (replacing any previous account)."""
-        shown = self.screen
-        self.settled_freeze.replacing(shown if isinstance(shown, PositionsScreen) else None)
-        screen = PositionsScreen(
-            account,
-            clock=self.clock,
-            poll_interval=self.poll_settings.interval,
-            cursor_blink=self.cursor_blink,
-        )
-        if isinstance(self.screen, PositionsScreen):
-            self.switch_screen(screen)
-        else:
-            self.push_screen(screen)
-        self.session.account = account
-        self.session.positions = ()
-        self.poll(account, screen)
-        self.session.orders = None
-        if self.trader is not None:
-            self.session.orders = OrderWatch(
-                self.trader,
-                account.account_id,
-                self.post_message,
-                clock=self.clock,
-                sleep=self.sleep,
-                interval=self.order_watch_seconds,
-            )
-            self.watch_orders(self.session.orders, screen)
-        if self.freeze_settled:
-            self._freeze_when_settled(screen)
-
-    @work(exclusive=True, group="settle")
-    async def _freeze_when_settled(self, screen: PositionsScreen) -> None:
-        await self.settled_freeze.when_settled(screen, lambda: screen in self.screen_stack)
-
-    @work(exclusive=True, group="poller")
-    async def poll(self, account: AccountView, screen: PositionsScreen) -> None:
-        self.session.poller = poller = Poller(
-            self.broker,
-            account.account_id,
-            self._via_session(screen),
-            settings=self.poll_settings,
-            clock=self.clock,
-            sleep=self.sleep,
-            watched=self.watchlist.polled,
-            first=screen.conids_in_view,
-        )
-        await poller.run()
-
-    def _via_session(self, screen: PositionsScreen) -> Callable[[Message], bool]:
-        """The poller's messages on their way to ``screen``: the session keeps the positions and
-        the brokerage session's state first."""
-
-        def post(message: Message) -> bool:
-            if isinstance(message, PositionsUpdated):
-                self.session.positions = message.positions
-            elif isinstance(message, SessionStateChanged):
-                self.session_changed(message.state)
-            return screen.post_message(message)
-
-        return post
+        if self.account_flow.can_pick(self._working_screen()):
+            self.account_flow.pick()
 
     def action_retry(self) -> None:
         self.connecting.retry_now()
-
-    # --- a competing login --------------------------------------------------------------------
-    def session_changed(self, state: SessionState) -> None:
-        """The poller's view of the brokerage session: another login holding it gets a screen
-        that says so and offers to take it back; it closes itself when the session is back."""
-        self.session.state = state
-        if _is_a(self.screen, _LOCK, "LockScreen"):
-            return  # shown when unlocked: nothing is offered to whoever passes the terminal
-        shown = [s for s in self.screen_stack if _is_a(s, _COMPETING, "CompetingSessionScreen")]
-        if state is SessionState.COMPETING and not shown:
-            from ibtui.tui.screens.competing import CompetingSessionScreen
-
-            self.push_screen(CompetingSessionScreen(), self._competing_answered)
-        elif state.healthy and shown and self.screen is shown[-1]:
-            shown[-1].dismiss(False)
-
-    def _competing_answered(self, take_back: bool | None) -> None:
-        if take_back and self.session.poller is not None:
-            self.session.poller.take_back()
-            self.notify("Taking the brokerage session back…", title="IBKR", timeout=4, markup=False)
 
     # --- orders -------------------------------------------------------------------------------
     def action_ticket(self, side: str) -> None:
         """An order ticket for the position under the cursor: ``BUY``, ``SELL`` or ``CLOSE``
         (the side and quantity that close the position)."""
-        screen = self._working_screen()
-        if self.trader is None or not isinstance(screen, PositionsScreen):
-            return
-        view = screen.selected_position()
-        if view is None:
-            self.notify("No position selected.", severity="warning", markup=False)
-            return
-        if view.closed and side == "CLOSE":
-            self.notify(f"{view.symbol} was closed today: nothing left to close.", markup=False)
-            return
-        ticket = ticket_for(
-            self.trader,
-            screen.account,
-            conid=view.conid,
-            symbol=view.symbol,
-            description=view.description,
-            side=side,
-            held=view,
-            quote=screen.quotes.get(view.conid),
-            last=view.last,
-            cursor_blink=self.cursor_blink,
-            watchlist=self.watchlist,
-        )
-        self.push_screen(ticket, self._ticket_done)
+        self.ticket_flow.for_position(self._working_screen(), side)
 
     def action_orders(self) -> None:
         """Working and recent orders of the account: cancel, modify, the kill switch, trades."""
@@ -428,52 +248,13 @@ class IbtuiApp(App[None], inherit_bindings=False):
             )
 
     def on_ticket_requested(self, message: TicketRequested) -> None:
-        """An order ticket for an instrument on the chart, search or watchlist screen, in the
-        instrument's currency: a held position's, else IBKR's contract details'."""
-        if self.trader is None or self.session.account is None:
-            self.notify(
-                "Trading is not available in this session.", severity="warning", markup=False
-            )
-            return
-        if self.market is not None and not self.session.held(message.conid):
-            self._ticket_in_its_currency(message)
-        else:
-            self._open_ticket(message, None)
+        self.ticket_flow.requested(message)
 
-    @work(exclusive=True, group="ticket-currency", exit_on_error=False)
-    async def _ticket_in_its_currency(self, message: TicketRequested) -> None:
-        assert self.market is not None
-        try:
-            currency = await asyncio.wait_for(self.market.currency(message.conid), 10.0)
-        except (MarketDataError, TimeoutError) as exc:
-            currency = None
-            self.notify(
-                f"The currency of {message.symbol} is not known ({exc or 'no answer'}); the "
-                "ticket shows amounts without it. The preview shows IBKR's.",
-                severity="warning",
-                timeout=6,
-                markup=False,
-            )
-        self._open_ticket(message, currency or "")
-
-    def _open_ticket(self, message: TicketRequested, currency: str | None) -> None:
-        if self.trader is None or self.session.account is None:
-            return
-        held = self.session.held(message.conid)
-        ticket = ticket_for(
-            self.trader,
-            self.session.account,
-            conid=message.conid,
-            symbol=message.symbol,
-            description=message.description,
-            side=message.side,
-            held=held[0] if held else None,
-            quote=message.quote,
-            currency=currency,
-            cursor_blink=self.cursor_blink,
-            watchlist=self.watchlist,
-        )
-        self.push_screen(ticket, self._ticket_done)
+    def on_orders_updated(self, message: OrdersUpdated) -> None:
+        """Fills, rejections and cancels notified wherever the trader is in the app."""
+        watch = self.session.orders
+        if watch is not None and message.account_id == watch.account_id:
+            tell_order_news(self, message.news, bell=self.ring_bell, vanished=message.vanished)
 
     # --- charts, symbol search, watchlist -----------------------------------------------------
     def action_chart(self) -> None:
@@ -488,32 +269,11 @@ class IbtuiApp(App[None], inherit_bindings=False):
     def action_watchlist(self) -> None:
         open_watchlist(self, self.watchlist, self.market)
 
-    def _ticket_done(self, result: SubmitOutcome | None) -> None:
-        if result is not None:
-            self.notify(result.message, title="Order sent", timeout=8, markup=False)
-
-    @work(exclusive=True, group="order-watch", exit_on_error=False)
-    async def watch_orders(self, watch: OrderWatch, first: PositionsScreen | None = None) -> None:
-        """The account's one order watcher (:mod:`ibtui.tui.order_watch`). The first read (the
-        baseline: nothing is told from it) waits until the ``first`` positions screen shows
-        prices, for at most one poll: the positions come first."""
-        if first is not None:
-            wait = min(self.poll_settings.interval, watch.interval)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(first.priced.wait(), wait)
-        await watch.run()
-
-    def on_orders_updated(self, message: OrdersUpdated) -> None:
-        """Fills, rejections and cancels notified wherever the trader is in the app."""
-        watch = self.session.orders
-        if watch is not None and message.account_id == watch.account_id:
-            tell_order_news(self, message.news, bell=self.ring_bell, vanished=message.vanished)
-
     # --- quitting -----------------------------------------------------------------------------
     def action_leave(self) -> None:
         """Quit; with orders still working, say so and ask first (they stay working at IBKR)."""
         working = self.session.working_orders
-        asking = [s for s in self.screen_stack if _is_a(s, _QUIT, "QuitQuestion")]
+        asking = [s for s in self.screen_stack if is_a(s, _QUIT, "QuitQuestion")]
         if not working or (asking and self.screen is asking[-1]):
             self.exit()  # nothing working, or ctrl+q again on the question itself
         elif not asking:
@@ -543,44 +303,3 @@ class IbtuiApp(App[None], inherit_bindings=False):
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(describe_active_bindings(self.screen)))
-
-
-def run_app(
-    broker: Broker,
-    *,
-    login: LoginFlow | None = None,
-    trader: Trader | None = None,
-    keymap: Mapping[str, str] | None = None,
-    poll_interval: float = 2.0,
-    last_account: str | None = None,
-    remember_account: Callable[[str], None] | None = None,
-    theme: str | None = None,
-    bell: bool = True,
-    idle_lock_minutes: float = 0,
-    market: MarketData | None = None,
-    watchlist: Watchlist | None = None,
-) -> int:
-    """Run the console until the user quits, in the :func:`console_runtime` and freezing what
-    an account's screen holds once it has settled (:class:`SettledFreeze`); the exit
-    code for the command line. Textual's patches (:mod:`ibtui.tui.textual_compat`) are applied
-    here, once, and the app writes through the terminal writer."""
-    textual_compat.apply_patches()
-    app = IbtuiApp(
-        broker,
-        login=login,
-        trader=trader,
-        keymap=keymap,
-        poll=PollSettings(interval=poll_interval),
-        last_account=last_account,
-        remember_account=remember_account,
-        theme=theme,
-        bell=bell,
-        idle_lock_minutes=idle_lock_minutes,
-        market=market,
-        watchlist=watchlist,
-        freeze_settled=True,
-    )
-    textual_compat.install(app)
-    with console_runtime():
-        app.run()
-    return app.return_code or 0

@@ -1,8 +1,10 @@
-"""The interpreter's settings while the console runs, and freezing what a settled account holds.
+"""Running the console: :func:`run_app`, the interpreter's settings while it runs, and freezing
+what a settled account holds.
 
 :func:`console_runtime` is the context ``run_app`` runs the console in; :class:`SettledFreeze`
 takes what an account's screen holds out of the cyclic garbage collector's walks once the screen
-has settled (``run_app``'s console only: ``IbtuiApp(freeze_settled=True)``).
+has settled (``run_app``'s console only: ``IbtuiApp(freeze_settled=True)``). ``run_app`` imports
+the app when it is called (the app imports this module); ``ibtui.tui.app`` re-exports it.
 """
 
 from __future__ import annotations
@@ -12,8 +14,13 @@ import contextlib
 import gc
 import sys
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ibtui.tui.market import MarketData, Watchlist
+    from ibtui.tui.protocols import Broker, LoginFlow
+    from ibtui.tui.trading import Trader
 
 __all__ = [
     "OUTPUT_SWITCH_INTERVAL",
@@ -21,6 +28,7 @@ __all__ = [
     "SETTLE_TRIES",
     "SettledFreeze",
     "console_runtime",
+    "run_app",
 ]
 
 # How long the event loop may hold the GIL while Textual's output thread waits for it (Python's
@@ -101,3 +109,48 @@ class SettledFreeze:
                 gc.freeze()
                 self.frozen = True
                 return
+
+
+def run_app(
+    broker: Broker,
+    *,
+    login: LoginFlow | None = None,
+    trader: Trader | None = None,
+    keymap: Mapping[str, str] | None = None,
+    poll_interval: float = 2.0,
+    last_account: str | None = None,
+    remember_account: Callable[[str], None] | None = None,
+    theme: str | None = None,
+    bell: bool = True,
+    idle_lock_minutes: float = 0,
+    market: MarketData | None = None,
+    watchlist: Watchlist | None = None,
+) -> int:
+    """Run the console until the user quits, in the :func:`console_runtime` and freezing what
+    an account's screen holds once it has settled (:class:`SettledFreeze`); the exit
+    code for the command line. Textual's patches (:mod:`ibtui.tui.textual_compat`) are applied
+    here, once, and the app writes through the terminal writer."""
+    from ibtui.tui import textual_compat
+    from ibtui.tui.app import IbtuiApp
+    from ibtui.tui.poller import PollSettings
+
+    textual_compat.apply_patches()
+    app = IbtuiApp(
+        broker,
+        login=login,
+        trader=trader,
+        keymap=keymap,
+        poll=PollSettings(interval=poll_interval),
+        last_account=last_account,
+        remember_account=remember_account,
+        theme=theme,
+        bell=bell,
+        idle_lock_minutes=idle_lock_minutes,
+        market=market,
+        watchlist=watchlist,
+        freeze_settled=True,
+    )
+    textual_compat.install(app)
+    with console_runtime():
+        app.run()
+    return app.return_code or 0

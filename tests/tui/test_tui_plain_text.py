@@ -202,7 +202,7 @@ async def test_an_order_sent_notification_shows_the_order_as_it_is() -> None:
     app, _ = console(trader=FakeTrader())
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await shown_console(pilot, app)
-        app._ticket_done(SubmitOutcome(SubmitStatus.ACCEPTED, f"BUY 10 {HOSTILE}: order 1"))
+        app.ticket_flow.done(SubmitOutcome(SubmitStatus.ACCEPTED, f"BUY 10 {HOSTILE}: order 1"))
         await notified(pilot, app, f"BUY 10 {HOSTILE}: order 1")
 
 

@@ -88,7 +88,7 @@ async def test_an_accounts_screen_is_frozen_once_settled_and_freed_when_replaced
         assert gc.get_freeze_count() > 1000
         gone = weakref.ref(first)
         del first
-        app.open_account(PAPER)  # the account's screen again: a new one replaces it
+        app.account_flow.open(PAPER)  # the account's screen again: a new one replaces it
         assert gc.get_freeze_count() == 0
         # frozen again only once the replaced screen is gone (its poller ends a moment later)
         await settle(pilot, lambda: gc.get_freeze_count() > 0, rounds=500)
@@ -109,7 +109,7 @@ async def test_nothing_is_frozen_while_a_replaced_screen_stays_held(
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(pilot, lambda: gc.get_freeze_count() > 0, rounds=300)
         held = app.screen  # as a worker that never ends would hold it
-        app.open_account(PAPER)
+        app.account_flow.open(PAPER)
         collections.clear()
         for _ in range(20):
             await pilot.pause(0.02)
