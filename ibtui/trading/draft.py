@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import TypeAlias
 
 from ibtui.ibkr.models import OrderType, Side, TimeInForce
@@ -20,12 +20,14 @@ from ibtui.ibkr.models import OrderType, Side, TimeInForce
 __all__ = [
     "TICKET_TIFS",
     "Amount",
+    "AmountProblem",
     "MarketQuote",
     "OrderDraft",
     "Side",
     "TicketType",
     "TimeInForce",
     "parse_amount",
+    "parse_positive",
 ]
 
 Amount: TypeAlias = Decimal | int | str
@@ -90,6 +92,26 @@ def parse_amount(value: object) -> Decimal | None:
         return Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
         return None
+
+
+class AmountProblem(Enum):
+    """Why an amount that must be positive is not one (each form words it its own way)."""
+
+    MISSING = "missing"  # None or blank text
+    NOT_A_NUMBER = "not a number"
+    NOT_POSITIVE = "not positive"  # zero or less
+
+
+def parse_positive(value: object) -> Decimal | AmountProblem:
+    """A positive amount read as :func:`parse_amount` reads it, or why there is none."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return AmountProblem.MISSING
+    amount = parse_amount(value)
+    if amount is None:
+        return AmountProblem.NOT_A_NUMBER
+    if amount <= 0:
+        return AmountProblem.NOT_POSITIVE
+    return amount
 
 
 @dataclass(frozen=True, slots=True)

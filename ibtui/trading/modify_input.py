@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from ibtui.trading.draft import parse_amount
+from ibtui.trading.draft import AmountProblem, parse_positive
 
 __all__ = ["ModifyValues", "WorkingOrder", "kind_code", "parse_modify", "uses_limit", "uses_stop"]
 
@@ -70,19 +70,20 @@ class ModifyValues:
     stop_price: Decimal | None = None
 
 
+_POSITIVE_PROBLEM = {
+    AmountProblem.MISSING: "required",
+    AmountProblem.NOT_A_NUMBER: "numbers only",
+    AmountProblem.NOT_POSITIVE: "must be positive",
+}
+
+
 def _positive(text: str, problems: dict[str, str], field: str) -> Decimal | None:
-    text = text.strip().replace(",", "")
-    if not text:
-        problems[field] = "required"
-        return None
-    value = parse_amount(text)  # digits and a point: no exponent ("1e3"), no NaN
-    if value is None:
-        problems[field] = "numbers only"
-        return None
-    if value <= 0:
-        problems[field] = "must be positive"
-        return None
-    return value
+    # digits, a point and thousands commas: no exponent ("1e3"), no NaN
+    value = parse_positive(text.strip().replace(",", ""))
+    if isinstance(value, Decimal):
+        return value
+    problems[field] = _POSITIVE_PROBLEM[value]
+    return None
 
 
 def parse_modify(

@@ -97,9 +97,7 @@ class Reconciler:
         reason: str,
     ) -> SubmitOutcome:
         self.blotter.refs[live.order_id] = coid
-        for key, entry in list(self.unknown.items()):
-            if entry.coid == coid:
-                del self.unknown[key]
+        self._forget(coid)
         await self.recorder.note(
             "reconciled",
             coid,
@@ -168,11 +166,16 @@ class Reconciler:
     async def release(self, coid: str) -> bool:
         """The trader checked the orders screen: the order with this cOID is not there, so the
         draft may be sent again (as a new order, with a new cOID). False if nothing was held."""
+        held = self._forget(coid)
+        if held:
+            await self.recorder.note("reconciled", coid, found=False, result="released by you")
+        return held
+
+    def _forget(self, coid: str) -> bool:
+        """No longer hold the drafts sent with this cOID; False if none was held."""
         keys = [k for k, e in self.unknown.items() if e.coid == coid]
         for key in keys:
             del self.unknown[key]
-        if keys:
-            await self.recorder.note("reconciled", coid, found=False, result="released by you")
         return bool(keys)
 
 

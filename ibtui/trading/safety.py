@@ -10,7 +10,15 @@ from decimal import Decimal
 from typing import Literal
 
 from ibtui.ibkr.models import OrderRequest, Side, TimeInForce
-from ibtui.trading.draft import TICKET_TIFS, MarketQuote, OrderDraft, TicketType, parse_amount
+from ibtui.trading.draft import (
+    TICKET_TIFS,
+    AmountProblem,
+    MarketQuote,
+    OrderDraft,
+    TicketType,
+    parse_amount,
+    parse_positive,
+)
 from ibtui.trading.settings import OrderSettings, QuestionPolicy
 
 __all__ = [
@@ -108,18 +116,19 @@ def _price(value: Decimal) -> str:
     return f"{value:,f}"
 
 
+_POSITIVE_PROBLEM = {
+    AmountProblem.MISSING: "enter a {label}",
+    AmountProblem.NOT_A_NUMBER: "the {label} must be a number (digits and a point)",
+    AmountProblem.NOT_POSITIVE: "the {label} must be greater than zero",
+}
+
+
 def _positive(raw: object, field: str, label: str, errors: list[FieldError]) -> Decimal | None:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        errors.append(FieldError(field, f"enter a {label}"))
-        return None
-    value = parse_amount(raw)
-    if value is None:
-        errors.append(FieldError(field, f"the {label} must be a number (digits and a point)"))
-        return None
-    if value <= 0:
-        errors.append(FieldError(field, f"the {label} must be greater than zero"))
-        return None
-    return value
+    value = parse_positive(raw)
+    if isinstance(value, Decimal):
+        return value
+    errors.append(FieldError(field, _POSITIVE_PROBLEM[value].format(label=label)))
+    return None
 
 
 def _structure(draft: OrderDraft) -> tuple[list[FieldError], ParsedDraft | None]:

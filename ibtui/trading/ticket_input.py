@@ -7,7 +7,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Protocol
 
-from ibtui.trading.draft import OrderDraft, Side, TicketType, TimeInForce, parse_amount
+from ibtui.trading.draft import (
+    AmountProblem,
+    OrderDraft,
+    Side,
+    TicketType,
+    TimeInForce,
+    parse_positive,
+)
 from ibtui.trading.safety import FieldError
 
 __all__ = ["TicketAccount", "parse_ticket"]
@@ -24,18 +31,14 @@ class TicketAccount(Protocol):
 
 
 def _number(text: str, name: str, problems: list[FieldError], field: str) -> Decimal | None:
-    """A positive number as typed: digits, a point, thousands commas (no exponent: "1e3")."""
-    text = text.strip().replace(",", "")
-    if not text:
-        return None
-    value = parse_amount(text)
-    if value is None:
+    """A positive number as typed: digits, a point, thousands commas (no exponent: "1e3");
+    None, and no problem, when the field is empty."""
+    value = parse_positive(text.strip().replace(",", ""))
+    if value is AmountProblem.NOT_A_NUMBER:
         problems.append(FieldError(field, f"{name}: numbers only (digits and a point)"))
-        return None
-    if value <= 0:
+    elif value is AmountProblem.NOT_POSITIVE:
         problems.append(FieldError(field, f"{name} must be more than 0"))
-        return None
-    return value
+    return value if isinstance(value, Decimal) else None
 
 
 def parse_ticket(

@@ -32,7 +32,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ibtui.ibkr.connect import connect
+from ibtui.ibkr.connect import Connection, connect
 from ibtui.ibkr.errors import (
     ApiConnectionError,
     ApiStatusError,
@@ -73,6 +73,12 @@ def _world() -> tuple[DemoEnvironment, AccessCredentials]:
 
 def unpaced() -> Pacer:
     return Pacer(global_limit=None, rules=())
+
+
+def through(demo: DemoEnvironment, wire: httpx.AsyncBaseTransport) -> Connection:
+    """A connection to the simulator over ``wire``, with a fresh access token and no pacing."""
+    access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
+    return connect(demo.base_url, demo.consumer, access, transport=wire, pacer=unpaced())
 
 
 class Hostile(httpx.AsyncBaseTransport):
@@ -266,10 +272,7 @@ async def test_an_unusable_lst_expiry_costs_one_exchange_and_is_said_once(
 ) -> None:
     caplog.set_level(logging.INFO, logger="ibtui")
     wire = RewriteExpiry(demo.transport, expiration_json)
-    access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
-    async with connect(
-        demo.base_url, demo.consumer, access, transport=wire, pacer=unpaced()
-    ) as conn:
+    async with through(demo, wire) as conn:
         await conn.start()
         for _ in range(20):
             assert await conn.client.portfolio_accounts()
@@ -298,10 +301,7 @@ async def test_a_streamed_answer_over_the_cap_is_refused_having_read_no_more(
         demo.transport,
         lambda r: httpx.Response(200, stream=flood) if r.url.path.endswith("/accounts") else None,
     )
-    access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
-    async with connect(
-        demo.base_url, demo.consumer, access, transport=wire, pacer=unpaced()
-    ) as conn:
+    async with through(demo, wire) as conn:
         with pytest.raises(ResponseTooLargeError) as caught:
             await conn.client.portfolio_accounts()
     assert str(caught.value).startswith(
@@ -324,10 +324,7 @@ async def test_a_declared_length_over_the_cap_is_refused_before_reading(
             else None
         ),
     )
-    access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
-    async with connect(
-        demo.base_url, demo.consumer, access, transport=wire, pacer=unpaced()
-    ) as conn:
+    async with through(demo, wire) as conn:
         with pytest.raises(ResponseTooLargeError):
             await conn.client.portfolio_accounts()
     assert flood.sent == 0
@@ -347,10 +344,7 @@ async def test_a_small_compressed_answer_that_unpacks_past_the_cap_is_refused(
             else None
         ),
     )
-    access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
-    async with connect(
-        demo.base_url, demo.consumer, access, transport=wire, pacer=unpaced()
-    ) as conn:
+    async with through(demo, wire) as conn:
         with pytest.raises(ResponseTooLargeError):
             await conn.client.portfolio_accounts()
 
@@ -361,10 +355,7 @@ async def test_a_huge_401_is_refused_before_the_signer_retries(demo: DemoEnviron
         demo.transport,
         lambda r: httpx.Response(401, stream=flood) if r.url.path.endswith("/accounts") else None,
     )
-    access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
-    async with connect(
-        demo.base_url, demo.consumer, access, transport=wire, pacer=unpaced()
-    ) as conn:
+    async with through(demo, wire) as conn:
         with pytest.raises(ResponseTooLargeError):
             await conn.client.portfolio_accounts()
     assert flood.sent <= BODY_LIMIT + CHUNK
@@ -376,10 +367,7 @@ async def test_a_huge_lst_answer_is_refused(demo: DemoEnvironment) -> None:
         demo.transport,
         lambda r: httpx.Response(200, stream=flood) if r.url.path == LST_PATH else None,
     )
-    access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
-    async with connect(
-        demo.base_url, demo.consumer, access, transport=wire, pacer=unpaced()
-    ) as conn:
+    async with through(demo, wire) as conn:
         with pytest.raises(ResponseTooLargeError) as caught:
             await conn.start()
     assert "answer to POST /oauth/live_session_token was larger than 8 MB" in str(caught.value)
@@ -409,10 +397,7 @@ async def test_a_huge_answer_to_an_order_leaves_its_outcome_unknown(
             else None
         ),
     )
-    access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
-    async with connect(
-        demo.base_url, demo.consumer, access, transport=wire, pacer=unpaced()
-    ) as conn:
+    async with through(demo, wire) as conn:
         await conn.start()
         with pytest.raises(OrderOutcomeUnknownError) as caught:
             await conn.client.place_order(PAPER_ACCOUNT, aapl_order())
@@ -503,11 +488,8 @@ async def test_an_unverifiable_certificate_on_a_get_or_an_order(
         return None
 
     wire = Hostile(demo.transport, answer)
-    access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
     sent = 0
-    async with connect(
-        demo.base_url, demo.consumer, access, transport=wire, pacer=unpaced()
-    ) as conn:
+    async with through(demo, wire) as conn:
         await conn.start()
         conn.client.retry = RetryPolicy(base_delay=0.0, max_delay=0.0)
         broken = True
@@ -577,10 +559,7 @@ async def test_an_unreadable_answer_names_the_log_file_that_holds_it(
                 else None
             ),
         )
-        access = AccessCredentials(*demo.server.provision_access_token(demo.consumer.consumer_key))
-        async with connect(
-            demo.base_url, demo.consumer, access, transport=wire, pacer=unpaced()
-        ) as conn:
+        async with through(demo, wire) as conn:
             with pytest.raises(ProtocolError) as caught:
                 await conn.client.portfolio_accounts()
     finally:

@@ -5,8 +5,10 @@ reset, accountId on the live orders, Content-Length on DELETE)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -18,6 +20,9 @@ from ibtui.ibkr.recovery import RecoverySettings
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT
 from ibtui.sim.demo import DemoEnvironment
+
+if TYPE_CHECKING:  # the console's poller is imported by the tests that drive it
+    from ibtui.tui.poller import Poller
 
 AAPL = 265598
 FAST = RecoverySettings(gone_pause=0.01, status_every=0.01, dh_backoff=0.01)
@@ -192,11 +197,10 @@ async def test_placeholders_leave_a_field_missing_not_the_row_or_the_batch(
     assert len(logged) == len(set(logged)) == 3 * len(conids)  # once per field and conid
 
 
-async def test_the_poller_shows_bid_and_ask_while_the_last_price_is_missing(
-    demo: DemoEnvironment,
-) -> None:
+@contextlib.asynccontextmanager
+async def polling(demo: DemoEnvironment) -> AsyncIterator[tuple[Poller, list[object]]]:
+    """A poller of the paper account through the client (no pauses), and what it posts."""
     from ibtui.adapters.broker import ClientBackend
-    from ibtui.tui.messages import QuotesUpdated
     from ibtui.tui.poller import Poller
 
     token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
@@ -206,17 +210,25 @@ async def test_the_poller_shows_bid_and_ask_while_the_last_price_is_missing(
         access=AccessCredentials(token, secret),
         transport=demo.transport,
     )
-    demo.sim.faults.misbehave("placeholders", rate=1.0, fields=frozenset({"31"}))
     posted: list[object] = []
 
     async def no_wait(seconds: float) -> None:
         return None
 
     try:
-        poller = Poller(backend, PAPER_ACCOUNT, posted.append, sleep=no_wait)
-        await poller.poll_once()
+        yield Poller(backend, PAPER_ACCOUNT, posted.append, sleep=no_wait), posted
     finally:
         await backend.aclose()
+
+
+async def test_the_poller_shows_bid_and_ask_while_the_last_price_is_missing(
+    demo: DemoEnvironment,
+) -> None:
+    from ibtui.tui.messages import QuotesUpdated
+
+    demo.sim.faults.misbehave("placeholders", rate=1.0, fields=frozenset({"31"}))
+    async with polling(demo) as (poller, posted):
+        await poller.poll_once()
     quotes = [q for m in posted if isinstance(m, QuotesUpdated) for q in m.quotes.values()]
     assert quotes and all(q.last is None and q.bid is not None for q in quotes)
 
@@ -224,33 +236,16 @@ async def test_the_poller_shows_bid_and_ask_while_the_last_price_is_missing(
 async def test_after_the_nightly_reset_polling_resumes_and_says_reconnecting_then_connected(
     demo: DemoEnvironment,
 ) -> None:
-    from ibtui.adapters.broker import ClientBackend
     from ibtui.tui.messages import QuotesUpdated, SessionStateChanged
-    from ibtui.tui.poller import Poller
     from ibtui.tui.viewmodels import SessionState
 
-    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
-    backend = ClientBackend(
-        demo.base_url,
-        demo.consumer,
-        access=AccessCredentials(token, secret),
-        transport=demo.transport,
-    )
-    posted: list[object] = []
-
-    async def no_wait(seconds: float) -> None:
-        return None
-
-    try:
-        poller = Poller(backend, PAPER_ACCOUNT, posted.append, sleep=no_wait)
+    async with polling(demo) as (poller, posted):
         await poller.poll_once()
         posted.clear()
         demo.sim.faults.misbehave("reset", every=1, count=1)
         demo.sim.faults.misbehave("nobridge", count=2)
         await poller.poll_once()  # no keep-alive due: the quotes meet the dropped session
         await poller.poll_once()  # the new session's warm-up is over: prices again
-    finally:
-        await backend.aclose()
     states = [m.state for m in posted if isinstance(m, SessionStateChanged)]
     assert states == [SessionState.RECONNECTING, SessionState.CONNECTED]
     assert any(isinstance(m, QuotesUpdated) and m.quotes for m in posted)

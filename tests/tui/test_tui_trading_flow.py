@@ -50,13 +50,23 @@ def environment(tmp_path: Path) -> tuple[DemoEnvironment, IbtuiApp, ClientBacken
     return demo, app, backend, secret
 
 
-async def open_aapl_ticket(app: IbtuiApp, pilot) -> tuple[PositionsScreen, TicketScreen]:  # type: ignore[no-untyped-def]
+async def positions_priced(app: IbtuiApp, pilot) -> PositionsScreen:  # type: ignore[no-untyped-def]
+    """The positions screen, once it has AAPL's price."""
     await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen))
     positions = app.screen
     assert isinstance(positions, PositionsScreen)
-    key = f"{PAPER_ACCOUNT}:{AAPL}"
     await wait_for(pilot, lambda: AAPL in positions.quotes)
-    positions.table.grid.move_to(key)
+    return positions
+
+
+async def never(question: object) -> bool:
+    """The answer to an order's question where none is expected."""
+    raise AssertionError(f"unexpected question: {question}")
+
+
+async def open_aapl_ticket(app: IbtuiApp, pilot) -> tuple[PositionsScreen, TicketScreen]:  # type: ignore[no-untyped-def]
+    positions = await positions_priced(app, pilot)
+    positions.table.grid.move_to(f"{PAPER_ACCOUNT}:{AAPL}")
     await pilot.press("b")
     await wait_for(pilot, lambda: isinstance(app.screen, TicketScreen))
     ticket = app.screen
@@ -173,14 +183,8 @@ async def test_orders_screen_cancel_modify_and_kill_switch_on_the_simulator(
     assert app.trader is not None
     trader = app.trader
 
-    async def never(question: object) -> bool:
-        raise AssertionError(f"unexpected question: {question}")
-
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen))
-        positions = app.screen
-        assert isinstance(positions, PositionsScreen)
-        await wait_for(pilot, lambda: AAPL in positions.quotes)
+        positions = await positions_priced(app, pilot)
         last = positions.quotes[AAPL].last
         assert last is not None
         ids = []
@@ -304,10 +308,7 @@ async def test_a_ticket_for_an_instrument_not_held_gets_live_prices(tmp_path: Pa
     _demo, app, backend, _ = environment(tmp_path)
     app.market = ClientMarketData(backend.client)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen))
-        positions = app.screen
-        assert isinstance(positions, PositionsScreen)
-        await wait_for(pilot, lambda: AAPL in positions.quotes)
+        positions = await positions_priced(app, pilot)
         assert sap not in app.watchlist.polled()
         app.post_message(TicketRequested(sap, "SAP", "SAP SE", "BUY"))
         await wait_for(pilot, lambda: isinstance(app.screen, TicketScreen))
@@ -435,14 +436,8 @@ async def test_a_working_order_the_server_drops_is_told(tmp_path: Path) -> None:
     assert app.trader is not None
     trader = app.trader
 
-    async def never(question: object) -> bool:
-        raise AssertionError(f"unexpected question: {question}")
-
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen))
-        positions = app.screen
-        assert isinstance(positions, PositionsScreen)
-        await wait_for(pilot, lambda: AAPL in positions.quotes)
+        positions = await positions_priced(app, pilot)
         last = positions.quotes[AAPL].last
         assert last is not None
         below = (last * Decimal("0.98")).quantize(Decimal("0.01"))
