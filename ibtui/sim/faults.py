@@ -299,7 +299,10 @@ class Faults:
                 rule.hits += 1
                 delay += rule.seconds + (self._rng.uniform(0, rule.jitter) if rule.jitter else 0)
             elif rule.kind == "drop_response":
-                if not drop_response:
+                # A schedule (``every``) or a ``rate`` picks the requests; without either, each
+                # matching request (up to ``count``) without a roll, as before.
+                scheduled = rule.every is not None or rule.rate < 1
+                if not drop_response and (not scheduled or rule.fires(self._rng)):
                     rule.hits += 1
                     drop_response = True
             elif rule.kind == "reset":

@@ -82,6 +82,21 @@ async def test_trickle_sends_the_body_in_pieces(sim: Simulator, client: httpx.As
     assert time.perf_counter() - began >= 0.05 * 8
 
 
+async def test_drop_response_follows_its_schedule(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """``drop_response:every=2`` loses the answer of the second matching request, not the first
+    (an order's preview comes before the order): the request is handled all the same."""
+    sim.faults.clear()
+    sim.faults.add_spec("drop_response:path=tickle:methods=POST:every=2:count=1")
+    first = await client.post("/tickle")
+    assert first.status_code == 200
+    with pytest.raises(httpx.RemoteProtocolError):
+        await client.post("/tickle")
+    assert (await client.post("/tickle")).status_code == 200  # count=1: once only
+    assert [rule.hits for rule in sim.faults.rules] == [1]
+
+
 async def test_retry_after_answers_429_with_the_header(
     sim: Simulator, client: httpx.AsyncClient
 ) -> None:
