@@ -5,7 +5,8 @@ Diffie-Hellman response, "no bridge" for a while after ``ssodh/init``, placehold
 snapshots, the nightly reset, answers that trickle in byte by byte, and 429 with a long
 ``Retry-After``.
 
-Rules match a path prefix (default: the whole API) and optionally a set of methods; ``count``
+Rules match a path prefix (default: the whole API; a path ending in ``$`` matches that path only)
+and optionally a set of methods; ``count``
 limits how many requests a rule hits (None = until removed) and ``rate`` is the probability it
 hits a matching request (seeded RNG, so runs repeat). ``every`` instead hits the last ``burst``
 of each ``every`` matching requests (the 48th, 49th and 50th of each 50 with ``every=50,
@@ -61,6 +62,8 @@ class FaultRule:
             return False
         if self.methods is not None and method not in self.methods:
             return False
+        if self.path_prefix.endswith("$"):  # that path only, not the paths below it
+            return path == self.path_prefix[:-1]
         return path.startswith(self.path_prefix)
 
     def fires(self, rng: random.Random) -> bool:

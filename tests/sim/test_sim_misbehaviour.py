@@ -97,6 +97,16 @@ async def test_drop_response_follows_its_schedule(
     assert [rule.hits for rule in sim.faults.rules] == [1]
 
 
+async def test_a_path_ending_in_a_dollar_matches_that_path_only(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """``path=.../orders$``: an order's POST, not its preview's (``.../orders/whatif``)."""
+    await brokerage(client)
+    sim.faults.add_spec("gone410:path=iserver/account/orders$:count=1")
+    assert (await client.get("/iserver/account/orders/U1234567")).status_code != 410
+    assert (await client.get("/iserver/account/orders")).status_code == 410
+
+
 async def test_retry_after_answers_429_with_the_header(
     sim: Simulator, client: httpx.AsyncClient
 ) -> None:
