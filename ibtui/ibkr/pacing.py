@@ -2,7 +2,8 @@
 
 :class:`Pacer` keeps ibtui under IBKR's limits *before* the server has to say 429:
 
-* a global window (default 10 requests per second);
+* a global window (default 10 requests per second), shared with the user's other ibtui
+  processes through :class:`SharedPacing` when one is given;
 * per-endpoint windows and concurrency caps from API.md §11.2, matched on the path only, so
   ``/iserver/account/orders?force=true`` counts against ``/iserver/account/orders``;
 * after a 429, :meth:`Pacer.penalize` blocks the endpoint (or everything, for endpoints without a
@@ -182,10 +183,11 @@ class _Backoff:
 
 
 class SharedPacing:
-    """Per-endpoint pacing shared by every ibtui process of one user and consumer: a small JSON
-    file in the state folder (mode 0600, locked with ``fcntl.flock``) holding when each slow
-    endpoint was last asked and any penalty box. Back-to-back commands (a cron job and a shell)
-    then wait their turn instead of tripping IBKR's penalty box. Times are wall-clock seconds.
+    """Pacing shared by every ibtui process of one user and consumer: a small JSON file in the
+    state folder (mode 0600, locked with ``fcntl.flock``) holding when each slow endpoint was
+    last asked, the starts of the last second's requests (the global limit) and any penalty box.
+    Back-to-back commands (a cron job and a shell), or a command beside the console, then wait
+    their turn instead of tripping IBKR's penalty box. Times are wall-clock seconds.
     """
 
     def __init__(self, path: Path, clock: Clock = time.time) -> None:
@@ -217,15 +219,17 @@ class SharedPacing:
             f.write(json.dumps(data))
             return result
 
-    def reserve(self, key: str, limit: RateLimit) -> float:
-        """Record a request to ``key`` now and return 0, or the seconds to wait first."""
+    def reserve(self, key: str, limit: RateLimit, *, margin: float | None = None) -> float:
+        """Record a request to ``key`` now and return 0, or the seconds to wait first.
+
+        ``margin`` (default :data:`_SHARED_MARGIN`) widens the window: a request is recorded as
+        it starts, but IBKR counts it as it arrives."""
 
         def change(data: dict[str, list[float]], now: float) -> float:
             boxed = max(data.get("box:" + key, [0.0]) + data.get("box:" + GLOBAL_KEY, [0.0]))
             if boxed > now:
                 return boxed - now
-            # Recorded as a request starts, but IBKR counts it as it arrives: a margin for that.
-            per = limit.per + _SHARED_MARGIN
+            per = limit.per + (_SHARED_MARGIN if margin is None else margin)
             times = [t for t in data.get(key, []) if now - per < t <= now + 1]
             if len(times) >= limit.count:
                 data[key] = times
@@ -253,6 +257,9 @@ class SharedPacing:
 
 
 _SHARED_MARGIN = 0.5  # seconds
+# The global window's margin: its 10 a second are the limit every request meets, so a smaller one.
+_SHARED_GLOBAL_MARGIN = 0.1  # seconds
+_SHARED_GLOBAL = "all requests"  # the shared file's key for the global window
 
 
 def _shared(limit: RateLimit | None) -> bool:
@@ -284,6 +291,7 @@ class Pacer:
         self.shared = shared
         self._checked_box = False
         self._rules = tuple(default_rules() if rules is None else rules)
+        self._global_limit = global_limit
         self._global = None if global_limit is None else _Window(global_limit, clock, sleep)
         self._windows: dict[str, _Window] = {}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
@@ -355,6 +363,13 @@ class Pacer:
                 while (wait := self.shared.reserve(key, rule.limit)) > 0:
                     refuse_long_wait(key, wait)
                     await self._sleep(wait)  # another ibtui process asked it just now
+            if self.shared is not None and self._global_limit is not None:
+                # IBKR's global limit counts every process of the user (its penalty box, the
+                # client's IP): the console and a command started beside it share it.
+                limit, margin = self._global_limit, _SHARED_GLOBAL_MARGIN
+                while (wait := self.shared.reserve(_SHARED_GLOBAL, limit, margin=margin)) > 0:
+                    refuse_long_wait(key, wait)
+                    await self._sleep(wait)
             yield
         finally:
             for window, entry in taken:
