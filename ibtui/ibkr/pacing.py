@@ -199,7 +199,7 @@ class SharedPacing:
         digest = hashlib.sha256(f"{consumer_key}\0{access_token}".encode()).hexdigest()[:16]
         return cls(state_dir / "pacing" / f"{digest}.json")
 
-    def _update(self, change: Callable[[dict[str, list[float]], float], float]) -> float:
+    def _update(self, change: Callable[[dict[str, list[float]], float], T]) -> T:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         with os.fdopen(fd, "r+", encoding="utf-8") as f:
@@ -219,25 +219,43 @@ class SharedPacing:
             f.write(json.dumps(data))
             return result
 
-    def reserve(self, key: str, limit: RateLimit, *, margin: float | None = None) -> float:
-        """Record a request to ``key`` now and return 0, or the seconds to wait first.
+    def reserve(
+        self, key: str, limit: RateLimit, *, margin: float | None = None
+    ) -> tuple[float, float]:
+        """Record a request to ``key`` as under way: ``(0, its start)``, to hand to
+        :meth:`release` when it is answered; or ``(seconds to wait first, 0)``.
 
-        ``margin`` (default :data:`_SHARED_MARGIN`) widens the window: a request is recorded as
-        it starts, but IBKR counts it as it arrives."""
+        As in :class:`_Window`, a request under way counts as just sent, and one answered counts
+        from its answer: IBKR counts a request as it arrives, which may be much later than it
+        started (a 401 asked again, a token renewed in between). ``margin`` (default
+        :data:`_SHARED_MARGIN`) widens the window for the way to the server."""
 
-        def change(data: dict[str, list[float]], now: float) -> float:
+        def change(data: dict[str, list[float]], now: float) -> tuple[float, float]:
             boxed = max(data.get("box:" + key, [0.0]) + data.get("box:" + GLOBAL_KEY, [0.0]))
             if boxed > now:
-                return boxed - now
+                return boxed - now, 0.0
             per = limit.per + (_SHARED_MARGIN if margin is None else margin)
             times = [t for t in data.get(key, []) if now - per < t <= now + 1]
-            if len(times) >= limit.count:
-                data[key] = times
-                return min(times) + per - now
-            data[key] = [*times, now]
-            return 0.0
+            # a process that died mid-request leaves its entry: forgotten after _SHARED_OPEN
+            under_way = [t for t in data.get(key + _OPEN, []) if now - _SHARED_OPEN < t <= now + 1]
+            data[key], data[key + _OPEN] = times, under_way
+            if len(times) + len(under_way) >= limit.count:
+                return (min(times) + per - now if times else _SHARED_POLL), 0.0
+            under_way.append(now)
+            return 0.0, now
 
         return self._update(change)
+
+    def release(self, key: str, started: float) -> None:
+        """The request :meth:`reserve` recorded at ``started`` was answered: it counts from now."""
+
+        def change(data: dict[str, list[float]], now: float) -> None:
+            under_way = data.get(key + _OPEN, [])
+            if started in under_way:
+                under_way.remove(started)
+            data[key] = [*data.get(key, []), max(now, started)]
+
+        self._update(change)
 
     def penalize(self, key: str, seconds: float) -> None:
         def change(data: dict[str, list[float]], now: float) -> float:
@@ -257,6 +275,9 @@ class SharedPacing:
 
 
 _SHARED_MARGIN = 0.5  # seconds
+_OPEN = " under way"  # the shared file's key suffix for requests not answered yet
+_SHARED_OPEN = 35.0  # seconds after which a request never answered is forgotten
+_SHARED_POLL = 0.05  # seconds between looks while every place is taken by requests under way
 # The global window's margin: its 10 a second are the limit every request meets, so a smaller one.
 _SHARED_GLOBAL_MARGIN = 0.1  # seconds
 _SHARED_GLOBAL = "all requests"  # the shared file's key for the global window
@@ -346,6 +367,7 @@ class Pacer:
         await self._wait_shared_box(key, rule)
         await self._wait_penalty(key)
         taken: list[tuple[_Window, _Entry]] = []
+        shared: list[tuple[str, float]] = []  # reserved in the shared file: (key, start)
         semaphore = self._semaphores.get(key)
         acquired = False
         try:
@@ -360,22 +382,36 @@ class Pacer:
             await self._wait_penalty(key)  # a 429 may have arrived while we queued
             if self.shared is not None and rule is not None and _shared(rule.limit):
                 assert rule.limit is not None
-                while (wait := self.shared.reserve(key, rule.limit)) > 0:
-                    refuse_long_wait(key, wait)
-                    await self._sleep(wait)  # another ibtui process asked it just now
+                shared.append((key, await self._reserve_shared(key, rule.limit, None)))
             if self.shared is not None and self._global_limit is not None:
                 # IBKR's global limit counts every process of the user (its penalty box, the
                 # client's IP): the console and a command started beside it share it.
-                limit, margin = self._global_limit, _SHARED_GLOBAL_MARGIN
-                while (wait := self.shared.reserve(_SHARED_GLOBAL, limit, margin=margin)) > 0:
-                    refuse_long_wait(key, wait)
-                    await self._sleep(wait)
+                started = await self._reserve_shared(
+                    _SHARED_GLOBAL, self._global_limit, _SHARED_GLOBAL_MARGIN, what=key
+                )
+                shared.append((_SHARED_GLOBAL, started))
             yield
         finally:
             for window, entry in taken:
                 window.release(entry)
+            if self.shared is not None:
+                for name, started in shared:
+                    self.shared.release(name, started)
             if acquired and semaphore is not None:
                 semaphore.release()
+
+    async def _reserve_shared(
+        self, key: str, limit: RateLimit, margin: float | None, *, what: str | None = None
+    ) -> float:
+        """Wait until the shared file has a place for ``key`` (another ibtui process may have
+        taken it just now) and take it; its start, for :meth:`SharedPacing.release`."""
+        assert self.shared is not None
+        while True:
+            wait, started = self.shared.reserve(key, limit, margin=margin)
+            if wait <= 0:
+                return started
+            refuse_long_wait(what or key, wait)
+            await self._sleep(wait)
 
     async def _wait_shared_box(self, key: str, rule: EndpointRule | None) -> None:
         """A penalty box another process met: checked once, and before each slow endpoint."""
