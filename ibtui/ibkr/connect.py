@@ -14,6 +14,7 @@ from ibtui import __version__
 from ibtui.ibkr.auth import LstSigner
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.deadline import REQUEST_DEADLINE, DeadlineTransport
+from ibtui.ibkr.errors import ApiStatusError
 from ibtui.ibkr.http_client import DEFAULT_TIMEOUT, new_http_client
 from ibtui.ibkr.models import AuthStatus, IserverAccounts
 from ibtui.ibkr.pacing import Pacer
@@ -76,7 +77,7 @@ class Connection:
             now = self.clock()
             if not take_back and (self.reclaim_in() or 0.0) > 0:
                 return KeepAlive(status, Recovery.COMPETING)
-            self._last_reclaim = now
+            previous, self._last_reclaim = self._last_reclaim, now
             recovery = Recovery.RECLAIMED
             _log.info("another login held the brokerage session; taking it back")
         else:
@@ -84,7 +85,14 @@ class Connection:
             _log.info("the brokerage session was gone (no bridge); opening it again")
         # One init for all: the gate polls the status until authenticated and lists the
         # accounts; requests that met the dropped session meanwhile wait for it.
-        status, _ = await self.client.open_brokerage(compete=True)
+        try:
+            status, _ = await self.client.open_brokerage(compete=True)
+        except ApiStatusError:
+            if recovery is Recovery.RECLAIMED:
+                # IBKR answered the take-back with an error (a 503 from its backend): nothing was
+                # taken, so the next keep-alive may try again instead of in 5 minutes
+                self._last_reclaim = previous
+            raise
         return KeepAlive(status, recovery)
 
     def reclaim_in(self) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ibtui.ibkr.connect import Connection, Recovery
-from ibtui.ibkr.errors import CompetingSessionError
+from ibtui.ibkr.errors import ApiStatusError, CompetingSessionError
 from ibtui.sim import PAPER_ACCOUNT
 from ibtui.sim.demo import DemoEnvironment
 
@@ -115,3 +115,20 @@ async def test_a_request_never_takes_the_session_from_a_competing_login(
 
     assert (await conn.keep_alive()).recovery is Recovery.RECLAIMED
     assert await conn.client.snapshot([265598])
+
+
+async def test_a_take_back_answered_with_an_error_is_tried_again_at_the_next_keep_alive(
+    demo: DemoEnvironment, conn: Connection
+) -> None:
+    """IBKR answered the take-back's init 503: nothing was taken, so the next keep-alive takes
+    it back, not one 5 minutes later (the console had no quotes all that time)."""
+    now = [1000.0]
+    conn.clock = lambda: now[0]
+    await conn.start()
+    demo.sim.faults.competing_login()
+    demo.sim.faults.errors(503, path="/v1/api/iserver/auth/ssodh/init", count=1)
+    with pytest.raises(ApiStatusError):
+        await conn.keep_alive()
+    now[0] += 10
+    result = await conn.keep_alive()
+    assert result.recovery is Recovery.RECLAIMED and result.healthy
