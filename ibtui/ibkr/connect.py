@@ -14,7 +14,7 @@ from ibtui import __version__
 from ibtui.ibkr.auth import LstSigner
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.deadline import REQUEST_DEADLINE, DeadlineTransport
-from ibtui.ibkr.errors import ApiStatusError
+from ibtui.ibkr.errors import IbkrError
 from ibtui.ibkr.http_client import DEFAULT_TIMEOUT, new_http_client
 from ibtui.ibkr.models import AuthStatus, IserverAccounts
 from ibtui.ibkr.pacing import Pacer
@@ -87,10 +87,12 @@ class Connection:
         # accounts; requests that met the dropped session meanwhile wait for it.
         try:
             status, _ = await self.client.open_brokerage(compete=True)
-        except ApiStatusError:
+        except IbkrError:
             if recovery is Recovery.RECLAIMED:
-                # IBKR answered the take-back with an error (a 503 from its backend): nothing was
-                # taken, so the next keep-alive may try again instead of in 5 minutes
+                # The take-back failed (a 503 from IBKR's backend, no answer, a dropped
+                # connection): it does not count, so the next keep-alive tries again instead of
+                # one 5 minutes later. Should IBKR have carried it out after all, the next status
+                # says so; two platforms fight only over take-backs that worked.
                 self._last_reclaim = previous
             raise
         return KeepAlive(status, recovery)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ibtui.ibkr.connect import Connection, Recovery
-from ibtui.ibkr.errors import ApiStatusError, CompetingSessionError
+from ibtui.ibkr.errors import CompetingSessionError, IbkrError
 from ibtui.sim import PAPER_ACCOUNT
 from ibtui.sim.demo import DemoEnvironment
 
@@ -117,17 +117,23 @@ async def test_a_request_never_takes_the_session_from_a_competing_login(
     assert await conn.client.snapshot([265598])
 
 
-async def test_a_take_back_answered_with_an_error_is_tried_again_at_the_next_keep_alive(
-    demo: DemoEnvironment, conn: Connection
+@pytest.mark.parametrize("failure", ["503", "dropped connection"])
+async def test_a_take_back_that_failed_is_tried_again_at_the_next_keep_alive(
+    demo: DemoEnvironment, conn: Connection, failure: str
 ) -> None:
-    """IBKR answered the take-back's init 503: nothing was taken, so the next keep-alive takes
-    it back, not one 5 minutes later (the console had no quotes all that time)."""
+    """The take-back's init failed (IBKR answered 503, or the connection dropped before it was
+    handled): nothing was taken, so the next keep-alive takes it back, not one 5 minutes later
+    (the console had no quotes all that time)."""
     now = [1000.0]
     conn.clock = lambda: now[0]
     await conn.start()
     demo.sim.faults.competing_login()
-    demo.sim.faults.errors(503, path="/v1/api/iserver/auth/ssodh/init", count=1)
-    with pytest.raises(ApiStatusError):
+    init = "/v1/api/iserver/auth/ssodh/init"
+    if failure == "503":
+        demo.sim.faults.errors(503, path=init, count=1)
+    else:
+        demo.sim.faults.drop_connections(path=init, count=1)
+    with pytest.raises(IbkrError):
         await conn.keep_alive()
     now[0] += 10
     result = await conn.keep_alive()
