@@ -117,12 +117,12 @@ async def test_a_request_never_takes_the_session_from_a_competing_login(
     assert await conn.client.snapshot([265598])
 
 
-@pytest.mark.parametrize("failure", ["503", "dropped connection"])
+@pytest.mark.parametrize("failure", ["503", "410", "dropped connection"])
 async def test_a_take_back_that_failed_is_tried_again_at_the_next_keep_alive(
     demo: DemoEnvironment, conn: Connection, failure: str
 ) -> None:
-    """The take-back's init failed (IBKR answered 503, or the connection dropped before it was
-    handled): nothing was taken, so the next keep-alive takes it back, not one 5 minutes later
+    """The take-back's init failed (IBKR answered 503 or 410, or the connection dropped before it
+    was handled): nothing was taken, so the next keep-alive takes it back, not one 5 minutes later
     (the console had no quotes all that time)."""
     now = [1000.0]
     conn.clock = lambda: now[0]
@@ -131,6 +131,8 @@ async def test_a_take_back_that_failed_is_tried_again_at_the_next_keep_alive(
     init = "/v1/api/iserver/auth/ssodh/init"
     if failure == "503":
         demo.sim.faults.errors(503, path=init, count=1)
+    elif failure == "410":  # IBKR's intermittent 410 Gone
+        demo.sim.faults.misbehave("gone410", path_prefix=init, count=1)
     else:
         demo.sim.faults.drop_connections(path=init, count=1)
     with pytest.raises(IbkrError):
