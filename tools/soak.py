@@ -12,6 +12,9 @@ with its real pacing and a live session token that lives 20 s. While the faults 
 * every ``drop_order_answer_every`` seconds the next order POST is carried out but its answer is
   lost, and every ``drop_cancel_answer_every`` seconds the same happens to a cancel;
 * once, half-way, another platform logs in and takes the brokerage session;
+* the real IBKR's misbehaviour (``FaultPlan.misbehaviour``, the kinds of ``ibtui sim --faults``):
+  410 Gone and spurious 401s on a valid session, empty Diffie-Hellman answers, "no bridge" after
+  each init, placeholder snapshot values, the nightly reset, answers that trickle in;
 * an order is placed every ``order_every`` seconds through ``app.trader`` (the object the ticket
   uses; IBKR's questions are confirmed) and every other accepted order is cancelled
   ``cancel_after`` seconds later (a cancel that fails is tried again, up to three times).
@@ -33,13 +36,17 @@ for one submission), lost orders (an order whose final state is not what the blo
 show, or an order the trader was told is not placed that is), 429s that reached the UI (error
 notifications, the poller's errors, order results and trader errors naming a 429, too many
 requests or the rate limit), and the time to fresh quotes after the faults stop, in seconds and
-poll intervals.
+poll intervals. A line per fault kind (each rule of the simulator and each scripted event) says
+how often it fired and how often, and how soon after, the positions screen had fresh quotes
+again (the first quote update after the firing); a kind that fired and was not followed by one
+fails the run.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import itertools
 import logging
@@ -81,7 +88,15 @@ from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.trading import OrderView, QuestionView
 
-__all__ = ["FaultPlan", "SoakReport", "SoakSettings", "SoakTransport", "main", "run_soak"]
+__all__ = [
+    "FaultKindReport",
+    "FaultPlan",
+    "SoakReport",
+    "SoakSettings",
+    "SoakTransport",
+    "main",
+    "run_soak",
+]
 
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "JPM", "SPY")  # held by the paper account: quotes on screen
 RATE_LIMIT_WORDS = ("429", "too many requests", "rate limit")
@@ -105,6 +120,13 @@ class FaultPlan:
     drop_cancel_answer_every: float = 30.0  # the next cancel is carried out, its answer lost
     competing_login: bool = True  # once, half-way through the faults
     quiet_seconds: float = 18.0  # the end of the run without faults
+    # the real IBKR's misbehaviour (`ibtui sim --faults`, ibtui.sim.faults.KINDS), on while the
+    # faults run; scheduled more often than their defaults (which count hundreds of requests)
+    # so that a minute of the console's traffic (about 80 requests) sees each
+    misbehaviour: str = (
+        "gone410:every=30:burst=2,spurious401:every=25,emptydh,nobridge,placeholders,"
+        "reset:every=40,trickle:every=20"
+    )
 
     def __post_init__(self) -> None:
         if self.error_rate + self.timeout_rate + self.drop_rate >= 1:
@@ -125,6 +147,25 @@ class SoakSettings:
     state_dir: Path | None = None  # the journal goes here (default: a temporary folder)
     key_bits: int = 2048
     startup_timeout: float = 60.0  # to reach the positions screen with quotes
+
+
+@dataclass
+class FaultKindReport:
+    """One kind of fault: how often it fired, and after how many of those firings (and how
+    long after each) the positions screen had fresh quotes again."""
+
+    fired: int = 0
+    recover_seconds: list[float] = field(default_factory=list)  # one per recovered firing
+
+    @property
+    def recovered(self) -> int:
+        return len(self.recover_seconds)
+
+    def line(self) -> str:
+        text = f"fired {self.fired}, recovered {self.recovered}"
+        if self.recover_seconds:
+            text += f", time to recover {_spread(self.recover_seconds)} s"
+        return text
 
 
 @dataclass
@@ -165,6 +206,7 @@ class SoakReport:
     trader_errors: list[str] = field(default_factory=list)
     not_accepted: list[str] = field(default_factory=list)  # order results other than accepted
     longest_quote_gap: float = 0.0  # seconds between quote updates while the faults ran
+    by_kind: dict[str, FaultKindReport] = field(default_factory=dict)  # fault kind -> recovery
 
     @property
     def recovery_polls(self) -> float | None:
@@ -184,7 +226,13 @@ class SoakReport:
             and not self.rate_limits_in_ui
             and self.recovery_polls is not None
             and self.recovery_polls <= 2.0
+            and not self.unrecovered
         )
+
+    @property
+    def unrecovered(self) -> list[str]:
+        """Fault kinds that fired and were not followed by fresh quotes."""
+        return [kind for kind, seen in self.by_kind.items() if seen.recovered < seen.fired]
 
     def rows(self) -> list[tuple[str, str]]:
         recovery = (
@@ -203,6 +251,7 @@ class SoakReport:
             ("duplicated orders", str(len(self.duplicated_orders))),
             ("lost orders", str(len(self.lost_orders))),
             ("429s that reached the UI", str(len(self.rate_limits_in_ui))),
+            ("fault kinds not recovered from", str(len(self.unrecovered))),
             ("time to fresh quotes after the faults stop", recovery),
             ("verdict", "PASS" if self.ok else "FAIL"),
             ("requests sent", str(self.requests)),
@@ -224,6 +273,7 @@ class SoakReport:
             ("error notifications", str(self.error_notifications)),
             ("exceptions from the trader", str(len(self.trader_errors))),
             ("longest gap between quote updates", f"{self.longest_quote_gap:.1f} s"),
+            *((f"fault {kind}", seen.line()) for kind, seen in sorted(self.by_kind.items())),
         ]
 
     def table(self) -> str:
@@ -236,6 +286,7 @@ class SoakReport:
             ("duplicated orders", self.duplicated_orders),
             ("lost orders", self.lost_orders),
             ("429s that reached the UI", self.rate_limits_in_ui),
+            ("fault kinds not recovered from", self.unrecovered),
             ("exceptions from the trader", self.trader_errors),
             ("orders not accepted", self.not_accepted),
             ("error notifications (distinct)", self.error_samples),
@@ -403,6 +454,7 @@ class _Run:
     questions: int = 0
     trader_errors: list[str] = field(default_factory=list)
     stop_orders: asyncio.Event = field(default_factory=asyncio.Event)
+    fired: list[tuple[float, str]] = field(default_factory=list)  # (monotonic time, fault kind)
 
     # -- faults -------------------------------------------------------------------------------
     def start_faults(self) -> None:
@@ -416,6 +468,21 @@ class _Run:
         self.fault_rules.append(faults.timeouts(plan.hang_seconds, rate=plan.timeout_rate / left))
         left -= plan.timeout_rate
         self.fault_rules.append(faults.drop_connections(rate=plan.drop_rate / left))
+        if plan.misbehaviour:
+            self.fault_rules += faults.add_spec(plan.misbehaviour)
+
+    async def watch_faults(self) -> None:
+        """Note when each rule of the simulator fires (its hits, or for placeholders the values
+        it replaced, go up), as (time, kind), until cancelled."""
+        counts: dict[int, int] = {}
+        while True:
+            now = time.monotonic()
+            for rule in list(self.demo.sim.faults.rules):
+                count = rule.seen if rule.kind == "placeholders" else rule.hits
+                if count > counts.get(id(rule), 0):
+                    self.fired.append((now, _kind(rule)))
+                counts[id(rule)] = count
+            await asyncio.sleep(0.05)
 
     async def scripted_faults(self, start: float, stop: float) -> None:
         """The timed events between ``start`` and ``stop`` (monotonic seconds)."""
@@ -439,6 +506,7 @@ class _Run:
         events.sort()
         for at, event in events:
             await asyncio.sleep(max(0.0, at - time.monotonic()))
+            self.fired.append((time.monotonic(), "429 burst" if event == "burst" else event))
             if event == "burst":
                 self.bursts += 1
                 pacing = sim.pacing
@@ -556,6 +624,10 @@ class _Run:
         sub.cancel_due = None
 
 
+def _kind(rule: FaultRule) -> str:
+    return f"{rule.kind} {rule.status}" if rule.kind == "error" else rule.kind
+
+
 async def _wait(condition: Callable[[], bool], seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -659,11 +731,13 @@ async def _soak(settings: SoakSettings, state_dir: Path, say: Callable[[str], No
                         asyncio.create_task(run.scripted_faults(fault_start, fault_stop)),
                         asyncio.create_task(run.place_and_cancel(screen)),
                     ]
+                    watcher = asyncio.create_task(run.watch_faults())
                     while time.monotonic() < fault_stop and app.is_running:  # noqa: ASYNC110
                         await asyncio.sleep(0.1)
                     tasks[0].cancel()
                     run.stop_orders.set()
                     run.stop_faults()
+                    watcher.cancel()
                     stopped_at = time.time()
                     say("faults stopped: waiting for fresh quotes")
                     report.recovery_seconds = await _recovery(
@@ -739,8 +813,7 @@ def _analyse(
     report.bursts = run.bursts
     injected: Counter[str] = Counter()
     for rule in run.fault_rules:
-        kind = f"{rule.kind} {rule.status}" if rule.kind == "error" else rule.kind
-        injected[kind] += rule.hits
+        injected[_kind(rule)] += rule.hits
     injected["429 by the pacer"] = sim.pacing.rejected
     report.injected = dict(injected)
     report.questions = run.questions
@@ -759,7 +832,24 @@ def _analyse(
     # quote gaps while the faults ran
     times = [t for t in recorder.quote_updates if fault_start <= t <= fault_stop]
     report.longest_quote_gap = max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+    report.by_kind = _recoveries(run.fired, recorder.quote_updates)
     _orders(run, report, state_dir, blotter)
+
+
+def _recoveries(
+    fired: Sequence[tuple[float, str]], quote_updates: Sequence[float]
+) -> dict[str, FaultKindReport]:
+    """Per fault kind: each firing, and the first quote update after it (the positions screen
+    priced again), if any."""
+    updates = sorted(quote_updates)
+    by_kind: dict[str, FaultKindReport] = {}
+    for at, kind in fired:
+        seen = by_kind.setdefault(kind, FaultKindReport())
+        seen.fired += 1
+        after = bisect.bisect_right(updates, at)
+        if after < len(updates):
+            seen.recover_seconds.append(updates[after] - at)
+    return by_kind
 
 
 def _orders(

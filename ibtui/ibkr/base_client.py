@@ -55,6 +55,7 @@ __all__ = ["BaseClient", "TokenRenewer"]
 
 T = TypeVar("T")
 _MAX_429_RETRIES = 5
+_MAX_REOPENS = 2  # brokerage-session reopens one call may start ("no bridge" each time)
 _EXCERPT = 300  # characters of an answer that could not be read, kept in the log
 _log = logging.getLogger(__name__)
 
@@ -185,9 +186,11 @@ class BaseClient:
     ) -> T:
         endpoint = endpoint_path(path)
         attempt = 0
-        # Each recovery at most once per call; a reopened brokerage session wants the account
-        # list again, so one call may need both in turn.
-        reopened = listed = renewed = False
+        # Each recovery at most once per call (a reopen twice: the session may end again while
+        # it reopens); a reopened brokerage session wants the account list again, so one call
+        # may need both in turn.
+        listed = renewed = False
+        reopens = 0
         gone = 0
         iserver = recover and endpoint.startswith("/iserver/") and not is_session_setup(endpoint)
         while True:
@@ -213,9 +216,9 @@ class BaseClient:
                     )
                     raise exc.with_endpoint(endpoint) from None
             except NoBridgeError as exc:
-                if reopened or not recover or not endpoint.startswith("/iserver/"):
+                if reopens >= _MAX_REOPENS or not recover or not endpoint.startswith("/iserver/"):
                     raise
-                reopened = True
+                reopens += 1
                 if await self._held_elsewhere():
                     # Taken back only by the keep-alive's rule (Connection.keep_alive), never by
                     # every request: two platforms must not take it from each other in a loop.

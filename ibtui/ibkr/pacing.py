@@ -2,7 +2,8 @@
 
 :class:`Pacer` keeps ibtui under IBKR's limits *before* the server has to say 429:
 
-* a global window (default 10 requests per second);
+* a global window (default 10 requests per second), shared with the user's other ibtui
+  processes through :class:`SharedPacing` when one is given;
 * per-endpoint windows and concurrency caps from API.md §11.2, matched on the path only, so
   ``/iserver/account/orders?force=true`` counts against ``/iserver/account/orders``;
 * after a 429, :meth:`Pacer.penalize` blocks the endpoint (or everything, for endpoints without a
@@ -178,6 +179,11 @@ class _Backoff:
     blocked_until: float = 0.0
 
 
+# The global window's margin: its 10 a second are the limit every request meets, so a smaller one.
+_SHARED_GLOBAL_MARGIN = 0.1  # seconds
+_SHARED_GLOBAL = "all requests"  # the shared file's key for the global window
+
+
 def _shared(limit: RateLimit | None) -> bool:
     """Slow endpoints (at most about two a second) are paced across processes."""
     return limit is not None and limit.per / limit.count >= 0.5
@@ -207,6 +213,7 @@ class Pacer:
         self.shared = shared
         self._checked_box = False
         self._rules = tuple(default_rules() if rules is None else rules)
+        self._global_limit = global_limit
         self._global = None if global_limit is None else _Window(global_limit, clock, sleep)
         self._windows: dict[str, _Window] = {}
         self._semaphores: dict[str, asyncio.Semaphore] = {}
@@ -261,6 +268,7 @@ class Pacer:
         await self._wait_shared_box(key, rule)
         await self._wait_penalty(key)
         taken: list[tuple[_Window, _Entry]] = []
+        shared: list[tuple[str, float]] = []  # reserved in the shared file: (key, start)
         semaphore = self._semaphores.get(key)
         acquired = False
         try:
@@ -275,15 +283,36 @@ class Pacer:
             await self._wait_penalty(key)  # a 429 may have arrived while we queued
             if self.shared is not None and rule is not None and _shared(rule.limit):
                 assert rule.limit is not None
-                while (wait := self.shared.reserve(key, rule.limit)) > 0:
-                    refuse_long_wait(key, wait)
-                    await self._sleep(wait)  # another ibtui process asked it just now
+                shared.append((key, await self._reserve_shared(key, rule.limit, None)))
+            if self.shared is not None and self._global_limit is not None:
+                # IBKR's global limit counts every process of the user (its penalty box, the
+                # client's IP): the console and a command started beside it share it.
+                started = await self._reserve_shared(
+                    _SHARED_GLOBAL, self._global_limit, _SHARED_GLOBAL_MARGIN, what=key
+                )
+                shared.append((_SHARED_GLOBAL, started))
             yield
         finally:
             for window, entry in taken:
                 window.release(entry)
+            if self.shared is not None:
+                for name, started in shared:
+                    self.shared.release(name, started)
             if acquired and semaphore is not None:
                 semaphore.release()
+
+    async def _reserve_shared(
+        self, key: str, limit: RateLimit, margin: float | None, *, what: str | None = None
+    ) -> float:
+        """Wait until the shared file has a place for ``key`` (another ibtui process may have
+        taken it just now) and take it; its start, for :meth:`SharedPacing.release`."""
+        assert self.shared is not None
+        while True:
+            wait, started = self.shared.reserve(key, limit, margin=margin)
+            if wait <= 0:
+                return started
+            refuse_long_wait(what or key, wait)
+            await self._sleep(wait)
 
     async def _wait_shared_box(self, key: str, rule: EndpointRule | None) -> None:
         """A penalty box another process met: checked once, and before each slow endpoint."""

@@ -40,6 +40,8 @@ SessionListener = Callable[[bool], None]
 """Called with True when a brokerage session that was open is being opened again, and with
 False once it works again."""
 
+_REINITS = 2  # inits again within one open when the status says the session is gone
+
 # /iserver endpoints of the brokerage session's own set-up: they never wait for it.
 _SETUP = frozenset({"/iserver/auth/ssodh/init", "/iserver/auth/status", "/iserver/accounts"})
 
@@ -119,13 +121,18 @@ class BrokerageGate:
                 self._tell(True)
             self.ready = False
             state = await init()
-            polls = 0
+            polls = inits = 0
             while not state.authenticated and not state.competing:
                 if polls >= self.settings.status_polls:
                     break
                 polls += 1
                 await self._sleep(self.settings.status_every)
                 state = await status()
+                if not state.connected and not state.competing and inits < _REINITS:
+                    # not warming up but gone (a reset while it opened): waiting cannot help
+                    inits += 1
+                    log.info("the brokerage session ended while it opened; opening it again")
+                    state = await init()
             self.epoch += 1
             if not state.authenticated:
                 return state  # competing, or still not ready: the caller's next step tells

@@ -15,19 +15,26 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from ibtui.ibkr.pacing import GLOBAL_KEY, Clock, RateLimit
 
 __all__ = ["SharedPacing"]
 
+T = TypeVar("T")
+
 _SHARED_MARGIN = 0.5  # seconds
+_OPEN = " under way"  # the shared file's key suffix for requests not answered yet
+_SHARED_OPEN = 35.0  # seconds after which a request never answered is forgotten
+_SHARED_POLL = 0.05  # seconds between looks while every place is taken by requests under way
 
 
 class SharedPacing:
-    """Per-endpoint pacing shared by every ibtui process of one user and consumer: a small JSON
-    file in the state folder (mode 0600, locked with ``fcntl.flock``) holding when each slow
-    endpoint was last asked and any penalty box. Back-to-back commands (a cron job and a shell)
-    then wait their turn instead of tripping IBKR's penalty box. Times are wall-clock seconds.
+    """Pacing shared by every ibtui process of one user and consumer: a small JSON file in the
+    state folder (mode 0600, locked with ``fcntl.flock``) holding when each slow endpoint was
+    last asked, the starts of the last second's requests (the global limit) and any penalty box.
+    Back-to-back commands (a cron job and a shell), or a command beside the console, then wait
+    their turn instead of tripping IBKR's penalty box. Times are wall-clock seconds.
     """
 
     def __init__(self, path: Path, clock: Clock = time.time) -> None:
@@ -39,7 +46,7 @@ class SharedPacing:
         digest = hashlib.sha256(f"{consumer_key}\0{access_token}".encode()).hexdigest()[:16]
         return cls(state_dir / "pacing" / f"{digest}.json")
 
-    def _update(self, change: Callable[[dict[str, list[float]], float], float]) -> float:
+    def _update(self, change: Callable[[dict[str, list[float]], float], T]) -> T:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         with os.fdopen(fd, "r+", encoding="utf-8") as f:
@@ -59,23 +66,43 @@ class SharedPacing:
             f.write(json.dumps(data))
             return result
 
-    def reserve(self, key: str, limit: RateLimit) -> float:
-        """Record a request to ``key`` now and return 0, or the seconds to wait first."""
+    def reserve(
+        self, key: str, limit: RateLimit, *, margin: float | None = None
+    ) -> tuple[float, float]:
+        """Record a request to ``key`` as under way: ``(0, its start)``, to hand to
+        :meth:`release` when it is answered; or ``(seconds to wait first, 0)``.
 
-        def change(data: dict[str, list[float]], now: float) -> float:
+        As in :class:`_Window`, a request under way counts as just sent, and one answered counts
+        from its answer: IBKR counts a request as it arrives, which may be much later than it
+        started (a 401 asked again, a token renewed in between). ``margin`` (default
+        :data:`_SHARED_MARGIN`) widens the window for the way to the server."""
+
+        def change(data: dict[str, list[float]], now: float) -> tuple[float, float]:
             boxed = max(data.get("box:" + key, [0.0]) + data.get("box:" + GLOBAL_KEY, [0.0]))
             if boxed > now:
-                return boxed - now
-            # Recorded as a request starts, but IBKR counts it as it arrives: a margin for that.
-            per = limit.per + _SHARED_MARGIN
+                return boxed - now, 0.0
+            per = limit.per + (_SHARED_MARGIN if margin is None else margin)
             times = [t for t in data.get(key, []) if now - per < t <= now + 1]
-            if len(times) >= limit.count:
-                data[key] = times
-                return min(times) + per - now
-            data[key] = [*times, now]
-            return 0.0
+            # a process that died mid-request leaves its entry: forgotten after _SHARED_OPEN
+            under_way = [t for t in data.get(key + _OPEN, []) if now - _SHARED_OPEN < t <= now + 1]
+            data[key], data[key + _OPEN] = times, under_way
+            if len(times) + len(under_way) >= limit.count:
+                return (min(times) + per - now if times else _SHARED_POLL), 0.0
+            under_way.append(now)
+            return 0.0, now
 
         return self._update(change)
+
+    def release(self, key: str, started: float) -> None:
+        """The request :meth:`reserve` recorded at ``started`` was answered: it counts from now."""
+
+        def change(data: dict[str, list[float]], now: float) -> None:
+            under_way = data.get(key + _OPEN, [])
+            if started in under_way:
+                under_way.remove(started)
+            data[key] = [*data.get(key, []), max(now, started)]
+
+        self._update(change)
 
     def penalize(self, key: str, seconds: float) -> None:
         def change(data: dict[str, list[float]], now: float) -> float:

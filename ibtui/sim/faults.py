@@ -10,7 +10,8 @@ that any other request between an order's question and its reply withdraws the q
 reply then answers 503 and nothing is placed), ``post429carried`` and ``post5xxcarried`` (the
 order POST is carried out, then answered 429 or 500: the order works, the client hears a failure).
 
-Rules match a path prefix (default: the whole API) and optionally a set of methods; ``count``
+Rules match a path prefix (default: the whole API; a path ending in ``$`` matches that path only)
+and optionally a set of methods; ``count``
 limits how many requests a rule hits (None = until removed) and ``rate`` is the probability it
 hits a matching request (seeded RNG, so runs repeat). ``every`` instead hits the last ``burst``
 of each ``every`` matching requests (the 48th, 49th and 50th of each 50 with ``every=50,
@@ -89,6 +90,8 @@ class FaultRule:
             return False
         if self.methods is not None and method not in self.methods:
             return False
+        if self.path_prefix.endswith("$"):  # that path only, not the paths below it
+            return path == self.path_prefix[:-1]
         return path.startswith(self.path_prefix)
 
     def fires(self, rng: random.Random) -> bool:
@@ -349,7 +352,10 @@ class Faults:
                 rule.hits += 1
                 delay += rule.seconds + (self._rng.uniform(0, rule.jitter) if rule.jitter else 0)
             elif rule.kind == "drop_response":
-                if not drop_response:
+                # A schedule (``every``) or a ``rate`` picks the requests; without either, each
+                # matching request (up to ``count``) without a roll, as before.
+                scheduled = rule.every is not None or rule.rate < 1
+                if not drop_response and (not scheduled or rule.fires(self._rng)):
                     rule.hits += 1
                     drop_response = True
             elif rule.kind == "reset":

@@ -138,6 +138,32 @@ async def test_no_bridge_after_init_waits_for_the_session_then_lists_accounts(
     assert wire.statuses[400] == 0  # never "no bridge", never "query /accounts first"
 
 
+async def test_a_session_that_ends_again_while_it_reopens_is_reopened_once_more(
+    demo: DemoEnvironment, fconn: Connection, wire: Wire
+) -> None:
+    """Two resets in a row: the request meets "no bridge", the session is reopened, and the
+    request sent again meets the next reset. It is reopened once more, and answered."""
+    await fconn.start()
+    demo.sim.faults.misbehave(
+        "reset", path_prefix="/v1/api/iserver/account/orders", every=1, count=2
+    )
+    orders = await fconn.client.live_orders(PAPER_ACCOUNT)
+    assert orders is not None
+    assert wire.paths().count("/iserver/auth/ssodh/init") == 3  # the start and two reopens
+
+
+async def test_a_session_that_ends_while_it_warms_up_is_opened_again(
+    demo: DemoEnvironment, fconn: Connection, wire: Wire
+) -> None:
+    """A reset while the new session warms up ("no bridge" after init): the status says it is
+    not even connected, so waiting cannot help. It is opened again, and the start goes on."""
+    demo.sim.faults.misbehave("nobridge", count=2)
+    demo.sim.faults.misbehave("reset", path_prefix="/v1/api/iserver/auth/status", count=1)
+    status, accounts = await fconn.start()
+    assert status.authenticated and accounts.accounts
+    assert wire.paths().count("/iserver/auth/ssodh/init") == 2
+
+
 async def test_concurrent_requests_after_a_reset_share_one_init(
     demo: DemoEnvironment, fconn: Connection, wire: Wire
 ) -> None:

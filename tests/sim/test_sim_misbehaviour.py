@@ -82,6 +82,31 @@ async def test_trickle_sends_the_body_in_pieces(sim: Simulator, client: httpx.As
     assert time.perf_counter() - began >= 0.05 * 8
 
 
+async def test_drop_response_follows_its_schedule(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """``drop_response:every=2`` loses the answer of the second matching request, not the first
+    (an order's preview comes before the order): the request is handled all the same."""
+    sim.faults.clear()
+    sim.faults.add_spec("drop_response:path=tickle:methods=POST:every=2:count=1")
+    first = await client.post("/tickle")
+    assert first.status_code == 200
+    with pytest.raises(httpx.RemoteProtocolError):
+        await client.post("/tickle")
+    assert (await client.post("/tickle")).status_code == 200  # count=1: once only
+    assert [rule.hits for rule in sim.faults.rules] == [1]
+
+
+async def test_a_path_ending_in_a_dollar_matches_that_path_only(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    """``path=.../orders$``: an order's POST, not its preview's (``.../orders/whatif``)."""
+    await brokerage(client)
+    sim.faults.add_spec("gone410:path=iserver/account/orders$:count=1")
+    assert (await client.get("/iserver/account/orders/U1234567")).status_code != 410
+    assert (await client.get("/iserver/account/orders")).status_code == 410
+
+
 async def test_retry_after_answers_429_with_the_header(
     sim: Simulator, client: httpx.AsyncClient
 ) -> None:

@@ -1,6 +1,8 @@
 """The 60-second soak (issue 8): the whole console, headless, on the simulator with its real pacing,
 20 s live session tokens, 5 % 5xx, 2 % timeouts, dropped connections and lost order answers, 429
-bursts and a competing login, while orders are placed and cancelled through the app's trader.
+bursts, a competing login and the real IBKR's misbehaviour (issue 17: 410 Gone, spurious 401s,
+empty Diffie-Hellman answers, no bridge after init, placeholders, the nightly reset, trickling
+answers), while orders are placed and cancelled through the app's trader.
 
 Part of the default suite; ``-m "not soak"`` leaves it out. Poll interval: the default 2 s.
 """
@@ -31,3 +33,8 @@ async def test_a_minute_of_faults_crashes_nothing_loses_nothing_and_recovers(
     assert report.lost_orders == [], summary
     assert report.rate_limits_in_ui == [], summary
     assert report.recovery_polls is not None and report.recovery_polls <= 2.0, summary
+    # the misbehaviour fired during the minute, and the console priced its positions after each
+    for kind in ("gone410", "spurious401", "emptydh", "nobridge", "placeholders", "reset"):
+        assert report.by_kind[kind].fired >= 1, summary
+    assert report.unrecovered == [], summary
+    assert "fault reset" in summary and "time to recover" in summary

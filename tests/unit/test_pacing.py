@@ -6,12 +6,20 @@ import asyncio
 import heapq
 import itertools
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
 from ibtui.ibkr import errors as e
-from ibtui.ibkr.pacing import EndpointRule, Pacer, RateLimit, RetryPolicy, is_retryable
+from ibtui.ibkr.pacing import (
+    EndpointRule,
+    Pacer,
+    RateLimit,
+    RetryPolicy,
+    SharedPacing,
+    is_retryable,
+)
 
 T = TypeVar("T")
 
@@ -88,6 +96,39 @@ async def test_any_one_second_span_holds_at_most_ten(vt: VirtualTime) -> None:
     )
     for s in starts:
         assert sum(1 for t in starts if s <= t < s + 1.0) <= 10
+
+
+async def test_two_processes_share_the_global_limit(vt: VirtualTime, tmp_path: Path) -> None:
+    """The console and a command beside it (two pacers, one shared file): IBKR counts both
+    against one limit, and boxes the IP of the user for 10 minutes when they go over it."""
+    shared = SharedPacing(tmp_path / "pacing.json", clock=vt.clock)
+    console, command = pacer(vt, shared=shared), pacer(vt, shared=shared)
+    starts = await vt.run(
+        *(request(console, vt, "GET", f"/portfolio/DU1/position/{i}")() for i in range(15)),
+        *(request(command, vt, "GET", "/iserver/accounts")() for _ in range(15)),
+    )
+    assert max(starts) < 4.0  # each waits its turn, no longer
+    for s in starts:
+        assert sum(1 for t in starts if s <= t < s + 1.0) <= 10, sorted(starts)
+
+
+async def test_another_process_counts_a_slow_request_from_its_answer(
+    vt: VirtualTime, tmp_path: Path
+) -> None:
+    """IBKR counts a request as it arrives: one that takes 3 s (a 401 asked again, a token
+    renewed in between) may arrive at the end. /portfolio/accounts: 1 in 5 s, across processes."""
+    shared = SharedPacing(tmp_path / "pacing.json", clock=vt.clock)
+    console, command = pacer(vt, shared=shared), pacer(vt, shared=shared)
+
+    async def later() -> float:
+        await vt.sleep(1.0)
+        return await request(command, vt, "GET", "/portfolio/accounts")()
+
+    first, second = await vt.run(
+        request(console, vt, "GET", "/portfolio/accounts", took=3.0)(), later()
+    )
+    assert first == 0.0
+    assert second >= 3.0 + 5.0
 
 
 async def test_global_limit_configurable(vt: VirtualTime) -> None:
