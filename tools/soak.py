@@ -35,7 +35,9 @@ loop's exception handler, ERROR log records), duplicated orders (a second order 
 for one submission), lost orders (an order whose final state is not what the blotter and the journal
 show, or an order the trader was told is not placed that is), 429s that reached the UI (error
 notifications, the poller's errors, order results and trader errors naming a 429, too many
-requests or the rate limit), and the time to fresh quotes after the faults stop, in seconds and
+requests or the rate limit; not an order whose outcome is unknown because its POST met a 429,
+which must not be sent again and is checked as lost or duplicated instead), and the time to
+fresh quotes after the faults stop, in seconds and
 poll intervals. A line per fault kind (each rule of the simulator and each scripted event) says
 how often it fired and how often, and how soon after, the positions screen had fresh quotes
 again (the first quote update after the firing); a kind that fired and was not followed by one
@@ -824,7 +826,10 @@ def _analyse(
     shown = [f"notification: {t}" for _, t in recorder.notifications]
     shown += [f"status bar: {t}" for t in recorder.errors_raised]
     for sub in run.submissions:
-        if sub.result is not None:
+        # An order POST answered 429 may have been carried out: its outcome is unknown until it
+        # is found by cOID, never sent again (issue 17, item 8), and saying why is right; whether
+        # it was then accounted for exactly once is what the lost and duplicated orders count.
+        if sub.result is not None and sub.result.status is not SubmitStatus.UNKNOWN:
             shown.append(f"order #{sub.index} result: {sub.result.message}")
     shown += [f"trader: {t}" for t in run.trader_errors]
     report.trader_errors = list(run.trader_errors)
