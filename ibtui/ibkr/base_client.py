@@ -94,6 +94,16 @@ class BaseClient:
         self.selected_account: str | None = None  # as IBKR last said or was told
         self.question_gate = QuestionGate()  # held by the order service while IBKR asks
 
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The ``httpx.AsyncClient`` requests go through (the WebSocket rides on it too)."""
+        return self._http
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL, ending in ``/`` (``https://api.ibkr.com/v1/api/``)."""
+        return self._base
+
     async def _send(
         self, method: str, path: str, params: Mapping[str, str] | None, body: object
     ) -> object:
