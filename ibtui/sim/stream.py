@@ -112,15 +112,17 @@ class _Connection:
     async def run(self) -> None:
         try:
             await self._greet()
-            pusher = asyncio.create_task(self._push())
-            try:
-                await self._read()
-            finally:
-                pusher.cancel()
-                with contextlib.suppress(asyncio.CancelledError, _Drop, WebSocketDisconnect):
-                    await pusher
         except (_Drop, WebSocketDisconnect):
             pass
+        else:
+            # whichever ends first (the client left, a fault, a logout) ends the other
+            tasks = {asyncio.create_task(self._read()), asyncio.create_task(self._push())}
+            try:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await self.ws.close(code=1011)
 
