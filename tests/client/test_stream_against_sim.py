@@ -20,8 +20,9 @@ FAST = StreamTiming(tick=0.05, backoff_first=0.05, backoff_max=0.2)
 
 
 async def until(check: Callable[[], bool], seconds: float = 10.0) -> None:
+    """Wait for what the stream's task does (it tells no one but the recorder)."""
     async with asyncio.timeout(seconds):
-        while not check():
+        while not check():  # noqa: ASYNC110 (a condition on another task's state)
             await asyncio.sleep(0.02)
 
 
@@ -79,7 +80,7 @@ async def test_quotes_orders_and_pnl_streamed(
 
 
 async def test_unsubscribed_conid_stops(live: tuple[MarketStream, Recorder]) -> None:
-    stream, events = live
+    stream, _ = live
     stream.want_quotes([AAPL, SPY])
     await until(lambda: stream.streamed() == {AAPL, SPY})
     stream.want_quotes([SPY])
