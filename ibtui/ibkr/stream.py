@@ -306,7 +306,8 @@ class MarketStream:
                     live_since = await self._one_socket()
                     reason = "the connection closed"
                 except Exception as exc:  # the socket library's failures, whatever they are
-                    reason = _reason(exc)
+                    # a library's message may quote the URL: the access token stays out of it
+                    reason = _reason(exc).replace(self._access_token, "<access token>")
                     live_since = self._live_since
                 self._socket = None
                 if live_since is not None and (

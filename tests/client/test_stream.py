@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 from typing import Any, cast
 
@@ -12,7 +14,14 @@ import pytest
 
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.stream import MarketStream, StreamTiming, stream_url
-from tests.client.stream_fakes import SESSION, FakeClient, FakeServer, FakeTime, Recorder
+from tests.client.stream_fakes import (
+    SESSION,
+    FakeClient,
+    FakeServer,
+    FakeSocket,
+    FakeTime,
+    Recorder,
+)
 
 
 class Rig:
@@ -288,3 +297,24 @@ async def test_a_failing_listener_does_not_end_the_stream(rig: Rig) -> None:
     await rig.time.settle()
     assert rig.stream.state.status == "live"
     assert rig.stream.streamed() == frozenset({1})
+
+
+async def test_the_access_token_stays_out_of_reasons_and_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    r = Rig()
+
+    @contextlib.asynccontextmanager
+    async def unreachable(url: str, headers: Mapping[str, str]) -> AsyncIterator[FakeSocket]:
+        raise ConnectionError(f"cannot connect to {url}")
+        yield FakeSocket(url, headers)  # pragma: no cover
+
+    r.stream._connect = unreachable
+    task = asyncio.create_task(r.stream.run())
+    with caplog.at_level(logging.DEBUG):
+        await r.time.settle()
+    task.cancel()
+    down = r.events.states[-1]
+    assert down.status == "down" and "cannot connect to" in down.reason
+    assert "abcd1234" not in down.reason and "<access token>" in down.reason
+    assert "cannot connect" in caplog.text and "abcd1234" not in caplog.text
