@@ -81,6 +81,7 @@ __all__ = [
 _log = logging.getLogger(__name__)
 STREAM_USER_AGENT = "ClientPortalGW/1"  # what ibind sends on OAuth sockets (API.md §10.1)
 MAX_MESSAGE = 4 * 2**20  # bytes of one frame (the account list, a burst of orders)
+MAX_ORDERS_KEPT = 5000  # orders whose last known object is kept for merging (oldest go first)
 StreamStatus = Literal["connecting", "live", "down"]
 
 
@@ -520,8 +521,10 @@ class MarketStream:
                 key = int(order_id)  # type: ignore[arg-type]
             except (TypeError, ValueError):
                 continue
-            merged = {**self._order_objects.get(key, {}), **item}
-            self._order_objects[key] = merged
+            merged = {**self._order_objects.pop(key, {}), **item}
+            self._order_objects[key] = merged  # the newest last: the oldest are forgotten first
+            if len(self._order_objects) > MAX_ORDERS_KEPT:
+                del self._order_objects[next(iter(self._order_objects))]
             try:
                 out.append(LiveOrder.from_json(merged))
             except ProtocolError:

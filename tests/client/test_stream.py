@@ -318,3 +318,28 @@ async def test_the_access_token_stays_out_of_reasons_and_the_log(
     assert down.status == "down" and "cannot connect to" in down.reason
     assert "abcd1234" not in down.reason and "<access token>" in down.reason
     assert "cannot connect" in caplog.text and "abcd1234" not in caplog.text
+
+
+async def test_the_orders_kept_for_merging_are_bounded(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ibtui.ibkr.stream.MAX_ORDERS_KEPT", 3)
+    rig.stream.want_orders(True)
+    await rig.time.settle()
+    base = {"acct": "DU1", "conid": 1, "side": "BUY", "status": "Submitted", "totalSize": 1}
+    for order_id in (1, 2, 3):
+        rig.server.last.push({"topic": "sor", "args": [{**base, "orderId": order_id}]})
+    rig.server.last.push({"topic": "sor", "args": [{"orderId": 1, "status": "Filled"}]})
+    rig.server.last.push({"topic": "sor", "args": [{**base, "orderId": 4}]})  # 2 is forgotten
+    rig.server.last.push({"topic": "sor", "args": [{"orderId": 1, "filledQuantity": 1}]})
+    rig.server.last.push({"topic": "sor", "args": [{"orderId": 2, "status": "Filled"}]})
+    await rig.time.settle()
+    got = [(o.order_id, o.status_text) for o in rig.events.got_orders]
+    assert got == [
+        (1, "Submitted"),
+        (2, "Submitted"),
+        (3, "Submitted"),
+        (1, "Filled"),
+        (4, "Submitted"),
+        (1, "Filled"),
+    ]

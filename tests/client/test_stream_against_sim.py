@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
+import httpx
 import pytest
 
 from ibtui.ibkr.connect import Connection
@@ -136,3 +137,25 @@ async def test_refused_without_a_current_lst(demo: DemoEnvironment, conn: Connec
     down = next(s for s in events.states[1:] if s.status == "down")
     assert "notatoken" not in down.reason
     assert down.reason == "the server closed the connection (code 1008)"
+
+
+async def test_a_signed_upgrade_is_accepted_too(demo: DemoEnvironment, conn: Connection) -> None:
+    """API.md §10.1: IBKR's samples connect unsigned, the simulator takes a signed one too."""
+    from httpx_ws import aconnect_ws
+    from httpx_ws.transport import ASGIWebSocketTransport
+
+    await conn.start()
+    session = (await conn.client.tickle()).session
+    assert conn.http.auth is not None
+    async with (
+        httpx.AsyncClient(
+            transport=ASGIWebSocketTransport(app=demo.app), auth=conn.http.auth
+        ) as signed,
+        aconnect_ws(
+            "https://api.ibkr.com/v1/api/ws",
+            signed,
+            headers={"Cookie": f"api={session}"},
+            keepalive_ping_interval_seconds=None,
+        ) as ws,
+    ):
+        assert '"topic":"system"' in await ws.receive_text(timeout=5)
