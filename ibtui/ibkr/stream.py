@@ -5,7 +5,8 @@
 
 * ``quotes(quotes)``: full :class:`~ibtui.ibkr.models.Quote` objects (the same type
   :func:`~ibtui.ibkr.models.parse_snapshot` returns). IBKR sends only the fields that changed;
-  the stream keeps the last known quote of each conid and hands on the merged one.
+  the stream keeps the last known quote of each conid and hands on the merged one (one call per
+  frame; ``Quote.updated`` is IBKR's ``_updated``).
 * ``orders(orders)``: :class:`~ibtui.ibkr.models.LiveOrder` objects from ``sor``. IBKR's
   objects are often partial; each is merged onto the last one known for its ``orderId`` and
   handed on once it has what a LiveOrder needs (side, conid).
@@ -19,9 +20,10 @@ never ends the stream.
 What is wanted is said at any time, from any code on the same event loop:
 :meth:`~MarketStream.want_quotes` (the desired conids in priority order: the first
 ``line_allowance`` are streamed, the change is diffed into ``smd``/``umd``),
-:meth:`~MarketStream.want_orders`, :meth:`~MarketStream.want_pnl`. :meth:`~MarketStream.streamed`
-says which conids the stream really serves now (subscribed on the live socket and a tick
-received since): a poller may skip those and must poll the rest.
+:meth:`~MarketStream.want_orders`, :meth:`~MarketStream.want_pnl`; and
+:meth:`~MarketStream.note_session` with each ``/tickle``'s session (a nightly reset tells).
+:meth:`~MarketStream.streamed` says which conids the stream really serves now (subscribed on the
+live socket and a tick received since): a poller may skip those and must poll the rest.
 
 The connection follows IBKR's rules: the URL is the client's base URL with ``wss`` and ``ws``
 (``wss://api.ibkr.com/v1/api/ws?oauth_token=<access token>``), the ``api`` cookie is the
@@ -32,8 +34,9 @@ seconds (IBKR heart-beats every ~10 s) is taken as stalled and the socket is ope
 Every ``smd`` is sent again each :attr:`StreamTiming.refresh` seconds (IBKR silently drops
 streams after about 15 minutes). After a drop, a stall, a nightly reset (the ``tic`` answer or
 ``/tickle`` names another session) or a new LST the socket is opened again with exponential
-back-off and everything is subscribed again. ``sor`` refused ("unable to subscribe") gets
-``GET /iserver/accounts`` and a second try.
+back-off and everything is subscribed again; so after an ``sts`` that says the session is not
+authenticated or is taken by another login (reopening it is the keep-alive's job). ``sor``
+refused ("unable to subscribe") gets ``GET /iserver/accounts`` and a second try.
 
 All time goes through the injected ``clock`` and ``sleep``; the socket through ``connect``
 (default: httpx-ws over the client's own ``httpx.AsyncClient``; for the in-process simulator,
@@ -263,6 +266,7 @@ class MarketStream:
         self._quotes: dict[int, Quote] = {}
         self._order_objects: dict[int, dict[str, Any]] = {}
         self._malformed_logged = 0
+        self._session_seen: str | None = None
 
     def __repr__(self) -> str:
         return f"MarketStream(state={self._state.status!r}, lines={len(self.streamed())})"
@@ -285,6 +289,12 @@ class MarketStream:
     def want_pnl(self, on: bool) -> None:
         self._pnl = on
         self._dirty.set()
+
+    def note_session(self, session: str) -> None:
+        """The ``session`` of a ``/tickle`` made elsewhere (the keep-alive): when it is not the
+        one the socket was opened with, IBKR reset overnight and the socket's subscriptions are
+        dead although it keeps heart-beating; the socket is opened again."""
+        self._session_seen = session
 
     def streamed(self) -> frozenset[int]:
         """Conids subscribed on the live socket that delivered a tick since: the poller may
@@ -332,6 +342,7 @@ class MarketStream:
     async def _one_socket(self) -> float | None:
         self._live_since = None
         tickle = await self._client.tickle()
+        self._session_seen = tickle.session
         url = stream_url(self._client.base_url, self._access_token)
         headers = {"Cookie": f"api={tickle.session}", "User-Agent": STREAM_USER_AGENT}
         async with self._connect(url, headers) as ws:
@@ -375,6 +386,8 @@ class MarketStream:
             generation = self._lst_generation()
             if generation != socket.lst_generation:
                 raise _Reconnect("a new live session token")
+            if self._session_seen is not None and self._session_seen != socket.session:
+                raise _Reconnect("IBKR's session changed (nightly reset)")
             if now - socket.last_hb >= timing.heartbeat:
                 socket.last_hb = now
                 await self._send(socket, "tic")

@@ -343,3 +343,16 @@ async def test_the_orders_kept_for_merging_are_bounded(
         (4, "Submitted"),
         (1, "Filled"),
     ]
+
+
+async def test_a_tickle_elsewhere_that_names_another_session_reconnects(rig: Rig) -> None:
+    rig.stream.note_session(SESSION)
+    await rig.time.advance(3)
+    assert len(rig.server.sockets) == 1
+    rig.client.session = "e" * 32
+    rig.stream.note_session("e" * 32)
+    await rig.time.advance(2.5)
+    assert len(rig.server.sockets) == 2
+    assert rig.server.last.headers["Cookie"] == "api=" + "e" * 32
+    await rig.time.advance(5)
+    assert len(rig.server.sockets) == 2
