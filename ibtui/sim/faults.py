@@ -131,14 +131,16 @@ KINDS: dict[str, tuple[str, dict[str, Any]]] = {
 KINDS.update(ORDER_KINDS)  # the order path's misbehaviour, by name too (--faults reply503)
 # The WebSocket's misbehaviour, by name: asked once per frame the stream sends.
 STREAM_KINDS: dict[str, tuple[str, dict[str, Any]]] = {
-    "wsdrop": ("the WebSocket connection drops (no close handshake of IBKR's)", {"every": 600}),
+    # (a frame a second per streamed instrument, a heartbeat every 10 s: with 100 lines, the
+    # connection drops about every 30 s)
+    "wsdrop": ("the WebSocket connection drops (no close handshake of IBKR's)", {"every": 3000}),
     "wsstall": (
         "the WebSocket goes silent, heartbeats too, without closing",
-        {"every": 900, "count": 1},
+        {"every": 5000, "count": 1},
     ),
     "wsgarbage": (
         "a malformed WebSocket frame (not UTF-8, cut-off JSON, not an object, no conid)",
-        {"every": 40},
+        {"every": 200},
     ),
 }
 KINDS.update(STREAM_KINDS)

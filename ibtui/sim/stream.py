@@ -6,9 +6,10 @@ cookie is that token's ``/tickle`` session; anything else is refused before the 
 uvicorn the client gets 403). Then the greeting (``system``, ``act``, ``sts``), a ``system``
 heartbeat every :attr:`SimConfig.stream_heartbeat_seconds`, and what was subscribed:
 
-* ``smd+<conid>+{"fields":[...]}``: the quote as the market moves, only the fields that changed
-  since the last frame (the first frame after a subscription has them all), with ``conid``,
-  ``_updated`` and ``topic``; ``umd+<conid>+{}`` stops it. A subscription that is not sent
+* ``smd+<conid>+{"fields":[...]}``: the quote as the market moves (a step a second, looked at
+  every :attr:`SimConfig.stream_push_seconds`), only the fields that changed since the last
+  frame (the first frame after a subscription has them all), with ``conid``, ``_updated`` and
+  ``topic``; ``umd+<conid>+{}`` stops it. A subscription that is not sent
   again within :attr:`SimConfig.stream_expiry_seconds` goes quiet, as IBKR's do after about
   15 minutes.
 * ``sor+{}`` / ``uor+{}``: order changes from the order book, partial objects (the keys that
@@ -90,6 +91,7 @@ class _Line:
     renewed: float
     server_id: str
     sent: dict[str, str] = field(default_factory=dict)  # the values the client has
+    moment: tuple[int, bool] | None = None  # (market step, open) the values were made at
 
 
 class _Drop(Exception):
@@ -282,6 +284,10 @@ class _Connection:
             if inst is None:
                 continue
             live = sim.market.venue(inst).in_rth(now)
+            moment = (sim.market.step_at(inst, now), live)
+            if moment == line.moment and line.sent:
+                continue  # the market has not moved since (it moves a step a second)
+            line.moment = moment
             held = sim.broker.position_value(self.session.selected_account, conid, now)
             values = snapshot_values(
                 inst, sim.market.quote(conid, now), ("R" if live else "Z") + "pB", "", held

@@ -32,7 +32,7 @@ async def until(check: Callable[[], bool], seconds: float = 10.0) -> None:
 
 def test_market_stream_over_a_socket(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     state = tmp_path / "state"
-    args = ["--port", "0", "--state-dir", str(state), "--no-pacing", "--faults", "wsdrop:every=60"]
+    args = ["--port", "0", "--state-dir", str(state), "--no-pacing", "--faults", "wsdrop:every=12"]
     with sim_process(args, code=CODE):  # its market open: prices move, frames flow
         settings = load_settings(state / "config.toml", require_credentials=True)
         creds = load_credentials(settings.ibkr, settings.token_file)
