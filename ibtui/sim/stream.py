@@ -19,7 +19,8 @@ heartbeat every :attr:`SimConfig.stream_heartbeat_seconds`, and what was subscri
   ``{"error": "Topic unknown ...", "code": 1}``.
 
 After a nightly reset (the session's ``/tickle`` id changes) the socket keeps heart-beating but
-its subscriptions are dead, IBKR's known failure mode; after a logout it closes. The stream's
+its subscriptions are dead, IBKR's known failure mode; a competing login is pushed as
+``{"topic": "sts", "args": {"competing": true}}``; after a logout the socket closes. The stream's
 faults (``wsdrop``, ``wsstall``, ``wsgarbage`` in :mod:`ibtui.sim.faults`) are asked once per
 frame sent.
 """
@@ -108,6 +109,7 @@ class _Connection:
         self.orders: dict[int, dict[str, Any]] | None = None  # what was sent, when subscribed
         self.pnl = False
         self.stalled = False
+        self.competing = session.competing  # as the client was last told
         self._garbage = 0
         self._server_ids = 0
 
@@ -263,6 +265,9 @@ class _Connection:
             if now - beat >= config.stream_heartbeat_seconds:
                 beat = now
                 await self._send({"topic": "system", "hb": int(now * 1000)})
+            if session.competing != self.competing:  # another login took the session (or not)
+                self.competing = session.competing
+                await self._send({"topic": "sts", "args": {"competing": session.competing}})
             if session.tickle_id != self.cookie or session.brokerage is None:
                 continue  # a nightly reset: heartbeats go on, subscriptions are dead
             await self._ticks(now)

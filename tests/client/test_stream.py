@@ -356,3 +356,15 @@ async def test_a_tickle_elsewhere_that_names_another_session_reconnects(rig: Rig
     assert rig.server.last.headers["Cookie"] == "api=" + "e" * 32
     await rig.time.advance(5)
     assert len(rig.server.sockets) == 2
+
+
+async def test_a_competing_login_or_lost_authentication_takes_the_stream_down(rig: Rig) -> None:
+    rig.server.last.push({"topic": "sts", "args": {"competing": True}})
+    await rig.time.settle()
+    assert rig.stream.state.status == "down"
+    assert rig.stream.state.reason == "another login took the brokerage session"
+    await rig.time.advance(1)
+    assert rig.stream.state.status == "live"  # the next greeting says it is back
+    rig.server.last.push({"topic": "sts", "args": {"authenticated": False}})
+    await rig.time.settle()
+    assert rig.stream.state.reason == "IBKR says the session is not authenticated"
