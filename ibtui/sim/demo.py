@@ -81,7 +81,10 @@ class DemoEnvironment:
         from httpx_ws.transport import ASGIWebSocketTransport
 
         assert self.app is not None
-        async with httpx.AsyncClient(transport=ASGIWebSocketTransport(app=self.app)) as client:
+        # the accept is waited for in real time (httpx-ws's default, 1 s, is short for a demo
+        # whose event loop is busy drawing thousands of rows)
+        transport = ASGIWebSocketTransport(app=self.app, initial_receive_timeout=10.0)
+        async with httpx.AsyncClient(transport=transport) as client:
             yield client
 
     def demo_verifier(self, request_token: str) -> str:
