@@ -234,7 +234,7 @@ class _Connection:
             fields = wanted.get("fields", []) if isinstance(wanted, dict) else None
             if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
                 raise ValueError
-        except ValueError:
+        except (ValueError, RecursionError):
             await self._send({"error": f"Bad subscription: smd+{target[:20]}", "code": 1})
             return
         if self.sim.universe.get(conid) is None:

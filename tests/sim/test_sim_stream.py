@@ -17,6 +17,8 @@ from httpx_ws import (
     aconnect_ws,
 )
 from httpx_ws.transport import ASGIWebSocketTransport
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from wsproto.events import BytesMessage, TextMessage
 
 from ibtui.sim import ManualClock, Simulator, create_app
@@ -288,3 +290,46 @@ async def test_a_competing_login_is_pushed_and_a_logout_closes(fast_sim: Simulat
             await client.post("/logout")
             with pytest.raises(WebSocketDisconnect):
                 await frames(ws, lambda m: False)
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.sent: list[str | bytes] = []
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(text)
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.sent.append(data)
+
+
+COMMANDS = st.one_of(
+    st.text(max_size=30),
+    st.builds(
+        lambda topic, target, body: f"{topic}+{target}+{body}",
+        st.sampled_from(["smd", "umd", "sor", "uor", "spl", "upl", "str", "x"]),
+        st.sampled_from(["265598", "-1", "0", "abc", "", "9" * 30, "1.5"]),
+        st.sampled_from(["{}", "", "{", "[]", '{"fields":[1]}', '{"fields":"31"}', "[" * 5000]),
+    ),
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(COMMANDS, max_size=6))
+def test_no_command_ends_the_connection(sim: Simulator, commands: list[str]) -> None:
+    from ibtui.sim.stream import _Connection
+
+    session = sim.sessions.touch("tok-a", sim.now())
+    sim.sessions.open_brokerage(session, sim.now())
+    ws = _Collect()
+
+    async def run() -> None:
+        connection = _Connection(sim, ws, session, session.tickle_id)  # type: ignore[arg-type]
+        for command in commands:
+            await connection._command(command.strip())
+        await connection._command("tic")
+
+    asyncio.run(run())
+    assert json.loads(ws.sent[-1])["topic"] == "tic"
