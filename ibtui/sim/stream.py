@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ from ibtui.sim.views_portfolio import pnl_row
 
 __all__ = ["serve_stream"]
 
+_log = logging.getLogger(__name__)
 _REFUSED = 1008  # policy violation: before the upgrade, uvicorn answers 403
 # What the wsgarbage fault sends, in turn: not UTF-8, cut-off JSON, not an object, no conid.
 _GARBAGE: tuple[bytes | str, ...] = (
@@ -122,11 +124,15 @@ class _Connection:
             # whichever ends first (the client left, a fault, a logout) ends the other
             tasks = {asyncio.create_task(self._read()), asyncio.create_task(self._push())}
             try:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+            for task in done:
+                failure = None if task.cancelled() else task.exception()
+                if failure is not None and not isinstance(failure, _Drop | WebSocketDisconnect):
+                    _log.error("the WebSocket ended on an error", exc_info=failure)
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await self.ws.close(code=1011)
 
