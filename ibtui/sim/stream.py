@@ -20,7 +20,8 @@ heartbeat every :attr:`SimConfig.stream_heartbeat_seconds`, and what was subscri
 
 After a nightly reset (the session's ``/tickle`` id changes) the socket keeps heart-beating but
 its subscriptions are dead, IBKR's known failure mode; a competing login is pushed as
-``{"topic": "sts", "args": {"competing": true}}``; after a logout the socket closes. The stream's
+``{"topic": "sts", "args": {"competing": true}}``; after a logout, or once the access token has
+no current live session token, the socket closes. The stream's
 faults (``wsdrop``, ``wsstall``, ``wsgarbage`` in :mod:`ibtui.sim.faults`) are asked once per
 frame sent.
 """
@@ -265,8 +266,11 @@ class _Connection:
             if self.stalled:
                 continue
             sim, session = self.sim, self.session
-            if sim.sessions.get(session.access_token) is not session:
-                raise _Drop()  # logged out: the socket closes
+            if (
+                sim.sessions.get(session.access_token) is not session
+                or sim.authenticator.stream_context(session.access_token) is None
+            ):
+                raise _Drop()  # logged out, or its live session token is over: it closes
             now = sim.advance()
             if now - beat >= config.stream_heartbeat_seconds:
                 beat = now

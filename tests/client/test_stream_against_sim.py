@@ -159,3 +159,20 @@ async def test_a_signed_upgrade_is_accepted_too(demo: DemoEnvironment, conn: Con
         ) as ws,
     ):
         assert '"topic":"system"' in await ws.receive_text(timeout=5)
+
+
+async def test_back_after_the_lst_expires(
+    demo: DemoEnvironment, conn: Connection, live: tuple[MarketStream, Recorder]
+) -> None:
+    """IBKR ends the LST (and with it the brokerage session): the socket closes; the keep-alive
+    gets a new LST and reopens the session; the stream comes back on its own, resubscribed."""
+    stream, events = live
+    stream.want_quotes([AAPL, SPY])
+    await until(lambda: stream.streamed() == {AAPL, SPY})
+    generation = conn.session.renewals
+    demo.sim.faults.expire_lsts()
+    await until(lambda: stream.state.status != "live")
+    await conn.keep_alive()
+    assert conn.session.renewals == generation + 1
+    await until(lambda: stream.streamed() == {AAPL, SPY})
+    assert sum(s.status == "live" for s in events.states) >= 2

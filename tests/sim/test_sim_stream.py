@@ -279,6 +279,16 @@ async def test_stream_faults(make_sim: Callable[..., Simulator], clock: ManualCl
             await ws.receive_text(timeout=2)
 
 
+async def test_the_socket_closes_when_its_lst_is_over(fast_sim: Simulator) -> None:
+    async with http_for(fast_sim) as client:
+        await brokerage(client)
+        async with stream(client) as ws:
+            await frames(ws, topic("sts"))
+            fast_sim.faults.expire_lsts()
+            with pytest.raises(WebSocketDisconnect):
+                await frames(ws, lambda m: False)
+
+
 async def test_a_competing_login_is_pushed_and_a_logout_closes(fast_sim: Simulator) -> None:
     async with http_for(fast_sim) as client:
         await brokerage(client)
