@@ -17,7 +17,7 @@ from ibtui.sim.demo import DemoEnvironment
 from tests.client.stream_fakes import Recorder
 
 AAPL, SPY = 265598, 756733
-FAST = StreamTiming(tick=0.05, backoff_first=0.05, backoff_max=0.2)
+FAST = StreamTiming(tick=0.05, heartbeat=0.5, backoff_first=0.05, backoff_max=0.2)
 
 
 async def until(check: Callable[[], bool], seconds: float = 10.0) -> None:
@@ -176,3 +176,18 @@ async def test_back_after_the_lst_expires(
     assert conn.session.renewals == generation + 1
     await until(lambda: stream.streamed() == {AAPL, SPY})
     assert sum(s.status == "live" for s in events.states) >= 2
+
+
+async def test_back_after_the_nightly_reset(
+    demo: DemoEnvironment, conn: Connection, live: tuple[MarketStream, Recorder]
+) -> None:
+    """IBKR's nightly reset: the socket keeps heart-beating, its subscriptions are dead. The
+    ``tic`` answer names the new session; the stream opens the socket again and, once the
+    keep-alive reopened the brokerage session, is served again."""
+    stream, events = live
+    stream.want_quotes([AAPL, SPY])
+    await until(lambda: stream.streamed() == {AAPL, SPY})
+    demo.sim.faults.nightly_reset()
+    await until(lambda: any("session changed" in s.reason for s in events.states))
+    await conn.keep_alive()
+    await until(lambda: stream.streamed() == {AAPL, SPY})
