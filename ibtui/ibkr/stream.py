@@ -267,6 +267,7 @@ class MarketStream:
         self._order_objects: dict[int, dict[str, Any]] = {}
         self._malformed_logged = 0
         self._session_seen: str | None = None
+        self._wake = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"MarketStream(state={self._state.status!r}, lines={len(self.streamed())})"
@@ -293,8 +294,11 @@ class MarketStream:
     def note_session(self, session: str) -> None:
         """The ``session`` of a ``/tickle`` made elsewhere (the keep-alive): when it is not the
         one the socket was opened with, IBKR reset overnight and the socket's subscriptions are
-        dead although it keeps heart-beating; the socket is opened again."""
+        dead although it keeps heart-beating; the socket is opened again. While the stream is
+        down, it tries again at once instead of waiting out its back-off."""
         self._session_seen = session
+        if self._state.status == "down":
+            self._wake.set()  # a /tickle went through: no need to wait out the back-off
 
     def streamed(self) -> frozenset[int]:
         """Conids subscribed on the live socket that delivered a tick since: the poller may
@@ -331,13 +335,24 @@ class MarketStream:
                 failures += 1
                 _log.info("stream down (%s); reconnecting in %.0f s", reason, delay)
                 self._set_state("down", reason)
-                await self._sleep(delay)
+                await self._back_off(delay)
         finally:
             self._socket = None
             if self._state.status != "down":
                 self._set_state("down", "stopped")
 
     _live_since: float | None = None
+
+    async def _back_off(self, delay: float) -> None:
+        """Sleep ``delay`` seconds, or less when :meth:`note_session` says IBKR answers again."""
+        self._wake.clear()
+        sleeping = asyncio.ensure_future(self._sleep(delay))
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeping, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            woken.cancel()
 
     async def _one_socket(self) -> float | None:
         self._live_since = None

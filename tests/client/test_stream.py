@@ -368,3 +368,23 @@ async def test_a_competing_login_or_lost_authentication_takes_the_stream_down(ri
     rig.server.last.push({"topic": "sts", "args": {"authenticated": False}})
     await rig.time.settle()
     assert rig.stream.state.reason == "IBKR says the session is not authenticated"
+
+
+async def test_a_tickle_that_went_through_cuts_the_back_off_short(rig: Rig) -> None:
+    rig.server.greet = False  # IBKR not ready: the socket opens, no greeting, again and again
+    for _ in range(6):
+        rig.server.last.push(ConnectionError("gone"))
+        count = len(rig.server.sockets)
+        while len(rig.server.sockets) == count:
+            await rig.time.advance(0.5)
+    rig.server.last.push(ConnectionError("gone"))
+    await rig.time.settle()
+    assert rig.stream.state.status == "down"  # and waiting 60 s now
+    count = len(rig.server.sockets)
+    await rig.time.advance(5)
+    assert len(rig.server.sockets) == count
+    rig.server.greet = True
+    rig.stream.note_session(SESSION)
+    await rig.time.settle()
+    assert len(rig.server.sockets) == count + 1
+    assert rig.stream.state.status == "live"
