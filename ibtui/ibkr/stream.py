@@ -57,14 +57,23 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import httpx
-
-from ibtui.ibkr.errors import IbkrError, ProtocolError
+from ibtui.ibkr.errors import IbkrError
 from ibtui.ibkr.models import QUOTE_FIELDS, Quote
+from ibtui.ibkr.stream_merge import FrameMerger
+from ibtui.ibkr.stream_socket import (
+    STREAM_USER_AGENT,
+    Connector,
+    StreamSocket,
+    connect_httpx_ws,
+    first_failure,
+    one_line,
+    socket_failure,
+    stream_url,
+)
 
 if TYPE_CHECKING:
     from ibtui.ibkr.client import IbkrClient
@@ -82,9 +91,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-STREAM_USER_AGENT = "ClientPortalGW/1"  # what ibind sends on OAuth sockets (API.md §10.1)
-MAX_MESSAGE = 4 * 2**20  # bytes of one frame (the account list, a burst of orders)
-MAX_ORDERS_KEPT = 5000  # orders whose last known object is kept for merging (oldest go first)
 StreamStatus = Literal["connecting", "live", "down"]
 
 
@@ -109,19 +115,6 @@ class StreamEvents(Protocol):
     def state(self, state: StreamState) -> None: ...
 
 
-class StreamSocket(Protocol):
-    """One open WebSocket as the stream uses it."""
-
-    async def send_text(self, text: str) -> None: ...
-
-    async def receive(self) -> str | bytes:
-        """The next frame's payload; raises ConnectionError (or another) once it is closed."""
-        ...
-
-
-Connector = Callable[[str, Mapping[str, str]], contextlib.AbstractAsyncContextManager[StreamSocket]]
-
-
 @dataclass(frozen=True, slots=True)
 class StreamTiming:
     """Seconds, all read through the stream's injected clock and sleep."""
@@ -136,72 +129,8 @@ class StreamTiming:
     backoff_reset: float = 60.0  # live this long: the next drop starts the back-off again
 
 
-def stream_url(base_url: str, access_token: str) -> str:
-    """``https://api.ibkr.com/v1/api/`` → ``wss://api.ibkr.com/v1/api/ws?oauth_token=…``."""
-    url = httpx.URL(base_url.rstrip("/") + "/ws")
-    scheme = {"https": "wss", "http": "ws"}.get(url.scheme, url.scheme)
-    return str(url.copy_with(scheme=scheme, params={"oauth_token": access_token}))
-
-
 class _Reconnect(Exception):
     """Open the socket again; the message is the reason (one line, no secrets)."""
-
-
-class _HttpxWsSocket:
-    def __init__(self, ws: Any) -> None:
-        self._ws = ws
-
-    async def send_text(self, text: str) -> None:
-        await self._ws.send_text(text)
-
-    async def receive(self) -> str | bytes:
-        import wsproto.events
-
-        while True:
-            event = await self._ws.receive()
-            if isinstance(event, wsproto.events.TextMessage | wsproto.events.BytesMessage):
-                data = event.data
-                return bytes(data) if isinstance(data, bytearray) else data
-            if isinstance(event, wsproto.events.CloseConnection):
-                raise ConnectionError(f"closed by the server ({event.code})")
-
-
-HttpFactory = Callable[[], contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
-
-
-def connect_httpx_ws(http: httpx.AsyncClient | HttpFactory) -> Connector:
-    """A connector over httpx-ws: on ``http`` (the client's own, over a socket), or on a client
-    that ``http()`` opens for each connection and closes after it (the in-process simulator's:
-    ``ibtui.sim.demo.DemoEnvironment.stream_http``, an ``ASGIWebSocketTransport`` whose task
-    group lives as long as the socket). The upgrade is unsigned, like ibind's."""
-
-    @contextlib.asynccontextmanager
-    async def client() -> AsyncIterator[httpx.AsyncClient]:
-        if isinstance(http, httpx.AsyncClient):
-            yield http
-        else:
-            async with http() as opened:
-                yield opened
-
-    @contextlib.asynccontextmanager
-    async def connect(url: str, headers: Mapping[str, str]) -> AsyncIterator[StreamSocket]:
-        from httpx_ws import AsyncWebSocketSession, aconnect_ws
-
-        session: AsyncWebSocketSession
-        async with (
-            client() as opened,
-            aconnect_ws(
-                url,
-                opened,
-                headers=dict(headers),
-                auth=httpx.Auth(),  # the upgrade carries no OAuth signature (API.md §10.1)
-                max_message_size_bytes=MAX_MESSAGE,
-                keepalive_ping_interval_seconds=None,  # IBKR's own heartbeats, on our clock
-            ) as session,
-        ):
-            yield _HttpxWsSocket(session)
-
-    return connect
 
 
 @dataclass(slots=True)
@@ -263,9 +192,7 @@ class MarketStream:
         self._socket: _Socket | None = None
         self._dirty = asyncio.Event()
         self._send_lock = asyncio.Lock()
-        self._quotes: dict[int, Quote] = {}
-        self._order_objects: dict[int, dict[str, Any]] = {}
-        self._malformed_logged = 0
+        self._merger = FrameMerger()
         self._session_seen: str | None = None
         self._wake = asyncio.Event()
 
@@ -370,7 +297,7 @@ class MarketStream:
                     group.create_task(self._housekeeping(socket))
                     group.create_task(self._subscriber(socket))
             except BaseExceptionGroup as group_error:
-                raise _first(group_error) from None
+                raise first_failure(group_error) from None
         return self._live_since
 
     async def _read(self, socket: _Socket) -> None:
@@ -382,7 +309,7 @@ class MarketStream:
             except Exception as exc:
                 raise _Reconnect(_reason(exc, "the connection dropped")) from None
             socket.last_rx = self._clock()
-            message = self._decode(payload)
+            message = self._merger.decode(payload)
             if message is not None:
                 await self._handle(socket, message)
 
@@ -427,7 +354,7 @@ class MarketStream:
         keep = set(target)
         for conid in [c for c in socket.lines if c not in keep]:
             del socket.lines[conid]
-            self._quotes.pop(conid, None)
+            self._merger.forget_quote(conid)
             await self._send(socket, f"umd+{conid}+{{}}")
         for conid in target:
             if conid not in socket.lines:
@@ -451,27 +378,6 @@ class MarketStream:
                 raise _Reconnect(_reason(exc, "the connection dropped")) from None
 
     # --- what arrives ----------------------------------------------------------------------
-
-    def _decode(self, payload: str | bytes) -> dict[str, Any] | None:
-        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
-        if not text.strip():
-            return None
-        try:
-            message = json.loads(text)
-        except (ValueError, RecursionError):
-            self._malformed("a frame that is not JSON", text)
-            return None
-        if not isinstance(message, dict):
-            self._malformed("a frame that is not a JSON object", text)
-            return None
-        return message
-
-    def _malformed(self, what: str, text: str) -> None:
-        self._malformed_logged += 1
-        if self._malformed_logged <= 20 or self._malformed_logged % 1000 == 0:
-            _log.warning(
-                "stream: %s left out (%d so far): %r", what, self._malformed_logged, text[:120]
-            )
 
     async def _handle(self, socket: _Socket, message: dict[str, Any]) -> None:
         topic = message.get("topic")
@@ -499,9 +405,13 @@ class MarketStream:
         elif topic.startswith("smd+"):
             self._tick(socket, message)
         elif topic == "sor":
-            self._order_update(message.get("args"))
+            orders = self._merger.orders(message.get("args"))
+            if orders:
+                self._tell(self._events.orders, orders)
         elif topic == "spl":
-            self._pnl_update(message.get("args"))
+            rows = self._merger.pnl(message.get("args"))
+            if rows:
+                self._tell(self._events.pnl, rows)
 
     def _greeted(self, socket: _Socket) -> None:
         if socket.system and socket.authenticated:
@@ -519,57 +429,12 @@ class MarketStream:
         _log.warning("stream: IBKR answered an error (topic %r): %s", topic[:40], text)
 
     def _tick(self, socket: _Socket, message: dict[str, Any]) -> None:
-        if "conid" not in message:
-            return  # IBKR's empty keep-alive updates
-        try:
-            update = Quote.from_json(message)
-        except ProtocolError as exc:
-            self._malformed(f"a market-data frame that does not parse ({exc.reason})", str(message))
-            return
-        line = socket.lines.get(update.conid)
-        if line is None:
-            return  # unsubscribed meanwhile
+        update = self._merger.tick(message)
+        line = None if update is None else socket.lines.get(update.conid)
+        if update is None or line is None:
+            return  # a keep-alive, unreadable, or unsubscribed meanwhile
         line.data = self._clock()
-        known = self._quotes.get(update.conid)
-        merged = update if known is None else known.merge(update)
-        self._quotes[update.conid] = merged
-        self._tell(self._events.quotes, (merged,))
-
-    def _order_update(self, args: object) -> None:
-        from ibtui.ibkr.models import LiveOrder
-
-        if not isinstance(args, list):
-            return
-        out: list[LiveOrder] = []
-        for item in args:
-            if not isinstance(item, dict):
-                continue
-            order_id = item.get("orderId")
-            try:
-                key = int(order_id)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                continue
-            merged = {**self._order_objects.pop(key, {}), **item}
-            self._order_objects[key] = merged  # the newest last: the oldest are forgotten first
-            if len(self._order_objects) > MAX_ORDERS_KEPT:
-                del self._order_objects[next(iter(self._order_objects))]
-            try:
-                out.append(LiveOrder.from_json(merged))
-            except ProtocolError:
-                continue  # not enough known yet (a partial first message)
-        if out:
-            self._tell(self._events.orders, tuple(out))
-
-    def _pnl_update(self, args: object) -> None:
-        from ibtui.ibkr.models import parse_pnl
-
-        try:
-            rows = parse_pnl(args)
-        except ProtocolError as exc:
-            self._malformed(f"a P&L frame that does not parse ({exc.reason})", str(args))
-            return
-        if rows:
-            self._tell(self._events.pnl, rows)
+        self._tell(self._events.quotes, (self._merger.merge(update),))
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -581,7 +446,7 @@ class MarketStream:
     def _set_state(self, status: StreamStatus, reason: str = "") -> None:
         if status == self._state.status and reason == self._state.reason:
             return
-        self._state = StreamState(status, self._clock(), _one_line(reason))
+        self._state = StreamState(status, self._clock(), one_line(reason))
         self._tell(self._events.state, self._state)
 
     def _tell(self, callback: Callable[[Any], None], value: Any) -> None:
@@ -594,35 +459,9 @@ class MarketStream:
 def _reason(exc: BaseException, what: str = "") -> str:
     """Why a socket ended, in one line without secrets (the URL is never in it)."""
     if isinstance(exc, BaseExceptionGroup):
-        exc = _first(exc)
+        exc = first_failure(exc)
     if isinstance(exc, _Reconnect):
         return str(exc)
     if isinstance(exc, IbkrError):
-        return _one_line(str(exc)) or type(exc).__name__
-    code = getattr(exc, "code", None)
-    if type(exc).__name__ == "WebSocketDisconnect" and isinstance(code, int):
-        return f"the server closed the connection (code {int(code)})"
-    response = getattr(exc, "response", None)
-    if type(exc).__name__ == "WebSocketUpgradeError" and isinstance(response, httpx.Response):
-        return f"the server refused the connection (HTTP {response.status_code})"
-    return f"{what} ({_describe(exc)})" if what else _describe(exc)
-
-
-def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The exception that ended a socket's tasks (the others were cancelled because of it)."""
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            exc = _first(exc)
-        if not isinstance(exc, asyncio.CancelledError):
-            return exc
-    return group.exceptions[0]
-
-
-def _one_line(text: str) -> str:
-    line = " ".join(text.split())
-    return line[:200]
-
-
-def _describe(exc: BaseException) -> str:
-    text = _one_line(str(exc))
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return one_line(str(exc)) or type(exc).__name__
+    return socket_failure(exc, what)

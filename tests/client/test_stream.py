@@ -323,7 +323,7 @@ async def test_the_access_token_stays_out_of_reasons_and_the_log(
 async def test_the_orders_kept_for_merging_are_bounded(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("ibtui.ibkr.stream.MAX_ORDERS_KEPT", 3)
+    monkeypatch.setattr("ibtui.ibkr.stream_merge.MAX_ORDERS_KEPT", 3)
     rig.stream.want_orders(True)
     await rig.time.settle()
     base = {"acct": "DU1", "conid": 1, "side": "BUY", "status": "Submitted", "totalSize": 1}

@@ -9,7 +9,7 @@ import contextlib
 import json
 from typing import Any, cast
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ibtui.ibkr.client import IbkrClient
@@ -74,6 +74,10 @@ FRAMES = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(FRAMES, max_size=8))
+@example(
+    ['{"topic":"sor","args":[{"orderId":Infinity}]}', '{"topic":"sor","args":[{"orderId":NaN}]}']
+)
+@example(['{"topic":"smd+1","conid":1,"_updated":1e400,"31":"1e400"}', "[" * 10000])
 def test_no_frame_ends_the_reader(frames: list[str | bytes]) -> None:
     async def read() -> None:
         stream = MarketStream(
@@ -86,7 +90,7 @@ def test_no_frame_ends_the_reader(frames: list[str | bytes]) -> None:
         socket.lines = {1: _Line(sent=0.0, refreshed=0.0), 2: _Line(sent=0.0, refreshed=0.0)}
         socket.orders = True
         for frame in frames:
-            message = stream._decode(frame)
+            message = stream._merger.decode(frame)
             if message is None:
                 continue
             # sts unauthenticated or competing, another session's tic: a reconnect, asked for
