@@ -94,7 +94,7 @@ async def test_survives_the_stream_faults(
     stream, events = live
     demo.sim.faults.add_spec("wsgarbage:every=3,wsdrop:every=8")
     stream.want_quotes([AAPL, SPY])
-    await until(lambda: sum(1 for s in events.states if s.status == "live") >= 3)
+    await until(lambda: sum(1 for s in events.states if s.status == "live") >= 3, 30)
     assert any("closed the connection (code 1011)" in s.reason for s in events.states)
     await until(lambda: stream.streamed() == {AAPL, SPY})
 
