@@ -86,6 +86,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "theme": Spec("text"),
         "bell": Spec("bool"),
         "idle_lock_minutes": Spec("int", minimum=0),
+        "margin_warning": Spec("float"),
     },
     "orders": {
         "max_order_value": Spec("float", minimum=0),
