@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import ClassVar
 
 from rich.style import Style
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -25,6 +24,7 @@ from ibtui.tui.widgets.summary_strip import ARROWS, margin_low
 __all__ = ["AccountScreen", "balances_table"]
 
 _HUNDRED = Decimal(100)
+_LABEL, _VALUE = 24, 16
 NOTE = (
     "Day's P&L: IBKR's partitioned P&L of the account (today's trades included). "
     "The positions' Daily P&L: IBKR's own for the position when it sends it, "
@@ -38,40 +38,52 @@ def balances_table(
     *,
     threshold: float,
     styles: Mapping[str, Style] | None = None,
-) -> Table:
-    """The figures (and the cash by currency) as a two-column table with change arrows."""
+) -> Text:
+    """The figures (and the cash by currency), one a line: label, value, an arrow if it moved."""
     styles = styles or {}
     low = margin_low(view, threshold)
-    table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2, 0, 0))
-    table.add_column("figure", no_wrap=True)
-    table.add_column("value", justify="right", no_wrap=True)
-    table.add_column("moved", no_wrap=True, width=1)
+    lines = Text()
+
+    def row(label: str, value: str, moved: int, style: Style | None = None, note: str = "") -> None:
+        if lines:
+            lines.append("\n")
+        lines.append(f"{label:<{_LABEL}}")
+        lines.append(f"{value:>{_VALUE}}", style or "")
+        arrow = ARROWS.get(moved)
+        if arrow:
+            lines.append(f" {arrow}", style or "")
+        if note:
+            lines.append(f"{'  ' if arrow else '   '}{note}")
+
     for key, label, signed in FIGURES:
         amount = view.figure(key)
         if key == "cushion":
             text = fmt_pct(None if amount is None else amount * _HUNDRED, signed=False)
         else:
             text = fmt_money(amount, signed=signed)
-        style = Style()
+        style = None
         if key in ("cushion", "excess_liquidity") and low:
             style = styles.get("warn", Style(bold=True))
         elif signed and amount is not None and not amount.is_zero():
-            style = styles.get("up" if amount > 0 else "down", Style())
+            style = styles.get("up" if amount > 0 else "down")
         name = f"{label} ({view.currency})" if key == "net_liquidation" else label
-        table.add_row(name, Text(text, style=style), ARROWS.get(changed.get(key, 0), ""))
+        row(name, text, changed.get(key, 0), style)
+    if low:
+        lines.append("\n")
+        lines.append(
+            f"Margin cushion under {threshold:.0%} of net liquidation",
+            styles.get("warn", Style(bold=True)),
+        )
     if view.cash:
-        table.add_row("", "", "")
-        table.add_row(Text("Cash by currency", style="bold"), "", "")
+        lines.append("\n\n")
+        lines.append("Cash by currency", Style(bold=True))
         for balance in view.cash:
-            base = ""
+            note = ""
             if balance.currency != view.currency and balance.base_value is not None:
-                base = f" = {fmt_money(balance.base_value)} {view.currency}"
-            table.add_row(
-                f"  {balance.currency}",
-                f"{fmt_money(balance.cash)}{base}",
-                ARROWS.get(changed.get(f"cash:{balance.currency}", 0), ""),
-            )
-    return table
+                note = f"= {fmt_money(balance.base_value)} {view.currency}"
+            moved = changed.get(f"cash:{balance.currency}", 0)
+            row(f"  {balance.currency}", fmt_money(balance.cash), moved, note=note)
+    return lines
 
 
 class AccountScreen(Screen[None]):
@@ -118,7 +130,13 @@ class AccountScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._show()
+        self.call_after_refresh(self._show)  # laid out once shown: its height fits the figures
+
+    def figures_text(self) -> str:
+        """The figures as plain text (what the table says)."""
+        if self.balances is None:
+            return ""
+        return balances_table(self.balances, self.changed, threshold=self.threshold).plain
 
     @property
     def margin_warning(self) -> bool:
