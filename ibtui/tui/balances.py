@@ -198,6 +198,8 @@ class BalancesWatch:
         self.last = view
         self.refreshes += 1
         self.post(BalancesUpdated(view, changed))
+        if view.daily_pnl is None and self.refreshes <= 2:
+            return MIN_GAP  # IBKR's first partitioned P&L of a session is often empty
         return self.interval
 
     async def _wait(self, seconds: float) -> None:

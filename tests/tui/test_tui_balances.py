@@ -286,6 +286,19 @@ async def test_the_watch_refreshes_on_its_interval_and_sooner_after_a_fill() -> 
     assert len(posted) == 2
 
 
+async def test_an_empty_first_pnl_is_asked_again_soon() -> None:
+    class FirstEmpty:
+        reads = 0
+
+        async def balances(self, account_id: str) -> BalancesView:
+            self.reads += 1
+            return figures(daily_pnl=None if self.reads == 1 else Decimal(1))
+
+    watch = BalancesWatch(FirstEmpty(), PAPER.account_id, lambda _: None, interval=20.0)
+    assert await watch.refresh() == 5.0  # IBKR's pacing of the partitioned P&L
+    assert await watch.refresh() == 20.0
+
+
 async def test_a_failed_refresh_is_said_and_backs_off() -> None:
     from ibtui.tui.balances import BalancesFailed
 
