@@ -16,7 +16,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Protocol, runtime_checkable
 
 from textual.message import Message
@@ -36,6 +36,8 @@ __all__ = [
 
 DEFAULT_INTERVAL = 20.0  # seconds between two refreshes (IBKR's summary and ledger are slow)
 MIN_GAP = 5.0  # IBKR: /iserver/account/pnl/partitioned, 1 request per 5 s
+_CENT = Decimal("0.01")
+_BASIS_POINT = Decimal("0.0001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +105,21 @@ FIGURES: tuple[tuple[str, str, bool], ...] = (
 )
 
 
+def _shown(key: str, value: Decimal | None) -> Decimal | None:
+    """``value`` as far as it is shown: cents, or the cushion's hundredths of a percent."""
+    if value is None:
+        return None
+    return value.quantize(_BASIS_POINT if key == "cushion" else _CENT, rounding=ROUND_HALF_EVEN)
+
+
 def changed_figures(old: BalancesView | None, new: BalancesView) -> dict[str, int]:
-    """The figures that moved since ``old``: +1 up, -1 down (cash by ``cash:<currency>``)."""
+    """The figures whose shown value moved since ``old``: +1 up, -1 down (cash by
+    ``cash:<currency>``)."""
     if old is None or old.account_id != new.account_id:
         return {}
     moved: dict[str, int] = {}
     for key, _, _ in FIGURES:
-        before, after = old.figure(key), new.figure(key)
+        before, after = _shown(key, old.figure(key)), _shown(key, new.figure(key))
         if before is not None and after is not None and before != after:
             moved[key] = 1 if after > before else -1
     cash_before = {c.currency: c.cash for c in old.cash}

@@ -143,6 +143,9 @@ def test_changed_figures_names_each_move_and_cash_by_currency() -> None:
     )
     assert changed_figures(old, new) == {"excess_liquidity": -1, "cushion": -1, "cash:EUR": -1}
     assert changed_figures(None, new) == {}
+    # a move too small to show is not marked (the cushion is shown to 0.01%)
+    tiny = figures(net_liquidation=old.net_liquidation + Decimal("0.001"))  # type: ignore[operator]
+    assert changed_figures(old, tiny) == {}
     assert changed_figures(replace(old, account_id="U1"), new) == {}  # another account
 
 
