@@ -2,8 +2,9 @@
 
 Drives the real demo (``build_demo`` + ``ClientBackend`` + ``IbtuiApp``) at 120x40 through the
 third-party login with the verifier the simulated IBKR page shows, picks the paper account, waits
-until live quotes are painted and saves each screen: login, accounts, positions, help, then an
-order ticket with its preview, the orders screen, a chart, a symbol search and the watchlist.
+until live quotes are painted and saves each screen: login, accounts, positions, help, the
+account screen (balances and margin), an order ticket with its preview, the orders screen, a
+chart, a symbol search and the watchlist.
 
     .venv/bin/python screenshots/make_screenshots.py [OUT_DIR]      # or: make screenshots
 
@@ -39,6 +40,7 @@ from ibtui.trading.settings import OrderSettings
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.market import Watchlist
 from ibtui.tui.poller import PollSettings
+from ibtui.tui.screens.account import AccountScreen
 from ibtui.tui.screens.accounts import AccountsScreen
 from ibtui.tui.screens.chart import ChartScreen, ChartState
 from ibtui.tui.screens.help import HelpScreen
@@ -56,6 +58,7 @@ NAMES = (
     "accounts",
     "positions",
     "help",
+    "account",
     "ticket",
     "orders",
     "chart",
@@ -172,6 +175,19 @@ async def capture(out_dir: Path, *, seed: int = 1, key_bits: int = 2048) -> Capt
             await _wait(pilot, "the help", lambda: isinstance(app.screen, HelpScreen))
             await pilot.pause()
             shoot("help")
+            await pilot.press("escape")
+            await _wait(pilot, "the positions", lambda: app.screen is positions)
+
+            # account: the balances and margin in full
+            def day() -> bool:  # IBKR's first partitioned P&L is empty: the next has the day
+                balances = app.session.balances
+                return balances is not None and balances.daily_pnl is not None
+
+            await _wait(pilot, "the balances", day)
+            await pilot.press("dollar_sign")
+            await _wait(pilot, "the account", lambda: isinstance(app.screen, AccountScreen))
+            await pilot.pause(0.3)
+            shoot("account")
             await pilot.press("escape")
             await _wait(pilot, "the positions", lambda: app.screen is positions)
 

@@ -21,6 +21,7 @@ from ibtui.ibkr.connect import Connection, Recovery, connect
 from ibtui.ibkr.errors import ApiConnectionError, ApiTimeoutError, IbkrError, VerifierError
 from ibtui.ibkr.http_client import new_http_client
 from ibtui.ibkr.session import AccessCredentials, Consumer
+from ibtui.tui.balances import BalancesView
 from ibtui.tui.convert import account_view, fx_rates, position_view, quote_view
 from ibtui.tui.protocols import LinkUsedUp, LoginPrompt, LoginStep, Progress
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
@@ -205,6 +206,17 @@ class ClientBackend:
         if any(p.currency and p.currency != currency for p in positions):
             rates = fx_rates(await conn.client.ledger(account_id))
         return [position_view(p, currency, rates) for p in positions]
+
+    async def balances(self, account_id: str) -> BalancesView:
+        """The account's summary, ledger and partitioned P&L as one view (three requests, each
+        paced by the client as IBKR asks)."""
+        from ibtui.adapters.balances import balances_view
+
+        conn = await self._ensure_started()
+        summary = await conn.client.summary(account_id)
+        ledger = await conn.client.ledger(account_id)
+        pnl = await conn.client.pnl()
+        return balances_view(account_id, self.base_currency(account_id), summary, ledger, pnl)
 
     async def quotes(self, conids: Sequence[int]) -> Sequence[QuoteView]:
         conn = await self._ensure_started()

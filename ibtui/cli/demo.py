@@ -84,6 +84,7 @@ def main(argv: list[str]) -> int:
         poll_interval=args.poll_interval or settings.ui.poll_interval,
         theme=settings.ui.theme,
         bell=settings.ui.bell,
+        margin_warning=settings.ui.margin_warning,
         idle_lock_minutes=settings.ui.idle_lock_minutes,
     )
 

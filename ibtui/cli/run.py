@@ -66,5 +66,6 @@ def main(argv: list[str]) -> int:
         remember_account=state.remember_account,
         theme=settings.ui.theme,
         bell=settings.ui.bell,
+        margin_warning=settings.ui.margin_warning,
         idle_lock_minutes=settings.ui.idle_lock_minutes,
     )

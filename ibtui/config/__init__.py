@@ -13,7 +13,8 @@ The file (default ``<platform config dir>/ibtui/config.toml``, or ``--config PAT
     access_token = "…"          # first party only, with access_token_secret (base64, encrypted)
     access_token_secret = "…"
 
-    [ui]                        poll_interval (s, > 0), theme, bell, idle_lock_minutes (0 = off)
+    [ui]                        poll_interval (s, > 0), theme, bell, idle_lock_minutes (0 = off),
+                                margin_warning (cushion fraction, 0 = off)
     [keymap]                    binding-id = "key[,key...]"  (for Textual's App.set_keymap)
     [orders]                    max_order_value, max_quantity, max_price_deviation_pct,
                                 precaution_action = "warn" | "block"

@@ -38,7 +38,9 @@ __all__ = [
     "suggest",
 ]
 
-Kind = Literal["text", "url", "path", "float", "int", "bool", "choice", "base64", "keys"]
+Kind = Literal[
+    "text", "url", "path", "float", "int", "fraction", "bool", "choice", "base64", "keys"
+]
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Spec:
                 return f"a number greater than {self.minimum:g}"
             case "int":
                 return f"a whole number >= {self.minimum:g}"
+            case "fraction":
+                return "a number from 0 to 1 (0.10 is 10%)"
             case "bool":
                 return "true or false"
             case "choice":
@@ -86,6 +90,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "theme": Spec("text"),
         "bell": Spec("bool"),
         "idle_lock_minutes": Spec("int", minimum=0),
+        "margin_warning": Spec("fraction"),
     },
     "orders": {
         "max_order_value": Spec("float", minimum=0),
@@ -157,7 +162,7 @@ def describe(value: object, spec: Spec) -> str:
 def coerce(spec: Spec, value: object, *, from_text: bool, base_dir: Path) -> object:
     """Check ``value`` against ``spec``; strings from the environment or flags are parsed."""
     kind = spec.kind
-    if kind in ("float", "int"):
+    if kind in ("float", "int", "fraction"):
         if from_text and isinstance(value, str):
             try:
                 value = int(value.strip()) if kind == "int" else float(value.strip())
@@ -171,6 +176,10 @@ def coerce(spec: Spec, value: object, *, from_text: bool, base_dir: Path) -> obj
             number = float(value)
         except OverflowError as exc:
             raise BadValue from exc
+        if kind == "fraction":
+            if not 0 <= number <= 1:
+                raise BadValue
+            return number
         minimum = spec.minimum if spec.minimum is not None else -math.inf
         if not math.isfinite(number) or number < minimum:
             raise BadValue

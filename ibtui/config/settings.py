@@ -61,6 +61,9 @@ class UiSettings:
     theme: str = "textual-dark"
     bell: bool = True
     idle_lock_minutes: int = 0  # 0 = never lock
+    # a margin cushion (excess liquidity / net liquidation) below it is shown in the warning
+    # colour; 0 = never
+    margin_warning: float = 0.10
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         Binding("w", "watchlist", "Watchlist", id=ids.APP_WATCHLIST),
         Binding("f", "search", "Find symbol", id=ids.APP_SEARCH),
         Binding("r", "retry", "Retry now", id=ids.APP_RETRY),
+        Binding("dollar_sign", "balances", "Balances", id=ids.APP_BALANCES),
     ]
 
     def __init__(
@@ -118,6 +119,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
         market: MarketData | None = None,
         watchlist: Watchlist | None = None,
         freeze_settled: bool = False,
+        margin_warning: float = 0.10,
+        balances_seconds: float = 20.0,
     ) -> None:
         super().__init__()
         self.market = market  # charts and symbol search (the palette's provider reads it too)
@@ -129,6 +132,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
             self, last_account=last_account, remember_account=remember_account
         )
         self.ring_bell = bell
+        self.margin_warning = margin_warning  # a margin cushion below it: the warning colour
+        self.balances_seconds = balances_seconds
         self.order_watch_seconds = MIN_POLL_INTERVAL  # IBKR's live-orders pacing
         self.key_order = KeyOrder(self, super().on_event)
         self.broker = broker
@@ -185,6 +190,10 @@ class IbtuiApp(App[None], inherit_bindings=False):
             return self.account_flow.can_pick(self._working_screen())
         if action == "retry":
             return self.session.account is None and self.screen is self.screen_stack[0]
+        if action == "balances":
+            return self.session.balances_watch is not None and isinstance(
+                self._working_screen(), PositionsScreen
+            )
         if action in ("ticket", "orders"):
             return self.trader is not None and isinstance(self._working_screen(), PositionsScreen)
         if action == "chart":
@@ -247,6 +256,25 @@ class IbtuiApp(App[None], inherit_bindings=False):
                 )
             )
 
+    def action_balances(self) -> None:
+        """The account's balances and margin in full."""
+        session = self.session
+        if session.account is None or session.balances_watch is None:
+            return
+        if not isinstance(self._working_screen(), PositionsScreen):
+            return
+        from ibtui.tui.screens.account import AccountScreen
+
+        self.push_screen(
+            AccountScreen(
+                session.account.account_id,
+                session.balances,
+                session.balances_changed,
+                threshold=self.margin_warning,
+                interval=session.balances_watch.interval,
+            )
+        )
+
     def on_ticket_requested(self, message: TicketRequested) -> None:
         self.ticket_flow.requested(message)
 
@@ -255,6 +283,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
         watch = self.session.orders
         if watch is not None and message.account_id == watch.account_id:
             tell_order_news(self, message.news, bell=self.ring_bell, vanished=message.vanished)
+            balances = self.session.balances_watch
+            if message.news and balances is not None:  # a fill moves cash and margin
+                balances.refresh_soon()
 
     # --- charts, symbol search, watchlist -----------------------------------------------------
     def action_chart(self) -> None:

@@ -33,6 +33,8 @@ APP_HELP_QUIT = "app.help_quit"
 APP_ACCOUNTS = "app.accounts"
 APP_ORDERS = "app.orders"
 APP_RETRY = "app.retry"
+APP_BALANCES = "app.balances"
+ACCOUNT_CLOSE = "account.close"
 PROBLEM_RETRY = "problem.retry"
 PROBLEM_QUIT = "problem.quit"
 LOCK_UNLOCK = "lock.unlock"
@@ -150,6 +152,7 @@ def bindings_of(classes: Iterable[type[DOMNode]]) -> list[Binding]:
 
 def binding_classes() -> tuple[type, ...]:
     """Every class but the app's whose bindings the keymap may remap (imports every screen)."""
+    from ibtui.tui.screens.account import AccountScreen
     from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
     from ibtui.tui.screens.chart import ChartScreen
     from ibtui.tui.screens.competing import CompetingSessionScreen
@@ -182,6 +185,7 @@ def binding_classes() -> tuple[type, ...]:
         ChartScreen,
         SearchScreen,
         WatchlistScreen,
+        AccountScreen,
         LockScreen,
         CompetingSessionScreen,
         HelpScreen,

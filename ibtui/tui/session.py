@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from ibtui.tui.viewmodels import AccountView, PositionView, SessionState
 
 if TYPE_CHECKING:
+    from ibtui.tui.balances import BalancesView, BalancesWatch
     from ibtui.tui.order_watch import OrderWatch
     from ibtui.tui.poller import Poller
     from ibtui.tui.trading import OrderView
@@ -30,6 +31,9 @@ class Session:
     positions: Sequence[PositionView] = ()  # the account's, as the poller last listed them
     poller: Poller | None = None  # the account's
     orders: OrderWatch | None = None  # the account's order watch (with a trader)
+    balances: BalancesView | None = None  # the account's, as last read
+    balances_changed: dict[str, int] = field(default_factory=dict)  # moved at that read
+    balances_watch: BalancesWatch | None = None  # the account's (a broker that reads them)
 
     def held(self, conid: int) -> list[PositionView]:
         """The account's positions in ``conid`` (none or one; a row closed today holds nothing)."""

@@ -23,6 +23,7 @@ __all__ = [
     "Tally",
     "Totals",
     "merge_position",
+    "with_net_liquidation",
 ]
 
 _ZERO = Decimal(0)
@@ -140,6 +141,8 @@ class PositionView:
     price_decimals: int | None = None
     is_close: bool = False  # ``last`` is the prior close
     halted: bool = False
+    # The account's net liquidation (base currency) the row's share is of; None: not known yet
+    net_liquidation: Decimal | None = None
 
     @property
     def key(self) -> str:
@@ -165,6 +168,15 @@ class PositionView:
             return None
         return self.unrealized_pnl / abs(basis) * _HUNDRED
 
+    @property
+    def nlv_pct(self) -> Decimal | None:
+        """The position's market value in percent of the account's net liquidation (negative
+        for a short), in the base currency."""
+        net = self.net_liquidation
+        if not net or self.market_value is None or self.fx_rate is None:
+            return None
+        return self.market_value * self.fx_rate / net * _HUNDRED
+
     def with_quote(self, quote: QuoteView) -> PositionView:
         """This position repriced by a quote; values the quote does not carry are kept. A quote
         that moves nothing (most of them, between two polls of a quiet market) only stamps the
@@ -173,8 +185,9 @@ class PositionView:
         if last is None:
             return self
         view = self
-        if view.closed and quote.daily_pnl is not None and quote.daily_pnl != view.daily_pnl:
-            view = _daily_set(view, quote.daily_pnl)  # a row closed today: IBKR's day for it
+        daily = quote.daily_pnl  # IBKR's day for the position (its trades of today included)
+        if daily is not None and daily != view.daily_pnl:
+            view = _daily_set(view, daily)
         change = view.change if quote.change is None else quote.change
         change_pct = view.change_pct if quote.change_pct is None else quote.change_pct
         if (
@@ -186,13 +199,21 @@ class PositionView:
         ):
             return _price_stamped(view, quote.updated_at)
         return _repriced(
-            view, last, change, change_pct, quote.updated_at, quote.is_close, quote.halted
+            view, last, change, change_pct, quote.updated_at, quote.is_close, quote.halted, daily
         )
 
 
 _stamped = _replacer(QuoteView, "updated_at")
 _price_stamped = _replacer(PositionView, "price_at")
 _daily_set = _replacer(PositionView, "daily_pnl")
+_net_set = _replacer(PositionView, "net_liquidation")
+
+
+def with_net_liquidation(view: PositionView, net: Decimal | None) -> PositionView:
+    """``view`` as a share of the account's net liquidation ``net`` (itself if already)."""
+    return view if view.net_liquidation == net else _net_set(view, net)
+
+
 _with_prices = _replacer(
     PositionView,
     "last",
@@ -215,8 +236,15 @@ def _repriced(
     price_at: float | None,
     is_close: bool,
     halted: bool,
+    daily: Decimal | None = None,
 ) -> PositionView:
+    """``view`` at a new price; its day's P&L is ``daily`` (IBKR's) when given, else computed
+    from the change since the prior close (a row closed today keeps the one it had)."""
     quantity, multiplier = view.quantity, view.multiplier
+    if daily is None:
+        daily = quantity * change * multiplier if change is not None and quantity else None
+    if daily is None:
+        daily = view.daily_pnl
     market_value = quantity * last * multiplier
     basis = None if view.avg_cost is None else quantity * view.avg_cost * multiplier
     return _with_prices(
@@ -226,8 +254,7 @@ def _repriced(
         change_pct,
         market_value,
         market_value - basis if basis is not None else view.unrealized_pnl,
-        # a position closed today keeps the day's P&L IBKR gave it (its trades'), not 0 × change
-        quantity * change * multiplier if change is not None and quantity else view.daily_pnl,
+        daily,
         price_at,
         is_close,
         halted,
@@ -236,14 +263,16 @@ def _repriced(
 
 def merge_position(old: PositionView | None, new: PositionView) -> PositionView:
     """A fresh row from the positions endpoint, keeping a newer live price the row already had
-    (and, for a position closed today, the day's P&L its quotes gave it: the positions endpoint
-    has none; until one comes, a row that has just closed keeps the day's P&L it had)."""
+    and the day's P&L its quotes gave it while the quantity is the same (the positions endpoint
+    has none; for a position closed today, until one comes, a row that has just closed keeps
+    the day's P&L it had)."""
     if old is not None and new.closed and new.daily_pnl is None and old.daily_pnl is not None:
         new = _daily_set(new, old.daily_pnl)
     if old is None or old.price_at is None or old.last is None or new.price_at is not None:
         return new
+    daily = old.daily_pnl if old.quantity == new.quantity else None
     return _repriced(
-        new, old.last, old.change, old.change_pct, old.price_at, old.is_close, old.halted
+        new, old.last, old.change, old.change_pct, old.price_at, old.is_close, old.halted, daily
     )
 
 

@@ -388,3 +388,17 @@ def test_hypothesis_runs_without_touching_the_real_home() -> None:
     # the autouse fixture points platformdirs into tmp_path; guard against a regression
     assert "xdg-config" in str(load_settings(None, env={}).config_path)
     assert os.environ["XDG_STATE_HOME"].endswith("xdg-state")
+
+
+def test_margin_warning_is_a_fraction_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    assert load_settings(None, env={}).ui.margin_warning == 0.10
+    path = write_config(tmp_path, "[ui]\nmargin_warning = 0.25\n")
+    assert load_settings(path, env={}).ui.margin_warning == 0.25
+    s = load_settings(path, env={"IBTUI_UI_MARGIN_WARNING": "0"})  # 0: never warn
+    assert s.ui.margin_warning == 0.0
+    assert problems_of(None, env={"IBTUI_UI_MARGIN_WARNING": "10"}) == (
+        "environment variable IBTUI_UI_MARGIN_WARNING: 'ui.margin_warning' must be a number "
+        "from 0 to 1 (0.10 is 10%); got a string '10'"
+    )
+    bad = write_config(tmp_path, '[ui]\nmargin_warning = "low"\n', name="bad.toml")
+    assert "'ui.margin_warning' must be a number from 0 to 1" in problems_of(bad)

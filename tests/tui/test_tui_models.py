@@ -252,6 +252,7 @@ def test_repricing_carries_every_other_field_over() -> None:
         price_decimals=4,
         is_close=True,
         halted=True,
+        net_liquidation=Decimal(5000),
     )
     defaults = PositionView("U", 1, "S", Decimal(1), "USD")
     assert all(getattr(view, f.name) != getattr(defaults, f.name) for f in fields(PositionView))

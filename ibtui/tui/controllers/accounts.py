@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 from textual.screen import Screen
 
-from ibtui.tui.controllers import exclusive
+from ibtui.tui.balances import BalancesFailed, BalancesSource, BalancesUpdated, BalancesWatch
+from ibtui.tui.controllers import exclusive, is_a
 from ibtui.tui.messages import PositionsUpdated, SessionStateChanged
 from ibtui.tui.order_watch import OrderWatch
 from ibtui.tui.poller import Poller
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from ibtui.tui.app import IbtuiApp
 
 __all__ = ["AccountFlow"]
+
+_ACCOUNT = "ibtui.tui.screens.account"
 
 
 class AccountFlow:
@@ -119,6 +122,7 @@ class AccountFlow:
             clock=app.clock,
             poll_interval=app.poll_settings.interval,
             cursor_blink=app.cursor_blink,
+            margin_warning=app.margin_warning,
         )
         if isinstance(app.screen, PositionsScreen):
             app.switch_screen(screen)
@@ -127,6 +131,7 @@ class AccountFlow:
         app.session.account = account
         app.session.positions = ()
         exclusive(app, partial(self._poll, account, screen), "poll", "poller")
+        self._watch_balances(account, screen)
         app.session.orders = None
         if app.trader is not None:
             app.session.orders = OrderWatch(
@@ -142,6 +147,33 @@ class AccountFlow:
         if app.freeze_settled:
             freeze = partial(self._freeze_when_settled, screen)
             exclusive(app, freeze, "freeze_when_settled", "settle")
+
+    def _watch_balances(self, account: AccountView, screen: PositionsScreen) -> None:
+        """The account's balances, refreshed in their own worker (a broker that reads them)."""
+        app, session = self.app, self.app.session
+        session.balances, session.balances_changed, session.balances_watch = None, {}, None
+        broker = app.broker
+        if not isinstance(broker, BalancesSource):
+            return
+
+        def post(message: Message) -> bool:
+            if isinstance(message, BalancesUpdated):
+                session.balances, session.balances_changed = message.balances, message.changed
+            if isinstance(message, BalancesUpdated | BalancesFailed):
+                shown = app.screen  # the account screen, when open, follows them too
+                if shown is not screen and is_a(shown, _ACCOUNT, "AccountScreen"):
+                    shown.post_message(message)
+            return screen.post_message(message)
+
+        session.balances_watch = watch = BalancesWatch(
+            broker,
+            account.account_id,
+            post,
+            interval=app.balances_seconds,
+            clock=app.clock,
+            sleep=app.sleep,
+        )
+        exclusive(app, watch.run, "watch_balances", "balances", exit_on_error=False)
 
     async def _freeze_when_settled(self, screen: PositionsScreen) -> None:
         app = self.app

@@ -17,6 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from ibtui.tui import keymap as ids
+from ibtui.tui.balances import BalancesUpdated
 from ibtui.tui.commands import Command
 from ibtui.tui.format import fmt_duration
 from ibtui.tui.messages import (
@@ -31,6 +32,7 @@ from ibtui.tui.widgets.columns import COLUMNS
 from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.positions_table import PositionsTable
 from ibtui.tui.widgets.status_bar import StatusBar
+from ibtui.tui.widgets.summary_strip import SummaryStrip
 
 __all__ = ["PositionsScreen"]
 
@@ -54,8 +56,10 @@ class PositionsScreen(Screen[None]):
         flash_seconds: float = 1.0,
         status: StatusView | None = None,
         cursor_blink: bool = True,
+        margin_warning: float = 0.10,
     ) -> None:
         super().__init__()
+        self.margin_warning = margin_warning
         self.cursor_blink = cursor_blink
         self.account = account
         self.clock = clock
@@ -68,6 +72,7 @@ class PositionsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self._initial_status, clock=self.clock, id="status")
+        yield SummaryStrip(threshold=self.margin_warning, id="summary")
         yield PositionsTable(
             base_currency=self.account.base_currency or "USD",
             clock=self.clock,
@@ -120,6 +125,12 @@ class PositionsScreen(Screen[None]):
     def on_positions_updated(self, message: PositionsUpdated) -> None:
         if message.account_id == self.account.account_id:
             self.table.set_positions(message.positions)
+
+    def on_balances_updated(self, message: BalancesUpdated) -> None:
+        view = message.balances
+        if view.account_id == self.account.account_id:
+            self.query_one(SummaryStrip).show(view, message.changed)
+            self.table.set_net_liquidation(view.net_liquidation)
 
     def on_session_state_changed(self, message: SessionStateChanged) -> None:
         self._set_status(session=message.state)

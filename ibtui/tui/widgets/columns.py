@@ -143,6 +143,10 @@ def _pct(_: PositionView, raw: Decimal | str | None) -> str:
     return fmt_pct(raw if isinstance(raw, Decimal) else None)
 
 
+def _share(_: PositionView, raw: Decimal | str | None) -> str:
+    return fmt_pct(raw if isinstance(raw, Decimal) else None, signed=False)
+
+
 def _price(view: PositionView, raw: Decimal | str | None) -> str:
     return fmt_price(raw if isinstance(raw, Decimal) else None, view.price_decimals)
 
@@ -193,6 +197,7 @@ COLUMNS: tuple[Column, ...] = (
         _signed_money,
         signed_tone=True,
     ),
+    Column("nlv_pct", "% NLV", 8, lambda v: v.nlv_pct, _share),
     Column("currency", "Ccy", 5, lambda v: v.currency, _text, numeric=False),
 )
 COLUMN_KEYS: tuple[str, ...] = tuple(column.key for column in COLUMNS)
@@ -201,7 +206,15 @@ PRICE_COLUMNS: tuple[Column, ...] = tuple(
     column
     for column in COLUMNS
     if column.key
-    in {"last", "change_pct", "market_value", "unrealized_pnl", "unrealized_pct", "daily_pnl"}
+    in {
+        "last",
+        "change_pct",
+        "market_value",
+        "unrealized_pnl",
+        "unrealized_pct",
+        "daily_pnl",
+        "nlv_pct",
+    }
 )
 
 

@@ -33,7 +33,14 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from ibtui.tui import keymap as ids
-from ibtui.tui.viewmodels import PositionView, QuoteView, Tally, Totals, merge_position
+from ibtui.tui.viewmodels import (
+    PositionView,
+    QuoteView,
+    Tally,
+    Totals,
+    merge_position,
+    with_net_liquidation,
+)
 from ibtui.tui.widgets.columns import (
     COLUMN_KEYS,
     COLUMNS,
@@ -127,6 +134,7 @@ class PositionsTable(Vertical):
         self._styles: CellStyles | None = None
         self._tally: Tally | None = None  # the matching rows' totals; None: count afresh
         self._pager_text = ""
+        self.net_liquidation: Decimal | None = None  # the rows' "% NLV" is of it
 
     def compose(self) -> ComposeResult:
         yield PositionsGrid(id="grid")
@@ -209,8 +217,11 @@ class PositionsTable(Vertical):
         its view: nothing is drawn or counted again for it."""
         before = self._views
         fresh: dict[str, PositionView] = {}
+        net = self.net_liquidation
         for view in positions:
             key = view.key
+            if net is not None:
+                view = with_net_liquidation(view, net)
             old = before.get(key)
             merged = merge_position(old, view)
             fresh[key] = old if old is not None and merged == old else merged
@@ -262,6 +273,27 @@ class PositionsTable(Vertical):
         if added or resort:
             self._sort()
         self._update_totals()
+
+    def set_net_liquidation(self, net: Decimal | None) -> None:
+        """The account's net liquidation (base currency): each row's "% NLV" is of it."""
+        if net == self.net_liquidation:
+            return
+        self.net_liquidation = net
+        share = (_BY_KEY["nlv_pct"],)
+        in_view = self._keys_in_view()
+        updates: list[Update] = []
+        resort = False
+        for key, view in self._views.items():
+            view = self._views[key] = with_net_liquidation(view, net)
+            if key not in self._cells:
+                continue
+            if key in in_view or self.sort_column == "nlv_pct":
+                resort = self._redraw(key, view, share, updates, flash=False) or resort
+            else:
+                self._behind.add(key)
+        self.grid.update_cells(updates)
+        if resort:
+            self._sort()
 
     def apply_quotes(self, quotes: Mapping[int, QuoteView]) -> None:
         """Reprice the rows holding these conids; only cells that change are written.

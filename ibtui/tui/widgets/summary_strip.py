@@ -1,0 +1,130 @@
+"""The account's balances in one line over the positions: net liquidation, excess liquidity with
+the margin cushion, the day's P&L (and, when wide, buying power and cash).
+
+A figure that moved since the refresh before carries an arrow (▲ up, ▼ down) until the next
+refresh; excess liquidity and the cushion are in the warning colour when the cushion is below the
+``[ui] margin_warning`` threshold. Hidden until the first balances arrive (a broker that reads
+none never shows it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.widget import Widget
+
+from ibtui.tui.balances import BalancesView
+from ibtui.tui.format import fmt_money, fmt_pct
+
+__all__ = ["ARROWS", "SummaryStrip", "margin_low", "strip_parts"]
+
+ARROWS = {1: "▲", -1: "▼"}
+_WIDE = 110  # narrower: net liq, excess liquidity and the day's P&L only
+_HUNDRED = Decimal(100)
+
+# A part of the line: its text and the name of its style ("", "label", "up", "down", "warn")
+Part = tuple[str, str]
+
+
+def margin_low(view: BalancesView, threshold: float) -> bool:
+    """The margin cushion (excess liquidity / net liquidation) is below ``threshold``."""
+    cushion = view.cushion
+    return threshold > 0 and cushion is not None and cushion < Decimal(str(threshold))
+
+
+def _tone(amount: Decimal | None) -> str:
+    if amount is None or amount.is_zero():
+        return ""
+    return "up" if amount > 0 else "down"
+
+
+def strip_parts(
+    view: BalancesView, changed: Mapping[str, int], *, width: int, threshold: float
+) -> list[Part]:
+    """The strip's pieces of text with their style names; shorter labels when narrow."""
+    wide = width >= _WIDE
+    gap = "   " if wide else "  "
+    parts: list[Part] = []
+
+    def figure(key: str, label: str, amount: Decimal | None, style: str, signed: bool) -> None:
+        if parts:
+            parts.append((gap, ""))
+        parts.append((f"{label} ", "label"))
+        parts.append((fmt_money(amount, signed=signed), style))
+        arrow = ARROWS.get(changed.get(key, 0))
+        if arrow:
+            parts.append((arrow, style))
+
+    low = margin_low(view, threshold)
+    warn = "warn" if low else ""
+    figure("net_liquidation", "Net liq" if wide else "NLV", view.net_liquidation, "", False)
+    excess = view.excess_liquidity
+    figure("excess_liquidity", "Excess liq" if wide else "ExLiq", excess, warn, False)
+    cushion = view.cushion
+    if cushion is not None:
+        parts.append((f" ({fmt_pct(cushion * _HUNDRED, signed=False)})", warn))
+    figure("daily_pnl", "Day P&L" if wide else "Day", view.daily_pnl, _tone(view.daily_pnl), True)
+    if wide:
+        figure("buying_power", "Buying power", view.buying_power, "", False)
+        figure("total_cash", "Cash", view.total_cash, "", False)
+    if low:
+        parts.append((f"{gap}LOW MARGIN", "warn"))
+    return parts
+
+
+class SummaryStrip(Widget):
+    """One line of the account's balances; give it ``show(view, changed)`` on each refresh."""
+
+    DEFAULT_CSS = """
+    SummaryStrip {
+        height: 1;
+        width: 1fr;
+        display: none;
+        padding: 0 1;
+        &.-shown { display: block; }
+        & > .summary-strip--label { color: $text-muted; }
+        & > .summary-strip--up { color: $text-success; }
+        & > .summary-strip--down { color: $text-error; }
+        & > .summary-strip--warn { color: $text-warning; text-style: bold; }
+    }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "summary-strip--label",
+        "summary-strip--up",
+        "summary-strip--down",
+        "summary-strip--warn",
+    }
+
+    def __init__(self, *, threshold: float = 0.10, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.threshold = threshold
+        self.balances: BalancesView | None = None
+        self.changed: Mapping[str, int] = {}
+
+    def show(self, view: BalancesView, changed: Mapping[str, int]) -> None:
+        self.balances = view
+        self.changed = changed
+        self.add_class("-shown")
+        self.refresh()
+
+    @property
+    def margin_warning(self) -> bool:
+        """The cushion is shown in the warning colour."""
+        return self.balances is not None and margin_low(self.balances, self.threshold)
+
+    def render(self) -> Text:
+        line = Text(no_wrap=True, overflow="ellipsis", end="")
+        if self.balances is None:
+            return line
+        styles: dict[str, Style] = {}
+        for text, name in strip_parts(
+            self.balances, self.changed, width=self.size.width, threshold=self.threshold
+        ):
+            if name and name not in styles:
+                styles[name] = self.get_component_rich_style(f"summary-strip--{name}", partial=True)
+            line.append(text, styles.get(name) or "")
+        return line
