@@ -21,7 +21,7 @@ from textual.screen import Screen
 
 from ibtui.tui.controllers import exclusive
 from ibtui.tui.messages import PositionsUpdated, SessionStateChanged
-from ibtui.tui.order_watch import OrderWatch
+from ibtui.tui.order_watch import OrdersUpdated, OrderWatch
 from ibtui.tui.poller import Poller
 from ibtui.tui.screens.accounts import AccountsScreen
 from ibtui.tui.screens.positions import PositionsScreen
@@ -132,7 +132,7 @@ class AccountFlow:
             app.session.orders = OrderWatch(
                 app.trader,
                 account.account_id,
-                app.post_message,
+                self._orders_seen,
                 clock=app.clock,
                 sleep=app.sleep,
                 interval=app.order_watch_seconds,
@@ -173,6 +173,13 @@ class AccountFlow:
             return screen.post_message(message)
 
         return post
+
+    def _orders_seen(self, update: OrdersUpdated) -> bool:
+        """A poll of the order watch on its way to the app: the session keeps each account's
+        working orders first (quitting asks about every account's, not only the one shown)."""
+        if update.orders is not None:
+            self.app.session.saw_orders(update.account_id, update.orders)
+        return self.app.post_message(update)
 
     async def _watch_orders(self, watch: OrderWatch, first: PositionsScreen | None = None) -> None:
         """The account's one order watcher (:mod:`ibtui.tui.order_watch`). The first read (the
