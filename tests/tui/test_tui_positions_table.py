@@ -160,6 +160,38 @@ async def test_sort_by_keyboard_and_reverse(clock: Clock) -> None:
         assert table.sort_column == "quantity"
 
 
+async def test_a_sort_by_a_column_off_screen_is_named_in_the_totals_line(clock: Clock) -> None:
+    """At 80 columns Mkt value is off screen, its header's arrow with it: the totals line says
+    what the rows are sorted by; once the column is scrolled into view it no longer needs to."""
+    app = host(clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await shown(app, pilot)
+
+        def totals() -> str:
+            return str(app.query_one("#totals").render())
+
+        assert "by " not in totals()  # by symbol: the fixed column, always in view
+        table.sort_by("market_value", reverse=True)
+        await pilot.pause()
+        assert not table.grid.column_in_view("market_value")
+        assert totals().startswith("by Mkt value ▼ │ ")
+        await pilot.press("r")
+        assert totals().startswith("by Mkt value ▲ │ ")
+        table.grid.scroll_to(x=50, animate=False)
+        await pilot.pause()
+        assert table.grid.column_in_view("market_value")
+        assert "by " not in totals()
+        table.sort_by("last")  # now off screen to the left
+        await pilot.pause()
+        assert totals().startswith("by Last ▲ │ ")
+    async with host(clock).run_test(size=(160, 40)) as pilot:
+        table = pilot.app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        table.sort_by("market_value", reverse=True)
+        await pilot.pause()
+        assert "sorted" not in str(pilot.app.query_one("#totals").render())  # its ▼ is in view
+
+
 async def test_sort_follows_ticks_and_keeps_cursor_on_position(clock: Clock) -> None:
     app = host(clock)
     async with app.run_test(size=SIZE) as pilot:

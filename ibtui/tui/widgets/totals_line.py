@@ -21,16 +21,24 @@ _BOLD = Style(bold=True)
 
 
 def totals_parts(
-    totals: Totals, *, filtered: bool, width: int, styles: CellStyles | None
+    totals: Totals,
+    *,
+    filtered: bool,
+    width: int,
+    styles: CellStyles | None,
+    sort: str | None = None,
 ) -> list[tuple[str, Style | None]]:
-    """The totals line's pieces of text, each with its style (shorter labels when narrow)."""
+    """The totals line's pieces of text, each with its style (shorter labels when narrow).
+    ``sort`` (``Mkt value ▼``), when given, comes first: the sort column is off screen, and its
+    header's arrow with it."""
     scope = "shown" if filtered else "all"
     wide = width >= _WIDE
     noun = "position" if totals.count == 1 else "positions"
     head = f"{totals.count:,} {noun} ({scope}) in {totals.currency}"
-    line: list[tuple[str, Style | None]] = [
-        (head if wide else f"{totals.count:,} {totals.currency}", _BOLD)
-    ]
+    line: list[tuple[str, Style | None]] = []
+    if sort is not None:
+        line += [("sorted by " if wide else "by ", None), (sort, _BOLD), (" │ ", None)]
+    line.append((head if wide else f"{totals.count:,} {totals.currency}", _BOLD))
     parts = (
         ("Mkt value" if wide else "MV", totals.market_value, False),
         ("Unrl P&L" if wide else "Unrl", totals.unrealized_pnl, True),
