@@ -2,7 +2,9 @@
 
 Once the accounts are in (:class:`~ibtui.tui.widgets.connecting.ConnectingStatus` loads them), the
 remembered account or the only one opens at once, else the trader picks one on the accounts
-screen (``a`` picks another at any time). Opening an account shows its positions screen and runs
+screen (``a`` picks another at any time). A remembered LIVE account opens too, with a red notice
+that its orders are real (besides the status bar's LIVE badge): asking every start would train
+the trader to press Enter without reading. Opening an account shows its positions screen and runs
 the poller in the app's exclusive worker, its messages passing through ``app.session`` on their
 way to the screen; with a trader, the account's one order watcher
 (:mod:`ibtui.tui.order_watch`) in another.
@@ -56,6 +58,15 @@ class AccountFlow:
         remembered = [a for a in self.app.session.accounts if a.account_id == self.last_account]
         if remembered:
             self.open(remembered[0])
+            if not remembered[0].paper:  # opened without a choice this run: say it is real money
+                self.app.notify(
+                    f"Resumed LIVE account {remembered[0].label}: orders are real. "
+                    "Press a to pick another account.",
+                    title="LIVE account",
+                    severity="error",
+                    timeout=15,
+                    markup=False,
+                )
         elif len(self.app.session.accounts) == 1:
             self.open(self.app.session.accounts[0])
         else:
