@@ -39,6 +39,9 @@ def totals_parts(
     if sort is not None:
         line += [("sorted by " if wide else "by ", None), (sort, _BOLD), (" │ ", None)]
     line.append((head if wide else f"{totals.count:,} {totals.currency}", _BOLD))
+    if totals.converted:  # rows in other currencies are summed at their exchange rate
+        others = "+".join(totals.converted) if len(totals.converted) < 3 else "other ccys"
+        line.append((f", {others} converted" if wide else f" ({others}→{totals.currency})", None))
     parts = (
         ("Mkt value" if wide else "MV", totals.market_value, False),
         ("Unrl P&L" if wide else "Unrl", totals.unrealized_pnl, True),
