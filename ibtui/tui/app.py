@@ -118,8 +118,10 @@ class IbtuiApp(App[None], inherit_bindings=False):
         market: MarketData | None = None,
         watchlist: Watchlist | None = None,
         freeze_settled: bool = False,
+        start_notice: str | None = None,
     ) -> None:
         super().__init__()
+        self.start_notice = start_notice  # said once logged in (the demo's replayed market)
         self.market = market  # charts and symbol search (the palette's provider reads it too)
         self.watchlist = watchlist if watchlist is not None else Watchlist()
         self.idle_lock = IdleLock(self, idle_lock_minutes, clock)

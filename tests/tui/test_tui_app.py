@@ -158,6 +158,17 @@ async def test_a_remembered_live_account_opens_with_a_loud_notice(clock: Clock) 
                 assert notices(app) == []
 
 
+async def test_the_start_notice_is_said_once_the_accounts_are_in(clock: Clock) -> None:
+    rounds = Rounds(clock)
+    broker = ViewBroker(holdings(), clock, accounts=[PAPER])
+    app = make_app(clock, rounds, broker, start_notice="Demo: the market replays Fri Dec 04")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, rounds)
+        assert isinstance(app.screen, PositionsScreen)
+        said = [n.message for n in app._notifications if "replays" in n.message]
+        assert said == ["Demo: the market replays Fri Dec 04"]
+
+
 async def test_errors_reach_the_status_bar(clock: Clock) -> None:
     rounds = Rounds(clock)
     broker = ViewBroker(holdings(), clock, accounts=[PAPER])

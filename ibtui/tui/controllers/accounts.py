@@ -55,6 +55,9 @@ class AccountFlow:
 
     def _loaded(self, accounts: list[AccountView]) -> None:
         self.app.session.accounts = accounts
+        if self.app.start_notice:
+            self.app.notify(self.app.start_notice, title="Clocks", timeout=20, markup=False)
+            self.app.start_notice = None
         remembered = [a for a in self.app.session.accounts if a.account_id == self.last_account]
         if remembered:
             self.open(remembered[0])
