@@ -138,7 +138,17 @@ async def test_the_totals_follow_a_round_of_quotes_in_the_same_repaint(clock: Cl
         before = str(app.query_one("#totals").render())
         table.apply_quotes(quote(265598, "223.91", clock))  # +1.00 on 100 AAPL
         after = str(app.query_one("#totals").render())  # no frame in between
-        assert after != before and "Unrl P&L" in after
+        assert after != before and "Unrl +29,503.77" in after
+
+
+async def test_the_totals_line_takes_short_labels_rather_than_lose_an_amount(clock: Clock) -> None:
+    """At 120 columns the long labels and the converted currencies do not leave room for the
+    realized P&L: the line is the short one, every amount in it."""
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await shown(app, pilot)
+        drawn = app.query_one("#totals", TotalsLine).render_line(0).text.rstrip()
+        assert drawn == "6 USD (EUR→USD) MV 204,488.44 Unrl +29,403.77 Day +342.12 Rlzd +120.00"
 
 
 async def test_sort_by_keyboard_and_reverse(clock: Clock) -> None:
@@ -189,7 +199,7 @@ async def test_a_sort_by_a_column_off_screen_is_named_in_the_totals_line(clock: 
         table.set_positions(sample_positions())
         table.sort_by("market_value", reverse=True)
         await pilot.pause()
-        assert "sorted" not in str(pilot.app.query_one("#totals").render())  # its ▼ is in view
+        assert " │ " not in str(pilot.app.query_one("#totals").render())  # its ▼ is in view
 
 
 async def test_sort_follows_ticks_and_keeps_cursor_on_position(clock: Clock) -> None:
@@ -405,7 +415,8 @@ async def test_a_refreshed_list_redraws_only_the_positions_that_changed(clock: C
 
 
 async def test_a_totals_line_too_long_for_the_screen_ends_at_a_whole_word(clock: Clock) -> None:
-    """No amount is cut short: what does not fit is left out from the last word that fits."""
+    """No amount is cut short, and no label is left without its amount: what does not fit is
+    left out from the last label that fits."""
     app = host(clock)
     async with app.run_test(size=(50, 20)) as pilot:
         await shown(app, pilot)
@@ -413,6 +424,11 @@ async def test_a_totals_line_too_long_for_the_screen_ends_at_a_whole_word(clock:
         said = str(line.render())
         assert said.endswith("Rlzd +120.00") and len(said) > line.content_size.width == 48
         assert line.render_line(0).text == "6 USD (EUR→USD) MV 204,488.44 Unrl +29,403.77   "
+    async with host(clock).run_test(size=(52, 20)) as pilot:  # room for "… Day" but not its amount
+        await shown(pilot.app, pilot)  # type: ignore[arg-type]
+        line = pilot.app.query_one("#totals", TotalsLine)
+        assert line.content_size.width == 50
+        assert line.render_line(0).text.rstrip() == "6 USD (EUR→USD) MV 204,488.44 Unrl +29,403.77"
 
 
 async def test_a_quote_that_moves_nothing_repaints_nothing(clock: Clock) -> None:
