@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +24,7 @@ from ibtui.ibkr.session import AccessCredentials
 from ibtui.local.paths import default_state_dir
 from ibtui.local.state import StateStore
 from ibtui.logfile import setup_logging
-from ibtui.sim.demo import build_demo
+from ibtui.sim.demo import NEW_YORK, build_demo
 from ibtui.tui.market import Watchlist
 
 if TYPE_CHECKING:
@@ -86,6 +88,23 @@ def main(argv: list[str]) -> int:
         bell=settings.ui.bell,
         margin_warning=settings.ui.margin_warning,
         idle_lock_minutes=settings.ui.idle_lock_minutes,
+        start_notice=clocks_notice(demo.sim.clock.now() - time.time()),
+    )
+
+
+def clocks_notice(offset: float, now: float | None = None) -> str:
+    """Which clock each time on screen is, for a demo market ``offset`` seconds from now (the
+    demo replays a weekday's open hours when the US market is closed)."""
+    if abs(offset) < 60:
+        return (
+            "Demo: the market runs on the real clock. Times are this machine's local time; the "
+            "chart's axis is the exchange's time."
+        )
+    market = datetime.fromtimestamp((time.time() if now is None else now) + offset, NEW_YORK)
+    return (
+        f"Demo: the market replays {market:%a %b %d from %H:%M} New York time. Orders and "
+        "trades carry the replayed time (shown in local time); 'as of' and quote ages are the "
+        "real clock; the chart's axis is the exchange's time."
     )
 
 

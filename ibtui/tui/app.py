@@ -121,8 +121,10 @@ class IbtuiApp(App[None], inherit_bindings=False):
         freeze_settled: bool = False,
         margin_warning: float = 0.10,
         balances_seconds: float = 20.0,
+        start_notice: str | None = None,
     ) -> None:
         super().__init__()
+        self.start_notice = start_notice  # said once logged in (the demo's replayed market)
         self.market = market  # charts and symbol search (the palette's provider reads it too)
         self.watchlist = watchlist if watchlist is not None else Watchlist()
         self.idle_lock = IdleLock(self, idle_lock_minutes, clock)
@@ -303,15 +305,15 @@ class IbtuiApp(App[None], inherit_bindings=False):
     # --- quitting -----------------------------------------------------------------------------
     def action_leave(self) -> None:
         """Quit; with orders still working, say so and ask first (they stay working at IBKR)."""
-        working = self.session.working_orders
+        working = self.session.working_by_account()  # every account seen this run, LIVE first
         asking = [s for s in self.screen_stack if is_a(s, _QUIT, "QuitQuestion")]
         if not working or (asking and self.screen is asking[-1]):
             self.exit()  # nothing working, or ctrl+q again on the question itself
         elif not asking:
             from ibtui.tui.screens.quit import QuitQuestion
 
-            account = self.session.account.account_id if self.session.account else "the account"
-            self.push_screen(QuitQuestion(working, account), self._quit_answered)
+            shown = self.session.account.account_id if self.session.account else None
+            self.push_screen(QuitQuestion(working, shown), self._quit_answered)
 
     def _quit_answered(self, quit_anyway: bool | None) -> None:
         if quit_anyway:

@@ -126,6 +126,7 @@ def run_app(
     idle_lock_minutes: float = 0,
     market: MarketData | None = None,
     watchlist: Watchlist | None = None,
+    start_notice: str | None = None,
 ) -> int:
     """Run the console until the user quits, in the :func:`console_runtime` and freezing what
     an account's screen holds once it has settled (:class:`SettledFreeze`); the exit
@@ -151,6 +152,7 @@ def run_app(
         market=market,
         watchlist=watchlist,
         freeze_settled=True,
+        start_notice=start_notice,
     )
     textual_compat.install(app)
     with console_runtime():

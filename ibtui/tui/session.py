@@ -34,6 +34,9 @@ class Session:
     balances: BalancesView | None = None  # the account's, as last read
     balances_changed: dict[str, int] = field(default_factory=dict)  # moved at that read
     balances_watch: BalancesWatch | None = None  # the account's (a broker that reads them)
+    # Every account's working orders as its order watch last listed them this run: IBKR lists
+    # only the selected account's, so an account left for another is known from its last list.
+    working_seen: dict[str, list[OrderView]] = field(default_factory=dict)
 
     def held(self, conid: int) -> list[PositionView]:
         """The account's positions in ``conid`` (none or one; a row closed today holds nothing)."""
@@ -43,3 +46,19 @@ class Session:
     def working_orders(self) -> list[OrderView]:
         """The account's working orders as the order watch last saw them."""
         return [] if self.orders is None else self.orders.working
+
+    def saw_orders(self, account_id: str, orders: Sequence[OrderView]) -> None:
+        """``account_id``'s order watch listed ``orders``."""
+        self.working_seen[account_id] = [order for order in orders if order.working]
+
+    def working_by_account(self) -> list[tuple[AccountView, list[OrderView]]]:
+        """The accounts with orders working, as last seen: LIVE ones first, then the one shown."""
+        known = {account.account_id: account for account in self.accounts}
+        shown = self.account.account_id if self.account else None
+        found = [
+            (known.get(account_id, AccountView(account_id, paper=False)), list(working))
+            for account_id, working in self.working_seen.items()
+            if working
+        ]
+        found.sort(key=lambda item: (item[0].paper, item[0].account_id != shown))
+        return found

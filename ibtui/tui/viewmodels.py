@@ -288,6 +288,7 @@ class Totals:
     daily_pnl: Decimal
     realized_pnl: Decimal
     unconverted: int = 0  # rows left out because their exchange rate is unknown
+    converted: tuple[str, ...] = ()  # the other currencies of rows counted, converted (sorted)
 
 
 # Exact arithmetic for running totals: with this precision no sum or product is ever rounded,
@@ -326,12 +327,13 @@ class Tally:
     ``fx_rate``, kept up to date as rows change: a changed row costs its difference, not a sum
     over every row (exact arithmetic, so nothing drifts)."""
 
-    __slots__ = ("_closed", "_shares", "_sums", "_unconverted", "currency")
+    __slots__ = ("_closed", "_foreign", "_shares", "_sums", "_unconverted", "currency")
 
     def __init__(self, currency: str, views: Mapping[str, PositionView] | None = None) -> None:
         self.currency = currency
         self._shares: dict[str, Share] = {}
         self._closed: set[str] = set()  # rows closed today: in the sums, not in the count
+        self._foreign: dict[str, str] = {}  # rows counted in another currency, converted: theirs
         self._sums = [_ZERO, _ZERO, _ZERO, _ZERO]
         self._unconverted = 0
         for key, view in (views or {}).items():
@@ -343,6 +345,10 @@ class Tally:
             self._closed.add(key)
         else:
             self._closed.discard(key)
+        if view.currency and view.currency != self.currency and view.fx_rate is not None:
+            self._foreign[key] = view.currency
+        else:
+            self._foreign.pop(key, None)
         if key in self._shares:
             self.reprice(key, view)
         else:
@@ -371,6 +377,7 @@ class Tally:
         """Leave row ``key`` out (if it was counted)."""
         old = self._shares.pop(key, _ABSENT)
         self._closed.discard(key)
+        self._foreign.pop(key, None)
         if old is not _ABSENT:
             self._count(old, -1)
 
@@ -389,7 +396,8 @@ class Tally:
     def totals(self) -> Totals:
         mv, upl, dpl, rpl = self._sums
         count = len(self._shares) - len(self._closed)
-        return Totals(self.currency, count, mv, upl, dpl, rpl, self._unconverted)
+        converted = tuple(sorted(set(self._foreign.values())))
+        return Totals(self.currency, count, mv, upl, dpl, rpl, self._unconverted, converted)
 
 
 class SessionState(StrEnum):

@@ -11,6 +11,7 @@ import functools
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +158,18 @@ def test_a_config_error_is_one_line_and_nothing_starts(
     assert home.runs == []
     assert demo_cli.main(["--config", str(tmp_path / "missing.toml")]) == 1
     assert "missing.toml: no such config file" in capsys.readouterr().err
+
+
+def test_the_demo_says_which_clock_each_time_on_screen_is(home: Home) -> None:
+    """The demo's market replays a past weekday when the US market is closed: the console is
+    told so, with what is on the replayed clock and what on the real one."""
+    notice = home.run("--skip-login")["start_notice"]
+    assert notice.startswith("Demo: the market ")
+    assert "local time" in notice and "chart's axis is the exchange's time" in notice
+    saturday_noon = datetime(2026, 12, 5, 12, 0, tzinfo=sim_demo.NEW_YORK).timestamp()
+    offset = sim_demo.trading_offset(saturday_noon)
+    replay = demo_cli.clocks_notice(offset, saturday_noon)
+    assert replay.startswith("Demo: the market replays Fri Dec 04 from 10:45 New York time.")
+    assert "Orders and trades carry the replayed time" in replay
+    assert "'as of' and quote ages are the real clock" in replay
+    assert "replays" not in demo_cli.clocks_notice(0.0, saturday_noon)

@@ -124,6 +124,51 @@ async def test_remembered_account_then_switch_with_a(clock: Clock) -> None:
         assert len(app.screen_stack) == 2  # default screen + positions: nothing piles up
 
 
+async def test_a_remembered_live_account_opens_with_a_loud_notice(clock: Clock) -> None:
+    """Resuming goes straight into the last account; when it is LIVE, a red notice says so (a
+    PAPER one opens quietly, and a LIVE one picked on the accounts screen was a choice)."""
+
+    def notices(app: IbtuiApp) -> list[tuple[str, str]]:
+        return [(n.message, n.severity) for n in app._notifications if "LIVE" in n.message]
+
+    for remembered, expected in (
+        (
+            LIVE,
+            [
+                (
+                    "Resumed LIVE account U1234567: orders are real. Press a to pick another "
+                    "account.",
+                    "error",
+                )
+            ],
+        ),
+        (PAPER, []),
+    ):
+        rounds = Rounds(clock)
+        broker = ViewBroker(holdings(), clock, accounts=[PAPER, LIVE])
+        app = make_app(clock, rounds, broker, last_account=remembered.account_id)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot, rounds)
+            assert isinstance(app.screen, PositionsScreen) and app.screen.account == remembered
+            assert notices(app) == expected
+            if remembered is PAPER:
+                await pilot.press("a", "j", "enter")  # LIVE, chosen
+                await settle(pilot, rounds)
+                assert isinstance(app.screen, PositionsScreen) and app.screen.account == LIVE
+                assert notices(app) == []
+
+
+async def test_the_start_notice_is_said_once_the_accounts_are_in(clock: Clock) -> None:
+    rounds = Rounds(clock)
+    broker = ViewBroker(holdings(), clock, accounts=[PAPER])
+    app = make_app(clock, rounds, broker, start_notice="Demo: the market replays Fri Dec 04")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, rounds)
+        assert isinstance(app.screen, PositionsScreen)
+        said = [n.message for n in app._notifications if "replays" in n.message]
+        assert said == ["Demo: the market replays Fri Dec 04"]
+
+
 async def test_errors_reach_the_status_bar(clock: Clock) -> None:
     rounds = Rounds(clock)
     broker = ViewBroker(holdings(), clock, accounts=[PAPER])

@@ -12,16 +12,17 @@ from textual.widgets import Input, Select
 from ibtui.trading import Side
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
+from ibtui.tui.screens.accounts import AccountsScreen
 from ibtui.tui.screens.lock import LockScreen
 from ibtui.tui.screens.orders import OrdersScreen
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.screens.ticket import TicketScreen
 from ibtui.tui.trading import OrderView
-from ibtui.tui.viewmodels import PositionView
-from tests.tui.conftest import Clock, ViewBroker, position
+from ibtui.tui.viewmodels import AccountView, PositionView
+from tests.tui.conftest import LIVE, PAPER, Clock, ViewBroker, position
 from tests.tui.fake_trader import FakeTrader
-from tests.tui.test_tui_ticket import PAPER, settle
+from tests.tui.test_tui_ticket import settle
 
 WORKING = OrderView(
     order_id=7,
@@ -42,10 +43,12 @@ WORKING = OrderView(
 def console(
     trader: FakeTrader | None = None,
     held: list[PositionView] | None = None,
+    accounts: tuple[AccountView, ...] = (PAPER,),
     **kwargs: object,
 ) -> tuple[IbtuiApp, Clock]:
     clock = Clock()
-    broker = ViewBroker(held or [position(1, "AAA", "10", "50", "40")], clock, echo_prices=True)
+    held = held or [position(1, "AAA", "10", "50", "40")]
+    broker = ViewBroker(held, clock, accounts, echo_prices=True)
     app = IbtuiApp(
         broker,
         trader=trader,
@@ -171,8 +174,58 @@ async def test_quitting_with_working_orders_asks_first() -> None:
         await pilot.press("ctrl+q")
         await settle(pilot, lambda: isinstance(app.screen, QuestionScreen))
         text = str(app.screen.query_one("#question-text").render())
-        assert "1 order(s) are still working" in text and "BUY 10 AAA" in text
+        assert "PAPER Swing paper (DU4820311): 1 order working" in text and "BUY 10 AAA" in text
+        assert "LIVE" not in text
         await pilot.press("n")  # stay
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        assert app.is_running
+        await pilot.press("ctrl+q")
+        await settle(pilot, lambda: isinstance(app.screen, QuestionScreen))
+        await pilot.press("y")
+        await settle(pilot, lambda: not app.is_running)
+
+
+class PerAccountTrader(FakeTrader):
+    """Orders as IBKR lists them: the selected account's only."""
+
+    def __init__(self, lists: dict[str, list[OrderView]]) -> None:
+        super().__init__()
+        self.lists = lists
+
+    async def orders(self, account_id: str) -> list[OrderView]:  # type: ignore[override]
+        self.order_calls.append(account_id)
+        return list(self.lists.get(account_id, []))
+
+
+async def test_quitting_asks_about_a_live_order_working_on_an_account_left_for_another() -> None:
+    """A LIVE order working, then the PAPER account shown: ctrl+q names the LIVE account and its
+    order, loudly, and quits only when told to."""
+    live_order = replace(WORKING, order_id=9, account_id=LIVE.account_id, symbol="AAA")
+    trader = PerAccountTrader({LIVE.account_id: [live_order]})
+    held = [
+        position(1, "AAA", "10", "50", "40"),
+        position(1, "AAA", "10", "50", "40", account=LIVE.account_id),
+    ]
+    app, _ = console(trader, held, (LIVE, PAPER), last_account=LIVE.account_id)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        await settle(pilot, lambda: bool(app.session.working_orders))
+        await pilot.press("a")
+        await settle(pilot, lambda: isinstance(app.screen, AccountsScreen))
+        await pilot.press("j", "enter")
+        await settle(
+            pilot,
+            lambda: app.session.account == PAPER and isinstance(app.screen, PositionsScreen),
+        )
+        await settle(pilot, lambda: PAPER.account_id in trader.order_calls)
+        assert not app.session.working_orders  # the account shown has none
+        await pilot.press("ctrl+q")
+        await settle(pilot, lambda: isinstance(app.screen, QuestionScreen))
+        question = app.screen
+        assert question.danger and "LIVE" in question.title_text
+        text = str(question.query_one("#question-text").render())
+        assert "LIVE U1234567: 1 order working" in text and "BUY 10 AAA" in text
+        await pilot.press("n")
         await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
         assert app.is_running
         await pilot.press("ctrl+q")

@@ -103,7 +103,7 @@ async def test_chart_from_a_conid_candles_or_line_local_time_labels_volume() -> 
         assert "█" in text and "⠉" not in text  # candle bodies, no braille line
         top = header(screen)
         assert top.startswith("AAPL  217.52") and "1 day · 5 min" in top
-        assert "America/New_York time" in top and "candles" in top
+        assert "exchange time (America/New_York)" in top and "candles" in top
         assert screen.volume_panel.display and "39.1K" in str(screen.volume_panel.render())
         # l: a close line instead of candles; v: the volume panel off and on
         await pilot.press("l")

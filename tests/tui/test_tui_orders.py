@@ -3,6 +3,7 @@ questions, the kill switch chord, fill notifications, the trades tab, errors, an
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -12,6 +13,7 @@ import pytest
 from textual.app import App
 from textual.binding import Binding
 from textual.widgets import Input, Static
+from textual.widgets.data_table import ColumnKey
 
 from ibtui.trading.modify_input import kind_code
 from ibtui.tui import keymap
@@ -402,6 +404,18 @@ async def test_a_lone_second_key_or_a_slow_chord_does_nothing() -> None:
 
 
 # --- trades -------------------------------------------------------------------------------------
+async def test_each_time_on_the_orders_screen_says_its_clock() -> None:
+    """The order and trade times and "as of" are all in this machine's zone, and say so."""
+    app, _, _ = make()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await loaded(pilot, app)
+        assert re.search(r"as of \d\d:\d\d:\d\d local", line(screen, "#orders-head"))
+        await pilot.press("t")
+        await until(pilot, lambda: len(screen.trades) == 2)
+        for table in (screen.table, screen.trades_table):
+            assert str(table.columns[ColumnKey("time")].label) == "Time (local)"
+
+
 async def test_trades_tab_lists_executions_fetched_when_shown_at_most_every_5s() -> None:
     app, trader, polls = make()
     async with app.run_test(size=SIZE) as pilot:

@@ -138,7 +138,17 @@ async def test_the_totals_follow_a_round_of_quotes_in_the_same_repaint(clock: Cl
         before = str(app.query_one("#totals").render())
         table.apply_quotes(quote(265598, "223.91", clock))  # +1.00 on 100 AAPL
         after = str(app.query_one("#totals").render())  # no frame in between
-        assert after != before and "Unrl P&L" in after
+        assert after != before and "Unrl +29,503.77" in after
+
+
+async def test_the_totals_line_takes_short_labels_rather_than_lose_an_amount(clock: Clock) -> None:
+    """At 120 columns the long labels and the converted currencies do not leave room for the
+    realized P&L: the line is the short one, every amount in it."""
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await shown(app, pilot)
+        drawn = app.query_one("#totals", TotalsLine).render_line(0).text.rstrip()
+        assert drawn == "6 USD (EUR→USD) MV 204,488.44 Unrl +29,403.77 Day +342.12 Rlzd +120.00"
 
 
 async def test_sort_by_keyboard_and_reverse(clock: Clock) -> None:
@@ -148,7 +158,7 @@ async def test_sort_by_keyboard_and_reverse(clock: Clock) -> None:
         assert [table.views[k].symbol for k in table.visible_keys][:2] == ["AAPL", "EUR.USD"]
         await pilot.press(">")  # next column: description
         assert table.sort_column == "description"
-        await pilot.press(">", ">", ">")  # asset class, quantity, last
+        await pilot.press(">", ">", ">", ">")  # asset class, quantity, currency, last
         assert table.sort_column == "last"
         symbols = [table.views[k].symbol for k in table.visible_keys]
         assert symbols == ["EUR.USD", "SPY C580", "SAP", "AAPL", "MSFT", "SPY"]
@@ -157,7 +167,39 @@ async def test_sort_by_keyboard_and_reverse(clock: Clock) -> None:
         assert symbols == ["SPY", "MSFT", "AAPL", "SAP", "SPY C580", "EUR.USD"]
         assert str(table.grid.columns["last"].label) == "Last ▼"
         await pilot.press("<")
-        assert table.sort_column == "quantity"
+        assert table.sort_column == "currency"
+
+
+async def test_a_sort_by_a_column_off_screen_is_named_in_the_totals_line(clock: Clock) -> None:
+    """At 80 columns Mkt value is off screen, its header's arrow with it: the totals line says
+    what the rows are sorted by; once the column is scrolled into view it no longer needs to."""
+    app = host(clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await shown(app, pilot)
+
+        def totals() -> str:
+            return str(app.query_one("#totals").render())
+
+        assert "by " not in totals()  # by symbol: the fixed column, always in view
+        table.sort_by("market_value", reverse=True)
+        await pilot.pause()
+        assert not table.grid.column_in_view("market_value")
+        assert totals().startswith("by Mkt value ▼ │ ")
+        await pilot.press("r")
+        assert totals().startswith("by Mkt value ▲ │ ")
+        table.grid.scroll_to(x=50, animate=False)
+        await pilot.pause()
+        assert table.grid.column_in_view("market_value")
+        assert "by " not in totals()
+        table.sort_by("last")  # now off screen to the left
+        await pilot.pause()
+        assert totals().startswith("by Last ▲ │ ")
+    async with host(clock).run_test(size=(160, 40)) as pilot:
+        table = pilot.app.query_one(PositionsTable)
+        table.set_positions(sample_positions())
+        table.sort_by("market_value", reverse=True)
+        await pilot.pause()
+        assert " │ " not in str(pilot.app.query_one("#totals").render())  # its ▼ is in view
 
 
 async def test_sort_follows_ticks_and_keeps_cursor_on_position(clock: Clock) -> None:
@@ -247,7 +289,7 @@ async def test_totals_in_base_currency_and_follow_filter(clock: Clock) -> None:
         await pilot.pause()
         totals = str(app.query_one("#totals").render())
         # AAA 1,000 + BBB 100 EUR * 1.10 = 110; CCC has no rate and is left out (and said so)
-        assert "3 positions (all) in USD" in totals
+        assert "3 positions (all) in USD, EUR converted   " in totals  # JPY is not
         assert "Mkt value 1,110.00" in totals
         assert "Unrl P&L +72.50" in totals  # +100 - 25 * 1.10
         assert "Daily P&L +5.50" in totals
@@ -256,6 +298,34 @@ async def test_totals_in_base_currency_and_follow_filter(clock: Clock) -> None:
         table.set_filter("aaa")
         totals = str(app.query_one("#totals").render())
         assert "1 position (shown)" in totals and "Mkt value 1,000.00" in totals
+        assert "converted" not in totals  # no other currency among the rows shown
+
+
+async def test_each_rows_currency_is_beside_its_money_at_120_and_80_columns(clock: Clock) -> None:
+    """A EUR account holding USD and EUR rows: each row's Ccy is on screen next to its prices
+    and values, and the totals say they are in EUR with the USD rows converted."""
+    for size, totals_head in (
+        ((120, 40), "2 positions (all) in EUR, USD converted   Mkt"),
+        ((80, 24), "2 EUR (USD→EUR) MV "),
+    ):
+        app = host(clock, base_currency="EUR")
+        async with app.run_test(size=size) as pilot:
+            table = app.query_one(PositionsTable)
+            table.set_positions(
+                [
+                    position(1, "AAA", "10", "100", "90", currency="USD", fx="0.9"),
+                    position(2, "SAP", "5", "150", "140", currency="EUR"),
+                ]
+            )
+            await pilot.pause()
+            lines = [
+                strip.text for strip in table.grid.render_lines(table.grid.region.reset_offset)
+            ]
+            header = lines[0]
+            assert header.index("Ccy") < header.index("Last") < header.index("Chg %")
+            row = next(line for line in lines if " AAA " in line)
+            assert row[header.index("Ccy") : header.index("Ccy") + 3] == "USD"
+            assert str(app.query_one("#totals").render()).startswith(totals_head)
 
 
 async def test_totals_stay_those_of_the_rows_shown_through_ticks_and_changes(
@@ -345,14 +415,20 @@ async def test_a_refreshed_list_redraws_only_the_positions_that_changed(clock: C
 
 
 async def test_a_totals_line_too_long_for_the_screen_ends_at_a_whole_word(clock: Clock) -> None:
-    """No amount is cut short: what does not fit is left out from the last word that fits."""
+    """No amount is cut short, and no label is left without its amount: what does not fit is
+    left out from the last label that fits."""
     app = host(clock)
     async with app.run_test(size=(50, 20)) as pilot:
         await shown(app, pilot)
         line = app.query_one("#totals", TotalsLine)
         said = str(line.render())
         assert said.endswith("Rlzd +120.00") and len(said) > line.content_size.width == 48
-        assert line.render_line(0).text == "6 USD MV 204,488.44 Unrl +29,403.77 Day +342.12 "
+        assert line.render_line(0).text == "6 USD (EUR→USD) MV 204,488.44 Unrl +29,403.77   "
+    async with host(clock).run_test(size=(52, 20)) as pilot:  # room for "… Day" but not its amount
+        await shown(pilot.app, pilot)  # type: ignore[arg-type]
+        line = pilot.app.query_one("#totals", TotalsLine)
+        assert line.content_size.width == 50
+        assert line.render_line(0).text.rstrip() == "6 USD (EUR→USD) MV 204,488.44 Unrl +29,403.77"
 
 
 async def test_a_quote_that_moves_nothing_repaints_nothing(clock: Clock) -> None:

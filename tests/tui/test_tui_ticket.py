@@ -329,3 +329,27 @@ async def test_declining_ibkrs_question_sends_nothing_and_keeps_the_ticket() -> 
         await settle(pilot, lambda: "Not sent" in ticket.message)
         assert app.screen is ticket and trader.answers == [False]
         assert app.results == []
+
+
+async def test_enter_on_a_closed_dropdown_previews_and_space_opens_it() -> None:
+    """Enter does the ticket's next step from a dropdown as from a text box; the menu opens with
+    space (or down/up), and enter in the open menu picks the option without previewing."""
+    trader = FakeTrader()
+    app = TicketApp(trader, quantity=Decimal(10), limit_price=Decimal("215.00"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        ticket = app.screen
+        assert isinstance(ticket, TicketScreen)
+        kind = ticket.query_one("#kind", Select)
+        kind.focus()
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(pilot, lambda: ticket.preview is not None)
+        assert not kind.expanded and len(trader.previews) == 1
+        await pilot.press("space")
+        await settle(pilot, lambda: kind.expanded)
+        await pilot.press("up", "enter")  # MKT, from LMT
+        await settle(pilot, lambda: not kind.expanded)
+        assert kind.value is TicketType.MKT and len(trader.previews) == 1
+        await pilot.press("enter")  # the dropdown has the focus again: a preview of the change
+        await settle(pilot, lambda: len(trader.previews) == 2)
+        assert trader.previews[-1].order_type.value == "MKT"

@@ -2,7 +2,9 @@
 
 Once the accounts are in (:class:`~ibtui.tui.widgets.connecting.ConnectingStatus` loads them), the
 remembered account or the only one opens at once, else the trader picks one on the accounts
-screen (``a`` picks another at any time). Opening an account shows its positions screen and runs
+screen (``a`` picks another at any time). A remembered LIVE account opens too, with a red notice
+that its orders are real (besides the status bar's LIVE badge): asking every start would train
+the trader to press Enter without reading. Opening an account shows its positions screen and runs
 the poller in the app's exclusive worker, its messages passing through ``app.session`` on their
 way to the screen; with a trader, the account's one order watcher
 (:mod:`ibtui.tui.order_watch`) in another.
@@ -22,7 +24,7 @@ from textual.screen import Screen
 from ibtui.tui.balances import BalancesFailed, BalancesSource, BalancesUpdated, BalancesWatch
 from ibtui.tui.controllers import exclusive, is_a
 from ibtui.tui.messages import PositionsUpdated, SessionStateChanged
-from ibtui.tui.order_watch import OrderWatch
+from ibtui.tui.order_watch import OrdersUpdated, OrderWatch
 from ibtui.tui.poller import Poller
 from ibtui.tui.screens.accounts import AccountsScreen
 from ibtui.tui.screens.positions import PositionsScreen
@@ -56,9 +58,21 @@ class AccountFlow:
 
     def _loaded(self, accounts: list[AccountView]) -> None:
         self.app.session.accounts = accounts
+        if self.app.start_notice:
+            self.app.notify(self.app.start_notice, title="Clocks", timeout=20, markup=False)
+            self.app.start_notice = None
         remembered = [a for a in self.app.session.accounts if a.account_id == self.last_account]
         if remembered:
             self.open(remembered[0])
+            if not remembered[0].paper:  # opened without a choice this run: say it is real money
+                self.app.notify(
+                    f"Resumed LIVE account {remembered[0].label}: orders are real. "
+                    "Press a to pick another account.",
+                    title="LIVE account",
+                    severity="error",
+                    timeout=15,
+                    markup=False,
+                )
         elif len(self.app.session.accounts) == 1:
             self.open(self.app.session.accounts[0])
         else:
@@ -137,7 +151,7 @@ class AccountFlow:
             app.session.orders = OrderWatch(
                 app.trader,
                 account.account_id,
-                app.post_message,
+                self._orders_seen,
                 clock=app.clock,
                 sleep=app.sleep,
                 interval=app.order_watch_seconds,
@@ -205,6 +219,13 @@ class AccountFlow:
             return screen.post_message(message)
 
         return post
+
+    def _orders_seen(self, update: OrdersUpdated) -> bool:
+        """A poll of the order watch on its way to the app: the session keeps each account's
+        working orders first (quitting asks about every account's, not only the one shown)."""
+        if update.orders is not None:
+            self.app.session.saw_orders(update.account_id, update.orders)
+        return self.app.post_message(update)
 
     async def _watch_orders(self, watch: OrderWatch, first: PositionsScreen | None = None) -> None:
         """The account's one order watcher (:mod:`ibtui.tui.order_watch`). The first read (the

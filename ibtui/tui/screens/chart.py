@@ -290,7 +290,7 @@ class ChartScreen(Screen[None]):
                 text.append(f" ({fmt_pct(quote.change_pct, signed=True)})", style=style)
         text.append(f"  ·  {self.preset.label}  ·  {'line' if self.line_mode else 'candles'}")
         if history is not None:
-            text.append(f"  ·  {history.timezone} time", style="dim")
+            text.append(f"  ·  exchange time ({history.timezone})", style="dim")
             if history.delay_seconds:
                 text.append(f"  ·  delayed {history.delay_seconds // 60} min", style="yellow")
         if self.description:

@@ -271,7 +271,8 @@ class OrdersScreen(Screen[None]):
         if not self.loaded:
             head.append("  loading…", style="dim")
         elif self.updated_at is not None:
-            head.append(f"  as of {clock_time(self.updated_at, self.clock())}", style="dim")
+            when = clock_time(self.updated_at, self.clock())
+            head.append(f"  as of {when} local", style="dim")  # the zone of the Time column
         self.query_one("#orders-head", Static).update(head)
 
     def _key(self, binding_id: str, fallback: str) -> str:

@@ -5,9 +5,10 @@ outside regular hours, with the live bid/ask/last above them. Every change is ch
 (numbers only, a positive quantity, the prices the type needs, then the trader's own checks: stop
 side, precaution limits) and the reason is shown beside the field.
 
-Sending is two steps: **Preview** (``enter``) asks IBKR's what-if for commission and margin, then
-**Send** (``ctrl+s``) submits. Changing any field after the preview throws it away. A LIVE
-account also needs the account's last four characters typed. IBKR's questions are shown one by
+Sending is two steps: **Preview** (``enter``, from any field; a dropdown opens with ``space``)
+asks IBKR's what-if for commission and margin, then **Send** (``ctrl+s``) submits. Changing any
+field after the preview throws it away. A LIVE account also needs the account's last four
+characters typed. IBKR's questions are shown one by
 one (:class:`~ibtui.tui.screens.question.QuestionScreen`). While a submission is in flight Send is
 disabled and a second press does nothing; an unknown outcome keeps it disabled, because the order
 may exist: the orders screen (or the trader's reconciliation) says whether it does.
@@ -47,6 +48,7 @@ from ibtui.tui.trading import PreviewView, QuestionView, Trader
 from ibtui.tui.viewmodels import AccountView, QuoteView
 from ibtui.tui.widgets.checkbox import OnOffCheckbox
 from ibtui.tui.widgets.footer import Footer
+from ibtui.tui.widgets.menu_select import MenuSelect
 
 if TYPE_CHECKING:  # the watchlist's module is loaded with the market screens
     from ibtui.tui.market import Watchlist
@@ -133,7 +135,7 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
             yield Static("", id="market", markup=False)
             with Horizontal(classes="row"):
                 yield Static("Side", classes="label")
-                yield Select(
+                yield MenuSelect(
                     [(s.value, s) for s in Side],
                     value=side,
                     allow_blank=False,
@@ -152,7 +154,7 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
                 yield Static("", id="quantity-error", classes="error", markup=False)
             with Horizontal(classes="row"):
                 yield Static("Type", classes="label")
-                yield Select(
+                yield MenuSelect(
                     [(k.value, k) for k in TicketType],
                     value=kind,
                     allow_blank=False,
@@ -175,7 +177,7 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
                 yield Static("", id="stop-error", classes="error", markup=False)
             with Horizontal(classes="row"):
                 yield Static("TIF", classes="label")
-                yield Select(
+                yield MenuSelect(
                     [(t.value, t) for t in TICKET_TIFS],
                     value=TimeInForce.DAY,
                     allow_blank=False,

@@ -115,12 +115,12 @@ ORDER_COLUMNS = (
     _Col("limit", "Limit", 9, right=True),
     _Col("stop", "Stop", 9, right=True),
     _Col("avg", "Avg", 9, right=True),
-    _Col("time", "Time", 11),
+    _Col("time", "Time (local)", 12),  # this machine's time zone, as "as of" above
     _Col("order", "Order", 10, right=True),
     _Col("coid", "cOID", 22),
 )
 TRADE_COLUMNS = (
-    _Col("time", "Time", 11),
+    _Col("time", "Time (local)", 12),
     _Col("symbol", "Symbol", 9),
     _Col("side", "Side", 4),
     _Col("quantity", "Qty", 7, right=True),

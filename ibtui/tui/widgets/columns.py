@@ -167,6 +167,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("description", "Description", 20, lambda v: v.description, _text, numeric=False),
     Column("asset_class", "Class", 7, lambda v: v.asset_class, _text, numeric=False),
     Column("quantity", "Qty", 9, lambda v: v.quantity, _qty),
+    # the currency of the row's prices, value and P&L: beside them, in view at 80 columns
+    Column("currency", "Ccy", 5, lambda v: v.currency, _text, numeric=False),
     Column("last", "Last", 10, lambda v: v.last, _last, price_dependent=True),
     Column(
         "change_pct",
@@ -198,7 +200,6 @@ COLUMNS: tuple[Column, ...] = (
         signed_tone=True,
     ),
     Column("nlv_pct", "% NLV", 8, lambda v: v.nlv_pct, _share),
-    Column("currency", "Ccy", 5, lambda v: v.currency, _text, numeric=False),
 )
 COLUMN_KEYS: tuple[str, ...] = tuple(column.key for column in COLUMNS)
 # The columns a quote can change (the others come from the positions endpoint only).

@@ -270,6 +270,21 @@ class GridLines(ScrollView):
             strip = Strip(segments).adjust_cell_length(width, look.base).simplify()
         return strip
 
+    def column_in_view(self, key: str) -> bool:
+        """Whether column ``key`` is wholly on screen (a fixed column always is)."""
+        start = 0
+        fixed = sum(column.render_width for column in self._columns[:FIXED_COLUMNS])
+        width = self.scrollable_content_region.width - fixed
+        for position, column in enumerate(self._columns):
+            if column.key == key:
+                if position < FIXED_COLUMNS:
+                    return True
+                left = start - int(self.scroll_x)
+                return left >= 0 and left + column.render_width <= width
+            if position >= FIXED_COLUMNS:
+                start += column.render_width
+        return False
+
     def _filler(
         self, index: int, row_style: Style, cursor: bool, hover: bool
     ) -> tuple[CellLine, int]:

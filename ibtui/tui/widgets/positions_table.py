@@ -160,6 +160,7 @@ class PositionsTable(Vertical):
         self.grid.show_sort(self.sort_column, self.sort_reverse)
         self._update_totals()
         self.watch(self.grid, "scroll_y", self._update_pager, init=False)
+        self.watch(self.grid, "scroll_x", self._update_totals, init=False)
         self.watch(self.grid, "scroll_y", self._catch_up_in_view, init=False)
         self.set_interval(0.25, self.refresh_marks)
 
@@ -356,6 +357,7 @@ class PositionsTable(Vertical):
             self.sort_reverse = reverse
         self.grid.show_sort(column, self.sort_reverse)
         self._sort()
+        self._update_totals()  # the sort named there when its column is off screen
 
     # --- actions --------------------------------------------------------------------------------
     async def action_filter(self) -> None:
@@ -636,6 +638,9 @@ class PositionsTable(Vertical):
     def _totals_parts(self) -> list[tuple[str, Style | None]]:
         """The totals line's pieces of text, each with its style."""
         filtered = bool(self.filter_text.strip())
+        sort = None
+        if not self.grid.column_in_view(self.sort_column):  # its header's ▲/▼ is off screen
+            sort = f"{_BY_KEY[self.sort_column].label} {'▼' if self.sort_reverse else '▲'}"
         return totals_parts(
-            self.totals(), filtered=filtered, width=self.size.width, styles=self._styles
+            self.totals(), filtered=filtered, width=self.size.width, styles=self._styles, sort=sort
         )

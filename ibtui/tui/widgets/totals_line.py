@@ -17,20 +17,45 @@ from ibtui.tui.widgets.columns import CellStyles
 __all__ = ["TotalsLine", "totals_parts"]
 
 _WIDE = 110  # narrower: a compact totals line
+_PADDING = 2  # the totals line's own, left and right (the table's CSS: padding: 0 1)
 _BOLD = Style(bold=True)
 
 
 def totals_parts(
-    totals: Totals, *, filtered: bool, width: int, styles: CellStyles | None
+    totals: Totals,
+    *,
+    filtered: bool,
+    width: int,
+    styles: CellStyles | None,
+    sort: str | None = None,
 ) -> list[tuple[str, Style | None]]:
-    """The totals line's pieces of text, each with its style (shorter labels when narrow)."""
-    scope = "shown" if filtered else "all"
+    """The totals line's pieces of text, each with its style: long labels when ``width`` holds
+    every amount with them, short ones when narrow. ``sort`` (``Mkt value ▼``), when given,
+    comes first: the sort column is off screen, and its header's arrow with it."""
     wide = width >= _WIDE
+    line = _parts(totals, filtered, wide, styles, sort)
+    if wide and sum(len(text) for text, _ in line) > width - _PADDING:
+        wide = False
+        line = _parts(totals, filtered, wide, styles, sort)
+    if totals.unconverted:
+        gap = "   " if wide else " "
+        line.append((f"{gap}({totals.unconverted} without an exchange rate left out)", None))
+    return line
+
+
+def _parts(
+    totals: Totals, filtered: bool, wide: bool, styles: CellStyles | None, sort: str | None
+) -> list[tuple[str, Style | None]]:
+    scope = "shown" if filtered else "all"
     noun = "position" if totals.count == 1 else "positions"
     head = f"{totals.count:,} {noun} ({scope}) in {totals.currency}"
-    line: list[tuple[str, Style | None]] = [
-        (head if wide else f"{totals.count:,} {totals.currency}", _BOLD)
-    ]
+    line: list[tuple[str, Style | None]] = []
+    if sort is not None:
+        line += [("by ", None), (sort, _BOLD), (" │ ", None)]
+    line.append((head if wide else f"{totals.count:,} {totals.currency}", _BOLD))
+    if totals.converted:  # rows in other currencies are summed at their exchange rate
+        others = "+".join(totals.converted) if len(totals.converted) < 3 else "other ccys"
+        line.append((f", {others} converted" if wide else f" ({others}→{totals.currency})", None))
     parts = (
         ("Mkt value" if wide else "MV", totals.market_value, False),
         ("Unrl P&L" if wide else "Unrl", totals.unrealized_pnl, True),
@@ -44,8 +69,6 @@ def totals_parts(
         if signed and styles is not None and not amount.is_zero():
             style = styles.up if amount > 0 else styles.down
         line.append((fmt_money(amount, signed=signed), style))
-    if totals.unconverted:
-        line.append((f"{gap}({totals.unconverted} without an exchange rate left out)", None))
     return line
 
 
@@ -55,7 +78,8 @@ class TotalsLine(Widget):
 
     It draws its one line itself (Textual's line API) from its pieces of text: as a text it went
     through Textual's content layout and cost about as much as all the rows a tick changes. A
-    line too long for the widget ends at the last whole word that fits, as wrapped text would.
+    line too long for the widget ends before the last piece starting with a space that fits (a
+    label goes with its amount), else at the last whole word that fits.
     """
 
     DEFAULT_CSS = """
@@ -84,7 +108,13 @@ class TotalsLine(Widget):
         strip = Strip([Segment(text, base + style if style else base) for text, style in parts])
         if strip.cell_length > width:
             plain = "".join(text for text, _ in parts)
-            cut = plain.rfind(" ", 0, width + 1)
+            cut, start = plain.rfind(" ", 0, width + 1), 0
+            pieces = []  # where each piece that starts with a space starts (a label and more)
+            for text, _ in parts:
+                if start and text[:1] == " ":
+                    pieces.append(start)
+                start += len(text)
+            cut = max((at for at in pieces if at <= width), default=cut)
             strip = strip.crop(0, cut if cut > 0 else width)
         # filled as the padding around it is: in the background colour alone
         return strip.adjust_cell_length(width, Style(bgcolor=base.bgcolor)).simplify()
