@@ -3,7 +3,7 @@
     python -m benchmarks [--quick] [--duration S] [--requests N] [--only 1,3,...] [--out PATH]
 
 Each benchmark module runs in its own child process (so one's memory, threads and imports never
-weigh on another's figures) and hands back JSON. The timing-sensitive ones (1-5) run one after
+weigh on another's figures) and hands back JSON. The timing-sensitive ones (1-5, 8) run one after
 the other; the two long soaks (6 memory, 7 request economy) then run at the same time, unless
 ``--sequential``. Nothing here fails: a missed target is reported as such, a benchmark that
 crashed as "not measured" with the end of its output. The exit status is 0 either way.
@@ -42,6 +42,7 @@ def jobs(args: argparse.Namespace) -> tuple[list[Job], list[Job]]:
         Job("bench_requests", ("1", "2"), [*quick, *requests], "signed requests and LST"),
         Job("bench_tick", ("3",), quick, "tick cost"),
         Job("bench_terminal", ("4", "5"), quick, "terminal bytes and cold start"),
+        Job("bench_parse", ("8",), quick, "snapshot parsing"),
     ]
     soaks = [
         Job("bench_memory", ("6",), [*quick, *duration], "memory"),
@@ -287,6 +288,12 @@ WHY = {
         "next step."
     ),
     "7": "See the notes: more snapshot calls than needed, or the simulator answered 429.",
+    "8": (
+        "What is left of an answer's cost: `json.loads` (a fifth of it), a Decimal made from "
+        "each number's text, the Quote and the QuoteView; the rows' pieces are rows of the "
+        "table. The figure moves with the machine's speed (the speed probe in the machine's "
+        "table); the reference, measured in the same rounds, gives the ratio."
+    ),
 }
 
 
