@@ -1,10 +1,10 @@
 """Benchmarks 1 and 2: ibtui's signed requests and LST handshake against ibind's, same server.
 
 Benchmark 1's figure is the client's CPU per signed request (this process's CPU, the
-simulator's excluded), with parity as its target: most of either client's cost is its HTTP
-stack (httpx and httpcore over anyio for ibtui, requests and urllib3 for ibind), not the code
-that signs, sends and reads; the time per request, the simulator's answer included, is
-reported beside it.
+simulator's excluded), with parity as its target: about half of ibtui's is its HTTP stack
+(httpx, httpcore, h11 and anyio; ibind's is requests and urllib3), not the code that signs,
+paces, sends and reads; the time per request, the simulator's answer included, is reported
+beside it.
 
 ``ibtui sim --port 0 --no-pacing`` runs as a child process on 127.0.0.1. Both clients live in this
 process and take turns in rounds (ibtui, ibind, then ibind, ibtui, ...), so drifting load on the
