@@ -13,6 +13,9 @@
    rate (the status bar's clock). The app writes through its terminal writer
    (:mod:`ibtui.tui.terminal`: only changed cells, shortest escape codes), which also makes the
    full repaint smaller than Textual's own; the same update as Textual writes it is measured too.
+   The anchor: :mod:`benchmarks.naive_app` (a stock Textual ``DataTable`` with the same columns,
+   updated with ``update_cell`` from the same fake broker) in the same terminal, its bytes per
+   tick counted the same way.
 5. *Cold start*: ``python -m ibtui demo --skip-login`` from the spawn to the first read after
    which the output, stripped of escape sequences, shows ``AAPL`` followed on its row by a
    price (``\\d+\\.\\d\\d``): the first painted positions. The demo has a paper and a live
@@ -118,10 +121,12 @@ def stop(run: PtyRun) -> None:
 
 
 # --- 4: bytes per tick ---------------------------------------------------------------------------
-def bytes_per_tick(tick_seconds: float) -> Result:
+def scripted_run(module: str, tick_seconds: float) -> tuple[PtyRun, list[tuple[str, float, str]]]:
+    """``python -m module`` (100 positions) in a pty until it marks ``done``: the bytes it
+    wrote, stamped, and its phase marks."""
     marks_r, marks_w = os.pipe()
     run = spawn(
-        [PYTHON, "-m", "benchmarks.pty_app"],
+        [PYTHON, "-m", module],
         {
             "BENCH_MARK_FD": str(marks_w),
             "BENCH_TICK_SECONDS": str(tick_seconds),
@@ -152,7 +157,24 @@ def bytes_per_tick(tick_seconds: float) -> Result:
     finally:
         stop(run)
         os.close(marks_r)
+    return run, marks
 
+
+def naive_bytes_per_tick(tick_seconds: float) -> float | None:
+    """Bytes per tick of :mod:`benchmarks.naive_app` (a stock Textual DataTable app on the
+    same fake broker) in the same terminal: the anchor."""
+    run, marks = scripted_run("benchmarks.naive_app", tick_seconds)
+    at = {name: t for name, t, _ in marks}
+    values = {name: v for name, _, v in marks}
+    if "ticks_end" not in at:
+        return None
+    ticking = sum(n for t, n in run.chunks if at["ticks_start"] <= t < at["ticks_end"])
+    return ticking / max(1, int(values["ticks_end"]))
+
+
+def bytes_per_tick(tick_seconds: float) -> Result:
+    run, marks = scripted_run("benchmarks.pty_app", tick_seconds)
+    naive = naive_bytes_per_tick(tick_seconds)
     at = {name: t for name, t, _ in marks}
     values = {name: v for name, _, v in marks}
     if "done" not in at:
@@ -189,6 +211,12 @@ def bytes_per_tick(tick_seconds: float) -> Result:
     textual_full = Stat.of("full repaint as Textual itself writes it", "bytes", textual_sizes)
     ratio = per_tick / full.median if full.median else float("nan")
     textual_ratio = per_tick / textual_full.median if textual_full.median else float("nan")
+    anchor = (
+        f"; a stock Textual DataTable app doing the same: {fmt(naive)} bytes per tick "
+        f"({naive / per_tick:.1f}× the console's)"
+        if naive and per_tick
+        else "; the stock Textual DataTable app did not finish"
+    )
     return Result(
         id="4",
         title="Bytes to the terminal per tick, 120×40",
@@ -198,10 +226,15 @@ def bytes_per_tick(tick_seconds: float) -> Result:
             f"{fmt(per_tick)} bytes per tick vs {fmt(full.median)} bytes for a full repaint: "
             f"{ratio:.0%} ({textual_ratio:.1%} of the {fmt(textual_full.median)} bytes Textual "
             f"itself writes for one); with the order ticket open {fmt(ticket_per_tick)} bytes "
-            f"per tick, {ticket_ratio:.2f}× the screen without it"
+            f"per tick, {ticket_ratio:.2f}× the screen without it" + anchor
         ),
         stats=[
             Stat.single("bytes per tick (ticking phase / rounds)", "bytes", per_tick),
+            Stat.single(
+                "stock Textual DataTable app (benchmarks/naive_app.py): bytes per tick",
+                "bytes",
+                naive if naive is not None else float("nan"),
+            ),
             Stat.single(
                 "bytes per tick with the order ticket open (ticket phase / rounds)",
                 "bytes",

@@ -367,3 +367,27 @@ def as_list(value: object, what: str) -> list[object]:
     if not isinstance(value, list):
         raise fail(f"{what} is {describe(value)}, expected a list")
     return value
+
+
+def fast_init(cls: type[R]) -> Callable[..., R]:
+    """``f(*values)``: ``cls(*values)``, every field given in order, for a frozen slotted
+    dataclass without ``__post_init__``, at about a third of the cost of calling the class.
+
+    A frozen ``__init__`` sets each field through ``object.__setattr__``; this makes the
+    instance and sets each slot through its member descriptor, in straight-line code generated
+    from the class's fields (as ``dataclasses`` generates ``__init__``). For the models parsed
+    by the hundred a second (snapshot quotes)."""
+    from dataclasses import fields
+
+    if hasattr(cls, "__post_init__") or not hasattr(cls, "__slots__"):
+        raise TypeError(f"{cls.__name__}: only a slotted dataclass without __post_init__")
+    names = [field.name for field in fields(cls)]  # type: ignore[arg-type]
+    scope: dict[str, object] = {"_new": object.__new__, "_cls": cls}
+    body = ["    made = _new(_cls)"]
+    for name in names:
+        scope[f"_set_{name}"] = getattr(cls, name).__set__  # the slot's member descriptor
+        body.append(f"    _set_{name}(made, {name})")
+    source = f"def make({', '.join(names)}):\n" + "\n".join(body) + "\n    return made"
+    exec(source, scope)  # noqa: S102 - generated from the class's own field names
+    function: Callable[..., R] = scope["make"]  # type: ignore[assignment]
+    return function
