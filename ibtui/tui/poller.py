@@ -110,7 +110,7 @@ def plan_round(
     """What one round asks: every ``priority`` conid, then as many of ``rest`` as the round's
     request budget leaves room for, the longest unasked first (a conid not yet warm costs a
     second request, its warm-up re-ask). ``rotate`` False (the positions list is being fetched)
-    asks only what fills the priority's batches.
+    asks, of a rest that takes more than a round, only what fills the priority's batches.
 
     The plan states the bound an out-of-view row's age keeps: a rotation of the rest takes
     ``ceil(rest / room)`` rounds, one more for where in its round a row is answered, and the
@@ -127,8 +127,9 @@ def plan_round(
         every = need / per_second
         budget = need
     room = budget * MAX_CONIDS - len(priority)  # conids of the rest a warm round asks
+    rounds = math.ceil(len(rest) / room) if rest and room > 0 else 1
     chosen: list[int] = []
-    if rest and rotate:
+    if rest and (rotate or rounds <= 1):  # a book that fits a round: the list's pages squeeze in
         oldest = heapq.nsmallest(
             room, rest, key=lambda conid: last_asked.get(conid, -math.inf)
         )  # never asked first (they sort lowest)
@@ -143,7 +144,6 @@ def plan_round(
         room_left = _requests(len(priority)) * MAX_CONIDS - len(priority)
         chosen = heapq.nsmallest(room_left, rest, key=lambda c: last_asked.get(c, -math.inf))
     total = len(priority) + len(rest)
-    rounds = math.ceil(len(rest) / room) if rest and room > 0 else 1
     if rounds <= 1 and every <= settings.interval:
         all_every = every
     else:
