@@ -413,7 +413,8 @@ class QuotePlan:
 
 
 def _seconds(value: float) -> str:
-    return f"{value:g} s" if value < 10 else f"{math.ceil(value)} s"
+    """A bound in seconds, rounded up: ``2 s``, ``2.3 s``, ``14 s``."""
+    return f"{math.ceil(value * 10) / 10:g} s" if value < 10 else f"{math.ceil(value)} s"
 
 
 @dataclass(frozen=True, slots=True)

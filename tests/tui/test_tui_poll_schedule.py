@@ -202,3 +202,10 @@ async def test_streamed_conids_are_not_polled_and_come_back_the_round_they_leave
     await run.poller.poll_once()
     assert 250 in run.broker.quote_calls[0]  # in the very next round, first
     assert all(5 not in call for call in run.broker.quote_calls)
+
+
+def test_the_stated_plan_names_the_watched_and_rounds_bounds_up() -> None:
+    plan = QuotePlan(every=2.2222, in_view=40, watched=3, total=5_003, all_every=13.2)
+    assert plan.describe() == "every 2.3 s for 40 rows in view and 3 watched, all 5,003 every 14 s"
+    assert plan.rotating
+    assert not QuotePlan(every=2.0, in_view=40, watched=0, total=900, all_every=2.0).rotating
