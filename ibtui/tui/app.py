@@ -288,6 +288,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
             balances = self.session.balances_watch
             if message.news and balances is not None:  # a fill moves cash and margin
                 balances.refresh_soon()
+            poller = self.session.poller
+            if poller is not None and any(outcome == "Filled" for _, outcome in message.news):
+                poller.refresh_positions()  # the fill changed a position: the list, soon
 
     # --- charts, symbol search, watchlist -----------------------------------------------------
     def action_chart(self) -> None:

@@ -3,6 +3,7 @@ screen, fill notifications anywhere, the warning on quit with working orders, th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -332,3 +333,32 @@ def test_a_working_order_missing_from_one_list_only_is_not_news() -> None:
     done = replace(WORKING, status="Filled", working=False)
     assert vanished.update({done.order_id: done}, {}) == []  # a finished order may drop out
     assert vanished.update({}, {}) == []
+
+
+async def test_a_fill_has_the_positions_list_fetched_again_at_the_next_round() -> None:
+    """The positions list has its own schedule (here: hourly); a fill brings it forward."""
+    filled = replace(WORKING, status="Filled", working=False, filled=Decimal(10))
+    trader = FakeTrader(order_lists=[[WORKING], [WORKING], [WORKING], [filled]])
+    broker = ViewBroker([position(1, "AAA", "10", "50", "40")], Clock(), echo_prices=True)
+    app = IbtuiApp(
+        broker,
+        trader=trader,
+        clock=broker.clock,
+        poll=PollSettings(interval=0.1, positions_every=3600),
+        cursor_blink=False,
+    )
+    app.order_watch_seconds = 0.05
+    lists: list[str] = []
+    fetch = broker.positions
+
+    async def positions(account_id: str) -> Sequence[PositionView]:
+        lists.append(account_id)
+        return await fetch(account_id)
+
+    broker.positions = positions  # type: ignore[method-assign]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen) and bool(lists))
+        await pilot.pause(0.3)
+        assert len(lists) == 1  # not every round
+        await settle(pilot, lambda: any("Filled" in n.message for n in app._notifications))
+        await settle(pilot, lambda: len(lists) == 2)

@@ -23,6 +23,7 @@ from ibtui.tui.format import fmt_duration
 from ibtui.tui.messages import (
     ErrorRaised,
     PositionsUpdated,
+    QuotePlanChanged,
     QuotesUpdated,
     SessionStateChanged,
     TokenLifetime,
@@ -121,6 +122,9 @@ class PositionsScreen(Screen[None]):
         current = self.status_bar.status.newest_quote_at
         if newest is not None and (current is None or newest > current):
             self._set_status(newest_quote_at=newest, error=None, retry_at=None)
+
+    def on_quote_plan_changed(self, message: QuotePlanChanged) -> None:
+        self._set_status(quote_plan=message.plan)
 
     def on_positions_updated(self, message: PositionsUpdated) -> None:
         if message.account_id == self.account.account_id:
