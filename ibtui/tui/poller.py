@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from textual.message import Message
@@ -73,8 +73,10 @@ class Poller:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         watched: Callable[[], Sequence[int]] | None = None,
         first: Callable[[], Sequence[int]] | None = None,
+        streamed: Callable[[], Collection[int]] | None = None,
     ) -> None:
         self.broker = broker
+        self.streamed = streamed  # conids a live stream covers: not polled while it does
         self.watched = watched
         self.first = first
         self.account_id = account_id
@@ -171,6 +173,10 @@ class Poller:
         if self.first is not None:
             ahead = [conid for conid in self.first() if conid in quoted]
             quoted = dict.fromkeys([*ahead, *quoted])
+        if self.streamed is not None:
+            live = self.streamed()
+            if live:
+                return [conid for conid in quoted if conid not in live]
         return list(quoted)
 
     async def _poll_quotes(self) -> None:
@@ -186,6 +192,9 @@ class Poller:
             cold.extend(conid for conid in batch if conid not in got and conid not in warm_before)
 
         await self._fetch_all(batches(self.quoted_conids()), answered)
+        if cold and self.streamed is not None:
+            live = self.streamed()
+            cold = [conid for conid in cold if conid not in live]
         if cold:  # IBKR's first snapshot of a conid only opens the stream: ask again soon
             await self.sleep(self.settings.warmup_retry)
             await self._fetch_all(batches(cold), lambda _batch, got: self._publish(got))
