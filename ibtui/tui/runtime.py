@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from ibtui.tui.market import MarketData, Watchlist
     from ibtui.tui.protocols import Broker, LoginFlow
+    from ibtui.tui.streaming import Stream
     from ibtui.tui.trading import Trader
 
 __all__ = [
@@ -125,6 +126,7 @@ def run_app(
     idle_lock_minutes: float = 0,
     market: MarketData | None = None,
     watchlist: Watchlist | None = None,
+    stream: Stream | None = None,
 ) -> int:
     """Run the console until the user quits, in the :func:`console_runtime` and freezing what
     an account's screen holds once it has settled (:class:`SettledFreeze`); the exit
@@ -149,6 +151,7 @@ def run_app(
         market=market,
         watchlist=watchlist,
         freeze_settled=True,
+        stream=stream,
     )
     textual_compat.install(app)
     with console_runtime():
