@@ -36,8 +36,15 @@ back-off and everything is subscribed again. ``sor`` refused ("unable to subscri
 ``GET /iserver/accounts`` and a second try.
 
 All time goes through the injected ``clock`` and ``sleep``; the socket through ``connect``
-(default: httpx-ws over the client's own ``httpx.AsyncClient``, so the in-process simulator's
-``ASGIWebSocketTransport`` serves it without a socket).
+(default: httpx-ws over the client's own ``httpx.AsyncClient``; for the in-process simulator,
+``connect=connect_httpx_ws(demo.stream_http)``, which serves it without a socket).
+
+Building one::
+
+    stream = MarketStream(connection.client, events,
+                          access_token=connection.session.access.access_token)
+    task = asyncio.create_task(stream.run())   # a worker; cancel it to stop
+    stream.want_quotes(conids_in_view)          # whenever the view changes
 """
 
 from __future__ import annotations
@@ -155,23 +162,39 @@ class _HttpxWsSocket:
                 raise ConnectionError(f"closed by the server ({event.code})")
 
 
-def connect_httpx_ws(http: httpx.AsyncClient) -> Connector:
-    """The default connector: httpx-ws over ``http`` (its transport: a socket, or the
-    simulator's ``ASGIWebSocketTransport`` in-process), unsigned like ibind's upgrade."""
+HttpFactory = Callable[[], contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+def connect_httpx_ws(http: httpx.AsyncClient | HttpFactory) -> Connector:
+    """A connector over httpx-ws: on ``http`` (the client's own, over a socket), or on a client
+    that ``http()`` opens for each connection and closes after it (the in-process simulator's:
+    ``ibtui.sim.demo.DemoEnvironment.stream_http``, an ``ASGIWebSocketTransport`` whose task
+    group lives as long as the socket). The upgrade is unsigned, like ibind's."""
+
+    @contextlib.asynccontextmanager
+    async def client() -> AsyncIterator[httpx.AsyncClient]:
+        if isinstance(http, httpx.AsyncClient):
+            yield http
+        else:
+            async with http() as opened:
+                yield opened
 
     @contextlib.asynccontextmanager
     async def connect(url: str, headers: Mapping[str, str]) -> AsyncIterator[StreamSocket]:
         from httpx_ws import AsyncWebSocketSession, aconnect_ws
 
         session: AsyncWebSocketSession
-        async with aconnect_ws(
-            url,
-            http,
-            headers=dict(headers),
-            auth=httpx.Auth(),  # the upgrade carries no OAuth signature (API.md §10.1)
-            max_message_size_bytes=MAX_MESSAGE,
-            keepalive_ping_interval_seconds=None,  # IBKR's own heartbeats, on our clock
-        ) as session:
+        async with (
+            client() as opened,
+            aconnect_ws(
+                url,
+                opened,
+                headers=dict(headers),
+                auth=httpx.Auth(),  # the upgrade carries no OAuth signature (API.md §10.1)
+                max_message_size_bytes=MAX_MESSAGE,
+                keepalive_ping_interval_seconds=None,  # IBKR's own heartbeats, on our clock
+            ) as session,
+        ):
             yield _HttpxWsSocket(session)
 
     return connect
@@ -282,14 +305,8 @@ class MarketStream:
                 try:
                     live_since = await self._one_socket()
                     reason = "the connection closed"
-                except _Reconnect as exc:
-                    reason = str(exc)
-                    live_since = self._live_since
-                except IbkrError as exc:
-                    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    live_since = self._live_since
                 except Exception as exc:  # the socket library's failures, whatever they are
-                    reason = _describe(exc)
+                    reason = _reason(exc)
                     live_since = self._live_since
                 self._socket = None
                 if live_since is not None and (
@@ -335,7 +352,7 @@ class MarketStream:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                raise _Reconnect(f"the connection dropped ({_describe(exc)})") from None
+                raise _Reconnect(_reason(exc, "the connection dropped")) from None
             socket.last_rx = self._clock()
             message = self._decode(payload)
             if message is not None:
@@ -401,7 +418,7 @@ class MarketStream:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                raise _Reconnect(f"the connection dropped ({_describe(exc)})") from None
+                raise _Reconnect(_reason(exc, "the connection dropped")) from None
 
     # --- what arrives ----------------------------------------------------------------------
 
@@ -542,11 +559,28 @@ class MarketStream:
             _log.exception("stream: a listener failed")
 
 
+def _reason(exc: BaseException, what: str = "") -> str:
+    """Why a socket ended, in one line without secrets (the URL is never in it)."""
+    if isinstance(exc, BaseExceptionGroup):
+        exc = _first(exc)
+    if isinstance(exc, _Reconnect):
+        return str(exc)
+    if isinstance(exc, IbkrError):
+        return _one_line(str(exc)) or type(exc).__name__
+    code = getattr(exc, "code", None)
+    if type(exc).__name__ == "WebSocketDisconnect" and isinstance(code, int):
+        return f"the server closed the connection (code {int(code)})"
+    response = getattr(exc, "response", None)
+    if type(exc).__name__ == "WebSocketUpgradeError" and isinstance(response, httpx.Response):
+        return f"the server refused the connection (HTTP {response.status_code})"
+    return f"{what} ({_describe(exc)})" if what else _describe(exc)
+
+
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
     """The exception that ended a socket's tasks (the others were cancelled because of it)."""
     for exc in group.exceptions:
         if isinstance(exc, BaseExceptionGroup):
-            return _first(exc)
+            exc = _first(exc)
         if not isinstance(exc, asyncio.CancelledError):
             return exc
     return group.exceptions[0]

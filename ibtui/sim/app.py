@@ -4,7 +4,8 @@ under uvicorn.
 Every API request goes through :class:`Gateway`, in this order: authentication → pacing (and the
 history concurrency slot) → scripted faults → the order book catches up with the clock → the
 brokerage-session guard for ``/iserver/*`` → the route. ``/oauth/*`` and ``/authorize`` get the
-scripted faults, then go straight to the authenticator's routes.
+scripted faults, then go straight to the authenticator's routes. The WebSocket, ``/v1/api/ws``, is
+:mod:`ibtui.sim.stream`'s (it checks the upgrade itself).
 Routing ignores a trailing slash (``/x/`` is ``/x``); the authenticator sees the request exactly as
 sent.
 """
@@ -141,6 +142,14 @@ class Gateway:
         self.api = api
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"].startswith(PREFIX + "/"):
+            if normalize(scope["path"]) == "/ws":
+                from ibtui.sim.stream import serve_stream  # only once a client streams
+
+                await serve_stream(self.sim, scope, receive, send)
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -31,6 +31,10 @@ class Authenticator(Protocol):
         self, request: Request
     ) -> AuthContext | Response: ...  # a Response (401) = rejected
 
+    def stream_context(self, access_token: str) -> AuthContext | None: ...
+
+    # an unsigned WebSocket upgrade's ``oauth_token``: known, with a current LST (else None)
+
     def revoke(self, access_token: str) -> None: ...  # /logout revokes the LST
 
     def expire_all_lsts(self) -> None: ...  # fault: forced LST expiry

@@ -46,6 +46,13 @@ class SimConfig:
     stop_order_question: bool = True  # o10331 for STP / STOP_LIMIT
     order_id_start: int = 1487203300
 
+    # The WebSocket (/v1/api/ws): how often it looks for changes to push, its heartbeat, the
+    # P&L's pace, and how long a market-data subscription lasts unless it is sent again.
+    stream_push_seconds: float = 0.25
+    stream_heartbeat_seconds: float = 10.0
+    stream_pnl_seconds: float = 1.0
+    stream_expiry_seconds: float = 900.0
+
     # Market data.
     delayed_market_data: bool = False  # "DpB" and 15-minute-old values
     fx_usd_per_unit: dict[str, Decimal] = field(default_factory=_default_fx)

@@ -2,15 +2,18 @@
 
 ``ibtui demo`` talks to this exactly as it would talk to IBKR: the same client, the same OAuth
 signatures (verified for real by the simulator), only the transport is in-process
-(``httpx.ASGITransport``). The consumer's keys are made fresh for each run, or kept in a folder
-of the caller's (``ibtui demo`` keeps them in the state dir so that it starts fast).
+(``httpx.ASGITransport``; the WebSocket through :meth:`DemoEnvironment.stream_http`). The
+consumer's keys are made fresh for each run, or kept in a folder of the caller's (``ibtui demo``
+keeps them in the state dir so that it starts fast).
 """
 
 from __future__ import annotations
 
 import binascii
+import contextlib
 import math
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +23,7 @@ import httpx
 from Crypto.PublicKey import RSA
 from Crypto.PublicKey.RSA import RsaKey
 from Crypto.Util.asn1 import DerObjectId, DerOctetString, DerSequence
+from starlette.types import ASGIApp
 
 from ibtui.ibkr import oauth
 from ibtui.ibkr.oauth import Consumer, OAuthFormatError, load_rsa_key
@@ -67,6 +71,18 @@ class DemoEnvironment:
     transport: httpx.AsyncBaseTransport
     consumer: Consumer = field(repr=False)
     base_url: str = DEMO_BASE_URL
+    app: ASGIApp | None = field(default=None, repr=False)
+
+    @contextlib.asynccontextmanager
+    async def stream_http(self) -> AsyncIterator[httpx.AsyncClient]:
+        """An HTTP client for one WebSocket to the simulator, in-process (httpx-ws's
+        ``ASGIWebSocketTransport``, whose task group must open and close in the socket's task:
+        hence one per connection, not the shared transport)."""
+        from httpx_ws.transport import ASGIWebSocketTransport
+
+        assert self.app is not None
+        async with httpx.AsyncClient(transport=ASGIWebSocketTransport(app=self.app)) as client:
+            yield client
 
     def demo_verifier(self, request_token: str) -> str:
         """Approve ``request_token`` as the demo user and return the verifier the page shows."""
@@ -111,9 +127,10 @@ def build_demo(
         seed=seed,
     )
     sim.authenticator = server
-    transport = httpx.ASGITransport(app=create_app(sim))
+    app = create_app(sim)
+    transport = httpx.ASGITransport(app=app)
     consumer = Consumer(DEMO_CONSUMER_KEY, realm, signature_key, encryption_key, dh)
-    return DemoEnvironment(sim, server, transport, consumer)
+    return DemoEnvironment(sim, server, transport, consumer, app=app)
 
 
 def _demo_key(key_dir: Path | None, name: str, bits: int) -> RsaKey:

@@ -17,6 +17,10 @@ hits a matching request (seeded RNG, so runs repeat). ``every`` instead hits the
 of each ``every`` matching requests (the 48th, 49th and 50th of each 50 with ``every=50,
 burst=3``): a schedule that does not depend on the RNG at all.
 
+The WebSocket's misbehaviour (:data:`STREAM_KINDS`) is asked once per frame the stream sends:
+``wsdrop`` (the connection drops), ``wsstall`` (it goes silent without closing), ``wsgarbage``
+(a malformed frame).
+
 ``ibtui sim --faults SPEC`` and :func:`parse_faults` take the rules as text: comma-separated
 kinds, each with ``:name=value`` options, e.g. ``gone410:every=40:burst=3,nobridge:count=2``.
 """
@@ -33,6 +37,7 @@ __all__ = [
     "KINDS",
     "ORDER_KINDS",
     "PLACEHOLDERS",
+    "STREAM_KINDS",
     "Action",
     "FaultRule",
     "FaultSpecError",
@@ -124,6 +129,19 @@ KINDS: dict[str, tuple[str, dict[str, Any]]] = {
     "retry_after": ("429 with a Retry-After of `seconds`", {"count": 1, "seconds": 900.0}),
 }
 KINDS.update(ORDER_KINDS)  # the order path's misbehaviour, by name too (--faults reply503)
+# The WebSocket's misbehaviour, by name: asked once per frame the stream sends.
+STREAM_KINDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "wsdrop": ("the WebSocket connection drops (no close handshake of IBKR's)", {"every": 600}),
+    "wsstall": (
+        "the WebSocket goes silent, heartbeats too, without closing",
+        {"every": 900, "count": 1},
+    ),
+    "wsgarbage": (
+        "a malformed WebSocket frame (not UTF-8, cut-off JSON, not an object, no conid)",
+        {"every": 40},
+    ),
+}
+KINDS.update(STREAM_KINDS)
 _SESSION_ONLY = frozenset({"gone410", "spurious401", "reset"})
 _BASIC = {"latency", "error", "timeout", "drop", "drop_response"}
 _OPTIONS = {
@@ -229,11 +247,14 @@ class Faults:
         self._competing_login = competing_login
         self._nightly_reset = nightly_reset
         self.order_rules: list[FaultRule] = []  # ORDER_KINDS' rules, asked by the order path
+        self.stream_rules: list[FaultRule] = []  # STREAM_KINDS' rules, asked by the WebSocket
 
     # -- scripting ------------------------------------------------------------------------------
     def add(self, rule: FaultRule) -> FaultRule:
         if rule.kind in ORDER_KINDS:
             self.order_rules.append(rule)
+        elif rule.kind in STREAM_KINDS:
+            self.stream_rules.append(rule)
         else:
             self.rules.append(rule)
         return rule
@@ -319,10 +340,12 @@ class Faults:
     def remove(self, rule: FaultRule) -> None:
         self.rules = [r for r in self.rules if r is not rule]
         self.order_rules = [r for r in self.order_rules if r is not rule]
+        self.stream_rules = [r for r in self.stream_rules if r is not rule]
 
     def clear(self) -> None:
         self.rules.clear()
         self.order_rules.clear()
+        self.stream_rules.clear()
 
     # -- one-shot events ------------------------------------------------------------------------
     def expire_lsts(self) -> None:
@@ -414,6 +437,18 @@ class Faults:
                     if self._cells.random() < rule.rate:
                         row[key] = PLACEHOLDERS[rule.seen % len(PLACEHOLDERS)]
                         rule.seen += 1
+
+    # -- asked by the WebSocket ------------------------------------------------------------------
+    def stream_fault(self) -> str | None:
+        """What to do to the next frame the WebSocket sends: "drop", "stall", "garbage" (a
+        malformed frame before it) or None, as the ``ws*`` rules say."""
+        for rule in self.stream_rules:
+            if rule.count is not None and rule.hits >= rule.count:
+                continue
+            if rule.fires(self._rng):
+                rule.hits += 1
+                return rule.kind.removeprefix("ws")
+        return None
 
     # -- asked by the order path ------------------------------------------------------------------
     def withdraws_questions(self, method: str, path: str) -> bool:

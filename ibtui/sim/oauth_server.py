@@ -186,6 +186,18 @@ class OAuthServer:
         assert verified.access_token is not None
         return AuthContext(verified.consumer.key, verified.access_token.token)
 
+    def stream_context(self, access_token: str) -> AuthContext | None:
+        """An unsigned WebSocket upgrade (API.md §10.1): the access token must be known, its
+        consumer enabled and its live session token current."""
+        record = self._tokens.access_tokens.get(access_token)
+        session = self._tokens.sessions.get(access_token)
+        if record is None or session is None or session.expired(self._clock()):
+            return None
+        consumer = self._consumers.get(record.consumer_key)
+        if consumer is None or not consumer.enabled:
+            return None
+        return AuthContext(consumer.key, access_token)
+
     def revoke(self, access_token: str) -> None:
         self._tokens.drop_session(access_token)
 

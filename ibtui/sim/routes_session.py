@@ -11,9 +11,10 @@ from starlette.routing import BaseRoute, Route
 
 from ibtui.sim.portfolio import Account
 from ibtui.sim.sessions import Session
+from ibtui.sim.simulator import Simulator
 from ibtui.sim.web import error, flag, ok, params, state
 
-__all__ = ["MAC", "SERVER_INFO", "auth_status", "routes"]
+__all__ = ["MAC", "SERVER_INFO", "accounts_body", "auth_status", "routes"]
 
 SERVER_INFO = {"serverName": "JifN17091", "serverVersion": "Build 10.30.1f, Oct 2, 2024 4:12:55 PM"}
 MAC = "F4:03:43:9A:2E:11"
@@ -145,8 +146,13 @@ async def portfolio_accounts(request: Request) -> Response:
 
 def iserver_accounts_body(request: Request) -> dict[str, Any]:
     st = state(request)
-    ids = list(st.sim.broker.accounts)
-    selected = st.sim.broker.accounts[st.session.selected_account]
+    return accounts_body(st.sim, st.session)
+
+
+def accounts_body(sim: Simulator, session: Session) -> dict[str, Any]:
+    """``GET /iserver/accounts``'s answer (and the WebSocket's ``act`` greeting)."""
+    ids = list(sim.broker.accounts)
+    selected = sim.broker.accounts[session.selected_account]
     props = {
         "hasChildAccounts": False,
         "supportsCashQty": True,
@@ -192,7 +198,7 @@ def iserver_accounts_body(request: Request) -> dict[str, Any]:
         "profiles": [],
         "selectedAccount": selected.account_id,
         "serverInfo": dict(SERVER_INFO),
-        "sessionId": f"{st.session.tickle_id[:8]}.{st.session.tickle_id[-8:]}",
+        "sessionId": f"{session.tickle_id[:8]}.{session.tickle_id[-8:]}",
         "isFT": False,
         "isPaper": selected.paper,
     }

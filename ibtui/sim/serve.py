@@ -179,7 +179,10 @@ def serve(
         except ProvisionError as exc:
             raise ServeError(str(exc)) from exc
         app = app_factory(oauth, options)
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="auto")
+        # wsproto (which httpx-ws brings) serves the WebSocket, /v1/api/ws
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="auto", ws="wsproto"
+        )
         server = uvicorn.Server(config)
         with _StopSignals(server) as stops:
             print(instructions(setup), file=out, flush=True)

@@ -6,6 +6,7 @@ object with what it observed on its last stdout line; any ibind exception makes 
 
     python ibind_driver.py oauth   # LST handshake and signed calls to the oauth-only server
     python ibind_driver.py full    # the whole session against the full simulator
+    python ibind_driver.py ws      # IbkrWsClient: market data for two conids, an order update
 """
 
 from __future__ import annotations
@@ -108,8 +109,76 @@ def _live_orders_until(client: Any, wanted: Callable[[dict[str, Any]], bool]) ->
     raise AssertionError(f"no matching live order after 40 calls: {data}")
 
 
+def ws_scenario() -> dict[str, Any]:
+    """ibind's WebSocket client with OAuth (``?oauth_token=``, the ``api`` cookie from /tickle,
+    its User-Agent), subscribed to market data for two conids and to orders; an order placed
+    over REST must come back as an ``sor`` update."""
+    from ibind import CallbackSink, IbkrClient, IbkrWsClient, OrderRequest, QuestionType, events
+    from ibind.subscriptions import MarketDataSubscription, OrdersSubscription
+
+    seen: dict[str, Any] = {"market_data": {}, "orders": []}
+    sink = CallbackSink()
+    sink.on(
+        events.MarketData,
+        lambda e: seen["market_data"].setdefault(str(e.conid), {}).update(e.data),
+    )
+    sink.on(events.Orders, lambda e: seen["orders"].append(e.data))
+    client = IbkrClient()
+    account = next(a["id"] for a in client.portfolio_accounts().data if a["id"].startswith("DU"))
+    client.receive_brokerage_accounts()
+    ws = IbkrWsClient(
+        account_id=account, ibkr_client=client, sink=sink, synchronous_output_events=True
+    )
+    try:
+        seen["started"] = ws.start()
+        conids = ["265598", "8314"]
+        handles = [
+            ws.subscribe(MarketDataSubscription(conid=c, fields=["31", "84", "86"])) for c in conids
+        ]
+        handles.append(ws.subscribe(OrdersSubscription()))
+        seen["unconfirmed"] = len(ws.wait_all(handles[:2], timeout_each=10))
+        _until(lambda: set(conids) <= set(seen["market_data"]))
+        # ibind names the fields (31 → last_price, 84 → bid_price, 86 → ask_price)
+        last = float(str(seen["market_data"]["265598"]["last_price"]).lstrip("CH"))
+        order = OrderRequest(
+            conid=265598,
+            side="BUY",
+            quantity=1,
+            order_type="LMT",
+            price=round(last * 0.99, 2),
+            acct_id=account,
+            tif="DAY",
+        )
+        answers = {
+            QuestionType.PRICE_PERCENTAGE_CONSTRAINT: True,
+            QuestionType.MISSING_MARKET_DATA: True,
+        }
+        placed = client.place_order(order, answers, account).data
+        seen["order_id"] = placed[0]["order_id"] if isinstance(placed, list) else placed["order_id"]
+        _until(lambda: _has_order(seen["orders"], seen["order_id"]))
+        client.cancel_order(seen["order_id"], account)
+    finally:
+        ws.shutdown()
+        client.close()
+    return seen
+
+
+def _has_order(updates: list[Any], order_id: str) -> bool:
+    """Whether an ``sor`` message (ibind hands on the whole ``{"topic", "args"}``) names it."""
+    rows = [row for u in updates for row in u.get("args", [])]
+    return any(isinstance(r, dict) and str(r.get("orderId")) == str(order_id) for r in rows)
+
+
+def _until(check: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("not seen in time")
+        time.sleep(0.05)
+
+
 def main() -> int:
-    scenarios = {"oauth": oauth_scenario, "full": full_scenario}
+    scenarios = {"oauth": oauth_scenario, "full": full_scenario, "ws": ws_scenario}
     observed = scenarios[sys.argv[1]]()
     print(json.dumps(observed, default=str))
     return 0

@@ -111,3 +111,16 @@ def test_ibind_full_session_against_the_simulator(tmp_path: Path) -> None:
     assert str(seen["cancel"]["order_id"]) == order_id
     cancelled = next(o for o in seen["after_cancel"]["orders"] if str(o["orderId"]) == order_id)
     assert cancelled["status"] == "Cancelled"
+
+
+def test_ibind_websocket_against_the_simulator(tmp_path: Path) -> None:
+    """ibind's IbkrWsClient with OAuth against ``ibtui sim`` over loopback (uvicorn serving
+    the WebSocket with wsproto): the greeting lets it subscribe, market data arrives for two
+    conids, and an order placed over REST comes back as an ``sor`` update."""
+    args = ["--port", "0", "--state-dir", str(tmp_path / "state"), "--no-pacing"]
+    with sim_process(args) as sim:
+        seen = run_ibind(sim, "ws", tmp_path)
+    assert seen["started"] is True and seen["unconfirmed"] == 0
+    for conid in ("265598", "8314"):
+        assert {"last_price", "bid_price", "ask_price"} <= set(seen["market_data"][conid])
+    assert seen["orders"] and seen["order_id"]

@@ -39,6 +39,11 @@ class HeaderAuthenticator:
             return PlainTextResponse("live session token expired", status_code=401)
         return AuthContext("TESTCONS", token)
 
+    def stream_context(self, access_token: str) -> AuthContext | None:
+        if access_token not in self.valid or access_token in self.revoked | self.expired:
+            return None
+        return AuthContext("TESTCONS", access_token)
+
     def revoke(self, access_token: str) -> None:
         self.revoked.add(access_token)
 

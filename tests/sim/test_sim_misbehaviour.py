@@ -134,6 +134,9 @@ def test_the_spec_format() -> None:
         "reply503",
         "post429carried",
         "post5xxcarried",
+        "wsdrop",
+        "wsstall",
+        "wsgarbage",
     }
     for bad, words in [
         ("gone411", "unknown fault 'gone411'"),
