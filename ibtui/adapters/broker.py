@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -180,8 +181,15 @@ class ClientBackend:
             on_change=self._positions_changed,
         )
 
-    def stream(self, line_allowance: int, trader: ClientTrader | None = None) -> ClientStream:
-        """Quotes and, with a ``trader``, orders pushed over IBKR's WebSocket for the screens."""
+    def stream(
+        self,
+        line_allowance: int,
+        trader: ClientTrader | None = None,
+        *,
+        stream_http: Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]] | None = None,
+    ) -> ClientStream:
+        """Quotes and, with a ``trader``, orders pushed over IBKR's WebSocket for the screens
+        (``stream_http``: the in-process simulator's, for the demo)."""
         from ibtui.adapters.stream import ClientStream
 
         def access_token() -> str | None:
@@ -193,6 +201,7 @@ class ClientBackend:
             line_allowance=line_allowance,
             order_view=None if trader is None else trader.pushed_order,
             clock=self._clock,
+            stream_http=stream_http,
         )
 
     def _positions_changed(self, account_id: str) -> None:

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
 from ibtui.tui.convert import quote_view
 from ibtui.tui.streaming import StreamSink, StreamView
 
 if TYPE_CHECKING:
+    import httpx
+
     from ibtui.ibkr.client import IbkrClient
     from ibtui.ibkr.models import LiveOrder, PnlRow, Quote
     from ibtui.ibkr.stream import MarketStream, StreamState
@@ -34,7 +37,9 @@ class NotLoggedIn(Exception):
 
 class ClientStream:
     """:class:`~ibtui.tui.streaming.Stream` over ``MarketStream`` on the client ``client()``
-    gives, with the access token ``access_token()`` gives (IBKR's socket names it)."""
+    gives, with the access token ``access_token()`` gives (IBKR's socket names it). The socket
+    rides on the client's HTTP client, or on one ``stream_http()`` opens for each connection
+    (the in-process simulator's)."""
 
     def __init__(
         self,
@@ -44,8 +49,10 @@ class ClientStream:
         line_allowance: int = 100,
         order_view: Callable[[LiveOrder], OrderView] | None = None,
         clock: Callable[[], float] = time.time,
+        stream_http: Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]] | None = None,
     ) -> None:
         self._client = client
+        self._stream_http = stream_http  # the in-process simulator's WebSocket (the demo)
         self._access_token = access_token
         self.line_allowance = line_allowance
         self._order_view = order_view
@@ -55,14 +62,18 @@ class ClientStream:
         self.market_stream: MarketStream | None = None  # while :meth:`run` runs
 
     async def run(self, sink: StreamSink) -> None:
-        from ibtui.ibkr.stream import MarketStream
+        from ibtui.ibkr.stream import MarketStream, connect_httpx_ws
 
         client = await self._client()
         token = self._access_token()
         if token is None:
             raise NotLoggedIn("not logged in")
         stream = MarketStream(
-            client, _Events(sink, self), access_token=token, line_allowance=self.line_allowance
+            client,
+            _Events(sink, self),
+            access_token=token,
+            line_allowance=self.line_allowance,
+            connect=None if self._stream_http is None else connect_httpx_ws(self._stream_http),
         )
         stream.want_quotes(self._quotes)
         stream.want_orders(self._orders and self._order_view is not None)

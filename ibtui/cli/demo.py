@@ -85,7 +85,9 @@ def main(argv: list[str]) -> int:
         backend,
         login=backend if backend.needs_login else None,
         trader=trader,
-        stream=backend.stream(settings.stream.line_allowance, trader) if streaming else None,
+        stream=backend.stream(settings.stream.line_allowance, trader, stream_http=demo.stream_http)
+        if streaming
+        else None,
         market=ClientMarketData(backend.client),
         watchlist=Watchlist.load(StateWatchlistStore(StateStore(state_dir))),
         keymap=settings.keymap,
