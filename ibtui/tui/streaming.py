@@ -40,6 +40,7 @@ __all__ = ["Stream", "StreamChanged", "StreamFeed", "StreamSink", "StreamStatus"
 StreamStatus = Literal["connecting", "live", "down"]
 
 FOLLOW_EVERY = 0.25  # seconds between looks at what the trader is looking at
+BATCH_WINDOW = 0.005  # pushed quotes arriving this close together go to the screen as one
 RETRY_FIRST = 1.0  # a stream that could not even start: tried again after this, doubling
 RETRY_MAX = 30.0
 
@@ -105,6 +106,7 @@ class StreamFeed:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         follow_every: float = FOLLOW_EVERY,
+        batch_window: float = BATCH_WINDOW,
     ) -> None:
         self.stream = stream
         self.post = post
@@ -114,6 +116,10 @@ class StreamFeed:
         self.clock = clock
         self.sleep = sleep
         self.follow_every = follow_every
+        self.batch_window = batch_window
+        self._pending: dict[int, QuoteView] = {}  # pushed, not yet posted
+        self._pending_at = 0.0
+        self._flush: asyncio.TimerHandle | None = None
         self.current = StreamView("connecting", clock())
         self._asked: list[int] | None = None  # the conids last asked for
         self._ticked: dict[int, float] = {}  # conid -> when its newest pushed quote arrived
@@ -126,6 +132,9 @@ class StreamFeed:
             await self._keep_running()
         finally:
             follow.cancel()
+            if self._flush is not None:
+                self._flush.cancel()
+                self._flush = None
             await asyncio.gather(follow, return_exceptions=True)
 
     async def _keep_running(self) -> None:
@@ -179,17 +188,28 @@ class StreamFeed:
 
     # --- StreamSink ---------------------------------------------------------------------------
     def quotes(self, quotes: Sequence[QuoteView]) -> None:
+        """Pushed quotes, posted together with those that arrive within ``batch_window`` (IBKR
+        pushes one frame per conid: a burst of a hundred is one message, one repaint)."""
         now = self.clock()
-        got: dict[int, QuoteView] = {}
+        pending = self._pending
         for quote in quotes:
             if quote.last is None and quote.bid is None and quote.ask is None:
                 continue  # nothing to show yet
             if quote.updated_at is None:
                 quote = quote.received(now)
-            got[quote.conid] = quote
+            pending[quote.conid] = quote
             self._ticked[quote.conid] = now
+            self._pending_at = now
+        if pending and self._flush is None:
+            loop = asyncio.get_running_loop()
+            self._flush = loop.call_later(self.batch_window, self._post_pending)
+
+    def _post_pending(self) -> None:
+        self._flush = None
+        got, self._pending = self._pending, {}
         if got:
-            self.post(QuotesUpdated(got, received_at=now, streamed_at=now))
+            at = self._pending_at  # when the newest of them arrived
+            self.post(QuotesUpdated(got, received_at=at, streamed_at=at))
 
     def orders(self, orders: Sequence[OrderView]) -> None:
         if self.order_watch is not None and orders:

@@ -168,9 +168,9 @@ async def test_a_pushed_tick_reaches_the_row_at_once_and_the_poller_leaves_it_ou
         await until(pilot, lambda: set(stream.wanted) == {1000, 1001, 1002}, "the rows wanted")
         stream.state("live")
         stream.tick({1000: "61.25"})
-        await pilot.pause()
         # at once, without a polling round
-        assert screen.table.cell("DU4820311:1000", "last").text == "61.25"
+        cell = screen.table.cell
+        await until(pilot, lambda: cell("DU4820311:1000", "last").text == "61.25", "the tick")
         assert "quotes stream 0s" in status_text(app)
 
         asked = await poll_round(pilot, rounds, broker)
@@ -201,8 +201,7 @@ async def test_polling_takes_over_when_the_stream_drops_or_stalls_and_hands_back
         # it comes back: handed back with the next tick
         stream.state("live")
         stream.tick({1000: "61.50", 1001: "70.25"})
-        await pilot.pause()
-        assert "quotes stream" in status_text(app)
+        await until(pilot, lambda: "quotes stream" in status_text(app), "stream in the bar")
         assert {1000, 1001}.isdisjoint(await poll_round(pilot, rounds, broker))
 
         # it stalls (live, but nothing pushed): one interval later the poller has them again
