@@ -237,6 +237,12 @@ class ClientBackend:
         received = self._clock()
         return [quote_view(q, received) for q in quotes if not q.is_warmup]
 
+    def snapshot_rate(self) -> float | None:
+        """Snapshot requests a second the client's pacer allows (the poller plans by it)."""
+        if self._conn is None:
+            return None
+        return self._conn.client.pacer.rate("GET", "/iserver/marketdata/snapshot")
+
     async def keep_alive(self, *, take_back: bool = False) -> SessionState:
         """Tickle; a lost or competing brokerage session is reopened by the connection. A server
         that cannot be reached (or does not answer) leaves the session's state unknown:

@@ -232,6 +232,14 @@ class Pacer:
         normalised = endpoint_path(path)
         return next((r for r in self._rules if r.matches(method, normalised)), None)
 
+    def rate(self, method: str | None, path: str) -> float | None:
+        """Requests a second this pacer lets through to ``path`` in the long run: the slower of
+        its endpoint's window and the global one (None: neither limits it)."""
+        rule = self.rule_for(method, path)
+        limits = [rule.limit if rule is not None else None, self._global_limit]
+        rates = [limit.count / limit.per for limit in limits if limit is not None]
+        return min(rates, default=None)
+
     def _key(self, method: str | None, path: str) -> str:
         rule = self.rule_for(method, path)
         return GLOBAL_KEY if rule is None else rule.name

@@ -16,13 +16,13 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from ibtui.sim.hours import GAP, VENUES, Session, Venue
 from ibtui.sim.universe import Instrument, Universe
-from ibtui.sim.walk import Walk, mix64, unit
+from ibtui.sim.walk import SPAN, Walk, mix64, unit
 
 __all__ = ["ANCHOR", "DayStats", "Market", "Quote", "Tick"]
 
 ANCHOR = datetime(2024, 11, 4, 20, 0, tzinfo=UTC).timestamp()  # reference prices hold here
 _DAY_STRIDE = 16  # trading seconds between samples for day high/low
-_CACHE = 4096
+_CACHE = 16_384  # sessions whose running high and low are kept (more than 5,000 positions)
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class Market:
         self.seed = seed
         self.halted: set[int] = set()
         self._walks: dict[int, tuple[Walk, float, float]] = {}
-        self._days: OrderedDict[tuple[int, int], tuple[list[float], list[float]]] = OrderedDict()
+        self._days: OrderedDict[tuple[int, int], tuple[int, float, float]] = OrderedDict()
         self._prices: dict[tuple[int, int], float] = {}
 
     # -- the path ---------------------------------------------------------------------------
@@ -170,37 +170,34 @@ class Market:
         start = session.index * span
         prior_close = to_tick(self.price_at_step(inst, start), inst.tick)
         open_ = to_tick(self.price_at_step(inst, start + GAP), inst.tick)
-        highs, lows = self._day_extremes(inst, session.index)
         now_step = min(int(venue.trading_time(t)), start + span)
         i = max(0, (now_step - start - GAP) // _DAY_STRIDE)
-        i = min(i, len(highs) - 1)
-        high = max(to_tick(highs[i], inst.tick), open_, last)
-        low = min(to_tick(lows[i], inst.tick), open_, last)
+        highest, lowest = self._day_extremes(inst, session.index, i)
+        high = max(to_tick(highest, inst.tick), open_, last)
+        low = min(to_tick(lowest, inst.tick), open_, last)
         elapsed = min(max(t - session.open, 0.0), session.length) / session.length
         return DayStats(session, open_, high, low, prior_close, self.volume(inst, session, elapsed))
 
-    def _day_extremes(self, inst: Instrument, index: int) -> tuple[list[float], list[float]]:
-        """Running max/min of the session's path, sampled every ``_DAY_STRIDE`` steps."""
-        key = (inst.conid, index)
-        got = self._days.get(key)
-        if got is not None:
-            self._days.move_to_end(key)
-            return got
+    def _day_extremes(self, inst: Instrument, index: int, i: int) -> tuple[float, float]:
+        """Max and min of the session's path over its first ``i + 1`` samples (one every
+        ``_DAY_STRIDE`` steps; ``i`` is capped at the session's last sample). Kept per session
+        and extended as the session goes on: a quote costs the samples since the last one, not
+        the whole day's (a book of thousands of positions outgrows any cache of whole days)."""
         span = self.venue(inst).day_span
-        start = index * span + GAP
-        samples = self.path(inst, start, (index + 1) * span, _DAY_STRIDE)
-        highs: list[float] = []
-        lows: list[float] = []
-        hi, lo = -math.inf, math.inf
-        for _, p in samples:
-            hi, lo = max(hi, p), min(lo, p)
-            highs.append(hi)
-            lows.append(lo)
-        got = (highs, lows)
-        self._days[key] = got
+        a, b = max(index * span + GAP, 1), min((index + 1) * span, SPAN - 1)
+        first = -(-a // _DAY_STRIDE) * _DAY_STRIDE  # the session's first sample
+        upto = first + max(0, min(i, (b - first) // _DAY_STRIDE)) * _DAY_STRIDE
+        key = (inst.conid, index)
+        done, high, low = self._days.get(key) or (first - 1, -math.inf, math.inf)
+        if done > upto:  # asked about an earlier moment: from the session's start
+            done, high, low = first - 1, -math.inf, math.inf
+        for _, price in self.path(inst, done + 1, upto, _DAY_STRIDE):
+            high, low = max(high, price), min(low, price)
+        self._days[key] = (max(done, upto), high, low)
+        self._days.move_to_end(key)
         if len(self._days) > _CACHE:
             self._days.popitem(last=False)
-        return got
+        return high, low
 
     def volume(self, inst: Instrument, session: Session, fraction: float) -> int:
         """Shares traded in ``session`` once ``fraction`` of it has elapsed (U-shaped intraday)."""

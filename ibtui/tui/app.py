@@ -258,6 +258,9 @@ class IbtuiApp(App[None], inherit_bindings=False):
         watch = self.session.orders
         if watch is not None and message.account_id == watch.account_id:
             tell_order_news(self, message.news, bell=self.ring_bell, vanished=message.vanished)
+            poller = self.session.poller
+            if poller is not None and any(outcome == "Filled" for _, outcome in message.news):
+                poller.refresh_positions()  # the fill changed a position: the list, soon
 
     # --- charts, symbol search, watchlist -----------------------------------------------------
     def action_chart(self) -> None:

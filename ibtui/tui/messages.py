@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
+from ibtui.tui.viewmodels import AccountView, PositionView, QuotePlan, QuoteView, SessionState
 
 __all__ = [
     "AccountsLoaded",
     "ErrorRaised",
     "PositionsUpdated",
+    "QuotePlanChanged",
     "QuotesUpdated",
     "SessionStateChanged",
     "TokenLifetime",
@@ -46,6 +47,14 @@ class QuotesUpdated(Message):
         ):
             message.streamed_at = self.streamed_at
         return True
+
+
+@dataclass
+class QuotePlanChanged(Message):
+    """How fresh the poller can keep the quotes changed (the rows in view, the book's size, the
+    pacing): the status bar states it while not every quote is asked every round."""
+
+    plan: QuotePlan | None
 
 
 @dataclass

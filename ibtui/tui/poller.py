@@ -2,21 +2,40 @@
 
 Each round: a tickle that reports the session state (every ``keep_alive_every`` seconds, first
 thing after a failure, and every round while the server is unreachable), the account's selection
-(``/iserver/account``, once), the positions (every ``positions_every`` seconds), then snapshots of
-every held conid and every ``watched()`` one (the watchlist, an open chart) together in batches
-of at most 100 (those of the rows on screen, ``first()``, in the first batch; up to
+(``/iserver/account``, once), then snapshots in batches of at most 100 (up to
 ``concurrent_batches`` asked at once, each posted as it answers), and the token's life. While
-another login holds the brokerage session, only the tickle runs. A
-conid answered only by IBKR's warm-up (no values yet) is asked again after ``warmup_retry`` seconds
-instead of a whole interval. Failures are posted as :class:`~ibtui.tui.messages.ErrorRaised` and
-retried with exponential back-off (honouring a ``retry_after`` the error carries, as a 429 does).
-All waiting goes through the injected ``sleep``, all time through ``clock``, so tests drive it
-without real time.
+another login holds the brokerage session, only the tickle runs. A conid answered only by IBKR's
+warm-up (no values yet) is asked again after ``warmup_retry`` seconds instead of a whole interval.
+
+**What is asked each round.** Rounds start every ``interval`` seconds. The rows on screen
+(``first()``) and the ``watched()`` conids (the watchlist, an open chart, an open ticket) are asked
+every round, first. The other held conids are asked in rotation, the longest unasked first, with
+what remains of the round's request budget: the snapshot requests a second the broker's pacer
+allows (:class:`~ibtui.tui.protocols.PacedQuotes`, IBKR's 10 a second) times the interval, less a
+margin (``snapshot_share``) for the other requests. A broker that states no pace gets every conid
+every round. While not every conid fits in one round, the poller posts a
+:class:`~ibtui.tui.messages.QuotePlanChanged` that states how fresh each kind of row is kept ("every
+2 s for 40 rows in view, all 5,000 every 14 s"); each row's price greys by its own age.
+
+**The positions list** is fetched on its own schedule: every ``positions_every`` seconds (never
+more often than once a rotation of the whole book) and soon after a fill
+(:meth:`Poller.refresh_positions`).
+After the first list, it is fetched beside the rounds (its pages share IBKR's global pace with the
+snapshots; the rotation pauses while it runs, the rows in view do not).
+
+**Streaming.** ``streamed()`` names the conids a live stream keeps fresh: they are not polled, and
+each is polled again in the very next round after it leaves that set.
+
+Failures are posted as :class:`~ibtui.tui.messages.ErrorRaised` and retried with exponential
+back-off (honouring a ``retry_after`` the error carries, as a 429 does). All waiting goes through
+the injected ``sleep``, all time through ``clock``, so tests drive it without real time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import math
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -27,14 +46,15 @@ from ibtui.text import clean_text
 from ibtui.tui.messages import (
     ErrorRaised,
     PositionsUpdated,
+    QuotePlanChanged,
     QuotesUpdated,
     SessionStateChanged,
     TokenLifetime,
 )
-from ibtui.tui.protocols import Broker, SessionWatch
-from ibtui.tui.viewmodels import QuoteView, SessionState
+from ibtui.tui.protocols import Broker, PacedQuotes, SessionWatch
+from ibtui.tui.viewmodels import PositionView, QuotePlan, QuoteView, SessionState
 
-__all__ = ["MAX_CONIDS", "PollSettings", "Poller", "batches"]
+__all__ = ["MAX_CONIDS", "PollSettings", "Poller", "RoundPlan", "batches", "plan_round"]
 
 MAX_CONIDS = 100  # IBKR's limit per snapshot request
 
@@ -57,6 +77,87 @@ class PollSettings:
     concurrent_batches: int = 4
     first_backoff: float = 1.0
     max_backoff: float = 60.0
+    # The share of the broker's snapshot pace a round plans to use: the rest is left for the
+    # other requests that count against IBKR's global limit (tickle, orders, positions' pages).
+    snapshot_share: float = 0.9
+
+
+def _requests(count: int) -> int:
+    return -(-count // MAX_CONIDS)
+
+
+@dataclass(frozen=True, slots=True)
+class RoundPlan:
+    """One round's snapshots: ``asked`` (the rows in view and the watched first, then the
+    rotation's share), and the freshness it keeps (``plan``; None when nothing is paced)."""
+
+    asked: list[int]
+    plan: QuotePlan | None
+
+
+def plan_round(
+    *,
+    priority: Sequence[int],
+    rest: Sequence[int],
+    last_asked: dict[int, float],
+    warm: Collection[int],
+    rate: float | None,
+    settings: PollSettings,
+    in_view: int,
+    rotate: bool = True,
+    positions_pages: int = 0,
+) -> RoundPlan:
+    """What one round asks: every ``priority`` conid, then as many of ``rest`` as the round's
+    request budget leaves room for, the longest unasked first (a conid not yet warm costs a
+    second request, its warm-up re-ask). ``rotate`` False (the positions list is being fetched)
+    asks, of a rest that takes more than a round, only what fills the priority's batches.
+
+    The plan states the bound an out-of-view row's age keeps: a rotation of the rest takes
+    ``ceil(rest / room)`` rounds, one more for where in its round a row is answered, and the
+    rounds a positions fetch (``positions_pages`` requests) pauses the rotation."""
+    if rate is None or rate <= 0:
+        return RoundPlan([*priority, *rest], None)
+    per_second = rate * settings.snapshot_share
+    budget = max(1, math.floor(per_second * settings.interval))
+    need = _requests(len(priority))
+    every = settings.interval
+    if rest and budget * MAX_CONIDS - len(priority) < MAX_CONIDS:
+        need += 1  # the rest gets one request a round at least: the round takes longer
+    if need > budget:
+        every = need / per_second
+        budget = need
+    room = budget * MAX_CONIDS - len(priority)  # conids of the rest a warm round asks
+    rounds = math.ceil(len(rest) / room) if rest and room > 0 else 1
+    chosen: list[int] = []
+    if rest and (rotate or rounds <= 1):  # a book that fits a round: the list's pages squeeze in
+        oldest = heapq.nsmallest(
+            room, rest, key=lambda conid: last_asked.get(conid, -math.inf)
+        )  # never asked first (they sort lowest)
+        cold_priority = sum(1 for conid in priority if conid not in warm)
+        cold = cold_priority
+        for conid in oldest:
+            cold += conid not in warm
+            if _requests(len(priority) + len(chosen) + 1) + _requests(cold) > budget:
+                break
+            chosen.append(conid)
+    elif rest:  # fill the priority's last batch, no more
+        room_left = _requests(len(priority)) * MAX_CONIDS - len(priority)
+        chosen = heapq.nsmallest(room_left, rest, key=lambda c: last_asked.get(c, -math.inf))
+    total = len(priority) + len(rest)
+    if rounds <= 1 and every <= settings.interval:
+        all_every = every
+    else:
+        free = max(1.0, per_second * every - _requests(len(priority)))
+        pause = math.ceil(positions_pages / free) if positions_pages else 0
+        all_every = (rounds + 1 + pause) * every
+    plan = QuotePlan(
+        every=every,
+        in_view=in_view,
+        watched=len(priority) - in_view,
+        total=total,
+        all_every=all_every,
+    )
+    return RoundPlan([*priority, *chosen], plan)
 
 
 class Poller:
@@ -75,10 +176,14 @@ class Poller:
         first: Callable[[], Sequence[int]] | None = None,
         streamed: Callable[[], Collection[int]] | None = None,
     ) -> None:
+        """``first``: the conids of the rows on screen; ``watched``: other conids to keep fresh
+        every round (the watchlist, an open chart or ticket); ``streamed``: the conids a live
+        stream currently keeps fresh, which the poller leaves alone (each is polled again in the
+        very next round after it leaves the set)."""
         self.broker = broker
-        self.streamed = streamed  # conids a live stream covers: not polled while it does
         self.watched = watched
         self.first = first
+        self.streamed = streamed
         self.account_id = account_id
         self.post = post
         self.settings = settings or PollSettings()
@@ -86,7 +191,9 @@ class Poller:
         self.sleep = sleep
         self.conids: list[int] = []
         self.rounds = 0
+        self.plan: QuotePlan | None = None  # the freshness last stated
         self._positions_due = 0.0
+        self._positions_task: asyncio.Future[Sequence[PositionView]] | None = None
         self._keep_alive_due = 0.0
         self._backoff = 0.0
         self._session: SessionState | None = None
@@ -94,6 +201,9 @@ class Poller:
         self._selected = False
         self._lst_expires: float | None = None
         self._warm: set[int] = set()  # conids that have answered with values at least once
+        self._last_asked: dict[int, float] = {}  # conid -> when its last snapshot answered
+        self._streamed: set[int] = set()  # the stream's conids as the last round saw them
+        self._round_every = self.settings.interval
         if isinstance(broker, SessionWatch):  # "reconnecting…" while a lost session reopens
             broker.watch_session(self._session_event)
 
@@ -103,17 +213,22 @@ class Poller:
             self.post(SessionStateChanged(state))
 
     async def run(self) -> None:
-        """Poll until cancelled (the worker is cancelled when the screen or account changes)."""
-        while True:
-            try:
-                await self.poll_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any failure: show it, back off, go on
-                await self.sleep(self._fail(exc))
-                continue
-            self._backoff = 0.0
-            await self.sleep(self.settings.interval)
+        """Poll until cancelled (the worker is cancelled when the screen or account changes).
+        Rounds start every interval (a round that took longer is followed at once)."""
+        try:
+            while True:
+                started = self.clock()
+                try:
+                    await self.poll_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # any failure: show it, back off, go on
+                    await self.sleep(self._fail(exc))
+                    continue
+                self._backoff = 0.0
+                await self.sleep(max(0.0, started + self._round_every - self.clock()))
+        finally:
+            self._cancel_positions()
 
     def take_back(self) -> None:
         """The trader wants the brokerage session back from a competing login: the next round
@@ -121,8 +236,12 @@ class Poller:
         self._take_back = True
         self._keep_alive_due = 0.0
 
+    def refresh_positions(self) -> None:
+        """Fetch the positions list at the next round (an order filled)."""
+        self._positions_due = 0.0
+
     async def poll_once(self) -> None:
-        """One round: keep-alive if due, positions if due, every quote.
+        """One round: keep-alive if due, positions if due, the round's quotes.
 
         While another login holds the brokerage session only the keep-alive runs (every
         ``competing_check`` seconds): quotes would fail, and the keep-alive takes the session
@@ -135,15 +254,40 @@ class Poller:
         if not self._selected:
             await self.broker.select_account(self.account_id)
             self._selected = True
-        now = self.clock()
-        if now >= self._positions_due or not self.conids:
-            positions = await self.broker.positions(self.account_id)
-            self.conids = [view.conid for view in positions]
-            self.post(PositionsUpdated(self.account_id, list(positions)))
-            self._positions_due = now + self.settings.positions_every
+        self._take_positions()
+        if not self.conids:  # the first list (or an empty account): before any quote
+            self._cancel_positions()
+            self._got_positions(await self.broker.positions(self.account_id))
+        elif self.clock() >= self._positions_due and self._positions_task is None:
+            self._positions_due = math.inf  # set again when the list has come
+            self._positions_task = asyncio.ensure_future(self.broker.positions(self.account_id))
         await self._poll_quotes()
+        if self._positions_task is not None:
+            await asyncio.sleep(0)  # a list that is ready is taken in this round
+            self._take_positions()
         self._report_lifetime()
         self.rounds += 1
+
+    def _take_positions(self) -> None:
+        """The positions list fetched beside the rounds, once it has come (its failure is the
+        round's)."""
+        task = self._positions_task
+        if task is not None and task.done():
+            self._positions_task = None
+            self._got_positions(task.result())
+
+    def _got_positions(self, positions: Sequence[PositionView]) -> None:
+        self.conids = [view.conid for view in positions]
+        self.post(PositionsUpdated(self.account_id, list(positions)))
+        every = self.settings.positions_every
+        if self.plan is not None:  # a rotation of the whole book between two lists, at least
+            every = max(every, self.plan.all_every)
+        self._positions_due = self.clock() + every
+
+    def _cancel_positions(self) -> None:
+        task, self._positions_task = self._positions_task, None
+        if task is not None:
+            task.cancel()
 
     async def _keep_alive(self) -> None:
         take_back, self._take_back = self._take_back, False
@@ -166,24 +310,54 @@ class Poller:
 
     def quoted_conids(self) -> list[int]:
         """The held conids, then the watched ones not held (each once); those of them that
-        ``first()`` names (the rows on screen) ahead of the rest, so that their batch is asked
-        and shown first (a round of more than ten batches takes over a second at IBKR's pace)."""
+        ``first()`` names (the rows on screen) ahead of the rest. Those a stream covers are
+        left out."""
         watched = list(self.watched()) if self.watched is not None else []
         quoted = dict.fromkeys([*self.conids, *watched])
         if self.first is not None:
             ahead = [conid for conid in self.first() if conid in quoted]
             quoted = dict.fromkeys([*ahead, *quoted])
-        if self.streamed is not None:
-            live = self.streamed()
-            if live:
-                return [conid for conid in quoted if conid not in live]
-        return list(quoted)
+        streamed = self._streamed
+        return [conid for conid in quoted if conid not in streamed]
+
+    def plan_round(self) -> RoundPlan:
+        """This round's conids and the freshness it keeps (see :func:`plan_round`)."""
+        streamed = set(self.streamed()) if self.streamed is not None else set()
+        back = [conid for conid in self._streamed if conid not in streamed]  # the stream left
+        self._streamed = streamed
+        held = dict.fromkeys(self.conids)
+        watched = list(self.watched()) if self.watched is not None else []
+        quoted = dict.fromkeys([*held, *watched])
+        in_view = [c for c in (self.first() if self.first is not None else ()) if c in held]
+        priority = dict.fromkeys([*in_view, *watched, *(c for c in back if c in quoted)])
+        for conid in streamed:
+            priority.pop(conid, None)
+        rest = [c for c in quoted if c not in priority and c not in streamed]
+        rate = self.broker.snapshot_rate() if isinstance(self.broker, PacedQuotes) else None
+        pages = _requests(len(self.conids)) + 1
+        return plan_round(
+            priority=list(priority),
+            rest=rest,
+            last_asked=self._last_asked,
+            warm=self._warm,
+            rate=rate,
+            settings=self.settings,
+            in_view=len([c for c in dict.fromkeys(in_view) if c in priority]),
+            rotate=self._positions_task is None,
+            positions_pages=pages,
+        )
 
     async def _poll_quotes(self) -> None:
         """Every batch of the round, each posted as it answers: prices reach the screen without
-        waiting for the round's slowest batch (or, at IBKR's 10 snapshots a second, for the
-        eleventh batch of 1,050 conids a second later). The screen repaints only the cells that
-        change, and a message still queued when the next arrives merges into it."""
+        waiting for the round's slowest batch. The screen repaints only the cells that change,
+        and a message still queued when the next arrives merges into it."""
+        round_plan = self.plan_round()
+        plan = round_plan.plan
+        self._round_every = plan.every if plan is not None else self.settings.interval
+        stated = plan if plan is not None and plan.rotating else None
+        if stated != self.plan:
+            self.plan = stated
+            self.post(QuotePlanChanged(stated))
         cold: list[int] = []
         warm_before = set(self._warm)
 
@@ -191,10 +365,7 @@ class Poller:
             self._publish(got)
             cold.extend(conid for conid in batch if conid not in got and conid not in warm_before)
 
-        await self._fetch_all(batches(self.quoted_conids()), answered)
-        if cold and self.streamed is not None:
-            live = self.streamed()
-            cold = [conid for conid in cold if conid not in live]
+        await self._fetch_all(batches(round_plan.asked), answered)
         if cold:  # IBKR's first snapshot of a conid only opens the stream: ask again soon
             await self.sleep(self.settings.warmup_retry)
             await self._fetch_all(batches(cold), lambda _batch, got: self._publish(got))
@@ -236,6 +407,9 @@ class Poller:
         }  # a quote the broker stamped as it built it is not copied to be stamped again
         # (bid and ask are shown even while the last price is missing)
         self._warm.update(got)
+        asked = self._last_asked
+        for conid in batch:
+            asked[conid] = received
         return got
 
     def _publish(self, quotes: dict[int, QuoteView]) -> None:
@@ -251,6 +425,8 @@ class Poller:
         )
         delay = self._backoff
         self._keep_alive_due = 0.0  # the next round starts by checking the session
+        if self._positions_task is None and self._positions_due == math.inf:
+            self._positions_due = 0.0  # a failed list is fetched again
         retry_after = getattr(exc, "retry_after", None)
         if isinstance(retry_after, int | float) and retry_after > delay:
             delay = float(retry_after)

@@ -14,7 +14,15 @@ from typing import Protocol, runtime_checkable
 
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
-__all__ = ["Broker", "LinkUsedUp", "LoginFlow", "LoginPrompt", "LoginStep", "Progress"]
+__all__ = [
+    "Broker",
+    "LinkUsedUp",
+    "LoginFlow",
+    "LoginPrompt",
+    "LoginStep",
+    "PacedQuotes",
+    "Progress",
+]
 
 
 class LoginStep(StrEnum):
@@ -63,6 +71,15 @@ class SessionWatch(Protocol):
     lost (IBKR's nightly reset): ``RECONNECTING``, then ``CONNECTED``. One listener at a time."""
 
     def watch_session(self, listener: Callable[[SessionState], None] | None) -> None: ...
+
+
+@runtime_checkable
+class PacedQuotes(Protocol):
+    """A :class:`Broker` whose quotes are paced: ``snapshot_rate`` is how many snapshot requests
+    a second its client lets through (IBKR's limits as the client's pacer holds them), None when
+    nothing limits them. The poller plans its rounds within it."""
+
+    def snapshot_rate(self) -> float | None: ...
 
 
 class Broker(Protocol):

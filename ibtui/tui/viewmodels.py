@@ -7,6 +7,7 @@ app's injectable clock.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 __all__ = [
     "AccountView",
     "PositionView",
+    "QuotePlan",
     "QuoteView",
     "SessionState",
     "StatusView",
@@ -381,6 +383,40 @@ class SessionState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class QuotePlan:
+    """How fresh the poller keeps the quotes within IBKR's pacing, as the status bar states it.
+
+    ``every`` seconds for the ``in_view`` rows on screen and the ``watched`` conids (watchlist,
+    chart, ticket); every one of the ``total`` conids at least once in ``all_every`` seconds.
+    """
+
+    every: float
+    in_view: int
+    watched: int
+    total: int
+    all_every: float
+
+    @property
+    def rotating(self) -> bool:
+        """True when not every conid is asked every round (the status bar says so)."""
+        return self.all_every > self.every
+
+    def describe(self) -> str:
+        """``every 2 s for 40 rows in view, all 5,000 every 14 s``."""
+        asked = f"{self.in_view:,} rows in view"
+        if self.watched:
+            asked += f" and {self.watched:,} watched"
+        return (
+            f"every {_seconds(self.every)} for {asked}, "
+            f"all {self.total:,} every {_seconds(self.all_every)}"
+        )
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s" if value < 10 else f"{math.ceil(value)} s"
+
+
+@dataclass(frozen=True, slots=True)
 class StatusView:
     """Everything the status bar shows; ages are computed from the clock when drawn."""
 
@@ -391,6 +427,7 @@ class StatusView:
     poll_interval: float = 2.0
     error: str | None = None
     retry_at: float | None = None  # when the failed work is tried again (a live countdown)
+    quote_plan: QuotePlan | None = None  # stated while not every quote is asked every round
     stream: str | None = None  # "connecting", "live" or "down"; None: prices are only polled
     streamed_at: float | None = None  # when the newest pushed quote arrived
 

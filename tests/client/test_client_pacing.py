@@ -14,7 +14,7 @@ import pytest
 from ibtui.ibkr.connect import connect
 from ibtui.ibkr.errors import OrderOutcomeUnknownError, RateLimitedError
 from ibtui.ibkr.models import OrderError, OrderRequest, OrderType, Side, make_coid
-from ibtui.ibkr.pacing import Pacer
+from ibtui.ibkr.pacing import Pacer, RateLimit
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
 from ibtui.sim.demo import DemoEnvironment, build_demo, trading_offset
@@ -110,3 +110,13 @@ async def test_an_order_answered_429_is_never_sent_again(paced_demo: DemoEnviron
         assert isinstance(refused, OrderError) and "doesn't exist" in refused.text
         assert wire.cancels == 2
     assert not [o for o in paced_demo.sim.broker.orders.values() if o.ticket.coid == order.coid]
+
+
+def test_the_rate_a_pacer_lets_through_is_the_slower_of_its_endpoint_and_global_windows() -> None:
+    pacer = Pacer()
+    assert pacer.rate("GET", "/iserver/marketdata/snapshot?conids=1") == 10.0
+    assert pacer.rate("GET", "/iserver/account/orders") == 0.2
+    assert pacer.rate("GET", "/portfolio/U1/positions/0") == 10.0  # the global window only
+    slower = Pacer(global_limit=RateLimit(5, 1.0))
+    assert slower.rate("GET", "/iserver/marketdata/snapshot") == 5.0
+    assert Pacer(global_limit=None, rules=()).rate("GET", "/iserver/marketdata/snapshot") is None

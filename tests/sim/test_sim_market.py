@@ -126,3 +126,16 @@ def test_universe() -> None:
     assert {s: u.by_symbol(s)[0].conid for s in known} == known
     fillers = u.fillers(5000)
     assert len({f.conid for f in fillers}) == 5000 and Universe().fillers(3) == fillers[:3]
+
+
+def test_the_days_high_and_low_kept_as_the_day_goes_on_match_a_fresh_reading() -> None:
+    """The running high and low are extended quote by quote (a book of 5,000 positions is quoted
+    every few seconds): at every moment they are what a market asked only then answers, and the
+    extremes of the day's path so far."""
+    times = [START.timestamp() + s for s in (0, 5, 17, 33, 600, 601, 3600, 7200, 20000)]
+    kept = _sim(7, ManualClock(START)).market
+    for t in times:
+        fresh = _sim(7, ManualClock(START)).market
+        assert kept.quote(265598, t).day == fresh.quote(265598, t).day
+    day = kept.quote(265598, times[-1]).day
+    assert day.low < day.high  # the day moved

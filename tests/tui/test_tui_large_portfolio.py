@@ -17,7 +17,7 @@ from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 from ibtui.tui.widgets.positions_table import PositionsTable
-from tests.tui.conftest import PAPER, position
+from tests.tui.conftest import PAPER, Clock, position
 
 COUNT = 5_000
 WAIT = 60.0  # generous: the machine is shared
@@ -205,3 +205,60 @@ async def test_the_rows_on_screen_are_quoted_first() -> None:
         assert 1_000 in on_screen and 1 not in on_screen
         # a batch leads with them (in the positions' own order they end the last batch)
         assert any(set(call[: len(on_screen)]) == on_screen for call in broker.calls[asked:])
+
+
+class PacedBigBroker(BigBroker):
+    """A :class:`BigBroker` that tells the poller IBKR's snapshot pace (10 requests a second)."""
+
+    def snapshot_rate(self) -> float | None:
+        return 10.0
+
+
+async def test_the_status_bar_states_the_rotation_and_rows_out_of_view_grey_by_their_own_age() -> (
+    None
+):
+    """5,000 positions at IBKR's pace: the status bar says how fresh each kind of row is kept, and
+    a row out of view that the rotation has not reached for a while is greyed when it is shown
+    (its own age), while the rows in view, asked every round, are not."""
+    clock = Clock()
+    running = asyncio.Event()
+    running.set()
+
+    async def sleep(seconds: float) -> None:  # simulated time; the poller can be held
+        await running.wait()
+        clock.advance(seconds)
+        await asyncio.sleep(0.01)
+
+    broker = PacedBigBroker(COUNT)
+    app = IbtuiApp(
+        broker,
+        poll=PollSettings(interval=2.0, positions_every=3600, keep_alive_every=3600),
+        clock=clock,
+        sleep=sleep,
+        cursor_blink=False,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await quoted(pilot, COUNT)
+        screen = app.screen
+        assert isinstance(screen, PositionsScreen)
+        in_view = len(table.conids_in_view())
+        stated = f"quotes every 2 s for {in_view} rows in view, all 5,000 every 14 s"
+        await wait_for(pilot, "the stated plan", lambda: stated in str(screen.status_bar.render()))
+
+        running.clear()  # the poller waits (between rounds, or at a warm-up pause)
+        await pilot.pause(0.1)
+        now = clock()
+        ages = {key: now - view.price_at for key, view in table.views.items() if view.price_at}
+        top = table.visible_keys[0]
+        assert ages[top] <= 2 * 2.0  # in view: asked every round
+        oldest = max(ages, key=lambda key: ages[key])
+        assert ages[oldest] > table.stale_after  # the rotation has not reached it for a while
+        table.grid.move_to(oldest)
+        conid = table.views[oldest].conid
+        await wait_for(pilot, "the old row in view", lambda: conid in table.conids_in_view())
+        table.refresh_marks()
+        assert oldest in table.stale_keys
+        grey = table.cell(oldest, "last").style
+        assert grey is not None and grey.color is not None  # shown greyed, not as fresh
+        assert top not in table.stale_keys
+        running.set()

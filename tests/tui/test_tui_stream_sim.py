@@ -59,7 +59,7 @@ async def test_streamed_prices_and_a_pushed_fill_with_polls_a_minute_apart(
 
     app.notify = notify  # type: ignore[method-assign]
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen))
+        await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen), 30)
         screen = app.screen
         assert isinstance(screen, PositionsScreen)
         key = f"{PAPER_ACCOUNT}:{AAPL}"
@@ -67,7 +67,7 @@ async def test_streamed_prices_and_a_pushed_fill_with_polls_a_minute_apart(
         await wait_for(pilot, lambda: "quotes stream" in screen.status_bar.render().plain, 30)
         seen = {screen.table.cell(key, "last").text}
         await wait_for(
-            pilot, lambda: bool(seen.add(screen.table.cell(key, "last").text)) or len(seen) >= 3, 15
+            pilot, lambda: bool(seen.add(screen.table.cell(key, "last").text)) or len(seen) >= 3, 30
         )  # two changes, with the next poll a minute away
 
         watch = app.session.orders
@@ -78,5 +78,5 @@ async def test_streamed_prices_and_a_pushed_fill_with_polls_a_minute_apart(
         result = await trader.submit(draft, yes)
         assert result.status is SubmitStatus.ACCEPTED
         assert len(notices) == calls  # the watch's poll is a minute away: pushed, if at all
-        await wait_for(pilot, lambda: any(n.startswith("Filled: BUY 2 AAPL") for n in notices), 15)
+        await wait_for(pilot, lambda: any(n.startswith("Filled: BUY 2 AAPL") for n in notices), 30)
     await backend.aclose()

@@ -22,6 +22,7 @@ from ibtui.tui.format import fmt_duration
 from ibtui.tui.messages import (
     ErrorRaised,
     PositionsUpdated,
+    QuotePlanChanged,
     QuotesUpdated,
     SessionStateChanged,
     TokenLifetime,
@@ -127,6 +128,9 @@ class PositionsScreen(Screen[None]):
 
     def on_stream_changed(self, message: StreamChanged) -> None:
         self._set_status(stream=message.state.status)
+
+    def on_quote_plan_changed(self, message: QuotePlanChanged) -> None:
+        self._set_status(quote_plan=message.plan)
 
     def on_positions_updated(self, message: PositionsUpdated) -> None:
         if message.account_id == self.account.account_id:
