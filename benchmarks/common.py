@@ -294,14 +294,16 @@ def simulator(
     nodelay: bool = True,
     extra: Sequence[str] = (),
     timeout: float = 90.0,
+    module: str = "benchmarks.sim_nodelay",
 ) -> Iterator[Simulator]:
     """``ibtui sim --port 0 --state-dir DIR [--no-pacing]`` on 127.0.0.1; SIGTERM afterwards.
 
     ``nodelay`` starts it through :mod:`benchmarks.sim_nodelay` (TCP_NODELAY on its sockets, so
     loopback answers do not wait 40 ms for a delayed ACK); False runs ``ibtui sim`` as shipped.
-    ``extra`` are more arguments (the wrapper's ``--portfolio-size N``, ``--count-requests``).
+    ``extra`` are more arguments (the wrapper's ``--portfolio-size N``, ``--count-requests``);
+    ``module`` another wrapper that serves as ``ibtui sim`` does.
     """
-    command = ["benchmarks.sim_nodelay"] if nodelay else ["ibtui", "sim"]
+    command = [module] if nodelay else ["ibtui", "sim"]
     args = [PYTHON, "-m", *command, "--port", "0", "--state-dir", str(state_dir), *extra]
     if not pacing:
         args.append("--no-pacing")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -27,6 +28,7 @@ from ibtui.tui.protocols import LinkUsedUp, LoginPrompt, LoginStep, Progress
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, SessionState
 
 if TYPE_CHECKING:
+    from ibtui.adapters.stream import ClientStream
     from ibtui.adapters.trader import ClientTrader
     from ibtui.config import Settings
     from ibtui.ibkr.login import RequestToken
@@ -178,6 +180,29 @@ class ClientBackend:
             is_paper=self.is_paper,
             base_currency=self.base_currency,
             on_change=self._positions_changed,
+        )
+
+    def stream(
+        self,
+        line_allowance: int,
+        trader: ClientTrader | None = None,
+        *,
+        stream_http: Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]] | None = None,
+    ) -> ClientStream:
+        """Quotes and, with a ``trader``, orders pushed over IBKR's WebSocket for the screens
+        (``stream_http``: the in-process simulator's, for the demo)."""
+        from ibtui.adapters.stream import ClientStream
+
+        def access_token() -> str | None:
+            return None if self._access is None else self._access.access_token
+
+        return ClientStream(
+            self.client,
+            access_token,
+            line_allowance=line_allowance,
+            order_view=None if trader is None else trader.pushed_order,
+            clock=self._clock,
+            stream_http=stream_http,
         )
 
     def _positions_changed(self, account_id: str) -> None:

@@ -226,6 +226,15 @@ class ClientTrader:
         self._filled.update(filled)
         return views
 
+    def pushed_order(self, order: LiveOrder) -> OrderView:
+        """An order the stream pushed, as :meth:`orders` lists it (marked when sent from here;
+        a new fill has the positions read afresh)."""
+        view = self._marked(order_view(order))
+        if view.filled and self._filled.get(view.order_id) != view.filled:
+            self._filled[view.order_id] = view.filled
+            self._changed(view.account_id)
+        return view
+
     def _marked(self, view: OrderView) -> OrderView:
         if view.order_id in self._placed_ids or (view.coid and view.coid in self._placed_coids):
             return dataclasses.replace(view, placed_here=True)

@@ -1,7 +1,7 @@
 """``ibtui demo``: the console on the embedded simulated IBKR server, through the real login flow.
 
-The user's config file gives the demo its ``[ui]``, ``[orders]`` and ``[keymap]`` (never
-``[ibkr]``: the demo logs in to its own simulator); its state folder is its own.
+The user's config file gives the demo its ``[ui]``, ``[orders]``, ``[keymap]`` and ``[stream]``
+(never ``[ibkr]``: the demo logs in to its own simulator); its state folder is its own.
 
 The only command (with ``ibtui sim``) that imports the simulator: its bootstrap,
 :mod:`ibtui.sim.demo`, starts the simulator in-process and registers a consumer with it.
@@ -48,10 +48,15 @@ def main(argv: list[str]) -> int:
         "--poll-interval", type=float, help="seconds between polls (default: [ui] poll_interval)"
     )
     parser.add_argument(
+        "--no-stream",
+        action="store_true",
+        help="poll every price and order instead of streaming them (default: [stream] enabled)",
+    )
+    parser.add_argument(
         "--config",
         type=Path,
-        help="configuration file whose [ui], [orders] and [keymap] the demo uses (default: the "
-        "usual config file, if any; its [ibkr] is never used)",
+        help="configuration file whose [ui], [orders], [keymap] and [stream] the demo uses "
+        "(default: the usual config file, if any; its [ibkr] is never used)",
     )
     parser.add_argument(
         "--state-dir",
@@ -76,10 +81,15 @@ def main(argv: list[str]) -> int:
     )
     state_dir = args.state_dir or demo_dir or Path(tempfile.mkdtemp(prefix="ibtui-demo-"))
     setup_logging(state_dir, "demo")
+    trader = backend.trader(settings.orders, state_dir)
+    streaming = settings.stream.enabled and not args.no_stream
     return run_app(
         backend,
         login=backend if backend.needs_login else None,
-        trader=backend.trader(settings.orders, state_dir),
+        trader=trader,
+        stream=backend.stream(settings.stream.line_allowance, trader, stream_http=demo.stream_http)
+        if streaming
+        else None,
         market=ClientMarketData(backend.client),
         watchlist=Watchlist.load(StateWatchlistStore(StateStore(state_dir))),
         keymap=settings.keymap,

@@ -36,6 +36,11 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--config", type=Path, help="configuration file (TOML)")
     parser.add_argument("--poll-interval", type=float, help="seconds between polls")
+    parser.add_argument(
+        "--no-stream",
+        action="store_true",
+        help="poll every price and order instead of streaming them (default: [stream] enabled)",
+    )
     args = parser.parse_args(argv)
     from ibtui.config import ConfigError, load_settings
 
@@ -54,12 +59,15 @@ def main(argv: list[str]) -> int:
 
     setup_logging(settings.state_dir, "run")
     state = StateStore(settings.state_dir)
+    trader = backend.trader(settings.orders, settings.state_dir)
+    streaming = settings.stream.enabled and not args.no_stream
     return run_app(
         backend,
         login=backend if backend.needs_login else None,
         keymap=settings.keymap,
         poll_interval=args.poll_interval or settings.ui.poll_interval,
-        trader=backend.trader(settings.orders, settings.state_dir),
+        trader=trader,
+        stream=backend.stream(settings.stream.line_allowance, trader) if streaming else None,
         market=ClientMarketData(backend.client),
         watchlist=Watchlist.load(StateWatchlistStore(state)),
         last_account=state.last_account,

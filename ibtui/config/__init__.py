@@ -19,6 +19,7 @@ The file (default ``<platform config dir>/ibtui/config.toml``, or ``--config PAT
     [orders]                    max_order_value, max_quantity, max_price_deviation_pct,
                                 precaution_action = "warn" | "block"
     [orders.questions]          IBKR message id (o163, p12, …) = "ask" | "confirm" | "reject"
+    [stream]                    enabled (default true), line_allowance (default 100)
     [paths]                     state_dir (default: the platform state dir)
 
 Every fixed key has an environment variable ``IBTUI_<SECTION>_<KEY>`` (``IBTUI_IBKR_CONSUMER_KEY``,
@@ -46,7 +47,13 @@ from ibtui.config.loader import (
     MissingConfigError,
     load_settings,
 )
-from ibtui.config.settings import DEFAULT_BASE_URL, IbkrSettings, Settings, UiSettings
+from ibtui.config.settings import (
+    DEFAULT_BASE_URL,
+    IbkrSettings,
+    Settings,
+    StreamSettings,
+    UiSettings,
+)
 from ibtui.config.tokens import StoredTokens, load_tokens, save_tokens
 from ibtui.local.files import ConfigError, InsecureFileError, UnsafePathError
 from ibtui.local.paths import default_config_path, default_state_dir
@@ -66,6 +73,7 @@ __all__ = [
     "QuestionPolicy",
     "Settings",
     "StoredTokens",
+    "StreamSettings",
     "UiSettings",
     "UnsafePathError",
     "default_config_path",

@@ -98,12 +98,16 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "max_price_deviation_pct": Spec("float", minimum=0),
         "precaution_action": Spec("choice", choices=("warn", "block")),
     },
+    "stream": {
+        "enabled": Spec("bool"),
+        "line_allowance": Spec("int", minimum=1),
+    },
     "paths": {"state_dir": Spec("path")},
 }
 _KEYMAP = Spec("keys")
 QUESTION = Spec("choice", choices=("ask", "confirm", "reject"))
 FREE_TABLES = {"keymap": _KEYMAP, "orders.questions": QUESTION}
-SECTIONS = ("ibkr", "ui", "keymap", "orders", "paths")
+SECTIONS = ("ibkr", "ui", "keymap", "orders", "stream", "paths")
 ENV_NAMES = {
     f"IBTUI_{section}_{key}".upper(): f"{section}.{key}"
     for section, keys in SCHEMA.items()

@@ -1,6 +1,6 @@
-"""The settings, typed: what ``[ibkr]``, ``[ui]``, ``[keymap]``, ``[orders]`` and ``[paths]`` say
-once :mod:`ibtui.config.loader` has read and checked them (``[orders]`` is the trading core's
-:class:`~ibtui.trading.settings.OrderSettings`)."""
+"""The settings, typed: what ``[ibkr]``, ``[ui]``, ``[keymap]``, ``[orders]``, ``[stream]`` and
+``[paths]`` say once :mod:`ibtui.config.loader` has read and checked them (``[orders]`` is the
+trading core's :class:`~ibtui.trading.settings.OrderSettings`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ from types import MappingProxyType
 from ibtui.ibkr.oauth import realm_for
 from ibtui.trading.settings import OrderSettings
 
-__all__ = ["DEFAULT_BASE_URL", "TOKEN_FILE_NAME", "IbkrSettings", "Settings", "UiSettings"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "TOKEN_FILE_NAME",
+    "IbkrSettings",
+    "Settings",
+    "StreamSettings",
+    "UiSettings",
+]
 
 DEFAULT_BASE_URL = "https://api.ibkr.com/v1/api/"
 TOKEN_FILE_NAME = "tokens.json"  # noqa: S105 (a file name, not a password)
@@ -67,6 +74,14 @@ class UiSettings:
 
 
 @dataclass(frozen=True)
+class StreamSettings:
+    """``[stream]``: prices and orders pushed over IBKR's WebSocket (the rest is polled)."""
+
+    enabled: bool = True
+    line_allowance: int = 100  # IBKR's market-data lines: at most this many conids streamed
+
+
+@dataclass(frozen=True)
 class Settings:
     config_path: Path  # the file consulted (it may not exist: see config_found)
     state_dir: Path
@@ -74,6 +89,7 @@ class Settings:
     ibkr: IbkrSettings = field(default_factory=IbkrSettings)
     ui: UiSettings = field(default_factory=UiSettings)
     orders: OrderSettings = field(default_factory=OrderSettings)
+    stream: StreamSettings = field(default_factory=StreamSettings)
     keymap: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property

@@ -62,6 +62,7 @@ from ibtui.tui.widgets.connecting import ConnectingStatus
 from ibtui.tui.widgets.footer import Footer
 
 if TYPE_CHECKING:
+    from ibtui.tui.streaming import Stream
     from ibtui.tui.trading import Trader
 
 __all__ = ["IbtuiApp", "console_runtime", "run_app"]
@@ -122,9 +123,11 @@ class IbtuiApp(App[None], inherit_bindings=False):
         margin_warning: float = 0.10,
         balances_seconds: float = 20.0,
         start_notice: str | None = None,
+        stream: Stream | None = None,
     ) -> None:
         super().__init__()
         self.start_notice = start_notice  # said once logged in (the demo's replayed market)
+        self.stream = stream  # prices and orders pushed (ibtui.tui.streaming), polling the rest
         self.market = market  # charts and symbol search (the palette's provider reads it too)
         self.watchlist = watchlist if watchlist is not None else Watchlist()
         self.idle_lock = IdleLock(self, idle_lock_minutes, clock)

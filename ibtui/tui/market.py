@@ -139,6 +139,10 @@ class Watchlist:
         """Every conid the poller should quote for the watchlist and open charts."""
         return list(dict.fromkeys([*self.conids(), *self._held]))
 
+    def held(self) -> list[int]:
+        """The conids an open chart or ticket holds (:meth:`hold`), newest first."""
+        return list(reversed(self._held))
+
     def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener`` after every change; returns the function that unsubscribes it."""
         self._listeners.append(listener)

@@ -31,6 +31,7 @@ class QuotesUpdated(Message):
 
     quotes: dict[int, QuoteView]
     received_at: float | None = None  # when the newest of these quotes arrived
+    streamed_at: float | None = None  # when the newest of them that the stream pushed arrived
 
     def can_replace(self, message: Message) -> bool:
         # Textual asks the *older* queued message whether the next one may supersede it.
@@ -41,6 +42,10 @@ class QuotesUpdated(Message):
         message.quotes = merged
         if message.received_at is None:
             message.received_at = self.received_at
+        if self.streamed_at is not None and (
+            message.streamed_at is None or message.streamed_at < self.streamed_at
+        ):
+            message.streamed_at = self.streamed_at
         return True
 
 

@@ -13,6 +13,12 @@ interval; IBKR lists old orders late) or was sent from this console (the demo re
 day, so its orders are stamped before the console started). A working order that IBKR stops
 listing without a final state (a server restart drops them) is news too, once
 (:class:`~ibtui.tui.trading.VanishedOrders`).
+
+Pushed orders: while a stream pushes the account's order changes (IBKR's ``sor``; see
+:mod:`ibtui.tui.streaming`), each one is merged into the last list and posted at once, with its
+news (:meth:`OrderWatch.pushed`), and the poll becomes a safety net every ``safety_interval``
+seconds; when the stream goes down, a poll follows at once and polls come every ``interval``
+again.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_BACKOFF",
     "MIN_POLL_INTERVAL",
+    "SAFETY_INTERVAL",
     "OrderNews",
     "OrderWatch",
     "OrdersUpdated",
@@ -45,6 +52,7 @@ __all__ = [
 
 MIN_POLL_INTERVAL = 5.0  # IBKR: /iserver/account/orders, 1 request per 5 s
 MAX_BACKOFF = 60.0
+SAFETY_INTERVAL = 30.0  # the poll while a stream pushes the orders
 
 
 @dataclass
@@ -74,10 +82,12 @@ class OrderNews:
         self.vanished: tuple[OrderView, ...] = ()  # with the last update
         self._vanishing = VanishedOrders()
 
-    def update(self, orders: Sequence[OrderView], now: float) -> News:
+    def update(self, orders: Sequence[OrderView], now: float, *, complete: bool = True) -> News:
+        """The news of ``orders``: a whole list (``complete``), or the last list with pushed
+        changes merged in (no order can be seen to vanish from such a list)."""
         fresh = {order.order_id: order for order in orders}
         known, self.known = self.known, fresh
-        self.vanished = tuple(self._vanishing.update(known, fresh))
+        self.vanished = tuple(self._vanishing.update(known, fresh)) if complete else ()
         if self.since is None:
             self.since = now - self.interval
         from ibtui.tui.widgets.blotter import order_outcome
@@ -112,6 +122,7 @@ class OrderWatch:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         interval: float = MIN_POLL_INTERVAL,
+        safety_interval: float = SAFETY_INTERVAL,
     ) -> None:
         self.trader = trader
         self.account_id = account_id
@@ -119,6 +130,9 @@ class OrderWatch:
         self.clock = clock
         self.sleep = sleep
         self.interval = interval
+        self.safety_interval = max(interval, safety_interval)
+        self.pushing = False  # a live stream pushes this account's orders
+        self._wake = asyncio.Event()  # set when the stream stops pushing: poll at once
         self.last: OrdersUpdated | None = None  # the last poll's (a follower starts from it)
         self.orders: Sequence[OrderView] | None = None  # the last list a poll got
         self.news = OrderNews(self.interval)
@@ -157,11 +171,51 @@ class OrderWatch:
                 update = OrdersUpdated(
                     self.account_id, fresh, now, news=news, vanished=self.news.vanished
                 )
-            self.last = update
-            self.post(update)
-            for follower in list(self._followers):
-                follower.post_message(_copy(update))
+            self._publish(update)
+            await self._wait(delay)
+
+    async def _wait(self, delay: float) -> None:
+        """``delay``; while the stream pushes, the safety net's, cut short when it stops."""
+        if not self.pushing:
             await self.sleep(delay)
+            return
+        self._wake.clear()
+        pause = asyncio.ensure_future(self.sleep(max(delay, self.safety_interval)))
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait((pause, woken), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pause, woken):
+                task.cancel()
+            await asyncio.gather(pause, woken, return_exceptions=True)
+
+    def set_pushing(self, pushing: bool) -> None:
+        """Whether a live stream pushes the account's orders (see the module's docstring)."""
+        if self.pushing and not pushing:
+            self._wake.set()
+        self.pushing = pushing
+
+    def pushed(self, orders: Sequence[OrderView]) -> None:
+        """Orders the stream pushed (whole views, changed since the last list), posted at once
+        with their news. Before the first list (the baseline) they wait for it: it lists them."""
+        known = self.news.known
+        mine = [o for o in orders if o.account_id in ("", self.account_id)]
+        if known is None or not mine:
+            return
+        merged = dict(known)
+        for order in mine:
+            merged[order.order_id] = order
+        fresh = list(merged.values())
+        now = self.clock()
+        news = self.news.update(fresh, now, complete=False)
+        self.orders = fresh
+        self._publish(OrdersUpdated(self.account_id, fresh, now, news=news))
+
+    def _publish(self, update: OrdersUpdated) -> None:
+        self.last = update
+        self.post(update)
+        for follower in list(self._followers):
+            follower.post_message(_copy(update))
 
 
 def _copy(update: OrdersUpdated) -> OrdersUpdated:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from ibtui.tui.market import MarketData, Watchlist
     from ibtui.tui.protocols import Broker, LoginFlow
+    from ibtui.tui.streaming import Stream
     from ibtui.tui.trading import Trader
 
 __all__ = [
@@ -127,6 +128,7 @@ def run_app(
     market: MarketData | None = None,
     watchlist: Watchlist | None = None,
     start_notice: str | None = None,
+    stream: Stream | None = None,
 ) -> int:
     """Run the console until the user quits, in the :func:`console_runtime` and freezing what
     an account's screen holds once it has settled (:class:`SettledFreeze`); the exit
@@ -153,6 +155,7 @@ def run_app(
         watchlist=watchlist,
         freeze_settled=True,
         start_notice=start_notice,
+        stream=stream,
     )
     textual_compat.install(app)
     with console_runtime():

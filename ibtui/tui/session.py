@@ -1,9 +1,10 @@
 """What the console knows of the IBKR session, as the workers last reported it.
 
 The app keeps one :class:`Session`; the workers feed it (the accounts' loader, the poller's
-messages on their way to the positions screen, the order watch) and the app's actions read it
-(which account is shown, whether a position is held, which orders are still working), so that
-the app never reads a screen's widgets. The screens render from the workers' messages.
+messages on their way to the positions screen, the order watch, the stream) and the app's
+actions read it (which account is shown, whether a position is held, which orders are still
+working), so that the app never reads a screen's widgets. The screens render from the
+workers' messages.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from ibtui.tui.balances import BalancesView, BalancesWatch
     from ibtui.tui.order_watch import OrderWatch
     from ibtui.tui.poller import Poller
+    from ibtui.tui.streaming import StreamFeed
     from ibtui.tui.trading import OrderView
 
 __all__ = ["Session"]
@@ -37,6 +39,7 @@ class Session:
     # Every account's working orders as its order watch last listed them this run: IBKR lists
     # only the selected account's, so an account left for another is known from its last list.
     working_seen: dict[str, list[OrderView]] = field(default_factory=dict)
+    stream: StreamFeed | None = None  # the account's stream (when streaming is on)
 
     def held(self, conid: int) -> list[PositionView]:
         """The account's positions in ``conid`` (none or one; a row closed today holds nothing)."""

@@ -220,7 +220,7 @@ def test_unknown_section_is_reported_with_a_suggestion(tmp_path: Path) -> None:
     path = write_config(tmp_path, '[ibrk]\nconsumer_key = "A"\n')
     assert problems_of(path) == (
         f"{path}: unknown section [ibrk] (did you mean 'ibkr'?); "
-        "known sections: ibkr, ui, keymap, orders, paths"
+        "known sections: ibkr, ui, keymap, orders, stream, paths"
     )
 
 
@@ -402,3 +402,23 @@ def test_margin_warning_is_a_fraction_from_the_file_or_the_environment(tmp_path:
     )
     bad = write_config(tmp_path, '[ui]\nmargin_warning = "low"\n', name="bad.toml")
     assert "'ui.margin_warning' must be a number from 0 to 1" in problems_of(bad)
+
+
+def test_stream_is_on_with_100_lines_by_default_and_set_by_file_and_environment(
+    tmp_path: Path,
+) -> None:
+    s = load_settings(None, env={})
+    assert (s.stream.enabled, s.stream.line_allowance) == (True, 100)
+    path = write_config(tmp_path, "[stream]\nenabled = false\nline_allowance = 40\n")
+    s = load_settings(path, env={})
+    assert (s.stream.enabled, s.stream.line_allowance) == (False, 40)
+    env = {"IBTUI_STREAM_ENABLED": "yes", "IBTUI_STREAM_LINE_ALLOWANCE": "5"}
+    s = load_settings(path, env=env)
+    assert (s.stream.enabled, s.stream.line_allowance) == (True, 5)
+
+
+def test_a_line_allowance_under_one_is_refused(tmp_path: Path) -> None:
+    path = write_config(tmp_path, "[stream]\nline_allowance = 0\n")
+    assert problems_of(path) == (
+        f"{path}: 'stream.line_allowance' must be a whole number >= 1; got an integer 0"
+    )

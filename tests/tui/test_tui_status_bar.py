@@ -171,3 +171,24 @@ async def test_a_session_being_reopened_says_reconnecting(clock: Clock) -> None:
         assert "session reconnecting…" in bar.render().plain
         bar.status = replace(bar.status, session=SessionState.CONNECTED)
         assert "session connected" in bar.render().plain
+
+
+async def test_the_feed_is_named_and_a_stalled_stream_is_not_called_live(clock: Clock) -> None:
+    live = StatusView(
+        account=PAPER, newest_quote_at=T0, poll_interval=2.0, stream="live", streamed_at=T0
+    )
+    app = bar_host(clock, live)
+    async with app.run_test(size=(120, 3)):
+        bar = app.query_one(StatusBar)
+        assert "quotes stream 0s" in bar.render().plain
+        clock.advance(3)  # nothing pushed for more than an interval: the poller has them
+        plain = bar.render().plain
+        assert "quotes poll 3s" in plain and "stream" not in plain.split("quotes")[1]
+        bar.status = replace(live, newest_quote_at=T0 + 3, stream="down")
+        assert bar.render().plain.rstrip().endswith("quotes poll 0s (stream down)")
+        clock.advance(4)  # the poll's newest quote 4 s old, the stream's 7 s: stale
+        assert "quotes poll 4s (stream down)" in bar.render().plain
+        clock.advance(3)
+        assert "STALE" in bar.render().plain
+        bar.status = StatusView(account=PAPER, newest_quote_at=T0 + 10)  # no stream at all
+        assert "quotes 0s" in bar.render().plain and "poll" not in bar.render().plain

@@ -7,7 +7,8 @@ that its orders are real (besides the status bar's LIVE badge): asking every sta
 the trader to press Enter without reading. Opening an account shows its positions screen and runs
 the poller in the app's exclusive worker, its messages passing through ``app.session`` on their
 way to the screen; with a trader, the account's one order watcher
-(:mod:`ibtui.tui.order_watch`) in another.
+(:mod:`ibtui.tui.order_watch`) in another; with a stream, its feed (:mod:`ibtui.tui.streaming`)
+in a third, told what the trader is looking at, the poller leaving out what it covers.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from textual.screen import Screen
 
 from ibtui.tui.balances import BalancesFailed, BalancesSource, BalancesUpdated, BalancesWatch
 from ibtui.tui.controllers import exclusive, is_a
-from ibtui.tui.messages import PositionsUpdated, SessionStateChanged
+from ibtui.tui.messages import PositionsUpdated, QuotesUpdated, SessionStateChanged
 from ibtui.tui.order_watch import OrdersUpdated, OrderWatch
 from ibtui.tui.poller import Poller
 from ibtui.tui.screens.accounts import AccountsScreen
 from ibtui.tui.screens.positions import PositionsScreen
+from ibtui.tui.streaming import StreamFeed
 from ibtui.tui.viewmodels import AccountView
 
 if TYPE_CHECKING:
@@ -144,8 +146,6 @@ class AccountFlow:
             app.push_screen(screen)
         app.session.account = account
         app.session.positions = ()
-        exclusive(app, partial(self._poll, account, screen), "poll", "poller")
-        self._watch_balances(account, screen)
         app.session.orders = None
         if app.trader is not None:
             app.session.orders = OrderWatch(
@@ -156,6 +156,21 @@ class AccountFlow:
                 sleep=app.sleep,
                 interval=app.order_watch_seconds,
             )
+        app.session.stream = None
+        if app.stream is not None:
+            app.session.stream = StreamFeed(
+                app.stream,
+                self._via_session(screen),
+                wanted=partial(self._looked_at, screen),
+                orders=app.session.orders,
+                fresh_for=app.poll_settings.interval,
+                clock=app.clock,
+                sleep=app.sleep,
+            )
+            exclusive(app, app.session.stream.run, "stream", "stream", exit_on_error=False)
+        exclusive(app, partial(self._poll, account, screen), "poll", "poller")
+        self._watch_balances(account, screen)
+        if app.session.orders is not None:
             watch = partial(self._watch_orders, app.session.orders, screen)
             exclusive(app, watch, "watch_orders", "order-watch", exit_on_error=False)
         if app.freeze_settled:
@@ -193,25 +208,41 @@ class AccountFlow:
         app = self.app
         await app.settled_freeze.when_settled(screen, lambda: screen in app.screen_stack)
 
+    def _looked_at(self, screen: PositionsScreen) -> list[int]:
+        """What the trader is looking at, most wanted first: an open ticket's or chart's
+        instrument, the rows on screen, the watchlist."""
+        watchlist = self.app.watchlist
+        return [*watchlist.held(), *screen.conids_in_view(), *watchlist.conids()]
+
     async def _poll(self, account: AccountView, screen: PositionsScreen) -> None:
         app = self.app
+        feed = app.session.stream
         app.session.poller = poller = Poller(
             app.broker,
             account.account_id,
-            self._via_session(screen),
+            self._via_session(screen, feed),
             settings=app.poll_settings,
             clock=app.clock,
             sleep=app.sleep,
             watched=app.watchlist.polled,
             first=screen.conids_in_view,
+            streamed=None if feed is None else feed.streamed,
         )
         await poller.run()
 
-    def _via_session(self, screen: PositionsScreen) -> Callable[[Message], bool]:
-        """The poller's messages on their way to ``screen``: the session keeps the positions and
-        the brokerage session's state first."""
+    def _via_session(
+        self, screen: PositionsScreen, feed: StreamFeed | None = None
+    ) -> Callable[[Message], bool]:
+        """The poller's (or the stream's) messages on their way to ``screen``: the session keeps
+        the positions and the brokerage session's state first; with a ``feed``, a poll's quotes
+        of what it streams are left out (one source of truth per instrument)."""
 
         def post(message: Message) -> bool:
+            if feed is not None and isinstance(message, QuotesUpdated):
+                polled = feed.polled(message)
+                if polled is None:
+                    return True
+                message = polled
             if isinstance(message, PositionsUpdated):
                 self.app.session.positions = message.positions
             elif isinstance(message, SessionStateChanged):

@@ -28,6 +28,7 @@ from ibtui.tui.messages import (
     SessionStateChanged,
     TokenLifetime,
 )
+from ibtui.tui.streaming import StreamChanged
 from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, StatusView
 from ibtui.tui.widgets.columns import COLUMNS
 from ibtui.tui.widgets.footer import Footer
@@ -119,9 +120,19 @@ class PositionsScreen(Screen[None]):
                 set_quote(quote)
         stamps = [q.updated_at for q in message.quotes.values() if q.updated_at is not None]
         newest = max(stamps, default=message.received_at)
-        current = self.status_bar.status.newest_quote_at
+        status = self.status_bar.status
+        changes: dict[str, object] = {}
+        current = status.newest_quote_at
         if newest is not None and (current is None or newest > current):
-            self._set_status(newest_quote_at=newest, error=None, retry_at=None)
+            changes.update(newest_quote_at=newest, error=None, retry_at=None)
+        streamed = message.streamed_at
+        if streamed is not None and (status.streamed_at is None or streamed > status.streamed_at):
+            changes["streamed_at"] = streamed
+        if changes:
+            self._set_status(**changes)
+
+    def on_stream_changed(self, message: StreamChanged) -> None:
+        self._set_status(stream=message.state.status)
 
     def on_quote_plan_changed(self, message: QuotePlanChanged) -> None:
         self._set_status(quote_plan=message.plan)

@@ -4,7 +4,9 @@ It tells the truth from a :class:`~ibtui.tui.viewmodels.StatusView` and the app'
 recomputed every second, quotes older than three poll intervals are marked STALE, and the LIVE
 badge is drawn in the warning colour so it is never mistaken for paper. While IBKR's pacing keeps
 the poller from asking every quote every round, the line ends with how fresh it keeps them
-(``every 2 s for 40 rows in view, all 5,000 every 14 s``).
+(``every 2 s for 40 rows in view, all 5,000 every 14 s``). With a stream it says which feed
+brings the prices (``quotes stream 0s`` while pushed quotes arrive, ``quotes poll 1s`` otherwise,
+with ``(stream down)`` when the stream is not up).
 """
 
 from __future__ import annotations
@@ -78,19 +80,20 @@ class StatusBar(Widget):
     def watch_status(self, old: StatusView, new: StatusView) -> None:
         if (
             self._shown is not None
-            and old.newest_quote_at != new.newest_quote_at
-            and replace(old, newest_quote_at=new.newest_quote_at) == new
+            and replace(old, newest_quote_at=new.newest_quote_at, streamed_at=new.streamed_at)
+            == new
             and self._quote_age(old) == self._quote_age(new)
         ):
             return  # a newer quote (a batch of them comes several times a second): no change
         self._repaint_if_changed()
 
-    def _quote_age(self, status: StatusView) -> tuple[str, bool] | None:
-        """What the line says of the newest quote: its age and whether it is stale."""
+    def _quote_age(self, status: StatusView) -> tuple[str | None, str, bool] | None:
+        """What the line says of the newest quote: the feed, its age and whether it is stale."""
         if status.newest_quote_at is None:
             return None
-        age = self.clock() - status.newest_quote_at
-        return fmt_age(age), age > status.stale_after
+        now = self.clock()
+        age = now - status.newest_quote_at
+        return status.feed(now), fmt_age(age), age > status.stale_after
 
     def _repaint_if_changed(self) -> None:
         if self._line() != self._shown:
@@ -152,12 +155,21 @@ class StatusBar(Widget):
         line.append(_SEP)
 
         line.append("quotes ")
+        feed = status.feed(now)
+        if feed is not None:
+            if feed == "stream":
+                line.append("stream", style=style("status-bar--ok"))
+                line.append(" ")
+            else:
+                line.append("poll ")
         if status.newest_quote_at is None:
             line.append("none yet", style=style("status-bar--dim"))
         else:
             line.append(fmt_age(now - status.newest_quote_at))
             if self.quotes_stale:
                 line.append(" STALE", style=style("status-bar--warn"))
+        if status.stream is not None and status.stream != "live":
+            line.append(f" (stream {status.stream})", style=style("status-bar--warn"))
         if status.error:
             line.append(_SEP)
             again = ""

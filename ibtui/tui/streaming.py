@@ -1,0 +1,229 @@
+"""Prices and orders pushed over IBKR's WebSocket, merged with the poller: what the console needs
+of a live feed (:class:`Stream`, implemented by the adapters over the client's ``MarketStream``)
+and :class:`StreamFeed`, which runs one in the app's worker while an account is open.
+
+One source of truth per instrument. The feed tells the stream what the trader is looking at
+(``wanted()``, in priority order: the open ticket's or chart's instrument, the rows on screen,
+the watchlist; the stream keeps within IBKR's line allowance) every ``follow_every`` seconds. A
+pushed quote reaches the screen at once, as the :class:`~ibtui.tui.messages.QuotesUpdated` the
+poller posts. :meth:`StreamFeed.streamed` is what the poller leaves out: the subscribed conids
+that ticked within the last ``fresh_for`` seconds (one poll interval) while the stream is live.
+So polling takes over within one interval when the stream drops (at once: nothing is streamed
+while it is not live) or stalls (its conids stop ticking), and for an instrument too quiet to
+tick; a conid is handed back with its next tick. Quotes the poller asked for before a conid's
+tick came are dropped on their way to the screen (:meth:`StreamFeed.polled`), never shown over
+a newer pushed one. Orders pushed (``sor``) go to the account's order watch at once
+(:meth:`~ibtui.tui.order_watch.OrderWatch.pushed`), which then polls only as a safety net.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from textual.message import Message
+
+from ibtui.text import clean_text
+from ibtui.tui.messages import QuotesUpdated
+from ibtui.tui.viewmodels import QuoteView
+
+if TYPE_CHECKING:
+    from ibtui.tui.order_watch import OrderWatch
+    from ibtui.tui.trading import OrderView
+
+__all__ = ["Stream", "StreamChanged", "StreamFeed", "StreamSink", "StreamStatus", "StreamView"]
+
+StreamStatus = Literal["connecting", "live", "down"]
+
+FOLLOW_EVERY = 0.25  # seconds between looks at what the trader is looking at
+BATCH_WINDOW = 0.005  # pushed quotes arriving this close together go to the screen as one
+RETRY_FIRST = 1.0  # a stream that could not even start: tried again after this, doubling
+RETRY_MAX = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamView:
+    """The stream's state: ``since`` (epoch seconds) it is in it; ``reason`` why it is down."""
+
+    status: StreamStatus
+    since: float
+    reason: str = ""
+
+    @property
+    def live(self) -> bool:
+        return self.status == "live"
+
+
+class StreamSink(Protocol):
+    """What a :class:`Stream` hands on, as view-models, in the event loop."""
+
+    def quotes(self, quotes: Sequence[QuoteView]) -> None: ...
+
+    def orders(self, orders: Sequence[OrderView]) -> None: ...
+
+    def state(self, state: StreamView) -> None: ...
+
+
+class Stream(Protocol):
+    """A live feed of quotes and orders. ``run`` connects and keeps the connection (reconnecting
+    and subscribing again after a drop) until cancelled, handing everything to ``sink``; the
+    ``want_*`` calls may come before or while it runs. ``want_quotes`` lists conids in priority
+    order: those beyond the line allowance are not streamed. ``streamed`` is the conids with a
+    live subscription now."""
+
+    async def run(self, sink: StreamSink) -> None: ...
+
+    def want_quotes(self, conids: Sequence[int]) -> None: ...
+
+    def want_orders(self, on: bool) -> None: ...
+
+    def streamed(self) -> frozenset[int]: ...
+
+
+@dataclass
+class StreamChanged(Message):
+    """The stream connected, went live or went down (the status bar says which feed is live)."""
+
+    state: StreamView
+
+
+class StreamFeed:
+    """Runs ``stream`` for one account (:meth:`run`, in the app's worker) and posts what it
+    pushes to ``post`` (the positions screen's route) and ``orders`` (the order watch)."""
+
+    def __init__(
+        self,
+        stream: Stream,
+        post: Callable[[Message], object],
+        *,
+        wanted: Callable[[], Sequence[int]],
+        orders: OrderWatch | None = None,
+        fresh_for: float = 2.0,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        follow_every: float = FOLLOW_EVERY,
+        batch_window: float = BATCH_WINDOW,
+    ) -> None:
+        self.stream = stream
+        self.post = post
+        self.wanted = wanted
+        self.order_watch = orders
+        self.fresh_for = fresh_for
+        self.clock = clock
+        self.sleep = sleep
+        self.follow_every = follow_every
+        self.batch_window = batch_window
+        self._pending: dict[int, QuoteView] = {}  # pushed, not yet posted
+        self._pending_at = 0.0
+        self._flush: asyncio.TimerHandle | None = None
+        self.current = StreamView("connecting", clock())
+        self._asked: list[int] | None = None  # the conids last asked for
+        self._ticked: dict[int, float] = {}  # conid -> when its newest pushed quote arrived
+
+    async def run(self) -> None:
+        """Follow what the trader looks at, and run the stream (started again, after a pause,
+        should it end or fail), until cancelled."""
+        follow = asyncio.ensure_future(self._follow())
+        try:
+            await self._keep_running()
+        finally:
+            follow.cancel()
+            if self._flush is not None:
+                self._flush.cancel()
+                self._flush = None
+            await asyncio.gather(follow, return_exceptions=True)
+
+    async def _keep_running(self) -> None:
+        self.stream.want_orders(self.order_watch is not None)
+        self.follow_now()
+        self.post(StreamChanged(self.current))  # "connecting" in the status bar
+        pause = RETRY_FIRST
+        while True:
+            self.state_changed(StreamView("connecting", self.clock()))
+            try:
+                await self.stream.run(self)
+                reason = "the stream ended"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # shown in the status bar; polling carries on meanwhile
+                reason = clean_text(str(exc)) or type(exc).__name__
+            self.state_changed(StreamView("down", self.clock(), reason))
+            await self.sleep(pause)
+            pause = min(pause * 2, RETRY_MAX)
+
+    async def _follow(self) -> None:
+        while True:
+            await asyncio.sleep(self.follow_every)
+            self.follow_now()
+
+    def follow_now(self) -> None:
+        """Ask the stream for what the trader is looking at now, if that changed."""
+        wanted = list(dict.fromkeys(self.wanted()))
+        if wanted != self._asked:
+            self._asked = wanted
+            self.stream.want_quotes(wanted)
+
+    # --- what the poller asks -----------------------------------------------------------------
+    def streamed(self) -> frozenset[int]:
+        """The conids the stream covers now: subscribed, live, and ticked within ``fresh_for``."""
+        if not self.current.live or not self._ticked:
+            return frozenset()
+        since = self.clock() - self.fresh_for
+        ticked = self._ticked
+        return frozenset(c for c in self.stream.streamed() if ticked.get(c, -math.inf) >= since)
+
+    def polled(self, message: QuotesUpdated) -> QuotesUpdated | None:
+        """A poll's quotes without those the stream covers now (None: nothing left)."""
+        live = self.streamed()
+        if not live or live.isdisjoint(message.quotes):
+            return message
+        quotes = {c: q for c, q in message.quotes.items() if c not in live}
+        if not quotes:
+            return None
+        return QuotesUpdated(quotes, received_at=message.received_at)
+
+    # --- StreamSink ---------------------------------------------------------------------------
+    def quotes(self, quotes: Sequence[QuoteView]) -> None:
+        """Pushed quotes, posted together with those that arrive within ``batch_window`` (IBKR
+        pushes one frame per conid: a burst of a hundred is one message, one repaint)."""
+        now = self.clock()
+        pending = self._pending
+        for quote in quotes:
+            if quote.last is None and quote.bid is None and quote.ask is None:
+                continue  # nothing to show yet
+            if quote.updated_at is None:
+                quote = quote.received(now)
+            pending[quote.conid] = quote
+            self._ticked[quote.conid] = now
+            self._pending_at = now
+        if pending and self._flush is None:
+            loop = asyncio.get_running_loop()
+            self._flush = loop.call_later(self.batch_window, self._post_pending)
+
+    def _post_pending(self) -> None:
+        self._flush = None
+        got, self._pending = self._pending, {}
+        if got:
+            at = self._pending_at  # when the newest of them arrived
+            self.post(QuotesUpdated(got, received_at=at, streamed_at=at))
+
+    def orders(self, orders: Sequence[OrderView]) -> None:
+        if self.order_watch is not None and orders:
+            self.order_watch.pushed(orders)
+
+    def state(self, state: StreamView) -> None:
+        self.state_changed(state)
+
+    def state_changed(self, state: StreamView) -> None:
+        if state.status == self.current.status and state.reason == self.current.reason:
+            return
+        self.current = state
+        if not state.live:
+            self._ticked.clear()  # nothing is streamed until it ticks again
+        if self.order_watch is not None:
+            self.order_watch.set_pushing(state.live)
+        self.post(StreamChanged(state))

@@ -1,0 +1,306 @@
+"""Streaming merged with polling (``ibtui.tui.streaming``), in the whole console on a fake stream:
+what is in view is subscribed (and what scrolls out of view is not), a pushed tick reaches the
+row at once, the poller leaves out what the stream covers, takes over within one interval when
+the stream drops or stalls, and hands back when it returns; the status bar says which feed is
+live. Orders pushed reach the order watch (and the fill notice) at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from ibtui.tui.app import IbtuiApp
+from ibtui.tui.order_watch import OrderWatch
+from ibtui.tui.poller import PollSettings
+from ibtui.tui.screens.positions import PositionsScreen
+from ibtui.tui.streaming import StreamSink, StreamView
+from ibtui.tui.trading import OrderView
+from ibtui.tui.viewmodels import PositionView, QuoteView
+from tests.tui.conftest import PAPER, Clock, ViewBroker, position
+from tests.tui.fake_trader import FakeTrader
+from tests.tui.fakes_trading import order
+from tests.tui.test_tui_app import Rounds
+
+SIZE = (120, 40)
+ALLOWANCE = 100
+
+
+class FakeStream:
+    """A :class:`~ibtui.tui.streaming.Stream` the test drives: it records what is wanted, serves
+    the first ``ALLOWANCE`` wanted conids that have ticked, and pushes what the test says."""
+
+    def __init__(self) -> None:
+        self.sink: StreamSink | None = None
+        self.wants: list[list[int]] = []
+        self.orders_wanted: list[bool] = []
+        self.ticked: set[int] = set()
+        self.live = False
+        self.ended = asyncio.Event()
+
+    async def run(self, sink: StreamSink) -> None:
+        self.sink = sink
+        await self.ended.wait()
+        self.ended.clear()
+
+    def want_quotes(self, conids: Sequence[int]) -> None:
+        self.wants.append(list(conids))
+
+    def want_orders(self, on: bool) -> None:
+        self.orders_wanted.append(on)
+
+    def streamed(self) -> frozenset[int]:
+        if not self.live or not self.wants:
+            return frozenset()
+        return frozenset(self.wants[-1][:ALLOWANCE]) & self.ticked
+
+    @property
+    def wanted(self) -> list[int]:
+        return self.wants[-1] if self.wants else []
+
+    # --- what the test makes happen ----------------------------------------------------------
+    def state(self, status: str, reason: str = "") -> None:
+        assert self.sink is not None
+        self.live = status == "live"
+        self.sink.state(StreamView(status, 0.0, reason))  # type: ignore[arg-type]
+
+    def tick(self, prices: dict[int, str]) -> None:
+        assert self.sink is not None
+        self.ticked.update(prices)
+        self.sink.quotes([QuoteView(c, Decimal(p)) for c, p in prices.items()])
+
+    def push_orders(self, orders: list[OrderView]) -> None:
+        assert self.sink is not None
+        self.sink.orders(orders)
+
+
+def many(count: int) -> list[PositionView]:
+    return [position(1000 + i, f"S{i:03d}", "10", "50", "40", price_at=None) for i in range(count)]
+
+
+def make_app(
+    clock: Clock, rounds: Rounds, broker: ViewBroker, stream: FakeStream, **kwargs: Any
+) -> IbtuiApp:
+    return IbtuiApp(
+        broker,
+        clock=clock,
+        sleep=rounds.sleep,
+        poll=PollSettings(interval=2.0),
+        cursor_blink=False,
+        last_account=PAPER.account_id,
+        stream=stream,  # type: ignore[arg-type]
+        **kwargs,
+    )
+
+
+async def started(pilot: Any, rounds: Rounds, broker: ViewBroker) -> None:
+    """The first round done, its warm-up retry too (the poller waits for the next round)."""
+    await until(pilot, lambda: rounds.waiting > 0, "the first round")
+    rounds.release()  # the warm-up's second ask
+    await until(pilot, lambda: rounds.waiting > 0 and len(broker.quote_calls) >= 2, "warm")
+
+
+async def until(pilot: Any, check: Any, what: str, tries: int = 100) -> None:
+    for _ in range(tries):
+        if check():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"never: {what}")
+
+
+async def poll_round(pilot: Any, rounds: Rounds, broker: ViewBroker) -> list[int]:
+    """Let the poller run one more round; the conids it asked for."""
+    before = len(broker.quote_calls)
+    rounds.release()
+    await until(pilot, lambda: len(broker.quote_calls) > before and rounds.waiting, "a round")
+    await pilot.pause()
+    return [c for call in broker.quote_calls[before:] for c in call]
+
+
+def status_text(app: IbtuiApp) -> str:
+    screen = app.screen
+    assert isinstance(screen, PositionsScreen)
+    return screen.status_bar.render().plain
+
+
+async def test_what_is_in_view_is_subscribed_and_what_scrolls_out_is_not(clock: Clock) -> None:
+    rounds = Rounds(clock)
+    broker = ViewBroker(many(200), clock)
+    stream = FakeStream()
+    app = make_app(clock, rounds, broker, stream)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, PositionsScreen), "positions")
+        screen = app.screen
+        assert isinstance(screen, PositionsScreen)
+        await until(pilot, lambda: screen.table.grid.row_count == 200, "every row")
+        in_view = screen.conids_in_view()
+        assert 20 < len(in_view) < 40
+        await until(pilot, lambda: set(stream.wanted) == set(in_view), "the rows in view wanted")
+        assert stream.orders_wanted == [False]  # no trader: no orders wanted
+
+        await pilot.press("G")  # to the last rows
+        await pilot.pause()
+        now_in_view = screen.conids_in_view()
+        assert len(now_in_view) > 20 and not set(now_in_view) & set(in_view)
+        await until(pilot, lambda: set(stream.wanted) == set(now_in_view), "the new rows")
+        assert not set(stream.wanted) & set(in_view)  # out of view: unsubscribed
+
+        # the watchlist's and an open chart's instruments are wanted too, the chart's first
+        app.watchlist.hold(777)
+        await until(pilot, lambda: stream.wanted[:1] == [777], "the held instrument first")
+        app.watchlist.release(777)
+        await until(pilot, lambda: 777 not in stream.wanted, "the released one gone")
+
+
+async def test_a_pushed_tick_reaches_the_row_at_once_and_the_poller_leaves_it_out(
+    clock: Clock,
+) -> None:
+    rounds = Rounds(clock)
+    broker = ViewBroker(many(3), clock)
+    stream = FakeStream()
+    app = make_app(clock, rounds, broker, stream)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, rounds, broker)
+        screen = app.screen
+        assert isinstance(screen, PositionsScreen)
+        assert "(stream connecting)" in status_text(app)
+        await until(pilot, lambda: set(stream.wanted) == {1000, 1001, 1002}, "the rows wanted")
+        stream.state("live")
+        stream.tick({1000: "61.25"})
+        # at once, without a polling round
+        cell = screen.table.cell
+        await until(pilot, lambda: cell("DU4820311:1000", "last").text == "61.25", "the tick")
+        assert "quotes stream 0s" in status_text(app)
+
+        asked = await poll_round(pilot, rounds, broker)
+        assert 1000 not in asked and {1001, 1002} <= set(asked)  # the rest is polled
+        assert screen.table.cell("DU4820311:1000", "last").text == "61.25"  # not polled over
+
+
+async def test_polling_takes_over_when_the_stream_drops_or_stalls_and_hands_back(
+    clock: Clock,
+) -> None:
+    rounds = Rounds(clock)
+    broker = ViewBroker(many(3), clock)
+    stream = FakeStream()
+    app = make_app(clock, rounds, broker, stream)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, rounds, broker)
+        await until(pilot, lambda: len(stream.wanted) == 3, "the rows wanted")
+        stream.state("live")
+        stream.tick({1000: "61.25", 1001: "70.00"})
+        assert {1000, 1001}.isdisjoint(await poll_round(pilot, rounds, broker))
+
+        # the stream drops: the very next round polls everything
+        stream.state("down", "the connection closed")
+        assert {1000, 1001, 1002} <= set(await poll_round(pilot, rounds, broker))
+        text = status_text(app)
+        assert "quotes poll" in text and "(stream down)" in text
+
+        # it comes back: handed back with the next tick
+        stream.state("live")
+        stream.tick({1000: "61.50", 1001: "70.25"})
+        await until(pilot, lambda: "quotes stream" in status_text(app), "stream in the bar")
+        assert {1000, 1001}.isdisjoint(await poll_round(pilot, rounds, broker))
+
+        # it stalls (live, but nothing pushed): one interval later the poller has them again
+        stream.tick({1000: "61.75"})  # 1001 went quiet a round ago
+        asked = await poll_round(pilot, rounds, broker)  # two seconds on
+        assert 1001 in asked and 1000 not in asked
+        asked = await poll_round(pilot, rounds, broker)  # nothing for 1000 either, now
+        assert {1000, 1001} <= set(asked)
+        assert "quotes poll" in status_text(app)  # the status bar no longer says stream
+
+
+async def test_a_poll_asked_before_a_tick_does_not_show_over_it(clock: Clock) -> None:
+    """One source of truth: a poll's quote of a conid the stream covers is dropped."""
+    rounds = Rounds(clock)
+    broker = ViewBroker(many(2), clock)
+    stream = FakeStream()
+    app = make_app(clock, rounds, broker, stream)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: rounds.waiting > 0, "the first round")
+        await until(pilot, lambda: len(stream.wanted) == 2, "the rows wanted")
+        feed = app.session.stream
+        assert feed is not None
+        stream.state("live")
+        stream.tick({1000: "61.25"})
+        await pilot.pause()
+        from ibtui.tui.messages import QuotesUpdated
+
+        polled = QuotesUpdated(
+            {1000: QuoteView(1000, Decimal("1.00")), 1001: QuoteView(1001, Decimal("2.00"))}
+        )
+        kept = feed.polled(polled)
+        assert kept is not None and set(kept.quotes) == {1001}
+        assert feed.polled(QuotesUpdated({1000: QuoteView(1000, Decimal("1.00"))})) is None
+
+
+async def test_a_pushed_fill_is_notified_at_once_and_orders_are_polled_slowly(
+    clock: Clock,
+) -> None:
+    rounds = Rounds(clock)
+    broker = ViewBroker(many(2), clock)
+    stream = FakeStream()
+    working = order(41, "S000", "BUY", "LMT", "10", limit="50.00")
+    trader = FakeTrader(order_list=[working])
+    app = make_app(clock, rounds, broker, stream, trader=trader)
+    notices: list[str] = []
+    tell = app.notify
+
+    def notify(message: str, **kwargs: Any) -> None:
+        notices.append(message)
+        tell(message, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: rounds.waiting > 0, "the first round")
+        watch = app.session.orders
+        assert isinstance(watch, OrderWatch)
+        await until(pilot, lambda: watch.last is not None, "the baseline list")
+        assert stream.orders_wanted == [True]
+        stream.state("live")
+        assert watch.pushing
+        filled = order(41, "S000", "BUY", "LMT", "10", status="Filled", filled="10", avg="50.00")
+        calls = len(trader.order_calls)
+        stream.push_orders([filled])
+        await until(pilot, lambda: any(n.startswith("Filled") for n in notices), "the notice")
+        assert len(trader.order_calls) == calls  # pushed, not polled
+        assert watch.working == []
+
+        stream.state("down", "the connection closed")  # a poll follows at once
+        assert not watch.pushing
+
+
+async def test_the_order_watch_polls_as_a_safety_net_while_pushed() -> None:
+    clock = Clock()
+    trader = FakeTrader(order_list=[order(41, "S000", "BUY", "LMT", "10", limit="50.00")])
+    posted: list[Any] = []
+    waits: list[float] = []
+    go = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await go.wait()
+        go.clear()
+        clock.advance(seconds)
+
+    watch = OrderWatch(trader, PAPER.account_id, posted.append, clock=clock, sleep=sleep)
+    task = asyncio.ensure_future(watch.run())
+    try:
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert waits == [5.0] and len(trader.order_calls) == 1
+        watch.set_pushing(True)
+        go.set()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert waits == [5.0, 30.0] and len(trader.order_calls) == 2  # the safety net's pace
+        watch.set_pushing(False)  # the stream went down: a poll at once
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert len(trader.order_calls) == 3 and waits[-1] == 5.0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
