@@ -22,7 +22,7 @@ from ibtui.sim import PAPER_ACCOUNT, SimConfig, Simulator
 BIN = Path(sys.executable).parent
 POLL = 0.2
 VERIFIER = re.compile(r"shows the verifier\s+([A-Za-z0-9\-_.~]+)")
-QUOTE_AGE = re.compile(r"quotes\s+\d")  # an age ("0s", "3s"), not "none yet"
+QUOTE_AGE = re.compile(r"quotes\s+(?:stream\s+|poll\s+)?\d")  # an age ("0s"), not "none yet"
 PRICE = re.compile(r"\b\d{1,3}(?:,\d{3})*\.\d{2}\b")
 
 
