@@ -94,11 +94,15 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "precaution_action": Spec("choice", choices=("warn", "block")),
     },
     "paths": {"state_dir": Spec("path")},
+    "alerts": {
+        "desktop": Spec("choice", choices=("osc9", "osc777", "both", "off")),
+        "rearm_pct": Spec("float", minimum=0),
+    },
 }
 _KEYMAP = Spec("keys")
 QUESTION = Spec("choice", choices=("ask", "confirm", "reject"))
 FREE_TABLES = {"keymap": _KEYMAP, "orders.questions": QUESTION}
-SECTIONS = ("ibkr", "ui", "keymap", "orders", "paths")
+SECTIONS = ("ibkr", "ui", "keymap", "orders", "paths", "alerts")
 ENV_NAMES = {
     f"IBTUI_{section}_{key}".upper(): f"{section}.{key}"
     for section, keys in SCHEMA.items()

@@ -12,7 +12,14 @@ from types import MappingProxyType
 from ibtui.ibkr.oauth import realm_for
 from ibtui.trading.settings import OrderSettings
 
-__all__ = ["DEFAULT_BASE_URL", "TOKEN_FILE_NAME", "IbkrSettings", "Settings", "UiSettings"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "TOKEN_FILE_NAME",
+    "AlertsSettings",
+    "IbkrSettings",
+    "Settings",
+    "UiSettings",
+]
 
 DEFAULT_BASE_URL = "https://api.ibkr.com/v1/api/"
 TOKEN_FILE_NAME = "tokens.json"  # noqa: S105 (a file name, not a password)
@@ -64,12 +71,19 @@ class UiSettings:
 
 
 @dataclass(frozen=True)
+class AlertsSettings:
+    desktop: str = "osc9"  # a desktop notification per firing: osc9, osc777, both or off
+    rearm_pct: float = 0.1  # a fired alert re-arms past its level by this % of it
+
+
+@dataclass(frozen=True)
 class Settings:
     config_path: Path  # the file consulted (it may not exist: see config_found)
     state_dir: Path
     config_found: bool = False
     ibkr: IbkrSettings = field(default_factory=IbkrSettings)
     ui: UiSettings = field(default_factory=UiSettings)
+    alerts: AlertsSettings = field(default_factory=AlertsSettings)
     orders: OrderSettings = field(default_factory=OrderSettings)
     keymap: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 

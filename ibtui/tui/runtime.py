@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from ibtui.tui.alerts import AlertSettings
     from ibtui.tui.market import MarketData, Watchlist
     from ibtui.tui.protocols import Broker, LoginFlow
     from ibtui.tui.trading import Trader
@@ -125,6 +126,7 @@ def run_app(
     idle_lock_minutes: float = 0,
     market: MarketData | None = None,
     watchlist: Watchlist | None = None,
+    alerts: AlertSettings | None = None,
 ) -> int:
     """Run the console until the user quits, in the :func:`console_runtime` and freezing what
     an account's screen holds once it has settled (:class:`SettledFreeze`); the exit
@@ -148,6 +150,7 @@ def run_app(
         idle_lock_minutes=idle_lock_minutes,
         market=market,
         watchlist=watchlist,
+        alerts=alerts,
         freeze_settled=True,
     )
     textual_compat.install(app)
