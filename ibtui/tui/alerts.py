@@ -211,8 +211,8 @@ def set_alert_on(app: App[Any], watch: AlertWatch, screen: Any) -> bool:
 
     def chosen(alert: Alert | None) -> None:
         if alert is not None:
-            watch.add(alert)
             app.notify(f"Alert set: {describe(alert)}", title="Alerts", markup=False)
+            watch.add(alert)  # it may fire at once: the price is already past its level
 
     app.push_screen(AlertDialog(AlertTarget(conid, symbol, last, unrealized)), chosen)
     return True

@@ -11,6 +11,7 @@ from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -64,9 +65,9 @@ class AlertDialog(ModalScreen[Alert | None]):
     DEFAULT_CSS = """
     AlertDialog { align: center middle; }
     AlertDialog > Vertical {
-        width: 60; height: auto; padding: 1 2; border: thick $accent; background: $surface;
+        width: 60; height: auto; padding: 0 1; border: thick $accent; background: $surface;
     }
-    AlertDialog Label { margin-top: 1; }
+    AlertDialog #alert-title { text-style: bold; }
     AlertDialog #alert-error { color: $error; height: auto; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -183,15 +184,13 @@ class AlertsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(Content("Alerts"), id="alerts-title")
-        table: DataTable[Content] = DataTable(
-            id="alerts-table", cursor_type="row", zebra_stripes=True
-        )
+        table: DataTable[Text] = DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static(Content(EMPTY_TEXT), id="alerts-empty")
         yield Footer()
 
     @property
-    def table(self) -> DataTable[Content]:
+    def table(self) -> DataTable[Text]:
         return self.query_one("#alerts-table", DataTable)
 
     def on_mount(self) -> None:
@@ -210,11 +209,11 @@ class AlertsScreen(Screen[None]):
         table.clear()
         for alert in self.alert_watch.book:
             table.add_row(
-                Content(alert.symbol or "any"),
-                Content(describe(alert)),
-                Content("repeating" if alert.repeat else "one-shot"),
-                Content(alert.status),
-                Content(str(alert.fired)),
+                Text(alert.symbol or "any", style="bold"),
+                Text(describe(alert)),
+                Text("repeating" if alert.repeat else "one-shot"),
+                Text(alert.status),
+                Text(str(alert.fired), justify="right"),
                 key=alert.id,
             )
         empty = not len(self.alert_watch.book)
