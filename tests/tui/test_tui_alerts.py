@@ -291,3 +291,59 @@ async def test_inside_tmux_the_notification_is_wrapped_for_passthrough(
     assert "\x1bPtmux;\x1b\x1b]9;ibtui alert: AAA is above 102.00: last 102.50\x07\x1b\\" in (
         terminal.text
     )
+
+
+async def test_from_the_palette_the_alerts_screen_and_an_alert_on_the_selected_row() -> None:
+    app, _, rounds = console()
+    async with app.run_test(size=SIZE) as pilot:
+        await start(pilot, app, rounds)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Set alert")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        dialog = app.screen
+        assert isinstance(dialog, AlertDialog) and dialog.target.symbol == "AAA"
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Alerts")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, AlertsScreen)
+        assert app.screen.query_one("#alerts-empty").display
+
+
+async def test_an_alert_on_a_watchlist_row_is_quoted_and_fires() -> None:
+    from ibtui.tui.market import WatchItem
+    from ibtui.tui.screens.watchlist import WatchlistScreen
+
+    app, broker, rounds = console()
+    app.watchlist.add(WatchItem(5, "EEE"))
+    async with app.run_test(size=SIZE) as pilot:
+        await start(pilot, app, rounds)
+        await pilot.press("w")
+        await pilot.pause()
+        assert isinstance(app.screen, WatchlistScreen)
+        await pilot.press("exclamation_mark")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, AlertDialog) and dialog.target.conid == 5
+        dialog.query_one("#alert-kind", Select).value = "above"
+        await pilot.pause()
+        box = dialog.query_one("#alert-level", Input)
+        box.value = "106.5"  # EEE is quoted 100 + 5 % 7 + offset
+        box.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("escape")  # back on the grid, EEE no longer watched: the alert's
+        app.watchlist.remove(5)  # instrument is quoted all the same
+        await pilot.pause()
+        await round_at(pilot, broker, rounds, "102")  # AAA 102: EEE 106
+        assert alert_toasts(app) == []
+        await round_at(pilot, broker, rounds, "102.6")  # EEE 106.6
+        assert alert_toasts(app) == ["EEE is above 106.50: last 106.60"]
+        assert 5 in broker.quote_calls[-1]
