@@ -89,7 +89,9 @@ def alert_settings(settings: Settings, state_dir: Path) -> AlertSettings:
     journal = Journal(journal_path(state_dir))
 
     def journal_line(fields: Mapping[str, object]) -> None:
-        journal.record("alert", account=None, coid=None, **dict(fields))
+        rest = dict(fields)
+        account = rest.pop("account", None)
+        journal.record("alert", account=str(account) if account else None, coid=None, **rest)
 
     desktop = settings.alerts.desktop
     return AlertSettings(

@@ -145,7 +145,9 @@ class AlertWatch:
             )
         journal = self.settings.journal
         if journal is not None:
-            lines = [_journal_fields(f) for f in firings]
+            session = getattr(app, "session", None)
+            account = getattr(getattr(session, "account", None), "account_id", None)
+            lines = [{"account": account, **_journal_fields(f)} for f in firings]
             app.run_worker(lambda: [journal(line) for line in lines], thread=True, group="alerts")
 
     def _changed(self) -> None:

@@ -158,7 +158,7 @@ async def test_a_fill_alert_fires_on_the_order_watchs_fill(tmp_path: Path) -> No
     journal = Journal(tmp_path / "journal.jsonl")
     app, _, rounds = console(
         trader=FakeTrader(order_lists=[[WORKING], [WORKING], [filled]]),
-        journal=lambda fields: journal.record("alert", **dict(fields)),
+        journal=lambda fields: journal.record("alert", **dict(fields)),  # account in fields
     )
     async with app.run_test(size=SIZE) as pilot:
         app.alerts.add(new_alert("fill", "AAA", 1, None))
@@ -174,6 +174,7 @@ async def test_a_fill_alert_fires_on_the_order_watchs_fill(tmp_path: Path) -> No
         await written(app)
     (line,) = read_journal(tmp_path / "journal.jsonl")
     assert line["event"] == "alert" and line["kind"] == "fill" and line["symbol"] == "AAA"
+    assert line["account"] == "DU4820311" and line["text"] == "Filled: BUY 10 AAA @ 49.98"
 
 
 async def test_set_quit_restart_listed_then_paused_edited_deleted(tmp_path: Path) -> None:
