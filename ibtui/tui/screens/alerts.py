@@ -244,7 +244,10 @@ class AlertsScreen(Screen[None]):
         alert = self.selected()
         if alert is None:
             return
-        target = AlertTarget(alert.conid, alert.symbol)
+        from ibtui.tui.market_screens import latest_quote
+
+        quote = None if alert.conid is None else latest_quote(self.app, alert.conid)
+        target = AlertTarget(alert.conid, alert.symbol, None if quote is None else quote.last)
 
         def edited(result: Alert | None) -> None:
             if result is not None:
