@@ -348,3 +348,29 @@ async def test_an_alert_on_a_watchlist_row_is_quoted_and_fires() -> None:
         await round_at(pilot, broker, rounds, "102.6")  # EEE 106.6
         assert alert_toasts(app) == ["EEE is above 106.50: last 106.60"]
         assert 5 in broker.quote_calls[-1]
+
+
+async def test_a_hostile_symbol_is_shown_as_it_is_in_the_toast_the_list_and_the_dialog() -> None:
+    hostile = "[b]MK[/b][@click=app.quit]QUIT[/]"
+    app, broker, rounds = console()
+    async with app.run_test(size=SIZE) as pilot:
+        await start(pilot, app, rounds)
+        app.alerts.add(new_alert("above", hostile, 1, Decimal("102")))
+        await round_at(pilot, broker, rounds, "102.5")
+        assert alert_toasts(app) == [f"{hostile} is above 102.00: last 102.50"]
+        await pilot.press("L")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, AlertsScreen)
+        assert str(screen.table.get_row_at(0)[0]) == hostile
+        shown = app.export_screenshot().replace("&#160;", " ")
+        # drawn as it is, not as markup, as the symbol and in the alert's description
+        assert shown.count("[b]MK[/b][@click=app.quit]QUIT[/]") == 2
+        await pilot.press("e")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, AlertDialog)
+        assert f"Alert on {hostile}" in str(dialog.query_one("#alert-title").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.is_running  # no [@click=app.quit] ran
