@@ -183,6 +183,9 @@ async def test_set_quit_restart_listed_then_paused_edited_deleted(tmp_path: Path
         await start(pilot, app, rounds)
         await set_alert(pilot, app, "below", "95.5", repeat=False)
         await written(app)
+        await pilot.press("ctrl+q")  # quit
+        await pilot.pause()
+    assert app.return_code == 0
     saved = json.loads((tmp_path / "alerts.json").read_text())
     assert (tmp_path / "alerts.json").stat().st_mode & 0o777 == 0o600
     assert [a["level"] for a in saved["alerts"]] == ["95.5"]
