@@ -4,7 +4,7 @@ Drives the real demo (``build_demo`` + ``ClientBackend`` + ``IbtuiApp``) at 120x
 third-party login with the verifier the simulated IBKR page shows, picks the paper account, waits
 until live quotes are painted and saves each screen: login, accounts, positions, help, the
 account screen (balances and margin), an order ticket with its preview, the orders screen, a
-chart, a symbol search and the watchlist.
+chart, a symbol search, the watchlist and the alerts.
 
     .venv/bin/python screenshots/make_screenshots.py [OUT_DIR]      # or: make screenshots
 
@@ -32,6 +32,7 @@ from textual.widgets import Input
 
 from ibtui.adapters.broker import ClientBackend
 from ibtui.adapters.market import ClientMarketData
+from ibtui.alerts.rules import new_alert
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT
 from ibtui.sim.demo import DemoEnvironment, build_demo
@@ -42,6 +43,7 @@ from ibtui.tui.market import Watchlist
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.account import AccountScreen
 from ibtui.tui.screens.accounts import AccountsScreen
+from ibtui.tui.screens.alerts import AlertDialog, AlertsScreen
 from ibtui.tui.screens.chart import ChartScreen, ChartState
 from ibtui.tui.screens.help import HelpScreen
 from ibtui.tui.screens.login import LoginScreen
@@ -64,6 +66,7 @@ NAMES = (
     "chart",
     "search",
     "watchlist",
+    "alerts",
 )
 BACKGROUND = "#1e1e1e"  # behind the SVG's rounded window corners
 WAIT_SECONDS = 60.0  # generous: the machine may be slow and shared
@@ -263,6 +266,29 @@ async def capture(out_dir: Path, *, seed: int = 1, key_bits: int = 2048) -> Capt
             await _wait(pilot, "a watched price", lambda: bool(getattr(watch, "quotes", {})))
             await pilot.pause(1.5)
             shoot("watchlist")
+            await pilot.press("escape")
+            await _wait(pilot, "the positions", lambda: app.screen is positions)
+
+            # alerts: one set on AAPL with the dialog, a few more, one of them fired at once
+            table.grid.move_to(aapl)
+            await pilot.press("exclamation_mark")
+            await _wait(pilot, "the alert dialog", lambda: isinstance(app.screen, AlertDialog))
+            dialog = app.screen
+            assert isinstance(dialog, AlertDialog) and dialog.target.last is not None
+            level = (dialog.target.last * Decimal("1.02")).quantize(Decimal("0.01"))
+            dialog.query_one("#alert-level", Input).value = str(level)
+            await pilot.press("enter")
+            await _wait(pilot, "the alert", lambda: len(app.alerts.book) == 1)
+            msft = positions.quotes[272093].last
+            assert msft is not None
+            app.alerts.add(new_alert("below", "MSFT", 272093, msft * Decimal("1.01"), repeat=True))
+            app.alerts.add(new_alert("move_pct", "SPY", 756733, Decimal("2"), repeat=True))
+            app.alerts.add(new_alert("pnl_below", "NVDA", 4815747, Decimal("-2000")))
+            app.alerts.add(new_alert("fill", "", None, None, repeat=True))
+            await pilot.press("L")
+            await _wait(pilot, "the alerts", lambda: isinstance(app.screen, AlertsScreen))
+            await pilot.pause(0.5)
+            shoot("alerts")
     finally:
         await backend.aclose()
     return result

@@ -8,6 +8,8 @@ really loads.
 - ``ibtui.ibkr`` (the client) and ``ibtui.trading`` (orders) import no Textual; the client
   imports nothing of ibtui above it.
 - ``ibtui.sim`` imports no Textual and nothing of the client but its pure OAuth functions.
+- ``ibtui.alerts`` (the alerts' rules and file) imports no Textual, and of ibtui only the local
+  files (and ``text``).
 - ``ibtui.local`` (files, paths, state) imports nothing of ibtui above it; ``ibtui.config``
   imports no Textual, nothing above it, and of the client and the trading core only the OAuth
   functions and the order settings (which the trading core owns: it imports no config).
@@ -146,6 +148,12 @@ def test_the_simulator_imports_no_textual_and_of_the_client_only_its_oauth_funct
     assert offending_imports("sim", client, allowed=oauth) == {}
     above = ("textual", "ibtui.tui", "ibtui.trading", "ibtui.adapters", "ibtui.cli")
     assert offending_imports("sim", above) == {}
+
+
+def test_the_alert_rules_import_no_textual_and_of_ibtui_only_the_local_files() -> None:
+    above = ("textual", "ibtui.tui", "ibtui.trading", "ibtui.adapters", "ibtui.cli")
+    above += ("ibtui.sim", "ibtui.ibkr", "ibtui.config")
+    assert offending_imports("alerts", above) == {}
 
 
 def test_the_local_files_import_nothing_of_ibtui_above_them() -> None:

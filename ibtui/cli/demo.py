@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ibtui.adapters.broker import ClientBackend
 from ibtui.adapters.market import ClientMarketData, StateWatchlistStore
-from ibtui.cli.run import show_problem
+from ibtui.cli.run import alert_settings, show_problem
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.local.paths import default_state_dir
 from ibtui.local.state import StateStore
@@ -99,6 +99,7 @@ def main(argv: list[str]) -> int:
         margin_warning=settings.ui.margin_warning,
         idle_lock_minutes=settings.ui.idle_lock_minutes,
         start_notice=clocks_notice(demo.sim.clock.now() - time.time()),
+        alerts=alert_settings(settings, state_dir),
     )
 
 

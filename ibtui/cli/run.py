@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ibtui.adapters.broker import backend_from_settings
 from ibtui.adapters.market import ClientMarketData, StateWatchlistStore
 from ibtui.local.state import StateStore
 from ibtui.logfile import setup_logging
 from ibtui.tui.market import Watchlist
+
+if TYPE_CHECKING:
+    from ibtui.config import Settings
+    from ibtui.tui.alerts import AlertSettings
 
 __all__ = ["main", "show_problem"]
 
@@ -76,4 +82,30 @@ def main(argv: list[str]) -> int:
         bell=settings.ui.bell,
         margin_warning=settings.ui.margin_warning,
         idle_lock_minutes=settings.ui.idle_lock_minutes,
+        alerts=alert_settings(settings, settings.state_dir),
+    )
+
+
+def alert_settings(settings: Settings, state_dir: Path) -> AlertSettings:
+    """The alerts kept in ``state_dir``, told as ``[alerts]`` says, each firing journaled."""
+    from decimal import Decimal
+
+    from ibtui.alerts.store import AlertStore
+    from ibtui.trading.journal import Journal, journal_path
+    from ibtui.tui.alerts import AlertSettings
+    from ibtui.tui.desktop_notify import DESKTOP_MODES
+
+    journal = Journal(journal_path(state_dir))
+
+    def journal_line(fields: Mapping[str, object]) -> None:
+        rest = dict(fields)
+        account = rest.pop("account", None)
+        journal.record("alert", account=str(account) if account else None, coid=None, **rest)
+
+    desktop = settings.alerts.desktop
+    return AlertSettings(
+        store=AlertStore(state_dir),
+        desktop=desktop if desktop in DESKTOP_MODES else "off",
+        rearm_pct=Decimal(str(settings.alerts.rearm_pct)),
+        journal=journal_line,
     )

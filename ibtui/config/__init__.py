@@ -21,6 +21,8 @@ The file (default ``<platform config dir>/ibtui/config.toml``, or ``--config PAT
     [orders.questions]          IBKR message id (o163, p12, …) = "ask" | "confirm" | "reject"
     [stream]                    enabled (default true), line_allowance (default 100)
     [paths]                     state_dir (default: the platform state dir)
+    [alerts]                    desktop = "osc9" | "osc777" | "both" | "off" (default osc9),
+                                rearm_pct (a fired alert re-arms this % of its level back; 0.1)
 
 Every fixed key has an environment variable ``IBTUI_<SECTION>_<KEY>`` (``IBTUI_IBKR_CONSUMER_KEY``,
 ``IBTUI_UI_POLL_INTERVAL``, …); an empty variable counts as unset; relative paths from the

@@ -28,7 +28,7 @@ from ibtui.config.schema import (
     spec_for,
     suggest,
 )
-from ibtui.config.settings import IbkrSettings, Settings, StreamSettings, UiSettings
+from ibtui.config.settings import AlertsSettings, IbkrSettings, Settings, StreamSettings, UiSettings
 from ibtui.local.files import ConfigError, check_private_dir
 from ibtui.local.paths import default_config_path, default_state_dir
 from ibtui.trading.settings import OrderSettings, QuestionPolicy
@@ -318,5 +318,6 @@ def _build(path: Path, found: bool, values: Mapping[str, object]) -> Settings:
         ui=ui,
         orders=orders,
         stream=StreamSettings(**pick("stream")),
+        alerts=AlertsSettings(**pick("alerts")),
         keymap=MappingProxyType(keymap),
     )

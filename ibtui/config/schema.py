@@ -103,11 +103,15 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "line_allowance": Spec("int", minimum=1),
     },
     "paths": {"state_dir": Spec("path")},
+    "alerts": {
+        "desktop": Spec("choice", choices=("osc9", "osc777", "both", "off")),
+        "rearm_pct": Spec("float", minimum=0),
+    },
 }
 _KEYMAP = Spec("keys")
 QUESTION = Spec("choice", choices=("ask", "confirm", "reject"))
 FREE_TABLES = {"keymap": _KEYMAP, "orders.questions": QUESTION}
-SECTIONS = ("ibkr", "ui", "keymap", "orders", "stream", "paths")
+SECTIONS = ("ibkr", "ui", "keymap", "orders", "stream", "paths", "alerts")
 ENV_NAMES = {
     f"IBTUI_{section}_{key}".upper(): f"{section}.{key}"
     for section, keys in SCHEMA.items()

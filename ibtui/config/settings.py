@@ -15,6 +15,7 @@ from ibtui.trading.settings import OrderSettings
 __all__ = [
     "DEFAULT_BASE_URL",
     "TOKEN_FILE_NAME",
+    "AlertsSettings",
     "IbkrSettings",
     "Settings",
     "StreamSettings",
@@ -82,12 +83,19 @@ class StreamSettings:
 
 
 @dataclass(frozen=True)
+class AlertsSettings:
+    desktop: str = "osc9"  # a desktop notification per firing: osc9, osc777, both or off
+    rearm_pct: float = 0.1  # a fired alert re-arms past its level by this % of it
+
+
+@dataclass(frozen=True)
 class Settings:
     config_path: Path  # the file consulted (it may not exist: see config_found)
     state_dir: Path
     config_found: bool = False
     ibkr: IbkrSettings = field(default_factory=IbkrSettings)
     ui: UiSettings = field(default_factory=UiSettings)
+    alerts: AlertsSettings = field(default_factory=AlertsSettings)
     orders: OrderSettings = field(default_factory=OrderSettings)
     stream: StreamSettings = field(default_factory=StreamSettings)
     keymap: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))

@@ -57,6 +57,7 @@ EVENTS: Final = frozenset(
         "modify_request",
         "modify_response",
         "kill_switch",
+        "alert",
     }
 )
 _RESERVED = frozenset({"ts", "event", "account", "coid"})

@@ -30,6 +30,7 @@ from textual.command import CommandPalette
 from textual.screen import Screen
 
 from ibtui.tui import keymap as ids
+from ibtui.tui.alerts import AlertSettings, AlertWatch, set_alert_on
 from ibtui.tui.commands import ActionsProvider
 from ibtui.tui.controllers import is_a
 from ibtui.tui.controllers.accounts import AccountFlow
@@ -51,6 +52,7 @@ from ibtui.tui.market_screens import (
     open_search,
     open_watchlist,
 )
+from ibtui.tui.messages import PositionsUpdated, QuotesUpdated
 from ibtui.tui.order_watch import MIN_POLL_INTERVAL, OrdersUpdated, tell_order_news
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.protocols import Broker, LoginFlow
@@ -73,6 +75,7 @@ _HELP = "ibtui.tui.screens.help"
 _QUIT = "ibtui.tui.screens.quit"
 _SEARCH = "ibtui.tui.screens.search"
 _WATCHLIST = "ibtui.tui.screens.watchlist"
+_ALERTS = "ibtui.tui.screens.alerts"
 
 
 class IbtuiApp(App[None], inherit_bindings=False):
@@ -99,6 +102,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
         Binding("f", "search", "Find symbol", id=ids.APP_SEARCH),
         Binding("r", "retry", "Retry now", id=ids.APP_RETRY),
         Binding("dollar_sign", "balances", "Balances", id=ids.APP_BALANCES),
+        Binding("exclamation_mark", "set_alert", "Set alert", show=False, id=ids.APP_SET_ALERT),
+        Binding("L", "alerts", "Alerts", show=False, id=ids.APP_ALERTS),
     ]
 
     def __init__(
@@ -124,6 +129,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         balances_seconds: float = 20.0,
         start_notice: str | None = None,
         stream: Stream | None = None,
+        alerts: AlertSettings | None = None,
     ) -> None:
         super().__init__()
         self.start_notice = start_notice  # said once logged in (the demo's replayed market)
@@ -139,6 +145,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.ring_bell = bell
         self.margin_warning = margin_warning  # a margin cushion below it: the warning colour
         self.balances_seconds = balances_seconds
+        self.alerts = AlertWatch(self, alerts or AlertSettings(), bell=bell)
         self.order_watch_seconds = MIN_POLL_INTERVAL  # IBKR's live-orders pacing
         self.key_order = KeyOrder(self, super().on_event)
         self.broker = broker
@@ -178,6 +185,8 @@ class IbtuiApp(App[None], inherit_bindings=False):
         self.idle_lock.start()
         for problem in self.keymap_problems:
             self.notify(str(problem), severity="warning", timeout=10, markup=False)
+        if self.alerts.problem:
+            self.notify(self.alerts.problem, severity="error", timeout=20, markup=False)
         if self.login_flow is not None:
             from ibtui.tui.screens.login import LoginScreen
 
@@ -203,6 +212,14 @@ class IbtuiApp(App[None], inherit_bindings=False):
             return self.trader is not None and isinstance(self._working_screen(), PositionsScreen)
         if action == "chart":
             return self.market is not None and isinstance(self._working_screen(), PositionsScreen)
+        if action == "set_alert":
+            from ibtui.tui.market_screens import chart_target
+
+            screen = self._working_screen()
+            return not is_a(screen, _ALERTS, "AlertsScreen") and chart_target(screen) is not None
+        if action == "alerts":
+            screen = self._working_screen()
+            return self.session.account is not None and not is_a(screen, _ALERTS, "AlertsScreen")
         if action in ("search", "watchlist"):
             screen = self._working_screen()
             return (
@@ -294,6 +311,32 @@ class IbtuiApp(App[None], inherit_bindings=False):
             poller = self.session.poller
             if poller is not None and any(outcome == "Filled" for _, outcome in message.news):
                 poller.refresh_positions()  # the fill changed a position: the list, soon
+            self.alerts.fills(message.news)
+
+    # --- alerts -------------------------------------------------------------------------------
+    def on_quotes_updated(self, message: QuotesUpdated) -> None:
+        """The prices the grid shows (bubbled up from the positions screen), for the alerts."""
+        self.alerts.quotes(message.quotes)
+
+    def on_positions_updated(self, message: PositionsUpdated) -> None:
+        if (
+            self.session.account is not None
+            and message.account_id == self.session.account.account_id
+        ):
+            self.alerts.positions_updated(message.positions)
+
+    def action_set_alert(self) -> None:
+        """An alert on the position under the cursor, the chart's or the watchlist row's
+        instrument: price above, below or crossing, % move, unrealized P&L, a fill."""
+        if not set_alert_on(self, self.alerts, self._working_screen()):
+            self.notify("Select an instrument first.", severity="warning", markup=False)
+
+    def action_alerts(self) -> None:
+        """Every alert: edit, pause or resume, delete."""
+        from ibtui.tui.screens.alerts import AlertsScreen
+
+        if not isinstance(self.screen, AlertsScreen):
+            self.push_screen(AlertsScreen(self.alerts))
 
     # --- charts, symbol search, watchlist -----------------------------------------------------
     def action_chart(self) -> None:

@@ -116,6 +116,17 @@ TICKET_PREVIEW = "ticket.preview"
 TICKET_SEND = "ticket.send"
 TICKET_BUY = "ticket.buy"
 TICKET_SELL = "ticket.sell"
+APP_SET_ALERT = "app.set_alert"
+APP_ALERTS = "app.alerts"
+ALERTS_CLOSE = "alerts.close"
+ALERTS_EDIT = "alerts.edit"
+ALERTS_PAUSE = "alerts.pause"
+ALERTS_DELETE = "alerts.delete"
+ALERTS_NEW_FILL = "alerts.new_fill"
+ALERTS_DOWN = "alerts.cursor_down"
+ALERTS_UP = "alerts.cursor_up"
+ALERT_DIALOG_CANCEL = "alert_dialog.cancel"
+ALERT_DIALOG_SAVE = "alert_dialog.save"
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +165,7 @@ def binding_classes() -> tuple[type, ...]:
     """Every class but the app's whose bindings the keymap may remap (imports every screen)."""
     from ibtui.tui.screens.account import AccountScreen
     from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
+    from ibtui.tui.screens.alerts import AlertDialog, AlertsScreen
     from ibtui.tui.screens.chart import ChartScreen
     from ibtui.tui.screens.competing import CompetingSessionScreen
     from ibtui.tui.screens.help import HelpScreen
@@ -189,6 +201,8 @@ def binding_classes() -> tuple[type, ...]:
         LockScreen,
         CompetingSessionScreen,
         HelpScreen,
+        AlertsScreen,
+        AlertDialog,
     )
 
 

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from ibtui.tui.alerts import AlertSettings
     from ibtui.tui.market import MarketData, Watchlist
     from ibtui.tui.protocols import Broker, LoginFlow
     from ibtui.tui.streaming import Stream
@@ -129,6 +130,7 @@ def run_app(
     watchlist: Watchlist | None = None,
     start_notice: str | None = None,
     stream: Stream | None = None,
+    alerts: AlertSettings | None = None,
 ) -> int:
     """Run the console until the user quits, in the :func:`console_runtime` and freezing what
     an account's screen holds once it has settled (:class:`SettledFreeze`); the exit
@@ -153,6 +155,7 @@ def run_app(
         idle_lock_minutes=idle_lock_minutes,
         market=market,
         watchlist=watchlist,
+        alerts=alerts,
         freeze_settled=True,
         start_notice=start_notice,
         stream=stream,

@@ -220,7 +220,7 @@ def test_unknown_section_is_reported_with_a_suggestion(tmp_path: Path) -> None:
     path = write_config(tmp_path, '[ibrk]\nconsumer_key = "A"\n')
     assert problems_of(path) == (
         f"{path}: unknown section [ibrk] (did you mean 'ibkr'?); "
-        "known sections: ibkr, ui, keymap, orders, stream, paths"
+        "known sections: ibkr, ui, keymap, orders, stream, paths, alerts"
     )
 
 

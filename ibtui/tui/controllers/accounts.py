@@ -224,7 +224,7 @@ class AccountFlow:
             settings=app.poll_settings,
             clock=app.clock,
             sleep=app.sleep,
-            watched=app.watchlist.polled,
+            watched=lambda: [*app.watchlist.polled(), *app.alerts.conids()],
             first=screen.conids_in_view,
             streamed=None if feed is None else feed.streamed,
         )

@@ -1,0 +1,53 @@
+"""Desktop notifications as terminal escape sequences: they travel wherever the terminal's bytes
+go (over SSH, through tmux), and the terminal on the user's desk shows them.
+
+- OSC 9 (``ESC ] 9 ; text BEL``): iTerm2, kitty, WezTerm, ghostty, foot, ...
+- OSC 777 (``ESC ] 777 ; notify ; title ; body BEL``): urxvt, foot, WezTerm, ghostty, VTE
+  terminals with the patch, ...
+
+Inside tmux (``$TMUX`` set) each is wrapped in tmux's passthrough (``ESC P tmux; ... ESC \\``,
+every ESC inside doubled), which tmux hands to the outer terminal when ``allow-passthrough`` is
+on (off by default since tmux 3.3: ``set -g allow-passthrough on``).
+
+The text is cleaned of control characters (:func:`ibtui.text.clean_text`) before it goes in: a
+symbol or a message from the server can never end the sequence early or start another.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Final, Literal, get_args
+
+from ibtui.text import clean_text
+
+__all__ = ["DESKTOP_MODES", "DesktopMode", "desktop_sequences", "in_tmux"]
+
+DesktopMode = Literal["osc9", "osc777", "both", "off"]
+DESKTOP_MODES: Final[tuple[DesktopMode, ...]] = get_args(DesktopMode)
+ESC: Final = "\x1b"
+BEL: Final = "\x07"
+_LIMIT: Final = 240  # characters of text: terminals cut or drop longer ones
+
+
+def in_tmux(environ: Mapping[str, str] | None = None) -> bool:
+    return bool((os.environ if environ is None else environ).get("TMUX"))
+
+
+def _field(text: str) -> str:
+    # one line, no controls; ';' separates OSC 777's fields
+    return clean_text(text).replace(";", ",")[:_LIMIT]
+
+
+def _tmux(sequence: str) -> str:
+    return f"{ESC}Ptmux;{sequence.replace(ESC, ESC + ESC)}{ESC}\\"
+
+
+def desktop_sequences(title: str, body: str, mode: DesktopMode, *, tmux: bool = False) -> str:
+    """The bytes that ask the terminal for a desktop notification (empty for ``off``)."""
+    sequences: list[str] = []
+    if mode in ("osc9", "both"):
+        sequences.append(f"{ESC}]9;{_field(f'{title}: {body}')}{BEL}")
+    if mode in ("osc777", "both"):
+        sequences.append(f"{ESC}]777;notify;{_field(title)};{_field(body)}{BEL}")
+    return "".join(_tmux(s) if tmux else s for s in sequences)
