@@ -185,7 +185,7 @@ async def test_the_symbol_stays_while_the_columns_scroll_sideways(clock: Clock) 
         await pilot.press("end")
         assert grid.scroll_x == grid.max_scroll_x > 0
         end = screen(grid)
-        assert end[0].text.rstrip().endswith("Rlzd P&L") and end[1].text.startswith(" AAPL ")
+        assert end[0].text.rstrip().endswith("% NLV") and end[1].text.startswith(" AAPL ")
         await pilot.press("home")
         assert screen(grid)[0].text == before[0].text
 
