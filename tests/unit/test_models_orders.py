@@ -221,5 +221,5 @@ def test_reasons_never_carry_the_whole_body(caplog: pytest.LogCaptureFixture) ->
         m.Quote.from_json({"conid": long_text})
     assert len(str(info.value)) < 300
     caplog.set_level("WARNING", logger="ibtui.ibkr.models.market")
-    m.Quote.from_json({"conid": 1, "31": long_text})
+    m.Quote.from_json({"conid": 918_273_645, "31": long_text})  # a conid no other test logs
     assert caplog.records and all(len(r.getMessage()) < 300 for r in caplog.records)
