@@ -8,10 +8,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from ibtui.tui.balances import PnlPush
 from ibtui.tui.widgets.summary_strip import SummaryStrip, as_of
 from tests.tui.conftest import PAPER
-from tests.tui.test_tui_balances import broker_and_app, refresh, shown, strip_text
+from tests.tui.test_tui_balances import SIZES, broker_and_app, refresh, shown, strip_text
 from tests.tui.test_tui_streaming import FakeStream, until
 
 
@@ -62,11 +64,14 @@ async def test_a_pushed_row_moves_the_strip_at_once_marked_against_the_last_refr
         assert "50.00 ▲" in figures and "30,000.00 ▲" in figures and "319,000.00 ▲" in figures
 
 
-async def test_with_the_stream_down_the_strip_keeps_its_figures_and_ages() -> None:
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_with_the_stream_down_the_strip_keeps_its_figures_and_ages(
+    size: tuple[int, int],
+) -> None:
     stream = FakeStream()
     _, app, rounds = broker_and_app(stream=stream)
     clock = app.clock
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=size) as pilot:
         strip = await shown(pilot, app, rounds)
         await until(pilot, lambda: stream.sink is not None, "the stream running")
         stream.state("live")
@@ -81,8 +86,15 @@ async def test_with_the_stream_down_the_strip_keeps_its_figures_and_ages() -> No
         clock.advance(2)  # type: ignore[attr-defined]  # past them: no push, no refresh
         await until(pilot, lambda: strip.has_class("-stale"), "the strip aged", tries=150)
         text = strip_text(strip)
-        assert "Net liq 319,000.00▲" in text and "Day P&L -100.00▲" in text  # kept
-        assert as_of(pushed_at) in text
+        if size[0] < 110:
+            assert (
+                text
+                == f"NLV 319,000.00▲  ExLiq 262,110.30 (82.17%)  Day -100.00▲  {as_of(pushed_at)}"
+            )
+        else:
+            assert "Net liq 319,000.00▲" in text and "Day P&L -100.00▲" in text  # kept
+            assert f"Day P&L -100.00▲   {as_of(pushed_at)}   Buying power" in text
+        assert len(text) <= strip.content_size.width  # nothing cut off
 
 
 async def test_a_failed_refresh_marks_the_strip_stale_until_one_succeeds() -> None:
@@ -105,7 +117,8 @@ async def test_a_failed_refresh_marks_the_strip_stale_until_one_succeeds() -> No
         text = strip_text(strip)
         assert f"{as_of(refreshed_at)} (refresh failed)" in text
         assert "Net liq 318,930.52" in text  # the figures stay
-        assert strip.has_class("-stale")
+        assert strip.has_class("-stale") and strip.rich_style.dim  # dimmed
         broker.balances = good  # type: ignore[method-assign]
         await refresh(pilot, app)
         assert "as of" not in strip_text(strip) and not strip.has_class("-stale")
+        assert not strip.rich_style.dim

@@ -1,5 +1,5 @@
 """The account's balances in one line over the positions: net liquidation, excess liquidity with
-the margin cushion, the day's P&L (and, when wide, buying power and cash).
+the margin cushion, the day's P&L (and, when wide, buying power and cash as far as they fit).
 
 A figure that moved since the refresh before carries an arrow (▲ up, ▼ down) until the next
 refresh; excess liquidity and the cushion are in the warning colour when the cushion is below the
@@ -61,9 +61,11 @@ def strip_parts(
     width: int,
     threshold: float,
     stale: str = "",
+    room: int | None = None,
 ) -> list[Part]:
     """The strip's pieces of text with their style names; shorter labels when narrow.
-    ``stale``: what to say of figures that are not fresh (after the day's P&L)."""
+    ``stale``: what to say of figures that are not fresh (after the day's P&L). When wide,
+    buying power and cash come only as far as they fit in ``room`` characters (if given)."""
     wide = width >= _WIDE
     gap = "   " if wide else "  "
     parts: list[Part] = []
@@ -88,12 +90,22 @@ def strip_parts(
     figure("daily_pnl", "Day P&L" if wide else "Day", view.daily_pnl, _tone(view.daily_pnl), True)
     if stale:
         parts.append((f"{gap}{stale}", "stale"))
+    tail: list[Part] = [(f"{gap}LOW MARGIN", "warn")] if low else []
     if wide:
-        figure("buying_power", "Buying power", view.buying_power, "", False)
-        figure("total_cash", "Cash", view.total_cash, "", False)
-    if low:
-        parts.append((f"{gap}LOW MARGIN", "warn"))
-    return parts
+        for key, label, amount in (
+            ("buying_power", "Buying power", view.buying_power),
+            ("total_cash", "Cash", view.total_cash),
+        ):
+            kept = len(parts)
+            figure(key, label, amount, "", False)
+            if room is not None and _length(parts) + _length(tail) > room:
+                del parts[kept:]  # it does not fit: what is before it stays whole
+                break
+    return parts + tail
+
+
+def _length(parts: list[Part]) -> int:
+    return sum(len(text) for text, _ in parts)
 
 
 class SummaryStrip(Widget):
@@ -200,6 +212,7 @@ class SummaryStrip(Widget):
             width=self.size.width,
             threshold=self.threshold,
             stale=stale,
+            room=self.content_size.width,
         ):
             if name and name not in styles:
                 styles[name] = self.get_component_rich_style(f"summary-strip--{name}", partial=True)
