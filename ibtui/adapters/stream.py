@@ -1,12 +1,12 @@
 """The console's :class:`~ibtui.tui.streaming.Stream` over the client's
-:class:`~ibtui.ibkr.stream.MarketStream`: IBKR's quotes and orders, pushed, as view-models.
+:class:`~ibtui.ibkr.stream.MarketStream`: IBKR's quotes, orders and P&L, pushed, as view-models.
 
 Each :meth:`ClientStream.run` opens a ``MarketStream`` on the connected client (so an account
 opened again gets a socket of its own) and hands it what was wanted before it started. Quotes
 become :class:`~ibtui.tui.viewmodels.QuoteView` by the snapshot's conversion, stamped with when
 they arrived; orders become :class:`~ibtui.tui.trading.OrderView` through ``order_view`` (the
 trader's: it marks an order sent from this console, and a fill makes it read the positions
-afresh). ``spl`` P&L is not asked for: the positions show IBKR's daily P&L from the quotes.
+afresh); ``spl`` P&L rows become :class:`~ibtui.tui.balances.PnlPush` (the balances' figures).
 The stream module (and httpx-ws) is imported when the stream first runs.
 """
 
@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
+from ibtui.tui.balances import PnlPush
 from ibtui.tui.convert import quote_view
 from ibtui.tui.streaming import StreamSink, StreamView
 
@@ -59,6 +60,7 @@ class ClientStream:
         self._clock = clock
         self._quotes: tuple[int, ...] = ()
         self._orders = False
+        self._pnl = False
         self.market_stream: MarketStream | None = None  # while :meth:`run` runs
 
     async def run(self, sink: StreamSink) -> None:
@@ -77,6 +79,7 @@ class ClientStream:
         )
         stream.want_quotes(self._quotes)
         stream.want_orders(self._orders and self._order_view is not None)
+        stream.want_pnl(self._pnl)
         self.market_stream = stream
         try:
             await stream.run()
@@ -93,6 +96,11 @@ class ClientStream:
         self._orders = on
         if self.market_stream is not None:
             self.market_stream.want_orders(on and self._order_view is not None)
+
+    def want_pnl(self, on: bool) -> None:
+        self._pnl = on
+        if self.market_stream is not None:
+            self.market_stream.want_pnl(on)
 
     def streamed(self) -> frozenset[int]:
         stream = self.market_stream
@@ -116,7 +124,19 @@ class _Events:
             self.sink.orders([view(order) for order in orders])
 
     def pnl(self, rows: Mapping[str, PnlRow]) -> None:
-        pass  # not subscribed (see the module's docstring)
+        self.sink.pnl(
+            [
+                PnlPush(
+                    account_id=row.account_id,
+                    daily_pnl=row.daily_pnl,
+                    unrealized_pnl=row.unrealized_pnl,
+                    net_liquidation=row.net_liquidation,
+                    excess_liquidity=row.excess_liquidity,
+                    market_value=row.market_value,
+                )
+                for row in rows.values()
+            ]
+        )
 
     def state(self, state: StreamState) -> None:
         self.sink.state(StreamView(state.status, self.owner._clock(), state.reason))

@@ -7,6 +7,13 @@ reads IBKR's summary, ledger and partitioned P&L). :class:`BalancesWatch` asks i
 at one request in 5 s: the client's pacer keeps the calls within those limits), and sooner after a
 fill (:meth:`BalancesWatch.refresh_soon`). What changed since the refresh before is told by
 :func:`changed_figures`, for the screens to mark.
+
+With streaming on, IBKR's ``spl`` pushes the account's P&L row about once a second
+(:class:`PnlPush`: the day's and unrealized P&L, net and excess liquidity, market value);
+:meth:`BalancesWatch.pushed` lays it over the last refresh and posts it as a
+:class:`BalancesUpdated` with ``pushed`` set. Its marks compare to the last full refresh (a
+figure marked only when it moved at the precision shown since then), so a push every second does
+not flash noise; the full refreshes stay for the rest (cash, buying power, margins).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Protocol, runtime_checkable
@@ -31,6 +38,7 @@ __all__ = [
     "BalancesView",
     "BalancesWatch",
     "CashBalance",
+    "PnlPush",
     "changed_figures",
 ]
 
@@ -87,6 +95,37 @@ class BalancesView:
         return value if isinstance(value, Decimal) else None
 
 
+@dataclass(frozen=True, slots=True)
+class PnlPush:
+    """One account's P&L row pushed over the stream (IBKR's ``spl``); None: not in the push."""
+
+    account_id: str
+    daily_pnl: Decimal | None = None
+    unrealized_pnl: Decimal | None = None
+    net_liquidation: Decimal | None = None
+    excess_liquidity: Decimal | None = None
+    market_value: Decimal | None = None
+
+    def over(self, view: BalancesView, at: float) -> BalancesView:
+        """``view`` with the figures this push gives, read at ``at``."""
+        given = {
+            name: value
+            for name in PUSHED
+            if (value := getattr(self, name)) is not None and value != getattr(view, name)
+        }
+        return replace(view, received_at=at, **given)
+
+
+# The figures a P&L push gives (the margin cushion follows from two of them).
+PUSHED = (
+    "daily_pnl",
+    "unrealized_pnl",
+    "net_liquidation",
+    "excess_liquidity",
+    "market_value",
+)
+
+
 # The figures the account screen lists, in order: (field, label, signed).
 FIGURES: tuple[tuple[str, str, bool], ...] = (
     ("net_liquidation", "Net liquidation", False),
@@ -103,6 +142,9 @@ FIGURES: tuple[tuple[str, str, bool], ...] = (
     ("unrealized_pnl", "Unrealized P&L", True),
     ("realized_pnl", "Realized P&L", True),
 )
+
+
+_PUSHED_MARKS = frozenset((*PUSHED, "cushion"))
 
 
 def _shown(key: str, value: Decimal | None) -> Decimal | None:
@@ -140,10 +182,12 @@ class BalancesSource(Protocol):
 @dataclass
 class BalancesUpdated(Message):
     """A refresh of the account's balances; ``changed``: the figures that moved (see
-    :func:`changed_figures`)."""
+    :func:`changed_figures`). ``pushed``: the stream's P&L laid over the last refresh (its
+    marks compare to that refresh)."""
 
     balances: BalancesView
     changed: dict[str, int] = field(default_factory=dict)
+    pushed: bool = False
 
 
 @dataclass
@@ -175,7 +219,9 @@ class BalancesWatch:
         self.clock = clock
         self.sleep = sleep
         self.max_backoff = max_backoff
-        self.last: BalancesView | None = None
+        self.last: BalancesView | None = None  # the last full refresh
+        self.shown: BalancesView | None = None  # the last refresh with the pushes since
+        self._refresh_changed: dict[str, int] = {}
         self.refreshes = 0
         self._wake = asyncio.Event()
         self._backoff = 0.0
@@ -205,12 +251,28 @@ class BalancesWatch:
         if view.received_at is None:
             view = replace(view, received_at=self.clock())
         changed = changed_figures(self.last, view)
-        self.last = view
+        self.last = self.shown = view
+        self._refresh_changed = changed
         self.refreshes += 1
         self.post(BalancesUpdated(view, changed))
         if view.daily_pnl is None and self.refreshes <= 2:
             return MIN_GAP  # IBKR's first partitioned P&L of a session is often empty
         return self.interval
+
+    def pushed(self, rows: Sequence[PnlPush]) -> None:
+        """The stream's P&L: this account's row over the last refresh, posted at once (nothing
+        before the first refresh: the rest of the figures come from it). The pushed figures are
+        marked when they moved since the last refresh; the others keep that refresh's marks."""
+        base = self.last
+        row = next((r for r in rows if r.account_id == self.account_id), None)
+        if base is None or row is None or self.shown is None:
+            return
+        view = row.over(self.shown, self.clock())
+        moved = changed_figures(base, view)
+        changed = {k: v for k, v in self._refresh_changed.items() if k not in _PUSHED_MARKS}
+        changed.update((k, v) for k, v in moved.items() if k in _PUSHED_MARKS)
+        self.shown = view
+        self.post(BalancesUpdated(view, changed, pushed=True))
 
     async def _wait(self, seconds: float) -> None:
         """``seconds``, or until :meth:`refresh_soon` (but at least IBKR's 5 s between two)."""

@@ -14,6 +14,8 @@ tick; a conid is handed back with its next tick. Quotes the poller asked for bef
 tick came are dropped on their way to the screen (:meth:`StreamFeed.polled`), never shown over
 a newer pushed one. Orders pushed (``sor``) go to the account's order watch at once
 (:meth:`~ibtui.tui.order_watch.OrderWatch.pushed`), which then polls only as a safety net.
+P&L pushed (``spl``, asked for when the feed is given a ``pnl`` hook) goes to the account's
+balances (:meth:`~ibtui.tui.balances.BalancesWatch.pushed`) at once.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from ibtui.tui.messages import QuotesUpdated
 from ibtui.tui.viewmodels import QuoteView
 
 if TYPE_CHECKING:
+    from ibtui.tui.balances import PnlPush
     from ibtui.tui.order_watch import OrderWatch
     from ibtui.tui.trading import OrderView
 
@@ -65,21 +68,25 @@ class StreamSink(Protocol):
 
     def orders(self, orders: Sequence[OrderView]) -> None: ...
 
+    def pnl(self, rows: Sequence[PnlPush]) -> None: ...
+
     def state(self, state: StreamView) -> None: ...
 
 
 class Stream(Protocol):
-    """A live feed of quotes and orders. ``run`` connects and keeps the connection (reconnecting
-    and subscribing again after a drop) until cancelled, handing everything to ``sink``; the
-    ``want_*`` calls may come before or while it runs. ``want_quotes`` lists conids in priority
-    order: those beyond the line allowance are not streamed. ``streamed`` is the conids with a
-    live subscription now."""
+    """A live feed of quotes, orders and P&L. ``run`` connects and keeps the connection
+    (reconnecting and subscribing again after a drop) until cancelled, handing everything to
+    ``sink``; the ``want_*`` calls may come before or while it runs. ``want_quotes`` lists
+    conids in priority order: those beyond the line allowance are not streamed. ``streamed`` is
+    the conids with a live subscription now."""
 
     async def run(self, sink: StreamSink) -> None: ...
 
     def want_quotes(self, conids: Sequence[int]) -> None: ...
 
     def want_orders(self, on: bool) -> None: ...
+
+    def want_pnl(self, on: bool) -> None: ...
 
     def streamed(self) -> frozenset[int]: ...
 
@@ -93,7 +100,8 @@ class StreamChanged(Message):
 
 class StreamFeed:
     """Runs ``stream`` for one account (:meth:`run`, in the app's worker) and posts what it
-    pushes to ``post`` (the positions screen's route) and ``orders`` (the order watch)."""
+    pushes to ``post`` (the positions screen's route), ``orders`` (the order watch) and ``pnl``
+    (the balances)."""
 
     def __init__(
         self,
@@ -102,6 +110,7 @@ class StreamFeed:
         *,
         wanted: Callable[[], Sequence[int]],
         orders: OrderWatch | None = None,
+        pnl: Callable[[Sequence[PnlPush]], object] | None = None,
         fresh_for: float = 2.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -112,6 +121,7 @@ class StreamFeed:
         self.post = post
         self.wanted = wanted
         self.order_watch = orders
+        self.pnl_to = pnl
         self.fresh_for = fresh_for
         self.clock = clock
         self.sleep = sleep
@@ -139,6 +149,7 @@ class StreamFeed:
 
     async def _keep_running(self) -> None:
         self.stream.want_orders(self.order_watch is not None)
+        self.stream.want_pnl(self.pnl_to is not None)
         self.follow_now()
         self.post(StreamChanged(self.current))  # "connecting" in the status bar
         pause = RETRY_FIRST
@@ -214,6 +225,10 @@ class StreamFeed:
     def orders(self, orders: Sequence[OrderView]) -> None:
         if self.order_watch is not None and orders:
             self.order_watch.pushed(orders)
+
+    def pnl(self, rows: Sequence[PnlPush]) -> None:
+        if self.pnl_to is not None and rows:
+            self.pnl_to(rows)
 
     def state(self, state: StreamView) -> None:
         self.state_changed(state)

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from ibtui.tui.app import IbtuiApp
+from ibtui.tui.balances import PnlPush
 from ibtui.tui.order_watch import OrderWatch
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
@@ -35,6 +36,7 @@ class FakeStream:
         self.sink: StreamSink | None = None
         self.wants: list[list[int]] = []
         self.orders_wanted: list[bool] = []
+        self.pnl_wanted: list[bool] = []
         self.ticked: set[int] = set()
         self.live = False
         self.ended = asyncio.Event()
@@ -49,6 +51,9 @@ class FakeStream:
 
     def want_orders(self, on: bool) -> None:
         self.orders_wanted.append(on)
+
+    def want_pnl(self, on: bool) -> None:
+        self.pnl_wanted.append(on)
 
     def streamed(self) -> frozenset[int]:
         if not self.live or not self.wants:
@@ -73,6 +78,10 @@ class FakeStream:
     def push_orders(self, orders: list[OrderView]) -> None:
         assert self.sink is not None
         self.sink.orders(orders)
+
+    def push_pnl(self, rows: list[PnlPush]) -> None:
+        assert self.sink is not None
+        self.sink.pnl(rows)
 
 
 def many(count: int) -> list[PositionView]:

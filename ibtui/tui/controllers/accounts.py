@@ -15,14 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
 from textual.message import Message
 from textual.screen import Screen
 
-from ibtui.tui.balances import BalancesFailed, BalancesSource, BalancesUpdated, BalancesWatch
+from ibtui.tui.balances import (
+    BalancesFailed,
+    BalancesSource,
+    BalancesUpdated,
+    BalancesWatch,
+    PnlPush,
+)
 from ibtui.tui.controllers import exclusive, is_a
 from ibtui.tui.messages import PositionsUpdated, QuotesUpdated, SessionStateChanged
 from ibtui.tui.order_watch import OrdersUpdated, OrderWatch
@@ -139,6 +145,7 @@ class AccountFlow:
             poll_interval=app.poll_settings.interval,
             cursor_blink=app.cursor_blink,
             margin_warning=app.margin_warning,
+            balances_interval=app.balances_seconds,
         )
         if isinstance(app.screen, PositionsScreen):
             app.switch_screen(screen)
@@ -163,6 +170,7 @@ class AccountFlow:
                 self._via_session(screen),
                 wanted=partial(self._looked_at, screen),
                 orders=app.session.orders,
+                pnl=self._pnl_pushed if isinstance(app.broker, BalancesSource) else None,
                 fresh_for=app.poll_settings.interval,
                 clock=app.clock,
                 sleep=app.sleep,
@@ -203,6 +211,12 @@ class AccountFlow:
             sleep=app.sleep,
         )
         exclusive(app, watch.run, "watch_balances", "balances", exit_on_error=False)
+
+    def _pnl_pushed(self, rows: Sequence[PnlPush]) -> None:
+        """The stream's P&L, to the account's balances (laid over their last refresh)."""
+        watch = self.app.session.balances_watch
+        if watch is not None:
+            watch.pushed(rows)
 
     async def _freeze_when_settled(self, screen: PositionsScreen) -> None:
         app = self.app

@@ -1,5 +1,6 @@
 """``$``: the account's balances and margin in full, refreshed as the balances worker reads
-them (a figure that moved since the refresh before carries an arrow until the next)."""
+them (a figure that moved since the refresh before carries an arrow until the next) and, with
+streaming on, as the pushed P&L moves them (marked against the last refresh)."""
 
 from __future__ import annotations
 
@@ -123,7 +124,7 @@ class AccountScreen(Screen[None]):
             yield Static(id="account-error", markup=False)
             yield Static(
                 f"{NOTE} Refreshed every {self.interval:g} s and after fills; "
-                f"▲▼: moved since the refresh before.",
+                f"▲▼: moved since the refresh before (streamed P&L: since the last refresh).",
                 id="account-note",
                 markup=False,
             )

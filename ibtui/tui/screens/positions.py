@@ -17,7 +17,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from ibtui.tui import keymap as ids
-from ibtui.tui.balances import BalancesUpdated
+from ibtui.tui.balances import MIN_GAP, BalancesFailed, BalancesUpdated
 from ibtui.tui.commands import Command
 from ibtui.tui.format import fmt_duration
 from ibtui.tui.messages import (
@@ -59,9 +59,11 @@ class PositionsScreen(Screen[None]):
         status: StatusView | None = None,
         cursor_blink: bool = True,
         margin_warning: float = 0.10,
+        balances_interval: float = 20.0,
     ) -> None:
         super().__init__()
         self.margin_warning = margin_warning
+        self.balances_interval = balances_interval
         self.cursor_blink = cursor_blink
         self.account = account
         self.clock = clock
@@ -74,7 +76,12 @@ class PositionsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self._initial_status, clock=self.clock, id="status")
-        yield SummaryStrip(threshold=self.margin_warning, id="summary")
+        yield SummaryStrip(
+            threshold=self.margin_warning,
+            clock=self.clock,
+            stale_after=2 * max(self.balances_interval, MIN_GAP),
+            id="summary",
+        )
         yield PositionsTable(
             base_currency=self.account.base_currency or "USD",
             clock=self.clock,
@@ -144,8 +151,13 @@ class PositionsScreen(Screen[None]):
     def on_balances_updated(self, message: BalancesUpdated) -> None:
         view = message.balances
         if view.account_id == self.account.account_id:
-            self.query_one(SummaryStrip).show(view, message.changed)
-            self.table.set_net_liquidation(view.net_liquidation)
+            self.query_one(SummaryStrip).show(view, message.changed, pushed=message.pushed)
+            if not message.pushed:  # each row's share: at the refreshes, not every second
+                self.table.set_net_liquidation(view.net_liquidation)
+
+    def on_balances_failed(self, message: BalancesFailed) -> None:
+        if message.account_id == self.account.account_id:
+            self.query_one(SummaryStrip).failed(message.error)
 
     def on_session_state_changed(self, message: SessionStateChanged) -> None:
         self._set_status(session=message.state)
