@@ -300,11 +300,11 @@ class _Connection:
 
     async def _ticks(self, now: float) -> None:
         """A frame for every subscribed conid whose market moved (or that was just subscribed),
-        all built first and then sent together, as IBKR pushes the ticks of one moment."""
-        lines = list(self.lines.items())
-        burst = [frame for conid, line in lines if (frame := self._tick_frame(conid, line, now))]
-        for frame in burst:
-            await self._send(frame)
+        each sent as soon as it is made."""
+        for conid, line in list(self.lines.items()):
+            frame = self._tick_frame(conid, line, now)
+            if frame is not None:
+                await self._send(frame)
 
     def _tick_frame(self, conid: int, line: _Line, now: float) -> dict[str, Any] | None:
         """The ``smd`` frame of one line now (only the fields that changed), or None.
