@@ -12,13 +12,14 @@ without (every conid polled). The poll interval is the default, 2 s.
 *Latency*: each time a quote changes the price a row in view shows, from the simulator's tick
 to the end of the first frame painted after the positions table applied it ("painted": Textual's
 ``App._display`` with the update rendered through ibtui's terminal writer, as in benchmark 3).
-Three clocks for the tick: the simulator's timestamp on the quote (``_updated``: when it pushed
-the tick, or when it answered the snapshot; a burst of a hundred frames carries the burst's
-start), when the console's adapter received it, and the moment the simulator's market moved to
-that price (the start of the trading second whose price it is, from the simulator's deterministic
-market, which this process rebuilds from the same seed). Streamed: the rows the stream covers;
-polled: every row in view of the polling run. (A price that changed twice between two polls is
-shown, and counted, once.)
+Three clocks for the tick: the simulator's timestamp on the quote (``_updated``: for a pushed
+tick, when its market moved to that price, the start of the step, as an exchange's tick carries
+the time it happened, so the time the simulator takes to build and send its burst counts; for a
+snapshot, when it answered), when the console's adapter received it, and the moment the
+simulator's market moved to that price (the start of the trading second whose price it is, from
+the simulator's deterministic market, which this process rebuilds from the same seed).
+Streamed: the rows the stream covers; polled: every row in view of the polling run. (A price
+that changed twice between two polls is shown, and counted, once.)
 
 *CPU*: ``time.process_time`` of this process (the console; the simulator is another process)
 over the measured span, per second of wall time.

@@ -303,10 +303,14 @@ WHY = {
         "table); the reference, measured in the same rounds, gives the ratio."
     ),
     "9": (
-        "The stream shows each streamed row's every change (the simulator pushes a hundred "
-        "frames four times a second), polling one snapshot every 2 s: more prices parsed, more "
-        "rows repainted, more frames. The console's own share of the latency is the 'received "
-        "by the console' row; the rest is the simulator building and sending its burst."
+        "The stream shows each streamed row's every change (the simulator's market moves a "
+        "step a second, so the hundred streamed rows change every second), polling every 2 s: "
+        "twice the rows repainted, and a burst of a hundred frames painted in two or three "
+        "frames as it is read; repainting (half a millisecond or more a row) is most of the "
+        "difference in CPU. The latency is the whole way from the market's move: the "
+        "simulator making and sending the burst, the console reading a hundred frames "
+        "(about 0.1 ms each, most of it the socket library's per-frame hand-over), the "
+        "screen's next frame (up to 1/60 s) and the repaint."
     ),
 }
 

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,7 @@ from ibtui.sim.views_portfolio import pnl_row
 __all__ = ["serve_stream"]
 
 _log = logging.getLogger(__name__)
+_AFTER_MOVE = 0.001  # seconds after a market step that the push loop looks (the step is there)
 _REFUSED = 1008  # policy violation: before the upgrade, uvicorn answers 403
 # What the wsgarbage fault sends, in turn: not UTF-8, cut-off JSON, not an object, no conid.
 _GARBAGE: tuple[bytes | str, ...] = (
@@ -96,6 +98,13 @@ class _Line:
     server_id: str
     sent: dict[str, str] = field(default_factory=dict)  # the values the client has
     moment: tuple[int, bool] | None = None  # (market step, open) the values were made at
+
+
+def _until_next_look(now: float, every: float) -> float:
+    """Seconds to the next look at the market: ``every``, or sooner when the market moves
+    before that (it moves a step each trading second, on the clock's whole seconds: sessions
+    open on whole minutes), so that a tick goes out as its market moves."""
+    return min(every, math.floor(now) + 1 - now + _AFTER_MOVE)
 
 
 class _Drop(Exception):
@@ -262,7 +271,7 @@ class _Connection:
         config = self.sim.config
         beat = pnl = 0.0
         while True:
-            await asyncio.sleep(config.stream_push_seconds)
+            await asyncio.sleep(_until_next_look(self.sim.now(), config.stream_push_seconds))
             if self.stalled:
                 continue
             sim, session = self.sim, self.session
@@ -290,41 +299,52 @@ class _Connection:
                 await self._send({"topic": "spl", "args": rows})
 
     async def _ticks(self, now: float) -> None:
-        sim = self.sim
-        expiry = sim.config.stream_expiry_seconds
+        """A frame for every subscribed conid whose market moved (or that was just subscribed),
+        each sent as soon as it is made."""
         for conid, line in list(self.lines.items()):
-            if now - line.renewed >= expiry:
-                continue  # quiet: IBKR stops a stream that was not asked for again
-            inst = sim.universe.get(conid)
-            if inst is None:
-                continue
-            live = sim.market.venue(inst).in_rth(now)
-            moment = (sim.market.step_at(inst, now), live)
-            if moment == line.moment and line.sent:
-                continue  # the market has not moved since (it moves a step a second)
-            line.moment = moment
-            held = sim.broker.position_value(self.session.selected_account, conid, now)
-            values = snapshot_values(
-                inst, sim.market.quote(conid, now), ("R" if live else "Z") + "pB", "", held
-            )
-            wanted = line.fields | {"6509"}
-            changed = {
-                k: v for k, v in values.items() if k in wanted and line.sent.get(k) != v and k
-            }
-            if not changed:
-                continue
-            line.sent.update(changed)
-            await self._send(
-                {
-                    "server_id": line.server_id,
-                    "conidEx": str(conid),
-                    "conid": conid,
-                    "_updated": int(now * 1000),
-                    "6119": line.server_id,
-                    **changed,
-                    "topic": f"smd+{conid}",
-                }
-            )
+            frame = self._tick_frame(conid, line, now)
+            if frame is not None:
+                await self._send(frame)
+
+    def _tick_frame(self, conid: int, line: _Line, now: float) -> dict[str, Any] | None:
+        """The ``smd`` frame of one line now (only the fields that changed), or None.
+
+        ``_updated`` is when the market moved to these values (the start of their step), as an
+        exchange's tick carries the time it happened, not when a server got round to sending
+        it; the answer to a subscription is stamped with the time it is made."""
+        sim = self.sim
+        if now - line.renewed >= sim.config.stream_expiry_seconds:
+            return None  # quiet: IBKR stops a stream that was not asked for again
+        inst = sim.universe.get(conid)
+        if inst is None:
+            return None
+        venue = sim.market.venue(inst)
+        live = venue.in_rth(now)
+        step = sim.market.step_at(inst, now)
+        moment = (step, live)
+        if moment == line.moment and line.sent:
+            return None  # the market has not moved since (it moves a step a second)
+        answer = not line.sent
+        line.moment = moment
+        held = sim.broker.position_value(self.session.selected_account, conid, now)
+        values = snapshot_values(
+            inst, sim.market.quote(conid, now), ("R" if live else "Z") + "pB", "", held
+        )
+        wanted = line.fields | {"6509"}
+        changed = {k: v for k, v in values.items() if k in wanted and line.sent.get(k) != v and k}
+        if not changed:
+            return None
+        line.sent.update(changed)
+        stamp = now if answer or not live else min(now, max(venue.clock_time(step), line.renewed))
+        return {
+            "server_id": line.server_id,
+            "conidEx": str(conid),
+            "conid": conid,
+            "_updated": int(stamp * 1000),
+            "6119": line.server_id,
+            **changed,
+            "topic": f"smd+{conid}",
+        }
 
     def _account_orders(self) -> list[Any]:
         account = self.session.selected_account

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -343,3 +344,23 @@ def test_no_command_ends_the_connection(sim: Simulator, commands: list[str]) -> 
 
     asyncio.run(run())
     assert json.loads(ws.sent[-1])["topic"] == "tic"
+
+
+async def test_a_tick_is_stamped_with_when_its_market_moved(
+    fast_sim: Simulator, clock: ManualClock
+) -> None:
+    """``_updated`` is the start of the market's step that made the values (an exchange's
+    tick time), not when the push loop got round to building the frame; the answer to a
+    subscription is stamped with when it is made."""
+    fields = '{"fields":["31","84","86","85","88","7059","7762"]}'
+    async with http_for(fast_sim) as client:
+        await brokerage(client)
+        async with stream(client) as ws:
+            clock.advance(0.4)
+            await ws.send_text(f"smd+{AAPL}+{fields}")
+            first = await frames(ws, topic(f"smd+{AAPL}"))
+            assert first["_updated"] == int(clock.now() * 1000)
+            clock.advance(1.7)  # the market moved on the whole second, 0.1 s before now
+            later = await frames(ws, topic(f"smd+{AAPL}"))
+            moved = math.floor(clock.now())
+            assert later["_updated"] == moved * 1000 < int(clock.now() * 1000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ibtui.ibkr import models as m
 from ibtui.ibkr.errors import ProtocolError
@@ -489,3 +492,34 @@ def test_order_states(text: str, state: str) -> None:
 )
 def test_order_types_from_display_text(text: str, order_type: str) -> None:
     assert m.OrderType.parse(text) is m.OrderType[order_type]
+
+
+_maybe_price = st.none() | st.decimals(allow_nan=False, allow_infinity=False, places=2)
+_quotes = st.builds(
+    m.Quote,
+    conid=st.just(265598),
+    symbol=st.none() | st.just("AAPL"),
+    last=_maybe_price,
+    is_close=st.booleans(),
+    halted=st.booleans(),
+    bid=_maybe_price,
+    ask=_maybe_price,
+    volume=_maybe_price,
+    daily_pnl=_maybe_price,
+    updated=st.none() | st.datetimes(timezones=st.just(UTC)),
+    is_warmup=st.booleans(),
+)
+
+
+@given(_quotes, _quotes)
+def test_quote_merge_takes_every_value_the_update_carries(old: m.Quote, new: m.Quote) -> None:
+    """The merge of a stream's delta: each value the update has, the old one otherwise; the
+    close and halt flags with the last price they came with; a warm-up only while both are."""
+    merged = old.merge(new)
+    for f in dataclasses.fields(m.Quote):
+        if f.name not in ("is_close", "halted", "is_warmup"):
+            value = getattr(new, f.name)
+            assert getattr(merged, f.name) == (value if value is not None else getattr(old, f.name))
+    flags = new if new.last is not None else old
+    assert (merged.is_close, merged.halted) == (flags.is_close, flags.halted)
+    assert merged.is_warmup == (old.is_warmup and new.is_warmup)

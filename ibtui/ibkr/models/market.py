@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
+from operator import attrgetter
 from typing import Self, TypeVar, cast
 
 from ibtui.ibkr.errors import ProtocolError
@@ -180,21 +181,19 @@ class Quote:
         return self.availability in (DataAvailability.DELAYED, DataAvailability.FROZEN_DELAYED)
 
     def merge(self, update: Quote) -> Quote:
-        """This quote with every value ``update`` carries (WebSocket deltas send changes only)."""
+        """This quote with every value ``update`` carries (WebSocket deltas send changes only):
+        ``is_close`` and ``halted`` go with ``last``; a warm-up only while both are."""
         if update.conid != self.conid:
             raise ValueError("cannot merge quotes of different contracts")
-        changes: dict[str, object] = {}
-        for f in fields(self):
-            if f.name in ("conid", "is_close", "halted", "is_warmup"):
-                continue
-            value = getattr(update, f.name)
-            if value is not None:
-                changes[f.name] = value
-        if update.last is not None:
-            changes["is_close"] = update.is_close
-            changes["halted"] = update.halted
-        changes["is_warmup"] = self.is_warmup and update.is_warmup
-        return replace(self, **changes)  # type: ignore[arg-type]
+        merged = [
+            new if new is not None else old
+            for new, old in zip(_every_value(update), _every_value(self), strict=True)
+        ]
+        if update.last is None:  # the prefix flags belong to the last price they came with
+            merged[_IS_CLOSE] = self.is_close
+            merged[_HALTED] = self.halted
+        merged[_IS_WARMUP] = self.is_warmup and update.is_warmup
+        return _new_quote(*merged)  # a stream merges one per frame: without the class's __init__
 
     @classmethod
     @guarded("snapshot row")
@@ -390,6 +389,9 @@ def _text(value: object, key: str) -> str | None:
 
 
 _new_quote = fast_init(Quote)
+_NAMES = tuple(f.name for f in fields(Quote))
+_every_value = attrgetter(*_NAMES)  # a Quote's values, in the order of its fields
+_IS_CLOSE, _HALTED, _IS_WARMUP = (_NAMES.index(n) for n in ("is_close", "halted", "is_warmup"))
 
 
 def _quote_from_row(data: dict[str, object], conid: int) -> Quote:
