@@ -13,7 +13,8 @@ session's recovery, and the question gate. The endpoints here return the typed m
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ibtui.ibkr.base_client import BaseClient, TokenRenewer
@@ -93,8 +94,44 @@ class IbkrClient(BaseClient):
     async def auth_status(self) -> AuthStatus:
         return await self._call("POST", "iserver/auth/status", AuthStatus.from_json, body={})
 
-    async def tickle(self) -> Tickle:
-        return await self._call("POST", "tickle", Tickle.from_json, body={})
+    async def tickle(self, *, fresh_within: float = 0.0) -> Tickle:
+        """``POST /tickle``. Callers at the same time share one request: IBKR paces ``/tickle``
+        at one a second, so a second caller (the stream opening while the keep-alive runs)
+        would wait out the pace for the same answer. With ``fresh_within``, an answer received
+        that many seconds ago serves without a request. Each answer's session is told to the
+        :meth:`watch_sessions` callbacks."""
+        last = self._tickled
+        if fresh_within > 0 and last is not None and time.monotonic() - last[0] <= fresh_within:
+            return last[1]
+        flight = self._tickling
+        if flight is None:
+            flight = asyncio.ensure_future(self._call("POST", "tickle", Tickle.from_json, body={}))
+            flight.add_done_callback(self._tickle_answered)
+            self._tickling = flight
+        return await asyncio.shield(flight)  # one caller cancelled leaves the others' request
+
+    def watch_sessions(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """``callback(session)`` with the session of every ``/tickle`` answer (the stream's
+        cookie, and a nightly reset's new session); returns what stops it."""
+        self._session_watchers = [*self._session_watchers, callback]
+
+        def stop() -> None:
+            self._session_watchers = [w for w in self._session_watchers if w is not callback]
+
+        return stop
+
+    _tickling: asyncio.Future[Tickle] | None = None
+    _tickled: tuple[float, Tickle] | None = None
+    _session_watchers: list[Callable[[str], None]] = []  # noqa: RUF012 (replaced, never mutated)
+
+    def _tickle_answered(self, flight: asyncio.Future[Tickle]) -> None:
+        self._tickling = None
+        if flight.cancelled() or flight.exception() is not None:  # the callers got the error
+            return
+        tickle = flight.result()
+        self._tickled = (time.monotonic(), tickle)
+        for callback in self._session_watchers:
+            callback(tickle.session)
 
     async def logout(self) -> None:
         await self._call("POST", "logout", lambda data: data, body={})

@@ -91,6 +91,8 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
+
+TICKLE_FRESH = 30.0  # seconds: a /tickle answer this recent names the session to open with
 StreamStatus = Literal["connecting", "live", "down"]
 
 
@@ -240,6 +242,8 @@ class MarketStream:
     async def run(self) -> None:
         """Connect, subscribe, read; reconnect with back-off after every end; until cancelled."""
         failures = 0
+        # every /tickle's session (the keep-alive's): a nightly reset is noticed at once
+        unwatch = self._client.watch_sessions(self.note_session)
         try:
             while True:
                 self._set_state("connecting")
@@ -264,6 +268,7 @@ class MarketStream:
                 self._set_state("down", reason)
                 await self._back_off(delay)
         finally:
+            unwatch()
             self._socket = None
             if self._state.status != "down":
                 self._set_state("down", "stopped")
@@ -283,7 +288,9 @@ class MarketStream:
 
     async def _one_socket(self) -> float | None:
         self._live_since = None
-        tickle = await self._client.tickle()
+        # the keep-alive's answer of a moment ago serves: a /tickle of our own would wait out
+        # IBKR's pace of one a second behind it (the console's first prices, a second late)
+        tickle = await self._client.tickle(fresh_within=TICKLE_FRESH)
         self._session_seen = tickle.session
         url = stream_url(self._client.base_url, self._access_token)
         headers = {"Cookie": f"api={tickle.session}", "User-Agent": STREAM_USER_AGENT}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,9 +113,14 @@ class FakeClient:
         self.tokens: Any = None
         self.session = SESSION
         self.accounts_listed = 0
+        self.session_watchers: list[Callable[[str], None]] = []
 
-    async def tickle(self) -> Tickled:
+    async def tickle(self, *, fresh_within: float = 0.0) -> Tickled:
         return Tickled(self.session)
+
+    def watch_sessions(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        self.session_watchers.append(callback)
+        return lambda: self.session_watchers.remove(callback)
 
     async def iserver_accounts(self) -> None:
         self.accounts_listed += 1

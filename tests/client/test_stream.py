@@ -388,3 +388,26 @@ async def test_a_tickle_that_went_through_cuts_the_back_off_short(rig: Rig) -> N
     await rig.time.settle()
     assert len(rig.server.sockets) == count + 1
     assert rig.stream.state.status == "live"
+
+
+async def test_the_keep_alives_tickle_tells_the_stream_its_session(rig: Rig) -> None:
+    # the client tells every /tickle answer's session to its watchers: the stream is one while
+    # it runs, so a nightly reset the keep-alive sees reconnects it without a /tickle of its own
+    assert rig.client.session_watchers == [rig.stream.note_session]
+    rig.client.session = "f" * 32
+    for watcher in rig.client.session_watchers:
+        watcher("f" * 32)
+    await rig.time.advance(2.5)
+    assert len(rig.server.sockets) == 2
+    assert rig.server.last.headers["Cookie"] == "api=" + "f" * 32
+
+
+async def test_a_stopped_stream_is_no_longer_told_the_sessions() -> None:
+    r = Rig(allowance=2)
+    task = asyncio.create_task(r.stream.run())
+    await r.time.settle()
+    assert r.client.session_watchers
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert r.client.session_watchers == []
