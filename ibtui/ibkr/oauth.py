@@ -72,6 +72,8 @@ RSA_SHA256 = "RSA-SHA256"
 HMAC_SHA256 = "HMAC-SHA256"
 _UNRESERVED = string.ascii_letters + string.digits + "-._~"
 _NONCE_ALPHABET = string.ascii_letters + string.digits
+_NONCE_BASE = len(_NONCE_ALPHABET)
+_NONCE_BYTE_LIMIT = 256 - 256 % _NONCE_BASE  # 248: the bytes that map to a character evenly
 
 
 class OAuthFormatError(ValueError):
@@ -420,8 +422,18 @@ def validate_lst(lst_raw: bytes, consumer_key: str, signature_hex: str) -> bool:
 
 
 def generate_nonce(length: int = 16) -> str:
-    """A fresh nonce of ``[A-Za-z0-9]`` characters from the CSPRNG."""
-    return "".join(secrets.choice(_NONCE_ALPHABET) for _ in range(length))
+    """A fresh nonce of ``[A-Za-z0-9]`` characters from the CSPRNG, read in one go: a byte
+    under 248 (4 × 62) is a character (``byte % 62``, unbiased), a byte from 248 up is skipped.
+    (``secrets.choice`` a character asked the system for random bytes once per character: 25
+    system calls a signed request, measured as a quarter of the client's CPU when polling.)"""
+    chars: list[str] = []
+    while len(chars) < length:
+        for byte in secrets.token_bytes(length - len(chars) + 4):
+            if byte < _NONCE_BYTE_LIMIT:
+                chars.append(_NONCE_ALPHABET[byte % _NONCE_BASE])
+                if len(chars) == length:
+                    break
+    return "".join(chars)
 
 
 class Timestamper:

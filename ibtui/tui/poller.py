@@ -18,7 +18,8 @@ every round. While not every conid fits in one round, the poller posts a
 2 s for 40 rows in view, all 5,000 every 14 s"); each row's price greys by its own age.
 
 **The positions list** is fetched on its own schedule: every ``positions_every`` seconds (never
-more often than once a rotation of the whole book) and soon after a fill
+more often than once a rotation of the whole book, nor than ``positions_page_seconds`` a page of
+100 positions) and soon after a fill
 (:meth:`Poller.refresh_positions`).
 After the first list, it is fetched beside the rounds (its pages share IBKR's global pace with the
 snapshots; the rotation pauses while it runs, the rows in view do not).
@@ -57,6 +58,7 @@ from ibtui.tui.viewmodels import PositionView, QuotePlan, QuoteView, SessionStat
 __all__ = ["MAX_CONIDS", "PollSettings", "Poller", "RoundPlan", "batches", "plan_round"]
 
 MAX_CONIDS = 100  # IBKR's limit per snapshot request
+POSITIONS_PAGE = 100  # positions a page of IBKR's list
 
 
 def batches(conids: Sequence[int], size: int = MAX_CONIDS) -> list[list[int]]:
@@ -69,6 +71,10 @@ def batches(conids: Sequence[int], size: int = MAX_CONIDS) -> list[list[int]]:
 class PollSettings:
     interval: float = 2.0
     positions_every: float = 10.0
+    # A large book's list, at least this many seconds apart per page of 100 positions (each page
+    # is a request under IBKR's global pace, and the list is parsed and laid out again): 1,000
+    # positions every 30 s, 5,000 every 150 s; a fill still brings it at once.
+    positions_page_seconds: float = 3.0
     keep_alive_every: float = 60.0
     competing_check: float = 10.0  # the keep-alive's pace while another login holds the session
     warmup_retry: float = 0.5
@@ -279,7 +285,8 @@ class Poller:
     def _got_positions(self, positions: Sequence[PositionView]) -> None:
         self.conids = [view.conid for view in positions]
         self.post(PositionsUpdated(self.account_id, list(positions)))
-        every = self.settings.positions_every
+        pages = math.ceil(len(positions) / POSITIONS_PAGE)
+        every = max(self.settings.positions_every, self.settings.positions_page_seconds * pages)
         if self.plan is not None:  # a rotation of the whole book between two lists, at least
             every = max(every, self.plan.all_every)
         self._positions_due = self.clock() + every

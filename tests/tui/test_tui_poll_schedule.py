@@ -174,7 +174,7 @@ async def test_rows_the_pace_cannot_keep_fresh_every_round_are_stated_slower(
 
 
 async def test_the_positions_list_comes_on_its_own_schedule_and_after_a_fill(clock: Clock) -> None:
-    run = Run(5_000, clock)
+    run = Run(5_000, clock, positions_page_seconds=0.1)
     await run.run(60.0)
     # every 14 s (a rotation of the book; positions_every is 10 s), not every round
     assert run.broker.lists == 1 + 4
@@ -185,6 +185,16 @@ async def test_the_positions_list_comes_on_its_own_schedule_and_after_a_fill(clo
     assert isinstance(
         next(m for m in reversed(run.posted) if isinstance(m, PositionsUpdated)), PositionsUpdated
     )
+
+
+async def test_a_large_books_list_comes_at_most_every_3_s_a_page(clock: Clock) -> None:
+    # 1,000 positions are 10 pages: a list every 30 s, not every positions_every (10 s)
+    run = Run(1_000, clock)
+    await run.run(61.0)
+    assert run.broker.lists == 1 + 2
+    small = Run(100, clock)  # one page: positions_every
+    await small.run(31.0)
+    assert small.broker.lists == 1 + 3
 
 
 async def test_streamed_conids_are_not_polled_and_come_back_the_round_they_leave(

@@ -6,6 +6,7 @@ import base64
 import json
 import string
 from pathlib import Path
+from unittest import mock
 from urllib.parse import quote, unquote
 
 import pytest
@@ -174,6 +175,31 @@ def test_nonces_and_timestamps() -> None:
     readings = iter([100.9, 99.0, 101.2])
     stamp = oauth.Timestamper(lambda: next(readings))
     assert [stamp(), stamp(), stamp()] == ["100", "100", "101"]
+
+
+@given(st.binary(min_size=1, max_size=64), st.integers(min_value=1, max_value=40))
+def test_a_nonce_maps_random_bytes_evenly_and_reads_them_in_one_go(
+    pool: bytes, length: int
+) -> None:
+    # the random bytes the system gives (repeated as needed): each under 248 is one character,
+    # byte % 62 of [A-Za-z0-9]; 248 and up are skipped, so every character is equally likely
+    reads: list[int] = []
+    stream = iter(pool * 1000 + bytes(range(62)) * length)
+
+    def token_bytes(n: int) -> bytes:
+        reads.append(n)
+        return bytes(next(stream) for _ in range(n))
+
+    with mock.patch.object(oauth.secrets, "token_bytes", token_bytes):
+        nonce = oauth.generate_nonce(length)
+    alphabet = string.ascii_letters + string.digits
+    usable = [b for b in (pool * 1000)[: sum(reads)] if b < 248]
+    expected = "".join(alphabet[b % 62] for b in usable)[:length]
+    assert len(nonce) == length and nonce.isascii() and nonce.isalnum()
+    if len(expected) == length:
+        assert nonce == expected
+    if all(b < 248 for b in pool):
+        assert len(reads) == 1  # one read of the system's random bytes for the whole nonce
 
 
 def test_signed_request_repr_hides_the_material() -> None:
