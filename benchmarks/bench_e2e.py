@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from benchmarks.bench_tick import install_wrappers, loaded_positions_screen, wait_until
-from benchmarks.common import Result, Stat, base_parser, fmt, write_results
+from benchmarks.common import Result, Stat, base_parser, fmt, write_timed
 
 
 class SimMeter:
@@ -281,12 +281,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--duration", type=float, help="measured seconds (default 60, quick 20)")
     args = parser.parse_args(argv)
     duration = args.duration or (20.0 if args.quick else 60.0)
-    start = time.perf_counter()
-    results = measure([int(s) for s in args.sizes.split(",")], duration, warmup=4.0)
-    for item in results:
-        item.seconds = time.perf_counter() - start
-    write_results(args.json, results)
-    return 0
+    return write_timed(
+        args.json, lambda: measure([int(s) for s in args.sizes.split(",")], duration, warmup=4.0)
+    )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from benchmarks.bench_tick import wait_until
-from benchmarks.common import Result, Stat, base_parser, simulator, write_results
+from benchmarks.common import Result, Stat, base_parser, simulator, write_timed
 
 SNAPSHOT = "/iserver/marketdata/snapshot"
 
@@ -161,12 +161,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--positions", type=int, default=1050, help="positions (default 1050)")
     args = parser.parse_args(argv)
     duration = args.duration or (60.0 if args.quick else 600.0)
-    start = time.perf_counter()
-    results = measure(args.positions, duration)
-    for result in results:
-        result.seconds = time.perf_counter() - start
-    write_results(args.json, results)
-    return 0
+    return write_timed(args.json, lambda: measure(args.positions, duration))
 
 
 if __name__ == "__main__":

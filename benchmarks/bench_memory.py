@@ -32,7 +32,7 @@ from benchmarks.common import (
     peak_rss_bytes,
     rss_bytes,
     slope_per_minute,
-    write_results,
+    write_timed,
 )
 
 MB = 1024 * 1024
@@ -195,12 +195,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--every", type=float, default=5.0, help="seconds between samples")
     args = parser.parse_args(argv)
     duration = args.duration or (60.0 if args.quick else 600.0)
-    start = time.perf_counter()
-    results = measure(args.positions, duration, args.every)
-    for result in results:
-        result.seconds = time.perf_counter() - start
-    write_results(args.json, results)
-    return 0
+    return write_timed(args.json, lambda: measure(args.positions, duration, args.every))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from benchmarks.common import Result, Stat, base_parser, fmt, write_results
+from benchmarks.common import Result, Stat, base_parser, fmt, write_timed
 
 TARGET_MS = 2.0
 QUOTES = 100
@@ -211,12 +211,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, help="rounds per kind and way (default 1000, 200)")
     args = parser.parse_args(argv)
     rounds = args.rounds or (200 if args.quick else 1000)
-    start = time.perf_counter()
-    results = measure(rounds, count=6 if args.quick else 20)
-    for result in results:
-        result.seconds = time.perf_counter() - start
-    write_results(args.json, results)
-    return 0
+    return write_timed(args.json, lambda: measure(rounds, count=6 if args.quick else 20))
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from benchmarks.common import (
     fmt,
     load_env_file,
     simulator,
-    write_results,
+    write_timed,
 )
 
 ENDPOINT = "GET /portfolio/accounts"
@@ -260,12 +260,9 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     n = args.requests or (200 if args.quick else 2000)
     round_size = 50 if n < 1000 else 100
-    start = time.perf_counter()
-    results = measure(n, round_size, min_handshakes=7 if args.quick else 21)
-    for result in results:
-        result.seconds = time.perf_counter() - start
-    write_results(args.json, results)
-    return 0
+    return write_timed(
+        args.json, lambda: measure(n, round_size, min_handshakes=7 if args.quick else 21)
+    )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import PYTHON, REPO, Result, Stat, base_parser, fmt, write_results
+from benchmarks.common import (
+    PYTHON,
+    REPO,
+    Result,
+    Stat,
+    base_parser,
+    fmt,
+    write_timed,
+)
 from benchmarks.fakes import FakeBroker, make_positions
 
 
@@ -109,6 +117,20 @@ def instrument(app: Any, probe: PaintProbe, naive: bool = False) -> None:
 _probe: PaintProbe | None = None
 
 
+def timed_apply(apply: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+    """``apply`` (quotes applied to a table or an app), its CPU and the keys it applied told to
+    the probe while one is set."""
+
+    def timed(self: Any, quotes: Any) -> None:
+        cpu = time.process_time()
+        apply(self, quotes)
+        if _probe is not None:
+            _probe.apply_cpu += time.process_time() - cpu
+            _probe.on_applied(quotes.keys())
+
+    return timed
+
+
 def install_wrappers() -> None:
     """Class-level wrappers (before the app starts, so Textual's timers pick them up): the
     table's ``apply_quotes`` and the screen's update timer and layout, timed and counted."""
@@ -118,16 +140,8 @@ def install_wrappers() -> None:
 
     if getattr(PositionsTable.apply_quotes, "_bench_wrapped", False):
         return
-    apply = PositionsTable.apply_quotes
     on_timer = Screen._on_timer_update
     layout = Screen._refresh_layout
-
-    def apply_quotes(self: PositionsTable, quotes: Any) -> None:
-        cpu = time.process_time()
-        apply(self, quotes)
-        if _probe is not None:
-            _probe.apply_cpu += time.process_time() - cpu
-            _probe.on_applied(quotes.keys())
 
     def on_timer_update(self: Screen[Any]) -> None:
         cpu = time.process_time()
@@ -140,22 +154,14 @@ def install_wrappers() -> None:
             _probe.layouts += 1
         layout(self, *args, **kwargs)
 
+    apply_quotes = timed_apply(PositionsTable.apply_quotes)
     apply_quotes._bench_wrapped = True  # type: ignore[attr-defined]
     PositionsTable.apply_quotes = apply_quotes  # type: ignore[method-assign]
     Screen._on_timer_update = on_timer_update  # type: ignore[method-assign]
     Screen._refresh_layout = refresh_layout  # type: ignore[method-assign]
     from benchmarks.naive_app import NaiveApp
 
-    naive_apply = NaiveApp.apply
-
-    def apply_naive(self: NaiveApp, quotes: Any) -> None:
-        cpu = time.process_time()
-        naive_apply(self, quotes)
-        if _probe is not None:
-            _probe.apply_cpu += time.process_time() - cpu
-            _probe.on_applied(quotes.keys())
-
-    NaiveApp.apply = apply_naive  # type: ignore[method-assign]
+    NaiveApp.apply = timed_apply(NaiveApp.apply)  # type: ignore[method-assign]
 
 
 async def wait_until(check: Callable[[], bool], limit: float, what: str) -> None:
@@ -181,6 +187,46 @@ async def loaded_positions_screen(app: Any, rows: int, limit: float = 120.0) -> 
     return app.screen
 
 
+async def measured_ticks(
+    pilot: Any,
+    broker: FakeBroker,
+    probe: PaintProbe,
+    ticks: int,
+    warmup_ticks: int,
+    limits: tuple[float, float],
+    rows: Callable[[], int],
+) -> dict[str, Any]:
+    """The app under ``pilot`` measured over ``ticks`` rounds of ``broker``, after
+    ``warmup_ticks`` rounds: CPU, wall time, the probe's frames, layouts and latencies, and the
+    grid's ``rows``. ``limits``: the seconds the warm-up and the measured rounds may take."""
+    start_round = broker.round
+    await wait_until(lambda: broker.round >= start_round + warmup_ticks, limits[0], "warm-up")
+    gc.collect()
+    probe.recording = True
+    probe.frames = probe.layouts = 0
+    probe.apply_cpu = probe.update_cpu = 0.0
+    first = broker.round
+    cpu0, wall0, fake0 = time.process_time(), time.perf_counter(), broker.cpu
+    await broker.wait_round(first + ticks, limits[1])
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    fake = broker.cpu - fake0
+    probe.recording = False
+    shown = rows()
+    await pilot.pause()
+    return {
+        "latencies": probe.latencies,
+        "ticks": broker.round - first,
+        "cpu": cpu,
+        "fake_cpu": fake,
+        "wall": wall,
+        "frames": probe.frames,
+        "layouts": probe.layouts,
+        "apply_cpu": probe.apply_cpu,
+        "update_cpu": probe.update_cpu,
+        "rows": shown,
+    }
+
+
 async def run_ticks(size: int, ticks: int, warmup_ticks: int, latency: float) -> dict[str, Any]:
     from ibtui.tui import textual_compat
     from ibtui.tui.app import IbtuiApp
@@ -195,32 +241,15 @@ async def run_ticks(size: int, ticks: int, warmup_ticks: int, latency: float) ->
     async with app.run_test(size=(120, 40)) as pilot:
         instrument(app, probe)
         await loaded_positions_screen(app, size)
-        start_round = broker.round
-        await wait_until(lambda: broker.round >= start_round + warmup_ticks, 60, "warm-up")
-        gc.collect()
-        probe.recording = True
-        probe.frames = probe.layouts = 0
-        probe.apply_cpu = probe.update_cpu = 0.0
-        first = broker.round
-        cpu0, wall0, fake0 = time.process_time(), time.perf_counter(), broker.cpu
-        await broker.wait_round(first + ticks, ticks * 10 + 30)
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        fake = broker.cpu - fake0
-        probe.recording = False
-        rows = app.screen.table.grid.row_count
-        await pilot.pause()
-    return {
-        "latencies": probe.latencies,
-        "ticks": broker.round - first,
-        "cpu": cpu,
-        "fake_cpu": fake,
-        "wall": wall,
-        "frames": probe.frames,
-        "layouts": probe.layouts,
-        "apply_cpu": probe.apply_cpu,
-        "update_cpu": probe.update_cpu,
-        "rows": rows,
-    }
+        return await measured_ticks(
+            pilot,
+            broker,
+            probe,
+            ticks,
+            warmup_ticks,
+            (60, ticks * 10 + 30),
+            lambda: app.screen.table.grid.row_count,
+        )
 
 
 async def run_naive_ticks(
@@ -240,32 +269,15 @@ async def run_naive_ticks(
         instrument(app, probe, naive=True)
         table = app.query_one(DataTable)
         await wait_until(lambda: table.row_count >= size, 120, f"{size} rows in the DataTable")
-        start_round = broker.round
-        await wait_until(lambda: broker.round >= start_round + warmup_ticks, 120, "warm-up")
-        gc.collect()
-        probe.recording = True
-        probe.frames = probe.layouts = 0
-        probe.apply_cpu = probe.update_cpu = 0.0
-        first = broker.round
-        cpu0, wall0, fake0 = time.process_time(), time.perf_counter(), broker.cpu
-        await broker.wait_round(first + ticks, ticks * 30 + 60)
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        fake = broker.cpu - fake0
-        probe.recording = False
-        rows = table.row_count
-        await pilot.pause()
-    return {
-        "latencies": probe.latencies,
-        "ticks": broker.round - first,
-        "cpu": cpu,
-        "fake_cpu": fake,
-        "wall": wall,
-        "frames": probe.frames,
-        "layouts": probe.layouts,
-        "apply_cpu": probe.apply_cpu,
-        "update_cpu": probe.update_cpu,
-        "rows": rows,
-    }
+        return await measured_ticks(
+            pilot,
+            broker,
+            probe,
+            ticks,
+            warmup_ticks,
+            (120, ticks * 30 + 60),
+            lambda: table.row_count,
+        )
 
 
 def naive_in_child(size: int, ticks: int, latency: float) -> dict[str, Any]:
@@ -368,12 +380,7 @@ def main(argv: list[str]) -> int:
         data = asyncio.run(run_naive_ticks(args.positions, ticks, 3, args.latency))
         args.raw.write_text(json.dumps(data))
         return 0
-    start = time.perf_counter()
-    results = measure(args.positions, ticks, args.latency)
-    for result in results:
-        result.seconds = time.perf_counter() - start
-    write_results(args.json, results)
-    return 0
+    return write_timed(args.json, lambda: measure(args.positions, ticks, args.latency))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
@@ -111,6 +111,17 @@ def write_results(path: Path | None, results: Sequence[Result]) -> None:
             print(f"      note: {note}")
     if path is not None:
         path.write_text(json.dumps({"results": [r.to_json() for r in results]}, indent=2))
+
+
+def write_timed(path: Path | None, measure: Callable[[], Sequence[Result]]) -> int:
+    """A benchmark's last step: run ``measure``, give each of its results the seconds the whole
+    run took, and write them (:func:`write_results`); 0, the benchmark's exit status."""
+    start = time.perf_counter()
+    results = measure()
+    for result in results:
+        result.seconds = time.perf_counter() - start
+    write_results(path, results)
+    return 0
 
 
 def fmt(value: float, digits: int = 3) -> str:

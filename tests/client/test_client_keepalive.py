@@ -8,6 +8,7 @@ from ibtui.ibkr.connect import Connection, Recovery
 from ibtui.ibkr.errors import CompetingSessionError, IbkrError
 from ibtui.sim import PAPER_ACCOUNT
 from ibtui.sim.demo import DemoEnvironment
+from tests.simulated import signed_in
 
 
 async def test_a_healthy_session_is_only_tickled(conn: Connection) -> None:
@@ -69,17 +70,9 @@ async def test_the_trader_can_take_the_session_back_at_once(
 
 
 async def test_the_console_sees_the_session_come_back(demo: DemoEnvironment) -> None:
-    from ibtui.adapters.broker import ClientBackend
-    from ibtui.ibkr.session import AccessCredentials
     from ibtui.tui.viewmodels import SessionState
 
-    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
-    backend = ClientBackend(
-        demo.base_url,
-        demo.consumer,
-        access=AccessCredentials(token, secret),
-        transport=demo.transport,
-    )
+    backend, _secret = signed_in(demo)
     try:
         assert await backend.keep_alive() is SessionState.CONNECTED
         demo.sim.faults.nightly_reset()

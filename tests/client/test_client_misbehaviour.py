@@ -20,6 +20,7 @@ from ibtui.ibkr.recovery import RecoverySettings
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT
 from ibtui.sim.demo import DemoEnvironment
+from tests.simulated import signed_in
 
 if TYPE_CHECKING:  # the console's poller is imported by the tests that drive it
     from ibtui.tui.poller import Poller
@@ -226,16 +227,9 @@ async def test_placeholders_leave_a_field_missing_not_the_row_or_the_batch(
 @contextlib.asynccontextmanager
 async def polling(demo: DemoEnvironment) -> AsyncIterator[tuple[Poller, list[object]]]:
     """A poller of the paper account through the client (no pauses), and what it posts."""
-    from ibtui.adapters.broker import ClientBackend
     from ibtui.tui.poller import Poller
 
-    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
-    backend = ClientBackend(
-        demo.base_url,
-        demo.consumer,
-        access=AccessCredentials(token, secret),
-        transport=demo.transport,
-    )
+    backend, _secret = signed_in(demo)
     posted: list[object] = []
 
     async def no_wait(seconds: float) -> None:

@@ -5,46 +5,31 @@ the desktop notification goes out wrapped in tmux's passthrough."""
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import shutil
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
-from tests.e2e.test_tmux_demo import BIN, QUOTE_AGE, Tmux
+from tests.e2e.tmux import QUOTE_AGE, demo_command, new_tmux
 
 TITLE = re.compile(r"Alert on (\S+) \(last ([0-9.]+)\)")
 OSC = re.compile(rb"\x1b\][0-9]+;[^\x07\x1b]*\x07")  # Textual's own (the pointer shape, ...)
 
 
 def test_an_alert_in_the_demo_fires_with_a_toast_and_the_bell(tmp_path: Path) -> None:
-    tmux_path = shutil.which("tmux")
-    if tmux_path is None:
-        pytest.skip("tmux is not installed")
-    ibtui = BIN / "ibtui"
-    assert ibtui.exists(), f"{ibtui} is missing: install the project in its venv"
     tmp_path.chmod(0o700)
-    name = f"ibtui-e2e-alerts-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmux_conf = tmp_path / "tmux.conf"
-    tmux_conf.write_text("set -g status off\nset -g remain-on-exit on\nset -g monitor-bell on\n")
+    tmux = new_tmux(tmp_path, "-alerts", "set -g monitor-bell on")
+    name = tmux.name
     config = tmp_path / "config.toml"
     config.write_text('[alerts]\ndesktop = "osc9"\n')
     config.chmod(0o600)
     home, state, output = tmp_path / "home", tmp_path / "state", tmp_path / "pane.out"
     home.mkdir(mode=0o700)
     state.mkdir(mode=0o700)
-    command = (
-        f"env -u COLUMNS -u LINES HOME={shlex.quote(str(home))}"
-        f" XDG_STATE_HOME={shlex.quote(str(home / '.local' / 'state'))}"
-        f" {shlex.quote(str(ibtui))} demo --seed 1 --skip-login"
-        f" --config {shlex.quote(str(config))} --state-dir {shlex.quote(str(state))}"
+    command = demo_command(
+        home, "--skip-login", "--config", str(config), "--state-dir", str(state), config_home=False
     )
-    tmux = Tmux(tmux_path, name, tmux_conf)
     try:
         tmux.start(command)
         tmux.run("pipe-pane", "-t", name, "-o", f"cat >> {shlex.quote(str(output))}")

@@ -4,18 +4,12 @@ more than once (polling alone changes it at most once an interval)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
-import shutil
 import time
-import uuid
 from pathlib import Path
 
-import pytest
-
 from ibtui.sim import PAPER_ACCOUNT
-from tests.e2e.test_tmux_demo import BIN, Tmux, paper_symbols
+from tests.e2e.tmux import demo_command, new_tmux, paper_symbols
 
 POLL_INTERVAL = 2.0  # the default [ui] poll_interval
 LAST = re.compile(r"(\d[\d,]*\.\d{2})\s+[+-]\d+\.\d{2}%")  # the Last column, before Chg %
@@ -36,26 +30,12 @@ def lasts(screen: str, symbols: set[str]) -> dict[str, str]:
 def test_streamed_prices_change_more_than_once_within_a_polling_interval(
     tmp_path: Path,
 ) -> None:
-    tmux_path = shutil.which("tmux")
-    if tmux_path is None:
-        pytest.skip("tmux is not installed")
-    ibtui = BIN / "ibtui"
-    assert ibtui.exists(), f"{ibtui} is missing: install the project in its venv"
-    name = f"ibtui-e2e-stream-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    config = tmp_path / "tmux.conf"
-    config.write_text("set -g status off\nset -g remain-on-exit on\n")
     home = tmp_path / "home"
     home.mkdir()
-    command = (
-        f"env -u COLUMNS -u LINES HOME={shlex.quote(str(home))}"
-        f" XDG_CONFIG_HOME={shlex.quote(str(home / '.config'))}"
-        f" XDG_STATE_HOME={shlex.quote(str(home / '.local' / 'state'))}"
-        f" {shlex.quote(str(ibtui))} demo --seed 1 --skip-login"
-    )
     symbols = paper_symbols()
-    tmux = Tmux(tmux_path, name, config)
+    tmux = new_tmux(tmp_path, "-stream")
     try:
-        tmux.start(command)
+        tmux.start(demo_command(home, "--skip-login"))
         text = tmux.wait_for("account picker", lambda t: "Choose an account" in t, 120)
         assert PAPER_ACCOUNT in text
         tmux.keys("Enter")

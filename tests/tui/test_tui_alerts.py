@@ -77,11 +77,27 @@ async def start(pilot: Any, app: IbtuiApp, rounds: Rounds) -> None:
     assert isinstance(app.screen, PositionsScreen)
 
 
-async def set_alert(pilot: Any, app: IbtuiApp, kind: str, level: str, repeat: bool) -> None:
-    await pilot.press("exclamation_mark")
+async def open_dialog(pilot: Any, app: IbtuiApp, key: str = "exclamation_mark") -> AlertDialog:
+    """The alert dialog, opened by ``key`` (``!`` for a new alert, ``e`` to edit one)."""
+    await pilot.press(key)
     await pilot.pause()
     dialog = app.screen
     assert isinstance(dialog, AlertDialog)
+    return dialog
+
+
+async def from_palette(pilot: Any, command: str) -> None:
+    """``command`` run from the command palette."""
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await pilot.press(*command)
+    await pilot.pause(0.5)
+    await pilot.press("enter")
+    await pilot.pause(0.3)
+
+
+async def set_alert(pilot: Any, app: IbtuiApp, kind: str, level: str, repeat: bool) -> None:
+    dialog = await open_dialog(pilot, app)
     dialog.query_one("#alert-kind", Select).value = kind
     dialog.query_one("#alert-mode", Select).value = repeat
     await pilot.pause()
@@ -97,10 +113,7 @@ async def test_set_from_the_grid_prefilled_it_fires_once_per_crossing() -> None:
     app, broker, rounds = console()
     async with app.run_test(size=SIZE) as pilot:
         await start(pilot, app, rounds)
-        await pilot.press("exclamation_mark")
-        await pilot.pause()
-        dialog = app.screen
-        assert isinstance(dialog, AlertDialog)
+        dialog = await open_dialog(pilot, app)
         assert dialog.query_one("#alert-level", Input).value == "101"  # the price on the grid
         await pilot.press("escape")
         await set_alert(pilot, app, "above", "102", repeat=True)
@@ -208,10 +221,7 @@ async def test_set_quit_restart_listed_then_paused_edited_deleted(tmp_path: Path
         await pilot.press("p")
         await pilot.pause()
         assert str(table.get_row_at(0)[3]) == "paused"
-        await pilot.press("e")
-        await pilot.pause()
-        dialog = app.screen
-        assert isinstance(dialog, AlertDialog)
+        dialog = await open_dialog(pilot, app, "e")
         box = dialog.query_one("#alert-level", Input)
         assert box.value == "95.5"
         box.value = "abc"
@@ -301,22 +311,12 @@ async def test_from_the_palette_the_alerts_screen_and_an_alert_on_the_selected_r
     app, _, rounds = console()
     async with app.run_test(size=SIZE) as pilot:
         await start(pilot, app, rounds)
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"Set alert")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
-        await pilot.pause(0.3)
+        await from_palette(pilot, "Set alert")
         dialog = app.screen
         assert isinstance(dialog, AlertDialog) and dialog.target.symbol == "AAA"
         await pilot.press("escape")
         await pilot.pause()
-        await pilot.press("ctrl+p")
-        await pilot.pause()
-        await pilot.press(*"Alerts")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
-        await pilot.pause(0.3)
+        await from_palette(pilot, "Alerts")
         assert isinstance(app.screen, AlertsScreen)
         assert app.screen.query_one("#alerts-empty").display
 
@@ -332,10 +332,8 @@ async def test_an_alert_on_a_watchlist_row_is_quoted_and_fires() -> None:
         await pilot.press("w")
         await pilot.pause()
         assert isinstance(app.screen, WatchlistScreen)
-        await pilot.press("exclamation_mark")
-        await pilot.pause()
-        dialog = app.screen
-        assert isinstance(dialog, AlertDialog) and dialog.target.conid == 5
+        dialog = await open_dialog(pilot, app)
+        assert dialog.target.conid == 5
         dialog.query_one("#alert-kind", Select).value = "above"
         await pilot.pause()
         box = dialog.query_one("#alert-level", Input)
@@ -369,10 +367,7 @@ async def test_a_hostile_symbol_is_shown_as_it_is_in_the_toast_the_list_and_the_
         shown = app.export_screenshot().replace("&#160;", " ")
         # drawn as it is, not as markup, as the symbol and in the alert's description
         assert shown.count("[b]MK[/b][@click=app.quit]QUIT[/]") == 2
-        await pilot.press("e")
-        await pilot.pause()
-        dialog = app.screen
-        assert isinstance(dialog, AlertDialog)
+        dialog = await open_dialog(pilot, app, "e")
         assert f"Alert on {hostile}" in str(dialog.query_one("#alert-title").render())
         await pilot.press("escape")
         await pilot.pause()

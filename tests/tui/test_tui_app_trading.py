@@ -8,6 +8,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from textual.command import CommandList, CommandPalette
+from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
 from ibtui.trading import Side
@@ -167,6 +168,17 @@ async def test_one_order_watcher_feeds_the_orders_screen_and_the_notices() -> No
         assert fills() == ["Filled: BUY 10 AAA"] and not app.session.working_orders
 
 
+async def stay_then_quit(pilot: Pilot[None], app: IbtuiApp) -> None:
+    """Asked whether to quit: ``n`` stays; ``ctrl+q`` asks again, and ``y`` quits."""
+    await pilot.press("n")
+    await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
+    assert app.is_running
+    await pilot.press("ctrl+q")
+    await settle(pilot, lambda: isinstance(app.screen, QuestionScreen))
+    await pilot.press("y")
+    await settle(pilot, lambda: not app.is_running)
+
+
 async def test_quitting_with_working_orders_asks_first() -> None:
     app, _ = console(FakeTrader(order_lists=[[WORKING]]))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -177,13 +189,7 @@ async def test_quitting_with_working_orders_asks_first() -> None:
         text = str(app.screen.query_one("#question-text").render())
         assert "PAPER Swing paper (DU4820311): 1 order working" in text and "BUY 10 AAA" in text
         assert "LIVE" not in text
-        await pilot.press("n")  # stay
-        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
-        assert app.is_running
-        await pilot.press("ctrl+q")
-        await settle(pilot, lambda: isinstance(app.screen, QuestionScreen))
-        await pilot.press("y")
-        await settle(pilot, lambda: not app.is_running)
+        await stay_then_quit(pilot, app)
 
 
 class PerAccountTrader(FakeTrader):
@@ -226,13 +232,7 @@ async def test_quitting_asks_about_a_live_order_working_on_an_account_left_for_a
         assert question.danger and "LIVE" in question.title_text
         text = str(question.query_one("#question-text").render())
         assert "LIVE U1234567: 1 order working" in text and "BUY 10 AAA" in text
-        await pilot.press("n")
-        await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
-        assert app.is_running
-        await pilot.press("ctrl+q")
-        await settle(pilot, lambda: isinstance(app.screen, QuestionScreen))
-        await pilot.press("y")
-        await settle(pilot, lambda: not app.is_running)
+        await stay_then_quit(pilot, app)
 
 
 async def test_the_idle_lock_hides_everything_until_enter() -> None:

@@ -13,11 +13,10 @@ import pytest
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.balances import BalancesView, BalancesWatch, CashBalance, changed_figures
 from ibtui.tui.keymap import describe_active_bindings
-from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.widgets.summary_strip import SummaryStrip
 from tests.tui.conftest import PAPER, Clock, ViewBroker, sample_positions
-from tests.tui.test_tui_app import Rounds, settle
+from tests.tui.test_tui_app import Rounds, make_app, settle
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -60,23 +59,12 @@ class BalancesBroker(ViewBroker):
         return self.figures
 
 
-def console(broker: ViewBroker, clock: Clock, rounds: Rounds, **kwargs: Any) -> IbtuiApp:
-    return IbtuiApp(
-        broker,
-        clock=clock,
-        sleep=rounds.sleep,
-        poll=PollSettings(interval=2.0),
-        cursor_blink=False,
-        **kwargs,
-    )
-
-
 def broker_and_app(**kwargs: Any) -> tuple[BalancesBroker, IbtuiApp, Rounds]:
     clock = Clock()
     rounds = Rounds(clock)
     broker = BalancesBroker(sample_positions(), clock, accounts=[PAPER], echo_prices=True)
     broker.seen.update(p.conid for p in sample_positions())
-    return broker, console(broker, clock, rounds, **kwargs), rounds
+    return broker, make_app(clock, rounds, broker, **kwargs), rounds
 
 
 async def shown(pilot: Any, app: IbtuiApp, rounds: Rounds) -> SummaryStrip:
@@ -242,7 +230,7 @@ async def test_a_broker_without_balances_shows_no_strip_and_no_key() -> None:
     clock = Clock()
     rounds = Rounds(clock)
     broker = ViewBroker(sample_positions(), clock, accounts=[PAPER], echo_prices=True)
-    app = console(broker, clock, rounds)
+    app = make_app(clock, rounds, broker)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot, rounds)
         screen = app.screen

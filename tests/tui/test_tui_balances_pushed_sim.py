@@ -5,29 +5,19 @@ with the pushes."""
 from __future__ import annotations
 
 import re
-import time
 
-from ibtui.adapters.broker import ClientBackend
-from ibtui.ibkr.session import AccessCredentials
-from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
-from ibtui.sim.demo import build_demo, trading_offset
+from ibtui.sim import PAPER_ACCOUNT
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.widgets.summary_strip import SummaryStrip
+from tests.simulated import signed_in, trading_demo
 from tests.tui.test_tui_demo_flow import wait_for
 
 
 async def test_the_strip_moves_with_the_pushed_pnl_between_refreshes_a_minute_apart() -> None:
-    clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
-    demo = build_demo(key_bits=1024, config=SimConfig(seed=5, clock=clock, pacing_enabled=False))
-    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
-    backend = ClientBackend(
-        demo.base_url,
-        demo.consumer,
-        access=AccessCredentials(token, secret),
-        transport=demo.transport,
-    )
+    demo = trading_demo(5)
+    backend, _secret = signed_in(demo)
     app = IbtuiApp(
         backend,
         poll=PollSettings(interval=60.0),

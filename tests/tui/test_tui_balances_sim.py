@@ -9,12 +9,12 @@ from decimal import Decimal
 
 from ibtui.adapters.broker import ClientBackend
 from ibtui.ibkr.models import OrderRequest, OrderType, Side
-from ibtui.ibkr.session import AccessCredentials
-from ibtui.sim import PAPER_ACCOUNT, SimConfig
+from ibtui.sim import PAPER_ACCOUNT
 from ibtui.sim.clock import ManualClock
-from ibtui.sim.demo import build_demo, trading_offset
+from ibtui.sim.demo import trading_offset
 from ibtui.tui.balances import BalancesView
 from ibtui.tui.viewmodels import Tally, Totals
+from tests.simulated import signed_in, trading_demo
 
 AAPL = 265598
 CENT = Decimal("0.01")
@@ -43,14 +43,8 @@ def _agree(totals: Totals, balances: BalancesView, rows: int) -> None:
 async def test_the_positions_totals_and_the_account_summary_agree_after_a_fill() -> None:
     start = time.time() + trading_offset(time.time())
     clock = ManualClock(start)  # the market stands still between the reads
-    demo = build_demo(key_bits=1024, config=SimConfig(seed=11, clock=clock, pacing_enabled=False))
-    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
-    backend = ClientBackend(
-        demo.base_url,
-        demo.consumer,
-        access=AccessCredentials(token, secret),
-        transport=demo.transport,
-    )
+    demo = trading_demo(11, clock)
+    backend, _secret = signed_in(demo)
     try:
         await backend.accounts()
         await backend.balances(PAPER_ACCOUNT)  # IBKR's first partitioned P&L is empty

@@ -11,6 +11,7 @@ from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.viewmodels import AccountView
+from tests.simulated import trading_demo
 from tests.tui.conftest import Clock, ViewBroker, position
 from tests.tui.test_tui_ticket import settle
 
@@ -64,15 +65,11 @@ async def test_a_problem_retrying_cannot_cure_waits_for_the_trader() -> None:
 
 def _real_app(consumer_change: dict[str, object] | None = None):  # type: ignore[no-untyped-def]
     import dataclasses
-    import time
 
     from ibtui.adapters.broker import ClientBackend
     from ibtui.ibkr.session import AccessCredentials
-    from ibtui.sim import ShiftedClock, SimConfig, SystemClock
-    from ibtui.sim.demo import build_demo, trading_offset
 
-    clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
-    demo = build_demo(key_bits=1024, config=SimConfig(seed=2, clock=clock, pacing_enabled=False))
+    demo = trading_demo(2)
     token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
     consumer = dataclasses.replace(demo.consumer, **(consumer_change or {}))
     backend = ClientBackend(

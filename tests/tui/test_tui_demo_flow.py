@@ -11,13 +11,13 @@ from textual.widgets import Input
 
 from ibtui.adapters.broker import ClientBackend
 from ibtui.ibkr.session import AccessCredentials
-from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
-from ibtui.sim.demo import build_demo, trading_offset
+from ibtui.sim import PAPER_ACCOUNT
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.accounts import AccountsScreen
 from ibtui.tui.screens.login import LoginScreen
 from ibtui.tui.screens.positions import PositionsScreen
+from tests.simulated import trading_demo
 
 
 async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], seconds: float = 15) -> None:
@@ -28,8 +28,7 @@ async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], seconds: f
 
 
 async def test_login_account_and_live_positions_from_the_simulator() -> None:
-    clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
-    demo = build_demo(key_bits=1024, config=SimConfig(seed=5, clock=clock, pacing_enabled=False))
+    demo = trading_demo(5)
     backend = ClientBackend(demo.base_url, demo.consumer, transport=demo.transport, demo=demo)
     app = IbtuiApp(backend, login=backend, poll=PollSettings(interval=0.2), cursor_blink=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -91,8 +90,7 @@ class Unplugged(httpx.AsyncBaseTransport):
 
 
 async def test_the_status_bar_does_not_say_connected_while_the_server_is_unreachable() -> None:
-    clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
-    demo = build_demo(key_bits=1024, config=SimConfig(seed=5, clock=clock, pacing_enabled=False))
+    demo = trading_demo(5)
     token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
     wire = Unplugged(demo.transport)
     backend = ClientBackend(

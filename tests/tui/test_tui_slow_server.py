@@ -12,12 +12,12 @@ from textual.pilot import Pilot
 
 from ibtui.adapters.broker import ClientBackend
 from ibtui.ibkr.session import AccessCredentials
-from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
-from ibtui.sim.demo import build_demo, trading_offset
+from ibtui.sim import PAPER_ACCOUNT
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.help import HelpScreen
 from ibtui.tui.screens.positions import PositionsScreen
+from tests.simulated import trading_demo
 
 LATENCY = 2.0
 WAIT = 30.0  # generous: the machine is shared
@@ -60,8 +60,7 @@ async def wait_for(pilot: Pilot[None], what: str, condition: Callable[[], bool])
 
 
 async def test_keys_are_handled_while_a_slow_request_is_outstanding() -> None:
-    clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
-    demo = build_demo(key_bits=1024, config=SimConfig(seed=5, clock=clock, pacing_enabled=False))
+    demo = trading_demo(5)
     token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
     transport = Watched(demo.transport)
     backend = ClientBackend(

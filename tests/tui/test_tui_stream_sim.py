@@ -4,21 +4,18 @@ pushed."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
-from ibtui.adapters.broker import ClientBackend
 from ibtui.ibkr.models import Side
-from ibtui.ibkr.session import AccessCredentials
-from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
-from ibtui.sim.demo import build_demo, trading_offset
+from ibtui.sim import PAPER_ACCOUNT
 from ibtui.trading import OrderDraft, SubmitStatus, TicketType
 from ibtui.trading.settings import OrderSettings
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.trading import QuestionView
+from tests.simulated import signed_in, trading_demo
 from tests.tui.test_tui_demo_flow import wait_for
 
 AAPL = 265598
@@ -31,15 +28,8 @@ async def yes(question: QuestionView) -> bool:
 async def test_streamed_prices_and_a_pushed_fill_with_polls_a_minute_apart(
     tmp_path: Path,
 ) -> None:
-    clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
-    demo = build_demo(key_bits=1024, config=SimConfig(seed=5, clock=clock, pacing_enabled=False))
-    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
-    backend = ClientBackend(
-        demo.base_url,
-        demo.consumer,
-        access=AccessCredentials(token, secret),
-        transport=demo.transport,
-    )
+    demo = trading_demo(5)
+    backend, _secret = signed_in(demo)
     trader = backend.trader(OrderSettings(), tmp_path)
     app = IbtuiApp(
         backend,

@@ -13,9 +13,8 @@ from textual.widgets import Input, Select
 
 from ibtui.adapters.broker import ClientBackend
 from ibtui.ibkr.models import Side
-from ibtui.ibkr.session import AccessCredentials
-from ibtui.sim import LIVE_ACCOUNT, PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
-from ibtui.sim.demo import DemoEnvironment, build_demo, trading_offset
+from ibtui.sim import LIVE_ACCOUNT, PAPER_ACCOUNT, ShiftedClock, SystemClock
+from ibtui.sim.demo import DemoEnvironment, trading_offset
 from ibtui.trading.draft import OrderDraft, TicketType
 from ibtui.trading.journal import journal_path, read_journal
 from ibtui.trading.settings import OrderSettings
@@ -24,21 +23,15 @@ from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.screens.ticket import TicketScreen
+from tests.simulated import signed_in, trading_demo
 from tests.tui.test_tui_demo_flow import wait_for
 
 AAPL = 265598
 
 
 def environment(tmp_path: Path) -> tuple[DemoEnvironment, IbtuiApp, ClientBackend, str]:
-    clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
-    demo = build_demo(key_bits=1024, config=SimConfig(seed=7, clock=clock, pacing_enabled=False))
-    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
-    backend = ClientBackend(
-        demo.base_url,
-        demo.consumer,
-        access=AccessCredentials(token, secret),
-        transport=demo.transport,
-    )
+    demo = trading_demo(7)
+    backend, secret = signed_in(demo)
     trader = backend.trader(OrderSettings(max_order_value=1_000_000.0), tmp_path)
     app = IbtuiApp(
         backend,
@@ -371,17 +364,8 @@ async def test_an_order_that_fills_at_once_is_notified_with_the_bell_on_a_replay
     """The demo replays a past trading day: its orders are stamped before the console started.
     An order sent from the console that fills at once is still news: a notice and the bell."""
     offset = trading_offset(time.time()) or -7 * 86400.0  # a trading day in the past
-    demo = build_demo(
-        key_bits=1024,
-        config=SimConfig(seed=7, clock=ShiftedClock(SystemClock(), offset), pacing_enabled=False),
-    )
-    token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
-    backend = ClientBackend(
-        demo.base_url,
-        demo.consumer,
-        access=AccessCredentials(token, secret),
-        transport=demo.transport,
-    )
+    demo = trading_demo(7, ShiftedClock(SystemClock(), offset))
+    backend, _secret = signed_in(demo)
     app = IbtuiApp(
         backend,
         trader=backend.trader(OrderSettings(max_order_value=1_000_000.0), tmp_path),

@@ -21,8 +21,7 @@ from ibtui.adapters.market import ClientMarketData, StateWatchlistStore
 from ibtui.ibkr.client import IbkrClient
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.local.state import StateStore
-from ibtui.sim import PAPER_ACCOUNT, ShiftedClock, SimConfig, SystemClock
-from ibtui.sim.demo import build_demo, trading_offset
+from ibtui.sim import PAPER_ACCOUNT
 from ibtui.tui.market import TicketRequested, WatchItem, Watchlist
 from ibtui.tui.market_screens import open_search, open_watchlist
 from ibtui.tui.messages import QuotesUpdated
@@ -31,6 +30,7 @@ from ibtui.tui.screens.chart import ChartScreen
 from ibtui.tui.screens.search import SearchScreen
 from ibtui.tui.screens.watchlist import WatchlistScreen
 from ibtui.tui.viewmodels import QuoteView
+from tests.simulated import trading_demo
 from tests.tui.conftest import PAPER, Clock, ViewBroker, position
 from tests.tui.fake_market import FakeMarket, MemoryStore, ScreenHost
 
@@ -239,8 +239,7 @@ def live_price(screen: WatchlistScreen, conid: int) -> bool:
 
 
 async def test_search_add_restart_still_there_with_live_prices(tmp_path: Path) -> None:
-    clock = ShiftedClock(SystemClock(), trading_offset(time.time()))
-    demo = build_demo(key_bits=1024, config=SimConfig(seed=5, clock=clock, pacing_enabled=False))
+    demo = trading_demo(5)
     token, secret = demo.server.provision_access_token(demo.consumer.consumer_key)
 
     def backend() -> ClientBackend:

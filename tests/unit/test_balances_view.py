@@ -10,6 +10,7 @@ from typing import Any
 
 from ibtui.adapters.balances import balances_view
 from ibtui.ibkr.models import AccountSummary, parse_ledger, parse_pnl
+from ibtui.tui.balances import BalancesView
 
 EXAMPLES = Path(__file__).parent.parent / "data" / "examples"
 
@@ -18,14 +19,20 @@ def load(name: str) -> Any:
     return json.loads((EXAMPLES / name).read_text())
 
 
-def test_the_examples_as_the_account_screen_shows_them() -> None:
-    view = balances_view(
+def examples_view(pnl: str) -> BalancesView:
+    """The paper account's balances from the summary and ledger examples, with the partitioned
+    P&L of the example ``pnl``."""
+    return balances_view(
         "DU4820311",
         "USD",
         AccountSummary.from_json(load("portfolio_summary.json")),
         parse_ledger(load("portfolio_ledger.json")),
-        parse_pnl(load("pnl_partitioned.json")),
+        parse_pnl(load(pnl)),
     )
+
+
+def test_the_examples_as_the_account_screen_shows_them() -> None:
+    view = examples_view("pnl_partitioned.json")
     assert view.currency == "USD"
     assert view.net_liquidation == Decimal("118276.94")
     assert view.total_cash == Decimal("93512.44")
@@ -44,13 +51,7 @@ def test_the_examples_as_the_account_screen_shows_them() -> None:
 
 
 def test_an_empty_first_pnl_leaves_the_day_unknown_not_zero() -> None:
-    view = balances_view(
-        "DU4820311",
-        "USD",
-        AccountSummary.from_json(load("portfolio_summary.json")),
-        parse_ledger(load("portfolio_ledger.json")),
-        parse_pnl(load("pnl_partitioned_first_call.json")),
-    )
+    view = examples_view("pnl_partitioned_first_call.json")
     assert view.daily_pnl is None
     assert view.net_liquidation == Decimal("118276.94")  # the summary's, still
     assert view.market_value is not None  # the ledger's roll-up stands in

@@ -123,7 +123,10 @@ def test_a_price_field_reads_as_parse_price(value: object, conid: int, logged: b
             log.add(("84", conid))
         for _ in range(2):  # the second time the placeholders are already logged
             expected = lenient(conid, "84", lambda v, w: parse_price(v, w)[0], value)
-            assert outcome(lambda: market._price(value, conid, "84")) == expected
+            assert (
+                outcome(lambda: market._number(value, conid, "84", market._first_price, True))
+                == expected
+            )
 
 
 @settings(max_examples=600, deadline=None)

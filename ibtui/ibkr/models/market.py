@@ -343,37 +343,31 @@ def _last(value: object, conid: int) -> tuple[Decimal | None, str | None]:
     ) or (None, None)
 
 
-def _price(value: object, conid: int, code: str) -> Decimal | None:
-    """A price field, as ``parse_price(value)[0]`` reads it."""
-    if type(value) is str:
-        if value.replace(".", "", 1).isdecimal() and len(value) <= _FAST_DIGITS:
-            return Decimal(value)  # the common case of _plain, without the call
-        number = _plain(value)
-        if number is not _SLOW:
-            return number
-        if value[:1] in _PREFIXES:
-            number = _plain(value[1:])
-            if number is not _SLOW:
-                return number
-        if _logged(value, code, conid):
-            return None
-    elif value is None:
-        return None
-    return _lenient(conid, code, lambda: parse_price(value, f"snapshot {conid} field {code}")[0])
+def _first_price(value: object, what: str) -> Decimal | None:
+    """``parse_price(value)[0]``: the price without its prefix."""
+    return parse_price(value, what)[0]
 
 
 def _number(
-    value: object, conid: int, code: str, read: Callable[[object, str], Decimal | None]
+    value: object,
+    conid: int,
+    code: str,
+    read: Callable[[object, str], Decimal | None],
+    prefixed: bool = False,
 ) -> Decimal | None:
-    """A size, volume, percent or amount field, as ``read`` (:func:`parse_volume`,
-    :func:`parse_percent` or :func:`to_decimal`) reads it: a plain number reads the same way
-    in each."""
+    """A price, size, volume, percent or amount field, as ``read`` (:func:`_first_price`,
+    :func:`parse_volume`, :func:`parse_percent` or :func:`to_decimal`) reads it: a plain number
+    reads the same way in each; ``prefixed``, a price, may also stand behind a ``C`` or ``H``."""
     if type(value) is str:
         if value.replace(".", "", 1).isdecimal() and len(value) <= _FAST_DIGITS:
             return Decimal(value)  # the common case of _plain, without the call
         number = _plain(value)
         if number is not _SLOW:
             return number
+        if prefixed and value[:1] in _PREFIXES:
+            number = _plain(value[1:])
+            if number is not _SLOW:
+                return number
         if _logged(value, code, conid):
             return None
     elif value is None:
@@ -415,20 +409,20 @@ def _quote_from_row(data: dict[str, object], conid: int) -> Quote:
         last,
         prefix == "C",
         prefix == "H",
-        _price(get(F_BID), conid, F_BID),
-        _price(get(F_ASK), conid, F_ASK),
+        _number(get(F_BID), conid, F_BID, _first_price, True),
+        _number(get(F_ASK), conid, F_ASK, _first_price, True),
         _number(get(F_BID_SIZE), conid, F_BID_SIZE, parse_volume),
         _number(get(F_ASK_SIZE), conid, F_ASK_SIZE, parse_volume),
         _number(get(F_LAST_SIZE), conid, F_LAST_SIZE, parse_volume),
         volume,
-        _price(get(F_CHANGE), conid, F_CHANGE),
+        _number(get(F_CHANGE), conid, F_CHANGE, _first_price, True),
         _number(get(F_CHANGE_PCT), conid, F_CHANGE_PCT, parse_percent),
-        _price(get(F_HIGH), conid, F_HIGH),
-        _price(get(F_LOW), conid, F_LOW),
-        _price(get(F_OPEN), conid, F_OPEN),
-        _price(get(F_CLOSE), conid, F_CLOSE),
-        _price(get(F_PRIOR_CLOSE), conid, F_PRIOR_CLOSE),
-        _price(get(F_MARK), conid, F_MARK),
+        _number(get(F_HIGH), conid, F_HIGH, _first_price, True),
+        _number(get(F_LOW), conid, F_LOW, _first_price, True),
+        _number(get(F_OPEN), conid, F_OPEN, _first_price, True),
+        _number(get(F_CLOSE), conid, F_CLOSE, _first_price, True),
+        _number(get(F_PRIOR_CLOSE), conid, F_PRIOR_CLOSE, _first_price, True),
+        _number(get(F_MARK), conid, F_MARK, _first_price, True),
         _number(get(F_DAILY_PNL), conid, F_DAILY_PNL, to_decimal),
         _AVAILABILITY.get(code[0]) if code else None,
         code,
