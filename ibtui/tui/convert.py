@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ibtui.ibkr.models import Account, Position, Quote
-from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, fast_constructor
+from ibtui.slots import constructor as fast_constructor
+from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView
 
 if TYPE_CHECKING:  # the ledger's model is imported when a ledger is first read
     from ibtui.ibkr.models import LedgerEntry

@@ -301,7 +301,8 @@ def test_the_fast_replace_makes_what_dataclasses_replace_makes() -> None:
 
     import pytest
 
-    from ibtui.tui.viewmodels import PositionView, _replacer
+    from ibtui.slots import replacer as _replacer
+    from ibtui.tui.viewmodels import PositionView
 
     view = position(5, "SAP", "-3", "120.5", "100", currency="EUR", fx="1.08")
     fast = _replacer(PositionView, "last", "halted")(view, Decimal("121"), True)
@@ -331,7 +332,7 @@ def test_the_fast_constructor_makes_what_the_class_makes() -> None:
     import pytest
     from rich.style import Style
 
-    from ibtui.tui.viewmodels import fast_constructor
+    from ibtui.slots import constructor as fast_constructor
     from ibtui.tui.widgets.columns import Cell
 
     values = ("1,234.50", Decimal("1234.5"), False, True, Style(color="green"))

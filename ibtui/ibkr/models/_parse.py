@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import ParamSpec, TypeAlias, TypeVar
 
 from ibtui.ibkr.errors import ProtocolError
+from ibtui.slots import constructor
 from ibtui.text import clean_text
 
 JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
@@ -371,23 +372,6 @@ def as_list(value: object, what: str) -> list[object]:
 
 def fast_init(cls: type[R]) -> Callable[..., R]:
     """``f(*values)``: ``cls(*values)``, every field given in order, for a frozen slotted
-    dataclass without ``__post_init__``, at about a third of the cost of calling the class.
-
-    A frozen ``__init__`` sets each field through ``object.__setattr__``; this makes the
-    instance and sets each slot through its member descriptor, in straight-line code generated
-    from the class's fields (as ``dataclasses`` generates ``__init__``). For the models parsed
-    by the hundred a second (snapshot quotes)."""
-    from dataclasses import fields
-
-    if hasattr(cls, "__post_init__") or not hasattr(cls, "__slots__"):
-        raise TypeError(f"{cls.__name__}: only a slotted dataclass without __post_init__")
-    names = [field.name for field in fields(cls)]  # type: ignore[arg-type]
-    scope: dict[str, object] = {"_new": object.__new__, "_cls": cls}
-    body = ["    made = _new(_cls)"]
-    for name in names:
-        scope[f"_set_{name}"] = getattr(cls, name).__set__  # the slot's member descriptor
-        body.append(f"    _set_{name}(made, {name})")
-    source = f"def make({', '.join(names)}):\n" + "\n".join(body) + "\n    return made"
-    exec(source, scope)  # noqa: S102 - generated from the class's own field names
-    function: Callable[..., R] = scope["make"]  # type: ignore[assignment]
-    return function
+    dataclass without ``__post_init__``, at about a third of the cost of calling the class
+    (:func:`ibtui.slots.constructor`): for the models parsed by the hundred a second (quotes)."""
+    return constructor(cls)

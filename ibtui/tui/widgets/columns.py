@@ -18,8 +18,9 @@ from rich.measure import Measurement
 from rich.style import Style
 from rich.text import Text
 
+from ibtui.slots import constructor as fast_constructor
 from ibtui.tui.format import fmt_money, fmt_pct, fmt_price, fmt_quantity
-from ibtui.tui.viewmodels import PositionView, fast_constructor
+from ibtui.tui.viewmodels import PositionView
 
 __all__ = [
     "COLUMNS",
