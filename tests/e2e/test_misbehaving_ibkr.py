@@ -92,6 +92,24 @@ class Seen:
         elif isinstance(message, Worker.StateChanged) and message.state is WorkerState.ERROR:
             self.worker_errors.append(f"{message.worker.name}: {message.worker.error!r}")
 
+    def back(self) -> float | None:
+        """When the status bar said "connected" after its last "reconnecting…"."""
+        resets = [t for t, label in self.sessions if label == "reconnecting…"]
+        if not resets:
+            return None
+        backs = [t for t, label in self.sessions if t > resets[-1] and label == "connected"]
+        return backs[0] if backs else None
+
+    def fresh_again(self) -> bool:
+        """Connected, with positions and prices shown since the last reset ended."""
+        back = self.back()
+        return (
+            back is not None
+            and self.sessions[-1][1] == "connected"
+            and any(t > back for t in self.positions)
+            and any(t > back for t, _ in self.quotes)
+        )
+
     def session_label(self, text: str) -> None:
         match = SESSION.search(text)
         label = match.group(1) if match else "?"
@@ -235,8 +253,10 @@ async def test_console_and_command_line_ride_out_every_misbehaviour(tmp_path: Pa
             await asyncio.sleep(max(0.0, start + ORDER_AT - time.monotonic()))
             ticket = await send_order(pilot, positions)
             await asyncio.sleep(max(0.0, start + RUN_SECONDS - time.monotonic()))
-            # a reset may be under way as the minute ends: it must end in "connected"
-            await until(pilot, "connected", lambda: seen.sessions[-1][1] == "connected", 20)
+            # a reset may be under way as the minute ends: it must end in "connected", with
+            # positions and prices after it (the positions list comes on its own schedule, so
+            # leaving as soon as the status bar says "connected" raced it)
+            await until(pilot, "positions and prices after the last reset", seen.fresh_again, 45)
             watcher.cancel()
             orders = await app.trader.orders(PAPER_ACCOUNT)  # type: ignore[union-attr]
             assert app.is_running
