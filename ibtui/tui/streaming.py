@@ -43,7 +43,10 @@ __all__ = ["Stream", "StreamChanged", "StreamFeed", "StreamSink", "StreamStatus"
 StreamStatus = Literal["connecting", "live", "down"]
 
 FOLLOW_EVERY = 0.25  # seconds between looks at what the trader is looking at
-BATCH_WINDOW = 0.005  # pushed quotes arriving this close together go to the screen as one
+# A burst of pushed quotes goes to the screen as one batch: posted once the socket has been
+# quiet for BATCH_QUIET seconds, or BATCH_CAP seconds after the burst's first quote
+BATCH_QUIET = 0.003
+BATCH_CAP = 0.025
 RETRY_FIRST = 1.0  # a stream that could not even start: tried again after this, doubling
 RETRY_MAX = 30.0
 
@@ -115,7 +118,8 @@ class StreamFeed:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         follow_every: float = FOLLOW_EVERY,
-        batch_window: float = BATCH_WINDOW,
+        batch_quiet: float = BATCH_QUIET,
+        batch_cap: float = BATCH_CAP,
     ) -> None:
         self.stream = stream
         self.post = post
@@ -126,9 +130,11 @@ class StreamFeed:
         self.clock = clock
         self.sleep = sleep
         self.follow_every = follow_every
-        self.batch_window = batch_window
+        self.batch_quiet = batch_quiet
+        self.batch_cap = batch_cap
         self._pending: dict[int, QuoteView] = {}  # pushed, not yet posted
-        self._pending_at = 0.0
+        self._pending_at = 0.0  # when the newest pending quote arrived (clock)
+        self._burst_last = self._burst_first = 0.0  # the same, and the oldest's (loop.time)
         self._flush: asyncio.TimerHandle | None = None
         self.current = StreamView("connecting", clock())
         self._asked: list[int] | None = None  # the conids last asked for
@@ -199,10 +205,12 @@ class StreamFeed:
 
     # --- StreamSink ---------------------------------------------------------------------------
     def quotes(self, quotes: Sequence[QuoteView]) -> None:
-        """Pushed quotes, posted together with those that arrive within ``batch_window`` (IBKR
-        pushes one frame per conid: a burst of a hundred is one message, one repaint)."""
+        """Pushed quotes, posted as one batch per burst (IBKR pushes one frame per conid: a
+        burst of a hundred is one message, one repaint): once no quote came for
+        ``batch_quiet`` seconds, or ``batch_cap`` seconds after the burst's first."""
         now = self.clock()
         pending = self._pending
+        first = not pending
         for quote in quotes:
             if quote.last is None and quote.bid is None and quote.ask is None:
                 continue  # nothing to show yet
@@ -211,9 +219,24 @@ class StreamFeed:
             pending[quote.conid] = quote
             self._ticked[quote.conid] = now
             self._pending_at = now
-        if pending and self._flush is None:
-            loop = asyncio.get_running_loop()
-            self._flush = loop.call_later(self.batch_window, self._post_pending)
+        if not pending:
+            return
+        loop = asyncio.get_running_loop()
+        self._burst_last = loop.time()
+        if first:
+            self._burst_first = self._burst_last
+        if self._flush is None:
+            self._flush = loop.call_later(self.batch_quiet, self._settle)
+
+    def _settle(self) -> None:
+        """Post the batch if the burst is over (or went on for ``batch_cap``), else look again
+        when it may be."""
+        loop = asyncio.get_running_loop()
+        due = min(self._burst_last + self.batch_quiet, self._burst_first + self.batch_cap)
+        if loop.time() < due:
+            self._flush = loop.call_at(due, self._settle)
+            return
+        self._post_pending()
 
     def _post_pending(self) -> None:
         self._flush = None
