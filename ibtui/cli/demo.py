@@ -94,6 +94,7 @@ def main(argv: list[str]) -> int:
         watchlist=Watchlist.load(StateWatchlistStore(StateStore(state_dir))),
         keymap=settings.keymap,
         poll_interval=args.poll_interval or settings.ui.poll_interval,
+        background_poll_seconds=settings.stream.background_poll_seconds,
         theme=settings.ui.theme,
         bell=settings.ui.bell,
         margin_warning=settings.ui.margin_warning,

@@ -72,6 +72,7 @@ def main(argv: list[str]) -> int:
         login=backend if backend.needs_login else None,
         keymap=settings.keymap,
         poll_interval=args.poll_interval or settings.ui.poll_interval,
+        background_poll_seconds=settings.stream.background_poll_seconds,
         trader=trader,
         stream=backend.stream(settings.stream.line_allowance, trader) if streaming else None,
         market=ClientMarketData(backend.client),

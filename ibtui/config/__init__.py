@@ -19,7 +19,8 @@ The file (default ``<platform config dir>/ibtui/config.toml``, or ``--config PAT
     [orders]                    max_order_value, max_quantity, max_price_deviation_pct,
                                 precaution_action = "warn" | "block"
     [orders.questions]          IBKR message id (o163, p12, …) = "ask" | "confirm" | "reject"
-    [stream]                    enabled (default true), line_allowance (default 100)
+    [stream]                    enabled (default true), line_allowance (default 100),
+                                background_poll_seconds (default 10, 0 = every interval)
     [paths]                     state_dir (default: the platform state dir)
     [alerts]                    desktop = "osc9" | "osc777" | "both" | "off" (default osc9),
                                 rearm_pct (a fired alert re-arms this % of its level back; 0.1)

@@ -101,6 +101,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
     "stream": {
         "enabled": Spec("bool"),
         "line_allowance": Spec("int", minimum=1),
+        "background_poll_seconds": Spec("int", minimum=0),
     },
     "paths": {"state_dir": Spec("path")},
     "alerts": {

@@ -80,6 +80,9 @@ class StreamSettings:
 
     enabled: bool = True
     line_allowance: int = 100  # IBKR's market-data lines: at most this many conids streamed
+    # with the stream live, the rows neither streamed, in view nor watched are all polled once
+    # in this many seconds (0: as fast as IBKR's pace allows, as without a stream)
+    background_poll_seconds: int = 10
 
 
 @dataclass(frozen=True)

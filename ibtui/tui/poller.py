@@ -25,7 +25,13 @@ After the first list, it is fetched beside the rounds (its pages share IBKR's gl
 snapshots; the rotation pauses while it runs, the rows in view do not).
 
 **Streaming.** ``streamed()`` names the conids a live stream keeps fresh: they are not polled, and
-each is polled again in the very next round after it leaves that set.
+each is polled again in the very next round after it leaves that set. While it names any (the
+stream is live), the rest of the book (held, neither in view nor watched) is polled in the
+background: spread over the rounds so that all of it is asked once every
+``streaming_rest_every`` seconds, not with every request the pace leaves. What the trader looks
+at streams or is asked every round, and the account's P&L comes pushed (``spl``); asking
+hundreds of unseen rows every interval would spend IBKR's global pace (which orders share) and
+the console's CPU on figures nobody is looking at. The status bar states the bound.
 
 Failures are posted as :class:`~ibtui.tui.messages.ErrorRaised` and retried with exponential
 back-off (honouring a ``retry_after`` the error carries, as a 429 does). All waiting goes through
@@ -86,6 +92,10 @@ class PollSettings:
     # The share of the broker's snapshot pace a round plans to use: the rest is left for the
     # other requests that count against IBKR's global limit (tickle, orders, positions' pages).
     snapshot_share: float = 0.9
+    # With a stream live, the rest of the book (neither streamed, in view nor watched) is asked
+    # in rotation at this pace: all of it once in this many seconds (0: as fast as the pace
+    # allows, as without a stream). See the module's docstring.
+    streaming_rest_every: float = 10.0
 
 
 def _requests(count: int) -> int:
@@ -112,6 +122,8 @@ def plan_round(
     in_view: int,
     rotate: bool = True,
     positions_pages: int = 0,
+    rest_every: float = 0.0,
+    streamed: int = 0,
 ) -> RoundPlan:
     """What one round asks: every ``priority`` conid, then as many of ``rest`` as the round's
     request budget leaves room for, the longest unasked first (a conid not yet warm costs a
@@ -120,9 +132,26 @@ def plan_round(
 
     The plan states the bound an out-of-view row's age keeps: a rotation of the rest takes
     ``ceil(rest / room)`` rounds, one more for where in its round a row is answered, and the
-    rounds a positions fetch (``positions_pages`` requests) pauses the rotation."""
+    rounds a positions fetch (``positions_pages`` requests) pauses the rotation.
+
+    ``rest_every`` (seconds, with a stream live: ``streamed`` conids it covers) asks the rest at
+    a background pace: each round at most its share of a rotation taking that long."""
+    background = rest_every > settings.interval and bool(rest)
     if rate is None or rate <= 0:
-        return RoundPlan([*priority, *rest], None)
+        if not background:
+            return RoundPlan([*priority, *rest], None)
+        share = math.ceil(len(rest) * settings.interval / rest_every)
+        oldest = heapq.nsmallest(share, rest, key=lambda c: last_asked.get(c, -math.inf))
+        rounds = math.ceil(len(rest) / share)
+        plan = QuotePlan(
+            every=settings.interval,
+            in_view=in_view,
+            watched=len(priority) - in_view,
+            total=len(priority) + len(rest) + streamed,
+            all_every=(rounds + 1) * settings.interval,
+            streamed=streamed,
+        )
+        return RoundPlan([*priority, *oldest], plan)
     per_second = rate * settings.snapshot_share
     budget = max(1, math.floor(per_second * settings.interval))
     need = _requests(len(priority))
@@ -133,6 +162,8 @@ def plan_round(
         every = need / per_second
         budget = need
     room = budget * MAX_CONIDS - len(priority)  # conids of the rest a warm round asks
+    if background:  # its share of a rotation taking rest_every, no more
+        room = min(room, math.ceil(len(rest) * every / rest_every))
     rounds = math.ceil(len(rest) / room) if rest and room > 0 else 1
     chosen: list[int] = []
     if rest and (rotate or rounds <= 1):  # a book that fits a round: the list's pages squeeze in
@@ -149,7 +180,7 @@ def plan_round(
     elif rest:  # fill the priority's last batch, no more
         room_left = _requests(len(priority)) * MAX_CONIDS - len(priority)
         chosen = heapq.nsmallest(room_left, rest, key=lambda c: last_asked.get(c, -math.inf))
-    total = len(priority) + len(rest)
+    total = len(priority) + len(rest) + streamed
     if rounds <= 1 and every <= settings.interval:
         all_every = every
     else:
@@ -162,6 +193,7 @@ def plan_round(
         watched=len(priority) - in_view,
         total=total,
         all_every=all_every,
+        streamed=streamed,
     )
     return RoundPlan([*priority, *chosen], plan)
 
@@ -352,6 +384,8 @@ class Poller:
             in_view=len([c for c in dict.fromkeys(in_view) if c in priority]),
             rotate=self._positions_task is None,
             positions_pages=pages,
+            rest_every=self.settings.streaming_rest_every if streamed else 0.0,
+            streamed=sum(1 for conid in streamed if conid in quoted),
         )
 
     async def _poll_quotes(self) -> None:

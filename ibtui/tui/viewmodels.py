@@ -390,7 +390,8 @@ class QuotePlan:
     """How fresh the poller keeps the quotes within IBKR's pacing, as the status bar states it.
 
     ``every`` seconds for the ``in_view`` rows on screen and the ``watched`` conids (watchlist,
-    chart, ticket); every one of the ``total`` conids at least once in ``all_every`` seconds.
+    chart, ticket); every one of the ``total`` conids at least once in ``all_every`` seconds;
+    ``streamed`` of them pushed by a live stream (as they change).
     """
 
     every: float
@@ -398,6 +399,7 @@ class QuotePlan:
     watched: int
     total: int
     all_every: float
+    streamed: int = 0
 
     @property
     def rotating(self) -> bool:
@@ -405,14 +407,16 @@ class QuotePlan:
         return self.all_every > self.every
 
     def describe(self) -> str:
-        """``every 2 s for 40 rows in view, all 5,000 every 14 s``."""
-        asked = f"{self.in_view:,} rows in view"
+        """``every 2 s for 40 rows in view, all 5,000 every 14 s``; with a stream, ``100
+        streamed, every 2 s for 3 watched, all 1,000 every 12 s``."""
+        parts = [f"{self.streamed:,} streamed"] if self.streamed else []
+        asked = [f"{self.in_view:,} rows in view"] if self.in_view or not self.streamed else []
         if self.watched:
-            asked += f" and {self.watched:,} watched"
-        return (
-            f"every {_seconds(self.every)} for {asked}, "
-            f"all {self.total:,} every {_seconds(self.all_every)}"
-        )
+            asked.append(f"{self.watched:,} watched")
+        if asked:
+            parts.append(f"every {_seconds(self.every)} for {' and '.join(asked)}")
+        parts.append(f"all {self.total:,} every {_seconds(self.all_every)}")
+        return ", ".join(parts)
 
 
 def _seconds(value: float) -> str:

@@ -422,3 +422,15 @@ def test_a_line_allowance_under_one_is_refused(tmp_path: Path) -> None:
     assert problems_of(path) == (
         f"{path}: 'stream.line_allowance' must be a whole number >= 1; got an integer 0"
     )
+
+
+def test_the_background_poll_while_streaming_is_10_s_by_default_and_can_be_set(
+    tmp_path: Path,
+) -> None:
+    assert load_settings(None, env={}).stream.background_poll_seconds == 10.0
+    path = write_config(tmp_path, "[stream]\nbackground_poll_seconds = 0\n")
+    assert load_settings(path, env={}).stream.background_poll_seconds == 0.0
+    env = {"IBTUI_STREAM_BACKGROUND_POLL_SECONDS": "30"}
+    assert load_settings(path, env=env).stream.background_poll_seconds == 30.0
+    bad = write_config(tmp_path, "[stream]\nbackground_poll_seconds = -1\n")
+    assert "'stream.background_poll_seconds' must be" in (problems_of(bad) or "")

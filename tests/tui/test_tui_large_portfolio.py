@@ -242,8 +242,9 @@ async def test_the_status_bar_states_the_rotation_and_rows_out_of_view_grey_by_t
         screen = app.screen
         assert isinstance(screen, PositionsScreen)
         in_view = len(table.conids_in_view())
-        stated = f"quotes every 2 s for {in_view} rows in view, all 5,000 every 14 s"
+        stated = f"│ every 2 s for {in_view} rows in view, all 5,000 every 14 s"
         await wait_for(pilot, "the stated plan", lambda: stated in str(screen.status_bar.render()))
+        assert str(screen.status_bar.render()).count("quotes") == 1  # "quotes 0s │ every 2 s …"
 
         running.clear()  # the poller waits (between rounds, or at a warm-up pause)
         await pilot.pause(0.1)

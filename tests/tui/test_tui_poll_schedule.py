@@ -11,7 +11,7 @@ import pytest
 from textual.message import Message
 
 from ibtui.tui.messages import PositionsUpdated, QuotePlanChanged, QuotesUpdated
-from ibtui.tui.poller import Poller, PollSettings
+from ibtui.tui.poller import Poller, PollSettings, plan_round
 from ibtui.tui.viewmodels import PositionView, QuotePlan, QuoteView
 from tests.tui.conftest import PAPER, Clock, ViewBroker, position
 
@@ -219,3 +219,72 @@ def test_the_stated_plan_names_the_watched_and_rounds_bounds_up() -> None:
     assert plan.describe() == "every 2.3 s for 40 rows in view and 3 watched, all 5,003 every 14 s"
     assert plan.rotating
     assert not QuotePlan(every=2.0, in_view=40, watched=0, total=900, all_every=2.0).rotating
+
+
+async def test_with_a_stream_live_the_rest_of_the_book_is_polled_in_the_background(
+    clock: Clock,
+) -> None:
+    """The rows in view stream: the other 960 of 1,000 are asked at the background pace (all of
+    them once in about ``streaming_rest_every``), not with every request IBKR's pace leaves; the
+    plan says so. When the stream drops, the next round asks at the full pace again."""
+    run = Run(1_000, clock)
+    run.streamed = set(run.view)
+    await run.run(20.0)  # warm
+    run.broker.quote_calls.clear()
+    start = clock()
+    await run.run(40.0)
+    plan = run.poller.plan
+    assert plan == QuotePlan(
+        every=2.0, in_view=0, watched=0, total=1_000, all_every=14.0, streamed=40
+    )
+    assert plan.describe() == "40 streamed, all 1,000 every 14 s"
+    asked = [conid for call in run.broker.quote_calls for conid in call]
+    assert not set(asked) & run.streamed
+    # 960 every 10 s: about 3,840 in 40 s (the full pace would ask 960 every round: 19,200)
+    assert 3_500 <= len(asked) <= 4_300, len(asked)
+    rest = [conid for conid in range(1, 1_001) if conid not in run.streamed]
+    assert max(gaps(run, start)[conid] for conid in rest) <= plan.all_every
+
+    run.streamed = set()  # the stream dropped: polling alone, at the full pace, at once
+    run.view_since = clock()  # (the rows in view are the poller's from now)
+    run.broker.quote_calls.clear()
+    run.until = float("inf")
+    await run.poller.poll_once()
+    asked = {conid for call in run.broker.quote_calls for conid in call}
+    assert set(run.view) <= asked and len(asked) == 1_000
+    assert run.poller.plan is None or run.poller.plan.streamed == 0
+
+
+async def test_the_background_pace_can_be_turned_off(clock: Clock) -> None:
+    run = Run(1_000, clock, streaming_rest_every=0.0)
+    run.streamed = set(run.view)
+    await run.run(20.0)
+    run.broker.quote_calls.clear()
+    await run.run(10.0)
+    asked = [conid for call in run.broker.quote_calls for conid in call]
+    assert len(asked) >= 960 * 4  # every round asks the whole rest
+
+
+def test_the_stated_plan_with_a_stream_names_what_streams() -> None:
+    plan = QuotePlan(every=2.0, in_view=0, watched=3, total=1_003, all_every=14.0, streamed=100)
+    assert plan.describe() == "100 streamed, every 2 s for 3 watched, all 1,003 every 14 s"
+    over = QuotePlan(every=2.0, in_view=4, watched=0, total=1_000, all_every=14.0, streamed=100)
+    assert over.describe() == "100 streamed, every 2 s for 4 rows in view, all 1,000 every 14 s"
+
+
+def test_a_broker_without_a_pace_also_polls_the_rest_in_the_background_while_streaming() -> None:
+    rest = list(range(1, 1_001))
+    args = {"priority": [], "last_asked": {}, "warm": set(), "rate": None, "in_view": 0}
+    alone = plan_round(rest=rest, settings=PollSettings(interval=2.0), **args)  # type: ignore[arg-type]
+    assert alone.asked == rest and alone.plan is None  # every conid every round
+    streaming = plan_round(
+        rest=rest,
+        settings=PollSettings(interval=2.0),
+        rest_every=10.0,
+        streamed=100,
+        **args,  # type: ignore[arg-type]
+    )
+    assert streaming.asked == rest[:200]  # a fifth a round: all of them in 10 s
+    assert streaming.plan == QuotePlan(
+        every=2.0, in_view=0, watched=0, total=1_100, all_every=12.0, streamed=100
+    )
