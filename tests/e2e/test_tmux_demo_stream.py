@@ -1,9 +1,10 @@
 """``ibtui demo`` in a real terminal (tmux, 120x40) with streaming on (the default): the status bar
-says the stream brings the prices, and within one polling interval a price on screen changes
-more than once (polling alone changes it at most once an interval)."""
+says the stream brings the prices, and a price on screen changes twice within less than one
+polling interval (polling alone changes it at most once an interval)."""
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from pathlib import Path
@@ -41,16 +42,27 @@ def test_streamed_prices_change_more_than_once_within_a_polling_interval(
         tmux.keys("Enter")
         tmux.wait_for("streamed quotes", lambda t: "quotes stream" in t, 60)
 
-        # every price on screen, read ten times a second for one polling interval
-        seen: dict[str, list[str]] = {symbol: [] for symbol in symbols}
-        end = time.monotonic() + POLL_INTERVAL
+        # every price on screen, read ten times a second for three polling intervals: the
+        # stream changes a price each time its market moves (once a second), polling at most
+        # once an interval, so some price changes twice well within one interval (a frame held
+        # up on a loaded machine does not make that fail, as a single interval's window could)
+        changed: dict[str, list[tuple[float, str]]] = {symbol: [] for symbol in symbols}
+        end = time.monotonic() + 3 * POLL_INTERVAL
         while time.monotonic() < end:
+            now = time.monotonic()
             for symbol, price in lasts(tmux.screen(), symbols).items():
-                if not seen[symbol] or seen[symbol][-1] != price:
-                    seen[symbol].append(price)
+                if not changed[symbol] or changed[symbol][-1][1] != price:
+                    changed[symbol].append((now, price))
             time.sleep(0.1)
-        changes = {symbol: len(prices) - 1 for symbol, prices in seen.items()}
-        assert max(changes.values()) >= 2, f"prices within {POLL_INTERVAL} s: {seen}"
+        closest = min(
+            (
+                later[0] - earlier[0]
+                for seen in changed.values()
+                for earlier, later in itertools.pairwise(seen[1:])
+            ),
+            default=float("inf"),
+        )  # the first value seen is not a change
+        assert closest < 0.75 * POLL_INTERVAL, f"prices within {3 * POLL_INTERVAL} s: {changed}"
         assert "quotes stream" in tmux.screen()
     finally:
         tmux.stop()
