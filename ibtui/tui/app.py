@@ -187,6 +187,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             self.notify(str(problem), severity="warning", timeout=10, markup=False)
         if self.alerts.problem:
             self.notify(self.alerts.problem, severity="error", timeout=20, markup=False)
+        self.alerts.check_desktop()  # inside tmux: its passthrough, asked in a thread
         if self.login_flow is not None:
             from ibtui.tui.screens.login import LoginScreen
 
