@@ -46,7 +46,7 @@ class AlertSettings:
     desktop: DesktopMode = "off"
     rearm_pct: Decimal = DEFAULT_REARM_PCT
     journal: JournalLine | None = None
-    passthrough: Callable[[], bool | None] = tmux_passthrough  # tmux lets the desktop's through
+    passthrough: Callable[[], bool | None] = tmux_passthrough  # tmux passes them on (None: unsure)
 
 
 class AlertWatch:
