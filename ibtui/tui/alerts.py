@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 from textual.app import App
 
 from ibtui.alerts.rules import DEFAULT_REARM_PCT, Alert, AlertBook, Firing, describe
-from ibtui.tui.desktop_notify import DesktopMode, desktop_sequences, in_tmux
+from ibtui.tui.desktop_notify import (
+    PASSTHROUGH_OFF,
+    DesktopMode,
+    desktop_sequences,
+    in_tmux,
+    tmux_passthrough,
+)
 
 if TYPE_CHECKING:
     from ibtui.alerts.store import AlertStore
@@ -40,6 +46,7 @@ class AlertSettings:
     desktop: DesktopMode = "off"
     rearm_pct: Decimal = DEFAULT_REARM_PCT
     journal: JournalLine | None = None
+    passthrough: Callable[[], bool | None] = tmux_passthrough  # tmux passes them on (None: unsure)
 
 
 class AlertWatch:
@@ -83,6 +90,20 @@ class AlertWatch:
 
     def conids(self) -> list[int]:
         return self.book.conids()
+
+    def check_desktop(self) -> None:
+        """With desktop notifications on, inside tmux: ask tmux once (in a thread) whether it
+        passes them on, and say what to run when it does not."""
+        if self.settings.desktop == "off" or not in_tmux():
+            return
+        self.app.run_worker(self._check_passthrough, thread=True, group="alerts")
+
+    def _check_passthrough(self) -> None:
+        if self.settings.passthrough() is False:
+            text = PASSTHROUGH_OFF + (" and ring the terminal bell." if self.bell else ".")
+            self.app.call_from_thread(
+                self.app.notify, text, title="Alerts", severity="warning", timeout=20, markup=False
+            )
 
     # --- what the app feeds it ----------------------------------------------------------------
     def quotes(self, quotes: Mapping[int, QuoteView]) -> None:

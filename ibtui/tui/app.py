@@ -187,6 +187,7 @@ class IbtuiApp(App[None], inherit_bindings=False):
             self.notify(str(problem), severity="warning", timeout=10, markup=False)
         if self.alerts.problem:
             self.notify(self.alerts.problem, severity="error", timeout=20, markup=False)
+        self.alerts.check_desktop()  # inside tmux: its passthrough, asked in a thread
         if self.login_flow is not None:
             from ibtui.tui.screens.login import LoginScreen
 
@@ -304,13 +305,20 @@ class IbtuiApp(App[None], inherit_bindings=False):
         """Fills, rejections and cancels notified wherever the trader is in the app."""
         watch = self.session.orders
         if watch is not None and message.account_id == watch.account_id:
-            tell_order_news(self, message.news, bell=self.ring_bell, vanished=message.vanished)
+            tell_order_news(
+                self,
+                message.news,
+                bell=self.ring_bell,
+                vanished=message.vanished,
+                fills=message.fills,
+            )
             balances = self.session.balances_watch
-            if message.news and balances is not None:  # a fill moves cash and margin
+            if (message.news or message.fills) and balances is not None:  # cash and margin
                 balances.refresh_soon()
             poller = self.session.poller
-            if poller is not None and any(outcome == "Filled" for _, outcome in message.news):
-                poller.refresh_positions()  # the fill changed a position: the list, soon
+            filled = any(outcome == "Filled" for _, outcome in message.news)
+            if poller is not None and (filled or message.fills):
+                poller.refresh_positions()  # a fill (or part fill) moved a position: the list, soon
             self.alerts.fills(message.news)
 
     # --- alerts -------------------------------------------------------------------------------

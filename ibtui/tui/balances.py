@@ -13,7 +13,10 @@ With streaming on, IBKR's ``spl`` pushes the account's P&L row about once a seco
 :meth:`BalancesWatch.pushed` lays it over the last refresh and posts it as a
 :class:`BalancesUpdated` with ``pushed`` set. Its marks compare to the last full refresh (a
 figure marked only when it moved at the precision shown since then), so a push every second does
-not flash noise; the full refreshes stay for the rest (cash, buying power, margins).
+not flash noise; the full refreshes stay for the rest (cash, buying power, margins). A push before
+the first refresh is shown on its own (the other figures missing until the refresh). Pushes and
+refreshes are ordered by time: a refresh asked before a push arrived answers with older figures,
+so the pushed ones (each as of its newest push) stay over its answer.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from textual.message import Message
 
@@ -211,9 +214,11 @@ class BalancesWatch:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_backoff: float = 120.0,
+        currency: str = "",
     ) -> None:
         self.source = source
         self.account_id = account_id
+        self.currency = currency  # the account's base currency (for a push before any refresh)
         self.post = post
         self.interval = max(interval, MIN_GAP)
         self.clock = clock
@@ -222,6 +227,7 @@ class BalancesWatch:
         self.last: BalancesView | None = None  # the last full refresh
         self.shown: BalancesView | None = None  # the last refresh with the pushes since
         self._refresh_changed: dict[str, int] = {}
+        self._pushed: dict[str, tuple[Decimal, float]] = {}  # each pushed figure, and when
         self.refreshes = 0
         self._wake = asyncio.Event()
         self._backoff = 0.0
@@ -238,6 +244,7 @@ class BalancesWatch:
 
     async def refresh(self) -> float:
         """One refresh; the seconds until the next."""
+        asked = self.clock()
         try:
             view = await self.source.balances(self.account_id)
         except asyncio.CancelledError:
@@ -250,6 +257,9 @@ class BalancesWatch:
         self._backoff = 0.0
         if view.received_at is None:
             view = replace(view, received_at=self.clock())
+        newer: dict[str, Any] = {n: v for n, (v, at) in self._pushed.items() if at > asked}
+        if newer:  # pushed while the refresh was on its way: newer than its answer
+            view = replace(view, **newer)
         changed = changed_figures(self.last, view)
         self.last = self.shown = view
         self._refresh_changed = changed
@@ -260,15 +270,20 @@ class BalancesWatch:
         return self.interval
 
     def pushed(self, rows: Sequence[PnlPush]) -> None:
-        """The stream's P&L: this account's row over the last refresh, posted at once (nothing
-        before the first refresh: the rest of the figures come from it). The pushed figures are
-        marked when they moved since the last refresh; the others keep that refresh's marks."""
-        base = self.last
+        """The stream's P&L: this account's row over the last refresh, posted at once (before
+        the first refresh, on its own). The pushed figures are marked when they moved since the
+        last refresh; the others keep that refresh's marks."""
         row = next((r for r in rows if r.account_id == self.account_id), None)
-        if base is None or row is None or self.shown is None:
+        if row is None:
             return
-        view = row.over(self.shown, self.clock())
-        moved = changed_figures(base, view)
+        now = self.clock()
+        for name in PUSHED:
+            value = getattr(row, name)
+            if value is not None:
+                self._pushed[name] = (value, now)
+        shown = self.shown or BalancesView(self.account_id, self.currency)
+        view = row.over(shown, now)
+        moved = changed_figures(self.last, view)
         changed = {k: v for k, v in self._refresh_changed.items() if k not in _PUSHED_MARKS}
         changed.update((k, v) for k, v in moved.items() if k in _PUSHED_MARKS)
         self.shown = view

@@ -14,6 +14,13 @@ day, so its orders are stamped before the console started). A working order that
 listing without a final state (a server restart drops them) is news too, once
 (:class:`~ibtui.tui.trading.VanishedOrders`).
 
+Fills: an order whose filled quantity grew since it was last seen (a part fill while it still
+works, or the last part) is posted in ``fills``, once per growth (the highest filled quantity
+seen is kept, so a poll that lags a push does not tell it again); the app reads the positions
+afresh for it and notifies a part fill (``Partly filled: BUY 30 of 100 AAPL @ 215.02``). An
+order's first sight counts as a fill only as an outcome counts as news (sent from here, or,
+after the baseline, updated since the watch began).
+
 Pushed orders: while a stream pushes the account's order changes (IBKR's ``sor``; see
 :mod:`ibtui.tui.streaming`), each one is merged into the last list and posted at once, with its
 news (:meth:`OrderWatch.pushed`), and the poll becomes a safety net every ``safety_interval``
@@ -25,8 +32,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
@@ -68,6 +76,7 @@ class OrdersUpdated(Message, bubble=False):
     retry_in: float | None = None
     news: News = field(default=())
     vanished: tuple[OrderView, ...] = ()  # working orders IBKR no longer lists
+    fills: tuple[OrderView, ...] = ()  # orders whose filled quantity grew (positions moved)
 
 
 class OrderNews:
@@ -80,6 +89,8 @@ class OrderNews:
         self.known: dict[int, OrderView] | None = None  # the last list (None: no baseline yet)
         self.since: float | None = None
         self.vanished: tuple[OrderView, ...] = ()  # with the last update
+        self.fills: tuple[OrderView, ...] = ()  # with the last update: filled quantity grew
+        self._filled: dict[int, Decimal] = {}  # the highest filled quantity seen, per order
         self._vanishing = VanishedOrders()
 
     def update(self, orders: Sequence[OrderView], now: float, *, complete: bool = True) -> News:
@@ -92,6 +103,7 @@ class OrderNews:
             self.since = now - self.interval
         from ibtui.tui.widgets.blotter import order_outcome
 
+        self.fills = self._grown(fresh.values(), self.since, baseline=known is None)
         news: list[tuple[OrderView, Outcome]] = []
         for order in fresh.values():
             outcome = order_outcome(order.status)
@@ -107,6 +119,24 @@ class OrderNews:
                 continue  # finished before the watch began (and not sent from here): not news
             news.append((order, outcome))
         return tuple(news)
+
+    def _grown(
+        self, orders: Iterable[OrderView], since: float, *, baseline: bool
+    ) -> tuple[OrderView, ...]:
+        """The orders whose filled quantity grew past the highest seen; an order first seen (as
+        all are in the baseline) only when its fill would be news, as an outcome is."""
+        grown: list[OrderView] = []
+        for order in orders:
+            filled = order.filled or Decimal(0)
+            before = self._filled.get(order.order_id)
+            self._filled[order.order_id] = filled if before is None else max(before, filled)
+            if filled <= (before or Decimal(0)):
+                continue
+            old = baseline or order.updated_at is None or order.updated_at < since
+            if before is None and not order.placed_here and old:
+                continue  # filled before the watch began (and not sent from here)
+            grown.append(order)
+        return tuple(grown)
 
 
 class OrderWatch:
@@ -169,7 +199,12 @@ class OrderWatch:
                 news = self.news.update(fresh, now)
                 self.orders = fresh
                 update = OrdersUpdated(
-                    self.account_id, fresh, now, news=news, vanished=self.news.vanished
+                    self.account_id,
+                    fresh,
+                    now,
+                    news=news,
+                    vanished=self.news.vanished,
+                    fills=self.news.fills,
                 )
             self._publish(update)
             await self._wait(delay)
@@ -209,7 +244,7 @@ class OrderWatch:
         now = self.clock()
         news = self.news.update(fresh, now, complete=False)
         self.orders = fresh
-        self._publish(OrdersUpdated(self.account_id, fresh, now, news=news))
+        self._publish(OrdersUpdated(self.account_id, fresh, now, news=news, fills=self.news.fills))
 
     def _publish(self, update: OrdersUpdated) -> None:
         self.last = update
@@ -228,15 +263,27 @@ def _copy(update: OrdersUpdated) -> OrdersUpdated:
         update.retry_in,
         update.news,
         update.vanished,
+        update.fills,
     )
 
 
 def tell_order_news(
-    app: App[Any], news: News, *, bell: bool, vanished: Sequence[OrderView] = ()
+    app: App[Any],
+    news: News,
+    *,
+    bell: bool,
+    vanished: Sequence[OrderView] = (),
+    fills: Sequence[OrderView] = (),
 ) -> None:
-    """Notify each newly finished order (``Filled: BUY 10 AAPL @ 215.02``) and each working order
+    """Notify each newly finished order (``Filled: BUY 10 AAPL @ 215.02``), each part fill of an
+    order still working (``Partly filled: BUY 30 of 100 AAPL @ 215.02``) and each working order
     IBKR stopped listing; ring the terminal bell once when ``bell`` is set."""
-    from ibtui.tui.widgets.blotter import describe_order, outcome_notice
+    from ibtui.tui.widgets.blotter import (
+        describe_order,
+        order_outcome,
+        outcome_notice,
+        part_fill_notice,
+    )
 
     for order in vanished:
         app.notify(
@@ -256,5 +303,8 @@ def tell_order_news(
             else "warning"
         )
         app.notify(outcome_notice(order, outcome), title="Orders", severity=severity, markup=False)
-    if (news or vanished) and bell:
+    parts = [order for order in fills if order_outcome(order.status) is None]
+    for order in parts:  # (a finished order's fill is told by its outcome above)
+        app.notify(part_fill_notice(order), title="Orders", markup=False)
+    if (news or vanished or parts) and bell:
         app.bell()

@@ -209,6 +209,7 @@ class AccountFlow:
             interval=app.balances_seconds,
             clock=app.clock,
             sleep=app.sleep,
+            currency=account.base_currency or "",
         )
         exclusive(app, watch.run, "watch_balances", "balances", exit_on_error=False)
 

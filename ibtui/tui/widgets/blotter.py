@@ -35,6 +35,7 @@ __all__ = [
     "order_cells",
     "order_outcome",
     "outcome_notice",
+    "part_fill_notice",
     "trade_cells",
 ]
 
@@ -85,6 +86,14 @@ def outcome_notice(order: OrderView, outcome: Outcome) -> str:
     if outcome == "Cancelled" and order.filled:
         text += f" after {fmt_quantity(order.filled)} filled"
     return text
+
+
+def part_fill_notice(order: OrderView) -> str:
+    """The notification text for an order filled in part so far (it still works)."""
+    filled = fmt_quantity(order.filled or Decimal(0))
+    of = f" of {fmt_quantity(order.quantity)}" if order.quantity is not None else ""
+    price = f" @ {fmt_price(order.avg_price)}" if order.avg_price is not None else ""
+    return f"Partly filled: {order.side.value} {filled}{of} {order.symbol}{price}"
 
 
 def clock_time(stamp: float | None, now: float) -> str:
