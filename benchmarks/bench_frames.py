@@ -18,10 +18,13 @@ frame received, for
 * ``httpx-ws socket``: the same through ``stream_socket``'s ``StreamSocket.receive``;
 * ``console path``: ``ClientStream`` as the console runs it (httpx-ws, ``MarketStream``, the
   adapter) to a sink;
-* ``websockets``: the ``websockets`` library's asyncio client ``recv`` in a loop, when it is
-  installed (a comparison only: the console uses httpx-ws).
+* ``websockets recv``: the ``websockets`` library's asyncio client ``recv`` in a loop, when it
+  is installed (a comparison only: the console uses httpx-ws);
+* ``console path (websockets)``: ``MarketStream`` and the adapter over a ``websockets``
+  connector of this script's.
 
-Each figure is the median of ``--runs`` runs, in µs of CPU per frame.
+Each figure is the median of ``--runs`` runs, in µs of CPU per frame (over loopback, with the
+share of it spent in the kernel: the event loop's ``epoll`` and the socket's reads).
 """
 
 from __future__ import annotations
@@ -248,10 +251,20 @@ async def _setup(config_path: Path) -> tuple[Any, Any, list[int]]:
 async def _measure(count: Callable[[], int], seconds: float) -> float:
     """CPU seconds per frame over ``seconds`` of wall time (from the next burst on)."""
     await asyncio.sleep(1.2)  # past the subscription's first answers
-    frames0, cpu0 = count(), time.process_time()
+    frames0, cpu0, sys0 = count(), time.process_time(), _system()
     await asyncio.sleep(seconds)
     frames, cpu = count() - frames0, time.process_time() - cpu0
+    SYSTEM_SHARE.append((_system() - sys0) / cpu if cpu else 0.0)
     return cpu / max(1, frames)
+
+
+SYSTEM_SHARE: list[float] = []  # of each loopback run's CPU, the part spent in the kernel
+
+
+def _system() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_stime
 
 
 async def _handshake(send: Any, recv: Any, conids: Sequence[int]) -> None:
@@ -355,6 +368,64 @@ async def loopback_console(config_path: Path, seconds: float) -> float:
             await task
 
 
+def connect_websockets() -> Any:
+    """A ``Connector`` over the ``websockets`` library (for this comparison only)."""
+    from websockets.asyncio.client import connect as ws_connect
+
+    from ibtui.ibkr.stream_socket import MAX_MESSAGE
+
+    class Socket:
+        def __init__(self, ws: Any) -> None:
+            self.ws = ws
+
+        async def send_text(self, text: str) -> None:
+            await self.ws.send(text)
+
+        async def receive(self) -> str | bytes:
+            return await self.ws.recv()  # type: ignore[no-any-return]
+
+    @contextlib.asynccontextmanager
+    async def connect(url: str, headers: Mapping[str, str]) -> AsyncIterator[Any]:
+        async with ws_connect(
+            url,
+            additional_headers={"Cookie": headers["Cookie"]},
+            user_agent_header=headers["User-Agent"],
+            max_size=MAX_MESSAGE,
+            ping_interval=None,
+            compression=None,
+        ) as ws:
+            yield Socket(ws)
+
+    return connect
+
+
+async def loopback_console_websockets(config_path: Path, seconds: float) -> float:
+    """The console's path (MarketStream, the adapter) with ``websockets`` under it."""
+    from ibtui.adapters.stream import ClientStream, _Events
+    from ibtui.ibkr.stream import MarketStream
+
+    backend, client, conids = await _setup(config_path)
+    sink = _Sink()
+    stream = MarketStream(
+        client,
+        _Events(sink, ClientStream(backend.client, lambda: None)),
+        access_token=backend._access.access_token,
+        connect=connect_websockets(),
+    )
+    stream.want_quotes(conids)
+    task = asyncio.create_task(stream.run())
+    try:
+        for _ in range(600):
+            if len(stream.streamed()) >= CONIDS * 0.9:
+                break
+            await asyncio.sleep(0.1)
+        return await _measure(lambda: sink.calls, seconds)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 # --- the runs ------------------------------------------------------------------------------
 
 
@@ -392,9 +463,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         import websockets  # noqa: F401
 
         cases["websockets recv"] = lambda p: loopback_websockets(p, seconds)
+        cases["console path (websockets)"] = lambda p: loopback_console_websockets(p, seconds)
     except ImportError:
         pass
     results: dict[str, list[float]] = {name: [] for name in cases}
+    system: dict[str, list[float]] = {name: [] for name in cases}
     with (
         tempfile.TemporaryDirectory() as state,
         simulator(
@@ -408,8 +481,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for _ in range(args.runs):
             for name, case in cases.items():  # interleaved: the machine's load hits each alike
                 results[name].append(asyncio.run(case(sim.config_path)))
+                system[name].append(SYSTEM_SHARE.pop())
     for name, values in results.items():
-        print(f"loopback, {name}: {_us(values)}")
+        kernel = statistics.median(system[name])
+        print(f"loopback, {name}: {_us(values)}; in the kernel: {kernel:.0%}")
     return 0
 
 

@@ -486,8 +486,9 @@ def merge_row(known: Quote, data: dict[str, object]) -> Quote:
     conid = known.conid
     values = list(_every_value(known))
     volume = False
+    numbers = _NUMBERS.get
     for key, value in data.items():
-        spec = _NUMBERS.get(key)
+        spec = numbers(key)
         if spec is not None:
             if (
                 type(value) is str
@@ -502,6 +503,14 @@ def merge_row(known: Quote, data: dict[str, object]) -> Quote:
                 values[index] = number
         elif key in _OTHER_KEYS:
             if key == F_LAST:
+                if (
+                    type(value) is str
+                    and value.replace(".", "", 1).isdecimal()
+                    and len(value) <= _FAST_DIGITS
+                ):  # the common case of _last, without the calls
+                    values[_LAST_AT] = Decimal(value)
+                    values[_IS_CLOSE] = values[_HALTED] = False
+                    continue
                 last, prefix = _last(value, conid)
                 if last is not None:  # the prefix flags go with the last price
                     values[_LAST_AT] = last
