@@ -317,7 +317,13 @@ class MarketStream:
                 raise _Reconnect(_reason(exc, "the connection dropped")) from None
             socket.last_rx = self._clock()
             message = self._merger.decode(payload)
-            if message is not None:
+            if message is None:
+                continue
+            topic = message.get("topic")
+            # the common frame, a quote, without the dispatch's coroutine
+            if type(topic) is str and topic.startswith("smd+") and "error" not in message:
+                self._tick(socket, message)
+            else:
                 await self._handle(socket, message)
 
     async def _housekeeping(self, socket: _Socket) -> None:
@@ -436,12 +442,12 @@ class MarketStream:
         _log.warning("stream: IBKR answered an error (topic %r): %s", topic[:40], text)
 
     def _tick(self, socket: _Socket, message: dict[str, Any]) -> None:
-        update = self._merger.tick(message)
-        line = None if update is None else socket.lines.get(update.conid)
-        if update is None or line is None:
+        lines = socket.lines
+        quote = self._merger.tick_merged(message, lines)
+        if quote is None:
             return  # a keep-alive, unreadable, or unsubscribed meanwhile
-        line.data = self._clock()
-        self._tell(self._events.quotes, (self._merger.merge(update),))
+        lines[quote.conid].data = self._clock()
+        self._tell(self._events.quotes, (quote,))
 
     # --- helpers ---------------------------------------------------------------------------
 

@@ -6,12 +6,15 @@ deltas merged into full quotes, partial ``sor`` objects merged by ``orderId`` in
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Container
+from json import JSONDecoder
+from json.scanner import make_scanner
+from typing import TYPE_CHECKING, Any, cast
 
 from ibtui.ibkr.errors import ProtocolError
 from ibtui.ibkr.models import Quote
+from ibtui.ibkr.models.market import merge_row
 
 if TYPE_CHECKING:
     from ibtui.ibkr.models import LiveOrder, PnlRow
@@ -21,6 +24,24 @@ __all__ = ["MAX_ORDERS_KEPT", "FrameMerger"]
 _log = logging.getLogger("ibtui.ibkr.stream")
 MAX_ORDERS_KEPT = 5000  # orders whose last known object is kept for merging (oldest go first)
 _LOGGED_FIRST = 20  # malformed frames logged one by one; then one line in every thousand
+_DECODER = JSONDecoder()
+# what JSONDecoder.decode reads a value with (the stub wants the attributes, not the type)
+_scan = make_scanner(cast(Any, _DECODER))
+
+
+def _json(text: str) -> Any:
+    """``json.loads(text)``. A frame is one object, nothing around it: read by the decoder's
+    scanner straight away, without the two whitespace matches around it (anything else, and
+    every error, as ``json.loads`` reads and says it)."""
+    if text[:1] == "{":
+        try:
+            value, end = _scan(text, 0)
+        except (ValueError, StopIteration, RecursionError):
+            pass
+        else:
+            if end == len(text):
+                return value
+    return _DECODER.decode(text)
 
 
 class FrameMerger:
@@ -33,11 +54,11 @@ class FrameMerger:
 
     def decode(self, payload: str | bytes) -> dict[str, Any] | None:
         """A frame's JSON object, or None (empty, not JSON, not an object: logged)."""
-        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
-        if not text.strip():
+        text = payload if isinstance(payload, str) else payload.decode("utf-8", "replace")
+        if not text or text.isspace():
             return None
         try:
-            message = json.loads(text)
+            message = _json(text)
         except (ValueError, RecursionError):
             self.malformed("a frame that is not JSON", text)
             return None
@@ -61,6 +82,27 @@ class FrameMerger:
         except ProtocolError as exc:
             self.malformed(f"a market-data frame that does not parse ({exc.reason})", str(message))
             return None
+
+    def tick_merged(self, message: dict[str, Any], subscribed: Container[int]) -> Quote | None:
+        """``merge(tick(message))`` when the frame's conid is in ``subscribed``: the conid's
+        full quote now; None for a keep-alive, a frame that does not parse, or a conid not
+        subscribed. A frame of a conid already known is merged field by field
+        (:func:`~ibtui.ibkr.models.market.merge_row`), without making the delta a Quote."""
+        conid = message.get("conid")
+        if type(conid) is int:
+            known = self._quotes.get(conid)
+            if known is not None and conid in subscribed:
+                try:
+                    merged = merge_row(known, message)
+                except Exception:
+                    merged = None  # the reference path below reads it and says what it is
+                if merged is not None:
+                    self._quotes[conid] = merged
+                    return merged
+        update = self.tick(message)
+        if update is None or update.conid not in subscribed:
+            return None  # a keep-alive, unreadable, or unsubscribed meanwhile
+        return self.merge(update)
 
     def merge(self, update: Quote) -> Quote:
         """``update`` over the last known quote of its conid: the full quote now."""

@@ -52,20 +52,25 @@ def stream_url(base_url: str, access_token: str) -> str:
 
 class _HttpxWsSocket:
     def __init__(self, ws: Any) -> None:
+        import wsproto.events
+
         self._ws = ws
+        self._text = wsproto.events.TextMessage  # the frames IBKR sends, told apart first
+        self._messages = (wsproto.events.TextMessage, wsproto.events.BytesMessage)
+        self._close = wsproto.events.CloseConnection
 
     async def send_text(self, text: str) -> None:
         await self._ws.send_text(text)
 
     async def receive(self) -> str | bytes:
-        import wsproto.events
-
         while True:
             event = await self._ws.receive()
-            if isinstance(event, wsproto.events.TextMessage | wsproto.events.BytesMessage):
+            if type(event) is self._text:
+                return event.data
+            if isinstance(event, self._messages):
                 data = event.data
                 return bytes(data) if isinstance(data, bytearray) else data
-            if isinstance(event, wsproto.events.CloseConnection):
+            if isinstance(event, self._close):
                 raise ConnectionError(f"closed by the server ({event.code})")
 
 

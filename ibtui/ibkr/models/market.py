@@ -444,3 +444,108 @@ def _updated(stamp: object) -> datetime | None:
 def parse_snapshot(data: object) -> tuple[Quote, ...]:
     """``GET /iserver/marketdata/snapshot`` → one Quote per row (warm-up rows included)."""
     return tuple(Quote.from_json(row) for row in as_list(data, "snapshot"))
+
+
+# --------------------------------------------------------------------------------------------
+# A pushed frame merged straight into the conid's last quote: IBKR's ``smd`` frames carry the
+# few fields that changed (a dozen of the thirty), a hundred a second. Only the fields present
+# are read (each by the fast path's reader of that field), over a copy of the known quote's
+# values; the update is never made as a Quote of its own.
+
+_INDEX = {name: i for i, name in enumerate(_NAMES)}
+_LAST_AT, _VOLUME_AT = _INDEX["last"], _INDEX["volume"]
+_SYMBOL_AT, _UPDATED_AT = _INDEX["symbol"], _INDEX["updated"]
+_AVAILABILITY_AT, _CODE_AT = _INDEX["availability"], _INDEX["availability_code"]
+_VOLUME_KEYS = frozenset((F_VOLUME_EXACT, F_VOLUME_RAW, F_VOLUME))
+# code → (index of the Quote's value, reader, a price that may carry a C or H prefix)
+_NUMBERS: dict[str, tuple[int, Callable[[object, str], Decimal | None], bool]] = {
+    F_BID: (_INDEX["bid"], _first_price, True),
+    F_ASK: (_INDEX["ask"], _first_price, True),
+    F_BID_SIZE: (_INDEX["bid_size"], parse_volume, False),
+    F_ASK_SIZE: (_INDEX["ask_size"], parse_volume, False),
+    F_LAST_SIZE: (_INDEX["last_size"], parse_volume, False),
+    F_CHANGE: (_INDEX["change"], _first_price, True),
+    F_CHANGE_PCT: (_INDEX["change_pct"], parse_percent, False),
+    F_HIGH: (_INDEX["high"], _first_price, True),
+    F_LOW: (_INDEX["low"], _first_price, True),
+    F_OPEN: (_INDEX["open"], _first_price, True),
+    F_CLOSE: (_INDEX["close"], _first_price, True),
+    F_PRIOR_CLOSE: (_INDEX["prior_close"], _first_price, True),
+    F_MARK: (_INDEX["mark"], _first_price, True),
+    F_DAILY_PNL: (_INDEX["daily_pnl"], to_decimal, False),
+}
+# what else a row may carry that a Quote reads (the rest of a frame is left alone)
+_OTHER_KEYS = frozenset((F_LAST, F_SYMBOL, F_AVAILABILITY, "_updated")) | _VOLUME_KEYS
+
+
+def merge_row(known: Quote, data: dict[str, object]) -> Quote:
+    """``known.merge(Quote.from_json(data))`` for a row (a pushed frame) of ``known``'s conid,
+    an integer: what the row carries over the quote known. Raises what ``from_json`` raises
+    for a row that does not parse (or another error: the caller then asks ``from_json``). A
+    property test holds it to the reference."""
+    conid = known.conid
+    values = list(_every_value(known))
+    volume = False
+    numbers = _NUMBERS.get
+    for key, value in data.items():
+        spec = numbers(key)
+        if spec is not None:
+            if (
+                type(value) is str
+                and value.replace(".", "", 1).isdecimal()
+                and len(value) <= _FAST_DIGITS
+            ):
+                values[spec[0]] = Decimal(value)  # the common case of _number, without the call
+                continue
+            index, read, prefixed = spec
+            number = _number(value, conid, key, read, prefixed)
+            if number is not None:
+                values[index] = number
+        elif key in _OTHER_KEYS:
+            if key == F_LAST:
+                if (
+                    type(value) is str
+                    and value.replace(".", "", 1).isdecimal()
+                    and len(value) <= _FAST_DIGITS
+                ):  # the common case of _last, without the calls
+                    values[_LAST_AT] = Decimal(value)
+                    values[_IS_CLOSE] = values[_HALTED] = False
+                    continue
+                last, prefix = _last(value, conid)
+                if last is not None:  # the prefix flags go with the last price
+                    values[_LAST_AT] = last
+                    values[_IS_CLOSE] = prefix == "C"
+                    values[_HALTED] = prefix == "H"
+            elif key == "_updated":
+                updated = _updated(value)
+                if updated is not None:
+                    values[_UPDATED_AT] = updated
+            elif key == F_SYMBOL:
+                symbol = _text(value, F_SYMBOL)
+                if symbol is not None:
+                    values[_SYMBOL_AT] = symbol
+            elif key == F_AVAILABILITY:
+                code = _text(value, F_AVAILABILITY)
+                if code is not None:
+                    values[_CODE_AT] = code
+                    availability = _AVAILABILITY.get(code[0])
+                    if availability is not None:
+                        values[_AVAILABILITY_AT] = availability
+            else:
+                volume = True
+    if volume:  # the exact day volume first, as _quote_from_row reads it
+        get = data.get
+        number = _number(get(F_VOLUME_EXACT), conid, F_VOLUME_EXACT, parse_volume)
+        if number is None:
+            number = _number(get(F_VOLUME_RAW), conid, F_VOLUME_RAW, parse_volume)
+            if number is None:
+                number = _number(get(F_VOLUME), conid, F_VOLUME, parse_volume)
+        if number is not None:
+            values[_VOLUME_AT] = number
+    if known.is_warmup:  # a warm-up only while the row is one too
+        get = data.get
+        for key in _DATA_KEYS:
+            if get(key) not in _NO_VALUE:
+                values[_IS_WARMUP] = False
+                break
+    return _new_quote(*values)
