@@ -59,7 +59,8 @@ def snapshot_values(
     """Every field the simulator can fill for this quote, keyed by field id."""
     conid = inst.conid
     t, d = q.tick, q.day
-    static = _memo(_STATIC, conid, (inst,))
+    made: tuple[object, ...] = (inst,)
+    static = _memo(_STATIC, conid, made)
     if static is None:
         static = {
             "55": inst.symbol,
@@ -70,8 +71,9 @@ def snapshot_values(
             "7051": inst.name,
             "7282": fmt_volume(inst.adv),
         }
-        _STATIC[conid] = ((inst,), static)
-    day = _memo(_DAY, conid, (d.high, d.low, d.open, d.prior_close))
+        _STATIC[conid] = (made, static)
+    made = (d.high, d.low, d.open, d.prior_close)
+    day = _memo(_DAY, conid, made)
     if day is None:
         day = {
             "70": f"{d.high:.2f}",
@@ -79,15 +81,16 @@ def snapshot_values(
             "7295": f"{d.open:.2f}",
             "7741": f"{d.prior_close:.2f}",
         }
-        _DAY[conid] = ((d.high, d.low, d.open, d.prior_close), day)
+        _DAY[conid] = (made, day)
     prefix = "H" if q.halted else ("" if q.in_rth else "C")
-    last = _memo(_LAST, conid, (t.last, d.prior_close, prefix))
+    made = (t.last, d.prior_close, prefix)
+    last = _memo(_LAST, conid, made)
     if last is None:
         change = t.last - d.prior_close
         pct = change / d.prior_close * 100 if d.prior_close else Decimal(0)
         price = f"{t.last:.2f}"
         last = {"31": prefix + price, "7296": price, "82": _signed(change), "83": _signed(pct)}
-        _LAST[conid] = ((t.last, d.prior_close, prefix), last)
+        _LAST[conid] = (made, last)
     values = {
         "31": last["31"],
         "55": static["55"],
