@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 __all__ = ["GAP", "ORIGIN", "VENUES", "Session", "Venue", "day_index", "index_day"]
@@ -63,13 +63,13 @@ class Venue:
         default_factory=list, compare=False, hash=False, repr=False
     )
 
-    @property
+    @cached_property
     def session_seconds(self) -> int:
         o = self.open_time.hour * 3600 + self.open_time.minute * 60
         c = self.close_time.hour * 3600 + self.close_time.minute * 60
         return c - o
 
-    @property
+    @cached_property
     def day_span(self) -> int:
         """D: trading-time units per day (gap + session)."""
         return GAP + self.session_seconds
