@@ -44,6 +44,8 @@ class Broker:
         self._coids: dict[tuple[str, str], int] = {}
         self._advanced_to = now
         self._values: dict[str, tuple[tuple[float, int], AccountValue]] = {}
+        # The fills by account and conid, as of the executions counted (a fill appends one).
+        self._fill_index: tuple[int, dict[str, dict[int | None, list[Fill]]]] = (0, {})
 
     # -- queries ------------------------------------------------------------------------------
     def account(self, account_id: str) -> Account | None:
@@ -63,11 +65,18 @@ class Broker:
         return value
 
     def _fills(self, account_id: str, conid: int | None = None) -> list[Fill]:
-        return [
-            Fill(e.account_id, e.instrument.conid, e.signed, e.price, e.commission, e.time)
-            for e in self.executions
-            if e.account_id == account_id and (conid is None or e.instrument.conid == conid)
-        ]
+        """The account's fills (of ``conid``), in execution order."""
+        counted, index = self._fill_index
+        if counted != len(self.executions):  # a fill since: index them again
+            index = {}
+            for e in self.executions:
+                fill = Fill(
+                    e.account_id, e.instrument.conid, e.signed, e.price, e.commission, e.time
+                )
+                index.setdefault(e.account_id, {}).setdefault(None, []).append(fill)
+                index[e.account_id].setdefault(fill.conid, []).append(fill)
+            self._fill_index = (len(self.executions), index)
+        return list(index.get(account_id, {}).get(conid, ()))
 
     def position_value(self, account_id: str, conid: int, now: float) -> PositionValue | None:
         """One position valued at ``now`` (cheap, unlike a whole-account valuation); a position

@@ -12,9 +12,9 @@ the open and ``(d+1)*D`` the close.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 __all__ = ["GAP", "ORIGIN", "VENUES", "Session", "Venue", "day_index", "index_day"]
@@ -54,14 +54,22 @@ class Venue:
     tz: ZoneInfo
     open_time: time
     close_time: time
+    # The last answer of last_opened(), with the clock times it holds for: (from, until, session).
+    _opened: list[tuple[float, float, Session]] = field(
+        default_factory=list, compare=False, hash=False, repr=False
+    )
+    # The last answer of local_date(), likewise.
+    _dates: list[tuple[float, float, date]] = field(
+        default_factory=list, compare=False, hash=False, repr=False
+    )
 
-    @property
+    @cached_property
     def session_seconds(self) -> int:
         o = self.open_time.hour * 3600 + self.open_time.minute * 60
         c = self.close_time.hour * 3600 + self.close_time.minute * 60
         return c - o
 
-    @property
+    @cached_property
     def day_span(self) -> int:
         """D: trading-time units per day (gap + session)."""
         return GAP + self.session_seconds
@@ -76,11 +84,27 @@ class Venue:
         return Session(index, d, o, c)
 
     def local_date(self, t: float) -> date:
-        return datetime.fromtimestamp(t, self.tz).date()
+        held = self._dates
+        if held and held[0][0] <= t < held[0][1]:
+            return held[0][2]
+        d = datetime.fromtimestamp(t, self.tz).date()
+        midnight = datetime.combine(d, time(0), self.tz).timestamp()
+        next_midnight = datetime.combine(d + timedelta(days=1), time(0), self.tz).timestamp()
+        if midnight <= t < next_midnight:
+            held[:] = [(midnight, next_midnight, d)]  # the same date until the next midnight
+        return d
 
     def last_opened(self, t: float) -> Session:
         """The latest session whose open is at or before ``t`` (today's once open, else the
         prior one)."""
+        held = self._opened
+        if held and held[0][0] <= t < held[0][1]:
+            return held[0][2]
+        s = self._last_opened(t)
+        held[:] = [(s.open, self.session(s.index + 1).open, s)]  # the answer until the next open
+        return s
+
+    def _last_opened(self, t: float) -> Session:
         d = self.local_date(t)
         i = day_index(d)
         if d.weekday() >= 5:

@@ -14,7 +14,7 @@ heartbeat every :attr:`SimConfig.stream_heartbeat_seconds`, and what was subscri
   15 minutes.
 * ``sor+{}`` / ``uor+{}``: order changes from the order book, partial objects (the keys that
   changed, with ``orderId``, ``acct`` and ``conid``), nothing until an order changes.
-* ``spl+{}`` / ``upl+{}``: the accounts' P&L every :attr:`SimConfig.stream_pnl_seconds`.
+* ``spl+{}`` / ``upl+{}``: the selected account's P&L every :attr:`SimConfig.stream_pnl_seconds`.
 * ``tic`` is answered with the session's id; ``ech+hb`` is echoed; anything else is answered
   ``{"error": "Topic unknown ...", "code": 1}``.
 
@@ -293,9 +293,10 @@ class _Connection:
             await self._order_changes()
             if self.pnl and now - pnl >= config.stream_pnl_seconds:
                 pnl = now
-                rows = {
-                    f"{a}.Core": pnl_row(sim.broker.valuation(a, now)) for a in sim.broker.accounts
-                }
+                # The session's selected account, as IBKR's partitioned P&L has it (switching
+                # accounts switches the pushes).
+                account = session.selected_account
+                rows = {f"{account}.Core": pnl_row(sim.broker.valuation(account, now))}
                 await self._send({"topic": "spl", "args": rows})
 
     async def _ticks(self, now: float) -> None:

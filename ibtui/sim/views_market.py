@@ -33,6 +33,22 @@ def _signed(x: Decimal) -> str:
     return f"{x:.2f}"
 
 
+# Per conid, the latest formatting of the parts of a quote that seldom change between two steps
+# (the instrument's, the day's, the last price's, a held position's), keyed by what they were made
+# from (by value: another simulator, a halt or a fill makes them afresh). A step is formatted for
+# every streamed frame and snapshot row, and most of its fields are the step before's.
+_Memo = dict[int, tuple[tuple[object, ...], dict[str, str]]]
+_STATIC: _Memo = {}
+_DAY: _Memo = {}
+_LAST: _Memo = {}
+_HELD: _Memo = {}
+
+
+def _memo(memo: _Memo, conid: int, key: tuple[object, ...]) -> dict[str, str] | None:
+    got = memo.get(conid)
+    return got[1] if got is not None and got[0] == key else None
+
+
 def snapshot_values(
     inst: Instrument,
     q: Quote,
@@ -41,17 +57,47 @@ def snapshot_values(
     position: PositionValue | None,
 ) -> dict[str, str]:
     """Every field the simulator can fill for this quote, keyed by field id."""
-    prefix = "H" if q.halted else ("" if q.in_rth else "C")
+    conid = inst.conid
     t, d = q.tick, q.day
-    change = t.last - d.prior_close
-    pct = change / d.prior_close * 100 if d.prior_close else Decimal(0)
+    made: tuple[object, ...] = (inst,)
+    static = _memo(_STATIC, conid, made)
+    if static is None:
+        static = {
+            "55": inst.symbol,
+            "6008": str(inst.conid),
+            "6070": inst.asset_class,
+            "6004": inst.exchange,
+            "7221": inst.listing_exchange,
+            "7051": inst.name,
+            "7282": fmt_volume(inst.adv),
+        }
+        _STATIC[conid] = (made, static)
+    made = (d.high, d.low, d.open, d.prior_close)
+    day = _memo(_DAY, conid, made)
+    if day is None:
+        day = {
+            "70": f"{d.high:.2f}",
+            "71": f"{d.low:.2f}",
+            "7295": f"{d.open:.2f}",
+            "7741": f"{d.prior_close:.2f}",
+        }
+        _DAY[conid] = (made, day)
+    prefix = "H" if q.halted else ("" if q.in_rth else "C")
+    made = (t.last, d.prior_close, prefix)
+    last = _memo(_LAST, conid, made)
+    if last is None:
+        change = t.last - d.prior_close
+        pct = change / d.prior_close * 100 if d.prior_close else Decimal(0)
+        price = f"{t.last:.2f}"
+        last = {"31": prefix + price, "7296": price, "82": _signed(change), "83": _signed(pct)}
+        _LAST[conid] = (made, last)
     values = {
-        "31": f"{prefix}{t.last:.2f}",
-        "55": inst.symbol,
-        "70": f"{d.high:.2f}",
-        "71": f"{d.low:.2f}",
-        "82": _signed(change),
-        "83": _signed(pct),
+        "31": last["31"],
+        "55": static["55"],
+        "70": day["70"],
+        "71": day["71"],
+        "82": last["82"],
+        "83": last["83"],
         "84": f"{t.bid:.2f}",
         "85": _size(t.ask_size),
         "86": f"{t.ask:.2f}",
@@ -59,39 +105,51 @@ def snapshot_values(
         "87": fmt_volume(d.volume),
         "7762": str(d.volume),
         "7059": str(t.last_size),
-        "7295": f"{d.open:.2f}",
-        "7296": f"{t.last:.2f}",
-        "7741": f"{d.prior_close:.2f}",
-        "7635": f"{t.last:.2f}",
+        "7295": day["7295"],
+        "7296": last["7296"],
+        "7741": day["7741"],
+        "7635": last["7296"],
         "6509": availability,
         "6119": server_id,
-        "6008": str(inst.conid),
-        "6070": inst.asset_class,
-        "6004": inst.exchange,
-        "7221": inst.listing_exchange,
-        "7051": inst.name,
+        "6008": static["6008"],
+        "6070": static["6070"],
+        "6004": static["6004"],
+        "7221": static["7221"],
+        "7051": static["7051"],
         "7184": "0" if q.halted else "1",
         "7768": "1",
-        "7282": fmt_volume(inst.adv),
+        "7282": static["7282"],
     }
     if position is not None:
-        from ibtui.sim.orders import fmt_qty  # ibtui.sim.orders: imported by the first order
-
         pos = position.position
+        made = (pos.quantity, pos.avg_cost, pos.realized)
+        held = _memo(_HELD, conid, made)
+        if held is None:
+            from ibtui.sim.orders import fmt_qty  # ibtui.sim.orders: imported by the first order
+
+            cost = abs(pos.quantity * pos.avg_cost)
+            held = {
+                "74": f"{pos.avg_cost:.2f}",
+                "76": fmt_qty(pos.quantity),
+                "79": f"{pos.realized:.2f}",
+                "7921": f"{cost:.2f}",
+            }
+            _HELD[conid] = (made, held)
         cost = pos.quantity * pos.avg_cost
+        daily = f"{position.daily:.2f}"
         values.update(
             {
                 "73": f"{position.market_value:.2f}",
-                "74": f"{pos.avg_cost:.2f}",
+                "74": held["74"],
                 "75": f"{position.unrealized:.2f}",
-                "76": fmt_qty(pos.quantity),
+                "76": held["76"],
                 "77": f"{position.unrealized:,.2f}",
-                "78": f"{position.daily:.2f}",
-                "79": f"{pos.realized:.2f}",
+                "78": daily,
+                "79": held["79"],
                 "80": f"{position.unrealized / abs(cost) * 100:.2f}" if cost else "0.00",
-                "7920": f"{position.daily:.2f}",
-                "7921": f"{abs(cost):.2f}",
-                "7292": f"{abs(cost):.2f}",
+                "7920": daily,
+                "7921": held["7921"],
+                "7292": held["7921"],
             }
         )
     return values

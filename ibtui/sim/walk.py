@@ -4,7 +4,9 @@
 displacement: every node's value is the mean of its segment's ends plus an independent displacement
 (variance = a quarter of the segment length) drawn from a hash of ``(key, node)``. Any single step
 costs 32 hashes, a run of ``n`` consecutive grid points costs ``O(n + 64)``, and the same key always
-gives the same path — whatever order it is read in.
+gives the same path — whatever order it is read in. A walk keeps the nodes of its last descent:
+reading the step next to the last one read (as a market does each second) resumes from their
+common ancestor, a couple of hashes instead of 32, with the very same arithmetic.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class Walk:
     def __init__(self, key: int) -> None:
         self._key = mix64(key & _M)
         self._top = math.sqrt(SPAN) * self._z(SPAN)
+        # The last descents of at() and node(): per depth, (lo, hi, v(lo), v(hi)).
+        self._path: list[tuple[int, int, float, float]] = [(0, SPAN, 0.0, self._top)]
+        self._nodes: list[tuple[int, int, float, float]] = [(0, SPAN, 0.0, self._top)]
 
     def _z(self, node: int) -> float:
         """Unit-variance displacement (uniform on [-√3, √3])."""
@@ -50,7 +55,15 @@ class Walk:
             return self._top
         key, m, golden, half = self._key, _M, _GOLDEN, _HALF_SQRT
         scale = _SQRT3 * 2.0 / (1 << 53)
-        lo, hi, vlo, vhi, level = 0, SPAN, 0.0, self._top, LEVELS
+        path = self._path
+        depth = len(path) - 1
+        while True:  # the deepest node of the last descent whose segment holds k (the root does)
+            lo, hi, vlo, vhi = path[depth]
+            if lo < k < hi:
+                break
+            depth -= 1
+        del path[depth + 1 :]
+        level = LEVELS - depth
         while True:
             mid = (lo + hi) >> 1
             # _z(mid), inlined: this loop is the simulator's hottest path.
@@ -66,6 +79,31 @@ class Walk:
                 hi, vhi = mid, vmid
             else:
                 lo, vlo = mid, vmid
+            path.append((lo, hi, vlo, vhi))
+
+    def node(self, k: int) -> float:
+        """``B(k)`` exactly as :meth:`grid` computes it (:meth:`at` rounds differently, by a
+        few ulps), for ``0 < k < SPAN``; resumes from the last call's descent like :meth:`at`."""
+        path = self._nodes
+        depth = len(path) - 1
+        while True:
+            lo, hi, vlo, vhi = path[depth]
+            if lo < k < hi:
+                break
+            depth -= 1
+        del path[depth + 1 :]
+        level = LEVELS - depth
+        while True:
+            mid = (lo + hi) >> 1
+            vmid = (vlo + vhi) / 2.0 + _HALF_SQRT[level] * self._z(mid)
+            level -= 1
+            if k == mid:
+                return vmid
+            if k < mid:
+                hi, vhi = mid, vmid
+            else:
+                lo, vlo = mid, vmid
+            path.append((lo, hi, vlo, vhi))
 
     def grid(self, a: int, b: int, stride: int) -> list[tuple[int, float]]:
         """``(k, B(k))`` for every multiple ``k`` of ``stride`` (a power of two) in ``[a, b]``."""

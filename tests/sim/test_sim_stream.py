@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from wsproto.events import BytesMessage, TextMessage
 
-from ibtui.sim import ManualClock, Simulator, create_app
+from ibtui.sim import LIVE_ACCOUNT, ManualClock, Simulator, create_app
+from ibtui.sim.views_portfolio import pnl_row
 
 from .conftest import brokerage
 from .test_sim_orders import AAPL, ACCT, SPY, confirm_all, lmt, post_orders
@@ -364,3 +365,24 @@ async def test_a_tick_is_stamped_with_when_its_market_moved(
             later = await frames(ws, topic(f"smd+{AAPL}"))
             moved = math.floor(clock.now())
             assert later["_updated"] == moved * 1000 < int(clock.now() * 1000)
+
+
+async def test_pnl_pushes_carry_the_selected_account_only(
+    fast_sim: Simulator, clock: ManualClock
+) -> None:
+    """IBKR's partitioned P&L is the selected account's: the pushes follow an account switch
+    (and do not value every account's book each second)."""
+    live = LIVE_ACCOUNT
+    async with http_for(fast_sim) as client:
+        await brokerage(client)
+        async with stream(client) as ws:
+            await ws.send_text("spl+{}")
+            pnl = await frames(ws, topic("spl"))
+            assert set(pnl["args"]) == {f"{ACCT}.Core"}
+            switched = await client.post("/iserver/account", json={"acctId": live})
+            assert switched.json()["acctId"] == live
+            clock.advance(fast_sim.config.stream_pnl_seconds)
+            pnl = await frames(ws, lambda m: m.get("topic") == "spl" and ACCT not in str(m))
+            assert set(pnl["args"]) == {f"{live}.Core"}
+            value = fast_sim.broker.valuation(live, fast_sim.now())
+            assert pnl["args"][f"{live}.Core"] == pnl_row(value)
