@@ -44,7 +44,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from itertools import repeat
+from itertools import groupby
 from operator import ne, or_
 from typing import TYPE_CHECKING, Protocol
 
@@ -250,15 +250,16 @@ class TerminalWriter:
             if not text:
                 continue
             pen = pen_of(style)
-            if text.isascii() and not text.isprintable():
-                raise Fallback("control character")
             # one cell a character: ASCII, or box lines, dashes, arrows
-            if text.isascii() or _narrow(text):
+            ascii = text.isascii()
+            if ascii and not text.isprintable():
+                raise Fallback("control character")
+            if ascii or _narrow(text):
                 end = x + len(text)
                 if end > width:
                     raise Fallback("text beyond the screen")
                 texts[x:end] = text  # its characters
-                pens[x:end] = repeat(pen, end - x)
+                pens[x:end] = [pen] * (end - x)
                 x = end
                 continue
             start = x
@@ -327,11 +328,15 @@ class TerminalWriter:
                     append(cursor_move(cx, cy, start, y))
                     cx, cy = start, y
                 trusted = True
-                for x in range(start, end):
-                    text = texts[x]
-                    if not text:  # the right half of a wide character (None is not in a run)
+                x = start
+                # the run a pen at a time: the right half of a wide character ("") has its left
+                # half's pen and joins to nothing (None is not in a run)
+                for cell_pen, cells in groupby(cell_pens[start:end]):
+                    stop = x + len(list(cells))
+                    text = "".join(texts[x:stop])  # type: ignore[arg-type]
+                    x = stop
+                    if not text:
                         continue
-                    cell_pen = cell_pens[x]
                     if cell_pen != pen:
                         append(transition(pen, cell_pen))
                         pen = cell_pen
