@@ -243,13 +243,15 @@ class TerminalWriter:
         texts, pens = row.texts, row.pens
         width = len(texts)
         pen_of = self._pens.of
+        known_pen = self._pens.by_id.get
         first = x
         for text, style, control in segments:
             if control:
                 raise Fallback("control segment")
             if not text:
                 continue
-            pen = pen_of(style)
+            known = known_pen(id(style))
+            pen = known[1] if known is not None and known[0] is style else pen_of(style)
             # one cell a character: ASCII, or box lines, dashes, arrows
             ascii = text.isascii()
             if ascii and not text.isprintable():

@@ -79,22 +79,23 @@ class Pens:
         self._ids: dict[Pen, int] = {(0, "", ""): DEFAULT_PEN}
         self._styles: dict[Style, int] = {}
         # the same Style objects come back frame after frame: found by identity first (the
-        # entry holds the style, so its id cannot be reused while it is in here)
-        self._by_id: dict[int, tuple[Style, int]] = {}
+        # entry holds the style, so its id cannot be reused while it is in here); read directly
+        # by the writer's inner loop, which calls ``of`` only when the style is not in it
+        self.by_id: dict[int, tuple[Style, int]] = {}
         self._color_system: ColorSystem | None = None
         self._transitions: dict[tuple[int, int], str] = {}
 
     def set_color_system(self, color_system: ColorSystem) -> None:
         if color_system != self._color_system:
             self._styles.clear()
-            self._by_id.clear()
+            self.by_id.clear()
             self._color_system = color_system
 
     def of(self, style: Style | None) -> int:
         """The pen Textual's output leaves a segment of this style in (``None``: the default)."""
         if style is None:
             return DEFAULT_PEN
-        known = self._by_id.get(id(style))
+        known = self.by_id.get(id(style))
         if known is not None and known[0] is style:
             return known[1]
         pen = self._styles.get(style)
@@ -124,9 +125,9 @@ class Pens:
         return pen
 
     def _remember(self, style: Style, pen: int) -> None:
-        if len(self._by_id) >= _STYLE_CACHE_LIMIT:
-            self._by_id.clear()
-        self._by_id[id(style)] = (style, pen)
+        if len(self.by_id) >= _STYLE_CACHE_LIMIT:
+            self.by_id.clear()
+        self.by_id[id(style)] = (style, pen)
 
     def transition(self, old: int, new: int) -> str:
         """The shortest SGR sequence that turns pen ``old`` into pen ``new``."""

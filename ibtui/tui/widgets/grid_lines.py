@@ -128,6 +128,7 @@ class _Look(NamedTuple):
     header_cursor: Style
     fixed_cursor: Style
     width: int
+    table_width: int  # of the columns right of the fixed ones
 
 
 class _Pens(NamedTuple):
@@ -240,6 +241,7 @@ class GridLines(ScrollView):
                 header_cursor=rich("positions-grid--header-cursor"),
                 fixed_cursor=rich("positions-grid--fixed-cursor"),
                 width=self.size.width,
+                table_width=sum(column.render_width for column in self._columns[FIXED_COLUMNS:]),
             )
             if look != self._last_look:
                 self._last_look = look
@@ -330,8 +332,7 @@ class GridLines(ScrollView):
     ) -> tuple[CellLine, int]:
         """The space right of the table, in the row's colours."""
         look = self._frame_look()
-        table_width = sum(column.render_width for column in self._columns[FIXED_COLUMNS:])
-        space = max(0, look.width - table_width)
+        space = max(0, look.width - look.table_width)
         key = (index, -1, cursor, hover, row_style)
         pens = self._pens.get(key)
         if pens is None:
