@@ -242,6 +242,24 @@ class TerminalWriter:
         the column after them."""
         texts, pens = row.texts, row.pens
         width = len(texts)
+        segments = list(segments)
+        if not segments:
+            return x
+        strings, styles, controls = zip(*segments, strict=True)
+        if any(controls):
+            raise Fallback("control segment")
+        line = "".join(strings)
+        if line.isascii():  # the usual line, one cell a character: put in whole
+            if not line.isprintable():
+                raise Fallback("control character")
+            end = x + len(line)
+            if end > width:
+                raise Fallback("text beyond the screen")
+            texts[x:end] = line  # its characters
+            pens[x:end] = self._pens.cells(styles, tuple(map(len, strings)))
+            if end > x:
+                writes.spans[y].append((x, end))
+            return end
         pen_of = self._pens.of
         known_pen = self._pens.by_id.get
         first = x
