@@ -44,7 +44,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from itertools import repeat
+from itertools import groupby
 from operator import ne, or_
 from typing import TYPE_CHECKING, Protocol
 
@@ -242,23 +242,44 @@ class TerminalWriter:
         the column after them."""
         texts, pens = row.texts, row.pens
         width = len(texts)
+        segments = list(segments)
+        if not segments:
+            return x
+        strings, styles, controls = zip(*segments, strict=True)
+        if any(controls):
+            raise Fallback("control segment")
+        line = "".join(strings)
+        if line.isascii():  # the usual line, one cell a character: put in whole
+            if not line.isprintable():
+                raise Fallback("control character")
+            end = x + len(line)
+            if end > width:
+                raise Fallback("text beyond the screen")
+            texts[x:end] = line  # its characters
+            pens[x:end] = self._pens.cells(styles, tuple(map(len, strings)))
+            if end > x:
+                writes.spans[y].append((x, end))
+            return end
         pen_of = self._pens.of
+        known_pen = self._pens.by_id.get
         first = x
         for text, style, control in segments:
             if control:
                 raise Fallback("control segment")
             if not text:
                 continue
-            pen = pen_of(style)
-            if text.isascii() and not text.isprintable():
-                raise Fallback("control character")
+            known = known_pen(id(style))
+            pen = known[1] if known is not None and known[0] is style else pen_of(style)
             # one cell a character: ASCII, or box lines, dashes, arrows
-            if text.isascii() or _narrow(text):
+            ascii = text.isascii()
+            if ascii and not text.isprintable():
+                raise Fallback("control character")
+            if ascii or _narrow(text):
                 end = x + len(text)
                 if end > width:
                     raise Fallback("text beyond the screen")
                 texts[x:end] = text  # its characters
-                pens[x:end] = repeat(pen, end - x)
+                pens[x:end] = [pen] * (end - x)
                 x = end
                 continue
             start = x
@@ -327,11 +348,15 @@ class TerminalWriter:
                     append(cursor_move(cx, cy, start, y))
                     cx, cy = start, y
                 trusted = True
-                for x in range(start, end):
-                    text = texts[x]
-                    if not text:  # the right half of a wide character (None is not in a run)
+                x = start
+                # the run a pen at a time: the right half of a wide character ("") has its left
+                # half's pen and joins to nothing (None is not in a run)
+                for cell_pen, cells in groupby(cell_pens[start:end]):
+                    stop = x + len(list(cells))
+                    text = "".join(texts[x:stop])  # type: ignore[arg-type]
+                    x = stop
+                    if not text:
                         continue
-                    cell_pen = cell_pens[x]
                     if cell_pen != pen:
                         append(transition(pen, cell_pen))
                         pen = cell_pen

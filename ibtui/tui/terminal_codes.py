@@ -10,6 +10,10 @@ Textual's output would leave the terminal in, and the shortest sequence from one
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import chain, repeat
+from operator import is_
+
 from rich.color import ColorSystem
 from rich.style import Style
 
@@ -22,6 +26,7 @@ class Fallback(Exception):
 
 # A pen: (attribute bits that are on, foreground SGR codes, background SGR codes); "" = default.
 Pen = tuple[int, str, str]
+_Cells = tuple[tuple[Style | None, ...], list[int]]  # a line's styles, its cells' pens
 
 DEFAULT_PEN = 0
 
@@ -79,22 +84,27 @@ class Pens:
         self._ids: dict[Pen, int] = {(0, "", ""): DEFAULT_PEN}
         self._styles: dict[Style, int] = {}
         # the same Style objects come back frame after frame: found by identity first (the
-        # entry holds the style, so its id cannot be reused while it is in here)
-        self._by_id: dict[int, tuple[Style, int]] = {}
+        # entry holds the style, so its id cannot be reused while it is in here); read directly
+        # by the writer's inner loop, which calls ``of`` only when the style is not in it
+        self.by_id: dict[int, tuple[Style, int]] = {}
         self._color_system: ColorSystem | None = None
+        # the pens of a line's cells by its segments' styles (by identity) and lengths: a line
+        # whose cells changed comes back with the same styles, frame after frame
+        self._cells: dict[tuple[tuple[int, ...], tuple[int, ...]], _Cells] = {}
         self._transitions: dict[tuple[int, int], str] = {}
 
     def set_color_system(self, color_system: ColorSystem) -> None:
         if color_system != self._color_system:
             self._styles.clear()
-            self._by_id.clear()
+            self.by_id.clear()
+            self._cells.clear()
             self._color_system = color_system
 
     def of(self, style: Style | None) -> int:
         """The pen Textual's output leaves a segment of this style in (``None``: the default)."""
         if style is None:
             return DEFAULT_PEN
-        known = self._by_id.get(id(style))
+        known = self.by_id.get(id(style))
         if known is not None and known[0] is style:
             return known[1]
         pen = self._styles.get(style)
@@ -123,10 +133,23 @@ class Pens:
         self._remember(style, pen)
         return pen
 
+    def cells(self, styles: Sequence[Style | None], lengths: tuple[int, ...]) -> list[int]:
+        """The pen of each cell of segments of these styles, ``lengths`` cells each."""
+        key = (tuple(map(id, styles)), lengths)
+        known = self._cells.get(key)
+        if known is not None and all(map(is_, known[0], styles)):
+            return known[1]
+        of = self.of
+        pens = list(chain.from_iterable(map(repeat, map(of, styles), lengths)))
+        if len(self._cells) >= _STYLE_CACHE_LIMIT:
+            self._cells.clear()
+        self._cells[key] = (tuple(styles), pens)  # it holds the styles: their ids stay theirs
+        return pens
+
     def _remember(self, style: Style, pen: int) -> None:
-        if len(self._by_id) >= _STYLE_CACHE_LIMIT:
-            self._by_id.clear()
-        self._by_id[id(style)] = (style, pen)
+        if len(self.by_id) >= _STYLE_CACHE_LIMIT:
+            self.by_id.clear()
+        self.by_id[id(style)] = (style, pen)
 
     def transition(self, old: int, new: int) -> str:
         """The shortest SGR sequence that turns pen ``old`` into pen ``new``."""

@@ -4,7 +4,7 @@ prices, focus lost), and that a tick redraws only what changed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
@@ -286,11 +286,13 @@ async def test_a_repainted_row_draws_only_the_cells_that_changed(
         grid = table.grid
         built: list[str] = []
 
+        draw = grid_lines._cell_line
+
         def spy(cell: Cell, *args: object) -> object:
             built.append(cell.text)
-            return cell_lines(cell, *args)  # type: ignore[arg-type]
+            return draw(cell, *args)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(grid_lines, "cell_lines", spy)
+        monkeypatch.setattr(grid_lines, "_cell_line", spy)
         screen(grid)
         for step in range(3):
             clock.advance(1)
@@ -302,3 +304,36 @@ async def test_a_repainted_row_draws_only_the_cells_that_changed(
             # the row's last price, market value and P&L cells changed: the other ten are taken
             # as the row last drew them
             assert str(last) in built and 0 < len(built) <= 5, (step, built)
+
+
+async def test_a_change_of_focus_or_theme_redraws_every_line_in_its_new_colours(
+    clock: Clock,
+) -> None:
+    """The grid keeps the styles it draws in from frame to frame: a blur, a focus and a new
+    theme each draw every line in the new colours, as a grid drawn afresh (every cache emptied
+    by a change of width) draws them."""
+    async with grid_of(clock, (100, 12)) as (pilot, table):
+        grid = table.grid
+        app = pilot.app
+
+        def theme_named(name: str) -> Callable[[], object]:
+            return lambda: setattr(app, "theme", name)
+
+        steps: list[tuple[str, Callable[[], object]]] = [
+            ("blur", lambda: app.set_focus(None)),
+            ("focus", grid.focus),
+            ("light theme", theme_named("textual-light")),
+            ("blur in the light theme", lambda: app.set_focus(None)),
+            ("dark theme", theme_named("textual-dark")),
+            ("focus in the dark theme", grid.focus),
+        ]
+        for name, step in steps:
+            before = [list(line) for line in screen(grid)]
+            step()
+            await pilot.pause()
+            drawn = [list(line) for line in screen(grid)]
+            assert drawn != before, name
+            await pilot.resize_terminal(101, 12)
+            screen(grid)
+            await pilot.resize_terminal(100, 12)
+            assert drawn == [list(line) for line in screen(grid)], name

@@ -448,6 +448,21 @@ def test_a_flash_that_ends_sends_the_pen_once_per_run() -> None:
     assert sent.count("m") == 2  # and the reset at the end
 
 
+def test_a_new_colour_system_draws_the_same_styles_in_its_own_codes() -> None:
+    """The writer keeps the pens of a line's cells from frame to frame; a console whose colour
+    system changes (true colour to 256 colours) gets the next update in its own codes, not in
+    the pens kept from before."""
+    writer = TerminalWriter(enabled=True)
+    lines = [grid_line(["123.45", "1,234.50", "+12.00", "AAPL"]) for _ in range(2)]
+    writer.render(layout(lines), console(), (40, 2))
+    moved = [*lines]
+    moved[1] = grid_line(["123.47", "1,234.70", "+12.20", "AAPL"])
+    writer.render(chops_of(moved, {1}), console(), (40, 2))  # the line's pens, in true colour
+    update = chops_of(lines, {1})  # the same styles, the prices back
+    sent = writer.render(update, console("256"), (40, 2))
+    assert "38;5;" in sent and "38;2;" not in sent
+
+
 # --- when it steps aside ------------------------------------------------------------------------
 
 

@@ -45,6 +45,7 @@ FIXED_COLUMNS = 1  # the symbol stays while the others scroll sideways
 HEADER = -1  # the header's row index (in the segments' meta, as DataTable's)
 _LINES_CACHED = 1000
 _ROWS_REMEMBERED = 1000  # rows whose cells as last drawn are kept (a screen holds a few dozen)
+_PENS_REMEMBERED = 20_000  # cells' styles kept (a screen of 100 rows shows about 1,500 cells)
 
 
 def cell_lines(
@@ -58,22 +59,39 @@ def cell_lines(
     would not fit, is not plain printable text or starts or ends with a space: Rich then renders
     the cell (ellipsis, wide characters cut at the edge, justified spaces).
     """
+    body, side = _cell_pens(pre, cell.style, post)
+    line = _cell_line(cell, width, padding, body, side, joined=False)
+    return None if line is None else [line]
+
+
+def _cell_pens(pre: Style, own: Style | None, post: Style) -> tuple[Style, Style]:
+    """The styles of a cell's text (``pre``, its own, ``post``) and of its padding."""
+    body_style = pre + own if own else pre
+    side_style = pre
+    if post:
+        body_style += post
+        side_style += post
+    return body_style, side_style
+
+
+def _cell_line(
+    cell: Cell, width: int, padding: int, body: Style, side: Style, joined: bool
+) -> CellLine | None:
+    """:func:`cell_lines`'s line in these styles of the text and the padding (``joined``: the
+    two are one style, drawn as one segment, as ``Segment.simplify`` joins them)."""
     inner = width - 2 * padding
     text = cell.text
     used = cell_len(text)
     if inner <= 0 or used > inner or not text.isprintable() or text != text.strip():
         return None
     fill = " " * (inner - used)
-    body_style = pre + cell.style if cell.style else pre
-    side_style = pre
-    if post:
-        body_style += post
-        side_style += post
-    body = Segment(fill + text if cell.numeric else text + fill, body_style)
+    shown = fill + text if cell.numeric else text + fill
     if not padding:
-        return [[body]]
-    side = Segment(" " * padding, side_style)
-    return [[side, body, side]]
+        return [Segment(shown, body)]
+    pad = " " * padding
+    if joined:
+        return [Segment(pad + shown + pad, side)]
+    return [Segment(pad, side), Segment(shown, body), Segment(pad, side)]
 
 
 @dataclass
@@ -110,6 +128,17 @@ class _Look(NamedTuple):
     header_cursor: Style
     fixed_cursor: Style
     width: int
+    table_width: int  # of the columns right of the fixed ones
+
+
+class _Pens(NamedTuple):
+    """A cell's styles: laid under it (``pre``), of its text, of its padding, and whether the
+    last two are the same (the cell is then one segment)."""
+
+    pre: Style
+    body: Style
+    side: Style
+    joined: bool
 
 
 # A cell as a row last drew it: the cell, its segments (one style's joined) and their width.
@@ -165,9 +194,13 @@ class GridLines(ScrollView):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._look: _Look | None = None  # this frame's
+        self._look: _Look | None = None  # the styles lines are drawn in, until they change
         self._last_look: _Look | None = None  # the caches'
+        self._base: Style | None = None  # the grid's own style when the look was taken
         self._styles: dict[tuple[bool, bool, bool, bool], tuple[Style, Style]] = {}
+        # a cell's text and padding styles by its place, the cursor and hover on it, and its
+        # own style (the meta of its place makes each cell's styles its own: built once)
+        self._pens: dict[tuple[int, int, bool, bool, Style | None], _Pens] = {}
         self._lines: LRUCache[tuple[object, ...], Strip] = LRUCache(_LINES_CACHED)
         # each row's cells as last drawn, with what they were drawn in, the rows drawn last at
         # the end
@@ -179,18 +212,25 @@ class GridLines(ScrollView):
         self.refresh()
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        self._look = None  # looked up again for this frame (focus changes the cursor's colours)
+        # The look is kept from frame to frame and looked up again after a change of styles
+        # (notify_style_update: focus, theme, CSS), of width, or of the grid's own style, which
+        # its ancestors' colours make (one walk up the tree a frame, not ten component styles).
+        look = self._look
+        if look is not None and (look.width != self.size.width or self.rich_style != self._base):
+            self._look = None
         return super().render_lines(crop)
 
     def _frame_look(self) -> _Look:
-        """The styles of this frame; the caches are emptied when they differ from the last."""
+        """The styles lines are drawn in; the caches are emptied when they differ from the
+        last."""
         look = self._look
         if look is None:
             component = self.get_component_styles
             rich = self.get_component_rich_style
             fixed = component("positions-grid--fixed").rich_style
+            base = self._base = self.rich_style
             look = self._look = _Look(
-                base=self.rich_style,
+                base=base,
                 header=component("positions-grid--header").rich_style,
                 fixed=fixed + Style.from_meta({"fixed": True}),
                 even=component("positions-grid--even-row").rich_style,
@@ -201,12 +241,14 @@ class GridLines(ScrollView):
                 header_cursor=rich("positions-grid--header-cursor"),
                 fixed_cursor=rich("positions-grid--fixed-cursor"),
                 width=self.size.width,
+                table_width=sum(column.render_width for column in self._columns[FIXED_COLUMNS:]),
             )
             if look != self._last_look:
                 self._last_look = look
                 self._lines.clear()
                 self._drawn.clear()
                 self._styles.clear()
+                self._pens.clear()
         return look
 
     def _cell_style(
@@ -290,11 +332,14 @@ class GridLines(ScrollView):
     ) -> tuple[CellLine, int]:
         """The space right of the table, in the row's colours."""
         look = self._frame_look()
-        table_width = sum(column.render_width for column in self._columns[FIXED_COLUMNS:])
-        space = max(0, look.width - table_width)
-        style = row_style + self._cell_style(index == HEADER, False, hover, cursor)[0]
-        style += Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})
-        return [Segment(" " * space, style)], space
+        space = max(0, look.width - look.table_width)
+        key = (index, -1, cursor, hover, row_style)
+        pens = self._pens.get(key)
+        if pens is None:
+            style = row_style + self._cell_style(index == HEADER, False, hover, cursor)[0]
+            style += Style.from_meta({"row": index, "column": 0, "out_of_bounds": True})
+            pens = self._remember(key, _Pens(style, style, style, True))
+        return [Segment(" " * space, pens.body)], space
 
     def _header_pieces(self) -> _Pieces:
         """The header's cells, drawn by Rich (the labels change only with the sort)."""
@@ -372,14 +417,39 @@ class GridLines(ScrollView):
     ) -> _Drawn:
         """A cell's one line, built directly (:func:`cell_lines`) or, for text that needs it, by
         Rich; its segments of one style joined, and its width."""
-        component, post = self._cell_style(False, fixed, hover, cursor)
-        pre = base + Style.from_meta({"row": index, "column": position}) + component
-        lines = cell_lines(cell, width, _PADDING, pre, post)
-        if lines is not None:
-            return cell, list(Segment.simplify(lines[0])), width
+        pens = self._pens.get((index, position, cursor, hover, cell.style))
+        if pens is None:
+            pens = self._cell_pens(cell, index, position, base, fixed, cursor, hover)
+        line = _cell_line(cell, width, _PADDING, pens.body, pens.side, pens.joined)
+        if line is not None:
+            return cell, line, width
+        pre, post = pens.pre, self._cell_style(False, fixed, hover, cursor)[1]
         options = self.app.console_options.update_dimensions(width, 1).update(no_wrap=True)
         rendered = self.app.console.render_lines(
             Styled(Padding(cell, (0, _PADDING)), pre_style=pre, post_style=post), options
         )
         segments = list(Segment.simplify(rendered[0]))
         return cell, segments, Segment.get_line_length(segments)
+
+    def _cell_pens(
+        self,
+        cell: Cell,
+        index: int,
+        position: int,
+        base: Style,
+        fixed: bool,
+        cursor: bool,
+        hover: bool,
+    ) -> _Pens:
+        """A cell's styles at its place (its row, its column, the cursor and hover on it)."""
+        component, post = self._cell_style(False, fixed, hover, cursor)
+        pre = base + Style.from_meta({"row": index, "column": position}) + component
+        body, side = _cell_pens(pre, cell.style, post)
+        pens = _Pens(pre, body, side, body == side)
+        return self._remember((index, position, cursor, hover, cell.style), pens)
+
+    def _remember(self, key: tuple[int, int, bool, bool, Style | None], pens: _Pens) -> _Pens:
+        if len(self._pens) >= _PENS_REMEMBERED:
+            self._pens.clear()
+        self._pens[key] = pens
+        return pens
