@@ -226,7 +226,7 @@ class StreamFeed:
         if first:
             self._burst_first = self._burst_last
         if self._flush is None:
-            self._flush = loop.call_later(self.batch_quiet, self._settle)
+            self._flush = loop.call_later(min(self.batch_quiet, self.batch_cap), self._settle)
 
     def _settle(self) -> None:
         """Post the batch if the burst is over (or went on for ``batch_cap``), else look again
