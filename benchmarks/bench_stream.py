@@ -5,9 +5,12 @@ The simulator runs as a child process (``ibtui sim``'s server through
 account and its clock shifted into an open market (as ``ibtui demo`` replays one), so that
 prices move. The console runs headless in this process (``IbtuiApp.run_test``, 120×110: about
 100 rows of the 1,000 in view) on ``ClientBackend`` over a real loopback socket, as ``run_app``
-runs it (its interpreter settings, ``freeze_settled``), twice: with the stream (the rows in
-view, the first 100 of them streamed, IBKR's default line allowance; the rest polled) and
-without (every conid polled). The poll interval is the default, 2 s.
+runs it (its interpreter settings, ``freeze_settled``), in alternating rounds (three of each by
+default, the first mode of a round alternating too; a fresh console each round, the same
+simulator): with the stream (the rows in view, the first 100 of them streamed, IBKR's default
+line allowance; the rest of the book polled in the background, all of it every
+``background_poll_seconds``, 10 s) and without (every conid polled, as often as IBKR's pace
+allows: the whole book every interval). The poll interval is the default, 2 s.
 
 *Latency*: each time a quote changes the price a row in view shows, from the simulator's tick
 to the end of the first frame painted after the positions table applied it ("painted": Textual's
@@ -22,13 +25,15 @@ Streamed: the rows the stream covers; polled: every row in view of the polling r
 that changed twice between two polls is shown, and counted, once.)
 
 *CPU*: ``time.process_time`` of this process (the console; the simulator is another process)
-over the measured span, per second of wall time.
+over each round's measured span, per second of wall time; the median of the rounds per mode
+(the rounds' figures are listed too), compared side by side.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import statistics
 import sys
 import tempfile
 import time
@@ -205,12 +210,12 @@ def serve(offset: float, argv: list[str]) -> int:
     return sim_serve.serve(parse_args(argv), factory)
 
 
-def measure(seconds: float) -> list[Result]:
+def measure(seconds: float, rounds: int) -> list[Result]:
     from ibtui.sim.demo import trading_offset
     from ibtui.tui.app import console_runtime
 
     offset = trading_offset(time.time())
-    data: dict[str, dict[str, Any]] = {}
+    runs: dict[str, list[dict[str, Any]]] = {"stream": [], "poll": []}
     with (
         tempfile.TemporaryDirectory() as state,
         simulator(
@@ -221,17 +226,22 @@ def measure(seconds: float) -> list[Result]:
         ) as sim,
         console_runtime(),
     ):
-        for mode in ("stream", "poll"):
-            data[mode] = asyncio.run(run_console(sim.config_path, mode == "stream", seconds))
+        for round_ in range(rounds):
+            order = ("stream", "poll") if round_ % 2 == 0 else ("poll", "stream")
+            for mode in order:
+                run = asyncio.run(run_console(sim.config_path, mode == "stream", seconds))
+                runs[mode].append(run)
     moved = market_moved_at(offset)
     stats: list[Stat] = []
     medians: dict[str, float] = {}
     cpu: dict[str, float] = {}
-    for mode, run in data.items():
-        stamped = [painted - (stamp - offset) for _c, _p, stamp, _r, painted in run["rows"]]
-        received = [painted - got for _c, _p, _s, got, painted in run["rows"]]
+    cpus: dict[str, list[float]] = {}
+    for mode, mode_runs in runs.items():
+        rows = [row for run in mode_runs for row in run["rows"]]
+        stamped = [painted - (stamp - offset) for _c, _p, stamp, _r, painted in rows]
+        received = [painted - got for _c, _p, _s, got, painted in rows]
         market = []
-        for conid, price, stamp, _received, painted in run["rows"]:
+        for conid, price, stamp, _received, painted in rows:
             at = moved(conid, price, stamp)
             if at is not None:
                 market.append(painted - at)
@@ -241,15 +251,18 @@ def measure(seconds: float) -> list[Result]:
         got = Stat.of(f"{name}: received by the console → painted frame", "ms", received, 1e3)
         stats += [tick, move, got]
         medians[mode] = tick.median
-        cpu[mode] = run["cpu"] / run["wall"]
-    for mode, run in data.items():
+        cpus[mode] = [run["cpu"] / run["wall"] * 1e3 for run in mode_runs]
+        cpu[mode] = statistics.median(cpus[mode])
+    for mode, mode_runs in runs.items():
         label = "with the stream" if mode == "stream" else "polling only"
-        stats.append(Stat.single(f"console CPU per second, {label}", "ms", cpu[mode] * 1e3))
-        stats.append(
-            Stat.single(f"frames per second, {label}", "frames", run["frames"] / run["wall"])
-        )
+        stats.append(Stat.of(f"console CPU per second, {label} (per round)", "ms", cpus[mode]))
+        fps = [run["frames"] / run["wall"] for run in mode_runs]
+        stats.append(Stat.of(f"frames per second, {label} (per round)", "frames", fps))
     met = medians["stream"] <= 50.0 and cpu["stream"] <= cpu["poll"]
-    s, p = data["stream"], data["poll"]
+    s, p = runs["stream"], runs["poll"]
+    listed = {
+        mode: ", ".join(f"{value:.1f}" for value in cpus[mode]) for mode in ("stream", "poll")
+    }
     return [
         Result(
             id="9",
@@ -260,14 +273,19 @@ def measure(seconds: float) -> list[Result]:
                 f"streamed: median {fmt(medians['stream'])} ms from the simulator's tick to the "
                 f"frame; polled: {fmt(medians['poll'])} ms from its answer, "
                 f"{fmt(stats[4].median)} ms from the market's move; CPU "
-                f"{fmt(cpu['stream'] * 1e3)} ms/s streaming vs {fmt(cpu['poll'] * 1e3)} ms/s "
-                "polling"
+                f"{fmt(cpu['stream'])} ms/s streaming vs {fmt(cpu['poll'])} ms/s "
+                f"polling ({cpu['stream'] / cpu['poll']:.2f}×; medians of {rounds} rounds each)"
             ),
             stats=stats,
             notes=[
-                f"{s['in_view']} rows in view; {s['streamed']} conids streamed when measuring "
-                f"began, {s['streamed_end']} when it ended; {len(s['rows'])} streamed and "
-                f"{len(p['rows'])} polled price changes painted in {seconds:.0f} s each"
+                f"{s[0]['in_view']} rows in view; {min(r['streamed'] for r in s)} to "
+                f"{max(r['streamed'] for r in s)} conids streamed when measuring began, "
+                f"{min(r['streamed_end'] for r in s)} to {max(r['streamed_end'] for r in s)} "
+                f"when it ended; {sum(len(r['rows']) for r in s)} streamed and "
+                f"{sum(len(r['rows']) for r in p)} polled price changes painted in "
+                f"{rounds} × {seconds:.0f} s each",
+                f"console CPU per round (ms/s): streaming {listed['stream']}; "
+                f"polling {listed['poll']}",
             ],
             method=(__doc__ or "").split("\n\n", 1)[1].strip(),
         )
@@ -279,11 +297,13 @@ def main(argv: list[str]) -> int:
         at = argv.index("--serve")
         return serve(float(argv[at + 1]), argv[:at] + argv[at + 2 :])
     parser = base_parser(__doc__ or "")
-    parser.add_argument("--seconds", type=float, help="measured per mode (default 30, quick 10)")
+    parser.add_argument("--seconds", type=float, help="measured per round (default 20, quick 10)")
+    parser.add_argument("--rounds", type=int, help="rounds of each mode (default 3, quick 1)")
     args = parser.parse_args(argv)
-    seconds = args.seconds or (10.0 if args.quick else 30.0)
+    seconds = args.seconds or (10.0 if args.quick else 20.0)
+    rounds = args.rounds or (1 if args.quick else 3)
     start = time.perf_counter()
-    results = measure(seconds)
+    results = measure(seconds, rounds)
     for result in results:
         result.seconds = time.perf_counter() - start
     write_results(args.json, results)
