@@ -67,10 +67,11 @@ def stream_url(base_url: str, access_token: str) -> str:
 
 
 class SocketClosed(ConnectionError):
-    """The server closed the socket (``code``: its close code, None if it sent none)."""
+    """The socket closed: by the server with a close ``code``, or dropped (``None``: no close
+    frame came)."""
 
     def __init__(self, code: int | None) -> None:
-        super().__init__("closed by the server" + ("" if code is None else f" ({code})"))
+        super().__init__("no close frame" if code is None else f"closed by the server ({code})")
         self.code = code
 
 
@@ -149,6 +150,9 @@ class _WebsocketsSocket:
         try:
             data: str | bytes = await self._ws.recv()
         except ConnectionClosed as exc:
+            if exc.rcvd is None and exc.sent is not None:  # we closed it: a frame over max_size
+                reason = one_line(f"code {exc.sent.code}: {exc.sent.reason}")
+                raise ConnectionError(f"closed on our side ({reason})") from None
             raise SocketClosed(None if exc.rcvd is None else exc.rcvd.code) from None
         return data
 
@@ -216,13 +220,11 @@ def socket_failure(exc: BaseException, what: str = "") -> str:
     code = getattr(exc, "code", None)
     if name in ("WebSocketDisconnect", "SocketClosed") and isinstance(code, int):
         return f"the server closed the connection (code {int(code)})"
-    if name == "SocketClosed":
-        return "the server closed the connection"
     rcvd = getattr(exc, "rcvd", None)
-    if name.startswith("ConnectionClosed") and hasattr(exc, "rcvd"):  # websockets'
-        if rcvd is None:
-            return f"{what} (no close frame)" if what else "the connection closed (no close frame)"
+    if name.startswith("ConnectionClosed") and rcvd is not None:  # websockets'
         return f"the server closed the connection (code {int(rcvd.code)})"
+    if name == "SocketClosed" or name.startswith("ConnectionClosed"):
+        return f"{what or 'the connection dropped'} (no close frame)"
     response = getattr(exc, "response", None)
     if name == "WebSocketUpgradeError" and isinstance(response, httpx.Response):
         return f"the server refused the connection (HTTP {response.status_code})"

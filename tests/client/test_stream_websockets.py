@@ -168,3 +168,34 @@ def test_a_url_in_a_failure_has_its_token_masked() -> None:
     assert said == "InvalidURI: bad port"
     said = socket_failure(OSError(f"cannot reach wss://h/ws?oauth_token={TOKEN}&x=1"), "failed")
     assert TOKEN not in said and "oauth_token=<access token>&x=1" in said
+
+
+async def test_a_drop_without_a_close_frame_says_so() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        ws.transport.abort()  # the TCP connection ends, no close frame
+
+    async with (
+        httpx.AsyncClient() as http,
+        loopback_server(handler) as url,
+        connect_websockets(http)(url, HEADERS) as ws,
+    ):
+        with pytest.raises(ConnectionError) as dropped:
+            await ws.receive()
+    said = socket_failure(dropped.value, "the connection dropped")
+    assert said == "the connection dropped (no close frame)"
+
+
+async def test_a_frame_over_the_limit_closes_the_socket_on_our_side() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send("x" * (MAX_MESSAGE + 1))
+        await ws.wait_closed()
+
+    async with (
+        httpx.AsyncClient() as http,
+        loopback_server(handler) as url,
+        connect_websockets(http)(url, HEADERS) as ws,
+    ):
+        with pytest.raises(ConnectionError) as closed:
+            await ws.receive()
+    said = socket_failure(closed.value, "the connection dropped")
+    assert said.startswith("the connection dropped (ConnectionError: closed on our side (code 1009")
