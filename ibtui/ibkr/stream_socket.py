@@ -139,17 +139,19 @@ def connect_httpx_ws(http: httpx.AsyncClient | HttpFactory) -> Connector:
 
 class _WebsocketsSocket:
     def __init__(self, ws: Any) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         self._ws = ws
+        self._recv = ws.recv  # once a frame: bound once
+        self._closed = ConnectionClosed
 
     async def send_text(self, text: str) -> None:
         await self._ws.send(text)
 
     async def receive(self) -> str | bytes:
-        from websockets.exceptions import ConnectionClosed
-
         try:
-            data: str | bytes = await self._ws.recv()
-        except ConnectionClosed as exc:
+            data: str | bytes = await self._recv()
+        except self._closed as exc:
             if exc.rcvd is None and exc.sent is not None:  # we closed it: a frame over max_size
                 reason = one_line(f"code {exc.sent.code}: {exc.sent.reason}")
                 raise ConnectionError(f"closed on our side ({reason})") from None
