@@ -85,8 +85,8 @@ def install_probe() -> None:
         return
     apply = PositionsTable.apply_quotes
 
-    def apply_quotes(self: PositionsTable, quotes: Any) -> None:
-        apply(self, quotes)
+    def apply_quotes(self: PositionsTable, quotes: Any, **options: Any) -> None:
+        apply(self, quotes, **options)
         if _probe is not None:
             _probe.applied(quotes, set(self.conids_in_view()))
 

@@ -117,13 +117,13 @@ def instrument(app: Any, probe: PaintProbe, naive: bool = False) -> None:
 _probe: PaintProbe | None = None
 
 
-def timed_apply(apply: Callable[[Any, Any], None]) -> Callable[[Any, Any], None]:
+def timed_apply(apply: Callable[..., None]) -> Callable[..., None]:
     """``apply`` (quotes applied to a table or an app), its CPU and the keys it applied told to
     the probe while one is set."""
 
-    def timed(self: Any, quotes: Any) -> None:
+    def timed(self: Any, quotes: Any, **options: Any) -> None:
         cpu = time.process_time()
-        apply(self, quotes)
+        apply(self, quotes, **options)
         if _probe is not None:
             _probe.apply_cpu += time.process_time() - cpu
             _probe.on_applied(quotes.keys())

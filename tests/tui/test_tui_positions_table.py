@@ -90,6 +90,28 @@ async def test_tick_updates_only_changed_cells_in_place(clock: Clock) -> None:
         assert table.cell(AAPL, "last").style is None
 
 
+async def test_a_streamed_burst_ends_every_flash_that_is_over_in_its_own_repaint(
+    clock: Clock,
+) -> None:
+    """The stream pushes every move of its instruments at once, once a second: a row that did
+    not move with the next burst ends its flash in that burst's repaint (a flash due a moment
+    later too), not on a frame of its own half a second after."""
+    app = host(clock)
+    async with app.run_test(size=SIZE) as pilot:
+        table = await shown(app, pilot)
+        table.apply_quotes(quote(265598, "223.91", clock), burst=True)
+        assert (AAPL, "last") in table.flashing
+        clock.advance(0.95)  # the next burst, a moment before AAPL's flash is due: MSFT moved
+        table.apply_quotes(quote(272093, "416.10", clock), burst=True)
+        assert (AAPL, "last") not in table.flashing
+        assert table.cell(AAPL, "last").style is None
+        assert (MSFT, "last") in table.flashing
+        clock.advance(0.5)  # a burst well before MSFT's flash is due leaves it alone
+        table.apply_quotes(quote(265598, "224.00", clock), burst=True)
+        assert (MSFT, "last") in table.flashing
+        await pilot.pause()
+
+
 async def test_a_flash_ends_with_the_rows_next_quote(clock: Clock) -> None:
     """A price changing every second is repainted once a second: its flash ends in the same
     repaint as the row's next quote, not on a frame of its own just before, nor with another

@@ -61,6 +61,10 @@ CHUNK = 250  # rows added per step when filling the grid
 _REBUILD_THRESHOLD = 50  # more removals than this: refill instead of removing row by row
 Update = tuple[str, str, Cell]
 FLASH_LINGER = 0.5  # how long a finished flash waits for the next quotes to end with it
+# A stream's burst (every streamed instrument that moved, at once) ends the flashes due by then
+# or within this many seconds: a row that did not move with it would otherwise end its flash
+# on a frame of its own a moment later (a burst a second, flashes of a second).
+BURST_FLASH_EARLY = 0.1
 
 
 def _matches(view: PositionView, words: Sequence[str]) -> bool:
@@ -296,17 +300,22 @@ class PositionsTable(Vertical):
         if resort:
             self._sort()
 
-    def apply_quotes(self, quotes: Mapping[int, QuoteView]) -> None:
+    def apply_quotes(self, quotes: Mapping[int, QuoteView], *, burst: bool = False) -> None:
         """Reprice the rows holding these conids; only cells that change are written.
 
         Rows out of view get only their sort column's cell (when it is a price column) and are
         formatted when they scroll into view. The flashes of these rows that are over end in the
-        same repaint (other rows' flashes end with their own quotes: a round comes in batches)."""
+        same repaint (other rows' flashes end with their own quotes: a round comes in batches).
+        A stream's ``burst`` (all its moves at once) ends every flash that is over, or nearly
+        (``BURST_FLASH_EARLY``), in its repaint."""
         updates: list[Update] = []
         by_conid = self._by_conid
         if self._flashes:
-            rows = {key for conid in quotes for key in by_conid.get(conid, ())}
-            self._end_flashes(self.clock(), updates, rows)
+            if burst:
+                self._end_flashes(self.clock() + BURST_FLASH_EARLY, updates)
+            else:
+                rows = {key for conid in quotes for key in by_conid.get(conid, ())}
+                self._end_flashes(self.clock(), updates, rows)
         resort = False
         in_view = self._keys_in_view()
         sort_only = tuple(c for c in PRICE_COLUMNS if c.key == self.sort_column)
