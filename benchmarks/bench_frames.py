@@ -13,14 +13,15 @@ suspension between frames) and hands the quotes through the console's adapter
 burst of ~100 frames a second): ``process_time`` of this process over a span of wall time per
 frame received, for
 
-* ``websockets recv``: the ``websockets`` library's asyncio client ``recv`` in a loop, on the
-  socket ``stream_socket.connect_websockets`` opens, nothing else (the library's share);
-* ``websockets StreamSocket.receive``: the same through ``stream_socket``'s ``StreamSocket``;
-* ``console path``: ``ClientStream`` as the console runs it (its default connector, over
-  ``websockets``; ``MarketStream``, the adapter) to a sink;
-* ``httpx-ws session.receive``, ``httpx-ws StreamSocket.receive``, ``console path (httpx-ws)``:
-  the same three over httpx-ws (``connect_httpx_ws``, what serves the in-process simulator of
-  ``ibtui demo``), for comparison.
+* ``httpx-ws session``: httpx-ws's ``AsyncWebSocketSession.receive`` in a loop, nothing else
+  (the library's share: httpx-ws, wsproto, anyio, the event loop's wake-ups);
+* ``httpx-ws socket``: the same through ``stream_socket``'s ``StreamSocket.receive``;
+* ``console path``: ``ClientStream`` as the console runs it (httpx-ws, ``MarketStream``, the
+  adapter) to a sink;
+* ``websockets recv``: the ``websockets`` library's asyncio client ``recv`` in a loop, when it
+  is installed (a comparison only: the console uses httpx-ws);
+* ``console path (websockets)``: ``MarketStream`` and the adapter over a ``websockets``
+  connector of this script's.
 
 Each figure is the median of ``--runs`` runs, in µs of CPU per frame (over loopback, with the
 share of it spent in the kernel: the event loop's ``epoll`` and the socket's reads).
@@ -280,22 +281,15 @@ async def _handshake(send: Any, recv: Any, conids: Sequence[int]) -> None:
 
 
 async def loopback_raw(config_path: Path, seconds: float, level: str) -> float:
-    """``level``: ``session`` (httpx-ws's receive alone), ``socket`` (its StreamSocket.receive),
-    ``websockets`` (websockets' recv alone) or ``websockets socket`` (its StreamSocket)."""
-    from ibtui.ibkr.stream import (
-        STREAM_USER_AGENT,
-        connect_httpx_ws,
-        connect_websockets,
-        stream_url,
-    )
+    """``level``: ``session`` (httpx-ws's receive alone) or ``socket`` (StreamSocket.receive)."""
+    from ibtui.ibkr.stream import STREAM_USER_AGENT, connect_httpx_ws, stream_url
 
     backend, client, conids = await _setup(config_path)
     tickle = await client.tickle()
     url = stream_url(client.base_url, backend._access.access_token)
     headers = {"Cookie": f"api={tickle.session}", "User-Agent": STREAM_USER_AGENT}
     count = [0]
-    library = connect_websockets if level.startswith("websockets") else connect_httpx_ws
-    async with library(client.http)(url, headers) as socket:
+    async with connect_httpx_ws(client.http)(url, headers) as socket:
         await _handshake(socket.send_text, socket.receive, conids)
         if level == "session":
             import wsproto.events
@@ -307,13 +301,6 @@ async def loopback_raw(config_path: Path, seconds: float, level: str) -> float:
                 while True:
                     if isinstance(await session.receive(), text):
                         count[0] += 1
-        elif level == "websockets":
-            recv = socket._ws.recv
-
-            async def read() -> None:
-                while True:
-                    await recv()
-                    count[0] += 1
         else:
 
             async def read() -> None:
@@ -330,8 +317,40 @@ async def loopback_raw(config_path: Path, seconds: float, level: str) -> float:
                 await task
 
 
+async def loopback_websockets(config_path: Path, seconds: float) -> float:
+    from websockets.asyncio.client import connect
+
+    from ibtui.ibkr.stream import STREAM_USER_AGENT, stream_url
+
+    backend, client, conids = await _setup(config_path)
+    tickle = await client.tickle()
+    url = stream_url(client.base_url, backend._access.access_token)
+    count = [0]
+    async with connect(
+        url,
+        additional_headers={"Cookie": f"api={tickle.session}"},
+        user_agent_header=STREAM_USER_AGENT,
+        max_size=4 * 2**20,
+        ping_interval=None,
+        compression=None,
+    ) as ws:
+        await _handshake(ws.send, ws.recv, conids)
+
+        async def read() -> None:
+            while True:
+                await ws.recv()
+                count[0] += 1
+
+        task = asyncio.create_task(read())
+        try:
+            return await _measure(lambda: count[0], seconds)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 async def loopback_console(config_path: Path, seconds: float) -> float:
-    """The console's path as ``ibtui run`` streams (its default connector: websockets)."""
     backend, _client, conids = await _setup(config_path)
     stream = backend.stream(CONIDS)
     stream.want_quotes(conids)
@@ -349,10 +368,41 @@ async def loopback_console(config_path: Path, seconds: float) -> float:
             await task
 
 
-async def loopback_console_httpx_ws(config_path: Path, seconds: float) -> float:
-    """The console's path (MarketStream, the adapter) with httpx-ws under it."""
+def connect_websockets() -> Any:
+    """A ``Connector`` over the ``websockets`` library (for this comparison only)."""
+    from websockets.asyncio.client import connect as ws_connect
+
+    from ibtui.ibkr.stream_socket import MAX_MESSAGE
+
+    class Socket:
+        def __init__(self, ws: Any) -> None:
+            self.ws = ws
+
+        async def send_text(self, text: str) -> None:
+            await self.ws.send(text)
+
+        async def receive(self) -> str | bytes:
+            return await self.ws.recv()  # type: ignore[no-any-return]
+
+    @contextlib.asynccontextmanager
+    async def connect(url: str, headers: Mapping[str, str]) -> AsyncIterator[Any]:
+        async with ws_connect(
+            url,
+            additional_headers={"Cookie": headers["Cookie"]},
+            user_agent_header=headers["User-Agent"],
+            max_size=MAX_MESSAGE,
+            ping_interval=None,
+            compression=None,
+        ) as ws:
+            yield Socket(ws)
+
+    return connect
+
+
+async def loopback_console_websockets(config_path: Path, seconds: float) -> float:
+    """The console's path (MarketStream, the adapter) with ``websockets`` under it."""
     from ibtui.adapters.stream import ClientStream, _Events
-    from ibtui.ibkr.stream import MarketStream, connect_httpx_ws
+    from ibtui.ibkr.stream import MarketStream
 
     backend, client, conids = await _setup(config_path)
     sink = _Sink()
@@ -360,7 +410,7 @@ async def loopback_console_httpx_ws(config_path: Path, seconds: float) -> float:
         client,
         _Events(sink, ClientStream(backend.client, lambda: None)),
         access_token=backend._access.access_token,
-        connect=connect_httpx_ws(client.http),
+        connect=connect_websockets(),
     )
     stream.want_quotes(conids)
     task = asyncio.create_task(stream.run())
@@ -405,13 +455,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     seconds = 3.0 if args.quick else args.seconds
     cases: dict[str, Callable[[Path], Any]] = {
-        "websockets recv": lambda p: loopback_raw(p, seconds, "websockets"),
-        "websockets StreamSocket.receive": lambda p: loopback_raw(p, seconds, "websockets socket"),
-        "console path": lambda p: loopback_console(p, seconds),
         "httpx-ws session.receive": lambda p: loopback_raw(p, seconds, "session"),
         "httpx-ws StreamSocket.receive": lambda p: loopback_raw(p, seconds, "socket"),
-        "console path (httpx-ws)": lambda p: loopback_console_httpx_ws(p, seconds),
+        "console path (httpx-ws)": lambda p: loopback_console(p, seconds),
     }
+    try:
+        import websockets  # noqa: F401
+
+        cases["websockets recv"] = lambda p: loopback_websockets(p, seconds)
+        cases["console path (websockets)"] = lambda p: loopback_console_websockets(p, seconds)
+    except ImportError:
+        pass
     results: dict[str, list[float]] = {name: [] for name in cases}
     system: dict[str, list[float]] = {name: [] for name in cases}
     with (

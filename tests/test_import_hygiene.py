@@ -4,8 +4,7 @@ too), and at run time, in a fresh interpreter (imports are process-wide), on wha
 really loads.
 
 - The real console (``ibtui run``, up to building the app) loads no simulator, no Starlette, no
-  uvicorn: those are ``ibtui demo``'s and ``ibtui sim``'s; nor a WebSocket library (websockets,
-  httpx-ws): those load when a stream starts.
+  uvicorn: those are ``ibtui demo``'s and ``ibtui sim``'s.
 - ``ibtui.ibkr`` (the client) and ``ibtui.trading`` (orders) import no Textual; the client
   imports nothing of ibtui above it.
 - ``ibtui.sim`` imports no Textual and nothing of the client but its pure OAuth functions.
@@ -33,7 +32,6 @@ from ibtui.sim.provision import write_state_dir
 PACKAGE = Path(__file__).resolve().parents[1] / "ibtui"
 
 SIMULATOR_ONLY = ("ibtui.sim", "starlette", "uvicorn")
-STREAM_ONLY = ("websockets", "httpx_ws", "wsproto")
 
 
 def loaded_after(code: str, env: dict[str, str] | None = None) -> set[str]:
@@ -120,7 +118,6 @@ def test_the_real_console_loads_no_simulator_up_to_building_the_app(run_config: 
     # the probe saw the console's path: the command, the adapters, the positions screen
     assert {"ibtui.cli.run", "ibtui.adapters.broker", "ibtui.tui.screens.positions"} <= loaded
     assert sorted(within(loaded, *SIMULATOR_ONLY)) == []
-    assert sorted(within(loaded, *STREAM_ONLY)) == []
 
 
 def test_the_demo_does_load_the_simulator() -> None:

@@ -39,8 +39,7 @@ authenticated or is taken by another login (reopening it is the keep-alive's job
 refused ("unable to subscribe") gets ``GET /iserver/accounts`` and a second try.
 
 All time goes through the injected ``clock`` and ``sleep``; the socket through ``connect``
-(default: a real socket over the ``websockets`` library, with the TLS, proxy and timeouts of the
-client's own ``httpx.AsyncClient``; for the in-process simulator, httpx-ws:
+(default: httpx-ws over the client's own ``httpx.AsyncClient``; for the in-process simulator,
 ``connect=connect_httpx_ws(demo.stream_http)``, which serves it without a socket).
 
 Building one::
@@ -70,7 +69,6 @@ from ibtui.ibkr.stream_socket import (
     Connector,
     StreamSocket,
     connect_httpx_ws,
-    connect_websockets,
     first_failure,
     one_line,
     socket_failure,
@@ -89,7 +87,6 @@ __all__ = [
     "StreamState",
     "StreamTiming",
     "connect_httpx_ws",
-    "connect_websockets",
     "stream_url",
 ]
 
@@ -189,7 +186,7 @@ class MarketStream:
         self._clock = clock
         self._sleep = sleep
         self.timing = timing or StreamTiming()
-        self._connect = connect or connect_websockets(client.http)
+        self._connect = connect or connect_httpx_ws(client.http)
         self._state = StreamState("down", clock(), "not started")
         self._wanted: tuple[int, ...] = ()
         self._orders = False

@@ -1,15 +1,6 @@
-"""The WebSocket under :class:`~ibtui.ibkr.stream.MarketStream`: its URL, the two libraries that
-open it and what their failures mean in one line.
-
-* :func:`connect_websockets`: a real socket (``wss://`` to IBKR, ``ws://`` to ``ibtui sim`` on a
-  loopback port) over the ``websockets`` library's asyncio client, with the TLS, proxy and
-  timeout settings of the client's ``httpx.AsyncClient``. The stream's default: its cost per
-  frame is well under httpx-ws's (``benchmarks/bench_frames.py``).
-* :func:`connect_httpx_ws`: httpx-ws on an ``httpx.AsyncClient``, for the in-process simulator
-  (``ibtui demo`` and the tests serve the stream from an ASGI app through httpx-ws's
-  ``ASGIWebSocketTransport``, which no socket library can reach).
-
-Both libraries are imported when a socket opens, not with this module.
+"""The WebSocket under :class:`~ibtui.ibkr.stream.MarketStream`: its URL, the one socket
+library it uses (httpx-ws, on the client's own ``httpx.AsyncClient``) and what its failures mean
+in one line.
 
 A :data:`Connector` opens one socket (``async with connect(url, headers) as socket``); the stream
 only sends text and receives frames through :class:`StreamSocket`, so its tests script one.
@@ -19,25 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import re
 from collections.abc import AsyncIterator, Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import httpx
-
-if TYPE_CHECKING:
-    import ssl
 
 __all__ = [
     "MAX_MESSAGE",
     "STREAM_USER_AGENT",
     "Connector",
     "HttpFactory",
-    "SocketClosed",
     "StreamSocket",
     "connect_httpx_ws",
-    "connect_websockets",
     "socket_failure",
     "stream_url",
 ]
@@ -66,15 +50,6 @@ def stream_url(base_url: str, access_token: str) -> str:
     return str(url.copy_with(scheme=scheme, params={"oauth_token": access_token}))
 
 
-class SocketClosed(ConnectionError):
-    """The socket closed: by the server with a close ``code``, or dropped (``None``: no close
-    frame came)."""
-
-    def __init__(self, code: int | None) -> None:
-        super().__init__("no close frame" if code is None else f"closed by the server ({code})")
-        self.code = code
-
-
 class _HttpxWsSocket:
     def __init__(self, ws: Any) -> None:
         import wsproto.events
@@ -96,7 +71,7 @@ class _HttpxWsSocket:
                 data = event.data
                 return bytes(data) if isinstance(data, bytearray) else data
             if isinstance(event, self._close):
-                raise SocketClosed(event.code)
+                raise ConnectionError(f"closed by the server ({event.code})")
 
 
 HttpFactory = Callable[[], contextlib.AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -137,108 +112,17 @@ def connect_httpx_ws(http: httpx.AsyncClient | HttpFactory) -> Connector:
     return connect
 
 
-class _WebsocketsSocket:
-    def __init__(self, ws: Any) -> None:
-        from websockets.exceptions import ConnectionClosed
-
-        self._ws = ws
-        self._recv = ws.recv  # once a frame: bound once
-        self._closed = ConnectionClosed
-
-    async def send_text(self, text: str) -> None:
-        await self._ws.send(text)
-
-    async def receive(self) -> str | bytes:
-        try:
-            data: str | bytes = await self._recv()
-        except self._closed as exc:
-            if exc.rcvd is None and exc.sent is not None:  # we closed it: a frame over max_size
-                reason = one_line(f"code {exc.sent.code}: {exc.sent.reason}")
-                raise ConnectionError(f"closed on our side ({reason})") from None
-            raise SocketClosed(None if exc.rcvd is None else exc.rcvd.code) from None
-        return data
-
-
-# websockets' own logger would show the upgrade's request line (the access token is in its
-# query) at DEBUG, and every frame: it gets one of its own that says warnings and errors only,
-# whatever level ibtui's loggers are set to
-_WEBSOCKETS_LOG = logging.getLogger("ibtui.ibkr.stream_socket.websockets")
-_WEBSOCKETS_LOG.setLevel(logging.WARNING)
-
-
-def connect_websockets(http: httpx.AsyncClient) -> Connector:
-    """A connector over the ``websockets`` library, set up as ``http`` makes its requests: TLS
-    verified against the same certificates (``httpx.create_ssl_context``: certifi, or
-    ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when the client trusts the environment), the proxy of
-    the environment (``HTTPS_PROXY``, ``NO_PROXY``) when it trusts it, and an opening deadline of
-    its connect and read timeouts (the connection, then the upgrade's answer). No compression
-    and no pings of the library's own: IBKR's heartbeats go out on the stream's clock. The
-    upgrade is unsigned, like ibind's."""
-    tls: list[ssl.SSLContext] = []  # built at the first wss:// socket (certifi's file is read)
-
-    def tls_context() -> ssl.SSLContext:
-        if not tls:
-            tls.append(httpx.create_ssl_context(trust_env=http.trust_env))
-        return tls[0]
-
-    timeout = http.timeout
-    opening = (
-        None if timeout.connect is None or timeout.read is None else timeout.connect + timeout.read
-    )
-
-    @contextlib.asynccontextmanager
-    async def connect(url: str, headers: Mapping[str, str]) -> AsyncIterator[StreamSocket]:
-        from websockets.asyncio.client import connect as ws_connect
-
-        extra = {k: v for k, v in headers.items() if k.lower() != "user-agent"}
-        agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), None)
-        options: dict[str, Any] = {}
-        if url.startswith("wss:"):
-            options["ssl"] = tls_context()
-        async with ws_connect(
-            url,
-            additional_headers=extra,
-            user_agent_header=agent,
-            compression=None,
-            max_size=MAX_MESSAGE,
-            ping_interval=None,  # IBKR's own heartbeats, on our clock
-            open_timeout=opening,
-            close_timeout=1.0,  # a stalled server's socket is left soon, for a new one
-            proxy=True if http.trust_env else None,
-            logger=_WEBSOCKETS_LOG,
-            **options,
-        ) as ws:
-            yield _WebsocketsSocket(ws)
-
-    return connect
-
-
 def socket_failure(exc: BaseException, what: str = "") -> str:
     """What ended a socket, in one line (``what`` first for a failure the library does not
-    name: "the connection dropped (...)"). Never the URL: its query holds the access token."""
+    name: "the connection dropped (...)")."""
     if isinstance(exc, BaseExceptionGroup):
         exc = first_failure(exc)
-    name = type(exc).__name__
     code = getattr(exc, "code", None)
-    if name in ("WebSocketDisconnect", "SocketClosed") and isinstance(code, int):
+    if type(exc).__name__ == "WebSocketDisconnect" and isinstance(code, int):
         return f"the server closed the connection (code {int(code)})"
-    rcvd = getattr(exc, "rcvd", None)
-    if name.startswith("ConnectionClosed") and rcvd is not None:  # websockets'
-        return f"the server closed the connection (code {int(rcvd.code)})"
-    if name == "SocketClosed" or name.startswith("ConnectionClosed"):
-        return f"{what or 'the connection dropped'} (no close frame)"
     response = getattr(exc, "response", None)
-    if name == "WebSocketUpgradeError" and isinstance(response, httpx.Response):
+    if type(exc).__name__ == "WebSocketUpgradeError" and isinstance(response, httpx.Response):
         return f"the server refused the connection (HTTP {response.status_code})"
-    status = getattr(response, "status_code", None)
-    if name == "InvalidStatus" and isinstance(status, int):  # websockets'
-        return f"the server refused the connection (HTTP {status})"
-    if name in ("InvalidURI", "InvalidProxy"):  # their text holds the URL
-        text = f"{name}: {one_line(str(getattr(exc, 'msg', '')))}"
-        return f"{what} ({text})" if what else text
-    if isinstance(exc, TimeoutError) and not str(exc):
-        text = "timed out"
-        return f"{what} ({text})" if what else text
     return f"{what} ({describe(exc)})" if what else describe(exc)
 
 
@@ -257,10 +141,6 @@ def one_line(text: str) -> str:
     return line[:200]
 
 
-_TOKEN_IN_URL = re.compile(r"(oauth_token=)[^&#\s'\"]+")
-
-
 def describe(exc: BaseException) -> str:
-    """``Type: message`` in one line; an access token in a URL of the message is masked."""
-    text = _TOKEN_IN_URL.sub(r"\1<access token>", one_line(str(exc)))
+    text = one_line(str(exc))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

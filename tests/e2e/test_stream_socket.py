@@ -1,7 +1,7 @@
 """ibtui's own stream client (:class:`~ibtui.ibkr.stream.MarketStream`) on the production path:
 the client ``ibtui --config`` builds (httpx over a real socket, its request deadline, the LST
-signer) and the socket it opens by default, over the ``websockets`` library, against ``ibtui sim``
-on a loopback port, whose uvicorn serves the WebSocket with wsproto."""
+signer) and httpx-ws's upgrade over it, against ``ibtui sim`` on a loopback port, whose uvicorn
+serves the WebSocket with wsproto."""
 
 from __future__ import annotations
 
