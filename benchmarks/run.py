@@ -308,7 +308,7 @@ WHY = {
         "33-53 ms, CPU 0.82-1.04× polling's). Where a streamed tick's time goes: the "
         "simulator's burst (its market moves all hundred streamed instruments at the same "
         "instant each second and it sends a frame for each: about 7 ms from the first to the "
-        "last), the console reading them (about 60 µs a frame over websockets), the batch "
+        "last), the console reading them (about 80 µs a frame over httpx-ws), the batch "
         "posted 3 ms after the burst ends, the quotes applied (about 3 ms), Textual's next "
         "frame (it paints at most 60 times a second: 0-17 ms) and the repaint of about 75 "
         "changed rows (about 10 ms; for a hundred lines Textual's compositor takes 8.8 ms, the "
