@@ -23,8 +23,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict ibtui tools
 
+# Two worker processes: many tests wait on real time (a simulator's pacing, a terminal), so two
+# overlap well even on a 2-core machine. `pytest` alone runs the suite in one process.
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 test: lint typecheck unit
 
