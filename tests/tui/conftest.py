@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 
@@ -31,6 +32,45 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+class TimerCall:
+    """A callback a :class:`Timer` holds until its time."""
+
+    def __init__(self, callback: Callable[[], object]) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Timer(Clock):
+    """An event loop's clock and timer (``time``, ``call_at``: ``ibtui.tui.streaming.Timer``)
+    the test moves by hand: :meth:`advance` runs what falls due, in order, each at its time."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        super().__init__(now)
+        self._due: list[tuple[float, int, TimerCall]] = []
+        self._made = 0
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> TimerCall:
+        call = TimerCall(callback)
+        self._made += 1
+        heapq.heappush(self._due, (when, self._made, call))
+        return call
+
+    def advance(self, seconds: float) -> None:
+        end = self.now + seconds
+        while self._due and self._due[0][0] <= end:
+            when, _, call = heapq.heappop(self._due)
+            self.now = max(self.now, when)
+            if not call.cancelled:
+                call.callback()
+        self.now = end
 
 
 @pytest.fixture
