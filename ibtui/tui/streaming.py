@@ -271,7 +271,7 @@ class StreamFeed:
         got, self._pending = self._pending, {}
         if got:
             at = self._burst_last + self._burst_offset  # when the newest of them arrived
-            self.post(QuotesUpdated(got, received_at=at, streamed_at=at))
+            self.post(QuotesUpdated(got, received_at=at, streamed_at=at, burst=True))
 
     def orders(self, orders: Sequence[OrderView]) -> None:
         if self.order_watch is not None and orders:

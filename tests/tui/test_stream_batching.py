@@ -50,6 +50,7 @@ def test_a_burst_spread_over_time_is_posted_once_when_it_ends() -> None:
     assert batches(posted) == []
     timer.advance(0.0009765625)  # quiet for 0.25 s
     assert batches(posted) == [list(range(1, 11))]
+    assert all(isinstance(m, QuotesUpdated) and m.burst for m in posted)
 
 
 def test_a_burst_that_never_pauses_is_posted_every_cap() -> None:
@@ -88,3 +89,20 @@ def test_the_batch_is_stamped_on_the_feed_clock_when_its_newest_quote_came() -> 
     timer.advance(0.003)
     second = posted[-1]
     assert isinstance(second, QuotesUpdated) and second.received_at == T0 + 60.0
+
+
+def test_a_batch_is_a_burst_only_while_nothing_but_bursts_merged_into_it() -> None:
+    """Queued batches merge (``QuotesUpdated.can_replace``, the older asked): two bursts are one
+    burst; a poll's batch merged with a burst, either way round, is not one."""
+
+    def merged(older: bool, newer: bool) -> bool:
+        old = QuotesUpdated({1: QuoteView(1, Decimal("1"))}, T0, T0 if older else None, older)
+        new = QuotesUpdated({2: QuoteView(2, Decimal("2"))}, T0, T0 if newer else None, newer)
+        assert old.can_replace(new) and set(new.quotes) == {1, 2}
+        assert new.streamed_at == (T0 if older or newer else None)  # the stream's stamp kept
+        return new.burst
+
+    assert merged(True, True)
+    assert not merged(False, True)
+    assert not merged(True, False)
+    assert not merged(False, False)

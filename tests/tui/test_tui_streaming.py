@@ -11,15 +11,19 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.balances import PnlPush
+from ibtui.tui.messages import QuotesUpdated
 from ibtui.tui.order_watch import OrderWatch
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.streaming import StreamSink, StreamView
 from ibtui.tui.trading import OrderView
 from ibtui.tui.viewmodels import PositionView, QuoteView
-from tests.tui.conftest import PAPER, Clock, ViewBroker, position
+from ibtui.tui.widgets.positions_table import PositionsTable
+from tests.tui.conftest import PAPER, T0, Clock, ViewBroker, position
 from tests.tui.fake_trader import FakeTrader
 from tests.tui.fakes_trading import order
 from tests.tui.test_tui_app import Rounds
@@ -185,6 +189,44 @@ async def test_a_pushed_tick_reaches_the_row_at_once_and_the_poller_leaves_it_ou
         asked = await poll_round(pilot, rounds, broker)
         assert 1000 not in asked and {1001, 1002} <= set(asked)  # the rest is polled
         assert screen.table.cell("DU4820311:1000", "last").text == "61.25"  # not polled over
+
+
+async def test_the_screen_takes_a_streamed_batch_as_a_burst_and_a_poll_merged_in_as_not(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream's burst ends every flash that is (nearly) over; a batch that holds a poll's
+    quotes too is not all that moved, so it ends only its own rows' flashes."""
+    applied: list[tuple[list[int], bool]] = []
+    apply_quotes = PositionsTable.apply_quotes
+
+    def record(table: PositionsTable, quotes: Any, *, burst: bool = False) -> None:
+        applied.append((sorted(quotes), burst))
+        apply_quotes(table, quotes, burst=burst)
+
+    monkeypatch.setattr(PositionsTable, "apply_quotes", record)
+    rounds = Rounds(clock)
+    broker = ViewBroker(many(3), clock)
+    stream = FakeStream()
+    app = make_app(clock, rounds, broker, stream)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, rounds, broker)
+        screen = app.screen
+        assert isinstance(screen, PositionsScreen)
+        await until(pilot, lambda: len(stream.wanted) == 3, "the rows wanted")
+        assert applied and not any(burst for _, burst in applied)  # the polls: none a burst
+        stream.state("live")
+        applied.clear()
+        stream.tick({1000: "61.25", 1001: "70.00"})
+        await until(pilot, lambda: bool(applied), "the burst")
+        assert applied == [([1000, 1001], True)]
+
+        applied.clear()
+        burst = QuotesUpdated({1000: QuoteView(1000, Decimal("61.50"))}, T0, T0, burst=True)
+        screen.post_message(burst)  # a burst still queued when a poll's batch comes
+        screen.post_message(QuotesUpdated({1002: QuoteView(1002, Decimal("40.00"))}, T0))
+        await until(pilot, lambda: bool(applied), "the merged batch")
+        assert applied == [([1000, 1002], False)]
+        assert screen.table.cell("DU4820311:1002", "last").text == "40.00"
 
 
 async def test_polling_takes_over_when_the_stream_drops_or_stalls_and_hands_back(
