@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from textual.app import App, ComposeResult
@@ -214,6 +215,19 @@ def sample_positions() -> list[PositionView]:
             change_pct="2.90",
         ),
     ]
+
+
+def told(app: App[Any]) -> list[str]:
+    """Every notification ``app`` shows from now on, its message, in order (shown as well)."""
+    notices: list[str] = []
+    tell = app.notify
+
+    def notify(message: str, **kwargs: Any) -> None:
+        notices.append(message)
+        tell(message, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return notices
 
 
 class Host(App[None]):
