@@ -35,9 +35,8 @@ import contextlib
 import json
 import random
 import statistics
-import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import Any
 
@@ -248,6 +247,52 @@ async def _setup(config_path: Path) -> tuple[Any, Any, list[int]]:
     return backend, client, conids
 
 
+async def _socket_setup(config_path: Path) -> tuple[Any, str, dict[str, str], list[int]]:
+    """The client, the stream's URL and headers (``Cookie``, ``User-Agent``), the conids."""
+    from ibtui.ibkr.stream import STREAM_USER_AGENT, stream_url
+
+    backend, client, conids = await _setup(config_path)
+    tickle = await client.tickle()
+    url = stream_url(client.base_url, backend._access.access_token)
+    headers = {"Cookie": f"api={tickle.session}", "User-Agent": STREAM_USER_AGENT}
+    return client, url, headers, conids
+
+
+def _counting(
+    receive: Callable[[], Awaitable[object]], count: list[int], kind: type = object
+) -> Any:
+    """A reader: ``receive`` in a loop, each ``kind`` received counted in ``count[0]``."""
+
+    async def read() -> None:
+        while True:
+            if isinstance(await receive(), kind):
+                count[0] += 1
+
+    return read
+
+
+async def _measured(
+    read: Callable[[], Awaitable[None]],
+    count: Callable[[], int],
+    seconds: float,
+    streamed: Callable[[], Sized] | None = None,
+) -> float:
+    """:func:`_measure` with ``read`` running in a task, once ``streamed`` (what is subscribed)
+    holds 90% of the conids (or after a minute)."""
+    task = asyncio.ensure_future(read())
+    try:
+        if streamed is not None:
+            for _ in range(600):
+                if len(streamed()) >= CONIDS * 0.9:
+                    break
+                await asyncio.sleep(0.1)
+        return await _measure(count, seconds)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def _measure(count: Callable[[], int], seconds: float) -> float:
     """CPU seconds per frame over ``seconds`` of wall time (from the next burst on)."""
     await asyncio.sleep(1.2)  # past the subscription's first answers
@@ -282,72 +327,36 @@ async def _handshake(send: Any, recv: Any, conids: Sequence[int]) -> None:
 
 async def loopback_raw(config_path: Path, seconds: float, level: str) -> float:
     """``level``: ``session`` (httpx-ws's receive alone) or ``socket`` (StreamSocket.receive)."""
-    from ibtui.ibkr.stream import STREAM_USER_AGENT, connect_httpx_ws, stream_url
+    from ibtui.ibkr.stream import connect_httpx_ws
 
-    backend, client, conids = await _setup(config_path)
-    tickle = await client.tickle()
-    url = stream_url(client.base_url, backend._access.access_token)
-    headers = {"Cookie": f"api={tickle.session}", "User-Agent": STREAM_USER_AGENT}
+    client, url, headers, conids = await _socket_setup(config_path)
     count = [0]
     async with connect_httpx_ws(client.http)(url, headers) as socket:
         await _handshake(socket.send_text, socket.receive, conids)
         if level == "session":
             import wsproto.events
 
-            session = socket._ws
-            text = wsproto.events.TextMessage
-
-            async def read() -> None:
-                while True:
-                    if isinstance(await session.receive(), text):
-                        count[0] += 1
+            read = _counting(socket._ws.receive, count, wsproto.events.TextMessage)
         else:
-
-            async def read() -> None:
-                while True:
-                    await socket.receive()
-                    count[0] += 1
-
-        task = asyncio.create_task(read())
-        try:
-            return await _measure(lambda: count[0], seconds)
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            read = _counting(socket.receive, count)
+        return await _measured(read, lambda: count[0], seconds)
 
 
 async def loopback_websockets(config_path: Path, seconds: float) -> float:
     from websockets.asyncio.client import connect
 
-    from ibtui.ibkr.stream import STREAM_USER_AGENT, stream_url
-
-    backend, client, conids = await _setup(config_path)
-    tickle = await client.tickle()
-    url = stream_url(client.base_url, backend._access.access_token)
+    _client, url, headers, conids = await _socket_setup(config_path)
     count = [0]
     async with connect(
         url,
-        additional_headers={"Cookie": f"api={tickle.session}"},
-        user_agent_header=STREAM_USER_AGENT,
+        additional_headers={"Cookie": headers["Cookie"]},
+        user_agent_header=headers["User-Agent"],
         max_size=4 * 2**20,
         ping_interval=None,
         compression=None,
     ) as ws:
         await _handshake(ws.send, ws.recv, conids)
-
-        async def read() -> None:
-            while True:
-                await ws.recv()
-                count[0] += 1
-
-        task = asyncio.create_task(read())
-        try:
-            return await _measure(lambda: count[0], seconds)
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        return await _measured(_counting(ws.recv, count), lambda: count[0], seconds)
 
 
 async def loopback_console(config_path: Path, seconds: float) -> float:
@@ -355,17 +364,7 @@ async def loopback_console(config_path: Path, seconds: float) -> float:
     stream = backend.stream(CONIDS)
     stream.want_quotes(conids)
     sink = _Sink()
-    task = asyncio.create_task(stream.run(sink))
-    try:
-        for _ in range(600):
-            if len(stream.streamed()) >= CONIDS * 0.9:
-                break
-            await asyncio.sleep(0.1)
-        return await _measure(lambda: sink.calls, seconds)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return await _measured(lambda: stream.run(sink), lambda: sink.calls, seconds, stream.streamed)
 
 
 def connect_websockets() -> Any:
@@ -413,17 +412,7 @@ async def loopback_console_websockets(config_path: Path, seconds: float) -> floa
         connect=connect_websockets(),
     )
     stream.want_quotes(conids)
-    task = asyncio.create_task(stream.run())
-    try:
-        for _ in range(600):
-            if len(stream.streamed()) >= CONIDS * 0.9:
-                break
-            await asyncio.sleep(0.1)
-        return await _measure(lambda: sink.calls, seconds)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return await _measured(stream.run, lambda: sink.calls, seconds, stream.streamed)
 
 
 # --- the runs ------------------------------------------------------------------------------
@@ -450,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.no_sim:
         return 0
 
-    from benchmarks.common import simulator
+    from benchmarks.common import stream_simulator
     from ibtui.sim.demo import trading_offset
 
     seconds = 3.0 if args.quick else args.seconds
@@ -468,16 +457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     results: dict[str, list[float]] = {name: [] for name in cases}
     system: dict[str, list[float]] = {name: [] for name in cases}
-    with (
-        tempfile.TemporaryDirectory() as state,
-        simulator(
-            Path(state),
-            pacing=False,
-            module="benchmarks.bench_stream",
-            extra=["--serve", repr(trading_offset(time.time()))],
-        ) as sim,
-        console_runtime(),
-    ):
+    with stream_simulator(trading_offset(time.time())) as sim:
         for _ in range(args.runs):
             for name, case in cases.items():  # interleaved: the machine's load hits each alike
                 results[name].append(asyncio.run(case(sim.config_path)))

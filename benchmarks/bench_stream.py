@@ -35,12 +35,11 @@ import asyncio
 import gc
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, Stat, base_parser, fmt, simulator, write_results
+from benchmarks.common import Result, Stat, base_parser, fmt, stream_simulator, write_results
 
 SIZE = (120, 110)
 POSITIONS = 1000
@@ -212,20 +211,10 @@ def serve(offset: float, argv: list[str]) -> int:
 
 def measure(seconds: float, rounds: int) -> list[Result]:
     from ibtui.sim.demo import trading_offset
-    from ibtui.tui.app import console_runtime
 
     offset = trading_offset(time.time())
     runs: dict[str, list[dict[str, Any]]] = {"stream": [], "poll": []}
-    with (
-        tempfile.TemporaryDirectory() as state,
-        simulator(
-            Path(state),
-            pacing=False,
-            module="benchmarks.bench_stream",
-            extra=["--serve", repr(offset)],
-        ) as sim,
-        console_runtime(),
-    ):
+    with stream_simulator(offset) as sim:
         for round_ in range(rounds):
             order = ("stream", "poll") if round_ % 2 == 0 else ("poll", "stream")
             for mode in order:

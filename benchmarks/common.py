@@ -17,6 +17,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -354,6 +355,27 @@ def simulator(
                 process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+@contextmanager
+def stream_simulator(offset: float) -> Iterator[Simulator]:
+    """Benchmark 9's simulator (:mod:`benchmarks.bench_stream` ``--serve``: its market
+    ``offset`` seconds on, see ``ibtui.sim.demo.trading_offset``) in a state folder of its own,
+    without pacing, and the console's interpreter settings (``console_runtime``) in this
+    process meanwhile, as the console runs."""
+    from ibtui.tui.app import console_runtime
+
+    with (
+        tempfile.TemporaryDirectory() as state,
+        simulator(
+            Path(state),
+            pacing=False,
+            module="benchmarks.bench_stream",
+            extra=["--serve", repr(offset)],
+        ) as sim,
+        console_runtime(),
+    ):
+        yield sim
 
 
 def load_env_file(path: Path) -> dict[str, str]:

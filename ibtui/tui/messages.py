@@ -27,11 +27,14 @@ __all__ = [
 
 @dataclass
 class QuotesUpdated(Message):
-    """New quotes by conid; a queued older batch merges into this one (newer values win)."""
+    """New quotes by conid; a queued older batch merges into this one (newer values win).
+    ``burst``: a stream's burst, every streamed instrument that moved at once (the feed's batch;
+    merged with a poll's, it is no longer one)."""
 
     quotes: dict[int, QuoteView]
     received_at: float | None = None  # when the newest of these quotes arrived
     streamed_at: float | None = None  # when the newest of them that the stream pushed arrived
+    burst: bool = False
 
     def can_replace(self, message: Message) -> bool:
         # Textual asks the *older* queued message whether the next one may supersede it.
@@ -46,6 +49,7 @@ class QuotesUpdated(Message):
             message.streamed_at is None or message.streamed_at < self.streamed_at
         ):
             message.streamed_at = self.streamed_at
+        message.burst = message.burst and self.burst
         return True
 
 

@@ -38,7 +38,15 @@ if TYPE_CHECKING:
     from ibtui.tui.order_watch import OrderWatch
     from ibtui.tui.trading import OrderView
 
-__all__ = ["Stream", "StreamChanged", "StreamFeed", "StreamSink", "StreamStatus", "StreamView"]
+__all__ = [
+    "Stream",
+    "StreamChanged",
+    "StreamFeed",
+    "StreamSink",
+    "StreamStatus",
+    "StreamView",
+    "Timer",
+]
 
 StreamStatus = Literal["connecting", "live", "down"]
 
@@ -94,6 +102,19 @@ class Stream(Protocol):
     def streamed(self) -> frozenset[int]: ...
 
 
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Timer(Protocol):
+    """What the feed times a burst on: the event loop's clock and timer (an
+    ``asyncio.AbstractEventLoop`` is one; tests hand a clock they move)."""
+
+    def time(self) -> float: ...
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> TimerHandle: ...
+
+
 @dataclass
 class StreamChanged(Message):
     """The stream connected, went live or went down (the status bar says which feed is live)."""
@@ -104,7 +125,7 @@ class StreamChanged(Message):
 class StreamFeed:
     """Runs ``stream`` for one account (:meth:`run`, in the app's worker) and posts what it
     pushes to ``post`` (the positions screen's route), ``orders`` (the order watch) and ``pnl``
-    (the balances)."""
+    (the balances). ``timer`` times the bursts (the running loop's, by default)."""
 
     def __init__(
         self,
@@ -120,6 +141,7 @@ class StreamFeed:
         follow_every: float = FOLLOW_EVERY,
         batch_quiet: float = BATCH_QUIET,
         batch_cap: float = BATCH_CAP,
+        timer: Timer | None = None,
     ) -> None:
         self.stream = stream
         self.post = post
@@ -132,10 +154,13 @@ class StreamFeed:
         self.follow_every = follow_every
         self.batch_quiet = batch_quiet
         self.batch_cap = batch_cap
+        self.timer = timer
         self._pending: dict[int, QuoteView] = {}  # pushed, not yet posted
-        self._pending_at = 0.0  # when the newest pending quote arrived (clock)
-        self._burst_last = self._burst_first = 0.0  # the same, and the oldest's (loop.time)
-        self._flush: asyncio.TimerHandle | None = None
+        # when the newest and the oldest pending quote arrived, on the timer's clock, and what
+        # to add to it for the feed's clock (the quotes' stamps): taken at each burst's first
+        # quote, as either clock may be set (the wall clock stepped, a test's clock moved)
+        self._burst_last = self._burst_first = self._burst_offset = 0.0
+        self._flush: TimerHandle | None = None
         self.current = StreamView("connecting", clock())
         self._asked: list[int] | None = None  # the conids last asked for
         self._ticked: dict[int, float] = {}  # conid -> when its newest pushed quote arrived
@@ -208,9 +233,13 @@ class StreamFeed:
         """Pushed quotes, posted as one batch per burst (IBKR pushes one frame per conid: a
         burst of a hundred is one message, one repaint): once no quote came for
         ``batch_quiet`` seconds, or ``batch_cap`` seconds after the burst's first."""
-        now = self.clock()
+        timer: Timer = self.timer or asyncio.get_running_loop()
+        arrived = timer.time()
         pending = self._pending
         first = not pending
+        if first:
+            self._burst_offset = self.clock() - arrived
+        now = arrived + self._burst_offset  # on the feed's clock
         for quote in quotes:
             if quote.last is None and quote.bid is None and quote.ask is None:
                 continue  # nothing to show yet
@@ -218,23 +247,22 @@ class StreamFeed:
                 quote = quote.received(now)
             pending[quote.conid] = quote
             self._ticked[quote.conid] = now
-            self._pending_at = now
+            self._burst_last = arrived
         if not pending:
             return
-        loop = asyncio.get_running_loop()
-        self._burst_last = loop.time()
         if first:
-            self._burst_first = self._burst_last
+            self._burst_first = arrived
         if self._flush is None:
-            self._flush = loop.call_later(min(self.batch_quiet, self.batch_cap), self._settle)
+            wait = min(self.batch_quiet, self.batch_cap)
+            self._flush = timer.call_at(arrived + wait, self._settle)
 
     def _settle(self) -> None:
         """Post the batch if the burst is over (or went on for ``batch_cap``), else look again
         when it may be."""
-        loop = asyncio.get_running_loop()
+        timer: Timer = self.timer or asyncio.get_running_loop()
         due = min(self._burst_last + self.batch_quiet, self._burst_first + self.batch_cap)
-        if loop.time() < due:
-            self._flush = loop.call_at(due, self._settle)
+        if timer.time() < due:
+            self._flush = timer.call_at(due, self._settle)
             return
         self._post_pending()
 
@@ -242,8 +270,8 @@ class StreamFeed:
         self._flush = None
         got, self._pending = self._pending, {}
         if got:
-            at = self._pending_at  # when the newest of them arrived
-            self.post(QuotesUpdated(got, received_at=at, streamed_at=at))
+            at = self._burst_last + self._burst_offset  # when the newest of them arrived
+            self.post(QuotesUpdated(got, received_at=at, streamed_at=at, burst=True))
 
     def orders(self, orders: Sequence[OrderView]) -> None:
         if self.order_watch is not None and orders:

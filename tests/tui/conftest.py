@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from textual.app import App, ComposeResult
@@ -31,6 +33,45 @@ class Clock:
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
+
+
+class TimerCall:
+    """A callback a :class:`Timer` holds until its time."""
+
+    def __init__(self, callback: Callable[[], object]) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Timer(Clock):
+    """An event loop's clock and timer (``time``, ``call_at``: ``ibtui.tui.streaming.Timer``)
+    the test moves by hand: :meth:`advance` runs what falls due, in order, each at its time."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        super().__init__(now)
+        self._due: list[tuple[float, int, TimerCall]] = []
+        self._made = 0
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Callable[[], object]) -> TimerCall:
+        call = TimerCall(callback)
+        self._made += 1
+        heapq.heappush(self._due, (when, self._made, call))
+        return call
+
+    def advance(self, seconds: float) -> None:
+        end = self.now + seconds
+        while self._due and self._due[0][0] <= end:
+            when, _, call = heapq.heappop(self._due)
+            self.now = max(self.now, when)
+            if not call.cancelled:
+                call.callback()
+        self.now = end
 
 
 @pytest.fixture
@@ -174,6 +215,19 @@ def sample_positions() -> list[PositionView]:
             change_pct="2.90",
         ),
     ]
+
+
+def told(app: App[Any]) -> list[str]:
+    """Every notification ``app`` shows from now on, its message, in order (shown as well)."""
+    notices: list[str] = []
+    tell = app.notify
+
+    def notify(message: str, **kwargs: Any) -> None:
+        notices.append(message)
+        tell(message, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return notices
 
 
 class Host(App[None]):

@@ -13,12 +13,11 @@ import pytest
 from ibtui.tui.order_watch import OrdersUpdated, OrderWatch
 from ibtui.tui.poller import Poller
 from ibtui.tui.screens.positions import PositionsScreen
-from tests.tui.conftest import Clock, ViewBroker
+from tests.tui.conftest import Clock, told
 from tests.tui.fake_trader import FakeTrader
 from tests.tui.fakes_trading import order
-from tests.tui.test_tui_app import Rounds
 from tests.tui.test_tui_app_trading import WORKING, console
-from tests.tui.test_tui_streaming import FakeStream, make_app, many, until
+from tests.tui.test_tui_streaming import streamed, until
 from tests.tui.test_tui_ticket import settle
 
 
@@ -74,20 +73,10 @@ async def test_each_polled_part_fill_is_told_once_and_reads_the_positions(
 async def test_a_pushed_part_fill_is_told_once_and_a_lagging_poll_does_not_repeat_it(
     clock: Clock, refreshes: list[str]
 ) -> None:
-    rounds = Rounds(clock)
-    broker = ViewBroker(many(2), clock)
-    stream = FakeStream()
     working = order(41, "S000", "BUY", "LMT", "100", limit="50.00")
     trader = FakeTrader(order_list=[working])  # the polls lag: they never show the fills
-    app = make_app(clock, rounds, broker, stream, trader=trader)
-    notices: list[str] = []
-    tell = app.notify
-
-    def notify(message: str, **kwargs: Any) -> None:
-        notices.append(message)
-        tell(message, **kwargs)
-
-    app.notify = notify  # type: ignore[method-assign]
+    app, rounds, _, stream = streamed(clock, 2, trader=trader)
+    notices = told(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: rounds.waiting > 0, "the first round")
         watch = app.session.orders

@@ -5,7 +5,6 @@ pushed."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ibtui.ibkr.models import Side
 from ibtui.sim import PAPER_ACCOUNT
@@ -16,6 +15,7 @@ from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.trading import QuestionView
 from tests.simulated import signed_in, trading_demo
+from tests.tui.conftest import told
 from tests.tui.test_tui_demo_flow import wait_for
 
 AAPL = 265598
@@ -40,14 +40,7 @@ async def test_streamed_prices_and_a_pushed_fill_with_polls_a_minute_apart(
         stream=backend.stream(100, trader, stream_http=demo.stream_http),
     )
     app.order_watch_seconds = 60.0
-    notices: list[str] = []
-    tell = app.notify
-
-    def notify(message: str, **kwargs: Any) -> None:
-        notices.append(message)
-        tell(message, **kwargs)
-
-    app.notify = notify  # type: ignore[method-assign]
+    notices = told(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, PositionsScreen), 30)
         screen = app.screen

@@ -9,20 +9,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
+
+import pytest
 
 from ibtui.tui.app import IbtuiApp
 from ibtui.tui.balances import PnlPush
+from ibtui.tui.messages import QuotesUpdated
 from ibtui.tui.order_watch import OrderWatch
-from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.streaming import StreamSink, StreamView
 from ibtui.tui.trading import OrderView
 from ibtui.tui.viewmodels import PositionView, QuoteView
-from tests.tui.conftest import PAPER, Clock, ViewBroker, position
+from ibtui.tui.widgets.positions_table import PositionsTable
+from tests.tui.conftest import PAPER, T0, Clock, ViewBroker, position, told
 from tests.tui.fake_trader import FakeTrader
 from tests.tui.fakes_trading import order
-from tests.tui.test_tui_app import Rounds
+from tests.tui.test_tui_app import Rounds, make_app
 
 SIZE = (120, 40)
 ALLOWANCE = 100
@@ -88,19 +91,23 @@ def many(count: int) -> list[PositionView]:
     return [position(1000 + i, f"S{i:03d}", "10", "50", "40", price_at=None) for i in range(count)]
 
 
-def make_app(
-    clock: Clock, rounds: Rounds, broker: ViewBroker, stream: FakeStream, **kwargs: Any
-) -> IbtuiApp:
-    return IbtuiApp(
-        broker,
-        clock=clock,
-        sleep=rounds.sleep,
-        poll=PollSettings(interval=2.0),
-        cursor_blink=False,
-        last_account=PAPER.account_id,
-        stream=stream,  # type: ignore[arg-type]
-        **kwargs,
-    )
+class Streamed(NamedTuple):
+    """The console on a :class:`FakeStream`: its poller's rounds released by the test."""
+
+    app: IbtuiApp
+    rounds: Rounds
+    broker: ViewBroker
+    stream: FakeStream
+
+
+def streamed(clock: Clock, positions: int, **kwargs: Any) -> Streamed:
+    """The console of the paper account holding ``positions`` positions (:func:`many`), polled
+    every 2 s on ``clock``, its stream a :class:`FakeStream`; ``kwargs`` to the app."""
+    rounds = Rounds(clock)
+    broker = ViewBroker(many(positions), clock)
+    stream = FakeStream()
+    app = make_app(clock, rounds, broker, last_account=PAPER.account_id, stream=stream, **kwargs)
+    return Streamed(app, rounds, broker, stream)
 
 
 async def started(pilot: Any, rounds: Rounds, broker: ViewBroker) -> None:
@@ -134,10 +141,7 @@ def status_text(app: IbtuiApp) -> str:
 
 
 async def test_what_is_in_view_is_subscribed_and_what_scrolls_out_is_not(clock: Clock) -> None:
-    rounds = Rounds(clock)
-    broker = ViewBroker(many(200), clock)
-    stream = FakeStream()
-    app = make_app(clock, rounds, broker, stream)
+    app, _, _, stream = streamed(clock, 200)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.screen, PositionsScreen), "positions")
         screen = app.screen
@@ -165,10 +169,7 @@ async def test_what_is_in_view_is_subscribed_and_what_scrolls_out_is_not(clock: 
 async def test_a_pushed_tick_reaches_the_row_at_once_and_the_poller_leaves_it_out(
     clock: Clock,
 ) -> None:
-    rounds = Rounds(clock)
-    broker = ViewBroker(many(3), clock)
-    stream = FakeStream()
-    app = make_app(clock, rounds, broker, stream)
+    app, rounds, broker, stream = streamed(clock, 3)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, rounds, broker)
         screen = app.screen
@@ -187,13 +188,45 @@ async def test_a_pushed_tick_reaches_the_row_at_once_and_the_poller_leaves_it_ou
         assert screen.table.cell("DU4820311:1000", "last").text == "61.25"  # not polled over
 
 
+async def test_the_screen_takes_a_streamed_batch_as_a_burst_and_a_poll_merged_in_as_not(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream's burst ends every flash that is (nearly) over; a batch that holds a poll's
+    quotes too is not all that moved, so it ends only its own rows' flashes."""
+    applied: list[tuple[list[int], bool]] = []
+    apply_quotes = PositionsTable.apply_quotes
+
+    def record(table: PositionsTable, quotes: Any, *, burst: bool = False) -> None:
+        applied.append((sorted(quotes), burst))
+        apply_quotes(table, quotes, burst=burst)
+
+    monkeypatch.setattr(PositionsTable, "apply_quotes", record)
+    app, rounds, broker, stream = streamed(clock, 3)
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot, rounds, broker)
+        screen = app.screen
+        assert isinstance(screen, PositionsScreen)
+        await until(pilot, lambda: len(stream.wanted) == 3, "the rows wanted")
+        assert applied and not any(burst for _, burst in applied)  # the polls: none a burst
+        stream.state("live")
+        applied.clear()
+        stream.tick({1000: "61.25", 1001: "70.00"})
+        await until(pilot, lambda: bool(applied), "the burst")
+        assert applied == [([1000, 1001], True)]
+
+        applied.clear()
+        burst = QuotesUpdated({1000: QuoteView(1000, Decimal("61.50"))}, T0, T0, burst=True)
+        screen.post_message(burst)  # a burst still queued when a poll's batch comes
+        screen.post_message(QuotesUpdated({1002: QuoteView(1002, Decimal("40.00"))}, T0))
+        await until(pilot, lambda: bool(applied), "the merged batch")
+        assert applied == [([1000, 1002], False)]
+        assert screen.table.cell("DU4820311:1002", "last").text == "40.00"
+
+
 async def test_polling_takes_over_when_the_stream_drops_or_stalls_and_hands_back(
     clock: Clock,
 ) -> None:
-    rounds = Rounds(clock)
-    broker = ViewBroker(many(3), clock)
-    stream = FakeStream()
-    app = make_app(clock, rounds, broker, stream)
+    app, rounds, broker, stream = streamed(clock, 3)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, rounds, broker)
         await until(pilot, lambda: len(stream.wanted) == 3, "the rows wanted")
@@ -224,10 +257,7 @@ async def test_polling_takes_over_when_the_stream_drops_or_stalls_and_hands_back
 
 async def test_a_poll_asked_before_a_tick_does_not_show_over_it(clock: Clock) -> None:
     """One source of truth: a poll's quote of a conid the stream covers is dropped."""
-    rounds = Rounds(clock)
-    broker = ViewBroker(many(2), clock)
-    stream = FakeStream()
-    app = make_app(clock, rounds, broker, stream)
+    app, rounds, _, stream = streamed(clock, 2)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: rounds.waiting > 0, "the first round")
         await until(pilot, lambda: len(stream.wanted) == 2, "the rows wanted")
@@ -236,8 +266,6 @@ async def test_a_poll_asked_before_a_tick_does_not_show_over_it(clock: Clock) ->
         stream.state("live")
         stream.tick({1000: "61.25"})
         await pilot.pause()
-        from ibtui.tui.messages import QuotesUpdated
-
         polled = QuotesUpdated(
             {1000: QuoteView(1000, Decimal("1.00")), 1001: QuoteView(1001, Decimal("2.00"))}
         )
@@ -249,20 +277,10 @@ async def test_a_poll_asked_before_a_tick_does_not_show_over_it(clock: Clock) ->
 async def test_a_pushed_fill_is_notified_at_once_and_orders_are_polled_slowly(
     clock: Clock,
 ) -> None:
-    rounds = Rounds(clock)
-    broker = ViewBroker(many(2), clock)
-    stream = FakeStream()
     working = order(41, "S000", "BUY", "LMT", "10", limit="50.00")
     trader = FakeTrader(order_list=[working])
-    app = make_app(clock, rounds, broker, stream, trader=trader)
-    notices: list[str] = []
-    tell = app.notify
-
-    def notify(message: str, **kwargs: Any) -> None:
-        notices.append(message)
-        tell(message, **kwargs)
-
-    app.notify = notify  # type: ignore[method-assign]
+    app, rounds, _, stream = streamed(clock, 2, trader=trader)
+    notices = told(app)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: rounds.waiting > 0, "the first round")
         watch = app.session.orders

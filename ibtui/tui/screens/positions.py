@@ -116,7 +116,7 @@ class PositionsScreen(Screen[None]):
 
     # --- messages from the poller -------------------------------------------------------------
     def on_quotes_updated(self, message: QuotesUpdated) -> None:
-        self.table.apply_quotes(message.quotes, burst=message.streamed_at is not None)
+        self.table.apply_quotes(message.quotes, burst=message.burst)
         self.quotes.update(message.quotes)
         if message.quotes:
             self.priced.set()
