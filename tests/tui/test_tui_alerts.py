@@ -240,6 +240,25 @@ async def test_set_quit_restart_listed_then_paused_edited_deleted(tmp_path: Path
     assert json.loads((tmp_path / "alerts.json").read_text())["alerts"] == []
 
 
+async def test_enter_on_the_alerts_screen_edits_the_selected_alert() -> None:
+    """The footer and the help say ``e``/enter edits: enter reaches the table first (it selects
+    the row), and the row it selects is the alert edited."""
+    app, _, rounds = console()
+    async with app.run_test(size=SIZE) as pilot:
+        await start(pilot, app, rounds)
+        await set_alert(pilot, app, "below", "95.5", repeat=False)
+        await set_alert(pilot, app, "above", "120", repeat=False)
+        await pilot.press("L")
+        await pilot.pause()
+        assert isinstance(app.screen, AlertsScreen)
+        await pilot.press("j")
+        dialog = await open_dialog(pilot, app, "enter")
+        assert dialog.query_one("#alert-level", Input).value == "120"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, AlertsScreen)
+
+
 async def test_a_bad_alerts_file_is_said_in_one_line_and_kept_aside(tmp_path: Path) -> None:
     (tmp_path / "alerts.json").write_text('{"alerts": [{"kind": "up"}]}')
     app, _, rounds = console(tmp_path)
