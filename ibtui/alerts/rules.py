@@ -125,13 +125,20 @@ def _number(value: Decimal) -> str:
     return f"{value:,.2f}" if abs(value) >= 1 or value.is_zero() else f"{value:,.4f}"
 
 
+def _percent(value: Decimal) -> str:
+    """``0.80%``: two places, more only when the level was set with more."""
+    exponent = value.normalize().as_tuple().exponent  # an int for a finite value
+    places = max(2, -exponent) if isinstance(exponent, int) else 2
+    return f"{value:,.{places}f}%"
+
+
 def describe(alert: Alert) -> str:
     """``AAPL price above 215.00`` (plain text: shown in lists, toasts, the journal)."""
     what = alert.symbol or "any instrument"
     if alert.kind == "fill":
         return f"a fill of {alert.symbol}" if alert.symbol else "any fill"
     assert alert.level is not None
-    level = f"{_number(alert.level)}%" if alert.kind == "move_pct" else _number(alert.level)
+    level = _percent(alert.level) if alert.kind == "move_pct" else _number(alert.level)
     return f"{what} {KIND_NAMES[alert.kind]} {level}"
 
 
@@ -171,7 +178,7 @@ def _fired_text(alert: Alert, value: Decimal) -> str:
             way = "up" if alert.side > 0 else "down"
             return f"{symbol} crossed {level} going {way}: last {_number(value)}"
         case "move_pct":
-            return f"{symbol} moved {value:+.2f}% on the day (alert at {level}%)"
+            return f"{symbol} moved {value:+.2f}% on the day (alert at {_percent(alert.level)})"
         case "pnl_above":
             return f"{symbol} unrealized P&L {_number(value)} is above {level}"
         case _:

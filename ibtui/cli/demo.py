@@ -55,14 +55,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--config",
         type=Path,
-        help="configuration file whose [ui], [orders], [keymap] and [stream] the demo uses "
-        "(default: the usual config file, if any; its [ibkr] is never used)",
+        help="configuration file whose [ui], [orders], [keymap], [stream] and [alerts] the demo "
+        "uses (default: the usual config file, if any; its [ibkr] is never used)",
     )
     parser.add_argument(
         "--state-dir",
         type=Path,
-        help="where the demo keeps its order journal, watchlist and log (default: the demo's own "
-        "folder in the state dir, apart from the real console's)",
+        help="where the demo keeps its order journal, watchlist, alerts and log (default: the "
+        "demo's own folder in the state dir, apart from the real console's)",
     )
     args = parser.parse_args(argv)
     settings = _user_settings(args.config)
@@ -138,8 +138,8 @@ def _user_settings(config: Path | None) -> Settings | None:
 
 
 def _demo_dir() -> Path | None:
-    """Where ``ibtui demo`` keeps its consumer keys, journal, watchlist and log between runs: the
-    platform state dir's ``demo``, apart from the real console's files."""
+    """Where ``ibtui demo`` keeps its consumer keys, journal, watchlist, alerts and log between
+    runs: the platform state dir's ``demo``, apart from the real console's files."""
     try:
         return default_state_dir() / "demo"
     except (OSError, RuntimeError):  # no home folder to keep them in: fresh keys each run

@@ -102,6 +102,9 @@ class PositionView:
     avg_cost: Decimal | None = None
     unrealized_pnl: Decimal | None = None
     daily_pnl: Decimal | None = None
+    # the day's P&L was computed here (quantity x change since the prior close), not IBKR's own
+    # for the position (its market data's field 7920): the grid marks it
+    daily_estimated: bool = False
     realized_pnl: Decimal | None = None
     multiplier: Decimal = _ONE
     fx_rate: Decimal | None = _ONE
@@ -154,8 +157,8 @@ class PositionView:
             return self
         view = self
         daily = quote.daily_pnl  # IBKR's day for the position (its trades of today included)
-        if daily is not None and daily != view.daily_pnl:
-            view = _daily_set(view, daily)
+        if daily is not None and (daily != view.daily_pnl or view.daily_estimated):
+            view = _daily_set(view, daily, False)
         change = view.change if quote.change is None else quote.change
         change_pct = view.change_pct if quote.change_pct is None else quote.change_pct
         if (
@@ -173,7 +176,7 @@ class PositionView:
 
 _stamped = _replacer(QuoteView, "updated_at")
 _price_stamped = _replacer(PositionView, "price_at")
-_daily_set = _replacer(PositionView, "daily_pnl")
+_daily_set = _replacer(PositionView, "daily_pnl", "daily_estimated")
 _net_set = _replacer(PositionView, "net_liquidation")
 
 
@@ -190,6 +193,7 @@ _with_prices = _replacer(
     "market_value",
     "unrealized_pnl",
     "daily_pnl",
+    "daily_estimated",
     "price_at",
     "is_close",
     "halted",
@@ -205,14 +209,17 @@ def _repriced(
     is_close: bool,
     halted: bool,
     daily: Decimal | None = None,
+    estimated: bool = False,
 ) -> PositionView:
-    """``view`` at a new price; its day's P&L is ``daily`` (IBKR's) when given, else computed
-    from the change since the prior close (a row closed today keeps the one it had)."""
+    """``view`` at a new price; its day's P&L is ``daily`` when given (IBKR's, unless
+    ``estimated``), else computed from the change since the prior close and marked estimated (a
+    row closed today keeps the one it had)."""
     quantity, multiplier = view.quantity, view.multiplier
     if daily is None:
         daily = quantity * change * multiplier if change is not None and quantity else None
+        estimated = daily is not None
     if daily is None:
-        daily = view.daily_pnl
+        daily, estimated = view.daily_pnl, view.daily_estimated
     market_value = quantity * last * multiplier
     basis = None if view.avg_cost is None else quantity * view.avg_cost * multiplier
     return _with_prices(
@@ -223,6 +230,7 @@ def _repriced(
         market_value,
         market_value - basis if basis is not None else view.unrealized_pnl,
         daily,
+        estimated,
         price_at,
         is_close,
         halted,
@@ -235,12 +243,20 @@ def merge_position(old: PositionView | None, new: PositionView) -> PositionView:
     has none; for a position closed today, until one comes, a row that has just closed keeps
     the day's P&L it had)."""
     if old is not None and new.closed and new.daily_pnl is None and old.daily_pnl is not None:
-        new = _daily_set(new, old.daily_pnl)
+        new = _daily_set(new, old.daily_pnl, old.daily_estimated)
     if old is None or old.price_at is None or old.last is None or new.price_at is not None:
         return new
     daily = old.daily_pnl if old.quantity == new.quantity else None
     return _repriced(
-        new, old.last, old.change, old.change_pct, old.price_at, old.is_close, old.halted, daily
+        new,
+        old.last,
+        old.change,
+        old.change_pct,
+        old.price_at,
+        old.is_close,
+        old.halted,
+        daily,
+        old.daily_estimated,
     )
 
 

@@ -64,6 +64,18 @@ def test_the_move_on_the_day_counts_either_way() -> None:
 
 
 @pytest.mark.parametrize(
+    ("level", "shown"), [("0.8", "0.80%"), ("3", "3.00%"), ("0.125", "0.125%"), ("-1.5", "-1.50%")]
+)
+def test_a_move_on_the_day_is_told_in_percent_as_set(level: str, shown: str) -> None:
+    """A percent is not a price: below 1 it is not padded to four places (0.8000%), and a level
+    set with more places keeps them."""
+    alert = new_alert("move_pct", "NVDA", 1, D(level))
+    assert describe(alert) == f"NVDA % move on the day {shown}"
+    (firing,) = AlertBook([alert]).on_quote(1, None, D("5"))
+    assert firing.text == f"NVDA moved +5.00% on the day (alert at {shown})"
+
+
+@pytest.mark.parametrize(
     ("kind", "path", "fires"),
     [
         ("pnl_above", ["900", "1000", "999.5", "998", "1001"], [0, 1, 0, 0, 1]),

@@ -173,3 +173,20 @@ def test_the_demo_says_which_clock_each_time_on_screen_is(home: Home) -> None:
     assert "Orders and trades carry the replayed time" in replay
     assert "'as of' and quote ages are the real clock" in replay
     assert "replays" not in demo_cli.clocks_notice(0.0, saturday_noon)
+
+
+def test_the_demo_uses_the_alerts_section_and_keeps_the_alerts_and_its_help_says_so(
+    home: Home, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _write_config(
+        tmp_path / "cfg" / "config.toml", '[alerts]\ndesktop = "both"\nrearm_pct = 0.5\n'
+    )
+    chosen = tmp_path / "chosen"
+    alerts = home.run("--config", str(config), "--state-dir", str(chosen))["alerts"]
+    assert (alerts.desktop, str(alerts.rearm_pct)) == ("both", "0.5")
+    assert alerts.store.path == chosen / "alerts.json"
+    with pytest.raises(SystemExit):
+        demo_cli.main(["--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "[keymap], [stream] and [alerts] the demo uses" in help_text
+    assert "order journal, watchlist, alerts and log" in help_text

@@ -112,6 +112,30 @@ def test_positions_refresh_keeps_a_newer_live_price() -> None:
     assert merge_position(None, cached) is cached
 
 
+def test_the_daily_pnl_says_whether_it_is_ibkrs_or_computed_from_the_prior_close() -> None:
+    from ibtui.tui.widgets.columns import COLUMNS
+
+    daily = next(c for c in COLUMNS if c.key == "daily_pnl")
+    view = position(1, "AAA", "10", "100", "90", change="1")
+    # IBKR's own for the position (its market data's 7920): shown as it is
+    ibkr = view.with_quote(QuoteView(1, D("101"), D("2"), daily_pnl=D("17.50"), updated_at=T0))
+    assert (ibkr.daily_pnl, ibkr.daily_estimated) == (D("17.50"), False)
+    assert daily.cell(ibkr, False, None).text == "+17.50"
+    # a quote without it: quantity x change since the prior close, marked
+    computed = ibkr.with_quote(QuoteView(1, D("102"), D("3"), updated_at=T0 + 1))
+    assert (computed.daily_pnl, computed.daily_estimated) == (D(30), True)
+    assert daily.cell(computed, False, None).text == "≈+30.00"
+    # IBKR's again, even at the same figure: unmarked
+    again = computed.with_quote(QuoteView(1, D("102"), D("3"), daily_pnl=D(30), updated_at=T0 + 2))
+    assert not again.daily_estimated and daily.cell(again, False, None).text == "+30.00"
+    # a refresh of the positions keeps where the day's P&L came from
+    cached = position(1, "AAA", "10", "99", "90", price_at=None)
+    assert not merge_position(again, cached).daily_estimated
+    assert merge_position(computed, cached).daily_estimated
+    # no day's P&L at all: no mark
+    assert daily.cell(position(2, "BBB", "1", "5", "4"), False, None).text == "—"
+
+
 def test_totals_convert_to_base_currency() -> None:
     views = [
         position(1, "A", "10", "100", "90"),
@@ -253,6 +277,7 @@ def test_repricing_carries_every_other_field_over() -> None:
         is_close=True,
         halted=True,
         net_liquidation=Decimal(5000),
+        daily_estimated=True,
     )
     defaults = PositionView("U", 1, "S", Decimal(1), "USD")
     assert all(getattr(view, f.name) != getattr(defaults, f.name) for f in fields(PositionView))

@@ -40,7 +40,8 @@ async def test_rows_are_keyed_and_formatted(clock: Clock) -> None:
         assert table.cell(AAPL, "last").text == "222.91"
         assert table.cell(AAPL, "market_value").text == "22,291.00"
         assert table.cell(AAPL, "unrealized_pnl").text == "+4,241.00"
-        assert table.cell(AAPL, "daily_pnl").text == "-54.00"
+        # no IBKR figure in the quote: quantity x change since the prior close, marked so
+        assert table.cell(AAPL, "daily_pnl").text == "≈-54.00"
         assert table.cell(AAPL, "change_pct").text == "-0.24%"
         assert table.cell(MSFT, "quantity").text == "-20"
         # short MSFT bought at 420 now 415.10: a gain of 98
@@ -75,7 +76,7 @@ async def test_tick_updates_only_changed_cells_in_place(clock: Clock) -> None:
         # the changed cells changed, the others are the very same objects
         assert table.cell(AAPL, "last").text == "223.91"
         assert table.cell(AAPL, "market_value").text == "22,391.00"
-        assert table.cell(AAPL, "daily_pnl").text == "+46.00"
+        assert table.cell(AAPL, "daily_pnl").text == "≈+46.00"
         assert table.cell(AAPL, "symbol") is aapl_symbol
         for column, cell in msft_before.items():
             assert table.cell(MSFT, column) is cell

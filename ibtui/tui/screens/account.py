@@ -29,7 +29,7 @@ _LABEL, _VALUE = 24, 16
 NOTE = (
     "Day's P&L: IBKR's partitioned P&L of the account (today's trades included). "
     "The positions' Daily P&L: IBKR's own for the position when it sends it, "
-    "else quantity × change since the prior close."
+    "else quantity × change since the prior close, shown with ≈ before it."
 )
 
 

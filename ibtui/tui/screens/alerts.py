@@ -240,6 +240,12 @@ class AlertsScreen(Screen[None]):
         if table.row_count:
             table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + step)))
 
+    @on(DataTable.RowSelected, "#alerts-table")
+    def _row_selected(self) -> None:
+        """Enter on the table: the table's own binding selects the row before the screen's
+        ``enter`` is looked at, so the selection is what edits."""
+        self.action_edit()
+
     def action_edit(self) -> None:
         alert = self.selected()
         if alert is None:

@@ -25,6 +25,7 @@ from ibtui.tui.viewmodels import PositionView
 __all__ = [
     "COLUMNS",
     "COLUMN_KEYS",
+    "ESTIMATED_MARK",
     "PRICE_COLUMNS",
     "Cell",
     "CellStyles",
@@ -140,6 +141,14 @@ def _signed_money(_: PositionView, raw: Decimal | str | None) -> str:
     return fmt_money(raw if isinstance(raw, Decimal) else None, signed=True)
 
 
+ESTIMATED_MARK = "≈"  # before a day's P&L computed from the prior close, not IBKR's own
+
+
+def _daily(view: PositionView, raw: Decimal | str | None) -> str:
+    text = _signed_money(view, raw)
+    return f"{ESTIMATED_MARK}{text}" if raw is not None and view.daily_estimated else text
+
+
 def _pct(_: PositionView, raw: Decimal | str | None) -> str:
     return fmt_pct(raw if isinstance(raw, Decimal) else None)
 
@@ -191,7 +200,7 @@ COLUMNS: tuple[Column, ...] = (
         signed_tone=True,
     ),
     Column("unrealized_pct", "Unrl %", 8, lambda v: v.unrealized_pct, _pct, signed_tone=True),
-    Column("daily_pnl", "Daily P&L", 11, lambda v: v.daily_pnl, _signed_money, signed_tone=True),
+    Column("daily_pnl", "Daily P&L", 11, lambda v: v.daily_pnl, _daily, signed_tone=True),
     Column(
         "realized_pnl",
         "Rlzd P&L",
