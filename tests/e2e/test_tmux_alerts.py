@@ -28,7 +28,14 @@ def test_an_alert_in_the_demo_fires_with_a_toast_and_the_bell(tmp_path: Path) ->
     home.mkdir(mode=0o700)
     state.mkdir(mode=0o700)
     command = demo_command(
-        home, "--skip-login", "--config", str(config), "--state-dir", str(state), config_home=False
+        home,
+        "--skip-login",
+        "--config",
+        str(config),
+        "--state-dir",
+        str(state),
+        config_home=False,
+        desktop=None,
     )
     try:
         tmux.start(command)

@@ -120,12 +120,17 @@ def new_tmux(tmp_path: Path, label: str, *settings: str) -> Tmux:
     return Tmux(tmux_path, name, config)
 
 
-def demo_command(home: Path, *args: str, config_home: bool = True) -> str:
+def demo_command(
+    home: Path, *args: str, config_home: bool = True, desktop: str | None = "off"
+) -> str:
     """The shell command running ``ibtui demo --seed 1 ARGS`` with ``home`` for its home (and
-    its XDG state folder, and config folder unless ``config_home`` is false)."""
+    its XDG state folder, and config folder unless ``config_home`` is false). Desktop
+    notifications are ``desktop`` (off in the tests; ``None`` leaves them to the config)."""
     ibtui = BIN / "ibtui"
     assert ibtui.exists(), f"{ibtui} is missing: install the project in its venv"
     config = f" XDG_CONFIG_HOME={shlex.quote(str(home / '.config'))}" if config_home else ""
+    if desktop is not None:
+        config += f" IBTUI_ALERTS_DESKTOP={shlex.quote(desktop)}"
     # COLUMNS/LINES (pytest's plugins may set them) would override the pane's real size
     return (
         f"env -u COLUMNS -u LINES HOME={shlex.quote(str(home))}{config}"
