@@ -264,6 +264,8 @@ class _Connection:
         line.renewed = now
         line.fields = frozenset(fields)
         line.sent = {}  # a subscription answers with every field first
+        if self.session.brokerage is not None:  # market data asked for in this session, as a
+            self.session.brokerage.md_ever.add(conid)  # snapshot's is (no "blind trading" warn)
 
     # --- what the server pushes ------------------------------------------------------------
 

@@ -167,6 +167,20 @@ async def test_ticks_carry_only_changed_fields_and_umd_stops_them(
             assert not any(m.get("topic") == f"smd+{AAPL}" for m in after)
 
 
+async def test_a_streamed_instrument_has_market_data_for_orders(fast_sim: Simulator) -> None:
+    """A ticket priced by the stream only (an instrument found by search, never in a snapshot)
+    is not previewed with IBKR's "without having market data" warning (21/)."""
+    async with http_for(fast_sim) as client:
+        await brokerage(client)
+        order = {"orders": [lmt(AAPL, "BUY", 1, fast_sim.market.last(AAPL, fast_sim.now()))]}
+        url = f"/iserver/account/{ACCT}/orders/whatif"
+        assert (await client.post(url, json=order)).json()["warn"].startswith("21/")
+        async with stream(client) as ws:
+            await ws.send_text(f'smd+{AAPL}+{{"fields":["31","84","86"]}}')
+            await frames(ws, topic(f"smd+{AAPL}"))
+            assert (await client.post(url, json=order)).json()["warn"] is None
+
+
 async def test_tic_unknown_topic_and_bad_conid(fast_sim: Simulator) -> None:
     async with http_for(fast_sim) as client:
         await brokerage(client)

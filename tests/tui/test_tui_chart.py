@@ -307,6 +307,28 @@ async def test_a_quote_without_a_trade_time_makes_no_bar() -> None:
         assert [b.time for b in screen.history.bars] == [b.time for b in before]
 
 
+async def test_a_closed_markets_quote_makes_no_bar_at_the_time_ibkr_stamped_it() -> None:
+    screen, app = chart(FakeMarket(count=30))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert screen.history is not None
+        before = screen.history.bars
+        last = before[-1]
+        # two days later, the market closed: IBKR's snapshot carries the close ("C" prefix) and
+        # the time it was answered (_updated), not the time of a trade
+        quote = QuoteView(
+            AAPL,
+            last.close,
+            is_close=True,
+            updated_at=last.time + 2 * 86_400,
+            traded_at=last.time + 2 * 86_400,
+        )
+        screen.apply_quote(quote)
+        await pilot.pause()
+        assert [b.time for b in screen.history.bars] == [b.time for b in before]
+        assert screen.history.bars[-1].close == last.close
+
+
 async def test_a_quote_is_placed_by_ibkrs_time_not_by_when_it_arrived() -> None:
     screen, app = chart(FakeMarket(count=30))
     async with app.run_test(size=(120, 40)) as pilot:

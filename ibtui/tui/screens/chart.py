@@ -304,10 +304,11 @@ class ChartScreen(Screen[None]):
             return
         self.quote = quote
         if self.history is not None and quote.last is not None and not self.history.empty:
-            # IBKR's own time of the quote places it in a bar. Without one (a closed market's
-            # snapshot) it only moves the last bar: when ibtui received it says nothing of when
-            # the trade was, and a bar at that time would be invented.
-            self.history = self.history.with_price(quote.last, quote.traded_at)
+            # IBKR's own time of the quote places it in a bar. Without one, or when the price is
+            # the close (a closed market: IBKR stamps the snapshot when it answers, not when the
+            # trade was), it only moves the last bar: a bar at that time would be invented.
+            at = None if quote.is_close else quote.traded_at
+            self.history = self.history.with_price(quote.last, at)
         if self.is_mounted:
             self._show()
 
