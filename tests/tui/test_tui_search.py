@@ -48,7 +48,9 @@ async def test_typing_searches_after_a_pause_and_enter_at_once() -> None:
             ["AAPL", "APPLE INC", "STK OPT WAR CFD BAG", "NASDAQ", "265598"],
             ["AAPL", "APPLE INC", "STK", "MEXI", "38708077"],
         ]
-        assert status(screen) == "2 results for aapl: enter opens the chart."
+        assert status(screen) == (
+            "2 results for aapl: enter or ↓ to choose, then enter opens the chart."
+        )
         await pilot.press("space")  # "aapl " is what is shown already: no new request
         await settle(pilot)
         assert market.searches == ["aapl"]

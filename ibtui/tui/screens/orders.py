@@ -290,7 +290,7 @@ class OrdersScreen(Screen[None]):
                 f"{self._key(ids.ORDERS_MODIFY, 'm')} modify",
                 f"{self._key(ids.ORDERS_TRADES, 't')} trades",
             ]
-        parts.append(f"{self._key(ids.ORDERS_KILL, '^k')} {self._kill_key()} kill all")
+        parts.append(f"{self._key(ids.ORDERS_KILL, '^k')} then {self._kill_key()} kill all")
         parts.append("j/k move")
         self.query_one("#orders-help", Static).update("  ·  ".join(parts))
 

@@ -150,7 +150,9 @@ class SearchScreen(Screen[None]):
         if results:
             count = len(self.results)
             noun = "result" if count == 1 else "results"
-            self._status(f"{count} {noun} for {text}: enter opens the chart.")
+            self._status(
+                f"{count} {noun} for {text}: enter or ↓ to choose, then enter opens the chart."
+            )
         else:
             self._status(f"Nothing found for {text}.")
 
