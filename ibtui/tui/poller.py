@@ -34,8 +34,10 @@ hundreds of unseen rows every interval would spend IBKR's global pace (which ord
 the console's CPU on figures nobody is looking at. The status bar states the bound.
 
 Failures are posted as :class:`~ibtui.tui.messages.ErrorRaised` and retried with exponential
-back-off (honouring a ``retry_after`` the error carries, as a 429 does). All waiting goes through
-the injected ``sleep``, all time through ``clock``, so tests drive it without real time.
+back-off; a round refused for the pace (a 429, whose error carries ``retry_after``: when the
+client's pacer lets requests through again) is tried again at that time, without adding to the
+back-off. All waiting goes through the injected ``sleep``, all time through ``clock``, so tests
+drive it without real time.
 """
 
 from __future__ import annotations
@@ -459,18 +461,30 @@ class Poller:
             self.post(QuotesUpdated(quotes, received_at=max(stamps, default=self.clock())))
 
     def _fail(self, exc: Exception) -> float:
-        """Post the error; the delay before the next attempt."""
+        """Post the error; the delay before the next attempt.
+
+        A round refused for IBKR's pace (a 429: the error carries ``retry_after``, when the
+        client's pacer lets the endpoint through again) comes back then: the pacer's penalty
+        already spaces the requests, and the poller's own back-off, doubled on top of it with
+        each refused round, would keep prices away long after the server allows them again.
+        Other failures back off exponentially."""
         settings = self.settings
-        self._backoff = min(
-            settings.max_backoff, self._backoff * 2 if self._backoff else settings.first_backoff
-        )
-        delay = self._backoff
         self._keep_alive_due = 0.0  # the next round starts by checking the session
         if self._positions_task is None and self._positions_due == math.inf:
             self._positions_due = 0.0  # a failed list is fetched again
         retry_after = getattr(exc, "retry_after", None)
-        if isinstance(retry_after, int | float) and retry_after > delay:
-            delay = float(retry_after)
+        if not isinstance(retry_after, int | float) or isinstance(retry_after, bool):
+            retry_after = None
+        if retry_after is not None or getattr(exc, "status", None) == 429:
+            # the back-off is left as it was; a 429 that states no wait (or 0) comes back after
+            # the first back-off: never a loop of requests the server refuses
+            delay = float(retry_after) if retry_after else settings.first_backoff
+        else:
+            self._backoff = min(
+                settings.max_backoff,
+                self._backoff * 2 if self._backoff else settings.first_backoff,
+            )
+            delay = self._backoff
         # shown in a notification and the status bar: one line, no control characters (an
         # IbkrError's message already is; any other error's text is made so here)
         self.post(ErrorRaised(clean_text(str(exc)) or type(exc).__name__, retry_in=delay))
