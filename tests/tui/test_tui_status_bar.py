@@ -231,3 +231,9 @@ async def test_the_stated_freshness_keeps_its_bound_on_a_line_too_short_for_all_
         bar = app.query_one(StatusBar)
         plain = bar.render().plain
         assert plain.endswith("│ all 5,000 every 14 s"), plain
+    app = bar_host(clock, status)
+    async with app.run_test(size=(80, 3)):  # no "session" label: the account id alone
+        bar = app.query_one(StatusBar)
+        plain = bar.render().plain
+        assert plain.endswith("│ connected │ quotes poll 0s │ all in 14 s"), plain
+        assert len(plain) <= 80

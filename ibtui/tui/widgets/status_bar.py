@@ -5,9 +5,9 @@ recomputed every second, quotes older than three poll intervals are marked STALE
 badge is drawn in the warning colour so it is never mistaken for paper. While IBKR's pacing keeps
 the poller from asking every quote every round, the line ends with how fresh it keeps them
 (``every 2 s for 40 rows in view, all 5,000 every 14 s``; where that does not fit, ``in view
-every 2 s, all 5,000 every 14 s`` or ``all 5,000 every 14 s``). With a stream it says which feed
-brings the prices (``quotes stream 0s`` while pushed quotes arrive, ``quotes poll 1s`` otherwise,
-with ``(stream down)`` when the stream is not up).
+every 2 s, all 5,000 every 14 s``, ``all 5,000 every 14 s`` or ``all in 14 s``). With a stream
+it says which feed brings the prices (``quotes stream 0s`` while pushed quotes arrive, ``quotes
+poll 1s`` otherwise, with ``(stream down)`` when the stream is not up).
 """
 
 from __future__ import annotations
