@@ -52,6 +52,16 @@ def _positive(value: str) -> float:
     return seconds
 
 
+def _portfolio_size(value: str) -> int:
+    try:
+        size = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 0 <= size <= 5000:
+        raise argparse.ArgumentTypeError("must be between 0 and 5000 positions")
+    return size
+
+
 def _faults(value: str) -> str:
     from ibtui.sim.faults import FaultSpecError, parse_faults
 
@@ -113,6 +123,14 @@ def parse_args(argv: Sequence[str]) -> ServeOptions:
         help="misbehave like the real IBKR: comma-separated kinds with :name=value options, e.g. "
         "gone410,spurious401,emptydh,nobridge,placeholders,reset,trickle (or all); see README",
     )
+    parser.add_argument(
+        "--portfolio-size",
+        type=_portfolio_size,
+        default=None,
+        metavar="N",
+        help="positions each account holds, up to 5000 (generated filler stocks beyond the "
+        "usual few; default: the hand-made portfolio)",
+    )
     args = parser.parse_args(list(argv))
     return ServeOptions(
         host=args.host,
@@ -123,12 +141,14 @@ def parse_args(argv: Sequence[str]) -> ServeOptions:
         pacing=args.pacing,
         key_bits=args.key_bits,
         faults=args.faults,
+        portfolio_size=args.portfolio_size,
     )
 
 
 def main(argv: list[str]) -> int:
     """``ibtui sim [--port N] [--host H] [--state-dir DIR] [--seed N] [--lst-lifetime S]
-    [--pacing/--no-pacing] [--key-bits N] [--faults SPEC]``; returns the exit status."""
+    [--pacing/--no-pacing] [--key-bits N] [--faults SPEC] [--portfolio-size N]``; returns the
+    exit status."""
     options = parse_args(argv)
     try:
         return serve(options)

@@ -178,6 +178,7 @@ class BaseClient:
                 raise exc.with_endpoint(endpoint) from None
         raise RateLimitedError(
             endpoint=endpoint,
+            retry_after=self.pacer.blocked_for(endpoint, method),  # when the pacer lets it by
             message=(
                 f"IBKR keeps answering 429 (too many requests) for {endpoint}: its penalty box "
                 "can last up to 10 minutes; wait before trying again"

@@ -50,6 +50,7 @@ class ServeOptions:
     pacing: bool
     key_bits: int
     faults: str = ""  # a --faults specification (ibtui.sim.faults.parse_faults)
+    portfolio_size: int | None = None  # positions per account (None: the hand-made portfolio)
 
 
 def bind_loopback(host: str, port: int) -> socket.socket:
@@ -115,6 +116,7 @@ def simulator_app(oauth: OAuthServer, options: ServeOptions) -> ASGIApp:
         seed=options.seed,
         pacing_enabled=options.pacing,
         lst_lifetime_seconds=options.lst_lifetime,
+        portfolio_size=options.portfolio_size,
     )
     sim = Simulator(config, authenticator=oauth)
     if options.faults:

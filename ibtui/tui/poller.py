@@ -34,8 +34,10 @@ hundreds of unseen rows every interval would spend IBKR's global pace (which ord
 the console's CPU on figures nobody is looking at. The status bar states the bound.
 
 Failures are posted as :class:`~ibtui.tui.messages.ErrorRaised` and retried with exponential
-back-off (honouring a ``retry_after`` the error carries, as a 429 does). All waiting goes through
-the injected ``sleep``, all time through ``clock``, so tests drive it without real time.
+back-off; a round refused for the pace (a 429, whose error carries ``retry_after``: when the
+client's pacer lets requests through again) is tried again at that time, without adding to the
+back-off. All waiting goes through the injected ``sleep``, all time through ``clock``, so tests
+drive it without real time.
 """
 
 from __future__ import annotations
@@ -141,17 +143,18 @@ def plan_round(
         if not background:
             return RoundPlan([*priority, *rest], None)
         share = math.ceil(len(rest) * settings.interval / rest_every)
-        oldest = heapq.nsmallest(share, rest, key=lambda c: last_asked.get(c, -math.inf))
-        rounds = math.ceil(len(rest) / share)
-        plan = QuotePlan(
+        rounds = _rotation(rest, share)
+        oldest = _oldest(share, rest, last_asked)
+        all_every = (rounds + 1) * settings.interval
+        return _stated(
+            priority,
+            oldest,
+            rest,
             every=settings.interval,
+            all_every=all_every,
             in_view=in_view,
-            watched=len(priority) - in_view,
-            total=len(priority) + len(rest) + streamed,
-            all_every=(rounds + 1) * settings.interval,
             streamed=streamed,
         )
-        return RoundPlan([*priority, *oldest], plan)
     per_second = rate * settings.snapshot_share
     budget = max(1, math.floor(per_second * settings.interval))
     need = _requests(len(priority))
@@ -164,12 +167,10 @@ def plan_round(
     room = budget * MAX_CONIDS - len(priority)  # conids of the rest a warm round asks
     if background:  # its share of a rotation taking rest_every, no more
         room = min(room, math.ceil(len(rest) * every / rest_every))
-    rounds = math.ceil(len(rest) / room) if rest and room > 0 else 1
+    rounds = _rotation(rest, room)
     chosen: list[int] = []
     if rest and (rotate or rounds <= 1):  # a book that fits a round: the list's pages squeeze in
-        oldest = heapq.nsmallest(
-            room, rest, key=lambda conid: last_asked.get(conid, -math.inf)
-        )  # never asked first (they sort lowest)
+        oldest = _oldest(room, rest, last_asked)
         cold_priority = sum(1 for conid in priority if conid not in warm)
         cold = cold_priority
         for conid in oldest:
@@ -179,19 +180,52 @@ def plan_round(
             chosen.append(conid)
     elif rest:  # fill the priority's last batch, no more
         room_left = _requests(len(priority)) * MAX_CONIDS - len(priority)
-        chosen = heapq.nsmallest(room_left, rest, key=lambda c: last_asked.get(c, -math.inf))
-    total = len(priority) + len(rest) + streamed
+        chosen = _oldest(room_left, rest, last_asked)
     if rounds <= 1 and every <= settings.interval:
         all_every = every
     else:
         free = max(1.0, per_second * every - _requests(len(priority)))
         pause = math.ceil(positions_pages / free) if positions_pages else 0
         all_every = (rounds + 1 + pause) * every
+    return _stated(
+        priority,
+        chosen,
+        rest,
+        every=every,
+        all_every=all_every,
+        in_view=in_view,
+        streamed=streamed,
+    )
+
+
+def _oldest(count: int, rest: Sequence[int], last_asked: dict[int, float]) -> list[int]:
+    """The ``count`` conids of ``rest`` asked longest ago (those never asked first)."""
+    return heapq.nsmallest(count, rest, key=lambda conid: last_asked.get(conid, -math.inf))
+
+
+def _rotation(rest: Sequence[int], room: int) -> int:
+    """The rounds a rotation of ``rest`` takes at ``room`` conids a round (1: none is needed)."""
+    return math.ceil(len(rest) / room) if rest and room > 0 else 1
+
+
+def _stated(
+    priority: Sequence[int],
+    chosen: Sequence[int],
+    rest: Sequence[int],
+    *,
+    every: float,
+    all_every: float,
+    in_view: int,
+    streamed: int,
+) -> RoundPlan:
+    """A round asking ``priority`` (the first ``in_view`` of them in view, the rest watched)
+    and ``chosen`` of ``rest``, stated: every ``every`` seconds, all of the book (``streamed``
+    conids a stream covers included) within ``all_every``."""
     plan = QuotePlan(
         every=every,
         in_view=in_view,
         watched=len(priority) - in_view,
-        total=total,
+        total=len(priority) + len(rest) + streamed,
         all_every=all_every,
         streamed=streamed,
     )
@@ -459,18 +493,30 @@ class Poller:
             self.post(QuotesUpdated(quotes, received_at=max(stamps, default=self.clock())))
 
     def _fail(self, exc: Exception) -> float:
-        """Post the error; the delay before the next attempt."""
+        """Post the error; the delay before the next attempt.
+
+        A round refused for IBKR's pace (a 429: the error carries ``retry_after``, when the
+        client's pacer lets the endpoint through again) comes back then: the pacer's penalty
+        already spaces the requests, and the poller's own back-off, doubled on top of it with
+        each refused round, would keep prices away long after the server allows them again.
+        Other failures back off exponentially."""
         settings = self.settings
-        self._backoff = min(
-            settings.max_backoff, self._backoff * 2 if self._backoff else settings.first_backoff
-        )
-        delay = self._backoff
         self._keep_alive_due = 0.0  # the next round starts by checking the session
         if self._positions_task is None and self._positions_due == math.inf:
             self._positions_due = 0.0  # a failed list is fetched again
         retry_after = getattr(exc, "retry_after", None)
-        if isinstance(retry_after, int | float) and retry_after > delay:
-            delay = float(retry_after)
+        if not isinstance(retry_after, int | float) or isinstance(retry_after, bool):
+            retry_after = None
+        if retry_after is not None or getattr(exc, "status", None) == 429:
+            # the back-off is left as it was; a 429 that states no wait (or 0) comes back after
+            # the first back-off: never a loop of requests the server refuses
+            delay = float(retry_after) if retry_after else settings.first_backoff
+        else:
+            self._backoff = min(
+                settings.max_backoff,
+                self._backoff * 2 if self._backoff else settings.first_backoff,
+            )
+            delay = self._backoff
         # shown in a notification and the status bar: one line, no control characters (an
         # IbkrError's message already is; any other error's text is made so here)
         self.post(ErrorRaised(clean_text(str(exc)) or type(exc).__name__, retry_in=delay))

@@ -434,6 +434,20 @@ class QuotePlan:
         parts.append(f"all {self.total:,} every {_seconds(self.all_every)}")
         return ", ".join(parts)
 
+    def shorter(self) -> tuple[str, ...]:
+        """Shorter forms of :meth:`describe`, for a line it does not fit, each ending with the
+        bound of the whole book: ``in view every 2 s, all 5,000 every 14 s``, ``all 5,000
+        every 14 s``, then ``all in 14 s``."""
+        bound = f"all {self.total:,} every {_seconds(self.all_every)}"
+        shortest = f"all in {_seconds(self.all_every)}"
+        if self.in_view or not self.streamed:
+            asked = "in view"
+        elif self.watched:
+            asked = "watched"
+        else:  # everything looked at streams: only the rest is polled
+            return bound, shortest
+        return f"{asked} every {_seconds(self.every)}, {bound}", bound, shortest
+
 
 def _seconds(value: float) -> str:
     """A bound in seconds, rounded up: ``2 s``, ``2.3 s``, ``14 s``."""

@@ -112,6 +112,46 @@ async def test_an_order_answered_429_is_never_sent_again(paced_demo: DemoEnviron
     assert not [o for o in paced_demo.sim.broker.orders.values() if o.ticket.coid == order.coid]
 
 
+class RefuseSnapshots(httpx.AsyncBaseTransport):
+    """Answers every snapshot 429 (IBKR's limiter during a burst), as a server does: no
+    Retry-After."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.refused = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/iserver/marketdata/snapshot"):
+            self.refused += 1
+            return httpx.Response(429, json={"error": "Too many requests"})
+        return await self.inner.handle_async_request(request)
+
+
+async def test_a_snapshot_refused_at_every_retry_says_when_the_pacer_lets_it_by(
+    paced_demo: DemoEnvironment,
+) -> None:
+    # After its retries the client gives up with a RateLimitedError that carries the pacer's
+    # remaining penalty as retry_after: the poller comes back then, not after a back-off of its
+    # own doubled on top of the pacer's.
+    now = [1000.0]
+
+    async def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    wire = RefuseSnapshots(paced_demo.transport)
+    pacer = Pacer(clock=lambda: now[0], sleep=sleep)
+    async with connect(
+        paced_demo.base_url, paced_demo.consumer, _access(paced_demo), transport=wire, pacer=pacer
+    ) as conn:
+        await conn.start()
+        with pytest.raises(RateLimitedError) as caught:
+            await conn.client.snapshot([AAPL])
+    assert wire.refused == 6  # the first try and five after the pacer's penalties
+    # the sixth penalty: 1 s doubled five times, capped at 30 s, all of it still to wait
+    assert caught.value.retry_after == 30.0
+    assert pacer.blocked_for("/iserver/marketdata/snapshot", "GET") == 30.0
+
+
 def test_the_rate_a_pacer_lets_through_is_the_slower_of_its_endpoint_and_global_windows() -> None:
     pacer = Pacer()
     assert pacer.rate("GET", "/iserver/marketdata/snapshot?conids=1") == 10.0

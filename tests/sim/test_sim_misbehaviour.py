@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -154,3 +155,28 @@ def test_ibtui_sim_takes_faults(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         parse_args(["--faults", "nonsense"])
     assert "unknown fault 'nonsense'" in capsys.readouterr().err
+
+
+class _NoAuth:
+    """An authenticator with no routes: enough to build the app."""
+
+    def routes(self) -> list[object]:
+        return []
+
+
+def test_ibtui_sim_serves_a_portfolio_of_the_size_asked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from ibtui.sim import PAPER_ACCOUNT
+    from ibtui.sim.serve import simulator_app
+
+    options = parse_args(["--portfolio-size", "5000", "--state-dir", str(tmp_path)])
+    assert options.portfolio_size == 5000
+    assert parse_args([]).portfolio_size is None
+    app = simulator_app(_NoAuth(), options)  # type: ignore[arg-type]
+    sim = app.state.sim  # type: ignore[attr-defined]
+    assert len(sim.broker.accounts[PAPER_ACCOUNT].positions) == 5000
+    for bad, words in [("5001", "between 0 and 5000"), ("many", "not a whole number")]:
+        with pytest.raises(SystemExit):
+            parse_args(["--portfolio-size", bad])
+        assert words in capsys.readouterr().err

@@ -221,8 +221,9 @@ async def test_flashes_and_stale_prices_as_drawn(clock: Clock) -> None:
         table.refresh_marks()  # the price is stale
         await pilot.pause()
         stale = screen(grid)[1]
-        stale_colour = grid.get_component_rich_style("positions-grid--stale", partial=True).color
-        assert at(stale, last).color == stale_colour != fresh_colour
+        # the theme's disabled text: its colour at 38% over the background, greyed, not white
+        stale_colour = at(stale, last).color
+        assert brightness(stale_colour) < 0.75 * brightness(fresh_colour)
         assert at(stale, 3).color != stale_colour  # the symbol is not greyed
 
 
@@ -337,3 +338,37 @@ async def test_a_change_of_focus_or_theme_redraws_every_line_in_its_new_colours(
             screen(grid)
             await pilot.resize_terminal(100, 12)
             assert drawn == [list(line) for line in screen(grid)], name
+
+
+def brightness(colour: RichColor | None) -> float:
+    assert colour is not None
+    red, green, blue = colour.get_truecolor()
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+async def test_a_stale_price_is_drawn_dimmer_than_a_live_one(clock: Clock) -> None:
+    """Greyed, as the theme's disabled text: not brighter than a live price (a partial style of
+    $text-disabled, "auto 38%", drew it pure white)."""
+    views = [
+        position(1, "LIVE", "10", "100", "90", price_at=clock()),
+        position(2, "OLD", "10", "100", "90", price_at=clock() - 60),
+        position(3, "NEW", "10", "100", "90", price_at=clock()),
+    ]
+    app = Host(lambda: PositionsTable(clock=clock, stale_after=6.0, cursor_blink=False))
+    async with app.run_test(size=(120, 8)) as pilot:
+        table = app.query_one(PositionsTable)
+        table.set_positions(views)
+        await pilot.pause()
+        assert {table.views[key].conid for key in table.stale_keys} == {2}
+        lines = screen(table.grid)
+        x = lines[0].text.index("Last") + 6
+        old, new = (next(line for line in lines if f" {s} " in line.text) for s in ("OLD", "NEW"))
+        assert grid_cursor_not_on(table, (old, new))
+        assert old.text[x] == new.text[x] == "0"  # both rows' last price, "100.00"
+        live, stale = at(new, x), at(old, x)
+        assert brightness(stale.color) < 0.75 * brightness(live.color), (stale, live)
+
+
+def grid_cursor_not_on(table: PositionsTable, lines: tuple[Strip, ...]) -> bool:
+    cursor = table.grid.cursor_row
+    return cursor == 0 and all(" LIVE " not in line.text for line in lines)

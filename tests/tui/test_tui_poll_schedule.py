@@ -272,6 +272,19 @@ def test_the_stated_plan_with_a_stream_names_what_streams() -> None:
     assert over.describe() == "100 streamed, every 2 s for 4 rows in view, all 1,000 every 14 s"
 
 
+def test_the_shorter_forms_of_the_stated_plan_keep_the_bound() -> None:
+    plan = QuotePlan(every=2.0, in_view=40, watched=3, total=5_003, all_every=13.2)
+    assert plan.shorter() == (
+        "in view every 2 s, all 5,003 every 14 s",
+        "all 5,003 every 14 s",
+        "all in 14 s",
+    )
+    watched = QuotePlan(every=2.0, in_view=0, watched=3, total=1_003, all_every=14, streamed=100)
+    assert watched.shorter()[0] == "watched every 2 s, all 1,003 every 14 s"
+    streamed = QuotePlan(every=2.0, in_view=0, watched=0, total=1_000, all_every=14, streamed=40)
+    assert streamed.shorter() == ("all 1,000 every 14 s", "all in 14 s")
+
+
 def test_a_broker_without_a_pace_also_polls_the_rest_in_the_background_while_streaming() -> None:
     rest = list(range(1, 1_001))
     args = {"priority": [], "last_asked": {}, "warm": set(), "rate": None, "in_view": 0}

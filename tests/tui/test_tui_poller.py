@@ -108,10 +108,56 @@ async def test_errors_back_off_exponentially_and_honour_retry_after(clock: Clock
     with pytest.raises(asyncio.CancelledError):
         await poller.run()
     errors = [m for m in posted if isinstance(m, ErrorRaised)]
-    assert [e.retry_in for e in errors] == [1.0, 2.0, 30.0, 8.0]
+    # the 429's wait is the pacer's, and it does not double the back-off for the next failure
+    assert [e.retry_in for e in errors] == [1.0, 2.0, 30.0, 4.0]
     assert errors[0].message == "IBKR answered 503"
-    assert slept[:4] == [1.0, 2.0, 30.0, 8.0]
+    assert slept[:4] == [1.0, 2.0, 30.0, 4.0]
     assert poller.rounds == 1  # and then it recovered
+
+
+class Refused429(Exception):
+    """A round refused for the pace, as the client raises it: status 429, and ``retry_after``
+    (when the client's pacer lets the endpoint through again) or None."""
+
+    status = 429
+
+    def __init__(self, retry_after: float | None) -> None:
+        super().__init__("IBKR keeps answering 429 (too many requests)")
+        self.retry_after = retry_after
+
+
+async def test_after_rounds_refused_for_the_pace_the_next_comes_when_the_pacer_allows(
+    clock: Clock,
+) -> None:
+    """Six rounds in a row refused with a 429 (a burst of the server's rate limiter): each next
+    attempt comes at the pacer's ``retry_after`` (or, when none is stated, after the first
+    back-off), never after a back-off of the poller's own doubled with each refusal (1, 2, 4, 8,
+    16, 32 s: prices would come a minute after the server lets requests through again)."""
+    broker, poller, posted, slept = make(3, clock)
+    broker.failures = [
+        *(Refused429(2.0) for _ in range(4)),
+        Refused429(None),
+        Refused429(0.5),
+        Rejected("IBKR answered 503"),  # then a failure of another kind
+    ]
+    start = clock()
+    real_sleep = poller.sleep
+
+    async def stop_after_first_good_round(seconds: float) -> None:
+        await real_sleep(seconds)
+        if poller.rounds:
+            raise asyncio.CancelledError
+
+    poller.sleep = stop_after_first_good_round
+    with pytest.raises(asyncio.CancelledError):
+        await poller.run()
+    errors = [m for m in posted if isinstance(m, ErrorRaised)]
+    # the 503 backs off from the start (1 s), not from 2^6 s
+    assert [e.retry_in for e in errors] == [2.0, 2.0, 2.0, 2.0, 1.0, 0.5, 1.0]
+    assert slept[:7] == [2.0, 2.0, 2.0, 2.0, 1.0, 0.5, 1.0]
+    quoted = [m for m in posted if isinstance(m, QuotesUpdated)]
+    # the first prices 10.5 s after the first refusal (and the warm-up's 0.5 s), not a minute
+    assert quoted and quoted[0].received_at == start + 11.0
 
 
 async def test_session_state_is_posted_only_when_it_changes(clock: Clock) -> None:

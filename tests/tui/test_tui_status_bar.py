@@ -192,3 +192,48 @@ async def test_the_feed_is_named_and_a_stalled_stream_is_not_called_live(clock: 
         assert "STALE" in bar.render().plain
         bar.status = StatusView(account=PAPER, newest_quote_at=T0 + 10)  # no stream at all
         assert "quotes 0s" in bar.render().plain and "poll" not in bar.render().plain
+
+
+async def test_the_stated_freshness_keeps_its_bound_on_a_line_too_short_for_all_of_it(
+    clock: Clock,
+) -> None:
+    """5,000 positions with a stream up: at 120 columns "quotes poll 0s │ every 2 s for 34 rows
+    in view, all 5,000 every 14 s" does not fit after the account, token and session; the line
+    says it shorter rather than cutting off the bound of the whole book."""
+    from ibtui.tui.viewmodels import AccountView, QuotePlan
+
+    plan = QuotePlan(every=2.0, in_view=34, watched=0, total=5_000, all_every=14.0)
+    account = AccountView("DU4820311", base_currency="USD", paper=True)
+    status = StatusView(
+        account=account,
+        session=SessionState.CONNECTED,
+        lst_expires_at=T0 + 24 * 3600 - 30,
+        newest_quote_at=T0,
+        poll_interval=2.0,
+        stream="live",
+        quote_plan=plan,
+    )
+    app = bar_host(clock, status)
+    async with app.run_test(size=(120, 3)):
+        bar = app.query_one(StatusBar)
+        plain = bar.render().plain
+        assert plain.endswith("│ quotes poll 0s │ in view every 2 s, all 5,000 every 14 s"), plain
+        assert len(plain) <= 120
+    app = bar_host(clock, status)
+    async with app.run_test(size=(130, 3)):  # room for all of it
+        bar = app.query_one(StatusBar)
+        plain = bar.render().plain
+        assert plain.endswith(
+            "│ quotes poll 0s │ every 2 s for 34 rows in view, all 5,000 every 14 s"
+        )
+    app = bar_host(clock, status)
+    async with app.run_test(size=(100, 3)):
+        bar = app.query_one(StatusBar)
+        plain = bar.render().plain
+        assert plain.endswith("│ all 5,000 every 14 s"), plain
+    app = bar_host(clock, status)
+    async with app.run_test(size=(80, 3)):  # no "session" label: the account id alone
+        bar = app.query_one(StatusBar)
+        plain = bar.render().plain
+        assert plain.endswith("│ connected │ quotes poll 0s │ all in 14 s"), plain
+        assert len(plain) <= 80

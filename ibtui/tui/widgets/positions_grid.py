@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
@@ -302,10 +303,14 @@ class PositionsGrid(GridLines, can_focus=True):
 
     def cell_styles(self) -> CellStyles:
         style = self.get_component_rich_style
+        # The stale colour ($text-disabled) is the text's colour at 38% over the background: a
+        # partial style drops the alpha (and "auto" becomes white, brighter than a live price),
+        # so it is taken from the full style, blended over the grid's background.
+        stale = Style(color=style("positions-grid--stale").color)
         return CellStyles(
             up=style("positions-grid--up", partial=True),
             down=style("positions-grid--down", partial=True),
-            stale=style("positions-grid--stale", partial=True),
+            stale=stale,
             flash_up=style("positions-grid--flash-up", partial=True),
             flash_down=style("positions-grid--flash-down", partial=True),
         )

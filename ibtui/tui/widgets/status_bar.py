@@ -4,9 +4,10 @@ It tells the truth from a :class:`~ibtui.tui.viewmodels.StatusView` and the app'
 recomputed every second, quotes older than three poll intervals are marked STALE, and the LIVE
 badge is drawn in the warning colour so it is never mistaken for paper. While IBKR's pacing keeps
 the poller from asking every quote every round, the line ends with how fresh it keeps them
-(``every 2 s for 40 rows in view, all 5,000 every 14 s``). With a stream it says which feed
-brings the prices (``quotes stream 0s`` while pushed quotes arrive, ``quotes poll 1s`` otherwise,
-with ``(stream down)`` when the stream is not up).
+(``every 2 s for 40 rows in view, all 5,000 every 14 s``; where that does not fit, ``in view
+every 2 s, all 5,000 every 14 s``, ``all 5,000 every 14 s`` or ``all in 14 s``). With a stream
+it says which feed brings the prices (``quotes stream 0s`` while pushed quotes arrive, ``quotes
+poll 1s`` otherwise, with ``(stream down)`` when the stream is not up).
 """
 
 from __future__ import annotations
@@ -183,6 +184,11 @@ class StatusBar(Widget):
             line.append(error + again, style=style("status-bar--bad"))
         if status.quote_plan is not None:
             line.append(_SEP)
-            # after "quotes 2s": the plan alone ("every 2 s for 40 rows in view, all 5,000 …")
-            line.append(status.quote_plan.describe(), style=style("status-bar--dim"))
+            # after "quotes 2s": the plan alone ("every 2 s for 40 rows in view, all 5,000 …"),
+            # shorter where it does not fit: the bound of the whole book is never cut off
+            plan = status.quote_plan
+            room = self.size.width - line.cell_len
+            forms = (plan.describe(), *plan.shorter())
+            said = next((form for form in forms if cell_len(form) <= room), forms[-1])
+            line.append(said, style=style("status-bar--dim"))
         return line
