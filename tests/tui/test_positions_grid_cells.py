@@ -29,6 +29,7 @@ from ibtui.tui.widgets.columns import Cell
 from ibtui.tui.widgets.positions_grid import PositionsGrid, cell_lines
 from ibtui.tui.widgets.positions_table import PositionsTable
 from tests.tui.conftest import Clock, Host, position, sample_positions
+from tests.tui.drawn import brightness
 
 CONSOLE = Console(width=200, color_system="truecolor", force_terminal=True)
 
@@ -338,12 +339,6 @@ async def test_a_change_of_focus_or_theme_redraws_every_line_in_its_new_colours(
             screen(grid)
             await pilot.resize_terminal(100, 12)
             assert drawn == [list(line) for line in screen(grid)], name
-
-
-def brightness(colour: RichColor | None) -> float:
-    assert colour is not None
-    red, green, blue = colour.get_truecolor()
-    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
 async def test_a_stale_price_is_drawn_dimmer_than_a_live_one(clock: Clock) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from textual.app import App
+from textual.color import Color
 
 from ibtui.tui.screens.accounts import AccountsScreen, AccountTable
 from ibtui.tui.viewmodels import AccountView
 from tests.tui.conftest import LIVE, PAPER
+from tests.tui.drawn import style_of
 
 THIRD = AccountView("DU999", alias=None, account_type="DEMO", base_currency="CHF", paper=True)
 
@@ -32,6 +34,24 @@ async def test_lists_every_account_with_mode() -> None:
         assert rows[2][:2] == [" PAPER ", "DU999"]
         paper, live = table.get_row_at(0)[0].style, table.get_row_at(1)[0].style
         assert paper != live
+
+
+async def test_the_badges_text_is_the_theme_s_text_over_their_colour() -> None:
+    """PAPER and LIVE in $text ("auto 87%": the contrasting text at 87% over the badge's
+    colour), as the status bar draws its badge: a partial style of it drew them pure white."""
+    app = PickerApp(AccountsScreen([PAPER, LIVE, THIRD]))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(AccountTable)
+        assert table.cursor_row == 0  # the cursor's colours are over the first row's badge
+        for y, badge in ((2, "LIVE"), (3, "PAPER")):
+            line = table.render_line(y)
+            style = style_of(line, badge)
+            assert style.bgcolor is not None and style.color is not None
+            background = Color.from_rich_color(style.bgcolor)
+            text = background + background.get_contrast_text(0.87)
+            assert Color.from_rich_color(style.color) == text, (badge, style)
+            assert style.color.get_truecolor() != (255, 255, 255)
 
 
 async def test_choice_is_remembered_and_returned() -> None:

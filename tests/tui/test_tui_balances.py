@@ -16,6 +16,7 @@ from ibtui.tui.keymap import describe_active_bindings
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.widgets.summary_strip import SummaryStrip
 from tests.tui.conftest import PAPER, Clock, ViewBroker, sample_positions
+from tests.tui.drawn import brightness, style_of
 from tests.tui.test_tui_app import Rounds, make_app, settle
 
 SIZES = [(80, 24), (120, 40)]
@@ -108,6 +109,26 @@ async def test_the_strip_shows_what_fits(size: tuple[int, int]) -> None:
             assert "Buying power 1,023,456.00" in text and "Cash 93,512.44" in text
         assert "▲" not in text and "▼" not in text and "LOW MARGIN" not in text
         assert not strip.margin_warning
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+async def test_the_strip_s_labels_are_drawn_dimmer_than_its_figures(size: tuple[int, int]) -> None:
+    """The labels are the theme's muted text ($text-muted, "auto 60%": the text's colour at 60%
+    over the background), as the account screen's are: a partial style of it drew them pure
+    white, brighter than the figures beside them."""
+    _, app, rounds = broker_and_app()
+    async with app.run_test(size=size) as pilot:
+        strip = await shown(pilot, app, rounds)
+        line = strip.render_line(0)
+        label, figure = ("NLV ", "318,930.52") if size[0] < 110 else ("Net liq ", "318,930.52")
+        assert label in line.text and figure in line.text
+        label_colour, figure_colour = style_of(line, label).color, style_of(line, figure).color
+        assert brightness(label_colour) < 0.8 * brightness(figure_colour), (
+            label_colour,
+            figure_colour,
+        )
+        background = style_of(line, label).bgcolor
+        assert brightness(label_colour) > brightness(background)  # dimmed, still readable
 
 
 async def test_values_that_moved_are_marked_until_the_next_refresh() -> None:

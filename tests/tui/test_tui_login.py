@@ -10,6 +10,7 @@ from textual.widgets import Input, Static
 from ibtui.tui.protocols import LinkUsedUp, LoginPrompt, LoginStep, Progress
 from ibtui.tui.screens.login import LoginScreen, clean_verifier
 from ibtui.tui.widgets.qr import QrCode, qr_lines
+from tests.tui.drawn import brightness, style_of
 
 URL = "https://www.interactivebrokers.com/authorize?oauth_token=0123456789abcdef0123"
 
@@ -70,6 +71,21 @@ async def test_shows_url_qr_and_hint() -> None:
         assert qr.data == URL + "1"
         assert qr.size.height == len(qr_lines(URL + "1"))
         assert app.focused is app.screen.query_one("#verifier", Input)
+
+
+async def test_a_step_still_to_come_has_its_mark_drawn_dimmer_than_its_name() -> None:
+    """The pending steps' mark is the theme's muted text ($text-muted, "auto 60%": the text's
+    colour at 60% over the background); the colour named in the text's markup drew it pure
+    white, brighter than the step's name."""
+    app = LoginApp(Flow())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        steps = app.screen.query_one("#steps", Static)
+        for y in range(3):
+            line = steps.render_line(y)
+            assert line.text.startswith("· "), line.text
+            mark, name = style_of(line, "·").color, style_of(line, line.text[2:].strip()).color
+            assert brightness(mark) < 0.8 * brightness(name), (line.text, mark, name)
 
 
 async def test_successful_login_walks_the_steps_and_dismisses() -> None:

@@ -18,6 +18,7 @@ from textual.widgets import Static
 
 from ibtui.tui import keymap as ids
 from ibtui.tui.balances import FIGURES, BalancesFailed, BalancesUpdated, BalancesView
+from ibtui.tui.component_style import component_style
 from ibtui.tui.format import fmt_money, fmt_pct
 from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.summary_strip import ARROWS, margin_low
@@ -165,7 +166,7 @@ class AccountScreen(Screen[None]):
             figures.update(Text("Reading the balances…"))
         else:
             styles = {
-                name: self.get_component_rich_style(f"account-screen--{name}", partial=True)
+                name: component_style(self, f"account-screen--{name}")
                 for name in ("up", "down", "warn")
             }
             table = balances_table(

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from ibtui.tui import keymap as ids
+from ibtui.tui.component_style import component_style
 from ibtui.tui.viewmodels import AccountView
 from ibtui.tui.widgets.footer import Footer
 
@@ -82,8 +83,8 @@ class AccountsScreen(Screen[str | None]):
 
     def on_mount(self) -> None:
         table = self.query_one(AccountTable)
-        paper = table.get_component_rich_style("account-table--paper", partial=True)
-        live = table.get_component_rich_style("account-table--live", partial=True)
+        paper = component_style(table, "account-table--paper")
+        live = component_style(table, "account-table--live")
         table.add_column("Mode", key="mode", width=7)
         table.add_column("Account", key="account")
         table.add_column("Alias", key="alias")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -26,6 +27,7 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import Input, Static
 
 from ibtui.tui import keymap as ids
+from ibtui.tui.component_style import component_style
 from ibtui.tui.protocols import LinkUsedUp, LoginFlow, LoginPrompt, LoginStep
 from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.qr import QrCode
@@ -56,6 +58,41 @@ class VerifierValidator(Validator):
             return self.failure("Type the verifier shown after you approved access.")
         return self.failure(
             "That does not look like a verifier: 4 to 128 letters, digits or - _ . ~ (no spaces)."
+        )
+
+
+class StepList(Static):
+    """The login's steps, each with a mark in its state's colour.
+
+    The marks' colours are drawn as Textual draws them (a pending step's, $text-muted, is "auto
+    60%": named in the text itself it came out pure white, brighter than the step's name), looked
+    up when the list is drawn, so a change of theme recolours them."""
+
+    DEFAULT_CSS = """
+    StepList {
+        height: auto;
+        & > .login--pending { color: $text-muted; }
+        & > .login--running { color: $text-warning; }
+        & > .login--done { color: $text-success; }
+        & > .login--failed { color: $text-error; }
+    }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {f"login--{state}" for state in _MARKS}
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.steps: dict[LoginStep, str] = {}
+
+    def show(self, steps: dict[LoginStep, str]) -> None:
+        self.steps = dict(steps)
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        return Text("\n").join(
+            Text.assemble(
+                (_MARKS[state], component_style(self, f"login--{state}")), f" {step.value}"
+            )
+            for step, state in self.steps.items()
         )
 
 
@@ -98,7 +135,7 @@ class LoginScreen(Screen[bool]):
                     validators=[VerifierValidator()],
                     validate_on=["submitted"],
                 )
-                yield Static(id="steps")
+                yield StepList(id="steps")
                 yield Static("", id="error")
         yield Footer()
 
@@ -203,12 +240,7 @@ class LoginScreen(Screen[bool]):
         self._show_steps()
 
     def _show_steps(self) -> None:
-        colour = {"done": "$text-success", "failed": "$text-error", "running": "$text-warning"}
-        lines = [
-            Content.assemble((_MARKS[state], colour.get(state, "$text-muted")), f" {step.value}")
-            for step, state in self.steps.items()
-        ]
-        self.query_one("#steps", Static).update(Content("\n").join(lines))
+        self.query_one("#steps", StepList).show(self.steps)
 
     def _show_error(self, message: str | None) -> None:
         self.error = message

@@ -20,6 +20,7 @@ from textual.widgets.data_table import RowKey
 
 from ibtui.trading.modify_input import kind_code, uses_limit, uses_stop
 from ibtui.tui import keymap as ids
+from ibtui.tui.component_style import component_style
 from ibtui.tui.format import MISSING, fmt_money, fmt_price, fmt_quantity
 from ibtui.tui.trading import OrderView, TradeView
 
@@ -195,7 +196,7 @@ class BlotterTable(DataTable[Text]):
 
     def styles_for_rows(self) -> RowStyles:
         def style(name: str) -> Style:
-            return self.get_component_rich_style(f"blotter--{name}", partial=True)
+            return component_style(self, f"blotter--{name}")
 
         return RowStyles(
             buy=style("buy"),

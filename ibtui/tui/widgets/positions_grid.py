@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
@@ -23,6 +22,7 @@ from textual.geometry import Region, Size, Spacing
 from textual.message import Message
 
 from ibtui.tui import keymap as ids
+from ibtui.tui.component_style import component_style
 from ibtui.tui.widgets.columns import COLUMNS, Cell, CellStyles
 from ibtui.tui.widgets.grid_lines import (
     FIXED_COLUMNS,
@@ -302,17 +302,14 @@ class PositionsGrid(GridLines, can_focus=True):
         self._refresh_rows(HEADER)
 
     def cell_styles(self) -> CellStyles:
-        style = self.get_component_rich_style
-        # The stale colour ($text-disabled) is the text's colour at 38% over the background: a
-        # partial style drops the alpha (and "auto" becomes white, brighter than a live price),
-        # so it is taken from the full style, blended over the grid's background.
-        stale = Style(color=style("positions-grid--stale").color)
+        # The stale colour ($text-disabled, "auto 38%") as drawn over the grid's background:
+        # grey, where the partial style's is pure white, brighter than a live price.
         return CellStyles(
-            up=style("positions-grid--up", partial=True),
-            down=style("positions-grid--down", partial=True),
-            stale=stale,
-            flash_up=style("positions-grid--flash-up", partial=True),
-            flash_down=style("positions-grid--flash-down", partial=True),
+            up=component_style(self, "positions-grid--up"),
+            down=component_style(self, "positions-grid--down"),
+            stale=component_style(self, "positions-grid--stale"),
+            flash_up=component_style(self, "positions-grid--flash-up"),
+            flash_down=component_style(self, "positions-grid--flash-down"),
         )
 
     # --- the cursor -------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from ibtui.tui.balances import BalancesView
+from ibtui.tui.component_style import component_style
 from ibtui.tui.format import fmt_money, fmt_pct
 
 __all__ = ["ARROWS", "SummaryStrip", "as_of", "margin_low", "strip_parts"]
@@ -215,6 +216,6 @@ class SummaryStrip(Widget):
             room=self.content_size.width,
         ):
             if name and name not in styles:
-                styles[name] = self.get_component_rich_style(f"summary-strip--{name}", partial=True)
+                styles[name] = component_style(self, f"summary-strip--{name}")
             line.append(text, styles.get(name) or "")
         return line
