@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 
 from ibtui.cli.journal import main, write
 from ibtui.trading.journal import Journal, journal_path
+from tests.command import ibtui
 
 REPO = Path(__file__).resolve().parents[2]
 MOMENT = datetime(2024, 11, 4, 15, 0, 1, 234000, tzinfo=UTC)
@@ -50,17 +49,6 @@ def test_write_jsonl_round_trips() -> None:
     out = io.StringIO()
     write(records, "jsonl", out)
     assert [json.loads(line) for line in out.getvalue().splitlines()] == records
-
-
-def ibtui(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ibtui", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_ibtui_journal_command(tmp_path: Path) -> None:

@@ -10,27 +10,13 @@ through the state folder keeps them apart (a console started within 5 s of a com
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
 
 from ibtui.tui.screens.orders import OrdersScreen
 from ibtui.tui.screens.positions import PositionsScreen
+from tests.command import ibtui
 from tests.e2e.sim_process import sim_process
 from tests.e2e.test_misbehaving_ibkr import AAPL, RATE_LIMIT, Seen, console, until
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def ibtui(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ibtui", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
 
 
 async def test_a_console_after_a_command_and_commands_beside_it_meet_no_429(

@@ -7,27 +7,12 @@ import io
 import json
 import os
 import re
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 from ibtui.ibkr.oauth import DHParams, dh_params_pem, parse_dh_params
+from tests.command import ibtui
 from tests.e2e.sim_process import sim_process
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def ibtui(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ibtui", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_positions_as_json_and_csv_and_errors(tmp_path: Path) -> None:
