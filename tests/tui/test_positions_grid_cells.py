@@ -212,6 +212,13 @@ async def test_flashes_and_stale_prices_as_drawn(clock: Clock) -> None:
         flashed = screen(grid)[1]
         assert "223.91" in flashed.text and at(flashed, last).bold
         assert bg(flashed, last) not in {bg(plain, last), bg(flashed, 22)}
+        # a tint, as the CSS asks ($success 40% over the row): not the full colour (a partial
+        # style drops the 40%, and white text on bright green was hard to read)
+        under, tint = Color.from_rich_color(bg(plain, last)), theme(pilot, "success")
+        expected = under.blend(Color.from_rich_color(tint), 0.4).rich_color.get_truecolor()
+        drawn = bg(flashed, last)
+        assert drawn is not None
+        assert all(abs(a - b) <= 2 for a, b in zip(drawn.get_truecolor(), expected, strict=True))
         clock.advance(2)
         table.refresh_marks()  # the flash ends
         await pilot.pause()
