@@ -131,7 +131,9 @@ def not_placed(exc: IbkrError, *, order_id: int | None = None) -> str:
             "another IBKR login (TWS, IBKR Mobile, Client Portal or another ibtui) holds the "
             "brokerage session"
         )
-        advice = f"take the session back from the console or log out there, then {again}"
+        advice = (
+            f"take the session back from the console or log out of the other platform, then {again}"
+        )
     elif isinstance(exc, NoBridgeError):
         reason = "IBKR has no brokerage session open (no bridge)"
         advice = (

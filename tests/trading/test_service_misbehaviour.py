@@ -284,7 +284,7 @@ def _no_bridge(world: World) -> None:
             lambda world: world.demo.sim.faults.competing_login(),
             "Not placed: another IBKR login (TWS, IBKR Mobile, Client Portal or another ibtui) "
             "holds the brokerage session. Nothing was sent to the market; take the session back "
-            "from the console or log out there, then send it again.",
+            "from the console or log out of the other platform, then send it again.",
         ),
         (
             _no_bridge,
