@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ibtui.ibkr.client import IbkrClient
-from ibtui.ibkr.errors import IbkrError, OrderOutcomeUnknownError
+from ibtui.ibkr.errors import IbkrError, OrderOutcomeUnknownError, OrderRejectedError
 from ibtui.ibkr.models import CancelResult, OrderState
 from ibtui.trading.blotter import Blotter
 from ibtui.trading.outcomes import CHECK_ORDERS, CancelOutcome, CancelStatus, KillSwitchResult
@@ -35,8 +35,10 @@ class Canceller:
             outcome = CancelOutcome(
                 order_id, CancelStatus.UNKNOWN, f"{CHECK_ORDERS} ({exc.reason})"
             )
-        except IbkrError as exc:
+        except OrderRejectedError as exc:
             outcome = CancelOutcome(order_id, CancelStatus.REJECTED, rejection(exc))
+        except IbkrError as exc:  # refused before IBKR took it (the session, the gateway)
+            outcome = CancelOutcome(order_id, CancelStatus.REJECTED, f"not carried out: {exc}")
         else:
             if isinstance(result, CancelResult):
                 text = result.message or "cancel requested"

@@ -9,7 +9,12 @@ from __future__ import annotations
 import contextlib
 from decimal import Decimal
 
-from ibtui.ibkr.errors import IbkrError, OrderOutcomeUnknownError, ProtocolError
+from ibtui.ibkr.errors import (
+    IbkrError,
+    OrderOutcomeUnknownError,
+    OrderRejectedError,
+    ProtocolError,
+)
 from ibtui.ibkr.models import OrderRequest, OrderStatus, TimeInForce, make_coid
 from ibtui.trading.draft import MarketQuote, OrderDraft, TicketType
 from ibtui.trading.outcomes import (
@@ -20,7 +25,7 @@ from ibtui.trading.outcomes import (
     SubmitStatus,
     state_word,
 )
-from ibtui.trading.record import rejection
+from ibtui.trading.record import not_placed, rejection
 from ibtui.trading.safety import build_order, parse_draft, precautions, validate
 from ibtui.trading.submit import Submitter
 
@@ -142,13 +147,24 @@ class Modifier:
             reason = exc.reason if isinstance(exc, OrderOutcomeUnknownError) else str(exc)
             await self.recorder.note("unknown_outcome", coid, order_id=order_id, reason=reason)
             return await self._resolve(order_id, order, coid, reason, ())
-        except IbkrError as exc:
+        except OrderRejectedError as exc:
             await self.recorder.note(
                 "modify_response", coid, order_id=order_id, result="error", text=str(exc)
             )
             return SubmitOutcome(
                 SubmitStatus.REJECTED, rejection(exc), coid=coid, order_id=order_id
             )
+        except IbkrError as exc:  # refused before IBKR took the change: the session, the gateway
+            message = not_placed(exc, order_id=order_id)
+            await self.recorder.note(
+                "modify_response",
+                coid,
+                order_id=order_id,
+                result="not_placed",
+                text=message,
+                error=str(exc),
+            )
+            return SubmitOutcome(SubmitStatus.NOT_PLACED, message, coid=coid, order_id=order_id)
         outcome = await self.submitter.drive(
             result, answer, coid=order.coid, order=what, action="modify", order_id=order_id
         )

@@ -45,7 +45,11 @@ class SubmitStatus(StrEnum):
     """How a submission (or a modification) ended."""
 
     ACCEPTED = "accepted"  # IBKR has the order: order_id set
-    REJECTED = "rejected"  # IBKR refused it (message: its reason); nothing placed
+    REJECTED = "rejected"  # IBKR took it and refused it (message: its reason); nothing placed
+    # refused before IBKR took it: the session or the gateway said no (the session gone, no
+    # brokerage session, another login holding it); nothing reached the market, and the message
+    # says what to do before sending it again
+    NOT_PLACED = "not_placed"
     CANCELLED = "cancelled"  # a question was answered no (by you or your policy); nothing placed
     UNKNOWN = "unknown"  # no answer: check the orders screen; the same draft is not sent again
     BUSY = "busy"  # another submission is in flight: this one was not sent

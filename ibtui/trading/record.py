@@ -7,7 +7,13 @@ sent. Any other failed write is kept in :attr:`Recorder.error` and the order goe
 
 from __future__ import annotations
 
-from ibtui.ibkr.errors import IbkrError, OrderRejectedError
+from ibtui.ibkr.errors import (
+    CompetingSessionError,
+    IbkrError,
+    NoBridgeError,
+    OrderRejectedError,
+    SessionExpiredError,
+)
 from ibtui.ibkr.models import (
     Accepted,
     OrderError,
@@ -19,7 +25,14 @@ from ibtui.ibkr.models import (
 from ibtui.trading.draft import OrderDraft
 from ibtui.trading.journal import Journal
 
-__all__ = ["JournalUnavailable", "Recorder", "draft_fields", "rejection", "result_fields"]
+__all__ = [
+    "JournalUnavailable",
+    "Recorder",
+    "draft_fields",
+    "not_placed",
+    "rejection",
+    "result_fields",
+]
 
 
 class JournalUnavailable(Exception):
@@ -97,7 +110,39 @@ def draft_fields(draft: OrderDraft) -> dict[str, object]:
     }
 
 
-def rejection(exc: IbkrError) -> str:
-    if isinstance(exc, OrderRejectedError):
-        return f"rejected by IBKR: {exc.text}"
-    return f"not placed: {exc}"
+def rejection(exc: OrderRejectedError) -> str:
+    """IBKR took the order (or the change) and refused it: its reason."""
+    return f"rejected by IBKR: {exc.text}"
+
+
+def not_placed(exc: IbkrError, *, order_id: int | None = None) -> str:
+    """The line for an order the session or the gateway refused before IBKR took it (with
+    ``order_id``: a change of that order): what happened, that nothing reached the market, and
+    what the trader can do. Never "rejected": IBKR did not see the order."""
+    again = "send it again" if order_id is None else "make the change again"
+    if isinstance(exc, SessionExpiredError) and exc.status == 410:
+        reason = "IBKR says this session is gone (410)"
+        advice = f"{again} when the session is back"
+    elif isinstance(exc, SessionExpiredError):
+        reason = "IBKR no longer accepts this session (expired or logged out)"
+        advice = f"{again} when the session is back; if this keeps happening, run `ibtui login`"
+    elif isinstance(exc, CompetingSessionError):
+        reason = (
+            "another IBKR login (TWS, IBKR Mobile, Client Portal or another ibtui) holds the "
+            "brokerage session"
+        )
+        advice = (
+            f"take the session back from the console or log out of the other platform, then {again}"
+        )
+    elif isinstance(exc, NoBridgeError):
+        reason = "IBKR has no brokerage session open (no bridge)"
+        advice = (
+            f"ibtui reopens it: {again} in a moment (if this persists, another IBKR login may "
+            "hold the session)"
+        )
+    else:
+        reason = str(exc).rstrip(". ")
+        advice = f"{again} once that is resolved"
+    if order_id is None:
+        return f"Not placed: {reason}. Nothing was sent to the market; {advice}."
+    return f"Not changed: {reason}. Order {order_id} stays as it was; {advice}."

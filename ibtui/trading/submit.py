@@ -35,7 +35,7 @@ from ibtui.trading.outcomes import (
     SubmitStatus,
 )
 from ibtui.trading.reconcile import Reconciler
-from ibtui.trading.record import Recorder, draft_fields, rejection, result_fields
+from ibtui.trading.record import Recorder, draft_fields, not_placed, rejection, result_fields
 from ibtui.trading.safety import (
     FieldError,
     ParsedDraft,
@@ -187,11 +187,13 @@ class Submitter:
         except asyncio.CancelledError:
             self.reconciler.abandoned(parsed, coid)
             raise
-        except IbkrError as exc:
+        except OrderRejectedError as exc:
             await self.recorder.note("response", coid, result="error", text=str(exc))
-            if isinstance(exc, OrderRejectedError) and carried_out_maybe(exc.text):
+            if carried_out_maybe(exc.text):
                 return await self.reconciler.unknown_outcome(parsed, coid, exc.text, ())
             return SubmitOutcome(SubmitStatus.REJECTED, rejection(exc), coid=coid)
+        except IbkrError as exc:  # refused before IBKR took it: the session, the gateway
+            return await self._not_placed(exc, coid, "response", None, ())
         finally:
             self.posting = False
         try:
@@ -289,22 +291,53 @@ class Submitter:
                 return SubmitOutcome(
                     SubmitStatus.UNKNOWN, reason, coid=coid, answers=tuple(answers)
                 )
-            except IbkrError as exc:
+            except OrderRejectedError as exc:
                 self.posting = False
                 await self.recorder.note(response_event, coid, result="error", text=str(exc))
-                if isinstance(exc, OrderRejectedError) and carried_out_maybe(exc.text):
+                if carried_out_maybe(exc.text):
                     return SubmitOutcome(
                         SubmitStatus.UNKNOWN, exc.text, coid=coid, answers=tuple(answers)
                     )
                 return SubmitOutcome(
                     SubmitStatus.REJECTED, rejection(exc), coid=coid, answers=tuple(answers)
                 )
+            except IbkrError as exc:  # the reply refused before IBKR took it
+                self.posting = False
+                return await self._not_placed(exc, coid, response_event, order_id, answers)
         assert isinstance(result, ReplyRequired)
         await self._decline(result.reply_id, coid, order_id, response_event)
         return SubmitOutcome(
             SubmitStatus.REJECTED,
             f"IBKR asked more than {MAX_QUESTIONS} questions; the order was not confirmed",
             coid=coid,
+            answers=tuple(answers),
+        )
+
+    async def _not_placed(
+        self,
+        exc: IbkrError,
+        coid: str,
+        response_event: str,
+        order_id: int | None,
+        answers: Sequence[AnsweredQuestion],
+    ) -> SubmitOutcome:
+        """The session or the gateway refused the order POST (or the reply confirming it) before
+        IBKR took it: nothing was placed, and the journal says so in the words the trader sees
+        (with the client's error as it was)."""
+        message = not_placed(exc, order_id=order_id)
+        await self.recorder.note(
+            response_event,
+            coid,
+            order_id=order_id,
+            result="not_placed",
+            text=message,
+            error=str(exc),
+        )
+        return SubmitOutcome(
+            SubmitStatus.NOT_PLACED,
+            message,
+            coid=coid,
+            order_id=order_id,
             answers=tuple(answers),
         )
 

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 
 from ibtui.ibkr.connect import connect
 from ibtui.ibkr.gate import QuestionGate
 from ibtui.ibkr.pacing import Pacer
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT
+from ibtui.sim.faults import FaultRule
 from ibtui.trading.journal import read_journal
 from ibtui.trading.outcomes import Question, SubmitStatus
 from ibtui.trading.service import OrderService
@@ -252,3 +254,89 @@ async def test_a_change_answered_429_is_not_sent_again(world: World) -> None:
     assert "found in effect" in outcome.message and "429" in outcome.message
     assert (await world.conn.client.order_status(placed.order_id)).limit_price == price
     assert _events(world, placed.coid)[-2:] == ["unknown_outcome", "reconciled"]
+
+
+# --- refused before IBKR took it: not placed, never "rejected" -----------------------------------
+
+_ORDER_POSTS = "/v1/api/iserver/account/"
+
+
+def _session_gone(world: World) -> None:
+    """Every order POST answered 410 Gone (the client's retries and new token included)."""
+    world.demo.sim.faults.add(FaultRule("gone410", _ORDER_POSTS, frozenset({"POST"})))
+
+
+def _no_bridge(world: World) -> None:
+    """The brokerage session ends and each new one answers "no bridge" for a long while."""
+    world.demo.sim.faults.misbehave("nobridge", count=50)
+    world.demo.sim.faults.nightly_reset()
+
+
+@pytest.mark.parametrize(
+    ("fault", "told"),
+    [
+        (
+            _session_gone,
+            "Not placed: IBKR says this session is gone (410). Nothing was sent to the market; "
+            "send it again when the session is back.",
+        ),
+        (
+            lambda world: world.demo.sim.faults.competing_login(),
+            "Not placed: another IBKR login (TWS, IBKR Mobile, Client Portal or another ibtui) "
+            "holds the brokerage session. Nothing was sent to the market; take the session back "
+            "from the console or log out of the other platform, then send it again.",
+        ),
+        (
+            _no_bridge,
+            "Not placed: IBKR has no brokerage session open (no bridge). Nothing was sent to the "
+            "market; ibtui reopens it: send it again in a moment (if this persists, another IBKR "
+            "login may hold the session).",
+        ),
+    ],
+    ids=["gone410", "competing-login", "nobridge"],
+)
+async def test_an_order_refused_before_it_was_placed_says_not_placed_and_what_to_do(
+    world: World, fault: Callable[[World], None], told: str
+) -> None:
+    service = world.service()
+    market = await world.market()
+    fault(world)
+
+    outcome = await service.submit(limit_draft(market, "0.99"), Answers(True))
+
+    assert (outcome.status, outcome.message) == (SubmitStatus.NOT_PLACED, told)
+    assert "reject" not in outcome.message.lower()
+    assert _mine(world) == []  # nothing at IBKR
+    journal = read_journal(world.journal.path)
+    (line,) = [r for r in journal if r["coid"] == outcome.coid and r["event"] == "response"]
+    assert (line["result"], line["text"]) == ("not_placed", told)  # the journal says the same
+    assert line["error"]  # and keeps the client's error as it was
+
+
+async def test_an_order_ibkr_refuses_is_still_rejected(world: World) -> None:
+    service = world.service()
+    market = await world.market()
+    outcome = await service.submit(limit_draft(market, "0.99", quantity=900_000), Answers(True))
+    assert outcome.status is SubmitStatus.REJECTED, outcome.message
+    assert outcome.message.startswith("rejected by IBKR: ")
+    assert _mine(world) == []
+
+
+async def test_a_change_the_session_refuses_says_not_changed(world: World) -> None:
+    service = world.service()
+    market = await world.market()
+    placed = await service.submit(limit_draft(market, "0.95", quantity=2), Answers(True))
+    assert placed.order_id is not None
+    _session_gone(world)
+
+    outcome = await service.modify(placed.order_id, quantity="3", answer=Answers(True))
+
+    told = (
+        f"Not changed: IBKR says this session is gone (410). Order {placed.order_id} stays as it "
+        "was; make the change again when the session is back."
+    )
+    assert (outcome.status, outcome.message) == (SubmitStatus.NOT_PLACED, told)
+    (order,) = _mine(world)
+    assert order.ticket.quantity == 2  # as it was
+    line = [r for r in read_journal(world.journal.path) if r["event"] == "modify_response"][-1]
+    assert (line["result"], line["text"]) == ("not_placed", told)

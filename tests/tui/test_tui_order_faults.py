@@ -11,6 +11,7 @@ from pathlib import Path
 from textual.widgets import Input
 
 from ibtui.sim import PAPER_ACCOUNT
+from ibtui.sim.faults import FaultRule
 from ibtui.trading.journal import journal_path, read_journal
 from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.screens.ticket import TicketScreen
@@ -79,3 +80,37 @@ async def test_the_console_keeps_still_while_ibkrs_question_is_open(tmp_path: Pa
     assert ticket.result is not None
     mine = [o for o in demo.sim.broker.orders.values() if o.account_id == PAPER_ACCOUNT]
     assert [o.order_id for o in mine] == [ticket.result.order_id]
+
+
+async def test_an_order_the_session_refuses_reads_not_placed_and_can_be_sent_again(
+    tmp_path: Path,
+) -> None:
+    """410 Gone on every order POST (past the client's retries): the ticket says the order was
+    not placed (never "rejected": IBKR never saw it) and what to do, stays open, and sends it
+    when the session is back."""
+    demo, app, backend, _ = environment(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        positions, ticket = await open_aapl_ticket(app, pilot)
+        last = positions.quotes[AAPL].last
+        assert last is not None
+        await _fill_in(pilot, ticket, "2", (last * Decimal("0.99")).quantize(Decimal("0.01")))
+        gone = demo.sim.faults.add(
+            FaultRule("gone410", "/v1/api/iserver/account/", frozenset({"POST"}))
+        )
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not ticket.sending, seconds=30)
+        assert ticket.message == (
+            "Not placed: IBKR says this session is gone (410). Nothing was sent to the market; "
+            "send it again when the session is back."
+        )
+        assert app.screen is ticket and ticket.can_send
+        demo.sim.faults.remove(gone)  # the session is back
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is not ticket, seconds=30)
+    await backend.aclose()
+    assert gone.hits > 0
+    mine = [o for o in demo.sim.broker.orders.values() if o.account_id == PAPER_ACCOUNT]
+    assert ticket.result is not None and [o.order_id for o in mine] == [ticket.result.order_id]
+    responses = [e for e in read_journal(journal_path(tmp_path)) if e["event"] == "response"]
+    assert responses[0]["result"] == "not_placed"
+    assert responses[0]["text"].startswith("Not placed: IBKR says this session is gone (410).")

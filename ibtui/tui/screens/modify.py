@@ -141,6 +141,8 @@ def modify_outcome_text(
         return f"Order {order_id} modified" + (f": {state}" if known else ""), "info"
     if status is SubmitStatus.CANCELLED:
         return f"Modify of order {order_id} declined, nothing sent: {result.message}", "warning"
+    if status is SubmitStatus.NOT_PLACED:  # ("Not changed: … Order N stays as it was; …")
+        return result.message, "error"
     if status is SubmitStatus.REJECTED:
         return f"IBKR rejected the modify of order {order_id}: {result.message}", "error"
     if status is SubmitStatus.UNKNOWN:

@@ -500,8 +500,8 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
             self.message = f"Outcome unknown: {result.message}"
         elif result.status is SubmitStatus.CANCELLED:
             self.message = f"Not sent: {result.message}"
-        elif result.status in (SubmitStatus.BUSY, SubmitStatus.NOT_SENT):
-            self.message = result.message
+        elif result.status in (SubmitStatus.BUSY, SubmitStatus.NOT_SENT, SubmitStatus.NOT_PLACED):
+            self.message = result.message  # (not placed: it says why and what to do)
         else:
             self.message = f"IBKR rejected the order: {result.message}"
         self._refresh(keep_preview=True)
