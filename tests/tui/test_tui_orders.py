@@ -15,9 +15,10 @@ from textual.binding import Binding
 from textual.widgets import Input, Static
 from textual.widgets.data_table import ColumnKey
 
+from ibtui.trading import SubmitOutcome, SubmitStatus
 from ibtui.trading.modify_input import kind_code
 from ibtui.tui import keymap
-from ibtui.tui.screens.modify import ModifyScreen
+from ibtui.tui.screens.modify import ModifyScreen, modify_outcome_text
 from ibtui.tui.screens.orders import OrdersScreen
 from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.trading import QuestionView
@@ -531,3 +532,16 @@ def test_question_snapshot(snap_compare: Any, size: tuple[int, int]) -> None:
             self.push_screen(QuestionScreen(question))
 
     assert snap_compare(QuestionApp(), terminal_size=size)
+
+
+def test_a_refused_modify_says_who_refused_it_once() -> None:
+    by_ibkr = SubmitOutcome(SubmitStatus.REJECTED, "rejected by IBKR: price too far")
+    assert modify_outcome_text(7, by_ibkr) == (
+        "Modify of order 7 not made: rejected by IBKR: price too far",
+        "error",
+    )
+    unread = SubmitOutcome(SubmitStatus.REJECTED, "cannot read order 7: timed out")
+    text, level = modify_outcome_text(7, unread)
+    assert (
+        "reject" not in text and level == "error"
+    )  # ibtui could not read it: IBKR refused nothing

@@ -353,3 +353,20 @@ async def test_enter_on_a_closed_dropdown_previews_and_space_opens_it() -> None:
         await pilot.press("enter")  # the dropdown has the focus again: a preview of the change
         await settle(pilot, lambda: len(trader.previews) == 2)
         assert trader.previews[-1].order_type.value == "MKT"
+
+
+async def test_an_order_ibkr_refuses_says_so_once_and_the_ticket_stays() -> None:
+    refused = SubmitOutcome(SubmitStatus.REJECTED, "rejected by IBKR: Insufficient funds")
+    trader = FakeTrader(outcome=refused)
+    app = TicketApp(trader, quantity=Decimal(10), limit_price=Decimal("215.00"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        ticket = app.screen
+        assert isinstance(ticket, TicketScreen)
+        await pilot.press("enter")
+        await settle(pilot, lambda: ticket.preview is not None)
+        await pilot.press("ctrl+s")
+        await settle(pilot, lambda: "Insufficient" in text(ticket, "#ticket-message"))
+        shown = text(ticket, "#ticket-message")
+        assert shown.startswith("Rejected by IBKR: Insufficient funds"), shown
+        assert shown.lower().count("reject") == 1, shown  # not "IBKR rejected …: rejected by IBKR"
+        assert app.screen is ticket and len(trader.submitted) == 1

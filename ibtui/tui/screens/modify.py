@@ -144,7 +144,8 @@ def modify_outcome_text(
     if status is SubmitStatus.NOT_PLACED:  # ("Not changed: … Order N stays as it was; …")
         return result.message, "error"
     if status is SubmitStatus.REJECTED:
-        return f"IBKR rejected the modify of order {order_id}: {result.message}", "error"
+        # (the outcome says who refused: "rejected by IBKR: …", "cannot read order N: …")
+        return f"Modify of order {order_id} not made: {result.message}", "error"
     if status is SubmitStatus.UNKNOWN:
         return (
             f"Modify of order {order_id}: no answer ({result.message}); check the order before "

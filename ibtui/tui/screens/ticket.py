@@ -502,6 +502,7 @@ class TicketScreen(ModalScreen[SubmitOutcome | None]):
             self.message = f"Not sent: {result.message}"
         elif result.status in (SubmitStatus.BUSY, SubmitStatus.NOT_SENT, SubmitStatus.NOT_PLACED):
             self.message = result.message  # (not placed: it says why and what to do)
-        else:
-            self.message = f"IBKR rejected the order: {result.message}"
+        else:  # the outcome says who refused: "rejected by IBKR: …", or ibtui's own reason
+            message = result.message
+            self.message = message[:1].upper() + message[1:]
         self._refresh(keep_preview=True)
