@@ -132,14 +132,11 @@ class PositionsScreen(Screen[None]):
         current = status.newest_quote_at
         if newest is not None and (current is None or newest > current):
             changes.update(newest_quote_at=newest, error=None, retry_at=None)
-        streamed = message.streamed_at
-        if streamed is not None and (status.streamed_at is None or streamed > status.streamed_at):
-            changes["streamed_at"] = streamed
         if changes:
             self._set_status(**changes)
 
     def on_stream_changed(self, message: StreamChanged) -> None:
-        self._set_status(stream=message.state.status)
+        self._set_status(stream=message.state.status, streaming=bool(message.streamed))
 
     def on_quote_plan_changed(self, message: QuotePlanChanged) -> None:
         self._set_status(quote_plan=message.plan)
