@@ -471,8 +471,10 @@ class StatusView:
 
     @property
     def stale_after(self) -> float:
-        """Quotes older than three poll intervals are stale."""
-        return 3 * self.poll_interval
+        """Quotes older than three poll intervals are stale, or three times the pace stated
+        for the rows in view when IBKR's pace makes the rounds longer."""
+        plan = self.quote_plan
+        return 3 * (self.poll_interval if plan is None else max(plan.every, self.poll_interval))
 
     @property
     def feed(self) -> str | None:

@@ -244,3 +244,19 @@ async def test_the_stated_freshness_keeps_its_bound_on_a_line_too_short_for_all_
         plain = bar.render().plain
         assert plain.endswith("│ connected │ quotes poll 0s │ all in 14 s"), plain
         assert len(plain) <= 80
+
+
+async def test_stale_follows_the_pace_stated_for_the_rows_in_view(clock: Clock) -> None:
+    """At a 0.1 s interval IBKR's pace runs a round every 0.22 s: the newest quote is STALE
+    once older than three of those rounds, not three intervals."""
+    from ibtui.tui.viewmodels import QuotePlan
+
+    plan = QuotePlan(every=2 / 9, in_view=34, watched=0, total=5_000, all_every=12.0)
+    status = StatusView(account=PAPER, newest_quote_at=T0, poll_interval=0.1, quote_plan=plan)
+    app = bar_host(clock, status)
+    async with app.run_test(size=(120, 3)):
+        bar = app.query_one(StatusBar)
+        clock.advance(0.6)
+        assert not bar.quotes_stale and "STALE" not in bar.render().plain
+        clock.advance(0.1)
+        assert bar.quotes_stale and "STALE" in bar.render().plain

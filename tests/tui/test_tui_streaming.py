@@ -251,8 +251,9 @@ async def test_a_quiet_live_stream_stays_streamed_and_the_line_says_so_steadily(
 ) -> None:
     """A closed market: each subscription answers once, then nothing moves and nothing is
     pushed. Over 30 s on the poller's clock the streamed rows are never polled and the status
-    line says the same thing at every look ("quotes stream", the plan with its streamed rows);
-    when the socket goes down it says "quotes poll" and the rows are polled at once."""
+    line says the same thing at every look ("quotes stream", the plan with its streamed rows),
+    and their prices are not greyed; when the socket goes down it says "quotes poll", the rows
+    grey and are polled at once."""
     app, rounds, broker, stream = streamed(clock, 200)
     async with app.run_test(size=(150, 40)) as pilot:  # room for the whole plan
         await started(pilot, rounds, broker)
@@ -274,11 +275,20 @@ async def test_a_quiet_live_stream_stays_streamed_and_the_line_says_so_steadily(
             await pilot.pause(0.3)  # the feed looks at what it covers every 0.25 s
             assert status_text(app).partition("│ quotes")[2] == said
         assert clock() - T0 >= 30
+        table = screen.table
+        shown = {f"DU4820311:{conid}" for conid in in_view}
+        table.refresh_marks()
+        assert not shown & table.stale_keys  # 30 s old, and current: not greyed
 
         stream.state("down", "the connection closed")
+        await until(pilot, lambda: not table.streamed, "the table told")
+        table.refresh_marks()
+        assert shown <= table.stale_keys  # no longer vouched for: greyed until polled
         assert set(in_view) <= set(await poll_round(pilot, rounds, broker))
         text = status_text(app)
         assert "quotes poll 0s (stream down)" in text and "streamed" not in text, text
+        table.refresh_marks()
+        assert not shown & table.stale_keys
 
 
 async def test_a_poll_asked_before_a_tick_does_not_show_over_it(clock: Clock) -> None:

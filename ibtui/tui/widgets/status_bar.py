@@ -1,10 +1,11 @@
 """The status bar: which account (PAPER or LIVE), token life, session, quote age, last error.
 
 It tells the truth from a :class:`~ibtui.tui.viewmodels.StatusView` and the app's clock: ages are
-recomputed every second, quotes older than three poll intervals are marked STALE, and the LIVE
-badge is drawn in the warning colour so it is never mistaken for paper. While IBKR's pacing keeps
-the poller from asking every quote every round, the line ends with how fresh it keeps them
-(``every 2 s for 40 rows in view, all 5,000 every 14 s``; where that does not fit, ``in view
+recomputed every second, quotes older than three poll intervals (three rounds, when IBKR's pace
+makes a round longer: :attr:`~ibtui.tui.viewmodels.StatusView.stale_after`) are marked STALE, and
+the LIVE badge is drawn in the warning colour so it is never mistaken for paper. While IBKR's
+pacing keeps the poller from asking every quote every round, the line ends with how fresh it keeps
+them (``every 2 s for 40 rows in view, all 5,000 every 14 s``; where that does not fit, ``in view
 every 2 s, all 5,000 every 14 s``, ``all 5,000 every 14 s`` or ``all in 14 s``). With a stream
 it says which feed brings the prices (``quotes stream 0s`` while the stream is live and covers
 some of them, quiet or not; ``quotes poll 1s`` otherwise, with ``(stream down)`` when the stream
@@ -102,7 +103,7 @@ class StatusBar(Widget):
 
     @property
     def quotes_stale(self) -> bool:
-        """True when the newest quote is older than three poll intervals, with no live stream
+        """True when the newest quote is older than ``stale_after``, with no live stream
         covering any quote (a quiet stream pushes nothing: its prices are current)."""
         status = self.status
         if status.newest_quote_at is None:
