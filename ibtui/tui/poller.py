@@ -15,7 +15,8 @@ allows (:class:`~ibtui.tui.protocols.PacedQuotes`, IBKR's 10 a second) times the
 margin (``snapshot_share``) for the other requests. A broker that states no pace gets every conid
 every round. While not every conid fits in one round, the poller posts a
 :class:`~ibtui.tui.messages.QuotePlanChanged` that states how fresh each kind of row is kept ("every
-2 s for 40 rows in view, all 5,000 every 14 s"); each row's price greys by its own age.
+2 s for 40 rows in view, all 5,000 every 14 s"); each row's price greys by its own age against
+the pace stated for its kind of row (the positions table's ``set_pace``).
 
 **The positions list** is fetched on its own schedule: every ``positions_every`` seconds (never
 more often than once a rotation of the whole book, nor than ``positions_page_seconds`` a page of

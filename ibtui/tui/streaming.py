@@ -6,13 +6,16 @@ One source of truth per instrument. The feed tells the stream what the trader is
 (``wanted()``, in priority order: the open ticket's or chart's instrument, the rows on screen,
 the watchlist; the stream keeps within IBKR's line allowance) every ``follow_every`` seconds. A
 pushed quote reaches the screen at once, as the :class:`~ibtui.tui.messages.QuotesUpdated` the
-poller posts. :meth:`StreamFeed.streamed` is what the poller leaves out: the subscribed conids
-that ticked within the last ``fresh_for`` seconds (one poll interval) while the stream is live.
-So polling takes over within one interval when the stream drops (at once: nothing is streamed
-while it is not live) or stalls (its conids stop ticking), and for an instrument too quiet to
-tick; a conid is handed back with its next tick. Quotes the poller asked for before a conid's
-tick came are dropped on their way to the screen (:meth:`StreamFeed.polled`), never shown over
-a newer pushed one. Orders pushed (``sor``) go to the account's order watch at once
+poller posts. :meth:`StreamFeed.streamed` is what the poller leaves out: the conids subscribed on
+the live stream (those that answered their subscription). A subscription that is quiet because
+nothing moves (a closed market) is still streamed: the stream pushes each change, so the price
+shown is the price. Polling takes them over when the stream is down (at once: nothing is streamed
+while it is not live); a socket that went silent is the stream's to notice (IBKR heart-beats: a
+silent socket is opened again, and is down meanwhile). The feed posts a :class:`StreamChanged`
+when the stream's state or what it covers changes, so the status bar says "stream" exactly while
+it is live and covers something. Quotes the poller asked for before a conid's tick came are
+dropped on their way to the screen (:meth:`StreamFeed.polled`), never shown over a newer pushed
+one. Orders pushed (``sor``) go to the account's order watch at once
 (:meth:`~ibtui.tui.order_watch.OrderWatch.pushed`), which then polls only as a safety net.
 P&L pushed (``spl``, asked for when the feed is given a ``pnl`` hook) goes to the account's
 balances (:meth:`~ibtui.tui.balances.BalancesWatch.pushed`) at once.
@@ -21,7 +24,6 @@ balances (:meth:`~ibtui.tui.balances.BalancesWatch.pushed`) at once.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -117,9 +119,12 @@ class Timer(Protocol):
 
 @dataclass
 class StreamChanged(Message):
-    """The stream connected, went live or went down (the status bar says which feed is live)."""
+    """The stream connected, went live or went down, or what it covers changed (the status bar
+    says which feed is live): ``streamed`` are the conids it covers now (see
+    :meth:`StreamFeed.streamed`)."""
 
     state: StreamView
+    streamed: frozenset[int] = frozenset()
 
 
 class StreamFeed:
@@ -135,7 +140,6 @@ class StreamFeed:
         wanted: Callable[[], Sequence[int]],
         orders: OrderWatch | None = None,
         pnl: Callable[[Sequence[PnlPush]], object] | None = None,
-        fresh_for: float = 2.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         follow_every: float = FOLLOW_EVERY,
@@ -148,7 +152,6 @@ class StreamFeed:
         self.wanted = wanted
         self.order_watch = orders
         self.pnl_to = pnl
-        self.fresh_for = fresh_for
         self.clock = clock
         self.sleep = sleep
         self.follow_every = follow_every
@@ -163,7 +166,7 @@ class StreamFeed:
         self._flush: TimerHandle | None = None
         self.current = StreamView("connecting", clock())
         self._asked: list[int] | None = None  # the conids last asked for
-        self._ticked: dict[int, float] = {}  # conid -> when its newest pushed quote arrived
+        self._covered: frozenset[int] = frozenset()  # what the last StreamChanged said
 
     async def run(self) -> None:
         """Follow what the trader looks at, and run the stream (started again, after a pause,
@@ -201,6 +204,7 @@ class StreamFeed:
         while True:
             await asyncio.sleep(self.follow_every)
             self.follow_now()
+            self._covers_now()  # a subscription dropped (scrolled away) or answered
 
     def follow_now(self) -> None:
         """Ask the stream for what the trader is looking at now, if that changed."""
@@ -211,12 +215,18 @@ class StreamFeed:
 
     # --- what the poller asks -----------------------------------------------------------------
     def streamed(self) -> frozenset[int]:
-        """The conids the stream covers now: subscribed, live, and ticked within ``fresh_for``."""
-        if not self.current.live or not self._ticked:
+        """The conids the stream covers now: subscribed on the live stream (answered), however
+        quiet since: a quote that does not move is not pushed again, and is still current."""
+        if not self.current.live:
             return frozenset()
-        since = self.clock() - self.fresh_for
-        ticked = self._ticked
-        return frozenset(c for c in self.stream.streamed() if ticked.get(c, -math.inf) >= since)
+        return self.stream.streamed()
+
+    def _covers_now(self) -> None:
+        """Say so when what the stream covers changed (the status bar's "stream" or "poll")."""
+        covered = self.streamed()
+        if covered != self._covered:
+            self._covered = covered
+            self.post(StreamChanged(self.current, covered))
 
     def polled(self, message: QuotesUpdated) -> QuotesUpdated | None:
         """A poll's quotes without those the stream covers now (None: nothing left)."""
@@ -246,7 +256,6 @@ class StreamFeed:
             if quote.updated_at is None:
                 quote = quote.received(now)
             pending[quote.conid] = quote
-            self._ticked[quote.conid] = now
             self._burst_last = arrived
         if not pending:
             return
@@ -272,6 +281,8 @@ class StreamFeed:
         if got:
             at = self._burst_last + self._burst_offset  # when the newest of them arrived
             self.post(QuotesUpdated(got, received_at=at, streamed_at=at, burst=True))
+            if not got.keys() <= self._covered:
+                self._covers_now()  # a subscription's answer: covered from now on
 
     def orders(self, orders: Sequence[OrderView]) -> None:
         if self.order_watch is not None and orders:
@@ -288,8 +299,7 @@ class StreamFeed:
         if state.status == self.current.status and state.reason == self.current.reason:
             return
         self.current = state
-        if not state.live:
-            self._ticked.clear()  # nothing is streamed until it ticks again
         if self.order_watch is not None:
             self.order_watch.set_pushing(state.live)
-        self.post(StreamChanged(state))
+        self._covered = self.streamed()  # nothing while it is not live
+        self.post(StreamChanged(state, self._covered))

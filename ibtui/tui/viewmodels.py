@@ -467,17 +467,20 @@ class StatusView:
     retry_at: float | None = None  # when the failed work is tried again (a live countdown)
     quote_plan: QuotePlan | None = None  # stated while not every quote is asked every round
     stream: str | None = None  # "connecting", "live" or "down"; None: prices are only polled
-    streamed_at: float | None = None  # when the newest pushed quote arrived
+    streaming: bool = False  # the live stream covers some of the quotes (subscribed, answered)
 
     @property
     def stale_after(self) -> float:
-        """Quotes older than three poll intervals are stale."""
-        return 3 * self.poll_interval
+        """Quotes older than three poll intervals are stale, or three times the pace stated
+        for the rows in view when IBKR's pace makes the rounds longer."""
+        plan = self.quote_plan
+        return 3 * (self.poll_interval if plan is None else max(plan.every, self.poll_interval))
 
-    def feed(self, now: float) -> str | None:
-        """Which feed brings prices now: ``"stream"`` while the stream is live and pushed a
-        quote within the last poll interval, else ``"poll"`` (None without a stream)."""
+    @property
+    def feed(self) -> str | None:
+        """Which feed brings prices now: ``"stream"`` while the stream is live and covers some
+        of them (however quiet: a closed market pushes nothing, its prices are still current),
+        else ``"poll"`` (None without a stream)."""
         if self.stream is None:
             return None
-        fresh = self.streamed_at is not None and now - self.streamed_at <= self.poll_interval
-        return "stream" if self.stream == "live" and fresh else "poll"
+        return "stream" if self.stream == "live" and self.streaming else "poll"

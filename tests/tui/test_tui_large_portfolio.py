@@ -4,10 +4,12 @@ filter and sorting are handled while quotes for every position keep arriving."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 
+import pytest
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
@@ -267,4 +269,72 @@ async def test_the_status_bar_states_the_rotation_and_rows_out_of_view_grey_by_t
         grey = table.cell(oldest, "last").style
         assert grey is not None and grey.color is not None  # shown greyed, not as fresh
         assert top not in table.stale_keys
+        running.set()
+
+
+async def test_each_row_greys_by_the_pace_stated_for_it() -> None:
+    """At a 0.1 s interval IBKR's pace runs a round every 0.22 s ("in view every 0.3 s"): a row
+    in view is greyed once older than three times that pace, not three intervals (0.3 s, less
+    than two of its rounds); a row out of view once older than the stated bound of the whole
+    book, no sooner and no later."""
+    clock = Clock()
+    running = asyncio.Event()
+    running.set()
+
+    async def sleep(seconds: float) -> None:  # simulated time; the poller can be held
+        await running.wait()
+        clock.advance(seconds)
+        await asyncio.sleep(0.01)
+
+    count = 300
+    broker = PacedBigBroker(count)
+    settings = PollSettings(interval=0.1, positions_every=3600, keep_alive_every=3600)
+    app = IbtuiApp(broker, poll=settings, clock=clock, sleep=sleep, cursor_blink=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = await quoted(pilot, count)
+        screen = app.screen
+        assert isinstance(screen, PositionsScreen)
+        await wait_for(
+            pilot, "a stated plan", lambda: screen.status_bar.status.quote_plan is not None
+        )
+        plan = screen.status_bar.status.quote_plan
+        assert plan is not None and plan.every == pytest.approx(2 / 9)  # two requests a round
+        line = str(screen.status_bar.render())
+        assert (
+            f"in view every 0.3 s, all 300 every {math.ceil(plan.all_every * 10) / 10:g} s" in line
+        )
+        running.clear()  # the poller waits
+        await pilot.pause(0.1)
+
+        in_view = set(table.conids_in_view())
+        views = table.views
+        shown = {key for key, view in views.items() if view.conid in in_view}
+        assert len(shown) > 20
+
+        def expected_grey() -> set[str]:
+            now = clock()
+            grey = set()
+            for key, view in views.items():
+                assert view.price_at is not None
+                limit = 3 * plan.every if key in shown else plan.all_every
+                if now - view.price_at > limit:
+                    grey.add(key)
+            return grey
+
+        asked_at = min(views[key].price_at or 0.0 for key in shown)
+        clock.advance(asked_at + 0.5 - clock())  # the rows in view half a second old
+        table.refresh_marks()
+        greyed = set(table.stale_keys)
+        assert not greyed & shown  # within three times the stated pace
+        ages = [clock() - (view.price_at or 0.0) for view in views.values()]
+        assert any(0.3 < age < plan.all_every for age in ages)
+        assert greyed == expected_grey()
+
+        clock.advance(0.2)  # 0.7 s: more than three rounds of 0.22 s missed
+        table.refresh_marks()
+        assert shown <= table.stale_keys
+        assert table.stale_keys == expected_grey()
+        clock.advance(plan.all_every)  # all of them older than the book's bound
+        table.refresh_marks()
+        assert table.stale_keys == set(views)
         running.set()

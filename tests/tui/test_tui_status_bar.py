@@ -173,24 +173,31 @@ async def test_a_session_being_reopened_says_reconnecting(clock: Clock) -> None:
         assert "session connected" in bar.render().plain
 
 
-async def test_the_feed_is_named_and_a_stalled_stream_is_not_called_live(clock: Clock) -> None:
+async def test_the_feed_is_named_and_a_quiet_live_stream_stays_the_stream(clock: Clock) -> None:
+    """The line says "stream" while the stream is live and covers quotes, however long nothing
+    is pushed (a closed market: its prices are current, not STALE); "poll" when it covers none
+    or is down."""
     live = StatusView(
-        account=PAPER, newest_quote_at=T0, poll_interval=2.0, stream="live", streamed_at=T0
+        account=PAPER, newest_quote_at=T0, poll_interval=2.0, stream="live", streaming=True
     )
     app = bar_host(clock, live)
     async with app.run_test(size=(120, 3)):
         bar = app.query_one(StatusBar)
         assert "quotes stream 0s" in bar.render().plain
-        clock.advance(3)  # nothing pushed for more than an interval: the poller has them
-        plain = bar.render().plain
-        assert "quotes poll 3s" in plain and "stream" not in plain.split("quotes")[1]
-        bar.status = replace(live, newest_quote_at=T0 + 3, stream="down")
+        for _ in range(30):  # nothing pushed for 30 s: the same statement every second
+            clock.advance(1)
+            plain = bar.render().plain
+            assert "quotes stream" in plain and "poll" not in plain and "STALE" not in plain
+        assert "quotes stream 30s" in plain
+        bar.status = replace(live, streaming=False)  # live, but subscribed to nothing
+        assert "quotes poll 30s STALE" in bar.render().plain
+        bar.status = replace(live, newest_quote_at=T0 + 30, stream="down", streaming=False)
         assert bar.render().plain.rstrip().endswith("quotes poll 0s (stream down)")
-        clock.advance(4)  # the poll's newest quote 4 s old, the stream's 7 s: stale
+        clock.advance(4)
         assert "quotes poll 4s (stream down)" in bar.render().plain
         clock.advance(3)
         assert "STALE" in bar.render().plain
-        bar.status = StatusView(account=PAPER, newest_quote_at=T0 + 10)  # no stream at all
+        bar.status = StatusView(account=PAPER, newest_quote_at=T0 + 37)  # no stream at all
         assert "quotes 0s" in bar.render().plain and "poll" not in bar.render().plain
 
 
@@ -237,3 +244,19 @@ async def test_the_stated_freshness_keeps_its_bound_on_a_line_too_short_for_all_
         plain = bar.render().plain
         assert plain.endswith("│ connected │ quotes poll 0s │ all in 14 s"), plain
         assert len(plain) <= 80
+
+
+async def test_stale_follows_the_pace_stated_for_the_rows_in_view(clock: Clock) -> None:
+    """At a 0.1 s interval IBKR's pace runs a round every 0.22 s: the newest quote is STALE
+    once older than three of those rounds, not three intervals."""
+    from ibtui.tui.viewmodels import QuotePlan
+
+    plan = QuotePlan(every=2 / 9, in_view=34, watched=0, total=5_000, all_every=12.0)
+    status = StatusView(account=PAPER, newest_quote_at=T0, poll_interval=0.1, quote_plan=plan)
+    app = bar_host(clock, status)
+    async with app.run_test(size=(120, 3)):
+        bar = app.query_one(StatusBar)
+        clock.advance(0.6)
+        assert not bar.quotes_stale and "STALE" not in bar.render().plain
+        clock.advance(0.1)
+        assert bar.quotes_stale and "STALE" in bar.render().plain

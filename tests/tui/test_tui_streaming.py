@@ -1,8 +1,9 @@
 """Streaming merged with polling (``ibtui.tui.streaming``), in the whole console on a fake stream:
 what is in view is subscribed (and what scrolls out of view is not), a pushed tick reaches the
-row at once, the poller leaves out what the stream covers, takes over within one interval when
-the stream drops or stalls, and hands back when it returns; the status bar says which feed is
-live. Orders pushed reach the order watch (and the fill notice) at once."""
+row at once, the poller leaves out what the stream covers (quiet or not: a closed market pushes
+nothing), takes over at once when the stream drops, and hands back when it returns; the status
+bar says which feed is live, steadily. Orders pushed reach the order watch (and the fill
+notice) at once."""
 
 from __future__ import annotations
 
@@ -223,9 +224,7 @@ async def test_the_screen_takes_a_streamed_batch_as_a_burst_and_a_poll_merged_in
         assert screen.table.cell("DU4820311:1002", "last").text == "40.00"
 
 
-async def test_polling_takes_over_when_the_stream_drops_or_stalls_and_hands_back(
-    clock: Clock,
-) -> None:
+async def test_polling_takes_over_when_the_stream_drops_and_hands_back(clock: Clock) -> None:
     app, rounds, broker, stream = streamed(clock, 3)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot, rounds, broker)
@@ -240,19 +239,56 @@ async def test_polling_takes_over_when_the_stream_drops_or_stalls_and_hands_back
         text = status_text(app)
         assert "quotes poll" in text and "(stream down)" in text
 
-        # it comes back: handed back with the next tick
+        # it comes back: handed back with the subscriptions' answers
         stream.state("live")
         stream.tick({1000: "61.50", 1001: "70.25"})
         await until(pilot, lambda: "quotes stream" in status_text(app), "stream in the bar")
         assert {1000, 1001}.isdisjoint(await poll_round(pilot, rounds, broker))
 
-        # it stalls (live, but nothing pushed): one interval later the poller has them again
-        stream.tick({1000: "61.75"})  # 1001 went quiet a round ago
-        asked = await poll_round(pilot, rounds, broker)  # two seconds on
-        assert 1001 in asked and 1000 not in asked
-        asked = await poll_round(pilot, rounds, broker)  # nothing for 1000 either, now
-        assert {1000, 1001} <= set(asked)
-        assert "quotes poll" in status_text(app)  # the status bar no longer says stream
+
+async def test_a_quiet_live_stream_stays_streamed_and_the_line_says_so_steadily(
+    clock: Clock,
+) -> None:
+    """A closed market: each subscription answers once, then nothing moves and nothing is
+    pushed. Over 30 s on the poller's clock the streamed rows are never polled and the status
+    line says the same thing at every look ("quotes stream", the plan with its streamed rows),
+    and their prices are not greyed; when the socket goes down it says "quotes poll", the rows
+    grey and are polled at once."""
+    app, rounds, broker, stream = streamed(clock, 200)
+    async with app.run_test(size=(150, 40)) as pilot:  # room for the whole plan
+        await started(pilot, rounds, broker)
+        screen = app.screen
+        assert isinstance(screen, PositionsScreen)
+        in_view = screen.conids_in_view()
+        assert len(in_view) > 20
+        await until(pilot, lambda: set(stream.wanted) == set(in_view), "the rows wanted")
+        stream.state("live")
+        stream.tick(dict.fromkeys(in_view, "50.00"))  # the answers; then silence
+        await until(pilot, lambda: "quotes stream" in status_text(app), "stream in the bar")
+        await poll_round(pilot, rounds, broker)
+        said = status_text(app).partition("│ quotes")[2]  # the token's countdown aside
+        assert said.startswith(f" stream 0s │ {len(in_view)} streamed, all 200 every "), said
+        for _ in range(15):  # 30 s: a round every 2 s, nothing pushed
+            asked = await poll_round(pilot, rounds, broker)
+            assert set(in_view).isdisjoint(asked)
+            assert status_text(app).partition("│ quotes")[2] == said
+            await pilot.pause(0.3)  # the feed looks at what it covers every 0.25 s
+            assert status_text(app).partition("│ quotes")[2] == said
+        assert clock() - T0 >= 30
+        table = screen.table
+        shown = {f"DU4820311:{conid}" for conid in in_view}
+        table.refresh_marks()
+        assert not shown & table.stale_keys  # 30 s old, and current: not greyed
+
+        stream.state("down", "the connection closed")
+        await until(pilot, lambda: not table.streamed, "the table told")
+        table.refresh_marks()
+        assert shown <= table.stale_keys  # no longer vouched for: greyed until polled
+        assert set(in_view) <= set(await poll_round(pilot, rounds, broker))
+        text = status_text(app)
+        assert "quotes poll 0s (stream down)" in text and "streamed" not in text, text
+        table.refresh_marks()
+        assert not shown & table.stale_keys
 
 
 async def test_a_poll_asked_before_a_tick_does_not_show_over_it(clock: Clock) -> None:

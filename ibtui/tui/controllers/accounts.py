@@ -171,7 +171,6 @@ class AccountFlow:
                 wanted=partial(self._looked_at, screen),
                 orders=app.session.orders,
                 pnl=self._pnl_pushed if isinstance(app.broker, BalancesSource) else None,
-                fresh_for=app.poll_settings.interval,
                 clock=app.clock,
                 sleep=app.sleep,
             )

@@ -132,17 +132,24 @@ class PositionsScreen(Screen[None]):
         current = status.newest_quote_at
         if newest is not None and (current is None or newest > current):
             changes.update(newest_quote_at=newest, error=None, retry_at=None)
-        streamed = message.streamed_at
-        if streamed is not None and (status.streamed_at is None or streamed > status.streamed_at):
-            changes["streamed_at"] = streamed
         if changes:
             self._set_status(**changes)
 
     def on_stream_changed(self, message: StreamChanged) -> None:
-        self._set_status(stream=message.state.status)
+        self._set_status(stream=message.state.status, streaming=bool(message.streamed))
+        self.table.set_streamed(message.streamed)  # current however quiet: never greyed
 
     def on_quote_plan_changed(self, message: QuotePlanChanged) -> None:
-        self._set_status(quote_plan=message.plan)
+        """The freshness the poller states: the status bar says it, and each row's price greys
+        by the pace stated for it (three times the pace of the rows in view for those on
+        screen, the whole book's bound for the others; three poll intervals when every quote
+        is asked every round)."""
+        plan = message.plan
+        self._set_status(quote_plan=plan)
+        if plan is None:
+            self.table.set_pace(3 * self.poll_interval, 3 * self.poll_interval)
+        else:
+            self.table.set_pace(3 * plan.every, plan.all_every)
 
     def on_positions_updated(self, message: PositionsUpdated) -> None:
         if message.account_id == self.account.account_id:

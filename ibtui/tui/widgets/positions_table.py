@@ -6,8 +6,10 @@ rows are re-sorted only when a tick changed the sort column. A changed number fl
 for ``flash_seconds``: the flash ends with the first batch of quotes after that (in the same repaint
 as the batch's new prices, so a cell changing every tick is sent once a tick, not twice), or
 ``FLASH_LINGER`` seconds later when no quotes come. The totals line is kept up to date by each
-repriced row's difference and drawn once a frame. Prices older than ``stale_after`` (or not from
-a live quote) are greyed.
+repriced row's difference and drawn once a frame. A price is greyed when it is older than the
+pace stated for its row (:meth:`PositionsTable.set_pace`): ``stale_after`` for the rows in view,
+``rest_stale_after`` for the others; never while a live stream covers its instrument (a quiet
+stream pushes nothing: the price is current); always when not from a live quote.
 A new filter or a new account refills the grid: the first rows at once, the rest in a worker,
 chunk by chunk, so thousands of positions never freeze the screen. The grid draws one page of
 rows; when they do not all fit, ``rows x–y of N`` above the totals says which page is shown
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import cached_property
 from typing import ClassVar
@@ -110,6 +112,7 @@ class PositionsTable(Vertical):
         base_currency: str = "USD",
         clock: Clock = time.time,
         stale_after: float = 6.0,
+        rest_stale_after: float | None = None,
         flash_seconds: float = 1.0,
         cursor_blink: bool = True,
         id: str | None = None,
@@ -118,7 +121,9 @@ class PositionsTable(Vertical):
         self.cursor_blink = cursor_blink
         self.base_currency = base_currency
         self.clock = clock
-        self.stale_after = stale_after
+        self.stale_after = stale_after  # rows in view
+        self.rest_stale_after = stale_after if rest_stale_after is None else rest_stale_after
+        self.streamed: frozenset[int] = frozenset()  # conids a live stream covers: never stale
         self.flash_seconds = flash_seconds
         self.sort_column = "symbol"
         self.sort_reverse = False
@@ -166,6 +171,7 @@ class PositionsTable(Vertical):
         self.watch(self.grid, "scroll_y", self._update_pager, init=False)
         self.watch(self.grid, "scroll_x", self._update_totals, init=False)
         self.watch(self.grid, "scroll_y", self._catch_up_in_view, init=False)
+        self.watch(self.grid, "scroll_y", self._recheck_stale, init=False)  # in view: stricter
         self.set_interval(0.25, self.refresh_marks)
 
     # --- read access --------------------------------------------------------------------------
@@ -254,11 +260,14 @@ class PositionsTable(Vertical):
         for key, view in fresh.items():
             if key in in_view:
                 self._behind.discard(key)
-                resort = self._redraw(key, view, COLUMNS, updates) or resort
+                resort = self._redraw(key, view, COLUMNS, updates, in_view=True) or resort
             elif key in self._cells:  # drawn when it scrolls into view; sorted now
                 if view is not before.get(key):
                     self._behind.add(key)
-                    resort = self._redraw(key, view, sort_only, updates, flash=False) or resort
+                    resort = (
+                        self._redraw(key, view, sort_only, updates, flash=False, in_view=False)
+                        or resort
+                    )
             elif key not in self._matching and _matches(view, words):
                 self._matching.add(key)
                 if self._pending:
@@ -293,12 +302,34 @@ class PositionsTable(Vertical):
             if key not in self._cells:
                 continue
             if key in in_view or self.sort_column == "nlv_pct":
-                resort = self._redraw(key, view, share, updates, flash=False) or resort
+                shown = key in in_view
+                resort = (
+                    self._redraw(key, view, share, updates, flash=False, in_view=shown) or resort
+                )
             else:
                 self._behind.add(key)
         self.grid.update_cells(updates)
         if resort:
             self._sort()
+
+    def set_pace(self, in_view: float, rest: float) -> None:
+        """Grey a price in view once older than ``in_view`` seconds, another once older than
+        ``rest`` (the paces the poller states, with their margins): the rows are looked at again
+        at the next mark."""
+        if (in_view, rest) != (self.stale_after, self.rest_stale_after):
+            self.stale_after, self.rest_stale_after = in_view, rest
+            self._recheck_stale()
+
+    def set_streamed(self, conids: Collection[int]) -> None:
+        """The conids a live stream covers now: their prices are current, however old."""
+        streamed = frozenset(conids)
+        if streamed != self.streamed:
+            self.streamed = streamed
+            self._recheck_stale()
+
+    def _recheck_stale(self) -> None:
+        """Every row's grey looked at again at the next mark (its limit changed)."""
+        self._next_stale_check = -math.inf
 
     def apply_quotes(self, quotes: Mapping[int, QuoteView], *, burst: bool = False) -> None:
         """Reprice the rows holding these conids; only cells that change are written.
@@ -338,11 +369,14 @@ class PositionsTable(Vertical):
                     continue
                 if key in in_view:
                     behind.discard(key)
-                    resort = self._redraw(key, view, PRICE_COLUMNS, updates) or resort
+                    resort = self._redraw(key, view, PRICE_COLUMNS, updates, in_view=True) or resort
                 else:
                     behind.add(key)
                     if sort_only:
-                        resort = self._redraw(key, view, sort_only, updates, flash=False) or resort
+                        resort = (
+                            self._redraw(key, view, sort_only, updates, flash=False, in_view=False)
+                            or resort
+                        )
         self.grid.update_cells(updates)
         if resort:
             self._sort()
@@ -424,21 +458,34 @@ class PositionsTable(Vertical):
         self.sort_by(column, not self.sort_reverse if column == self.sort_column else False)
 
     # --- rows -----------------------------------------------------------------------------------
-    def _is_stale(self, view: PositionView, now: float) -> bool:
-        return view.price_at is None or now - view.price_at > self.stale_after
+    def _stale_after(self, view: PositionView, in_view: bool) -> float:
+        """How old the row's price may be before it is greyed: the pace stated for it."""
+        if view.conid in self.streamed:
+            return math.inf
+        return self.stale_after if in_view else max(self.rest_stale_after, self.stale_after)
 
-    def _mark_stale(self, key: str, view: PositionView, now: float) -> bool:
-        stale = self._is_stale(view, now)
+    def _is_stale(self, view: PositionView, now: float, in_view: bool) -> bool:
+        return view.price_at is None or now - view.price_at > self._stale_after(view, in_view)
+
+    def _mark_stale(self, key: str, view: PositionView, now: float, in_view: bool) -> bool:
+        stale = self._is_stale(view, now, in_view)
         if stale:
             self._stale.add(key)
         else:
             self._stale.discard(key)
-            assert view.price_at is not None
-            self._next_stale_check = min(self._next_stale_check, view.price_at + self.stale_after)
+            self._due(view, in_view)
         return stale
 
+    def _due(self, view: PositionView, in_view: bool) -> None:
+        """Look again when a fresh price may have gone stale."""
+        assert view.price_at is not None
+        due = view.price_at + self._stale_after(view, in_view)
+        if due < self._next_stale_check:
+            self._next_stale_check = due
+
     def _add_row(self, key: str, view: PositionView) -> None:
-        stale = self._mark_stale(key, view, self.clock())
+        # as out of view: the next mark greys it by the stricter pace if it is in view
+        stale = self._mark_stale(key, view, self.clock(), False)
         cells = render_row(view, stale, self._styles)
         self._behind.discard(key)
         self._cells[key] = cells
@@ -461,10 +508,12 @@ class PositionsTable(Vertical):
         out: list[Update],
         *,
         flash: bool = True,
+        in_view: bool,
     ) -> bool:
-        """Queue the changed cells of a row in the grid; True if the sort column's value moved."""
+        """Queue the changed cells of a row in the grid; True if the sort column's value moved.
+        ``in_view``: the row is on screen (its price greys by the pace for rows in view)."""
         now = self.clock()
-        stale = self._mark_stale(key, view, now)
+        stale = self._mark_stale(key, view, now, in_view)
         shown = self._cells[key]
         styles = self._styles
         sort_changed = False
@@ -508,7 +557,7 @@ class PositionsTable(Vertical):
         self._behind.clear()
         self._stale.clear()
         self._flashes.clear()
-        self._next_stale_check = math.inf
+        self._next_stale_check = -math.inf  # the rows in view: by their own pace
         self._resort_after_load = False
         words = self.filter_text.casefold().split()
         self._matching = {key for key, view in self._views.items() if _matches(view, words)}
@@ -539,6 +588,7 @@ class PositionsTable(Vertical):
             self.grid.sort_rows(self.sort_column, self.sort_reverse)
         self.grid.move_to(keep)
         self._update_totals()
+        self._recheck_stale()
         self.post_message(self.Loaded())
 
     def _sort(self) -> None:
@@ -567,11 +617,12 @@ class PositionsTable(Vertical):
 
     def _catch_up(self, keys: Iterable[str]) -> None:
         updates: list[Update] = []
+        in_view = self._keys_in_view() if self.is_mounted else set()
         for key in keys:
             self._behind.discard(key)
             view = self._views.get(key)
             if view is not None and key in self._cells:
-                self._redraw(key, view, COLUMNS, updates, flash=False)
+                self._redraw(key, view, COLUMNS, updates, flash=False, in_view=key in in_view)
         self.grid.update_cells(updates)
 
     def _end_flashes(
@@ -588,27 +639,28 @@ class PositionsTable(Vertical):
                     out.append((key, column, cells[key][column]))
 
     def refresh_marks(self) -> None:
-        """End flashes that no round of quotes ended and grey prices that went stale (runs on a
-        timer)."""
+        """End flashes that no round of quotes ended, grey prices that went stale, and draw
+        again those whose limit changed (scrolled into or out of view, a new pace, the stream
+        covering them or no longer) (runs on a timer)."""
         now = self.clock()
         updates: list[Update] = []
         self._end_flashes(now - FLASH_LINGER, updates)
         if now >= self._next_stale_check:
             self._next_stale_check = math.inf
             in_view = self._keys_in_view()
+            stale_now = self._stale
             for key in self._cells:
-                if key in self._stale:
-                    continue
                 view = self._views[key]
-                if not self._is_stale(view, now):
-                    if view.price_at is not None:
-                        due = view.price_at + self.stale_after
-                        self._next_stale_check = min(self._next_stale_check, due)
-                elif key in in_view:
+                shown = key in in_view
+                stale = self._is_stale(view, now, shown)
+                if stale == (key in stale_now):
+                    if not stale:
+                        self._due(view, shown)
+                elif shown:
                     self._behind.discard(key)
-                    self._redraw(key, view, PRICE_COLUMNS, updates, flash=False)
+                    self._redraw(key, view, PRICE_COLUMNS, updates, flash=False, in_view=True)
                 else:
-                    self._mark_stale(key, view, now)  # greyed when it scrolls into view
+                    self._mark_stale(key, view, now, False)  # drawn when it scrolls into view
                     self._behind.add(key)
         self.grid.update_cells(updates)
 

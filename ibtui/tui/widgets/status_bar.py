@@ -1,13 +1,15 @@
 """The status bar: which account (PAPER or LIVE), token life, session, quote age, last error.
 
 It tells the truth from a :class:`~ibtui.tui.viewmodels.StatusView` and the app's clock: ages are
-recomputed every second, quotes older than three poll intervals are marked STALE, and the LIVE
-badge is drawn in the warning colour so it is never mistaken for paper. While IBKR's pacing keeps
-the poller from asking every quote every round, the line ends with how fresh it keeps them
-(``every 2 s for 40 rows in view, all 5,000 every 14 s``; where that does not fit, ``in view
+recomputed every second, quotes older than three poll intervals (three rounds, when IBKR's pace
+makes a round longer: :attr:`~ibtui.tui.viewmodels.StatusView.stale_after`) are marked STALE, and
+the LIVE badge is drawn in the warning colour so it is never mistaken for paper. While IBKR's
+pacing keeps the poller from asking every quote every round, the line ends with how fresh it keeps
+them (``every 2 s for 40 rows in view, all 5,000 every 14 s``; where that does not fit, ``in view
 every 2 s, all 5,000 every 14 s``, ``all 5,000 every 14 s`` or ``all in 14 s``). With a stream
-it says which feed brings the prices (``quotes stream 0s`` while pushed quotes arrive, ``quotes
-poll 1s`` otherwise, with ``(stream down)`` when the stream is not up).
+it says which feed brings the prices (``quotes stream 0s`` while the stream is live and covers
+some of them, quiet or not; ``quotes poll 1s`` otherwise, with ``(stream down)`` when the stream
+is not up); a live stream's quotes are current however old, so the line is not marked STALE then.
 """
 
 from __future__ import annotations
@@ -81,8 +83,7 @@ class StatusBar(Widget):
     def watch_status(self, old: StatusView, new: StatusView) -> None:
         if (
             self._shown is not None
-            and replace(old, newest_quote_at=new.newest_quote_at, streamed_at=new.streamed_at)
-            == new
+            and replace(old, newest_quote_at=new.newest_quote_at) == new
             and self._quote_age(old) == self._quote_age(new)
         ):
             return  # a newer quote (a batch of them comes several times a second): no change
@@ -94,7 +95,7 @@ class StatusBar(Widget):
             return None
         now = self.clock()
         age = now - status.newest_quote_at
-        return status.feed(now), fmt_age(age), age > status.stale_after
+        return status.feed, fmt_age(age), self._stale(status, age)
 
     def _repaint_if_changed(self) -> None:
         if self._line() != self._shown:
@@ -102,11 +103,16 @@ class StatusBar(Widget):
 
     @property
     def quotes_stale(self) -> bool:
-        """True when the newest quote is older than three poll intervals."""
+        """True when the newest quote is older than ``stale_after``, with no live stream
+        covering any quote (a quiet stream pushes nothing: its prices are current)."""
         status = self.status
         if status.newest_quote_at is None:
             return False
-        return self.clock() - status.newest_quote_at > status.stale_after
+        return self._stale(status, self.clock() - status.newest_quote_at)
+
+    @staticmethod
+    def _stale(status: StatusView, age: float) -> bool:
+        return age > status.stale_after and status.feed != "stream"
 
     def render(self) -> Text:
         self._shown = self._line()
@@ -156,7 +162,7 @@ class StatusBar(Widget):
         line.append(_SEP)
 
         line.append("quotes ")
-        feed = status.feed(now)
+        feed = status.feed
         if feed is not None:
             if feed == "stream":
                 line.append("stream", style=style("status-bar--ok"))
