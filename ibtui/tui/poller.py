@@ -127,6 +127,7 @@ def plan_round(
     positions_pages: int = 0,
     rest_every: float = 0.0,
     streamed: int = 0,
+    watched: int | None = None,
 ) -> RoundPlan:
     """What one round asks: every ``priority`` conid, then as many of ``rest`` as the round's
     request budget leaves room for, the longest unasked first (a conid not yet warm costs a
@@ -138,7 +139,11 @@ def plan_round(
     rounds a positions fetch (``positions_pages`` requests) pauses the rotation.
 
     ``rest_every`` (seconds, with a stream live: ``streamed`` conids it covers) asks the rest at
-    a background pace: each round at most its share of a rotation taking that long."""
+    a background pace: each round at most its share of a rotation taking that long.
+
+    ``watched``: how many of ``priority`` are watched (the rest of it past the ``in_view`` are
+    asked this round only, e.g. rows a stream just left); by default all past ``in_view``."""
+    stated_watched = len(priority) - in_view if watched is None else watched
     background = rest_every > settings.interval and bool(rest)
     if rate is None or rate <= 0:
         if not background:
@@ -154,6 +159,7 @@ def plan_round(
             every=settings.interval,
             all_every=all_every,
             in_view=in_view,
+            watched=stated_watched,
             streamed=streamed,
         )
     per_second = rate * settings.snapshot_share
@@ -195,6 +201,7 @@ def plan_round(
         every=every,
         all_every=all_every,
         in_view=in_view,
+        watched=stated_watched,
         streamed=streamed,
     )
 
@@ -217,15 +224,16 @@ def _stated(
     every: float,
     all_every: float,
     in_view: int,
+    watched: int,
     streamed: int,
 ) -> RoundPlan:
-    """A round asking ``priority`` (the first ``in_view`` of them in view, the rest watched)
+    """A round asking ``priority`` (the first ``in_view`` of them in view, ``watched`` watched)
     and ``chosen`` of ``rest``, stated: every ``every`` seconds, all of the book (``streamed``
     conids a stream covers included) within ``all_every``."""
     plan = QuotePlan(
         every=every,
         in_view=in_view,
-        watched=len(priority) - in_view,
+        watched=watched,
         total=len(priority) + len(rest) + streamed,
         all_every=all_every,
         streamed=streamed,
@@ -421,6 +429,8 @@ class Poller:
             positions_pages=pages,
             rest_every=self.settings.streaming_rest_every if streamed else 0.0,
             streamed=sum(1 for conid in streamed if conid in quoted),
+            # rows the stream just left are asked this round, not watched
+            watched=len(dict.fromkeys(c for c in watched if c in priority and c not in in_view)),
         )
 
     async def _poll_quotes(self) -> None:

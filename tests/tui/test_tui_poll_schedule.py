@@ -212,6 +212,8 @@ async def test_streamed_conids_are_not_polled_and_come_back_the_round_they_leave
     await run.poller.poll_once()
     assert 250 in run.broker.quote_calls[0]  # in the very next round, first
     assert all(5 not in call for call in run.broker.quote_calls)
+    # asked once ahead of the rest, not stated as watched ("… and 1 watched")
+    assert run.poller.plan is not None and run.poller.plan.watched == 0, run.poller.plan
 
 
 def test_the_stated_plan_names_the_watched_and_rounds_bounds_up() -> None:
