@@ -120,6 +120,7 @@ class BaseClient:
                     content=b"" if body is None and method != "GET" else None,
                     headers=_EMPTY_BODY if body is None and method != "GET" else None,
                 )
+                sent_at = self.pacer.now()
                 try:
                     response = await self._http.send(request, stream=True)
                     try:
@@ -149,7 +150,9 @@ class BaseClient:
                     raise
             if response.status_code == 429:
                 _log.warning("%s %s: 429 (too many requests)", method, endpoint)
-                wait = self.pacer.penalize(endpoint, _retry_after(response), method=method)
+                wait = self.pacer.penalize(
+                    endpoint, _retry_after(response), method=method, sent_at=sent_at
+                )
                 if order and method == "POST":  # it may have been carried out: never resent
                     raise OrderOutcomeUnknownError(
                         coid or "", "IBKR answered 429 (too many requests)", endpoint=endpoint

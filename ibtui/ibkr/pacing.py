@@ -24,6 +24,7 @@ modify, cancel) are never retried: their outcome must be reported as unknown ins
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import re
 import time
@@ -177,6 +178,7 @@ class _Window:
 class _Backoff:
     failures: int = 0
     blocked_until: float = 0.0
+    penalized_at: float = -math.inf  # when the last penalty was set (the pacer's clock)
 
 
 # The global window's margin: its 10 a second are the limit every request meets, so a smaller one.
@@ -332,22 +334,40 @@ class Pacer:
             state = self._state(key)
             state.blocked_until = max(state.blocked_until, self._clock() + wait)
 
+    def now(self) -> float:
+        """The pacer's clock: pass it as ``sent_at`` of :meth:`penalize` when a request goes."""
+        return self._clock()
+
     def penalize(
-        self, path: str, retry_after: float | None = None, *, method: str | None = None
+        self,
+        path: str,
+        retry_after: float | None = None,
+        *,
+        method: str | None = None,
+        sent_at: float | None = None,
     ) -> float:
         """Back off after a 429 on ``path``; returns the seconds requests will now wait.
 
         ``retry_after`` (seconds, from the header) is honoured when given (capped at
         ``max_retry_after``); otherwise the wait is ``backoff_base`` doubling per consecutive
         429 up to ``backoff_cap``. Endpoints without a rule of their own penalise everything.
+
+        A 429 for a request sent (``sent_at``, :meth:`now`) before the last penalty was set is
+        the same episode: the requests in flight when the first 429 came each meet one, and
+        doubling for each would hold the endpoint for many times what the server asked (a
+        burst of ten in flight: 2**10 s, capped). It keeps the running penalty instead.
         """
         state = self._state(self._key(method, path))
+        now = self._clock()
         if retry_after is not None and retry_after >= 0:
             delay = min(float(retry_after), self._max_retry_after)
+        elif sent_at is not None and sent_at < state.penalized_at:
+            return max(0.0, state.blocked_until - now)
         else:
             delay = min(self._base * 2.0 ** min(state.failures, 60), self._cap)
         state.failures += 1
-        state.blocked_until = max(state.blocked_until, self._clock() + delay)
+        state.penalized_at = now
+        state.blocked_until = max(state.blocked_until, now + delay)
         if self.shared is not None:
             self.shared.penalize(self._key(method, path), delay)
         return delay

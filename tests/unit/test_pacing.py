@@ -231,6 +231,25 @@ async def test_penalty_backoff_grows_caps_and_resets(vt: VirtualTime) -> None:
     assert p.penalize("/iserver/marketdata/history") == 1.0
 
 
+async def test_429s_of_requests_already_in_flight_do_not_double_the_penalty(
+    vt: VirtualTime,
+) -> None:
+    """Ten requests in flight meet a limit: each answers 429, but it is one episode. The wait
+    doubles only when a request sent after the penalty is refused again (before, the ten 429s
+    held everything for 30 s where the server's penalty was over in a second or two)."""
+    p = pacer(vt)
+    sent = p.now()
+    vt.now += 0.1
+    waits = [p.penalize("/iserver/accounts", sent_at=sent) for _ in range(10)]
+    assert waits == [1.0] * 10  # the first sets 1 s, the others keep it
+    assert p.blocked_for("/tickle") == 1.0
+    vt.now += 1.0
+    again = p.now()  # sent once the penalty was over, and refused too: now it doubles
+    vt.now += 0.1
+    assert p.penalize("/iserver/accounts", sent_at=again) == 2.0
+    assert p.penalize("/iserver/accounts", sent_at=again) == pytest.approx(2.0)
+
+
 async def test_penalty_blocks_that_endpoint_until_it_expires(vt: VirtualTime) -> None:
     p = pacer(vt)
     p.penalize("/iserver/marketdata/history")
