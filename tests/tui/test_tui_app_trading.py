@@ -282,17 +282,17 @@ async def test_the_idle_lock_hides_everything_until_enter() -> None:
 
 def footer_keys_shown(app: IbtuiApp) -> list[tuple[str, str]]:
     """The keys of the footer on the bottom line of the top screen: (key, description)."""
-    from textual.widgets._footer import FooterKey
-
+    keys = set(app.screen.query("FooterKey"))  # by CSS type name: Textual does not export it
     width, height = app.size
     shown: list[tuple[str, str]] = []
     for x in range(width):
         widget, _ = app.get_widget_at(x, height - 1)
-        node = widget
-        while node is not None and not isinstance(node, FooterKey):
-            node = node.parent  # type: ignore[assignment]
-        if isinstance(node, FooterKey) and (node.key, node.description) not in shown:
-            shown.append((node.key, node.description))
+        for node in widget.ancestors_with_self:
+            if node in keys:
+                key = (node.key, node.description)  # type: ignore[attr-defined]
+                if key not in shown:
+                    shown.append(key)
+                break
     return shown
 
 
