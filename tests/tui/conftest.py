@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import heapq
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from textual.app import App, ComposeResult
+from textual.notifications import SeverityLevel
 from textual.widget import Widget
 
 from ibtui.tui import textual_compat
@@ -217,16 +219,37 @@ def sample_positions() -> list[PositionView]:
     ]
 
 
-def told(app: App[Any]) -> list[str]:
-    """Every notification ``app`` shows from now on, its message, in order (shown as well)."""
-    notices: list[str] = []
+class Notice(NamedTuple):
+    """A notification as the app was asked to show it."""
+
+    message: str
+    title: str
+    severity: str
+
+
+_TOLD: weakref.WeakKeyDictionary[App[Any], list[Notice]] = weakref.WeakKeyDictionary()
+
+
+def told(app: App[Any]) -> list[Notice]:
+    """Every notification ``app`` shows from now on (message, title, severity), in order; each is
+    shown as well. It records through the public ``App.notify``, which ``Widget.notify`` and
+    ``Screen.notify`` call too, so it sees only what is said after it: call it before the app
+    runs (it refuses a running app it was not called for). Called again for the same app, it
+    returns the same list."""
+    if app in _TOLD:
+        return _TOLD[app]
+    assert not app.is_running, "told(app) comes before the app runs: notices said so far are lost"
+    notices: list[Notice] = []
     tell = app.notify
 
-    def notify(message: str, **kwargs: Any) -> None:
-        notices.append(message)
-        tell(message, **kwargs)
+    def notify(
+        message: str, *, title: str = "", severity: SeverityLevel = "information", **kwargs: Any
+    ) -> None:
+        notices.append(Notice(message, title, severity))
+        tell(message, title=title, severity=severity, **kwargs)
 
     app.notify = notify  # type: ignore[method-assign]
+    _TOLD[app] = notices
     return notices
 
 

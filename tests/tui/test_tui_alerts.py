@@ -23,7 +23,7 @@ from ibtui.tui.app import IbtuiApp
 from ibtui.tui.poller import PollSettings
 from ibtui.tui.screens.alerts import AlertDialog, AlertsScreen
 from ibtui.tui.screens.positions import PositionsScreen
-from tests.tui.conftest import Clock, ViewBroker, position
+from tests.tui.conftest import Clock, ViewBroker, position, told
 from tests.tui.fake_trader import FakeTrader
 from tests.tui.test_tui_app import Rounds, settle
 from tests.tui.test_tui_app_trading import WORKING
@@ -49,6 +49,7 @@ def console(
         alerts=AlertSettings(store=store, **alerts),
     )
     app.order_watch_seconds = 0.05
+    told(app)  # what it says, from its start (alert_toasts)
     return app, broker, rounds
 
 
@@ -67,7 +68,7 @@ async def written(app: IbtuiApp) -> None:
 
 
 def alert_toasts(app: IbtuiApp) -> list[str]:
-    return [n.message for n in app._notifications if n.title == "Alert"]
+    return [n.message for n in told(app) if n.title == "Alert"]
 
 
 async def start(pilot: Any, app: IbtuiApp, rounds: Rounds) -> None:
@@ -265,7 +266,7 @@ async def test_a_bad_alerts_file_is_said_in_one_line_and_kept_aside(tmp_path: Pa
     app, _, rounds = console(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await start(pilot, app, rounds)
-        errors = [n.message for n in app._notifications if n.severity == "error"]
+        errors = [n.message for n in told(app) if n.severity == "error"]
         assert len(errors) == 1 and "moved to alerts.json.bad" in errors[0]
         assert "\n" not in errors[0]
     assert (tmp_path / "alerts.json.bad").read_text() == '{"alerts": [{"kind": "up"}]}'

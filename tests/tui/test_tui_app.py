@@ -12,7 +12,7 @@ from ibtui.tui.screens.help import HelpScreen
 from ibtui.tui.screens.login import LoginScreen
 from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.widgets.status_bar import StatusBar
-from tests.tui.conftest import LIVE, PAPER, Clock, Rejected, ViewBroker, position
+from tests.tui.conftest import LIVE, PAPER, Clock, Rejected, ViewBroker, position, told
 from tests.tui.test_tui_login import Flow
 
 SIZE = (120, 40)
@@ -129,7 +129,7 @@ async def test_a_remembered_live_account_opens_with_a_loud_notice(clock: Clock) 
     PAPER one opens quietly, and a LIVE one picked on the accounts screen was a choice)."""
 
     def notices(app: IbtuiApp) -> list[tuple[str, str]]:
-        return [(n.message, n.severity) for n in app._notifications if "LIVE" in n.message]
+        return [(n.message, n.severity) for n in told(app) if "LIVE" in n.message]
 
     for remembered, expected in (
         (
@@ -147,6 +147,7 @@ async def test_a_remembered_live_account_opens_with_a_loud_notice(clock: Clock) 
         rounds = Rounds(clock)
         broker = ViewBroker(holdings(), clock, accounts=[PAPER, LIVE])
         app = make_app(clock, rounds, broker, last_account=remembered.account_id)
+        told(app)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot, rounds)
             assert isinstance(app.screen, PositionsScreen) and app.screen.account == remembered
@@ -162,10 +163,11 @@ async def test_the_start_notice_is_said_once_the_accounts_are_in(clock: Clock) -
     rounds = Rounds(clock)
     broker = ViewBroker(holdings(), clock, accounts=[PAPER])
     app = make_app(clock, rounds, broker, start_notice="Demo: the market replays Fri Dec 04")
+    notices = told(app)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, rounds)
         assert isinstance(app.screen, PositionsScreen)
-        said = [n.message for n in app._notifications if "replays" in n.message]
+        said = [n.message for n in notices if "replays" in n.message]
         assert said == ["Demo: the market replays Fri Dec 04"]
 
 
@@ -368,17 +370,17 @@ async def test_screens_coming_and_going_leave_no_footer_keys_behind(clock: Clock
     # that runs for days and changes screens all day must not grow with it.
     import gc
 
-    from textual.widgets._footer import FooterKey
-
-    def live_keys() -> int:
+    def live_keys(key_type: type[object]) -> int:
         gc.collect()
-        return sum(1 for o in gc.get_objects() if isinstance(o, FooterKey))
+        return sum(1 for o in gc.get_objects() if isinstance(o, key_type))
 
     rounds = Rounds(clock)
     broker = ViewBroker(holdings(), clock, accounts=[PAPER])
     app = make_app(clock, rounds, broker)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, rounds)
+        # Textual does not export the footer's key widget: its class, from a key on the screen
+        key_type = type(app.screen.query_one("FooterKey"))
         counts = []
         for _ in range(6):
             await pilot.press("question_mark")
@@ -387,9 +389,9 @@ async def test_screens_coming_and_going_leave_no_footer_keys_behind(clock: Clock
             await pilot.press("escape")
             await pilot.pause()
             await pilot.pause()
-            counts.append(live_keys())
+            counts.append(live_keys(key_type))
         assert counts[-1] == counts[1], counts
-        footer_text = " ".join(str(k.render()) for k in app.screen.query(FooterKey))
+        footer_text = " ".join(str(k.render()) for k in app.screen.query(key_type))
         assert "Help" in footer_text and "Accounts" in footer_text  # the footer still works
 
 

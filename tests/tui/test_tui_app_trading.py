@@ -23,7 +23,7 @@ from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.screens.ticket import TicketScreen
 from ibtui.tui.trading import OrderView
 from ibtui.tui.viewmodels import AccountView, PositionView
-from tests.tui.conftest import LIVE, PAPER, Clock, ViewBroker, position
+from tests.tui.conftest import LIVE, PAPER, Clock, ViewBroker, position, told
 from tests.tui.fake_trader import FakeTrader
 from tests.tui.test_tui_ticket import settle
 
@@ -131,9 +131,10 @@ async def test_fills_are_notified_on_the_positions_screen_too() -> None:
         avg_price=Decimal("49.98"),
     )
     app, _ = console(FakeTrader(order_lists=[[WORKING], [WORKING], [filled]]))
+    notices = told(app)
 
     def fills() -> list[str]:
-        return [n.message for n in app._notifications if "Filled" in n.message]
+        return [n.message for n in notices if "Filled" in n.message]
 
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
@@ -149,9 +150,10 @@ async def test_one_order_watcher_feeds_the_orders_screen_and_the_notices() -> No
     filled = replace(WORKING, status="Filled", working=False, filled=Decimal(10))
     trader = FakeTrader(order_lists=[[WORKING]] * 20 + [[filled]])
     app, _ = console(trader)
+    notices = told(app)
 
     def fills() -> list[str]:
-        return [n.message for n in app._notifications if "Filled" in n.message]
+        return [n.message for n in notices if "Filled" in n.message]
 
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
@@ -280,17 +282,17 @@ async def test_the_idle_lock_hides_everything_until_enter() -> None:
 
 def footer_keys_shown(app: IbtuiApp) -> list[tuple[str, str]]:
     """The keys of the footer on the bottom line of the top screen: (key, description)."""
-    from textual.widgets._footer import FooterKey
-
+    keys = set(app.screen.query("FooterKey"))  # by CSS type name: Textual does not export it
     width, height = app.size
     shown: list[tuple[str, str]] = []
     for x in range(width):
         widget, _ = app.get_widget_at(x, height - 1)
-        node = widget
-        while node is not None and not isinstance(node, FooterKey):
-            node = node.parent  # type: ignore[assignment]
-        if isinstance(node, FooterKey) and (node.key, node.description) not in shown:
-            shown.append((node.key, node.description))
+        for node in widget.ancestors_with_self:
+            if node in keys:
+                key = (node.key, node.description)  # type: ignore[attr-defined]
+                if key not in shown:
+                    shown.append(key)
+                break
     return shown
 
 
@@ -310,12 +312,13 @@ async def test_the_footer_shows_the_tickets_keys_while_it_is_open() -> None:
 
 async def test_ctrl_c_says_which_key_quits() -> None:
     app, _ = console(FakeTrader(), keymap={"app.quit": "ctrl+x"})
+    notices = told(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
         await pilot.press("ctrl+c")
         await pilot.pause()
         assert app.is_running  # it does not quit
-        hints = [n.message for n in app._notifications if "quit" in n.message]
+        hints = [n.message for n in notices if "quit" in n.message]
         assert hints == ["Press ctrl+x to quit ibtui."]  # the key the keymap gave it
 
 
@@ -376,9 +379,10 @@ async def test_a_fill_has_the_positions_list_fetched_again_at_the_next_round() -
         return await fetch(account_id)
 
     broker.positions = positions  # type: ignore[method-assign]
+    notices = told(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, lambda: isinstance(app.screen, PositionsScreen) and bool(lists))
         await pilot.pause(0.3)
         assert len(lists) == 1  # not every round
-        await settle(pilot, lambda: any("Filled" in n.message for n in app._notifications))
+        await settle(pilot, lambda: any("Filled" in n.message for n in notices))
         await settle(pilot, lambda: len(lists) == 2)

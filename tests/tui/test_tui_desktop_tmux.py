@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from ibtui.tui.desktop_notify import tmux_passthrough
+from tests.tui.conftest import told
 from tests.tui.test_tui_alerts import SIZE, console, start
 
 TMUX = {"TMUX": "/tmp/tmux-1000/default,4242,0", "TMUX_PANE": "%3"}
@@ -70,7 +71,7 @@ def test_outside_tmux_nothing_is_asked() -> None:
 
 
 def alerts_notes(app: Any) -> list[str]:
-    return [n.message for n in app._notifications if n.title == "Alerts"]
+    return [n.message for n in told(app) if n.title == "Alerts"]
 
 
 @pytest.mark.parametrize(("bell", "answer"), [(True, False), (False, False), (True, None)])
@@ -103,7 +104,7 @@ async def test_passthrough_off_is_said_once_at_start_with_what_to_run(
             "`tmux set -g allow-passthrough on` to have them; alerts are still shown here"
             + (" and ring the terminal bell." if bell else ".")
         ]
-        [note] = [n for n in app._notifications if n.title == "Alerts"]
+        [note] = [n for n in told(app) if n.title == "Alerts"]
         assert note.severity == "warning"
 
 

@@ -22,7 +22,7 @@ from ibtui.tui.screens.positions import PositionsScreen
 from ibtui.tui.screens.search import SearchScreen
 from ibtui.tui.screens.ticket import TicketScreen
 from ibtui.tui.screens.watchlist import WatchlistScreen
-from tests.tui.conftest import PAPER, Clock, ViewBroker, sample_positions
+from tests.tui.conftest import PAPER, Clock, ViewBroker, sample_positions, told
 from tests.tui.fake_market import FakeMarket, MemoryStore
 from tests.tui.fake_trader import FakeTrader
 from tests.tui.test_tui_app import Rounds, settle
@@ -122,6 +122,7 @@ async def test_a_ticket_for_an_instrument_not_held_is_in_its_own_currency(clock:
         trader=FakeTrader(),
         market=market,
     )
+    notices = told(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, rounds)
         app.post_message(TicketRequested(40565311, "SAP", "SAP SE", "BUY"))  # from a search
@@ -136,5 +137,5 @@ async def test_a_ticket_for_an_instrument_not_held_is_in_its_own_currency(clock:
         await screen_work_done(pilot)
         ticket = app.screen
         assert isinstance(ticket, TicketScreen) and ticket.currency == ""  # not a guessed USD
-        warnings = [n.message for n in app._notifications]
+        warnings = [n.message for n in notices if n.severity == "warning"]
         assert any("currency of SAP is not known (IBKR answered 503)" in m for m in warnings)

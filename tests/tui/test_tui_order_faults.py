@@ -15,6 +15,7 @@ from ibtui.sim.faults import FaultRule
 from ibtui.trading.journal import journal_path, read_journal
 from ibtui.tui.screens.question import QuestionScreen
 from ibtui.tui.screens.ticket import TicketScreen
+from tests.tui.conftest import told
 from tests.tui.test_tui_demo_flow import wait_for
 from tests.tui.test_tui_trading_flow import AAPL, environment, open_aapl_ticket
 
@@ -31,6 +32,7 @@ async def test_an_order_answered_429_after_it_was_placed_shows_as_working(
     tmp_path: Path,
 ) -> None:
     demo, app, backend, _ = environment(tmp_path)
+    notices = told(app)
     async with app.run_test(size=(120, 40)) as pilot:
         positions, ticket = await open_aapl_ticket(app, pilot)
         last = positions.quotes[AAPL].last
@@ -39,13 +41,13 @@ async def test_an_order_answered_429_after_it_was_placed_shows_as_working(
         rule = demo.sim.faults.post_carried(429)  # placed, then answered "too many requests"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: app.screen is not ticket, seconds=30)
-        await wait_for(pilot, lambda: any("order" in n.message for n in app._notifications))
-        told = [n.message for n in app._notifications if "order" in n.message]
+        await wait_for(pilot, lambda: any("order" in n.message for n in notices))
+        said = [n.message for n in notices if "order" in n.message]
         assert ticket.result is not None
     await backend.aclose()
     assert rule.hits == 1
-    assert len(told) == 1 and told[0].startswith("working: order"), told
-    assert "rejected" not in told[0]
+    assert len(said) == 1 and said[0].startswith("working: order"), said
+    assert "rejected" not in said[0]
     mine = [o for o in demo.sim.broker.orders.values() if o.account_id == PAPER_ACCOUNT]
     assert [o.order_id for o in mine] == [ticket.result.order_id]
     journal = read_journal(journal_path(tmp_path))
@@ -57,6 +59,7 @@ async def test_an_order_answered_429_after_it_was_placed_shows_as_working(
 
 async def test_the_console_keeps_still_while_ibkrs_question_is_open(tmp_path: Path) -> None:
     demo, app, backend, _ = environment(tmp_path)
+    notices = told(app)
     async with app.run_test(size=(120, 40)) as pilot:
         positions, ticket = await open_aapl_ticket(app, pilot)
         last = positions.quotes[AAPL].last
@@ -68,15 +71,15 @@ async def test_the_console_keeps_still_while_ibkrs_question_is_open(tmp_path: Pa
         await asyncio.sleep(1.0)  # the trader reads the question; the console polls every 0.2 s
         await pilot.press("y")
         await wait_for(pilot, lambda: app.screen is not ticket, seconds=30)
-        await wait_for(pilot, lambda: any("order" in n.message for n in app._notifications))
-        told = [n.message for n in app._notifications if "order" in n.message]
+        await wait_for(pilot, lambda: any("order" in n.message for n in notices))
+        said = [n.message for n in notices if "order" in n.message]
         poller = app.session.poller
         assert poller is not None
         rounds = poller.rounds
         await wait_for(pilot, lambda: poller.rounds > rounds)  # and the polling goes on
     await backend.aclose()
     assert rule.hits == 0, "the question was withdrawn by a request sent while it was open"
-    assert len(told) == 1 and told[0].startswith("accepted: order"), told
+    assert len(said) == 1 and said[0].startswith("accepted: order"), said
     assert ticket.result is not None
     mine = [o for o in demo.sim.broker.orders.values() if o.account_id == PAPER_ACCOUNT]
     assert [o.order_id for o in mine] == [ticket.result.order_id]

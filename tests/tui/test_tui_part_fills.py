@@ -52,9 +52,10 @@ async def test_each_polled_part_fill_is_told_once_and_reads_the_positions(
     lists = [[part(0, "0")]] * 2 + [[part(30, "49.98")]] * 4 + [[part(60, "49.99")]] * 4
     trader = FakeTrader(order_lists=[*lists, [full]])
     app, _ = console(trader)
+    notices = told(app)
 
     def orders_notes() -> list[str]:
-        return [n.message for n in app._notifications if n.title == "Orders"]
+        return [n.message for n in notices if n.title == "Orders"]
 
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot, lambda: isinstance(app.screen, PositionsScreen))
@@ -94,7 +95,7 @@ async def test_a_pushed_part_fill_is_told_once_and_a_lagging_poll_does_not_repea
             await pilot.pause(0.02)
         await until(pilot, lambda: len(trader.order_calls) > calls, "a poll")
         await pilot.pause(0.05)
-        assert [n for n in notices if "filled" in n.casefold()] == [
+        assert [n.message for n in notices if "filled" in n.message.casefold()] == [
             "Partly filled: BUY 30 of 100 S000 @ 49.98"
         ]
         assert len(refreshes) == 1

@@ -61,5 +61,7 @@ async def test_streamed_prices_and_a_pushed_fill_with_polls_a_minute_apart(
         result = await trader.submit(draft, yes)
         assert result.status is SubmitStatus.ACCEPTED
         assert len(notices) == calls  # the watch's poll is a minute away: pushed, if at all
-        await wait_for(pilot, lambda: any(n.startswith("Filled: BUY 2 AAPL") for n in notices), 30)
+        await wait_for(
+            pilot, lambda: any(n.message.startswith("Filled: BUY 2 AAPL") for n in notices), 30
+        )
     await backend.aclose()

@@ -328,7 +328,9 @@ async def test_a_pushed_fill_is_notified_at_once_and_orders_are_polled_slowly(
         filled = order(41, "S000", "BUY", "LMT", "10", status="Filled", filled="10", avg="50.00")
         calls = len(trader.order_calls)
         stream.push_orders([filled])
-        await until(pilot, lambda: any(n.startswith("Filled") for n in notices), "the notice")
+        await until(
+            pilot, lambda: any(n.message.startswith("Filled") for n in notices), "the notice"
+        )
         assert len(trader.order_calls) == calls  # pushed, not polled
         assert watch.working == []
 
