@@ -33,7 +33,6 @@ class QuotesUpdated(Message):
 
     quotes: dict[int, QuoteView]
     received_at: float | None = None  # when the newest of these quotes arrived
-    streamed_at: float | None = None  # when the newest of them that the stream pushed arrived
     burst: bool = False
 
     def can_replace(self, message: Message) -> bool:
@@ -45,10 +44,6 @@ class QuotesUpdated(Message):
         message.quotes = merged
         if message.received_at is None:
             message.received_at = self.received_at
-        if self.streamed_at is not None and (
-            message.streamed_at is None or message.streamed_at < self.streamed_at
-        ):
-            message.streamed_at = self.streamed_at
         message.burst = message.burst and self.burst
         return True
 

@@ -280,7 +280,7 @@ class StreamFeed:
         got, self._pending = self._pending, {}
         if got:
             at = self._burst_last + self._burst_offset  # when the newest of them arrived
-            self.post(QuotesUpdated(got, received_at=at, streamed_at=at, burst=True))
+            self.post(QuotesUpdated(got, received_at=at, burst=True))
             if not got.keys() <= self._covered:
                 self._covers_now()  # a subscription's answer: covered from now on
 

@@ -81,7 +81,7 @@ def test_the_batch_is_stamped_on_the_feed_clock_when_its_newest_quote_came() -> 
     timer.advance(0.003)
     first = posted[-1]
     assert isinstance(first, QuotesUpdated)
-    assert first.received_at == first.streamed_at == T0 + 0.002
+    assert first.received_at == T0 + 0.002
     assert first.quotes[1].updated_at == T0 and first.quotes[2].updated_at == T0 + 0.002
     assert stream.streamed() == frozenset()  # not live: nothing handed to the stream
     clock.advance(60.0)  # the feed's clock moves on its own (a test's; the wall clock stepped)
@@ -96,10 +96,9 @@ def test_a_batch_is_a_burst_only_while_nothing_but_bursts_merged_into_it() -> No
     burst; a poll's batch merged with a burst, either way round, is not one."""
 
     def merged(older: bool, newer: bool) -> bool:
-        old = QuotesUpdated({1: QuoteView(1, Decimal("1"))}, T0, T0 if older else None, older)
-        new = QuotesUpdated({2: QuoteView(2, Decimal("2"))}, T0, T0 if newer else None, newer)
+        old = QuotesUpdated({1: QuoteView(1, Decimal("1"))}, T0, burst=older)
+        new = QuotesUpdated({2: QuoteView(2, Decimal("2"))}, T0, burst=newer)
         assert old.can_replace(new) and set(new.quotes) == {1, 2}
-        assert new.streamed_at == (T0 if older or newer else None)  # the stream's stamp kept
         return new.burst
 
     assert merged(True, True)

@@ -216,7 +216,7 @@ async def test_the_screen_takes_a_streamed_batch_as_a_burst_and_a_poll_merged_in
         assert applied == [([1000, 1001], True)]
 
         applied.clear()
-        burst = QuotesUpdated({1000: QuoteView(1000, Decimal("61.50"))}, T0, T0, burst=True)
+        burst = QuotesUpdated({1000: QuoteView(1000, Decimal("61.50"))}, T0, burst=True)
         screen.post_message(burst)  # a burst still queued when a poll's batch comes
         screen.post_message(QuotesUpdated({1002: QuoteView(1002, Decimal("40.00"))}, T0))
         await until(pilot, lambda: bool(applied), "the merged batch")
