@@ -197,7 +197,11 @@ class BaseClient:
         params: Mapping[str, str] | None = None,
         body: object = None,
         recover: bool = True,
+        reopening: bool = False,
     ) -> T:
+        """One API call, with its recoveries (``recover``). ``reopening``: a request of the
+        brokerage gate's own reopening (under its lock), never held by an order question (see
+        :mod:`ibtui.ibkr.gate`)."""
         endpoint = endpoint_path(path)
         attempt = 0
         # Each recovery at most once per call (a reopen twice: the session may end again while
@@ -215,7 +219,7 @@ class BaseClient:
                     await self.gate.wait_ready(self._list_accounts)
                 # nothing but the order's own actions while its question is open
                 async with self.question_gate.passage(
-                    order_action=_is_order_action(method, endpoint)
+                    exempt=reopening or _is_order_action(method, endpoint)
                 ):
                     data = await self._send(method, path, params, body)
                 try:
@@ -279,6 +283,7 @@ class BaseClient:
                 AuthStatus.from_json,
                 body={"publish": True, "compete": True},
                 recover=False,
+                reopening=True,
             ),
             self._status_once,
             self._list_accounts,
@@ -295,11 +300,18 @@ class BaseClient:
 
     async def _status_once(self) -> AuthStatus:
         return await self._call(
-            "POST", "iserver/auth/status", AuthStatus.from_json, body={}, recover=False
+            "POST",
+            "iserver/auth/status",
+            AuthStatus.from_json,
+            body={},
+            recover=False,
+            reopening=True,
         )
 
     async def _list_accounts(self) -> IserverAccounts:
-        return await self._call("GET", "iserver/accounts", self._note_accounts, recover=False)
+        return await self._call(
+            "GET", "iserver/accounts", self._note_accounts, recover=False, reopening=True
+        )
 
     def _note_accounts(self, data: object) -> IserverAccounts:
         accounts = IserverAccounts.from_json(data)

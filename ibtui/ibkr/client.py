@@ -85,6 +85,7 @@ class IbkrClient(BaseClient):
                 AuthStatus.from_json,
                 body={"publish": True, "compete": compete},
                 recover=False,
+                reopening=True,
             )
 
         status = await self.gate.open(init, self._status_once, self._list_accounts)

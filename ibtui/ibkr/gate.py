@@ -6,7 +6,11 @@ same session between the question and its reply can withdraw it (the reply then 
 *holds* the gate, and every other request of the client (the poller's quotes and positions, the
 keep-alive, charts, the orders screen) waits in :meth:`QuestionGate.wait` before it is sent.
 Order actions (placements, replies, modifications, cancels) are never held: the order's own
-replies must go, and a cancel or the kill switch is never held up by a question. A hold starts
+replies must go, and a cancel or the kill switch is never held up by a question. Nor are the
+requests that reopen the brokerage session (its init, the status polls after it, the account
+list; :class:`~ibtui.ibkr.recovery.BrokerageGate`): an order waits for a reopen under way before
+its POST goes, so holding the reopen's requests for that order's hold would stall both until the
+hold ran out; and a session being reopened has no question left to protect. A hold starts
 once the requests already on the wire are answered (:meth:`QuestionGate.passage` counts them):
 one sent just before the order could otherwise reach IBKR just after its question.
 
@@ -109,11 +113,12 @@ class QuestionGate:
                     await self._quiet.wait()
 
     @contextlib.asynccontextmanager
-    async def passage(self, *, order_action: bool) -> AsyncIterator[None]:
-        """Around one request of the client: an order action goes at once; any other request
-        waits while a question holds the session (:meth:`wait`), and is counted while it is on
-        the wire, so that a hold starts only once it is answered."""
-        if order_action:
+    async def passage(self, *, exempt: bool) -> AsyncIterator[None]:
+        """Around one request of the client: an ``exempt`` one (an order action, or the
+        brokerage session's own reopening) goes at once; any other request waits while a
+        question holds the session (:meth:`wait`), and is counted while it is on the wire, so
+        that a hold starts only once it is answered."""
+        if exempt:
             yield
             return
         await self.wait()

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ibtui.ibkr.connect import connect
+from ibtui.ibkr.connect import Recovery, connect
 from ibtui.ibkr.gate import QuestionGate
 from ibtui.ibkr.pacing import Pacer
 from ibtui.ibkr.session import AccessCredentials
@@ -107,6 +107,30 @@ async def test_a_question_left_open_past_the_limit_expires_and_places_nothing(
     assert "polled" in log[log.index("asked") : log.index("answered")]  # not starved
     assert _mine(world) == []
     assert "expired" in str(read_journal(world.journal.path))
+
+
+async def test_an_order_sent_while_the_session_is_taken_back_waits_for_it_then_goes(
+    world: World,
+) -> None:
+    # The keep-alive took the brokerage session back from a competing login and, holding the
+    # brokerage gate, polled the status of the new session; an order sent meanwhile held the
+    # question gate and waited for the brokerage gate; the status polls waited for the question
+    # gate. Both stood still until the question's hold ran out (30 s): no quotes, no order.
+    world.conn.client.question_gate = QuestionGate(clock=lambda: 0.0)  # its hold never runs out
+    service = world.service()
+    market = await world.market()
+    world.demo.sim.faults.add_spec("nobridge:count=2")  # the new session warms up: status polls
+    world.demo.sim.faults.competing_login()
+
+    taking_back = asyncio.create_task(world.conn.keep_alive())
+    while not world.conn.client.gate.busy:  # noqa: ASYNC110 (the gate has no event to await)
+        await asyncio.sleep(0)
+    sending = asyncio.create_task(service.submit(limit_draft(market, "0.95"), Answers()))
+    kept, outcome = await asyncio.wait_for(asyncio.gather(taking_back, sending), 10.0)
+
+    assert kept.recovery is Recovery.RECLAIMED and kept.healthy
+    assert outcome.status is SubmitStatus.ACCEPTED, outcome.message
+    assert len(_mine(world)) == 1
 
 
 async def test_a_reply_answered_503_is_resolved_by_coid_not_resent(world: World) -> None:

@@ -98,13 +98,13 @@ async def test_a_hold_starts_once_the_requests_on_the_wire_are_answered() -> Non
     answered = asyncio.Event()
 
     async def quotes() -> None:
-        async with gate.passage(order_action=False):
+        async with gate.passage(exempt=False):
             log.append("quotes sent")
             await answered.wait()
             log.append("quotes answered")
 
     async def order() -> None:
-        async with gate.hold(), gate.passage(order_action=True):
+        async with gate.hold(), gate.passage(exempt=True):
             log.append("order sent")
 
     on_the_wire = asyncio.create_task(quotes())
@@ -122,7 +122,7 @@ async def test_a_request_stuck_on_the_wire_holds_the_order_back_for_at_most_the_
     stuck = asyncio.Event()
 
     async def stalled() -> None:
-        async with gate.passage(order_action=False):
+        async with gate.passage(exempt=False):
             await stuck.wait()
 
     task = asyncio.create_task(stalled())
