@@ -449,6 +449,19 @@ class QuotePlan:
         return f"{asked} every {_seconds(self.every)}, {bound}", bound, shortest
 
 
+STALE_PACES = 3
+"""A price older than this many times the pace stated for it is stale (greyed)."""
+
+
+def stale_ages(plan: QuotePlan | None, poll_interval: float) -> tuple[float, float]:
+    """Seconds after which a price is stale: for the rows in view (and the status bar's newest
+    quote), three times their stated pace, never under three poll intervals; for the rest of the
+    book, its stated bound (never sooner than the rows in view). Without a plan every quote is
+    asked every round: three poll intervals for all."""
+    in_view = STALE_PACES * (poll_interval if plan is None else max(plan.every, poll_interval))
+    return in_view, in_view if plan is None else max(plan.all_every, in_view)
+
+
 def _seconds(value: float) -> str:
     """A bound in seconds, rounded up: ``2 s``, ``2.3 s``, ``14 s``."""
     return f"{math.ceil(value * 10) / 10:g} s" if value < 10 else f"{math.ceil(value)} s"
@@ -472,9 +485,8 @@ class StatusView:
     @property
     def stale_after(self) -> float:
         """Quotes older than three poll intervals are stale, or three times the pace stated
-        for the rows in view when IBKR's pace makes the rounds longer."""
-        plan = self.quote_plan
-        return 3 * (self.poll_interval if plan is None else max(plan.every, self.poll_interval))
+        for the rows in view when IBKR's pace makes the rounds longer (:func:`stale_ages`)."""
+        return stale_ages(self.quote_plan, self.poll_interval)[0]
 
     @property
     def feed(self) -> str | None:

@@ -29,7 +29,7 @@ from ibtui.tui.messages import (
     TokenLifetime,
 )
 from ibtui.tui.streaming import StreamChanged
-from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, StatusView
+from ibtui.tui.viewmodels import AccountView, PositionView, QuoteView, StatusView, stale_ages
 from ibtui.tui.widgets.columns import COLUMNS
 from ibtui.tui.widgets.footer import Footer
 from ibtui.tui.widgets.positions_table import PositionsTable
@@ -85,7 +85,7 @@ class PositionsScreen(Screen[None]):
         yield PositionsTable(
             base_currency=self.account.base_currency or "USD",
             clock=self.clock,
-            stale_after=3 * self.poll_interval,
+            stale_after=stale_ages(None, self.poll_interval)[0],
             flash_seconds=self.flash_seconds,
             cursor_blink=self.cursor_blink,
             id="positions",
@@ -141,15 +141,11 @@ class PositionsScreen(Screen[None]):
 
     def on_quote_plan_changed(self, message: QuotePlanChanged) -> None:
         """The freshness the poller states: the status bar says it, and each row's price greys
-        by the pace stated for it (three times the pace of the rows in view for those on
-        screen, the whole book's bound for the others; three poll intervals when every quote
-        is asked every round)."""
+        by the pace stated for it (:func:`~ibtui.tui.viewmodels.stale_ages`, the status bar's
+        rule too)."""
         plan = message.plan
         self._set_status(quote_plan=plan)
-        if plan is None:
-            self.table.set_pace(3 * self.poll_interval, 3 * self.poll_interval)
-        else:
-            self.table.set_pace(3 * plan.every, plan.all_every)
+        self.table.set_pace(*stale_ages(plan, self.poll_interval))
 
     def on_positions_updated(self, message: PositionsUpdated) -> None:
         if message.account_id == self.account.account_id:
