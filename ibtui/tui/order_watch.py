@@ -4,7 +4,9 @@ The app runs :meth:`OrderWatch.run` in an exclusive worker for the account shown
 to the app (which notifies fills, rejections and cancels, :func:`tell_order_news`) and to each
 screen that follows the watch (the orders screen renders from it). Polls come every ``interval``
 seconds, never faster than IBKR's live-orders pacing (one request per 5 s); a failed poll is
-posted too (``orders`` None, with the error and the growing delay before the next try).
+posted too (``orders`` None, with the error and the growing delay before the next try); the
+poller's word that the brokerage session answers again ends that delay
+(:meth:`OrderWatch.session_back`).
 
 News: the first list is the baseline (nothing in it is news but the outcome of an order sent
 from this console); after it, an order newly filled, rejected or cancelled is news once, and an
@@ -163,6 +165,7 @@ class OrderWatch:
         self.safety_interval = max(interval, safety_interval)
         self.pushing = False  # a live stream pushes this account's orders
         self._wake = asyncio.Event()  # set when the stream stops pushing: poll at once
+        self._failures = 0  # failed polls in a row
         self.last: OrdersUpdated | None = None  # the last poll's (a follower starts from it)
         self.orders: Sequence[OrderView] | None = None  # the last list a poll got
         self.news = OrderNews(self.interval)
@@ -184,16 +187,16 @@ class OrderWatch:
             self._followers.remove(follower)
 
     async def run(self) -> None:
-        failures = 0
         while True:
+            self._wake.clear()  # a wake from now on cuts the next wait short
             try:
                 fresh = list(await self.trader.orders(self.account_id))
             except Exception as exc:  # posted, retried later: never a crash
-                failures += 1
-                delay = min(self.interval * 2**failures, MAX_BACKOFF)
+                self._failures += 1
+                delay = min(self.interval * 2**self._failures, MAX_BACKOFF)
                 update = OrdersUpdated(self.account_id, None, self.clock(), str(exc), delay)
             else:
-                failures = 0
+                self._failures = 0
                 delay = self.interval
                 now = self.clock()
                 news = self.news.update(fresh, now)
@@ -210,12 +213,15 @@ class OrderWatch:
             await self._wait(delay)
 
     async def _wait(self, delay: float) -> None:
-        """``delay``; while the stream pushes, the safety net's, cut short when it stops."""
-        if not self.pushing:
+        """``delay``; while the stream pushes, the safety net's, cut short when it stops; after
+        a failed poll, the back-off, cut short when the brokerage session is back
+        (:meth:`session_back`). (The client's pacer keeps a poll cut short to IBKR's pace.)"""
+        if self.pushing:
+            delay = max(delay, self.safety_interval)
+        elif not self._failures:
             await self.sleep(delay)
             return
-        self._wake.clear()
-        pause = asyncio.ensure_future(self.sleep(max(delay, self.safety_interval)))
+        pause = asyncio.ensure_future(self.sleep(delay))
         woken = asyncio.ensure_future(self._wake.wait())
         try:
             await asyncio.wait((pause, woken), return_when=asyncio.FIRST_COMPLETED)
@@ -223,6 +229,14 @@ class OrderWatch:
             for task in (pause, woken):
                 task.cancel()
             await asyncio.gather(pause, woken, return_exceptions=True)
+
+    def session_back(self) -> None:
+        """The brokerage session answers again (the poller says so after it was gone): a watch
+        backing off from failed polls polls at once. Working orders a server restart dropped
+        are then told within two polls of its return, not after the back-off (which grows to
+        a minute)."""
+        if self._failures:
+            self._wake.set()
 
     def set_pushing(self, pushing: bool) -> None:
         """Whether a live stream pushes the account's orders (see the module's docstring)."""

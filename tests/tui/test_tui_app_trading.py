@@ -358,6 +358,24 @@ def test_a_working_order_missing_from_one_list_only_is_not_news() -> None:
     assert vanished.update({}, {}) == []
 
 
+async def test_the_orders_are_listed_again_as_soon_as_the_session_is_back() -> None:
+    """A server restart: the order list fails and its back-off grows (10 s, then 20 s); when
+    the poller finds the session answering again the list is asked at once, so orders the
+    restart dropped are told within seconds, not after the back-off."""
+    from ibtui.tui.viewmodels import SessionState
+
+    trader = FakeTrader(order_lists=[[WORKING]], failures=[ConnectionError("refused")])
+    broker = ViewBroker([position(1, "AAA", "10", "50", "40")], Clock(), echo_prices=True)
+    broker.state = SessionState.UNREACHABLE
+    app = IbtuiApp(broker, trader=trader, poll=PollSettings(interval=0.1), cursor_blink=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot, lambda: len(trader.order_calls) == 1)  # failed: back in 10 s
+        await pilot.pause(0.3)
+        assert len(trader.order_calls) == 1
+        broker.state = SessionState.CONNECTED  # the poller's next keep-alive finds it back
+        await settle(pilot, lambda: len(trader.order_calls) == 2)
+
+
 async def test_a_fill_has_the_positions_list_fetched_again_at_the_next_round() -> None:
     """The positions list has its own schedule (here: hourly); a fill brings it forward."""
     filled = replace(WORKING, status="Filled", working=False, filled=Decimal(10))

@@ -369,3 +369,43 @@ async def test_the_order_watch_polls_as_a_safety_net_while_pushed() -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_an_order_watch_backing_off_polls_at_once_when_the_session_is_back() -> None:
+    """A server restart fails the polls and the back-off grows (10, 20, 40 s); the poller's word
+    that the session answers again ends the wait: a restart's dropped orders are told within
+    two polls of its return, not a minute later."""
+    clock = Clock()
+    trader = FakeTrader(
+        order_list=[order(41, "S000", "BUY", "LMT", "10", limit="50.00")],
+        failures=[ConnectionError("refused"), ConnectionError("refused")],
+    )
+    posted: list[Any] = []
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:  # a wait that runs out only when cut short
+        waits.append(seconds)
+        await asyncio.Event().wait()
+
+    watch = OrderWatch(trader, PAPER.account_id, posted.append, clock=clock, sleep=sleep)
+    task = asyncio.ensure_future(watch.run())
+    try:
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert waits == [10.0] and posted[-1].orders is None  # the first failure's back-off
+        watch.session_back()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert waits == [10.0, 20.0] and len(trader.order_calls) == 2  # failed again: 20 s
+        watch.session_back()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert len(trader.order_calls) == 3 and posted[-1].orders is not None
+        assert waits[-1] == 5.0  # listed: IBKR's pace again
+        watch.session_back()  # a healthy watch has nothing to cut short
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert len(trader.order_calls) == 3
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -261,6 +261,9 @@ class AccountFlow:
                 self.app.session.positions = message.positions
             elif isinstance(message, SessionStateChanged):
                 self.app.competing_login.changed(message.state)
+                watch = self.app.session.orders
+                if message.state.healthy and watch is not None:
+                    watch.session_back()
             return screen.post_message(message)
 
         return post
