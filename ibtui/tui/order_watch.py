@@ -26,8 +26,9 @@ after the baseline, updated since the watch began).
 Pushed orders: while a stream pushes the account's order changes (IBKR's ``sor``; see
 :mod:`ibtui.tui.streaming`), each one is merged into the last list and posted at once, with its
 news (:meth:`OrderWatch.pushed`), and the poll becomes a safety net every ``safety_interval``
-seconds; when the stream goes down, a poll follows at once and polls come every ``interval``
-again.
+seconds (every ``interval`` while a working order is missing from the last list, until the next
+tells whether it vanished: nothing is pushed of an order a restart dropped); when the stream goes
+down, a poll follows at once and polls come every ``interval`` again.
 """
 
 from __future__ import annotations
@@ -94,6 +95,11 @@ class OrderNews:
         self.fills: tuple[OrderView, ...] = ()  # with the last update: filled quantity grew
         self._filled: dict[int, Decimal] = {}  # the highest filled quantity seen, per order
         self._vanishing = VanishedOrders()
+
+    @property
+    def unsure(self) -> bool:
+        """A working order is missing from the last list, not yet told as vanished."""
+        return self._vanishing.unsure
 
     def update(self, orders: Sequence[OrderView], now: float, *, complete: bool = True) -> News:
         """The news of ``orders``: a whole list (``complete``), or the last list with pushed
@@ -213,10 +219,12 @@ class OrderWatch:
             await self._wait(delay)
 
     async def _wait(self, delay: float) -> None:
-        """``delay``; while the stream pushes, the safety net's, cut short when it stops; after
+        """``delay``; while the stream pushes, the safety net's, cut short when it stops (but
+        IBKR's pace while a working order is missing from the last list: the next list tells
+        whether it vanished, and a stream pushes nothing of an order a restart dropped); after
         a failed poll, the back-off, cut short when the brokerage session is back
         (:meth:`session_back`). (The client's pacer keeps a poll cut short to IBKR's pace.)"""
-        if self.pushing:
+        if self.pushing and not self.news.unsure:
             delay = max(delay, self.safety_interval)
         elif not self._failures:
             await self.sleep(delay)

@@ -153,6 +153,12 @@ class VanishedOrders:
         self.looks = looks
         self._missing: dict[int, tuple[OrderView, int]] = {}  # order id -> (last view, misses)
 
+    @property
+    def unsure(self) -> bool:
+        """A working order is missing from the last look but not yet told: the next look
+        decides."""
+        return bool(self._missing)
+
     def update(
         self, known: dict[int, OrderView] | None, fresh: dict[int, OrderView]
     ) -> list[OrderView]:

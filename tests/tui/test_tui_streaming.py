@@ -409,3 +409,43 @@ async def test_an_order_watch_backing_off_polls_at_once_when_the_session_is_back
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_working_order_missing_from_a_list_is_looked_for_again_at_ibkrs_pace() -> None:
+    """While pushed, the list is a safety net every 30 s; but a working order missing from one
+    (a server restart dropped it: nothing is pushed of it) is looked for again 5 s later, and
+    told as vanished then, not a minute later."""
+    clock = Clock()
+    working = order(41, "S000", "BUY", "LMT", "10", limit="50.00")
+    trader = FakeTrader(order_lists=[[working], [working], [], []])
+    posted: list[Any] = []
+    waits: list[float] = []
+    go = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await go.wait()
+        go.clear()
+        clock.advance(seconds)
+
+    async def next_poll() -> None:
+        go.set()
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    watch = OrderWatch(trader, PAPER.account_id, posted.append, clock=clock, sleep=sleep)
+    watch.set_pushing(True)
+    task = asyncio.ensure_future(watch.run())
+    try:
+        for _ in range(20):
+            await asyncio.sleep(0)
+        await next_poll()
+        assert waits == [30.0, 30.0]  # listed twice, pushed: the safety net's pace
+        await next_poll()  # missing from this list
+        assert waits[-1] == 5.0 and posted[-1].vanished == ()
+        await next_poll()  # missing again: vanished
+        assert [o.order_id for o in posted[-1].vanished] == [41]
+        assert waits[-1] == 30.0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
