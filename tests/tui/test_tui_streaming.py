@@ -8,7 +8,8 @@ notice) at once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -338,114 +339,99 @@ async def test_a_pushed_fill_is_notified_at_once_and_orders_are_polled_slowly(
         assert not watch.pushing
 
 
+class SteppedWatch:
+    """An order watch on a fake clock whose waits end only when the test steps (or the watch
+    cuts one short): ``waits`` are the waits it began, ``posted`` its updates."""
+
+    def __init__(self, trader: FakeTrader) -> None:
+        self.clock = Clock()
+        self.trader = trader
+        self.posted: list[Any] = []
+        self.waits: list[float] = []
+        self._go = asyncio.Event()
+        self.watch = OrderWatch(
+            trader, PAPER.account_id, self.posted.append, clock=self.clock, sleep=self._sleep
+        )
+
+    async def _sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        await self._go.wait()
+        self._go.clear()
+        self.clock.advance(seconds)
+
+    async def settle(self) -> None:
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    async def step(self) -> None:
+        """The wait under way runs out."""
+        self._go.set()
+        await self.settle()
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[OrderWatch]:
+        task = asyncio.ensure_future(self.watch.run())
+        try:
+            await self.settle()
+            yield self.watch
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_the_order_watch_polls_as_a_safety_net_while_pushed() -> None:
-    clock = Clock()
-    trader = FakeTrader(order_list=[order(41, "S000", "BUY", "LMT", "10", limit="50.00")])
-    posted: list[Any] = []
-    waits: list[float] = []
-    go = asyncio.Event()
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        await go.wait()
-        go.clear()
-        clock.advance(seconds)
-
-    watch = OrderWatch(trader, PAPER.account_id, posted.append, clock=clock, sleep=sleep)
-    task = asyncio.ensure_future(watch.run())
-    try:
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert waits == [5.0] and len(trader.order_calls) == 1
+    stepped = SteppedWatch(
+        FakeTrader(order_list=[order(41, "S000", "BUY", "LMT", "10", limit="50.00")])
+    )
+    waits, calls = stepped.waits, stepped.trader.order_calls
+    async with stepped.running() as watch:
+        assert waits == [5.0] and len(calls) == 1
         watch.set_pushing(True)
-        go.set()
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert waits == [5.0, 30.0] and len(trader.order_calls) == 2  # the safety net's pace
+        await stepped.step()
+        assert waits == [5.0, 30.0] and len(calls) == 2  # the safety net's pace
         watch.set_pushing(False)  # the stream went down: a poll at once
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert len(trader.order_calls) == 3 and waits[-1] == 5.0
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stepped.settle()
+        assert len(calls) == 3 and waits[-1] == 5.0
 
 
 async def test_an_order_watch_backing_off_polls_at_once_when_the_session_is_back() -> None:
     """A server restart fails the polls and the back-off grows (10, 20, 40 s); the poller's word
     that the session answers again ends the wait: a restart's dropped orders are told within
     two polls of its return, not a minute later."""
-    clock = Clock()
-    trader = FakeTrader(
-        order_list=[order(41, "S000", "BUY", "LMT", "10", limit="50.00")],
-        failures=[ConnectionError("refused"), ConnectionError("refused")],
+    stepped = SteppedWatch(
+        FakeTrader(
+            order_list=[order(41, "S000", "BUY", "LMT", "10", limit="50.00")],
+            failures=[ConnectionError("refused"), ConnectionError("refused")],
+        )
     )
-    posted: list[Any] = []
-    waits: list[float] = []
-
-    async def sleep(seconds: float) -> None:  # a wait that runs out only when cut short
-        waits.append(seconds)
-        await asyncio.Event().wait()
-
-    watch = OrderWatch(trader, PAPER.account_id, posted.append, clock=clock, sleep=sleep)
-    task = asyncio.ensure_future(watch.run())
-    try:
-        for _ in range(20):
-            await asyncio.sleep(0)
+    waits, posted, calls = stepped.waits, stepped.posted, stepped.trader.order_calls
+    async with stepped.running() as watch:
         assert waits == [10.0] and posted[-1].orders is None  # the first failure's back-off
         watch.session_back()
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert waits == [10.0, 20.0] and len(trader.order_calls) == 2  # failed again: 20 s
+        await stepped.settle()
+        assert waits == [10.0, 20.0] and len(calls) == 2  # failed again: 20 s
         watch.session_back()
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert len(trader.order_calls) == 3 and posted[-1].orders is not None
+        await stepped.settle()
+        assert len(calls) == 3 and posted[-1].orders is not None
         assert waits[-1] == 5.0  # listed: IBKR's pace again
         watch.session_back()  # a healthy watch has nothing to cut short
-        for _ in range(20):
-            await asyncio.sleep(0)
-        assert len(trader.order_calls) == 3
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stepped.settle()
+        assert len(calls) == 3
 
 
 async def test_a_working_order_missing_from_a_list_is_looked_for_again_at_ibkrs_pace() -> None:
     """While pushed, the list is a safety net every 30 s; but a working order missing from one
     (a server restart dropped it: nothing is pushed of it) is looked for again 5 s later, and
     told as vanished then, not a minute later."""
-    clock = Clock()
     working = order(41, "S000", "BUY", "LMT", "10", limit="50.00")
-    trader = FakeTrader(order_lists=[[working], [working], [], []])
-    posted: list[Any] = []
-    waits: list[float] = []
-    go = asyncio.Event()
-
-    async def sleep(seconds: float) -> None:
-        waits.append(seconds)
-        await go.wait()
-        go.clear()
-        clock.advance(seconds)
-
-    async def next_poll() -> None:
-        go.set()
-        for _ in range(20):
-            await asyncio.sleep(0)
-
-    watch = OrderWatch(trader, PAPER.account_id, posted.append, clock=clock, sleep=sleep)
-    watch.set_pushing(True)
-    task = asyncio.ensure_future(watch.run())
-    try:
-        for _ in range(20):
-            await asyncio.sleep(0)
-        await next_poll()
+    stepped = SteppedWatch(FakeTrader(order_lists=[[working], [working], [], []]))
+    waits, posted = stepped.waits, stepped.posted
+    stepped.watch.set_pushing(True)
+    async with stepped.running():
+        await stepped.step()
         assert waits == [30.0, 30.0]  # listed twice, pushed: the safety net's pace
-        await next_poll()  # missing from this list
+        await stepped.step()  # missing from this list
         assert waits[-1] == 5.0 and posted[-1].vanished == ()
-        await next_poll()  # missing again: vanished
+        await stepped.step()  # missing again: vanished
         assert [o.order_id for o in posted[-1].vanished] == [41]
         assert waits[-1] == 30.0
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
