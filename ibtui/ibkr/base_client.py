@@ -105,49 +105,23 @@ class BaseClient:
         return self._base
 
     async def _send(
-        self, method: str, path: str, params: Mapping[str, str] | None, body: object
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: object,
+        *,
+        exempt: bool = False,
     ) -> object:
+        """One request, sent again after a 429 that refused it. ``exempt``: never held by an
+        order question (see :mod:`ibtui.ibkr.gate`)."""
         endpoint = endpoint_path(path)
         order = _is_order_action(method, endpoint)
         coid = _coid_of(body) if order else None
         for _ in range(_MAX_429_RETRIES + 1):
-            async with self.pacer.slot(method, endpoint):
-                request = self._http.build_request(
-                    method,
-                    self._base + path.lstrip("/"),
-                    params=params,
-                    json=body if body is not None else None,
-                    content=b"" if body is None and method != "GET" else None,
-                    headers=_EMPTY_BODY if body is None and method != "GET" else None,
-                )
-                sent_at = self.pacer.now()
-                try:
-                    response = await self._http.send(request, stream=True)
-                    try:
-                        content = await read_body(response)
-                    finally:
-                        await response.aclose()
-                except httpx.TimeoutException as exc:
-                    if order:
-                        raise OrderOutcomeUnknownError(
-                            coid or "", "no answer in time", endpoint=endpoint
-                        ) from exc
-                    raise ApiTimeoutError(endpoint, "no answer in time") from exc
-                except httpx.TransportError as exc:
-                    failure = connection_error(endpoint, exc)
-                    _log.warning("%s %s: %s", method, endpoint, failure.reason)
-                    if order and not isinstance(failure, TlsVerificationError):
-                        raise OrderOutcomeUnknownError(
-                            coid or "", "the connection dropped", endpoint=endpoint
-                        ) from exc
-                    raise failure from exc
-                except ResponseTooLargeError as exc:
-                    _log.warning("%s", exc)
-                    if order:  # answered, so handled: what IBKR did with it is unknown
-                        raise OrderOutcomeUnknownError(
-                            coid or "", str(exc.reason), endpoint=endpoint
-                        ) from exc
-                    raise
+            response, content, sent_at = await self._exchange(
+                method, path, params, body, exempt=exempt, coid=coid
+            )
             if response.status_code == 429:
                 _log.warning("%s %s: 429 (too many requests)", method, endpoint)
                 wait = self.pacer.penalize(
@@ -188,6 +162,72 @@ class BaseClient:
             ),
         )
 
+    async def _exchange(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        body: object,
+        *,
+        exempt: bool,
+        coid: str | None,
+    ) -> tuple[httpx.Response, bytes, float]:
+        """The request on the wire once the pacer gives it its turn, and the answer: the
+        response, its body and when it was sent (the pacer's clock).
+
+        The question gate is met before the turn is waited for and again when it comes: a
+        question opened meanwhile (by another task) holds the request until it is answered (the
+        turn is spent; the next is waited for afterwards). So a request waiting for its turn is
+        not on the wire, and an order's hold does not wait for it
+        (:meth:`~ibtui.ibkr.gate.QuestionGate.passage` counts only the requests being sent)."""
+        endpoint = endpoint_path(path)
+        order = _is_order_action(method, endpoint)
+        gate = self.question_gate
+        while True:
+            if not exempt:
+                await gate.wait()
+            async with self.pacer.slot(method, endpoint):
+                if not exempt and gate.blocks():
+                    continue  # a question opened while it waited for its turn: after it
+                async with gate.passage(exempt=exempt):
+                    request = self._http.build_request(
+                        method,
+                        self._base + path.lstrip("/"),
+                        params=params,
+                        json=body if body is not None else None,
+                        content=b"" if body is None and method != "GET" else None,
+                        headers=_EMPTY_BODY if body is None and method != "GET" else None,
+                    )
+                    sent_at = self.pacer.now()
+                    try:
+                        response = await self._http.send(request, stream=True)
+                        try:
+                            content = await read_body(response)
+                        finally:
+                            await response.aclose()
+                    except httpx.TimeoutException as exc:
+                        if order:
+                            raise OrderOutcomeUnknownError(
+                                coid or "", "no answer in time", endpoint=endpoint
+                            ) from exc
+                        raise ApiTimeoutError(endpoint, "no answer in time") from exc
+                    except httpx.TransportError as exc:
+                        failure = connection_error(endpoint, exc)
+                        _log.warning("%s %s: %s", method, endpoint, failure.reason)
+                        if order and not isinstance(failure, TlsVerificationError):
+                            raise OrderOutcomeUnknownError(
+                                coid or "", "the connection dropped", endpoint=endpoint
+                            ) from exc
+                        raise failure from exc
+                    except ResponseTooLargeError as exc:
+                        _log.warning("%s", exc)
+                        if order:  # answered, so handled: what IBKR did with it is unknown
+                            raise OrderOutcomeUnknownError(
+                                coid or "", str(exc.reason), endpoint=endpoint
+                            ) from exc
+                        raise
+                return response, content, sent_at
+
     async def _call(
         self,
         method: str,
@@ -218,10 +258,13 @@ class BaseClient:
                 if iserver:  # after an init: wait for it, and the accounts come first
                     await self.gate.wait_ready(self._list_accounts)
                 # nothing but the order's own actions while its question is open
-                async with self.question_gate.passage(
-                    exempt=reopening or _is_order_action(method, endpoint)
-                ):
-                    data = await self._send(method, path, params, body)
+                data = await self._send(
+                    method,
+                    path,
+                    params,
+                    body,
+                    exempt=reopening or _is_order_action(method, endpoint),
+                )
                 try:
                     return parse(data)
                 except ProtocolError as exc:

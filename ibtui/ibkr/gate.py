@@ -12,7 +12,10 @@ list; :class:`~ibtui.ibkr.recovery.BrokerageGate`): an order waits for a reopen 
 its POST goes, so holding the reopen's requests for that order's hold would stall both until the
 hold ran out; and a session being reopened has no question left to protect. A hold starts
 once the requests already on the wire are answered (:meth:`QuestionGate.passage` counts them):
-one sent just before the order could otherwise reach IBKR just after its question.
+one sent just before the order could otherwise reach IBKR just after its question. A request
+still waiting for its turn in the client's pacer is not on the wire: it meets the gate again when
+its turn comes (:meth:`QuestionGate.blocks`), so the hold does not wait for it (waiting would
+stall the order, and every quote, for as long as that turn takes: up to 5 s for the order list).
 
 The hold is bounded: a trader who leaves a question open does not starve the session. After
 ``limit`` seconds (:data:`QUESTION_HOLD_SECONDS`, counted again from each new question of a
@@ -130,6 +133,11 @@ class QuestionGate:
             if self._on_the_wire == 0 and self._quiet is not None:
                 self._quiet.set()
                 self._quiet = None
+
+    def blocks(self) -> bool:
+        """A question of another task holds the session: a request of this task must not go
+        now (:meth:`wait`, then ask again)."""
+        return self.held and asyncio.current_task() is not self._holder
 
     def release(self) -> None:
         """End the current task's hold now (the questions are over: a reconciliation that

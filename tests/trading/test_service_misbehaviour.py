@@ -17,7 +17,7 @@ import pytest
 
 from ibtui.ibkr.connect import Recovery, connect
 from ibtui.ibkr.gate import QuestionGate
-from ibtui.ibkr.pacing import Pacer
+from ibtui.ibkr.pacing import EndpointRule, Pacer, RateLimit
 from ibtui.ibkr.session import AccessCredentials
 from ibtui.sim import PAPER_ACCOUNT
 from ibtui.sim.faults import FaultRule
@@ -130,6 +130,55 @@ async def test_an_order_sent_while_the_session_is_taken_back_waits_for_it_then_g
 
     assert kept.recovery is Recovery.RECLAIMED and kept.healthy
     assert outcome.status is SubmitStatus.ACCEPTED, outcome.message
+    assert len(_mine(world)) == 1
+
+
+async def test_a_request_waiting_for_its_pace_neither_holds_up_an_order_nor_cuts_in(
+    world: World,
+) -> None:
+    # An order's hold waited for every request past the question gate, one still waiting in the
+    # pacer for its turn too (the order list: one per 5 s): the order and every quote stood
+    # still for up to 5 s. Such a request now meets the gate when its turn comes: the order
+    # goes at once, and the request waits for the question's answer (in between, it would
+    # withdraw the question), without keeping its turn: the reply needs the one global turn.
+    rule = world.demo.sim.faults.reply503()  # IBKR: a request in between withdraws the question
+    world.conn.client.question_gate = QuestionGate(drain=1000.0, clock=lambda: 0.0)
+    now = [0.0]
+    turn = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # the pacer's waits end when the test says
+        await turn.wait()
+        now[0] += seconds
+
+    orders_list = EndpointRule(
+        "orders", "/iserver/account/orders", RateLimit(1, 5.0), methods=frozenset({"GET"})
+    )
+    service = world.service()
+    market = await world.market()
+    world.conn.client.pacer = Pacer(
+        global_limit=RateLimit(1, 5.0), rules=(orders_list,), clock=lambda: now[0], sleep=sleep
+    )
+    await world.conn.client.live_orders()  # the list's turn is taken
+    listing = asyncio.create_task(world.conn.client.live_orders())  # waits 5 s for its turn
+    for _ in range(20):
+        await asyncio.sleep(0)
+    now[0] = 10.0  # the order's turn has come; the list's is still being waited for
+    log: list[str] = []
+
+    async def yes_once_its_turn_came(question: Question) -> bool:
+        turn.set()  # the list's turn comes while the question is open
+        for _ in range(20):
+            await asyncio.sleep(0)
+        log.append("listed" if listing.done() else "answered")
+        return True
+
+    outcome = await asyncio.wait_for(
+        service.submit(limit_draft(market, "0.95"), yes_once_its_turn_came), 10.0
+    )
+    await asyncio.wait_for(listing, 10.0)
+
+    assert outcome.status is SubmitStatus.ACCEPTED, outcome.message
+    assert log == ["answered"] and rule.hits == 0  # the list went after the answer
     assert len(_mine(world)) == 1
 
 
