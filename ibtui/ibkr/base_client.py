@@ -120,7 +120,7 @@ class BaseClient:
         coid = _coid_of(body) if order else None
         for _ in range(_MAX_429_RETRIES + 1):
             response, content, sent_at = await self._exchange(
-                method, path, params, body, exempt=exempt, coid=coid
+                method, path, params, body, endpoint, exempt=exempt, order=order, coid=coid
             )
             if response.status_code == 429:
                 _log.warning("%s %s: 429 (too many requests)", method, endpoint)
@@ -168,8 +168,10 @@ class BaseClient:
         path: str,
         params: Mapping[str, str] | None,
         body: object,
+        endpoint: str,
         *,
         exempt: bool,
+        order: bool,
         coid: str | None,
     ) -> tuple[httpx.Response, bytes, float]:
         """The request on the wire once the pacer gives it its turn, and the answer: the
@@ -180,8 +182,6 @@ class BaseClient:
         turn is spent; the next is waited for afterwards). So a request waiting for its turn is
         not on the wire, and an order's hold does not wait for it
         (:meth:`~ibtui.ibkr.gate.QuestionGate.passage` counts only the requests being sent)."""
-        endpoint = endpoint_path(path)
-        order = _is_order_action(method, endpoint)
         gate = self.question_gate
         while True:
             if not exempt:

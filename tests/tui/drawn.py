@@ -14,12 +14,16 @@ def brightness(colour: RichColor | None) -> float:
     return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
-def style_of(line: Strip, text: str) -> Style:
-    """The style of the first cell of ``text`` where the line shows it."""
-    start = line.text.index(text)
+def at(line: Strip, x: int) -> Style:
+    """The style of the cell at ``x`` in a line."""
     position = 0
     for segment in line:
         position += segment.cell_length
-        if position > start:
+        if position > x:
             return segment.style or Style.null()
-    raise IndexError(start)
+    raise IndexError(x)
+
+
+def style_of(line: Strip, text: str) -> Style:
+    """The style of the first cell of ``text`` where the line shows it."""
+    return at(line, line.text.index(text))

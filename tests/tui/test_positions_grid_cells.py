@@ -29,7 +29,7 @@ from ibtui.tui.widgets.columns import Cell
 from ibtui.tui.widgets.positions_grid import PositionsGrid, cell_lines
 from ibtui.tui.widgets.positions_table import PositionsTable
 from tests.tui.conftest import Clock, Host, position, sample_positions
-from tests.tui.drawn import brightness
+from tests.tui.drawn import at, brightness
 
 CONSOLE = Console(width=200, color_system="truecolor", force_terminal=True)
 
@@ -106,16 +106,6 @@ def test_plain_prices_always_take_the_direct_path() -> None:
 def screen(grid: PositionsGrid) -> list[Strip]:
     """The grid's lines as the compositor asks for them."""
     return grid.render_lines(Region(0, 0, grid.size.width, grid.size.height))
-
-
-def at(line: Strip, x: int) -> Style:
-    """The style of the cell at ``x`` in a line."""
-    position = 0
-    for segment in line:
-        position += segment.cell_length
-        if position > x:
-            return segment.style or Style.null()
-    raise IndexError(x)
 
 
 def bg(line: Strip, x: int) -> RichColor | None:
